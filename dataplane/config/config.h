@@ -1,0 +1,93 @@
+/*
+ * The pipeline file, parsed and checked. sl_config_load turns YAML (libyaml, with line
+ * and column of every node) into a struct sl_config: sources, stages and sinks with typed
+ * parameters resolved against each kind's declaration, inputs resolved to node and output
+ * port indexes, plugins loaded into the registry, and every stage's init run once (so
+ * expression errors surface at load time). All problems go to a struct sl_diag with
+ * file:line:column; a config with any diagnostic must not be run. Control path only.
+ */
+#ifndef SL_GRAPH_CONFIG_H
+#define SL_GRAPH_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sluice/stage.h>
+
+#include "../base/diag.h"
+
+struct sl_registry;
+struct sl_source_ops;
+struct sl_sink_ops;
+
+enum sl_node_role {
+	SL_NODE_SOURCE = 0,
+	SL_NODE_STAGE,
+	SL_NODE_SINK,
+};
+
+/** What a producer does when a consumer's input ring is full. */
+enum sl_edge_policy {
+	SL_EDGE_BLOCK = 0,   /**< wait: backpressure reaches the source */
+	SL_EDGE_DROP_NEWEST, /**< drop what does not fit, counted as ring_full */
+};
+
+/** One entry of `inputs: [...]`: "node" or "node.output". */
+struct sl_config_input {
+	char *text;          /**< as written */
+	uint32_t node;       /**< index into sl_config.nodes */
+	uint16_t port;       /**< output port of that node (0 = default) */
+	uint32_t line, column;
+};
+
+struct sl_config_node {
+	enum sl_node_role role;
+	char *name;
+	char *kind;          /**< `type:` of sources and sinks, `use:` of stages */
+	uint32_t line, column;
+	struct sl_config_input *inputs;
+	uint32_t n_inputs;
+	uint32_t replicas;   /**< stages: `replicas: N` (default 1) */
+	uint32_t ring_size;  /**< `ring_size:` of this node's input ring (default 1024, pow2) */
+	enum sl_edge_policy when_full; /**< `when_full: block | drop_newest` on its inputs */
+	struct sl_args args; /**< declared parameters, typed, defaults filled in */
+	/* Exactly one of these is set, by role. */
+	const struct sl_stage_desc *stage;
+	const struct sl_source_ops *source;
+	const struct sl_sink_ops *sink;
+	void *stage_conf;    /**< result of stage init, kept when opts.keep_stage_conf */
+	uint16_t n_outputs;  /**< sources 1, sinks 0, stages per descriptor */
+	char **output_names;
+};
+
+struct sl_config {
+	char *file;
+	struct sl_config_node *nodes; /**< sources, then stages, then sinks, in file order */
+	uint32_t n_nodes;
+	char **plugins;               /**< `plugins: [PATH, ...]` as written */
+	uint32_t n_plugins;
+	void *priv;                   /**< loader-owned memory (strings, arrays) */
+};
+
+struct sl_config_opts {
+	struct sl_registry *registry; /**< built-ins plus plugins loaded by this file */
+	bool load_plugins;            /**< false: `plugins:` only checked for form (fuzzing) */
+	bool keep_stage_conf;         /**< keep each stage's conf for running, else fini it */
+	const struct sl_host *host;   /**< passed to stage init */
+};
+
+/** Load and check a pipeline from a file. Returns 0, or -EINVAL with diagnostics in d. */
+int sl_config_load_file(const char *path, const struct sl_config_opts *opts,
+			struct sl_config **out, struct sl_diag *d);
+/** Same from memory; name is used in messages. */
+int sl_config_load_buffer(const char *name, const char *buf, size_t len,
+			  const struct sl_config_opts *opts, struct sl_config **out,
+			  struct sl_diag *d);
+/** Free a config (runs stage fini for kept confs). */
+void sl_config_destroy(struct sl_config *c);
+
+/** Find a node by name; -1 when absent. */
+int sl_config_find(const struct sl_config *c, const char *name);
+
+#endif

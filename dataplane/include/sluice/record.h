@@ -1,0 +1,422 @@
+/*
+ * Sluice SDK: records. A record is one msgpack map. Stages read fields through a small
+ * zero-copy view (sl_rec_find and friends: no allocation, bounds-checked against the
+ * buffer, never trusting a length inside the data) and write records with msgpack-c's
+ * packer into the event's own tailroom (struct sl_rec_writer). A record written here
+ * always starts with a map16 header, so fields can be appended later by bumping the count
+ * in place (sl_rec_append_begin / _end).
+ */
+#ifndef SLUICE_RECORD_H
+#define SLUICE_RECORD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <msgpack/pack.h>
+
+/** Type of a decoded msgpack value. */
+enum sl_val_type {
+	SL_VAL_NONE = 0, /**< absent or malformed */
+	SL_VAL_NIL,
+	SL_VAL_BOOL,
+	SL_VAL_INT,   /**< any integer that fits int64 */
+	SL_VAL_UINT,  /**< integer above INT64_MAX */
+	SL_VAL_FLOAT, /**< float32 or float64 */
+	SL_VAL_STR,
+	SL_VAL_BIN,
+	SL_VAL_ARRAY, /**< n = element count; raw spans the whole array */
+	SL_VAL_MAP,   /**< n = pair count; raw spans the whole map */
+	SL_VAL_EXT,
+};
+
+/** One decoded value; strings point into the record. */
+struct sl_val {
+	enum sl_val_type type;
+	union {
+		bool b;
+		int64_t i;
+		uint64_t u;
+		double f;
+		struct {
+			const char *p;
+			uint32_t len;
+		} s; /**< STR, BIN, EXT payload */
+		uint32_t n;
+	};
+	const uint8_t *raw; /**< first byte of the encoded value */
+	uint32_t raw_len;   /**< encoded size, containers included */
+};
+
+#define SL_REC_MAX_DEPTH 32
+
+static inline uint32_t sl_mp_be16(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 8 | p[1];
+}
+
+static inline uint32_t sl_mp_be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static inline uint64_t sl_mp_be64(const uint8_t *p)
+{
+	return (uint64_t)sl_mp_be32(p) << 32 | sl_mp_be32(p + 4);
+}
+
+/*
+ * Decode the head of one value at p (not past end). Containers report their element
+ * count in v->n and *children the number of values that follow inside them. Returns the
+ * first byte after the head (and after the payload for scalars), or NULL if malformed.
+ */
+static inline const uint8_t *sl_mp_head(const uint8_t *p, const uint8_t *end,
+					struct sl_val *v, uint64_t *children)
+{
+	size_t room = (size_t)(end - p);
+	uint32_t len;
+	uint8_t c;
+
+	*children = 0;
+	if (p >= end)
+		return NULL;
+	c = *p;
+	v->raw = p;
+	if (c <= 0x7f) {
+		v->type = SL_VAL_INT;
+		v->i = c;
+		return p + 1;
+	}
+	if (c >= 0xe0) {
+		v->type = SL_VAL_INT;
+		v->i = (int8_t)c;
+		return p + 1;
+	}
+	if ((c & 0xf0) == 0x80 || (c & 0xf0) == 0x90) {
+		v->type = (c & 0xf0) == 0x80 ? SL_VAL_MAP : SL_VAL_ARRAY;
+		v->n = c & 0x0f;
+		*children = v->type == SL_VAL_MAP ? 2ull * v->n : v->n;
+		return p + 1;
+	}
+	if ((c & 0xe0) == 0xa0) {
+		len = c & 0x1f;
+		if (room < 1 + (size_t)len)
+			return NULL;
+		v->type = SL_VAL_STR;
+		v->s.p = (const char *)p + 1;
+		v->s.len = len;
+		return p + 1 + len;
+	}
+	switch (c) {
+	case 0xc0:
+		v->type = SL_VAL_NIL;
+		return p + 1;
+	case 0xc2:
+	case 0xc3:
+		v->type = SL_VAL_BOOL;
+		v->b = c == 0xc3;
+		return p + 1;
+	case 0xcc:
+	case 0xd0:
+		if (room < 2)
+			return NULL;
+		v->type = SL_VAL_INT;
+		v->i = c == 0xcc ? (int64_t)p[1] : (int64_t)(int8_t)p[1];
+		return p + 2;
+	case 0xcd:
+	case 0xd1:
+		if (room < 3)
+			return NULL;
+		v->type = SL_VAL_INT;
+		v->i = c == 0xcd ? (int64_t)sl_mp_be16(p + 1) : (int64_t)(int16_t)sl_mp_be16(p + 1);
+		return p + 3;
+	case 0xce:
+	case 0xd2:
+		if (room < 5)
+			return NULL;
+		v->type = SL_VAL_INT;
+		v->i = c == 0xce ? (int64_t)sl_mp_be32(p + 1) : (int64_t)(int32_t)sl_mp_be32(p + 1);
+		return p + 5;
+	case 0xcf:
+	case 0xd3:
+		if (room < 9)
+			return NULL;
+		v->u = sl_mp_be64(p + 1);
+		v->type = (c == 0xcf && v->u > (uint64_t)INT64_MAX) ? SL_VAL_UINT : SL_VAL_INT;
+		return p + 9;
+	case 0xca: {
+		uint32_t bits;
+		float f;
+		if (room < 5)
+			return NULL;
+		bits = sl_mp_be32(p + 1);
+		memcpy(&f, &bits, sizeof(f));
+		v->type = SL_VAL_FLOAT;
+		v->f = f;
+		return p + 5;
+	}
+	case 0xcb: {
+		uint64_t bits;
+		if (room < 9)
+			return NULL;
+		bits = sl_mp_be64(p + 1);
+		memcpy(&v->f, &bits, sizeof(v->f));
+		v->type = SL_VAL_FLOAT;
+		return p + 9;
+	}
+	case 0xd9:
+	case 0xc4:
+		if (room < 2)
+			return NULL;
+		len = p[1];
+		p += 2;
+		room -= 2;
+		goto bytes;
+	case 0xda:
+	case 0xc5:
+		if (room < 3)
+			return NULL;
+		len = sl_mp_be16(p + 1);
+		p += 3;
+		room -= 3;
+		goto bytes;
+	case 0xdb:
+	case 0xc6:
+		if (room < 5)
+			return NULL;
+		len = sl_mp_be32(p + 1);
+		p += 5;
+		room -= 5;
+		goto bytes;
+	case 0xdc:
+	case 0xde:
+		if (room < 3)
+			return NULL;
+		v->type = c == 0xde ? SL_VAL_MAP : SL_VAL_ARRAY;
+		v->n = sl_mp_be16(p + 1);
+		*children = c == 0xde ? 2ull * v->n : v->n;
+		return p + 3;
+	case 0xdd:
+	case 0xdf:
+		if (room < 5)
+			return NULL;
+		v->type = c == 0xdf ? SL_VAL_MAP : SL_VAL_ARRAY;
+		v->n = sl_mp_be32(p + 1);
+		*children = c == 0xdf ? 2ull * v->n : v->n;
+		return p + 5;
+	case 0xd4: case 0xd5: case 0xd6: case 0xd7: case 0xd8: {
+		static const uint8_t fixlen[] = { 1, 2, 4, 8, 16 };
+		len = fixlen[c - 0xd4];
+		if (room < 2 + (size_t)len)
+			return NULL;
+		v->type = SL_VAL_EXT;
+		v->s.p = (const char *)p + 2;
+		v->s.len = len;
+		return p + 2 + len;
+	}
+	case 0xc7: case 0xc8: case 0xc9: {
+		size_t hl = c == 0xc7 ? 3 : c == 0xc8 ? 4 : 6;
+		if (room < hl)
+			return NULL;
+		len = c == 0xc7 ? p[1] : c == 0xc8 ? sl_mp_be16(p + 1) : sl_mp_be32(p + 1);
+		if (room - hl < len)
+			return NULL;
+		v->type = SL_VAL_EXT;
+		v->s.p = (const char *)p + hl;
+		v->s.len = len;
+		return p + hl + len;
+	}
+	default:
+		return NULL; /* 0xc1 is never used */
+	}
+bytes:
+	if (room < len)
+		return NULL;
+	v->type = (c == 0xc4 || c == 0xc5 || c == 0xc6) ? SL_VAL_BIN : SL_VAL_STR;
+	v->s.p = (const char *)p;
+	v->s.len = len;
+	return p + len;
+}
+
+/** Decode one whole value (containers are skipped over, bounded); NULL if malformed. */
+static inline const uint8_t *sl_mp_read(const uint8_t *p, const uint8_t *end, struct sl_val *v)
+{
+	uint64_t pending, children;
+	struct sl_val tmp;
+	const uint8_t *q = sl_mp_head(p, end, v, &pending);
+
+	/* Every value takes at least one byte, so a count above the bytes left is a lie. */
+	while (q && pending) {
+		if (pending > (uint64_t)(end - q))
+			return NULL;
+		q = sl_mp_head(q, end, &tmp, &children);
+		pending = pending - 1 + children;
+	}
+	if (q)
+		v->raw_len = (uint32_t)(q - p);
+	return q;
+}
+
+/** A read-only view of one record. */
+struct sl_rec {
+	const uint8_t *p;
+	uint32_t len;
+};
+
+/** Find a top-level key; fills v and returns true when present and well-formed. */
+static inline bool sl_rec_find(struct sl_rec rec, const char *key, size_t klen, struct sl_val *v)
+{
+	const uint8_t *p = rec.p, *end = rec.p + rec.len;
+	struct sl_val m, k;
+	uint64_t ch;
+	uint32_t i;
+
+	p = sl_mp_head(p, end, &m, &ch);
+	if (!p || m.type != SL_VAL_MAP)
+		return false;
+	for (i = 0; i < m.n; i++) {
+		p = sl_mp_read(p, end, &k);
+		if (!p)
+			return false;
+		if (k.type == SL_VAL_STR && k.s.len == klen && memcmp(k.s.p, key, klen) == 0)
+			return sl_mp_read(p, end, v) != NULL;
+		p = sl_mp_read(p, end, v);
+		if (!p)
+			return false;
+	}
+	v->type = SL_VAL_NONE;
+	return false;
+}
+
+/** Iterate a record's top-level pairs: call with *pos = 0 first; false at the end. */
+static inline bool sl_rec_next(struct sl_rec rec, uint32_t *pos, struct sl_val *k, struct sl_val *v)
+{
+	const uint8_t *end = rec.p + rec.len, *p;
+	struct sl_val m;
+	uint64_t ch;
+
+	if (*pos == 0) {
+		p = sl_mp_head(rec.p, end, &m, &ch);
+		if (!p || m.type != SL_VAL_MAP || m.n == 0)
+			return false;
+	} else {
+		p = rec.p + *pos;
+	}
+	if (p >= end)
+		return false;
+	p = sl_mp_read(p, end, k);
+	if (!p)
+		return false;
+	p = sl_mp_read(p, end, v);
+	if (!p)
+		return false;
+	*pos = (uint32_t)(p - rec.p);
+	return true;
+}
+
+/* ---- writing ---- */
+
+/** Writes one record into a caller-owned buffer (normally the event's tailroom). */
+struct sl_rec_writer {
+	uint8_t *p;
+	uint32_t len, cap;
+	uint32_t n_fields;
+	bool overflow; /**< a write did not fit; the record is unusable */
+	msgpack_packer pk;
+};
+
+static inline int sl_rec_writer_cb(void *data, const char *buf, size_t len)
+{
+	struct sl_rec_writer *w = (struct sl_rec_writer *)data;
+
+	if (len > (size_t)(w->cap - w->len)) {
+		w->overflow = true;
+		return -1;
+	}
+	memcpy(w->p + w->len, buf, len);
+	w->len += (uint32_t)len;
+	return 0;
+}
+
+/** Start a new record (map16 header, count patched by sl_rec_end). */
+static inline void sl_rec_begin(struct sl_rec_writer *w, void *buf, uint32_t cap)
+{
+	w->p = (uint8_t *)buf;
+	w->cap = cap;
+	w->len = 0;
+	w->n_fields = 0;
+	w->overflow = cap < 3;
+	msgpack_packer_init(&w->pk, w, sl_rec_writer_cb);
+	if (!w->overflow) {
+		w->p[0] = 0xde;
+		w->len = 3;
+	}
+}
+
+/** Continue a record written by sl_rec_begin: buf holds len bytes of it. */
+static inline bool sl_rec_append_begin(struct sl_rec_writer *w, void *buf, uint32_t len,
+				       uint32_t cap)
+{
+	w->p = (uint8_t *)buf;
+	w->len = len;
+	w->cap = cap;
+	w->overflow = len < 3 || w->p[0] != 0xde || cap < len;
+	w->n_fields = w->overflow ? 0 : sl_mp_be16(w->p + 1);
+	msgpack_packer_init(&w->pk, w, sl_rec_writer_cb);
+	return !w->overflow;
+}
+
+/** Write a key; follow with exactly one value. */
+static inline void sl_rec_key(struct sl_rec_writer *w, const char *key, size_t klen)
+{
+	msgpack_pack_str_with_body(&w->pk, key, klen);
+	w->n_fields++;
+}
+
+static inline void sl_rec_put_str(struct sl_rec_writer *w, const char *k, const char *s, size_t n)
+{
+	sl_rec_key(w, k, strlen(k));
+	msgpack_pack_str_with_body(&w->pk, s, n);
+}
+
+static inline void sl_rec_put_int(struct sl_rec_writer *w, const char *k, int64_t i)
+{
+	sl_rec_key(w, k, strlen(k));
+	msgpack_pack_int64(&w->pk, i);
+}
+
+static inline void sl_rec_put_float(struct sl_rec_writer *w, const char *k, double f)
+{
+	sl_rec_key(w, k, strlen(k));
+	msgpack_pack_double(&w->pk, f);
+}
+
+static inline void sl_rec_put_bool(struct sl_rec_writer *w, const char *k, bool b)
+{
+	sl_rec_key(w, k, strlen(k));
+	if (b)
+		msgpack_pack_true(&w->pk);
+	else
+		msgpack_pack_false(&w->pk);
+}
+
+/** Copy an already-encoded value (e.g. a struct sl_val's raw bytes). */
+static inline void sl_rec_put_raw(struct sl_rec_writer *w, const char *k, const void *raw,
+				  uint32_t len)
+{
+	sl_rec_key(w, k, strlen(k));
+	sl_rec_writer_cb(w, (const char *)raw, len);
+}
+
+/** Finish: patch the field count. Returns the record size, or 0 on overflow. */
+static inline uint32_t sl_rec_end(struct sl_rec_writer *w)
+{
+	if (w->overflow || w->n_fields > 0xffff)
+		return 0;
+	w->p[1] = (uint8_t)(w->n_fields >> 8);
+	w->p[2] = (uint8_t)w->n_fields;
+	return w->len;
+}
+
+#endif

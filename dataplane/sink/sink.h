@@ -1,0 +1,46 @@
+/*
+ * Sink kinds (`type:` under `sinks:`). A sink takes events from its input ring (the worker
+ * task dequeues bursts and calls write), formats them and writes them out. write may take
+ * fewer events than offered: the task holds the rest and offers them again (backpressure).
+ * flush pushes buffered output; with final it must complete before returning. One lcore
+ * drives a sink at a time. The table of kinds is in sink.c.
+ */
+#ifndef SL_SINK_H
+#define SL_SINK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../source/source.h"
+
+enum sl_sink_format {
+	SL_FORMAT_RAW = 0, /**< the original line bytes + '\n' (records: their raw line) */
+	SL_FORMAT_JSONL,   /**< one JSON object per record + '\n' */
+	SL_FORMAT_TABLE,   /**< stdout only: an aligned table of all records, at the end */
+};
+
+struct sl_sink_ops {
+	const char *type;
+	const char *summary;
+	const struct sl_param_desc *params;
+	int (*create)(const struct sl_args *args, const struct sl_io_env *env, void **self,
+		      struct sl_error *err);
+	/** Take up to n events (the sink releases them); return how many it took. */
+	uint16_t (*write)(void *self, struct rte_mbuf **ev, uint16_t n);
+	/** Push buffered output; final = end of input, must complete. 0 or -errno. */
+	int (*flush)(void *self, bool final);
+	void (*summary_line)(void *self, char *buf, size_t len);
+	void (*destroy)(void *self);
+};
+
+const struct sl_sink_ops *sl_sink_find(const char *type);
+const struct sl_sink_ops *sl_sink_at(uint32_t i);
+
+extern const struct sl_sink_ops sl_sink_file;
+extern const struct sl_sink_ops sl_sink_stdout;
+extern const struct sl_sink_ops sl_sink_null;
+
+/** Parse `format:`; -1 when unknown. */
+int sl_sink_format_parse(const char *s);
+
+#endif

@@ -1,0 +1,53 @@
+/*
+ * Source kinds (`type:` under `sources:`). A source turns the outside world into events:
+ * it fills mbufs from the runtime's mempool, sets their metadata, and hands them to the
+ * worker task that polls it; the task enqueues them to the consumers and holds what does
+ * not fit (backpressure: while held, poll is not called). One lcore polls a source at a
+ * time. The table of kinds is in source.c.
+ */
+#ifndef SL_SOURCE_H
+#define SL_SOURCE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_mempool.h>
+
+#include <sluice/stage.h>
+
+/** What the runtime gives a source or sink when it is created. */
+struct sl_io_env {
+	struct rte_mempool *pool;
+	int meta_offset;
+	uint16_t node_id;   /**< source: written to meta->source */
+	const char *name;   /**< node name in the pipeline */
+	const char *file;   /**< pipeline file, for messages */
+	uint64_t tsc_hz;
+};
+
+struct sl_source_ops {
+	const char *type;
+	const char *summary;
+	const struct sl_param_desc *params; /**< ends with { NULL } */
+	/** Open resources. 0 or -errno with err set (err->key names the parameter). */
+	int (*create)(const struct sl_args *args, const struct sl_io_env *env, void **self,
+		      struct sl_error *err);
+	/** Produce up to max events into ev. Set *done when nothing more will ever come
+	 *  (finite sources); events returned with done still count. */
+	uint16_t (*poll)(void *self, struct rte_mbuf **ev, uint16_t max, bool *done);
+	/** Stop early (SIGINT): the next poll must return done. */
+	void (*stop)(void *self);
+	/** Print source-specific totals ("lines=... bytes=... truncated=...") into buf. */
+	void (*summary_line)(void *self, char *buf, size_t len);
+	void (*destroy)(void *self);
+};
+
+/** Find a source kind; NULL when unknown. */
+const struct sl_source_ops *sl_source_find(const char *type);
+/** i-th source kind, NULL past the end. */
+const struct sl_source_ops *sl_source_at(uint32_t i);
+
+extern const struct sl_source_ops sl_source_file;
+extern const struct sl_source_ops sl_source_gen;
+
+#endif

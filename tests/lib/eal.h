@@ -1,0 +1,17 @@
+/*
+ * Test harness helpers: bring up a small EAL for tests that need mempools and rings
+ * (no hugepages, in-memory, one lcore, quiet), once per process.
+ */
+#ifndef SL_TEST_EAL_H
+#define SL_TEST_EAL_H
+
+#include <rte_mempool.h>
+
+/** Initialise the EAL for a test; aborts the test program if that fails. */
+void sl_test_eal_init(void);
+
+/** A pktmbuf pool of n events of data room bytes each, with the sluice meta dynfield
+ *  registered; *meta_offset receives its offset. */
+struct rte_mempool *sl_test_pool(unsigned n, unsigned data_room, int *meta_offset);
+
+#endif
