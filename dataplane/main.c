@@ -1,5 +1,328 @@
-/* Placeholder replaced by the real CLI in the next commit. */
-int main(void)
+/*
+ * The sluice command: parse arguments, load and check the pipeline (before the EAL, so
+ * `validate` and a refused `run` never touch hugepages or cores), bring up the EAL, build
+ * the pipeline, run it on the lcores until its finite sources are delivered or a signal
+ * drains it, then print the per-node summary. Exit status: 0 success, 1 runtime failure,
+ * 2 usage or pipeline errors.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_eal.h>
+
+#include "base/diag.h"
+#include "base/log.h"
+#include "config/config.h"
+#include "eal/eal.h"
+#include "event/event.h"
+#include "graph/pipeline.h"
+#include "plugin/registry.h"
+#include "sink/sink.h"
+#include "source/source.h"
+
+#define SLUICE_VERSION "0.1.0"
+
+/* What `sluice run` does with no file: the first thing a newcomer sees. */
+static const char default_pipeline[] =
+	"# Built-in default: a seeded synthetic nginx access log, parsed and counted by status.\n"
+	"sources:\n"
+	"  demo_log: { type: gen, count: 500000, seed: 42 }\n"
+	"stages:\n"
+	"  parse: { use: nginx_parse, inputs: [demo_log] }\n"
+	"  by_status: { use: count, inputs: [parse], key: status, window: all }\n"
+	"sinks:\n"
+	"  table: { type: stdout, inputs: [by_status], format: table }\n"
+	"  unparsed: { type: null, inputs: [parse.errors] }\n";
+
+static void usage(FILE *f)
 {
+	fprintf(f,
+		"usage: sluice <command> [options]\n"
+		"\n"
+		"commands:\n"
+		"  run [PIPELINE] [--stats-json PATH] [-- EAL options]\n"
+		"        run a pipeline file (no file: the built-in default demo) until its finite\n"
+		"        sources are delivered; SIGINT/SIGTERM drain in-flight events and exit\n"
+		"  validate PIPELINE       check a pipeline file; print every problem as file:line:col\n"
+		"  stages [PIPELINE]       list stage, source and sink kinds with their parameters\n"
+		"                          (with a file: including the stages of its plugins)\n"
+		"  default                 print the built-in default pipeline\n"
+		"\n"
+		"options:\n"
+		"  -v, --verbose           more log output (repeat for debug)\n"
+		"  -q, --quiet             errors only, no summary\n"
+		"  -h, --help              this help\n"
+		"      --version           print the version\n"
+		"\n"
+		"EAL options after `--` go to DPDK unchanged, e.g. -- --lcores '0@0,(1-3)@1'.\n"
+		"Without hugepages sluice falls back to --no-huge by itself.\n");
+}
+
+struct cli {
+	const char *cmd;
+	const char *file;
+	const char *stats_json;
+	int verbose, quiet;
+	int eal_argc;
+	char **eal_argv;
+};
+
+static int cli_parse(int argc, char **argv, struct cli *c)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "stats-json", required_argument, NULL, 's' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt, own = argc;
+
+	memset(c, 0, sizeof(*c));
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--") == 0) {
+			own = i;
+			c->eal_argc = argc - i - 1;
+			c->eal_argv = argv + i + 1;
+			break;
+		}
+	while ((opt = getopt_long(own, argv, "+hvq", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'h':
+			c->cmd = "help";
+			return 0;
+		case 'V':
+			c->cmd = "version";
+			return 0;
+		case 'v':
+			c->verbose++;
+			break;
+		case 'q':
+			c->quiet = 1;
+			break;
+		case 's':
+			c->stats_json = optarg;
+			break;
+		default:
+			return -EINVAL;
+		}
+	}
+	if (optind >= own)
+		return -EINVAL;
+	c->cmd = argv[optind++];
+	/* Options may also follow the command and its file. */
+	while (optind < own) {
+		int start = optind;
+		while ((opt = getopt_long(own, argv, "+hvq", opts, NULL)) != -1) {
+			switch (opt) {
+			case 'v':
+				c->verbose++;
+				break;
+			case 'q':
+				c->quiet = 1;
+				break;
+			case 's':
+				c->stats_json = optarg;
+				break;
+			case 'h':
+				c->cmd = "help";
+				return 0;
+			default:
+				return -EINVAL;
+			}
+		}
+		if (optind < own) {
+			if (c->file)
+				return -EINVAL;
+			c->file = argv[optind++];
+		} else if (optind == start) {
+			break;
+		}
+	}
 	return 0;
+}
+
+static int load_config(const struct cli *c, struct sl_registry *reg, bool keep,
+		       struct sl_config **cfg)
+{
+	struct sl_config_opts o = {
+		.registry = reg,
+		.load_plugins = true,
+		.keep_stage_conf = keep,
+		.host = &sl_host_table,
+	};
+	struct sl_diag d = { 0 };
+	int ret;
+
+	if (c->file)
+		ret = sl_config_load_file(c->file, &o, cfg, &d);
+	else
+		ret = sl_config_load_buffer("<default>", default_pipeline, strlen(default_pipeline),
+					    &o, cfg, &d);
+	if (ret < 0) {
+		sl_diag_print(&d, stderr);
+		if (d.n == 0)
+			fprintf(stderr, "%s: cannot load: %s\n", c->file ? c->file : "<default>",
+				strerror(-ret));
+	}
+	sl_diag_fini(&d);
+	return ret;
+}
+
+static const char *param_type_name(enum sl_param_type t)
+{
+	switch (t) {
+	case SL_PARAM_STR: return "string";
+	case SL_PARAM_INT: return "int";
+	case SL_PARAM_BOOL: return "bool";
+	case SL_PARAM_LIST: return "list";
+	}
+	return "?";
+}
+
+static void print_params(const struct sl_param_desc *p)
+{
+	for (; p && p->name; p++)
+		printf("      %-16s %-7s %s%s%s%s%s\n", p->name, param_type_name(p->type),
+		       p->required ? "(required) " : "", p->help ? p->help : "",
+		       p->def ? "  [default: " : "", p->def ? p->def : "", p->def ? "]" : "");
+}
+
+static int cmd_stages(const struct cli *c, struct sl_registry *reg)
+{
+	const struct sl_stage_desc *d;
+	const char *origin;
+	struct sl_config *cfg = NULL;
+
+	if (c->file && load_config(c, reg, false, &cfg) < 0)
+		return 2;
+	printf("stages:\n");
+	for (uint32_t i = 0; (d = sl_registry_at(reg, i, &origin)); i++) {
+		printf("  %-14s %-8s %s  (%s)\n", d->name, d->version, d->summary, origin);
+		if (d->outputs) {
+			printf("      outputs:");
+			for (const char *const *o = d->outputs; *o; o++)
+				printf(" %s", *o);
+			printf("\n");
+		}
+		print_params(d->params);
+	}
+	printf("sources:\n");
+	for (uint32_t i = 0; sl_source_at(i); i++) {
+		printf("  %-14s %s\n", sl_source_at(i)->type, sl_source_at(i)->summary);
+		print_params(sl_source_at(i)->params);
+	}
+	printf("sinks:\n");
+	for (uint32_t i = 0; sl_sink_at(i); i++) {
+		printf("  %-14s %s\n", sl_sink_at(i)->type, sl_sink_at(i)->summary);
+		print_params(sl_sink_at(i)->params);
+	}
+	sl_config_destroy(cfg);
+	return 0;
+}
+
+static void on_signal(int signo)
+{
+	sl_pipeline_signal(signo);
+}
+
+static int cmd_run(const struct cli *c, struct sl_registry *reg)
+{
+	struct sl_eal_info info;
+	struct sl_pipeline *p = NULL;
+	struct sl_config *cfg = NULL;
+	struct sigaction sa;
+	int ret, status = 0;
+
+	if (load_config(c, reg, true, &cfg) < 0)
+		return 2;
+	ret = sl_eal_init(c->eal_argc, c->eal_argv, &info);
+	if (ret < 0) {
+		sl_config_destroy(cfg);
+		return 1;
+	}
+	ret = sl_pipeline_create(cfg, &p);
+	if (ret < 0) {
+		SL_ERR("run", "cannot build the pipeline: %s", strerror(-ret));
+		status = 1;
+		goto out;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	SL_INFO("run", "running %s on %u lcore(s)%s", c->file ? c->file : "the built-in default",
+		info.n_lcores, info.no_huge ? " without hugepages" : "");
+	ret = sl_pipeline_run(p);
+	fflush(stdout);
+	if (!c->quiet)
+		sl_pipeline_summary(p, stderr);
+	if (c->stats_json && sl_pipeline_write_stats_json(p, c->stats_json) < 0) {
+		SL_ERR("run", "cannot write %s: %s", c->stats_json, strerror(errno));
+		status = 1;
+	}
+	if (ret < 0)
+		status = 1;
+out:
+	sl_pipeline_destroy(p);
+	sl_config_destroy(cfg);
+	rte_eal_cleanup();
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	struct sl_registry *reg = NULL;
+	struct sl_config *cfg = NULL;
+	struct cli c;
+	int status;
+
+	if (cli_parse(argc, argv, &c) < 0) {
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(c.cmd, "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (strcmp(c.cmd, "version") == 0) {
+		printf("sluice %s (stage ABI %d.%d)\n", SLUICE_VERSION, SL_ABI_MAJOR, SL_ABI_MINOR);
+		return 0;
+	}
+	if (strcmp(c.cmd, "default") == 0) {
+		fputs(default_pipeline, stdout);
+		return 0;
+	}
+	sl_log_set_level(c.quiet ? SL_LOG_ERR : SL_LOG_NOTICE + c.verbose);
+	if (sl_registry_create(&reg) < 0) {
+		SL_ERR("sluice", "cannot create the stage registry");
+		return 1;
+	}
+	if (strcmp(c.cmd, "run") == 0) {
+		status = cmd_run(&c, reg);
+	} else if (strcmp(c.cmd, "validate") == 0) {
+		if (!c.file) {
+			fprintf(stderr, "sluice validate: which pipeline file?\n");
+			status = 2;
+		} else {
+			status = load_config(&c, reg, false, &cfg) < 0 ? 2 : 0;
+			if (status == 0)
+				printf("%s: ok (%u nodes)\n", c.file, cfg->n_nodes);
+			sl_config_destroy(cfg);
+		}
+	} else if (strcmp(c.cmd, "stages") == 0) {
+		status = cmd_stages(&c, reg);
+	} else {
+		fprintf(stderr, "sluice: unknown command '%s'\n", c.cmd);
+		usage(stderr);
+		status = 2;
+	}
+	sl_registry_destroy(reg);
+	return status;
 }

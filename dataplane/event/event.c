@@ -69,7 +69,7 @@ static struct rte_mbuf *host_event_alloc(struct sl_ctx *ctx)
 	struct rte_mbuf *m = rte_pktmbuf_alloc(h->pool);
 
 	if (!m) {
-		h->n_nombuf++;
+		h->n_alloc_fail++;
 		return NULL;
 	}
 	memset(sl_ctx_meta(ctx, m), 0, sizeof(struct sl_meta));
@@ -89,6 +89,8 @@ static struct rte_mbuf *host_event_unshare(struct sl_ctx *ctx, struct rte_mbuf *
 		m->data_len = ev->data_len;
 		m->pkt_len = ev->data_len;
 		*sl_ctx_meta(ctx, m) = *sl_ctx_meta(ctx, ev);
+	} else {
+		((struct sl_ctx_host *)ctx->host_priv)->n_unshare_drop++;
 	}
 	rte_pktmbuf_free(ev);
 	return m;

@@ -38,7 +38,8 @@ extern const struct sl_host sl_host_table;
 /** What the host callbacks find behind ctx->host_priv. */
 struct sl_ctx_host {
 	struct rte_mempool *pool;
-	uint64_t n_nombuf; /**< allocations that failed */
+	uint64_t n_alloc_fail;   /**< event_alloc calls that found the pool empty */
+	uint64_t n_unshare_drop; /**< input events lost because a private copy failed */
 };
 
 #endif

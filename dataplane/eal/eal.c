@@ -1,0 +1,112 @@
+/*
+ * EAL bring-up with defaults that work anywhere (see eal.h). The argument vector is built
+ * once and kept alive for the process lifetime, as rte_eal_init may keep pointers into it.
+ */
+#include "eal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_lcore.h>
+
+#include "base/log.h"
+
+#define EAL_ARGV_MAX 128
+
+static bool eal_has_opt(int argc, char **argv, const char *const *names)
+{
+	for (int i = 0; i < argc; i++)
+		for (const char *const *n = names; *n; n++) {
+			size_t len = strlen(*n);
+			if (strncmp(argv[i], *n, len) == 0 &&
+			    (argv[i][len] == '\0' || argv[i][len] == '=' || (*n)[1] != '-'))
+				return true;
+		}
+	return false;
+}
+
+bool sl_eal_hugepages_usable(unsigned min_mb)
+{
+	unsigned long free_pages = 0, page_kb = 0;
+	bool mounted = false;
+	char line[512];
+	FILE *f;
+
+	f = fopen("/proc/mounts", "r");
+	if (f) {
+		while (fgets(line, sizeof(line), f))
+			if (strstr(line, " hugetlbfs "))
+				mounted = true;
+		fclose(f);
+	}
+	f = fopen("/proc/meminfo", "r");
+	if (f) {
+		while (fgets(line, sizeof(line), f)) {
+			sscanf(line, "HugePages_Free: %lu", &free_pages);
+			sscanf(line, "Hugepagesize: %lu kB", &page_kb);
+		}
+		fclose(f);
+	}
+	return mounted && free_pages * page_kb >= (unsigned long)min_mb * 1024;
+}
+
+int sl_eal_init(int argc, char **argv, struct sl_eal_info *info)
+{
+	static const char *const lcore_opts[] = { "-l", "-c", "--lcores", NULL };
+	static const char *const mem_opts[] = { "--no-huge", "-m", "--socket-mem", NULL };
+	static const char *const prefix_opts[] = { "--file-prefix", "--proc-type", "--in-memory",
+						   NULL };
+	static const char *const dev_opts[] = { "-a", "--allow", "-b", "--block", "--no-pci",
+						NULL };
+	static const char *const log_opts[] = { "--log-level", NULL };
+	static char *eal_argv[EAL_ARGV_MAX];
+	static char lcores[32];
+	int n = 0, ret;
+
+	memset(info, 0, sizeof(*info));
+	if (argc > EAL_ARGV_MAX - 16) {
+		SL_ERR("eal", "too many EAL options (%d)", argc);
+		return -E2BIG;
+	}
+	eal_argv[n++] = "sluice";
+	if (!eal_has_opt(argc, argv, lcore_opts)) {
+		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+		snprintf(lcores, sizeof(lcores), "0-%ld", ncpu > 1 ? ncpu - 1 : 0);
+		eal_argv[n++] = "-l";
+		eal_argv[n++] = lcores;
+	}
+	if (!eal_has_opt(argc, argv, mem_opts) && !sl_eal_hugepages_usable(256)) {
+		SL_NOTICE("eal", "no usable hugepages (need a hugetlbfs mount and 256 MB free): "
+				 "running with --no-huge -m 512");
+		eal_argv[n++] = "--no-huge";
+		eal_argv[n++] = "-m";
+		eal_argv[n++] = "512";
+		info->no_huge = true;
+	}
+	if (!eal_has_opt(argc, argv, prefix_opts))
+		eal_argv[n++] = "--in-memory";
+	if (!eal_has_opt(argc, argv, dev_opts))
+		eal_argv[n++] = "--no-pci";
+	if (!eal_has_opt(argc, argv, log_opts)) {
+		eal_argv[n++] = "--log-level";
+		eal_argv[n++] = sl_log_get_level() >= SL_LOG_DEBUG ? "*:info" : "*:warning";
+	}
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--no-huge") == 0)
+			info->no_huge = true;
+		eal_argv[n++] = argv[i];
+	}
+	eal_argv[n] = NULL;
+	ret = rte_eal_init(n, eal_argv);
+	if (ret < 0) {
+		SL_ERR("eal", "EAL initialisation failed: %s", rte_strerror(rte_errno));
+		return -rte_errno ? -rte_errno : -EINVAL;
+	}
+	info->n_lcores = rte_lcore_count();
+	return 0;
+}

@@ -1,0 +1,125 @@
+/*
+ * Producer side of edges: fan-out by refcount, enqueue in bursts, per-consumer pending
+ * lists for `block` and counted losses for `drop_newest` (see edge.h). Runs on the
+ * producer task's lcore only; no locks, no allocation after init.
+ */
+#include "edge.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_mbuf.h>
+
+#include "base/check.h"
+
+int sl_edge_out_init(struct sl_edge_out *o, const struct sl_edge_port *ports, uint16_t n_ports)
+{
+	uint32_t n_pend = 0;
+
+	memset(o, 0, sizeof(*o));
+	o->ports = ports;
+	o->n_ports = n_ports;
+	o->pend_base = calloc(n_ports + 1u, sizeof(*o->pend_base));
+	if (!o->pend_base)
+		return -ENOMEM;
+	for (uint16_t p = 0; p < n_ports; p++) {
+		o->pend_base[p] = (uint16_t)n_pend;
+		n_pend += ports[p].n_dest;
+	}
+	o->pend_base[n_ports] = (uint16_t)n_pend;
+	o->pend = calloc(n_pend ? n_pend : 1, sizeof(*o->pend));
+	o->n_full_drop = calloc(n_pend ? n_pend : 1, sizeof(uint64_t));
+	o->n_enqueued = calloc(n_pend ? n_pend : 1, sizeof(uint64_t));
+	if (!o->pend || !o->n_full_drop || !o->n_enqueued) {
+		sl_edge_out_fini(o);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void sl_edge_out_fini(struct sl_edge_out *o)
+{
+	free(o->pend);
+	free(o->pend_base);
+	free(o->n_full_drop);
+	free(o->n_enqueued);
+	memset(o, 0, sizeof(*o));
+}
+
+void sl_edge_send(struct sl_edge_out *o, uint16_t port, struct rte_mbuf **ev, uint16_t n)
+{
+	const struct sl_edge_port *p = &o->ports[port];
+	uint16_t base = o->pend_base[port];
+
+	SL_BUG_ON_HOT(n > SL_EMIT_CAP || o->n_pending != 0 || port >= o->n_ports);
+	if (n == 0)
+		return;
+	if (p->n_dest == 0) {
+		rte_pktmbuf_free_bulk(ev, n);
+		o->n_unrouted += n;
+		return;
+	}
+	o->n_out += n;
+	if (p->n_dest > 1)
+		for (uint16_t i = 0; i < n; i++)
+			rte_mbuf_refcnt_update(ev[i], (int16_t)(p->n_dest - 1));
+	for (uint16_t d = 0; d < p->n_dest; d++) {
+		const struct sl_edge_dest *dst = &p->dest[d];
+		unsigned int k = rte_ring_enqueue_burst(dst->ring, (void *const *)ev, n, NULL);
+
+		o->n_enqueued[base + d] += k;
+		if (k == n)
+			continue;
+		if (dst->drop_newest) {
+			rte_pktmbuf_free_bulk(ev + k, n - k);
+			o->n_full_drop[base + d] += n - k;
+		} else {
+			struct sl_edge_pending *pd = &o->pend[base + d];
+			memcpy(pd->ev, ev + k, (n - k) * sizeof(*ev));
+			pd->head = 0;
+			pd->n = (uint16_t)(n - k);
+			o->n_pending += n - k;
+		}
+	}
+}
+
+uint32_t sl_edge_flush(struct sl_edge_out *o)
+{
+	if (o->n_pending == 0)
+		return 0;
+	for (uint16_t port = 0; port < o->n_ports; port++) {
+		const struct sl_edge_port *p = &o->ports[port];
+		uint16_t base = o->pend_base[port];
+
+		for (uint16_t d = 0; d < p->n_dest; d++) {
+			struct sl_edge_pending *pd = &o->pend[base + d];
+			unsigned int k;
+
+			if (pd->n == 0)
+				continue;
+			k = rte_ring_enqueue_burst(p->dest[d].ring, (void *const *)&pd->ev[pd->head],
+						   pd->n, NULL);
+			pd->head = (uint16_t)(pd->head + k);
+			pd->n = (uint16_t)(pd->n - k);
+			o->n_pending -= k;
+			o->n_enqueued[base + d] += k;
+		}
+	}
+	return o->n_pending;
+}
+
+uint32_t sl_edge_discard(struct sl_edge_out *o)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < o->pend_base[o->n_ports]; i++) {
+		struct sl_edge_pending *pd = &o->pend[i];
+		if (pd->n)
+			rte_pktmbuf_free_bulk(&pd->ev[pd->head], pd->n);
+		n += pd->n;
+		pd->n = 0;
+	}
+	o->n_pending = 0;
+	return n;
+}

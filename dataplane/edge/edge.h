@@ -1,0 +1,72 @@
+/*
+ * Edges: the rings between nodes and the producer side of them. Every stage and sink has
+ * one input ring (rte_ring, MP/MC). A producer task owns a struct sl_edge_out: for each of
+ * its output ports, the consumer rings and their policy, plus what could not be enqueued
+ * yet. Fan-out shares an event (refcount + 1 per extra consumer), never copies it.
+ *
+ * Policy per consumer: `block` keeps what did not fit in the producer's pending list, and
+ * the producer takes no new input until it is flushed, so a full ring stalls its producers
+ * and backpressure walks up to the source; `drop_newest` frees what did not fit and counts
+ * it on that edge. Only the owning task's lcore touches a struct sl_edge_out; its counters
+ * are read by the control thread (torn reads impossible: aligned 64-bit).
+ */
+#ifndef SL_EDGE_EDGE_H
+#define SL_EDGE_EDGE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_ring.h>
+
+#include <sluice/stage.h>
+
+/** Most consumers of one output port. */
+#define SL_EDGE_DEST_MAX 16
+
+struct sl_edge_dest {
+	struct rte_ring *ring;
+	uint32_t consumer;   /**< node index of the consumer */
+	bool drop_newest;
+};
+
+/** One output port of a producer node (shared by its replicas, read-only while running). */
+struct sl_edge_port {
+	uint16_t n_dest;
+	struct sl_edge_dest dest[SL_EDGE_DEST_MAX];
+};
+
+/** Events held for one consumer because its ring was full. */
+struct sl_edge_pending {
+	uint16_t head, n;
+	struct rte_mbuf *ev[SL_EMIT_CAP];
+};
+
+/** A producer task's side of its output edges. */
+struct sl_edge_out {
+	uint16_t n_ports;
+	const struct sl_edge_port *ports;
+	struct sl_edge_pending *pend;   /**< one per (port, dest), port-major */
+	uint16_t *pend_base;            /**< first pend index of each port */
+	uint32_t n_pending;             /**< events held, all ports */
+	uint64_t n_out;                 /**< events sent on a port with consumers */
+	uint64_t n_unrouted;            /**< events sent on a port with none (freed) */
+	uint64_t *n_full_drop;          /**< per (port, dest): drop_newest losses */
+	uint64_t *n_enqueued;           /**< per (port, dest): events that reached the ring */
+};
+
+int sl_edge_out_init(struct sl_edge_out *o, const struct sl_edge_port *ports, uint16_t n_ports);
+void sl_edge_out_fini(struct sl_edge_out *o);
+
+/**
+ * Send n (<= SL_EMIT_CAP) events on a port. Must not be called while o->n_pending != 0:
+ * flush first. Ownership of the events passes to the edge.
+ */
+void sl_edge_send(struct sl_edge_out *o, uint16_t port, struct rte_mbuf **ev, uint16_t n);
+
+/** Retry what is pending; returns events still held. */
+uint32_t sl_edge_flush(struct sl_edge_out *o);
+
+/** Free everything pending (forced stop); returns how many were freed. */
+uint32_t sl_edge_discard(struct sl_edge_out *o);
+
+#endif

@@ -1,0 +1,926 @@
+/*
+ * Pipeline instantiation and lifecycle (see pipeline.h).
+ *
+ * Layout: one struct rt_node per config node (input ring, output ports, shared state
+ * flags) and one struct rt_replica per task (a source poller, a stage replica or a sink
+ * writer), each cache-line aligned and touched on the data path only by the lcore that
+ * runs it. The control thread reads replica counters while running (relaxed, aligned
+ * 64-bit) and exactly after the workers have returned.
+ *
+ * Completion walks the graph: a node is done when it will never enqueue again. A source is
+ * done when its poll said so and its pending output is flushed. A stage replica finishes
+ * when every upstream node was done *before* a dequeue that came back empty (acquire on
+ * the upstream's done flag, which its producer stored with release after its last
+ * enqueue); the last replica of a stage to finish closes the final window (merging every
+ * replica's state) and marks the node done. A sink is done when its upstream is done, its
+ * ring is drained and its final flush returned.
+ *
+ * Windows: each replica of a windowed stage has two state buffers. When a processing-time
+ * window ends, every replica flips to its other buffer on its own lcore and bumps
+ * n_flipped; the replica whose bump completes the count merges the closed buffers of all
+ * replicas and emits them over the next rounds, then advances the node's epoch (release)
+ * so replicas may flip again. `window: all` closes once, at the end of input.
+ */
+#include "pipeline.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_cycles.h>
+#include <rte_errno.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+#include <rte_prefetch.h>
+#include <rte_ring.h>
+
+#include "base/check.h"
+#include "base/log.h"
+#include "edge/edge.h"
+#include "event/event.h"
+#include "sink/sink.h"
+#include "source/source.h"
+#include "worker/worker.h"
+
+#define PIPELINE_CACHE 256
+#define SINK_FLUSH_PERIOD_MS 100
+#define TICK_PERIOD_MS 1
+
+static const char *const drop_reason_names[SL_DROP_REASON_MAX] = {
+	[SL_DROP_FILTERED] = "filtered", [SL_DROP_CONSUMED] = "consumed",
+	[SL_DROP_INVALID] = "invalid",   [SL_DROP_UNROUTED] = "unrouted",
+	[SL_DROP_RING_FULL] = "ring_full", [SL_DROP_OVERFLOW] = "overflow",
+	[SL_DROP_NOMBUF] = "nombuf",
+};
+
+struct rt_node;
+
+struct rt_replica {
+	struct sl_task task; /* first: the worker sees only this */
+	struct rt_node *node;
+	uint16_t index;
+	unsigned lcore;
+	struct sl_edge_out out;
+	struct sl_ctx ctx;
+	struct sl_ctx_host host;
+	struct sl_emit *emit;
+	uint64_t counters[SL_COUNTER_MAX];
+
+	/* counters written by this replica's lcore only */
+	uint64_t n_in;        /* dequeued (stages, sinks) */
+	uint64_t n_generated; /* made here: source events, window results */
+	uint64_t n_written;   /* sinks: taken by write */
+	uint64_t n_drop[SL_DROP_REASON_MAX];
+	uint64_t busy_tsc;
+	uint64_t n_calls;
+
+	/* stage windows */
+	void *state[2];
+	uint8_t cur;
+	uint64_t epoch;
+	bool closing, final_close;
+	void *close_state;
+	uint64_t cursor;
+
+	/* sources */
+	bool src_done, stop_seen;
+	/* sinks: events offered to write but not yet taken */
+	struct rte_mbuf *held[SL_BURST_MAX];
+	uint16_t held_head, n_held;
+	uint64_t next_flush_tsc;
+	bool up_done;
+} __rte_cache_aligned;
+
+struct rt_node {
+	struct sl_config_node *cfg;
+	uint32_t id;
+	struct rte_ring *in_ring;
+	struct sl_edge_port *ports;
+	uint16_t n_ports;
+	uint32_t *upstream;
+	uint32_t n_upstream;
+	uint32_t n_replicas;
+	struct rt_replica *replicas;
+	void *io; /* source or sink instance */
+	uint64_t window_tsc; /* windowed stages: period; 0 = all */
+	bool windowed;
+
+	/* shared between replicas and the controller */
+	uint32_t done;       /* release-stored once; pairs with upstream_done's acquire */
+	uint32_t n_finished; /* replicas finished; acq_rel */
+	uint32_t n_flipped;  /* replicas flipped for the current epoch; acq_rel */
+	uint64_t epoch;      /* release-stored by the closer; acquire in window_check */
+	uint64_t window_end_tsc;
+};
+
+struct sl_pipeline {
+	struct sl_config *cfg;
+	struct rt_node *nodes;
+	uint32_t n_nodes;
+	struct rte_mempool *pool;
+	int meta_offset;
+	uint64_t tsc_hz;
+	struct sl_worker *workers;
+	unsigned n_workers;
+	struct sl_task **task_slots;
+	uint64_t start_tsc, end_tsc;
+	bool forced;
+	uint32_t stopping; /* sources should stop; relaxed */
+};
+
+/* The running pipeline: one per process, set before workers launch. */
+static struct sl_pipeline *the_pipeline;
+static volatile sig_atomic_t pipeline_signals;
+
+void sl_pipeline_signal(int signo)
+{
+	(void)signo;
+	pipeline_signals++;
+}
+
+static inline bool upstream_done(const struct rt_node *n, const struct sl_pipeline *p)
+{
+	for (uint32_t i = 0; i < n->n_upstream; i++)
+		if (!__atomic_load_n(&p->nodes[n->upstream[i]].done, __ATOMIC_ACQUIRE))
+			return false;
+	return true;
+}
+
+static inline void node_mark_done(struct rt_node *n)
+{
+	/* Pairs with the acquire in upstream_done: our last enqueues are visible first. */
+	__atomic_store_n(&n->done, 1, __ATOMIC_RELEASE);
+}
+
+/* ---- sources ---- */
+
+static unsigned source_run(struct sl_task *t)
+{
+	struct rt_replica *r = (struct rt_replica *)t;
+	struct rt_node *n = r->node;
+	const struct sl_source_ops *ops = n->cfg->source;
+	struct rte_mbuf *ev[SL_BURST_MAX];
+	bool done = false;
+	uint64_t t0;
+	uint16_t k;
+
+	if (r->out.n_pending && sl_edge_flush(&r->out))
+		return 0;
+	if (r->src_done) {
+		node_mark_done(n);
+		t->finished = true;
+		return 0;
+	}
+	if (!r->stop_seen && __atomic_load_n(&the_pipeline->stopping, __ATOMIC_RELAXED)) {
+		r->stop_seen = true;
+		if (ops->stop)
+			ops->stop(n->io);
+	}
+	t0 = rte_rdtsc();
+	k = ops->poll(n->io, ev, SL_BURST_MAX, &done);
+	r->busy_tsc += rte_rdtsc() - t0;
+	r->n_calls++;
+	r->n_generated += k;
+	if (k)
+		sl_edge_send(&r->out, 0, ev, k);
+	if (done)
+		r->src_done = true;
+	return k;
+}
+
+/* ---- stages ---- */
+
+static void replica_account_emit(struct rt_replica *r, struct sl_emit *o)
+{
+	if (o->n_drop) {
+		for (uint16_t i = 0; i < o->n_drop; i++)
+			r->n_drop[o->drop_reason[i]]++;
+		rte_pktmbuf_free_bulk(o->drop, o->n_drop);
+	}
+	for (uint16_t p = 0; p < o->n_ports; p++)
+		if (o->n[p])
+			sl_edge_send(&r->out, p, o->port[p], o->n[p]);
+}
+
+static inline void emit_reset(struct sl_emit *o)
+{
+	memset(o->n, 0, sizeof(o->n[0]) * o->n_ports);
+	o->n_drop = 0;
+}
+
+/* Merge every replica's closed state into dst, resetting the sources of the merge. */
+static void window_merge(struct rt_node *n, struct rt_replica *closer, void *dst, bool all)
+{
+	const struct sl_state_ops *st = n->cfg->stage->state;
+	const void *conf = n->cfg->stage_conf;
+
+	for (uint32_t i = 0; i < n->n_replicas; i++) {
+		struct rt_replica *q = &n->replicas[i];
+		for (int b = 0; b < 2; b++) {
+			void *src = q->state[b];
+			/* Periodic close: only the buffer each replica flipped away from. */
+			if (src == dst || (!all && b != (q->cur ^ 1)))
+				continue;
+			st->merge(conf, dst, src);
+			st->reset(conf, src);
+		}
+	}
+	(void)closer;
+}
+
+static unsigned stage_close_emit(struct rt_replica *r)
+{
+	struct rt_node *n = r->node;
+	const struct sl_state_ops *st = n->cfg->stage->state;
+	struct sl_emit *o = r->emit;
+	uint64_t t0 = rte_rdtsc();
+	unsigned made = 0;
+	bool more;
+
+	emit_reset(o);
+	r->ctx.now_tsc = t0;
+	more = st->emit(n->cfg->stage_conf, r->close_state, &r->cursor, &r->ctx, o);
+	for (uint16_t p = 0; p < o->n_ports; p++)
+		made += o->n[p];
+	r->n_generated += made + o->n_drop;
+	replica_account_emit(r, o);
+	r->busy_tsc += rte_rdtsc() - t0;
+	if (more)
+		return made;
+	st->reset(n->cfg->stage_conf, r->close_state);
+	r->closing = false;
+	if (r->final_close) {
+		node_mark_done(n);
+		r->task.finished = true;
+		return made;
+	}
+	/* Open the next window; replicas may flip again once they see the new epoch. */
+	n->window_end_tsc += n->window_tsc;
+	if (n->window_end_tsc < r->ctx.now_tsc)
+		n->window_end_tsc = r->ctx.now_tsc + n->window_tsc;
+	__atomic_store_n(&n->n_flipped, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&n->epoch, r->epoch, __ATOMIC_RELEASE);
+	return made;
+}
+
+static void window_check(struct rt_replica *r, uint64_t now)
+{
+	struct rt_node *n = r->node;
+
+	if (r->epoch != __atomic_load_n(&n->epoch, __ATOMIC_ACQUIRE) || now < n->window_end_tsc)
+		return;
+	r->cur ^= 1;
+	r->ctx.state = r->state[r->cur];
+	r->epoch++;
+	if (__atomic_add_fetch(&n->n_flipped, 1, __ATOMIC_ACQ_REL) != n->n_replicas)
+		return;
+	r->close_state = r->state[r->cur ^ 1];
+	window_merge(n, r, r->close_state, false);
+	r->cursor = 0;
+	r->closing = true;
+	r->final_close = false;
+}
+
+static void stage_finish(struct rt_replica *r)
+{
+	struct rt_node *n = r->node;
+
+	if (__atomic_add_fetch(&n->n_finished, 1, __ATOMIC_ACQ_REL) != n->n_replicas) {
+		r->task.finished = true;
+		return;
+	}
+	if (!n->windowed) {
+		node_mark_done(n);
+		r->task.finished = true;
+		return;
+	}
+	/* Last replica: every other one has finished, so all states are quiescent. */
+	r->close_state = r->state[r->cur];
+	window_merge(n, r, r->close_state, true);
+	r->cursor = 0;
+	r->closing = true;
+	r->final_close = true;
+}
+
+static unsigned stage_run(struct sl_task *t)
+{
+	struct rt_replica *r = (struct rt_replica *)t;
+	struct rt_node *n = r->node;
+	struct rte_mbuf *ev[SL_BURST_MAX];
+	struct sl_burst burst = { ev, 0 };
+	struct sl_emit *o = r->emit;
+	bool up_done;
+	uint64_t t0, t1;
+
+	if (r->out.n_pending && sl_edge_flush(&r->out))
+		return 0;
+	if (r->closing)
+		return stage_close_emit(r);
+	t0 = rte_rdtsc();
+	if (n->window_tsc) {
+		window_check(r, t0);
+		if (r->closing)
+			return stage_close_emit(r);
+	}
+	/* Read upstream state before dequeuing: empty after done means finished. */
+	up_done = r->up_done || upstream_done(n, the_pipeline);
+	r->up_done = up_done;
+	burst.n = (uint16_t)rte_ring_dequeue_burst(n->in_ring, (void **)ev, SL_BURST_MAX, NULL);
+	if (burst.n == 0) {
+		if (up_done)
+			stage_finish(r);
+		return 0;
+	}
+	emit_reset(o);
+	r->ctx.now_tsc = t0;
+	n->cfg->stage->process(n->cfg->stage_conf, &r->ctx, &burst, o);
+	t1 = rte_rdtsc();
+	r->busy_tsc += t1 - t0;
+	r->n_calls++;
+	r->n_in += burst.n;
+	replica_account_emit(r, o);
+	return burst.n;
+}
+
+/* ---- sinks ---- */
+
+static unsigned sink_run(struct sl_task *t)
+{
+	struct rt_replica *r = (struct rt_replica *)t;
+	struct rt_node *n = r->node;
+	const struct sl_sink_ops *ops = n->cfg->sink;
+	uint64_t t0 = rte_rdtsc();
+	uint16_t k;
+	bool up_done;
+
+	if (r->n_held) {
+		k = ops->write(n->io, &r->held[r->held_head], r->n_held);
+		r->held_head = (uint16_t)(r->held_head + k);
+		r->n_held = (uint16_t)(r->n_held - k);
+		r->n_written += k;
+		r->busy_tsc += rte_rdtsc() - t0;
+		return k;
+	}
+	up_done = r->up_done || upstream_done(n, the_pipeline);
+	r->up_done = up_done;
+	r->n_held = (uint16_t)rte_ring_dequeue_burst(n->in_ring, (void **)r->held, SL_BURST_MAX,
+						     NULL);
+	r->held_head = 0;
+	if (r->n_held) {
+		r->n_in += r->n_held;
+		k = ops->write(n->io, r->held, r->n_held);
+		r->held_head = k;
+		r->n_held = (uint16_t)(r->n_held - k);
+		r->n_written += k;
+		r->n_calls++;
+		r->busy_tsc += rte_rdtsc() - t0;
+		return k ? k : 1;
+	}
+	if (up_done) {
+		if (ops->flush(n->io, true) < 0)
+			SL_ERR(n->cfg->name, "final flush failed");
+		r->busy_tsc += rte_rdtsc() - t0;
+		node_mark_done(n);
+		t->finished = true;
+		return 0;
+	}
+	if (t0 >= r->next_flush_tsc) {
+		r->next_flush_tsc = t0 + the_pipeline->tsc_hz / 1000 * SINK_FLUSH_PERIOD_MS;
+		ops->flush(n->io, false);
+	}
+	return 0;
+}
+
+/* ---- construction ---- */
+
+static int node_build_ports(struct sl_pipeline *p)
+{
+	for (uint32_t c = 0; c < p->n_nodes; c++) {
+		struct rt_node *cn = &p->nodes[c];
+		for (uint32_t i = 0; i < cn->cfg->n_inputs; i++) {
+			const struct sl_config_input *in = &cn->cfg->inputs[i];
+			struct rt_node *pn = &p->nodes[in->node];
+			struct sl_edge_port *port = &pn->ports[in->port];
+			bool dup = false, seen = false;
+
+			for (uint16_t d = 0; d < port->n_dest; d++)
+				dup |= port->dest[d].consumer == c;
+			if (dup)
+				continue;
+			if (port->n_dest == SL_EDGE_DEST_MAX) {
+				SL_ERR("pipeline", "%s:%u: output %s has more than %d consumers",
+				       p->cfg->file, in->line, in->text, SL_EDGE_DEST_MAX);
+				return -E2BIG;
+			}
+			port->dest[port->n_dest++] = (struct sl_edge_dest){
+				.ring = cn->in_ring,
+				.consumer = c,
+				.drop_newest = cn->cfg->when_full == SL_EDGE_DROP_NEWEST,
+			};
+			for (uint32_t u = 0; u < cn->n_upstream; u++)
+				seen |= cn->upstream[u] == in->node;
+			if (!seen)
+				cn->upstream[cn->n_upstream++] = in->node;
+		}
+	}
+	return 0;
+}
+
+static unsigned pool_size(const struct sl_pipeline *p)
+{
+	uint64_t n = 2048 + (uint64_t)PIPELINE_CACHE * 1.5 * rte_lcore_count();
+	unsigned pow = 1;
+
+	for (uint32_t i = 0; i < p->n_nodes; i++) {
+		const struct rt_node *nd = &p->nodes[i];
+		if (nd->in_ring)
+			n += nd->cfg->ring_size;
+		n += (uint64_t)nd->n_replicas * (SL_BURST_MAX + SL_EMIT_CAP * (nd->n_ports + 1u));
+	}
+	while (pow < n)
+		pow <<= 1;
+	return pow - 1;
+}
+
+static int replica_init(struct sl_pipeline *p, struct rt_node *n, struct rt_replica *r,
+			uint16_t idx)
+{
+	const struct sl_stage_desc *d = n->cfg->stage;
+	int ret;
+
+	r->node = n;
+	r->index = idx;
+	r->task.name = n->cfg->name;
+	ret = sl_edge_out_init(&r->out, n->ports, n->n_ports);
+	if (ret < 0)
+		return ret;
+	r->host.pool = p->pool;
+	r->ctx = (struct sl_ctx){
+		.host = &sl_host_table,
+		.meta_offset = p->meta_offset,
+		.replica = idx,
+		.tsc_hz = p->tsc_hz,
+		.counters = r->counters,
+		.name = n->cfg->name,
+		.host_priv = &r->host,
+	};
+	switch (n->cfg->role) {
+	case SL_NODE_SOURCE:
+		r->task.run = source_run;
+		break;
+	case SL_NODE_SINK:
+		r->task.run = sink_run;
+		break;
+	case SL_NODE_STAGE:
+		r->task.run = stage_run;
+		r->emit = rte_zmalloc("sl_emit", sizeof(*r->emit), RTE_CACHE_LINE_SIZE);
+		if (!r->emit)
+			return -ENOMEM;
+		r->emit->n_ports = n->n_ports;
+		if (d->state) {
+			for (int b = 0; b < 2; b++) {
+				r->state[b] = d->state->create(n->cfg->stage_conf);
+				if (!r->state[b]) {
+					SL_ERR(n->cfg->name, "cannot create stage state");
+					return -ENOMEM;
+				}
+			}
+			r->ctx.state = r->state[0];
+		}
+		break;
+	}
+	return 0;
+}
+
+static int node_create_io(struct sl_pipeline *p, struct rt_node *n)
+{
+	struct sl_io_env env = {
+		.pool = p->pool,
+		.meta_offset = p->meta_offset,
+		.node_id = (uint16_t)n->id,
+		.name = n->cfg->name,
+		.file = p->cfg->file,
+		.tsc_hz = p->tsc_hz,
+	};
+	struct sl_error err = { 0 };
+	int ret;
+
+	if (n->cfg->role == SL_NODE_SOURCE)
+		ret = n->cfg->source->create(&n->cfg->args, &env, &n->io, &err);
+	else if (n->cfg->role == SL_NODE_SINK)
+		ret = n->cfg->sink->create(&n->cfg->args, &env, &n->io, &err);
+	else
+		return 0;
+	if (ret < 0) {
+		const struct sl_arg *a = err.key ? sl_args_get(&n->cfg->args, err.key) : NULL;
+		uint32_t line = a && a->line ? a->line : n->cfg->line;
+		uint32_t col = a && a->line ? a->column : n->cfg->column;
+		fprintf(stderr, "%s:%u:%u: %s: %s\n", p->cfg->file, line, col, n->cfg->name,
+			err.msg[0] ? err.msg : strerror(-ret));
+		n->io = NULL;
+	}
+	return ret;
+}
+
+static int pipeline_assign_tasks(struct sl_pipeline *p)
+{
+	unsigned lcore, w = 0, n_tasks = 0, next = 0;
+
+	p->n_workers = rte_lcore_count();
+	p->workers = calloc(p->n_workers, sizeof(*p->workers));
+	for (uint32_t i = 0; i < p->n_nodes; i++)
+		n_tasks += p->nodes[i].n_replicas;
+	p->task_slots = calloc((size_t)n_tasks * p->n_workers + 1, sizeof(*p->task_slots));
+	if (!p->workers || !p->task_slots)
+		return -ENOMEM;
+	/* Main lcore first, then the others in order. */
+	p->workers[w++].lcore = rte_get_main_lcore();
+	RTE_LCORE_FOREACH_WORKER(lcore)
+		p->workers[w++].lcore = lcore;
+	for (w = 0; w < p->n_workers; w++)
+		p->workers[w].tasks = &p->task_slots[(size_t)w * n_tasks];
+	/* Round-robin in graph order: replicas of one stage land on different lcores. */
+	for (uint32_t i = 0; i < p->n_nodes; i++) {
+		struct rt_node *n = &p->nodes[i];
+		for (uint32_t k = 0; k < n->n_replicas; k++) {
+			struct sl_worker *wk = &p->workers[next++ % p->n_workers];
+			n->replicas[k].lcore = wk->lcore;
+			n->replicas[k].ctx.lcore = (uint16_t)wk->lcore;
+			wk->tasks[wk->n_tasks++] = &n->replicas[k].task;
+		}
+	}
+	return 0;
+}
+
+int sl_pipeline_create(struct sl_config *cfg, struct sl_pipeline **out)
+{
+	struct sl_event_pool_conf pc = { .name = "sl_events", .data_room = SL_EVENT_DATA_ROOM,
+					 .cache = PIPELINE_CACHE, .socket = -1 };
+	struct sl_pipeline *p = calloc(1, sizeof(*p));
+	int ret = -ENOMEM;
+
+	if (!p)
+		return -ENOMEM;
+	p->cfg = cfg;
+	p->n_nodes = cfg->n_nodes;
+	p->tsc_hz = rte_get_tsc_hz();
+	p->nodes = calloc(cfg->n_nodes, sizeof(*p->nodes));
+	if (!p->nodes)
+		goto err;
+	for (uint32_t i = 0; i < p->n_nodes; i++) {
+		struct rt_node *n = &p->nodes[i];
+		struct sl_config_node *c = &cfg->nodes[i];
+		char name[RTE_RING_NAMESIZE];
+
+		n->cfg = c;
+		n->id = i;
+		n->n_ports = c->role == SL_NODE_SINK ? 0 : c->n_outputs;
+		n->ports = calloc(n->n_ports ? n->n_ports : 1, sizeof(*n->ports));
+		n->upstream = calloc(c->n_inputs ? c->n_inputs : 1, sizeof(*n->upstream));
+		n->n_replicas = c->role == SL_NODE_STAGE ? c->replicas : 1;
+		if (!n->ports || !n->upstream)
+			goto err;
+		if (c->role != SL_NODE_SOURCE) {
+			snprintf(name, sizeof(name), "sl_in_%u", i);
+			n->in_ring = rte_ring_create(name, c->ring_size, SOCKET_ID_ANY, 0);
+			if (!n->in_ring) {
+				SL_ERR(c->name, "cannot create input ring of %u: %s", c->ring_size,
+				       rte_strerror(rte_errno));
+				goto err;
+			}
+		}
+		if (c->role == SL_NODE_STAGE && (c->stage->flags & SL_STAGE_F_WINDOWED)) {
+			const struct sl_arg *a = sl_args_get(&c->args, "window");
+			uint64_t ns = 0;
+			n->windowed = true;
+			if (a && sl_window_parse(a->str, &ns) == 0 && ns)
+				n->window_tsc = (uint64_t)((double)ns * p->tsc_hz / 1e9);
+		} else if (c->role == SL_NODE_STAGE && c->stage->state) {
+			n->windowed = true;
+		}
+	}
+	ret = node_build_ports(p);
+	if (ret < 0)
+		goto err;
+	pc.n_events = pool_size(p);
+	ret = sl_event_pool_create(&pc, &p->pool, &p->meta_offset);
+	if (ret < 0)
+		goto err;
+	ret = -ENOMEM;
+	for (uint32_t i = 0; i < p->n_nodes; i++) {
+		struct rt_node *n = &p->nodes[i];
+		n->replicas = rte_zmalloc("sl_replicas", sizeof(*n->replicas) * n->n_replicas,
+					  RTE_CACHE_LINE_SIZE);
+		if (!n->replicas)
+			goto err;
+		for (uint32_t k = 0; k < n->n_replicas; k++) {
+			ret = replica_init(p, n, &n->replicas[k], (uint16_t)k);
+			if (ret < 0)
+				goto err;
+		}
+	}
+	for (uint32_t i = 0; i < p->n_nodes; i++) {
+		ret = node_create_io(p, &p->nodes[i]);
+		if (ret < 0)
+			goto err;
+	}
+	ret = pipeline_assign_tasks(p);
+	if (ret < 0)
+		goto err;
+	*out = p;
+	return 0;
+err:
+	sl_pipeline_destroy(p);
+	return ret < 0 ? ret : -ENOMEM;
+}
+
+/* ---- running ---- */
+
+static bool pipeline_tick(void *arg)
+{
+	struct sl_pipeline *p = arg;
+	static sig_atomic_t seen;
+	uint32_t done = 0;
+
+	if (pipeline_signals != seen) {
+		seen = pipeline_signals;
+		if (seen == 1) {
+			SL_NOTICE("pipeline", "stopping: draining in-flight events (again to force)");
+			__atomic_store_n(&p->stopping, 1, __ATOMIC_RELAXED);
+		} else {
+			SL_WARN("pipeline", "forced stop: in-flight events are discarded");
+			p->forced = true;
+			return false;
+		}
+	}
+	for (uint32_t i = 0; i < p->n_nodes; i++)
+		done += __atomic_load_n(&p->nodes[i].done, __ATOMIC_ACQUIRE);
+	return done != p->n_nodes;
+}
+
+int sl_pipeline_run(struct sl_pipeline *p)
+{
+	struct sl_worker *main_w = &p->workers[0];
+
+	the_pipeline = p;
+	main_w->tick = pipeline_tick;
+	main_w->tick_arg = p;
+	main_w->tick_period_tsc = p->tsc_hz / 1000 * TICK_PERIOD_MS;
+	p->start_tsc = rte_rdtsc();
+	for (uint32_t i = 0; i < p->n_nodes; i++)
+		p->nodes[i].window_end_tsc = p->start_tsc + p->nodes[i].window_tsc;
+	for (unsigned w = 1; w < p->n_workers; w++) {
+		int ret = rte_eal_remote_launch(sl_worker_loop, &p->workers[w], p->workers[w].lcore);
+		if (ret < 0) {
+			SL_ERR("pipeline", "cannot launch worker on lcore %u: %s", p->workers[w].lcore,
+			       strerror(-ret));
+			for (unsigned k = 1; k < w; k++)
+				p->workers[k].stop = true;
+			rte_eal_mp_wait_lcore();
+			return ret;
+		}
+	}
+	sl_worker_loop(main_w);
+	/* Normal end: every node is done, so worker lcores have returned or will shortly. */
+	for (unsigned w = 1; w < p->n_workers; w++)
+		if (p->forced)
+			p->workers[w].stop = true;
+	rte_eal_mp_wait_lcore();
+	p->end_tsc = rte_rdtsc();
+	if (p->forced) {
+		for (uint32_t i = 0; i < p->n_nodes; i++)
+			for (uint32_t k = 0; k < p->nodes[i].n_replicas; k++) {
+				struct rt_replica *r = &p->nodes[i].replicas[k];
+				sl_edge_discard(&r->out);
+				if (r->n_held)
+					rte_pktmbuf_free_bulk(&r->held[r->held_head], r->n_held);
+			}
+		return -EINTR;
+	}
+	return 0;
+}
+
+/* ---- reporting ---- */
+
+struct node_totals {
+	uint64_t in, out, generated, written, dropped, in_flight, pending, busy, calls;
+	uint64_t drop[SL_DROP_REASON_MAX];
+	uint64_t counters[SL_COUNTER_MAX];
+};
+
+static void node_totals(const struct sl_pipeline *p, const struct rt_node *n,
+			struct node_totals *t)
+{
+	memset(t, 0, sizeof(*t));
+	for (uint32_t k = 0; k < n->n_replicas; k++) {
+		const struct rt_replica *r = &n->replicas[k];
+		t->in += r->n_in;
+		t->generated += r->n_generated;
+		t->written += r->n_written;
+		t->busy += r->busy_tsc;
+		t->calls += r->n_calls;
+		t->pending += r->out.n_pending;
+		t->in_flight += r->n_held;
+		t->out += r->out.n_out;
+		t->drop[SL_DROP_UNROUTED] += r->out.n_unrouted;
+		t->drop[SL_DROP_NOMBUF] += r->host.n_unshare_drop;
+		for (int d = 0; d < SL_DROP_REASON_MAX; d++)
+			t->drop[d] += r->n_drop[d];
+		for (int c = 0; c < SL_COUNTER_MAX; c++)
+			t->counters[c] += r->counters[c];
+	}
+	/* Losses on this node's input edges are charged to it as ring_full. */
+	for (uint32_t u = 0; u < p->n_nodes; u++) {
+		const struct rt_node *pn = &p->nodes[u];
+		for (uint16_t port = 0; port < pn->n_ports; port++)
+			for (uint16_t d = 0; d < pn->ports[port].n_dest; d++) {
+				if (pn->ports[port].dest[d].consumer != n->id)
+					continue;
+				for (uint32_t k = 0; k < pn->n_replicas; k++) {
+					const struct sl_edge_out *o = &pn->replicas[k].out;
+					t->drop[SL_DROP_RING_FULL] += o->n_full_drop[o->pend_base[port] + d];
+				}
+			}
+	}
+	if (n->cfg->role == SL_NODE_SINK)
+		t->out = t->written;
+	for (int d = 0; d < SL_DROP_REASON_MAX; d++)
+		if (d != SL_DROP_RING_FULL)
+			t->dropped += t->drop[d];
+}
+
+static const char *const role_names[] = { "source", "stage", "sink" };
+
+static void fmt_rate(char *buf, size_t len, double v)
+{
+	if (v >= 1e9)
+		snprintf(buf, len, "%.2fG", v / 1e9);
+	else if (v >= 1e6)
+		snprintf(buf, len, "%.2fM", v / 1e6);
+	else if (v >= 1e3)
+		snprintf(buf, len, "%.1fk", v / 1e3);
+	else
+		snprintf(buf, len, "%.0f", v);
+}
+
+void sl_pipeline_summary(const struct sl_pipeline *p, FILE *f)
+{
+	uint64_t end = p->end_tsc ? p->end_tsc : rte_rdtsc();
+	double secs = (double)(end - p->start_tsc) / (double)p->tsc_hz;
+
+	fprintf(f, "\n%-16s %-12s %3s %12s %12s %12s %9s %10s %9s\n", "node", "kind", "rep", "in",
+		"out", "dropped", "in_flight", "events/s", "cyc/event");
+	for (uint32_t i = 0; i < p->n_nodes; i++) {
+		const struct rt_node *n = &p->nodes[i];
+		const struct sl_config_node *c = n->cfg;
+		struct node_totals t;
+		uint64_t work;
+		char rate[16], line[256];
+
+		node_totals(p, n, &t);
+		work = c->role == SL_NODE_SOURCE ? t.generated : t.in;
+		fmt_rate(rate, sizeof(rate), secs > 0 ? (double)work / secs : 0);
+		fprintf(f, "%-16s %-12s %3u %12" PRIu64 " %12" PRIu64 " %12" PRIu64 " %9" PRIu64
+			   " %10s %9.0f\n",
+			c->name, c->kind, n->n_replicas, t.in + t.generated, t.out, t.dropped,
+			t.in_flight + t.pending, rate, work ? (double)t.busy / (double)work : 0.0);
+		line[0] = '\0';
+		for (int d = 0; d < SL_DROP_REASON_MAX; d++)
+			if (t.drop[d]) {
+				size_t l = strlen(line);
+				snprintf(line + l, sizeof(line) - l, " %s=%" PRIu64, drop_reason_names[d],
+					 t.drop[d]);
+			}
+		if (line[0])
+			fprintf(f, "%-16s   dropped:%s\n", "", line);
+		if (c->role == SL_NODE_STAGE && c->stage->counters) {
+			line[0] = '\0';
+			for (int k = 0; k < SL_COUNTER_MAX && c->stage->counters[k]; k++)
+				if (t.counters[k]) {
+					size_t l = strlen(line);
+					snprintf(line + l, sizeof(line) - l, " %s=%" PRIu64,
+						 c->stage->counters[k], t.counters[k]);
+				}
+			if (line[0])
+				fprintf(f, "%-16s   counters:%s\n", "", line);
+		}
+		if (n->io && ((c->role == SL_NODE_SOURCE && c->source->summary_line) ||
+			      (c->role == SL_NODE_SINK && c->sink->summary_line))) {
+			line[0] = '\0';
+			if (c->role == SL_NODE_SOURCE)
+				c->source->summary_line(n->io, line, sizeof(line));
+			else
+				c->sink->summary_line(n->io, line, sizeof(line));
+			if (line[0])
+				fprintf(f, "%-16s   %s\n", "", line);
+		}
+	}
+	fprintf(f, "elapsed %.3f s on %u lcore(s)%s\n", secs, p->n_workers,
+		p->forced ? " (forced stop)" : "");
+}
+
+static void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fprintf(f, "\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			fprintf(f, "\\u%04x", *s);
+		else
+			fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+int sl_pipeline_write_stats_json(const struct sl_pipeline *p, const char *path)
+{
+	uint64_t end = p->end_tsc ? p->end_tsc : rte_rdtsc();
+	FILE *f = fopen(path, "w");
+
+	if (!f)
+		return -errno;
+	fprintf(f, "{\"elapsed_s\": %.6f, \"lcores\": %u, \"forced\": %s, \"nodes\": [",
+		(double)(end - p->start_tsc) / (double)p->tsc_hz, p->n_workers,
+		p->forced ? "true" : "false");
+	for (uint32_t i = 0; i < p->n_nodes; i++) {
+		const struct rt_node *n = &p->nodes[i];
+		const struct sl_config_node *c = n->cfg;
+		struct node_totals t;
+		bool first = true;
+
+		node_totals(p, n, &t);
+		fprintf(f, "%s\n  {\"name\": ", i ? "," : "");
+		json_str(f, c->name);
+		fprintf(f, ", \"role\": \"%s\", \"kind\": ", role_names[c->role]);
+		json_str(f, c->kind);
+		fprintf(f,
+			", \"replicas\": %u, \"in\": %" PRIu64 ", \"out\": %" PRIu64
+			", \"generated\": %" PRIu64 ", \"in_flight\": %" PRIu64
+			", \"pending\": %" PRIu64 ", \"busy_cycles\": %" PRIu64 ", \"calls\": %" PRIu64
+			", \"dropped\": {",
+			n->n_replicas, t.in, t.out, t.generated, t.in_flight, t.pending, t.busy,
+			t.calls);
+		for (int d = 0; d < SL_DROP_REASON_MAX; d++)
+			if (t.drop[d]) {
+				fprintf(f, "%s\"%s\": %" PRIu64, first ? "" : ", ", drop_reason_names[d],
+					t.drop[d]);
+				first = false;
+			}
+		fprintf(f, "}, \"counters\": {");
+		first = true;
+		if (c->role == SL_NODE_STAGE && c->stage->counters)
+			for (int k = 0; k < SL_COUNTER_MAX && c->stage->counters[k]; k++) {
+				fprintf(f, "%s", first ? "" : ", ");
+				json_str(f, c->stage->counters[k]);
+				fprintf(f, ": %" PRIu64, t.counters[k]);
+				first = false;
+			}
+		fprintf(f, "}}");
+	}
+	fprintf(f, "\n]}\n");
+	return fclose(f) == 0 ? 0 : -errno;
+}
+
+void sl_pipeline_destroy(struct sl_pipeline *p)
+{
+	if (!p)
+		return;
+	for (uint32_t i = 0; p->nodes && i < p->n_nodes; i++) {
+		struct rt_node *n = &p->nodes[i];
+		if (n->io && n->cfg->role == SL_NODE_SOURCE)
+			n->cfg->source->destroy(n->io);
+		else if (n->io && n->cfg->role == SL_NODE_SINK)
+			n->cfg->sink->destroy(n->io);
+		for (uint32_t k = 0; n->replicas && k < n->n_replicas; k++) {
+			struct rt_replica *r = &n->replicas[k];
+			if (!r->node)
+				continue;
+			sl_edge_discard(&r->out);
+			sl_edge_out_fini(&r->out);
+			for (int b = 0; b < 2; b++)
+				if (r->state[b])
+					n->cfg->stage->state->destroy(n->cfg->stage_conf, r->state[b]);
+			rte_free(r->emit);
+		}
+		rte_free(n->replicas);
+		if (n->in_ring) {
+			void *ev;
+			while (rte_ring_dequeue(n->in_ring, &ev) == 0)
+				rte_pktmbuf_free(ev);
+			rte_ring_free(n->in_ring);
+		}
+		free(n->ports);
+		free(n->upstream);
+	}
+	free(p->nodes);
+	free(p->workers);
+	free(p->task_slots);
+	rte_mempool_free(p->pool);
+	if (the_pipeline == p)
+		the_pipeline = NULL;
+	free(p);
+}

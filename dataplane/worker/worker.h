@@ -1,0 +1,42 @@
+/*
+ * Workers: one per EAL lcore, each looping over its task list (source pollers, stage
+ * replicas, sink writers). A task's run returns how much work it did; a worker that finds
+ * nothing to do backs off from polling to short sleeps, so idle cores cost little (and
+ * more lcores than CPUs still make progress). The main lcore runs a worker too, calling
+ * the controller's tick between rounds. Task lists are fixed for the run here; the
+ * scaling issue publishes them with RCU.
+ */
+#ifndef SL_WORKER_WORKER_H
+#define SL_WORKER_WORKER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct sl_task;
+
+/** Run once: returns events handled (0 = idle). Sets t->finished when it never runs again. */
+typedef unsigned (*sl_task_run_fn)(struct sl_task *t);
+
+struct sl_task {
+	sl_task_run_fn run;
+	bool finished;
+	const char *name;
+};
+
+struct sl_worker {
+	unsigned lcore;
+	uint32_t n_tasks;
+	struct sl_task **tasks;
+	volatile bool stop;            /**< set by the controller: leave the loop now */
+	uint64_t n_rounds, n_idle_rounds, n_sleeps;
+	/** Main lcore only: called between rounds; returns false to leave the loop. */
+	bool (*tick)(void *arg);
+	void *tick_arg;
+	uint64_t tick_period_tsc, next_tick_tsc;
+};
+
+/** The worker loop; arg is a struct sl_worker. Returns when stop is set or every task has
+ *  finished (and, on the main lcore, when tick returns false). */
+int sl_worker_loop(void *arg);
+
+#endif
