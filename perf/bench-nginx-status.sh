@@ -1,0 +1,191 @@
+#!/usr/bin/env bash
+# Benchmark: count nginx requests by status, side by side. Sluice runs the issue-2 pipeline
+# (nginx_parse -> count by status -> jsonl, plus filter status >= 500 -> raw file), against
+# mawk '{c[$9]++}' (the naive tool) and perf/floor (single-purpose C, one core). The input
+# is 5,000,000 generated nginx "combined" lines (~0.9 GB, no malformed lines so all three
+# compute the same answer) on tmpfs (/dev/shm), made once by tests/lib/gen_nginx_log.py and
+# reused while its size and recipe match. Before timing, the three answers are compared.
+# Timing uses hyperfine, one run of each command per round, rotating the order every
+# round (A B C, B C A, ...) so drift on this shared machine hits all three alike; the
+# rounds' exports are merged into one JSON with every run. Prints median, min and max
+# wall time and CPU time per command and the ratios sluice/mawk and sluice/floor.
+#
+# usage: perf/bench-nginx-status.sh [--quick] [--rounds N] [--lines N] [--out DIR]
+#                                  [--profile] [-- EAL args for sluice]
+#   --quick    200,000 lines, 1 round: a smoke check that the benchmark still works
+#   --profile  also run sluice under valgrind --tool=callgrind on 200,000 lines and print
+#              the top functions by instructions and per-stage cycles/event
+# Environment: SLUICE_BUILD (default build/), BENCH_DIR (default /dev/shm/sluice-bench).
+set -eu
+cd "$(dirname "$0")/.."
+SRC=$PWD
+BUILD=${SLUICE_BUILD:-$SRC/build}
+SLUICE=$BUILD/sluice
+FLOOR=$BUILD/perf/floor
+BENCH_DIR=${BENCH_DIR:-/dev/shm/sluice-bench}
+LINES=5000000
+ROUNDS=5
+SEED=1
+QUICK=0
+PROFILE=0
+OUT=
+EAL=()
+while [ $# -gt 0 ]; do
+	case $1 in
+	--quick) QUICK=1; LINES=200000; ROUNDS=1 ;;
+	--rounds) ROUNDS=$2; shift ;;
+	--lines) LINES=$2; shift ;;
+	--out) OUT=$2; shift ;;
+	--profile) PROFILE=1 ;;
+	--) shift; EAL=(-- "$@"); break ;;
+	*) echo "usage: $0 [--quick] [--rounds N] [--lines N] [--out DIR] [--profile] [-- EAL]" >&2
+	   exit 2 ;;
+	esac
+	shift
+done
+
+for exe in "$SLUICE" "$FLOOR"; do
+	[ -x "$exe" ] || { echo "bench: $exe not built (ninja -C $BUILD)" >&2; exit 1; }
+done
+command -v mawk >/dev/null || { echo "bench: mawk missing (apt-get install mawk)" >&2; exit 1; }
+if ! command -v hyperfine >/dev/null; then
+	echo "bench: installing hyperfine (Debian package)" >&2
+	apt-get install -y hyperfine >&2
+fi
+
+mkdir -p "$BENCH_DIR"
+OUT=${OUT:-$BENCH_DIR/results-$(date +%Y%m%d-%H%M%S)}
+mkdir -p "$OUT"
+
+# make_input LINES: generate (or reuse) the input, print its path.
+make_input() {
+	local n=$1 f=$BENCH_DIR/nginx-$1.log
+	local recipe
+	recipe="lines=$n seed=$SEED bad=0 gen=$(sha256sum "$SRC/tests/lib/gen_nginx_log.py" | cut -c1-16)"
+	if [ -f "$f" ] && [ -f "$f.recipe" ] &&
+	   [ "$(head -1 "$f.recipe")" = "$recipe" ] &&
+	   [ "$(sed -n 2p "$f.recipe")" = "$(stat -c %s "$f")" ]; then
+		echo "bench: reusing $f ($(stat -c %s "$f") bytes)" >&2
+	else
+		echo "bench: generating $f ($n lines)" >&2
+		rm -f "$f" "$f.recipe"
+		python3 "$SRC/tests/lib/gen_nginx_log.py" -n "$n" -o "$f" --seed "$SEED"
+		printf '%s\n%s\n' "$recipe" "$(stat -c %s "$f")" >"$f.recipe"
+	fi
+	echo "$f"
+}
+
+INPUT=$(make_input "$LINES")
+RUN=$(mktemp -d "$BENCH_DIR/run.XXXXXX")
+trap 'rm -rf "$RUN"' EXIT
+mkdir -p "$RUN/out"
+cat >"$RUN/pipeline.yaml" <<EOF
+sources:
+  access: { type: file, path: $INPUT }
+stages:
+  parse:     { use: nginx_parse, inputs: [access] }
+  errors:    { use: filter, inputs: [parse], where: "status >= 500" }
+  by_status: { use: count, inputs: [parse], key: status, window: all }
+sinks:
+  status_counts: { type: file, inputs: [by_status], path: out/status.jsonl, format: jsonl }
+  server_errors: { type: file, inputs: [errors], path: out/5xx.log, format: raw }
+EOF
+MAWK_PROG='{c[$9]++} END{for(k in c) print k, c[k]}'
+SLUICE_CMD="$SLUICE run $RUN/pipeline.yaml -q ${EAL[*]:+$(printf '%q ' "${EAL[@]}")}"
+MAWK_CMD="mawk '$MAWK_PROG' $INPUT"
+FLOOR_CMD="$FLOOR $INPUT"
+
+# Correctness first: all three must give the same counts.
+cd "$RUN"
+$SLUICE run pipeline.yaml --stats-json "$OUT/stats.json" "${EAL[@]}" >"$OUT/sluice.stdout" \
+	2>"$OUT/sluice.stderr" || { echo "bench: sluice run failed:" >&2; tail "$OUT/sluice.stderr" >&2; exit 1; }
+python3 "$SRC/tests/lib/check_stats.py" counts out/status.jsonl status | sort -n >"$OUT/sluice.counts"
+LC_ALL=C mawk "$MAWK_PROG" "$INPUT" | sort -n >"$OUT/mawk.counts"
+"$FLOOR" "$INPUT" >"$OUT/floor.counts"
+if ! cmp -s "$OUT/sluice.counts" "$OUT/mawk.counts" || ! cmp -s "$OUT/floor.counts" "$OUT/mawk.counts"; then
+	echo "bench: the three disagree; see $OUT/{sluice,mawk,floor}.counts" >&2
+	exit 1
+fi
+echo "bench: sluice, mawk and floor agree on $(wc -l <"$OUT/mawk.counts") statuses over $LINES lines" >&2
+
+# Rounds: one run of each per round, order rotated.
+names=(sluice mawk floor)
+cmds=("$SLUICE_CMD" "$MAWK_CMD" "$FLOOR_CMD")
+for ((r = 0; r < ROUNDS; r++)); do
+	args=()
+	for ((k = 0; k < 3; k++)); do
+		i=$(((r + k) % 3))
+		args+=(-n "${names[$i]}" "${cmds[$i]}")
+	done
+	hyperfine -N --runs 1 --style basic --prepare "rm -f $RUN/out/5xx.log $RUN/out/status.jsonl" \
+		--export-json "$OUT/round-$r.json" "${args[@]}" >"$OUT/round-$r.txt" 2>&1 ||
+		{ cat "$OUT/round-$r.txt" >&2; exit 1; }
+done
+cd "$SRC"
+
+python3 - "$OUT" "$ROUNDS" <<'EOF'
+import json, statistics, sys
+out, rounds = sys.argv[1], int(sys.argv[2])
+runs = {}
+cmds = {}
+for r in range(rounds):
+    for res in json.load(open("%s/round-%d.json" % (out, r)))["results"]:
+        name = res["command"]
+        cmds[name] = res.get("command")
+        for t, u, s in zip(res["times"], res["user"] if isinstance(res["user"], list) else [res["user"]],
+                           res["system"] if isinstance(res["system"], list) else [res["system"]]):
+            runs.setdefault(name, []).append({"round": r, "wall": t, "cpu": u + s})
+merged = {"rounds": rounds, "order": "rotated per round", "results": [
+    {"command": n, "times": [x["wall"] for x in v], "cpu": [x["cpu"] for x in v]}
+    for n, v in runs.items()]}
+json.dump(merged, open(out + "/hyperfine.json", "w"), indent=1)
+
+def stat(v):
+    return statistics.median(v), min(v), max(v)
+
+print("%-8s %8s %8s %8s   %8s %8s" % ("command", "median", "min", "max", "cpu med", "cpu max"))
+for n in ("sluice", "mawk", "floor"):
+    w = stat([x["wall"] for x in runs[n]])
+    c = stat([x["cpu"] for x in runs[n]])
+    print("%-8s %7.3fs %7.3fs %7.3fs   %7.3fs %7.3fs" % (n, w[0], w[1], w[2], c[0], c[2]))
+for base in ("mawk", "floor"):
+    med = statistics.median(x["wall"] for x in runs["sluice"]) / \
+        statistics.median(x["wall"] for x in runs[base])
+    per = sorted(a["wall"] / b["wall"] for a, b in zip(runs["sluice"], runs[base]))
+    print("sluice/%-5s wall ratio of medians %.2f (per round %.2f..%.2f)"
+          % (base, med, per[0], per[-1]))
+print("runs per command: %d; exports: %s/round-*.json, merged %s/hyperfine.json"
+      % (len(runs["sluice"]), out, out))
+EOF
+
+if [ "$PROFILE" = 1 ]; then
+	PIN=$(make_input 200000)
+	PRUN=$(mktemp -d "$BENCH_DIR/prof.XXXXXX")
+	mkdir -p "$PRUN/out"
+	sed "s|path: $INPUT|path: $PIN|" "$RUN/pipeline.yaml" >"$PRUN/pipeline.yaml"
+	cd "$PRUN"
+	valgrind --tool=callgrind --callgrind-out-file="$OUT/callgrind.out" \
+		"$SLUICE" run pipeline.yaml --stats-json "$OUT/profile-stats.json" "${EAL[@]}" \
+		>"$OUT/profile.stdout" 2>"$OUT/profile.stderr" ||
+		{ echo "bench: callgrind run failed" >&2; tail "$OUT/profile.stderr" >&2; }
+	cd "$SRC"
+	rm -rf "$PRUN"
+	if [ -s "$OUT/callgrind.out" ]; then
+		callgrind_annotate --inclusive=no "$OUT/callgrind.out" 2>/dev/null |
+			sed -n '/^-* *$/,$p' | grep -v '^--' | head -40 >"$OUT/callgrind.top"
+		echo "== callgrind (200000 lines): top functions by instructions (self)"
+		cat "$OUT/callgrind.top"
+	fi
+	echo "== per node, from --stats-json of the timed correctness run ($LINES lines)"
+	python3 - "$OUT/stats.json" <<'EOF'
+import json, sys
+st = json.load(open(sys.argv[1]))
+print("elapsed %.3f s" % st["elapsed_s"])
+print("%-14s %-7s %-12s %10s %10s %14s %10s" % ("node", "role", "kind", "in", "out", "busy_cycles",
+                                               "cyc/event"))
+for n in st["nodes"]:
+    ev = n["in"] if n["role"] != "source" else n["out"]
+    print("%-14s %-7s %-12s %10d %10d %14d %10.1f" % (n["name"], n["role"], n["kind"], n["in"],
+          n["out"], n["busy_cycles"], n["busy_cycles"] / ev if ev else 0))
+EOF
+fi

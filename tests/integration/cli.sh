@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# The command line itself: --help names the commands and exits 0; --version prints the
+# project version from the top-level meson.build and exits 0; `sluice stages` lists the
+# built-in stages nginx_parse, filter and count with their parameters (filter's where,
+# count's key and window); an unknown subcommand or option exits 2 with a message on
+# stderr; validating a missing pipeline file exits 2 naming it.
+set -u
+. "$(dirname "$0")/../lib/tap.sh"
+tap_need_sluice
+tap_plan 14
+tap_tmpdir
+cd "$TMP"
+
+"$SLUICE" --help >help.out 2>help.err
+tap_is "$?" 0 "--help exits 0"
+missing=
+for word in run validate stages --stats-json; do
+	grep -qw -- "$word" help.out || missing="$missing $word"
+done
+tap_is "${missing:-none}" none "--help on stdout names run, validate, stages and --stats-json"
+
+version=$(sed -n "s/^[[:space:]]*version: '\([^']*\)'.*/\1/p" "$SLUICE_SOURCE/meson.build" | head -1)
+"$SLUICE" --version >version.out 2>&1
+tap_is "$?" 0 "--version exits 0"
+grep -qF -- "$version" version.out
+tap_ok $? "--version prints the project version $version (got: $(head -1 version.out))"
+
+"$SLUICE" stages >stages.out 2>stages.err
+tap_is "$?" 0 "sluice stages exits 0"
+for s in nginx_parse filter count; do
+	grep -qw -- "$s" stages.out
+	tap_ok $? "sluice stages lists $s"
+done
+# Parameters appear after their stage's name and before the next stage's.
+param_under() { # stage param
+	awk -v s="$1" -v p="$2" '
+		$1 == s || $1 == s ":" { in_s = 1; next }
+		in_s && ($1 == "nginx_parse" || $1 == "filter" || $1 == "count" ||
+			 $1 ~ /^(nginx_parse|filter|count):$/) { in_s = 0 }
+		in_s && index($0, p) { found = 1 }
+		END { exit !found }' stages.out
+}
+param_under filter where
+tap_ok $? "filter's parameter 'where' is listed under it"
+param_under count key && param_under count window
+tap_ok $? "count's parameters 'key' and 'window' are listed under it"
+[ -s stages.out ] || tap_diag "stages stderr: $(head -5 stages.err)"
+
+"$SLUICE" frobnicate >unknown.out 2>unknown.err
+tap_is "$?" 2 "an unknown subcommand exits 2"
+tap_ok $([ -s unknown.err ]; echo $?) "an unknown subcommand says so on stderr"
+"$SLUICE" run --no-such-option >badopt.out 2>badopt.err
+tap_is "$?" 2 "an unknown option exits 2"
+"$SLUICE" validate does-not-exist.yaml >nofile.out 2>nofile.err
+rc=$?
+grep -qF does-not-exist.yaml nofile.err
+tap_ok $([ "$rc" = 2 ] && grep -qF does-not-exist.yaml nofile.err; echo $?) \
+	"validate of a missing file exits 2 (got $rc) and names the file"
+tap_done
