@@ -5,6 +5,11 @@
  * port indexes, plugins loaded into the registry, and every stage's init run once (so
  * expression errors surface at load time). All problems go to a struct sl_diag with
  * file:line:column; a config with any diagnostic must not be run. Control path only.
+ *
+ * Every declared parameter of a node is present in node->args: as written, else its
+ * default (line 0), else, for an optional parameter with neither, str == NULL, i == 0,
+ * b == false and an empty list. LIST items are NULL-terminated. The file reference is
+ * docs/config.md.
  */
 #ifndef SL_GRAPH_CONFIG_H
 #define SL_GRAPH_CONFIG_H
@@ -20,6 +25,13 @@
 struct sl_registry;
 struct sl_source_ops;
 struct sl_sink_ops;
+
+/* Limits that keep any input cheap to reject (checked before the document is built). */
+#define SL_CONFIG_MAX_DEPTH 64          /**< nesting of YAML collections */
+#define SL_CONFIG_MAX_YAML_NODES 100000 /**< scalars, sequences and mappings in the file */
+#define SL_CONFIG_MAX_NODES 1024        /**< sources + stages + sinks */
+#define SL_CONFIG_MAX_INPUTS 256        /**< entries of one node's `inputs:` */
+#define SL_CONFIG_MAX_FILE (16u << 20)  /**< bytes of a pipeline file */
 
 enum sl_node_role {
 	SL_NODE_SOURCE = 0,
@@ -75,6 +87,9 @@ struct sl_config_opts {
 	bool load_plugins;            /**< false: `plugins:` only checked for form (fuzzing) */
 	bool keep_stage_conf;         /**< keep each stage's conf for running, else fini it */
 	const struct sl_host *host;   /**< passed to stage init */
+	/** More stage kinds, NULL-terminated, looked up after the registry's (tests and
+	 *  embedders that bring their own descriptors); may be NULL. */
+	const struct sl_stage_desc *const *stages;
 };
 
 /** Load and check a pipeline from a file. Returns 0, or -EINVAL with diagnostics in d. */

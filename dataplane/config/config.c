@@ -1,0 +1,1587 @@
+/*
+ * Pipeline file loader and validator. `sluice validate` and `sluice run` call
+ * sl_config_load_file (tests and the fuzzer call sl_config_load_buffer) on the control
+ * thread. The bytes are scanned once with libyaml's event parser to reject what must never
+ * reach the document builder (aliases and anchors, nesting deeper than SL_CONFIG_MAX_DEPTH,
+ * more than SL_CONFIG_MAX_YAML_NODES nodes, several documents, syntax errors), then loaded
+ * with the document API so every node has a line and column. The walk checks the top-level
+ * keys, each node's common keys and its kind's declared parameters, then resolves inputs,
+ * looks for cycles and finally runs every stage's init once. Every problem goes to the
+ * caller's struct sl_diag; nothing stops at the first. The struct sl_config returned owns
+ * all its strings and arrays in one arena (c->priv) and, when asked, the stages' confs.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <yaml.h>
+
+#include "../base/check.h"
+#include "../plugin/registry.h"
+#include "../sink/sink.h"
+#include "../source/source.h"
+
+#define CONFIG_DEFAULT_RING_SIZE 1024u
+#define CONFIG_MIN_RING_SIZE 64u
+#define CONFIG_MAX_RING_SIZE 1048576u
+/* Replica indexes are uint16_t in struct sl_ctx. */
+#define CONFIG_MAX_REPLICAS 65535u
+/* Most cycles reported for one file: one is enough to act on, a few show the pattern. */
+#define CONFIG_MAX_CYCLE_REPORTS 8u
+
+/* All memory of a loaded config: blocks freed together by sl_config_destroy. */
+struct arena_block {
+	struct arena_block *next;
+	size_t used, cap;
+} __attribute__((aligned(16)));
+
+struct arena {
+	struct arena_block *head;
+};
+
+struct config_priv {
+	struct sl_config c;
+	struct arena arena;
+};
+
+/* Where a parameter's value sits, so an init error offset can be turned into a column. */
+struct arg_pos {
+	int8_t col_adj; /* 0 plain, 1 quoted (skip the quote), -1: no single-line text */
+};
+
+struct loader {
+	struct sl_config *c;
+	struct arena *a;
+	struct sl_diag *d;
+	const struct sl_config_opts *opts;
+	const char *file;
+	const char *buf;
+	size_t len;
+	yaml_document_t doc;
+	uint32_t n_diag0;  /* d->n when loading started: more means this load failed */
+	bool oom;
+	uint32_t cap_nodes;
+	struct arg_pos **pos; /* per node, per declared parameter */
+	const yaml_node_t *section_key[SL_NODE_SINK + 1];
+	bool section_used[SL_NODE_SINK + 1]; /* names one node or more, valid or not */
+	char show[4][100]; /* user text made printable, for messages */
+	unsigned show_i;
+};
+
+static const char *const empty_list[] = { NULL };
+static const char *const default_output[] = { "default", NULL };
+
+static void *arena_alloc(struct arena *a, size_t size)
+{
+	struct arena_block *b = a->head;
+	char *p;
+
+	size = (size + 15) & ~(size_t)15;
+	if (size == 0)
+		size = 16;
+	if (!b || b->cap - b->used < size) {
+		size_t cap = 4096 - sizeof(*b);
+
+		if (size > cap)
+			cap = size;
+		b = malloc(sizeof(*b) + cap);
+		if (!b)
+			return NULL;
+		b->used = 0;
+		b->cap = cap;
+		b->next = a->head;
+		a->head = b;
+	}
+	p = (char *)(b + 1) + b->used;
+	b->used += size;
+	memset(p, 0, size);
+	return p;
+}
+
+static void arena_free(struct arena *a)
+{
+	struct arena_block *b = a->head, *next;
+
+	for (; b; b = next) {
+		next = b->next;
+		free(b);
+	}
+	a->head = NULL;
+}
+
+static void *ld_alloc(struct loader *ld, size_t n, size_t size)
+{
+	void *p = NULL;
+
+	if (size == 0 || n <= SIZE_MAX / 2 / size)
+		p = arena_alloc(ld->a, n * size);
+	if (!p)
+		ld->oom = true;
+	return p;
+}
+
+static char *ld_strndup(struct loader *ld, const char *s, size_t n)
+{
+	char *p = ld_alloc(ld, n + 1, 1);
+
+	if (p)
+		memcpy(p, s, n);
+	return p;
+}
+
+static char *ld_strdup(struct loader *ld, const char *s)
+{
+	return ld_strndup(ld, s, strlen(s));
+}
+
+static bool ld_failed(const struct loader *ld)
+{
+	return ld->oom || ld->d->n != ld->n_diag0;
+}
+
+static void ld_err_at(struct loader *ld, uint32_t line, uint32_t column, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void ld_err_at(struct loader *ld, uint32_t line, uint32_t column, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	sl_diag_add(ld->d, ld->file, line, column, "%s", msg);
+}
+
+/* libyaml marks are 0-based; messages are 1-based. */
+#define MARK_LINE(m) ((uint32_t)(m).line + 1)
+#define MARK_COL(m) ((uint32_t)(m).column + 1)
+#define ld_err(ld, node, ...) \
+	ld_err_at(ld, MARK_LINE((node)->start_mark), MARK_COL((node)->start_mark), __VA_ARGS__)
+
+/* User text for a message: at most 60 bytes, control characters as '?'. */
+static const char *show(struct loader *ld, const char *s)
+{
+	char *out = ld->show[ld->show_i++ % SL_ARRAY_SIZE(ld->show)];
+	size_t i;
+
+	for (i = 0; s[i] && i < 60; i++)
+		out[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
+	if (s[i])
+		memcpy(&out[i], "...", 4);
+	else
+		out[i] = '\0';
+	return out;
+}
+
+static yaml_node_t *ld_node(struct loader *ld, int index)
+{
+	return yaml_document_get_node(&ld->doc, index);
+}
+
+static uint32_t n_pairs(const yaml_node_t *n)
+{
+	return (uint32_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+}
+
+static uint32_t n_items(const yaml_node_t *n)
+{
+	return (uint32_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+}
+
+/* A scalar usable as C text: no NUL inside (a double-quoted "\0" can put one there). */
+static bool is_text(const yaml_node_t *n)
+{
+	return n && n->type == YAML_SCALAR_NODE &&
+	       strlen((const char *)n->data.scalar.value) == n->data.scalar.length;
+}
+
+static const char *text(const yaml_node_t *n)
+{
+	return (const char *)n->data.scalar.value;
+}
+
+/* `key:` with nothing after it, or ~ / null: YAML's null. */
+static bool is_null(const yaml_node_t *n)
+{
+	static const char *const nulls[] = { "", "~", "null", "Null", "NULL" };
+
+	if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return false;
+	for (size_t i = 0; i < SL_ARRAY_SIZE(nulls); i++)
+		if (strcmp(text(n), nulls[i]) == 0)
+			return true;
+	return false;
+}
+
+/* Where to report a bad value: an empty value's mark is wherever the parser stopped
+ * looking for one (often the next line), so point at its key instead. */
+static const yaml_node_t *at(const yaml_node_t *k, const yaml_node_t *v)
+{
+	return is_null(v) ? k : v;
+}
+
+static const char *what_is(const yaml_node_t *n)
+{
+	switch (n->type) {
+	case YAML_MAPPING_NODE:
+		return "a mapping";
+	case YAML_SEQUENCE_NODE:
+		return "a list";
+	default:
+		if (!is_text(n))
+			return "text with a NUL character";
+		return is_null(n) ? "nothing" : "a scalar";
+	}
+}
+
+static const char *role_name(enum sl_node_role role)
+{
+	static const char *const names[] = { "source", "stage", "sink" };
+
+	return names[role];
+}
+
+/* Integers: decimal or 0x hex, optional '-', optional k/M/G (1000-based) or Ki/Mi/Gi
+ * (1024-based) suffix. 0, -EINVAL when malformed, -ERANGE when it does not fit int64_t. */
+static int parse_int(const char *s, int64_t *out)
+{
+	static const struct { const char *suffix; uint64_t mul; } suffixes[] = {
+		{ "", 1 }, { "k", 1000 }, { "M", 1000000 }, { "G", 1000000000 },
+		{ "Ki", 1024 }, { "Mi", 1024 * 1024 }, { "Gi", 1024 * 1024 * 1024 },
+	};
+	const char *p = s;
+	uint64_t v = 0, mul = 0, base = 10;
+	bool neg = false, range = false;
+	unsigned n_digits = 0;
+
+	if (*p == '-') {
+		neg = true;
+		p++;
+	}
+	if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
+		base = 16;
+		p += 2;
+	}
+	for (;; p++, n_digits++) {
+		uint64_t digit;
+
+		if (*p >= '0' && *p <= '9')
+			digit = (uint64_t)(*p - '0');
+		else if (base == 16 && *p >= 'a' && *p <= 'f')
+			digit = (uint64_t)(*p - 'a' + 10);
+		else if (base == 16 && *p >= 'A' && *p <= 'F')
+			digit = (uint64_t)(*p - 'A' + 10);
+		else
+			break;
+		if (v > (UINT64_MAX - digit) / base)
+			range = true;
+		else
+			v = v * base + digit;
+	}
+	if (n_digits == 0)
+		return -EINVAL;
+	for (size_t i = 0; i < SL_ARRAY_SIZE(suffixes); i++)
+		if (strcmp(p, suffixes[i].suffix) == 0)
+			mul = suffixes[i].mul;
+	if (mul == 0)
+		return -EINVAL;
+	if (range || v > UINT64_MAX / mul)
+		return -ERANGE;
+	v *= mul;
+	if (neg) {
+		if (v > (uint64_t)INT64_MAX + 1)
+			return -ERANGE;
+		*out = v == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)v;
+	} else {
+		if (v > (uint64_t)INT64_MAX)
+			return -ERANGE;
+		*out = (int64_t)v;
+	}
+	return 0;
+}
+
+static int parse_bool(const char *s, bool *out)
+{
+	static const char *const yes[] = { "true", "yes", "on" };
+	static const char *const no[] = { "false", "no", "off" };
+
+	for (size_t i = 0; i < SL_ARRAY_SIZE(yes); i++) {
+		if (strcasecmp(s, yes[i]) == 0) {
+			*out = true;
+			return 0;
+		}
+		if (strcasecmp(s, no[i]) == 0) {
+			*out = false;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+/* Fill arg from scalar text per its type. A LIST from text is a list of one. On error,
+ * why gets "expected ..., got '...'". */
+static int value_from_text(struct loader *ld, enum sl_param_type type, const char *s,
+			   struct sl_arg *arg, char *why, size_t why_len)
+{
+	int rc;
+
+	arg->str = ld_strdup(ld, s);
+	arg->list = empty_list;
+	switch (type) {
+	case SL_PARAM_STR:
+		return 0;
+	case SL_PARAM_INT:
+		rc = parse_int(s, &arg->i);
+		if (rc == -ERANGE)
+			snprintf(why, why_len, "integer out of range: '%s'", show(ld, s));
+		else if (rc < 0)
+			snprintf(why, why_len, "expected an integer, got '%s'", show(ld, s));
+		return rc;
+	case SL_PARAM_BOOL:
+		rc = parse_bool(s, &arg->b);
+		if (rc < 0)
+			snprintf(why, why_len, "expected true or false, got '%s'", show(ld, s));
+		return rc;
+	case SL_PARAM_LIST: {
+		const char **list = ld_alloc(ld, 2, sizeof(*list));
+
+		if (!list)
+			return -ENOMEM;
+		list[0] = arg->str;
+		arg->list = list;
+		arg->n_list = 1;
+		return 0;
+	}
+	}
+	snprintf(why, why_len, "declared with unknown type %d", (int)type);
+	return -EINVAL;
+}
+
+/* A LIST default written as "a, b" or "[a, b]" ("" or "[]": empty). */
+static int list_from_default(struct loader *ld, const char *def, struct sl_arg *arg)
+{
+	size_t len = strlen(def), n = 0, i = 0;
+	const char **list;
+	const char *p, *end;
+
+	arg->str = ld_strdup(ld, def);
+	p = def;
+	end = def + len;
+	while (p < end && *p == ' ')
+		p++;
+	while (end > p && end[-1] == ' ')
+		end--;
+	if (p < end && *p == '[' && end[-1] == ']') {
+		p++;
+		end--;
+	}
+	for (const char *q = p; q < end; q++)
+		n += *q == ',';
+	list = ld_alloc(ld, n + 2, sizeof(*list));
+	if (!list || !arg->str)
+		return -ENOMEM;
+	while (p < end) {
+		const char *comma = memchr(p, ',', (size_t)(end - p)), *e;
+
+		e = comma ? comma : end;
+		while (p < e && *p == ' ')
+			p++;
+		for (const char *t = e; t > p && t[-1] == ' ';)
+			e = --t;
+		if (e > p)
+			list[i++] = ld_strndup(ld, p, (size_t)(e - p));
+		p = comma ? comma + 1 : end;
+	}
+	list[i] = NULL;
+	arg->list = list;
+	arg->n_list = (uint32_t)i;
+	return 0;
+}
+
+/* One declared parameter from its YAML value. */
+static void arg_from_node(struct loader *ld, const struct sl_config_node *node,
+			  const struct sl_param_desc *pd, yaml_node_t *k, yaml_node_t *v,
+			  struct sl_arg *arg, struct arg_pos *pos)
+{
+	char why[200];
+
+	arg->line = MARK_LINE(v->start_mark);
+	arg->column = MARK_COL(v->start_mark);
+	pos->col_adj = -1;
+	arg->list = empty_list;
+	if (is_null(v)) {
+		ld_err(ld, k, "%s '%s': %s: expected a value", role_name(node->role), node->name,
+		       pd->name);
+		return;
+	}
+	if (v->type == YAML_SCALAR_NODE) {
+		if (!is_text(v)) {
+			ld_err(ld, v, "%s '%s': %s: value contains a NUL character",
+			       role_name(node->role), node->name, pd->name);
+			return;
+		}
+		if (v->start_mark.line == v->end_mark.line) {
+			yaml_scalar_style_t st = v->data.scalar.style;
+
+			if (st == YAML_PLAIN_SCALAR_STYLE)
+				pos->col_adj = 0;
+			else if (st == YAML_SINGLE_QUOTED_SCALAR_STYLE ||
+				 st == YAML_DOUBLE_QUOTED_SCALAR_STYLE)
+				pos->col_adj = 1;
+		}
+		if (value_from_text(ld, pd->type, text(v), arg, why, sizeof(why)) < 0 && !ld->oom)
+			ld_err(ld, v, "%s '%s': %s: %s", role_name(node->role), node->name,
+			       pd->name, why);
+		return;
+	}
+	if (pd->type != SL_PARAM_LIST || v->type != YAML_SEQUENCE_NODE) {
+		ld_err(ld, v, "%s '%s': %s: expected %s, got %s", role_name(node->role),
+		       node->name, pd->name, pd->type == SL_PARAM_LIST ? "a list" : "a scalar",
+		       what_is(v));
+		return;
+	}
+
+	uint32_t n = n_items(v), i = 0;
+	const char **list = ld_alloc(ld, (size_t)n + 1, sizeof(*list));
+	size_t joined = 1;
+	char *str;
+
+	if (!list)
+		return;
+	for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+	     it++) {
+		yaml_node_t *item = ld_node(ld, *it);
+
+		if (!is_text(item)) {
+			ld_err(ld, item, "%s '%s': %s: list items must be scalars, got %s",
+			       role_name(node->role), node->name, pd->name, what_is(item));
+			continue;
+		}
+		list[i] = ld_strdup(ld, text(item));
+		joined += strlen(text(item)) + 2;
+		i++;
+	}
+	list[i] = NULL;
+	arg->list = list;
+	arg->n_list = i;
+	/* The text of a list: its items joined by ", ". */
+	str = ld_alloc(ld, joined, 1);
+	if (!str)
+		return;
+	for (uint32_t k = 0; k < i && list[k]; k++) {
+		if (k)
+			strcat(str, ", ");
+		strcat(str, list[k]);
+	}
+	arg->str = str;
+}
+
+/* One declared parameter the file does not set: its default, or empty. */
+static void arg_default(struct loader *ld, const struct sl_config_node *node,
+			const struct sl_param_desc *pd, struct sl_arg *arg, struct arg_pos *pos)
+{
+	char why[200];
+	int rc;
+
+	pos->col_adj = -1;
+	arg->list = empty_list;
+	if (pd->required) {
+		ld_err_at(ld, node->line, node->column, "%s '%s': missing required key '%s'",
+			  role_name(node->role), node->name, pd->name);
+		return;
+	}
+	if (!pd->def)
+		return;
+	if (pd->type == SL_PARAM_LIST)
+		rc = list_from_default(ld, pd->def, arg);
+	else
+		rc = value_from_text(ld, pd->type, pd->def, arg, why, sizeof(why));
+	if (rc < 0 && !ld->oom)
+		ld_err_at(ld, node->line, node->column, "%s kind '%s': default of '%s' is invalid: %s",
+			  role_name(node->role), node->kind, pd->name, why);
+}
+
+/* Keys every node of a role may carry besides its kind's parameters. */
+enum common_key {
+	CK_KIND = 0,
+	CK_INPUTS,
+	CK_REPLICAS,
+	CK_RING_SIZE,
+	CK_WHEN_FULL,
+	CK_N,
+};
+
+struct role_info {
+	const char *section;
+	const char *kind_key;
+	uint32_t keys; /* bit per enum common_key */
+};
+
+static const struct role_info roles[] = {
+	[SL_NODE_SOURCE] = { "sources", "type", 1u << CK_KIND },
+	[SL_NODE_STAGE] = { "stages", "use",
+			    1u << CK_KIND | 1u << CK_INPUTS | 1u << CK_REPLICAS |
+				    1u << CK_RING_SIZE | 1u << CK_WHEN_FULL },
+	[SL_NODE_SINK] = { "sinks", "type",
+			   1u << CK_KIND | 1u << CK_INPUTS | 1u << CK_RING_SIZE |
+				   1u << CK_WHEN_FULL },
+};
+
+static const char *common_name(enum sl_node_role role, unsigned k)
+{
+	static const char *const names[CK_N] = { NULL, "inputs", "replicas", "ring_size",
+						 "when_full" };
+
+	return k == CK_KIND ? roles[role].kind_key : names[k];
+}
+
+static const struct sl_param_desc *node_params(const struct sl_config_node *node)
+{
+	if (node->source)
+		return node->source->params;
+	if (node->sink)
+		return node->sink->params;
+	if (node->stage)
+		return node->stage->params;
+	return NULL;
+}
+
+static bool node_resolved(const struct sl_config_node *node)
+{
+	return node->source || node->sink || node->stage;
+}
+
+/* Append to a bounded message buffer, marking a cut with "...". */
+static void buf_add(char *buf, size_t len, const char *s)
+{
+	size_t used = strlen(buf);
+
+	if (used + strlen(s) + 4 < len)
+		memcpy(buf + used, s, strlen(s) + 1);
+	else if (used + 4 < len && strcmp(buf + used - 3, "...") != 0)
+		memcpy(buf + used, "...", 4);
+}
+
+static void list_keys(const struct sl_config_node *node, char *buf, size_t len)
+{
+	const struct sl_param_desc *p = node_params(node);
+
+	buf[0] = '\0';
+	for (unsigned k = 0; k < CK_N; k++) {
+		if (!(roles[node->role].keys & (1u << k)))
+			continue;
+		if (buf[0])
+			buf_add(buf, len, ", ");
+		buf_add(buf, len, common_name(node->role, k));
+	}
+	for (; p && p->name; p++) {
+		buf_add(buf, len, ", ");
+		buf_add(buf, len, p->name);
+	}
+}
+
+/* Stage kinds: the registry's, then opts->stages. */
+static const struct sl_stage_desc *stage_at(const struct loader *ld, uint32_t i)
+{
+	const struct sl_stage_desc *s = NULL;
+	const char *origin;
+	uint32_t n = 0;
+
+	if (ld->opts->registry) {
+		s = sl_registry_at(ld->opts->registry, i, &origin);
+		if (s)
+			return s;
+		while (sl_registry_at(ld->opts->registry, n, &origin))
+			n++;
+	}
+	for (uint32_t k = 0; ld->opts->stages && ld->opts->stages[k]; k++)
+		if (n + k == i)
+			return ld->opts->stages[k];
+	return NULL;
+}
+
+static const struct sl_stage_desc *find_stage(const struct loader *ld, const char *name)
+{
+	const struct sl_stage_desc *s = NULL;
+
+	if (ld->opts->registry)
+		s = sl_registry_find(ld->opts->registry, name);
+	for (uint32_t k = 0; !s && ld->opts->stages && ld->opts->stages[k]; k++)
+		if (ld->opts->stages[k]->name && strcmp(ld->opts->stages[k]->name, name) == 0)
+			s = ld->opts->stages[k];
+	return s;
+}
+
+static void list_kinds(const struct loader *ld, enum sl_node_role role, char *buf, size_t len)
+{
+	const char *name;
+
+	buf[0] = '\0';
+	for (uint32_t i = 0;; i++) {
+		if (role == SL_NODE_SOURCE) {
+			const struct sl_source_ops *o = sl_source_at(i);
+			name = o ? o->type : NULL;
+		} else if (role == SL_NODE_SINK) {
+			const struct sl_sink_ops *o = sl_sink_at(i);
+			name = o ? o->type : NULL;
+		} else {
+			const struct sl_stage_desc *s = stage_at(ld, i);
+
+			name = s ? s->name : NULL;
+		}
+		if (!name)
+			break;
+		if (buf[0])
+			buf_add(buf, len, ", ");
+		buf_add(buf, len, name);
+	}
+	if (!buf[0])
+		buf_add(buf, len, "none");
+}
+
+/* Sets node->kind (and the ops or descriptor when the kind is known); reports a value
+ * that is not a name. */
+static void resolve_kind(struct loader *ld, struct sl_config_node *node, yaml_node_t *k,
+			 yaml_node_t *v)
+{
+	const char *what = role_name(node->role);
+	char known[320];
+
+	if (!is_text(v) || is_null(v)) {
+		ld_err(ld, at(k, v), "%s '%s': %s: expected a kind name, got %s", what, node->name,
+		       roles[node->role].kind_key, what_is(v));
+		return;
+	}
+	node->kind = ld_strdup(ld, text(v));
+	if (!node->kind)
+		return;
+	if (node->role == SL_NODE_SOURCE)
+		node->source = sl_source_find(node->kind);
+	else if (node->role == SL_NODE_SINK)
+		node->sink = sl_sink_find(node->kind);
+	else
+		node->stage = find_stage(ld, node->kind);
+	if (node_resolved(node))
+		return;
+	list_kinds(ld, node->role, known, sizeof(known));
+	ld_err(ld, v, "%s '%s': unknown %s kind '%s' (known: %s)", what, node->name, what,
+	       show(ld, node->kind), known);
+}
+
+/* A non-negative integer key of a node (replicas, ring_size). */
+static int uint_key(struct loader *ld, const struct sl_config_node *node, const char *key,
+		    yaml_node_t *k, yaml_node_t *v, int64_t *out)
+{
+	int rc;
+
+	if (!is_text(v) || is_null(v)) {
+		ld_err(ld, at(k, v), "%s '%s': %s: expected an integer, got %s", role_name(node->role),
+		       node->name, key, what_is(v));
+		return -EINVAL;
+	}
+	rc = parse_int(text(v), out);
+	if (rc < 0)
+		ld_err(ld, v, "%s '%s': %s: expected an integer, got '%s'", role_name(node->role),
+		       node->name, key, show(ld, text(v)));
+	return rc;
+}
+
+static void load_inputs(struct loader *ld, struct sl_config_node *node, yaml_node_t *k,
+			yaml_node_t *v)
+{
+	const char *what = role_name(node->role);
+	yaml_node_item_t one, *start, *end;
+	uint32_t n, i = 0;
+
+	if (v->type == YAML_SCALAR_NODE && !is_null(v)) {
+		/* A single name is taken as a list of one. */
+		one = (yaml_node_item_t)(v - ld->doc.nodes.start + 1);
+		start = &one;
+		end = start + 1;
+	} else if (v->type == YAML_SEQUENCE_NODE) {
+		start = v->data.sequence.items.start;
+		end = v->data.sequence.items.top;
+	} else {
+		ld_err(ld, at(k, v), "%s '%s': inputs: expected a list of node names, got %s", what,
+		       node->name, what_is(v));
+		return;
+	}
+	n = (uint32_t)(end - start);
+	if (n == 0) {
+		ld_err(ld, v, "%s '%s': inputs: must name at least one node", what, node->name);
+		return;
+	}
+	if (n > SL_CONFIG_MAX_INPUTS) {
+		ld_err(ld, v, "%s '%s': inputs: more than %u entries", what, node->name,
+		       SL_CONFIG_MAX_INPUTS);
+		return;
+	}
+	node->inputs = ld_alloc(ld, n, sizeof(*node->inputs));
+	if (!node->inputs)
+		return;
+	for (yaml_node_item_t *it = start; it < end; it++) {
+		yaml_node_t *item = ld_node(ld, *it);
+		struct sl_config_input *in = &node->inputs[i];
+
+		if (!is_text(item) || is_null(item)) {
+			ld_err(ld, item, "%s '%s': inputs: expected a node name, got %s", what,
+			       node->name, what_is(item));
+			continue;
+		}
+		in->text = ld_strdup(ld, text(item));
+		if (!in->text)
+			return;
+		in->node = UINT32_MAX;
+		in->line = MARK_LINE(item->start_mark);
+		in->column = MARK_COL(item->start_mark);
+		i++;
+	}
+	node->n_inputs = i;
+}
+
+static void load_common(struct loader *ld, struct sl_config_node *node, unsigned common,
+			yaml_node_t *k, yaml_node_t *v)
+{
+	const char *what = role_name(node->role);
+	int64_t x;
+
+	switch (common) {
+	case CK_INPUTS:
+		load_inputs(ld, node, k, v);
+		break;
+	case CK_REPLICAS:
+		if (uint_key(ld, node, "replicas", k, v, &x) < 0)
+			break;
+		if (x < 1 || x > CONFIG_MAX_REPLICAS)
+			ld_err(ld, v, "%s '%s': replicas: must be from 1 to %u, got %s", what,
+			       node->name, CONFIG_MAX_REPLICAS, show(ld, text(v)));
+		else
+			node->replicas = (uint32_t)x;
+		break;
+	case CK_RING_SIZE:
+		if (uint_key(ld, node, "ring_size", k, v, &x) < 0)
+			break;
+		if (x < CONFIG_MIN_RING_SIZE || x > CONFIG_MAX_RING_SIZE || (x & (x - 1)) != 0)
+			ld_err(ld, v,
+			       "%s '%s': ring_size: must be a power of two from %u to %u, got %s",
+			       what, node->name, CONFIG_MIN_RING_SIZE, CONFIG_MAX_RING_SIZE,
+			       show(ld, text(v)));
+		else
+			node->ring_size = (uint32_t)x;
+		break;
+	case CK_WHEN_FULL:
+		if (is_text(v) && strcmp(text(v), "block") == 0)
+			node->when_full = SL_EDGE_BLOCK;
+		else if (is_text(v) && strcmp(text(v), "drop_newest") == 0)
+			node->when_full = SL_EDGE_DROP_NEWEST;
+		else if (v->type == YAML_SCALAR_NODE && is_text(v) && !is_null(v))
+			ld_err(ld, v, "%s '%s': when_full: expected block or drop_newest, got '%s'",
+			       what, node->name, show(ld, text(v)));
+		else
+			ld_err(ld, at(k, v), "%s '%s': when_full: expected block or drop_newest, got %s",
+			       what, node->name, what_is(v));
+		break;
+	}
+}
+
+static void resolve_outputs(struct loader *ld, struct sl_config_node *node)
+{
+	const char *const *names = NULL;
+	uint32_t n = 0;
+
+	if (node->role == SL_NODE_SOURCE)
+		names = default_output;
+	else if (node->stage)
+		names = node->stage->outputs ? node->stage->outputs : default_output;
+	if (!names)
+		return;
+	while (names[n])
+		n++;
+	if (n > SL_PORT_MAX) {
+		ld_err_at(ld, node->line, node->column,
+			  "stage kind '%s' declares %u outputs (at most %u)", node->kind, n,
+			  SL_PORT_MAX);
+		return;
+	}
+	node->output_names = ld_alloc(ld, n + 1, sizeof(char *));
+	if (!node->output_names)
+		return;
+	for (uint32_t i = 0; i < n; i++)
+		node->output_names[i] = ld_strdup(ld, names[i]);
+	node->n_outputs = (uint16_t)n;
+}
+
+static void load_node(struct loader *ld, struct sl_config_node *node, yaml_node_t *map)
+{
+	const char *what = role_name(node->role);
+	const struct sl_param_desc *params;
+	yaml_node_t *seen_common[CK_N] = { NULL };
+	yaml_node_t **seen_param = NULL;
+	uint32_t n_params = 0, idx = (uint32_t)(node - ld->c->nodes);
+	bool has_kind = false;
+	char keys[400];
+
+	node->replicas = 1;
+	node->ring_size = node->role == SL_NODE_SOURCE ? 0 : CONFIG_DEFAULT_RING_SIZE;
+	node->when_full = SL_EDGE_BLOCK;
+	node->args.file = ld->c->file;
+	node->args.name = node->name;
+	node->args.v = NULL;
+	if (map->type != YAML_MAPPING_NODE) {
+		ld_err_at(ld, is_null(map) ? node->line : MARK_LINE(map->start_mark),
+			  is_null(map) ? node->column : MARK_COL(map->start_mark),
+			  "%s '%s' must be a mapping of keys, got %s", what, node->name,
+			  what_is(map));
+		return;
+	}
+	/* The kind first: it says which parameters are valid. */
+	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+	     p++) {
+		yaml_node_t *k = ld_node(ld, p->key);
+
+		if (is_text(k) && strcmp(text(k), roles[node->role].kind_key) == 0) {
+			resolve_kind(ld, node, k, ld_node(ld, p->value));
+			has_kind = true;
+			break;
+		}
+	}
+	if (!has_kind)
+		ld_err_at(ld, node->line, node->column, "%s '%s': missing required key '%s'", what,
+			  node->name, roles[node->role].kind_key);
+	params = node_params(node);
+	while (params && params[n_params].name)
+		n_params++;
+	if (n_params) {
+		seen_param = ld_alloc(ld, n_params, sizeof(*seen_param));
+		if (!seen_param)
+			return;
+	}
+
+	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+	     p++) {
+		yaml_node_t *k = ld_node(ld, p->key), *v = ld_node(ld, p->value), **slot = NULL;
+		unsigned common = CK_N;
+
+		if (!is_text(k)) {
+			ld_err(ld, k, "%s '%s': keys must be names, got %s", what, node->name,
+			       what_is(k));
+			continue;
+		}
+		for (unsigned c = 0; c < CK_N && !slot; c++) {
+			if ((roles[node->role].keys & (1u << c)) &&
+			    strcmp(text(k), common_name(node->role, c)) == 0) {
+				slot = &seen_common[c];
+				common = c;
+			}
+		}
+		for (uint32_t i = 0; i < n_params && !slot; i++)
+			if (strcmp(text(k), params[i].name) == 0)
+				slot = &seen_param[i];
+		if (!slot) {
+			if (node->role == SL_NODE_SOURCE && strcmp(text(k), "inputs") == 0) {
+				ld_err(ld, k, "source '%s' takes no inputs", node->name);
+			} else if (node_resolved(node) || !strcmp(text(k), "inputs") ||
+				   !strcmp(text(k), "replicas") || !strcmp(text(k), "ring_size") ||
+				   !strcmp(text(k), "when_full")) {
+				/* Without a kind only misplaced common keys are known to be wrong. */
+				list_keys(node, keys, sizeof(keys));
+				ld_err(ld, k, "%s '%s': unknown key '%s' (valid keys: %s)", what,
+				       node->name, show(ld, text(k)), keys);
+			}
+			continue;
+		}
+		if (*slot) {
+			ld_err(ld, k, "%s '%s': duplicate key '%s' (first at line %u)", what,
+			       node->name, show(ld, text(k)), MARK_LINE((*slot)->start_mark));
+			continue;
+		}
+		*slot = k;
+		if (common != CK_N)
+			load_common(ld, node, common, k, v);
+	}
+	if ((roles[node->role].keys & (1u << CK_INPUTS)) && !seen_common[CK_INPUTS])
+		ld_err_at(ld, node->line, node->column, "%s '%s': missing required key 'inputs'",
+			  what, node->name);
+
+	resolve_outputs(ld, node);
+	if (!params)
+		return;
+	struct sl_arg *args = ld_alloc(ld, n_params ? n_params : 1, sizeof(*args));
+	struct arg_pos *pos = ld_alloc(ld, n_params ? n_params : 1, sizeof(*pos));
+
+	if (!args || !pos)
+		return;
+	ld->pos[idx] = pos;
+	node->args.v = args;
+	node->args.n = n_params;
+	for (uint32_t i = 0; i < n_params; i++) {
+		args[i].key = ld_strdup(ld, params[i].name);
+		args[i].type = params[i].type;
+		if (seen_param[i]) {
+			/* The value of the pair whose key is seen_param[i]. */
+			for (yaml_node_pair_t *p = map->data.mapping.pairs.start;
+			     p < map->data.mapping.pairs.top; p++) {
+				if (ld_node(ld, p->key) == seen_param[i]) {
+					arg_from_node(ld, node, &params[i], seen_param[i],
+						      ld_node(ld, p->value), &args[i], &pos[i]);
+					break;
+				}
+			}
+		} else {
+			arg_default(ld, node, &params[i], &args[i], &pos[i]);
+		}
+	}
+}
+
+static bool valid_name(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '_' || *s == '-'))
+			return false;
+	return true;
+}
+
+static void load_section(struct loader *ld, enum sl_node_role role, yaml_node_t *key,
+			 yaml_node_t *val)
+{
+	ld->section_key[role] = key;
+	if (is_null(val))
+		return;
+	if (val->type != YAML_MAPPING_NODE) {
+		ld_err(ld, val, "%s: expected a mapping of name: node, got %s",
+		       roles[role].section, what_is(val));
+		return;
+	}
+	ld->section_used[role] = n_pairs(val) > 0;
+	for (yaml_node_pair_t *p = val->data.mapping.pairs.start; p < val->data.mapping.pairs.top;
+	     p++) {
+		yaml_node_t *k = ld_node(ld, p->key), *v = ld_node(ld, p->value);
+		struct sl_config_node *node;
+		bool dup = false;
+
+		if (!is_text(k)) {
+			ld_err(ld, k, "%s: node names must be scalars, got %s", roles[role].section,
+			       what_is(k));
+			continue;
+		}
+		if (!valid_name(text(k))) {
+			ld_err(ld, k, "invalid node name '%s': use letters, digits, '_' and '-'",
+			       show(ld, text(k)));
+			continue;
+		}
+		for (uint32_t i = 0; i < ld->c->n_nodes && !dup; i++) {
+			const struct sl_config_node *o = &ld->c->nodes[i];
+
+			if (strcmp(o->name, text(k)) == 0) {
+				ld_err(ld, k, "duplicate name '%s': already a %s at line %u",
+				       text(k), role_name(o->role), o->line);
+				dup = true;
+			}
+		}
+		if (dup)
+			continue;
+		if (ld->c->n_nodes >= ld->cap_nodes) {
+			ld_err(ld, k, "too many nodes (at most %u)", SL_CONFIG_MAX_NODES);
+			return;
+		}
+		node = &ld->c->nodes[ld->c->n_nodes++];
+		node->role = role;
+		node->name = ld_strdup(ld, text(k));
+		if (!node->name)
+			return;
+		node->line = MARK_LINE(k->start_mark);
+		node->column = MARK_COL(k->start_mark);
+		load_node(ld, node, v);
+	}
+}
+
+static void load_sources(struct loader *ld, yaml_node_t *key, yaml_node_t *val)
+{
+	load_section(ld, SL_NODE_SOURCE, key, val);
+}
+
+static void load_stages(struct loader *ld, yaml_node_t *key, yaml_node_t *val)
+{
+	load_section(ld, SL_NODE_STAGE, key, val);
+}
+
+static void load_sinks(struct loader *ld, yaml_node_t *key, yaml_node_t *val)
+{
+	load_section(ld, SL_NODE_SINK, key, val);
+}
+
+static void load_plugins(struct loader *ld, yaml_node_t *key, yaml_node_t *val)
+{
+	yaml_node_item_t one, *start, *end;
+	char err[256];
+
+	if (is_null(val))
+		return;
+	if (val->type == YAML_SCALAR_NODE) {
+		one = (yaml_node_item_t)(val - ld->doc.nodes.start + 1);
+		start = &one;
+		end = start + 1;
+	} else if (val->type == YAML_SEQUENCE_NODE) {
+		start = val->data.sequence.items.start;
+		end = val->data.sequence.items.top;
+	} else {
+		ld_err(ld, val, "plugins: expected a list of paths, got %s", what_is(val));
+		return;
+	}
+	ld->c->plugins = ld_alloc(ld, (size_t)(end - start) + 1, sizeof(char *));
+	if (!ld->c->plugins)
+		return;
+	for (yaml_node_item_t *it = start; it < end; it++) {
+		yaml_node_t *item = ld_node(ld, *it);
+		char *path;
+
+		if (!is_text(item) || is_null(item)) {
+			ld_err(ld, item, "plugins: expected a path, got %s", what_is(item));
+			continue;
+		}
+		path = ld_strdup(ld, text(item));
+		if (!path)
+			return;
+		ld->c->plugins[ld->c->n_plugins++] = path;
+		if (!ld->opts->load_plugins)
+			continue;
+		err[0] = '\0';
+		if (!ld->opts->registry)
+			ld_err(ld, item, "plugin '%s': no registry to load it into", show(ld, path));
+		else if (sl_plugin_load(ld->opts->registry, path, err, sizeof(err)) < 0)
+			ld_err(ld, item, "plugin '%s': %s", show(ld, path),
+			       err[0] ? err : "cannot load");
+	}
+}
+
+/* The top-level keys, in the order they are processed whatever their order in the file:
+ * plugins add stage kinds before stages are resolved, and nodes are stored sources,
+ * stages, sinks. A new top-level key is one line here. */
+static const struct top_key {
+	const char *name;
+	void (*load)(struct loader *ld, yaml_node_t *key, yaml_node_t *val);
+	bool holds_nodes; /* a mapping of name: node, counted to size the nodes array */
+} top_keys[] = {
+	{ "plugins", load_plugins, false },
+	{ "sources", load_sources, true },
+	{ "stages", load_stages, true },
+	{ "sinks", load_sinks, true },
+};
+
+/* Link every input to its node and output port. */
+static void resolve_inputs(struct loader *ld)
+{
+	struct sl_config *c = ld->c;
+
+	for (uint32_t n = 0; n < c->n_nodes; n++) {
+		struct sl_config_node *node = &c->nodes[n];
+
+		for (uint32_t i = 0; i < node->n_inputs; i++) {
+			struct sl_config_input *in = &node->inputs[i];
+			const char *dot = strchr(in->text, '.');
+			size_t name_len = dot ? (size_t)(dot - in->text) : strlen(in->text);
+			const struct sl_config_node *from = NULL;
+			uint32_t f;
+
+			if (name_len == 0 || (dot && dot[1] == '\0')) {
+				ld_err_at(ld, in->line, in->column,
+					  "input '%s' is not 'node' or 'node.output'",
+					  show(ld, in->text));
+				continue;
+			}
+			for (f = 0; f < c->n_nodes; f++) {
+				if (strncmp(c->nodes[f].name, in->text, name_len) == 0 &&
+				    c->nodes[f].name[name_len] == '\0') {
+					from = &c->nodes[f];
+					break;
+				}
+			}
+			if (!from) {
+				ld_err_at(ld, in->line, in->column,
+					  "input '%s' names no source or stage", show(ld, in->text));
+				continue;
+			}
+			if (from->role == SL_NODE_SINK) {
+				ld_err_at(ld, in->line, in->column,
+					  "input '%s' is a sink; sinks have no outputs",
+					  show(ld, in->text));
+				continue;
+			}
+			in->node = f;
+			in->port = 0;
+			if (dot && from->output_names) {
+				uint16_t port;
+
+				for (port = 0; port < from->n_outputs; port++)
+					if (strcmp(from->output_names[port], dot + 1) == 0)
+						break;
+				if (port == from->n_outputs) {
+					char outs[200] = "";
+
+					for (uint16_t k = 0; k < from->n_outputs; k++) {
+						if (k)
+							buf_add(outs, sizeof(outs), ", ");
+						buf_add(outs, sizeof(outs), from->output_names[k]);
+					}
+					ld_err_at(ld, in->line, in->column,
+						  "%s '%s' has no output '%s' (outputs: %s)",
+						  role_name(from->role), from->name, show(ld, dot + 1),
+						  outs);
+					in->node = UINT32_MAX;
+					continue;
+				}
+				in->port = port;
+			}
+			for (uint32_t j = 0; j < i; j++) {
+				if (node->inputs[j].node == in->node && node->inputs[j].port == in->port) {
+					ld_err_at(ld, in->line, in->column,
+						  "%s '%s': input '%s' listed twice", role_name(node->role),
+						  node->name, show(ld, in->text));
+					break;
+				}
+			}
+		}
+	}
+}
+
+/* Depth-first search over input edges; an edge back to a node on the current path closes
+ * a cycle. Iterative: the path is at most n_nodes long. */
+static void find_cycles(struct loader *ld)
+{
+	struct sl_config *c = ld->c;
+	uint8_t *color;
+	uint32_t *path, *next, n_reports = 0;
+
+	if (c->n_nodes == 0)
+		return;
+	color = calloc(c->n_nodes, 1);
+	path = calloc(c->n_nodes, sizeof(*path));
+	next = calloc(c->n_nodes, sizeof(*next));
+	if (!color || !path || !next) {
+		ld->oom = true;
+		goto out;
+	}
+	for (uint32_t root = 0; root < c->n_nodes; root++) {
+		uint32_t depth = 0;
+
+		if (color[root])
+			continue;
+		path[depth++] = root;
+		color[root] = 1;
+		next[root] = 0;
+		while (depth) {
+			uint32_t n = path[depth - 1];
+			const struct sl_config_node *node = &c->nodes[n];
+			uint32_t to;
+
+			if (next[n] >= node->n_inputs) {
+				color[n] = 2;
+				depth--;
+				continue;
+			}
+			to = node->inputs[next[n]++].node;
+			if (to >= c->n_nodes || color[to] == 2)
+				continue;
+			if (color[to] == 0) {
+				color[to] = 1;
+				next[to] = 0;
+				path[depth++] = to;
+				continue;
+			}
+			if (n_reports++ >= CONFIG_MAX_CYCLE_REPORTS)
+				continue;
+			/* path[k] is `to`; path[j] reads from path[j + 1] and the last entry
+			 * reads from `to`. Print in the direction events flow: to, then the
+			 * path backwards, then to again. */
+			char msg[400] = "";
+			uint32_t k = depth - 1;
+
+			while (path[k] != to)
+				k--;
+			buf_add(msg, sizeof(msg), c->nodes[to].name);
+			for (uint32_t j = depth - 1; j > k; j--) {
+				buf_add(msg, sizeof(msg), " -> ");
+				buf_add(msg, sizeof(msg), c->nodes[path[j]].name);
+			}
+			buf_add(msg, sizeof(msg), " -> ");
+			buf_add(msg, sizeof(msg), c->nodes[to].name);
+			ld_err_at(ld, c->nodes[to].line, c->nodes[to].column,
+				  "inputs form a cycle: %s", msg);
+		}
+	}
+out:
+	free(color);
+	free(path);
+	free(next);
+}
+
+/* Run every stage's init once: parameter errors only the stage can see (an expression
+ * that does not compile) surface at load time, at the value's position. */
+static void init_stages(struct loader *ld)
+{
+	struct sl_config *c = ld->c;
+
+	for (uint32_t n = 0; n < c->n_nodes; n++) {
+		struct sl_config_node *node = &c->nodes[n];
+		struct sl_error err;
+		void *conf = NULL;
+		uint32_t line = node->line, column = node->column;
+
+		if (!node->stage || !node->stage->init)
+			continue;
+		memset(&err, 0, sizeof(err));
+		if (node->stage->init(ld->opts->host, &node->args, &conf, &err) != 0) {
+			err.msg[sizeof(err.msg) - 1] = '\0';
+			for (uint32_t i = 0; err.key && i < node->args.n; i++) {
+				const struct sl_arg *a = &node->args.v[i];
+
+				if (strcmp(a->key, err.key) != 0 || a->line == 0)
+					continue;
+				line = a->line;
+				column = a->column;
+				if (ld->pos[n] && ld->pos[n][i].col_adj >= 0)
+					column += (uint32_t)ld->pos[n][i].col_adj + err.offset;
+			}
+			ld_err_at(ld, line, column, "stage '%s' (%s): %s%s%s", node->name, node->kind,
+				  err.key ? err.key : "", err.key ? ": " : "",
+				  err.msg[0] ? err.msg : "init failed");
+			continue;
+		}
+		if (ld->opts->keep_stage_conf)
+			node->stage_conf = conf;
+		else if (conf && node->stage->fini)
+			node->stage->fini(conf);
+	}
+}
+
+static void report_parser_error(struct loader *ld, const yaml_parser_t *p)
+{
+	if (p->error == YAML_MEMORY_ERROR) {
+		ld->oom = true;
+		sl_diag_add(ld->d, ld->file, 0, 0, "out of memory while reading YAML");
+	} else if (p->error == YAML_READER_ERROR) {
+		/* Reader errors carry a byte offset, not a mark. */
+		size_t off = p->problem_offset < ld->len ? p->problem_offset : ld->len;
+		uint32_t line = 1, column = 1;
+
+		for (size_t i = 0; i < off; i++) {
+			if (ld->buf[i] == '\n') {
+				line++;
+				column = 1;
+			} else {
+				column++;
+			}
+		}
+		ld_err_at(ld, line, column, "invalid input at byte %zu: %s", off,
+			  p->problem ? p->problem : "unreadable");
+	} else if (p->context) {
+		ld_err_at(ld, MARK_LINE(p->problem_mark), MARK_COL(p->problem_mark),
+			  "YAML syntax error: %s (%s at line %u, column %u)",
+			  p->problem ? p->problem : "unknown", p->context,
+			  MARK_LINE(p->context_mark), MARK_COL(p->context_mark));
+	} else {
+		ld_err_at(ld, MARK_LINE(p->problem_mark), MARK_COL(p->problem_mark),
+			  "YAML syntax error: %s", p->problem ? p->problem : "unknown");
+	}
+}
+
+static void check_anchor(struct loader *ld, const yaml_event_t *ev, const yaml_char_t *anchor)
+{
+	if (anchor)
+		ld_err_at(ld, MARK_LINE(ev->start_mark), MARK_COL(ev->start_mark),
+			  "anchors are not allowed ('&%s'): write the value out", show(ld,
+			  (const char *)anchor));
+}
+
+/* The event pass: bounded work on any input before the document is built. */
+static int prescan(struct loader *ld)
+{
+	yaml_parser_t p;
+	yaml_event_t ev;
+	uint32_t depth = 0, n_nodes = 0, n_docs = 0;
+	bool done = false;
+
+	if (!yaml_parser_initialize(&p)) {
+		ld->oom = true;
+		return -ENOMEM;
+	}
+	yaml_parser_set_input_string(&p, (const unsigned char *)ld->buf, ld->len);
+	while (!done) {
+		if (!yaml_parser_parse(&p, &ev)) {
+			report_parser_error(ld, &p);
+			break;
+		}
+		switch (ev.type) {
+		case YAML_STREAM_END_EVENT:
+			done = true;
+			break;
+		case YAML_DOCUMENT_START_EVENT:
+			if (++n_docs > 1) {
+				ld_err_at(ld, MARK_LINE(ev.start_mark), MARK_COL(ev.start_mark),
+					  "only one YAML document is allowed per pipeline file");
+				done = true;
+			}
+			break;
+		case YAML_ALIAS_EVENT:
+			n_nodes++;
+			ld_err_at(ld, MARK_LINE(ev.start_mark), MARK_COL(ev.start_mark),
+				  "aliases are not allowed ('*%s'): write the value out",
+				  show(ld, (const char *)ev.data.alias.anchor));
+			break;
+		case YAML_SCALAR_EVENT:
+			n_nodes++;
+			check_anchor(ld, &ev, ev.data.scalar.anchor);
+			break;
+		case YAML_SEQUENCE_START_EVENT:
+		case YAML_MAPPING_START_EVENT:
+			n_nodes++;
+			check_anchor(ld, &ev, ev.type == YAML_SEQUENCE_START_EVENT ?
+						      ev.data.sequence_start.anchor :
+						      ev.data.mapping_start.anchor);
+			if (++depth > SL_CONFIG_MAX_DEPTH) {
+				ld_err_at(ld, MARK_LINE(ev.start_mark), MARK_COL(ev.start_mark),
+					  "nesting deeper than %u levels", SL_CONFIG_MAX_DEPTH);
+				done = true;
+			}
+			break;
+		case YAML_SEQUENCE_END_EVENT:
+		case YAML_MAPPING_END_EVENT:
+			depth--;
+			break;
+		default:
+			break;
+		}
+		if (!done && n_nodes > SL_CONFIG_MAX_YAML_NODES) {
+			ld_err_at(ld, MARK_LINE(ev.start_mark), MARK_COL(ev.start_mark),
+				  "more than %u YAML nodes in one file", SL_CONFIG_MAX_YAML_NODES);
+			done = true;
+		}
+		yaml_event_delete(&ev);
+	}
+	yaml_parser_delete(&p);
+	return ld_failed(ld) ? -EINVAL : 0;
+}
+
+static void load_document(struct loader *ld)
+{
+	const struct top_key *top;
+	yaml_node_t *root = yaml_document_get_root_node(&ld->doc), *seen[SL_ARRAY_SIZE(top_keys)];
+	yaml_node_t *seen_val[SL_ARRAY_SIZE(top_keys)];
+	uint32_t cap = 0;
+	char valid[200] = "";
+
+	for (size_t t = 0; t < SL_ARRAY_SIZE(top_keys); t++) {
+		seen[t] = seen_val[t] = NULL;
+		if (t)
+			buf_add(valid, sizeof(valid), ", ");
+		buf_add(valid, sizeof(valid), top_keys[t].name);
+	}
+	if (!root) {
+		ld_err_at(ld, 1, 1, "pipeline is empty: no sources and no sinks");
+		return;
+	}
+	if (root->type != YAML_MAPPING_NODE) {
+		ld_err(ld, root, "a pipeline must be a mapping with keys %s, got %s", valid,
+		       what_is(root));
+		return;
+	}
+	for (yaml_node_pair_t *p = root->data.mapping.pairs.start;
+	     p < root->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = ld_node(ld, p->key), *v = ld_node(ld, p->value);
+		size_t t;
+
+		if (!is_text(k)) {
+			ld_err(ld, k, "top-level keys must be names, got %s", what_is(k));
+			continue;
+		}
+		for (t = 0; t < SL_ARRAY_SIZE(top_keys); t++)
+			if (strcmp(text(k), top_keys[t].name) == 0)
+				break;
+		if (t == SL_ARRAY_SIZE(top_keys)) {
+			ld_err(ld, k, "unknown key '%s' (valid keys: %s)", show(ld, text(k)), valid);
+			continue;
+		}
+		if (seen[t]) {
+			ld_err(ld, k, "duplicate key '%s' (first at line %u)", text(k),
+			       MARK_LINE(seen[t]->start_mark));
+			continue;
+		}
+		seen[t] = k;
+		seen_val[t] = v;
+		if (v->type == YAML_MAPPING_NODE && top_keys[t].holds_nodes)
+			cap += n_pairs(v);
+	}
+	ld->cap_nodes = cap < SL_CONFIG_MAX_NODES ? cap : SL_CONFIG_MAX_NODES;
+	ld->c->nodes = ld_alloc(ld, ld->cap_nodes ? ld->cap_nodes : 1, sizeof(*ld->c->nodes));
+	ld->pos = calloc(ld->cap_nodes ? ld->cap_nodes : 1, sizeof(*ld->pos));
+	if (!ld->c->nodes || !ld->pos) {
+		ld->oom = true;
+		return;
+	}
+	for (top = top_keys; top < top_keys + SL_ARRAY_SIZE(top_keys); top++)
+		if (seen[top - top_keys])
+			top->load(ld, seen[top - top_keys], seen_val[top - top_keys]);
+	if (ld->oom)
+		return;
+
+	/* A section whose entries were all rejected already has its errors. */
+	for (enum sl_node_role r = SL_NODE_SOURCE; r <= SL_NODE_SINK; r++) {
+		const yaml_node_t *where = ld->section_key[r] ? ld->section_key[r] : root;
+
+		if (r != SL_NODE_STAGE && !ld->section_used[r])
+			ld_err(ld, where, "pipeline has no %s", roles[r].section);
+	}
+	resolve_inputs(ld);
+	find_cycles(ld);
+}
+
+void sl_config_destroy(struct sl_config *c)
+{
+	struct config_priv *priv;
+
+	if (!c)
+		return;
+	priv = c->priv;
+	for (uint32_t i = 0; i < c->n_nodes; i++) {
+		struct sl_config_node *node = &c->nodes[i];
+
+		if (node->stage_conf && node->stage && node->stage->fini)
+			node->stage->fini(node->stage_conf);
+		node->stage_conf = NULL;
+	}
+	arena_free(&priv->arena);
+	free(priv);
+}
+
+int sl_config_load_buffer(const char *name, const char *buf, size_t len,
+			  const struct sl_config_opts *opts, struct sl_config **out,
+			  struct sl_diag *d)
+{
+	static const struct sl_config_opts no_opts;
+	struct config_priv *priv;
+	struct loader ld;
+	yaml_parser_t p;
+	int rc;
+
+	*out = NULL;
+	priv = calloc(1, sizeof(*priv));
+	if (!priv) {
+		sl_diag_add(d, name, 0, 0, "out of memory");
+		return -ENOMEM;
+	}
+	priv->c.priv = priv;
+	memset(&ld, 0, sizeof(ld));
+	ld.c = &priv->c;
+	ld.a = &priv->arena;
+	ld.d = d;
+	ld.opts = opts ? opts : &no_opts;
+	ld.buf = buf ? buf : "";
+	ld.len = buf ? len : 0;
+	ld.n_diag0 = d->n;
+	priv->c.file = ld_strdup(&ld, name ? name : "-");
+	ld.file = priv->c.file ? priv->c.file : "-";
+
+	if (prescan(&ld) == 0) {
+		if (!yaml_parser_initialize(&p)) {
+			ld.oom = true;
+		} else {
+			yaml_parser_set_input_string(&p, (const unsigned char *)ld.buf, ld.len);
+			if (!yaml_parser_load(&p, &ld.doc)) {
+				report_parser_error(&ld, &p);
+			} else {
+				load_document(&ld);
+				yaml_document_delete(&ld.doc);
+			}
+			yaml_parser_delete(&p);
+		}
+		if (!ld_failed(&ld))
+			init_stages(&ld);
+	}
+	free(ld.pos);
+	if (ld.oom && d->n == ld.n_diag0)
+		sl_diag_add(d, ld.file, 0, 0, "out of memory");
+	if (ld_failed(&ld)) {
+		rc = ld.oom ? -ENOMEM : -EINVAL;
+		sl_config_destroy(&priv->c);
+		return rc;
+	}
+	*out = &priv->c;
+	return 0;
+}
+
+int sl_config_load_file(const char *path, const struct sl_config_opts *opts,
+			struct sl_config **out, struct sl_diag *d)
+{
+	size_t len = 0, cap = 0;
+	char *buf = NULL;
+	FILE *f;
+	int rc;
+
+	*out = NULL;
+	f = fopen(path, "rb");
+	if (!f) {
+		rc = -errno;
+		sl_diag_add(d, path, 0, 0, "cannot open: %s", strerror(-rc));
+		return rc;
+	}
+	for (;;) {
+		size_t n;
+
+		if (len == cap) {
+			char *nb;
+
+			if (cap > SL_CONFIG_MAX_FILE) {
+				rc = -EFBIG;
+				sl_diag_add(d, path, 0, 0, "file larger than 16 MiB");
+				goto out;
+			}
+			/* One byte past the limit tells a file of exactly the limit from a
+			 * larger one. */
+			cap = cap ? 2 * cap : 16384;
+			if (cap > SL_CONFIG_MAX_FILE)
+				cap = SL_CONFIG_MAX_FILE + 1;
+			nb = realloc(buf, cap);
+			if (!nb) {
+				rc = -ENOMEM;
+				sl_diag_add(d, path, 0, 0, "out of memory");
+				goto out;
+			}
+			buf = nb;
+		}
+		n = fread(buf + len, 1, cap - len, f);
+		len += n;
+		if (n == 0)
+			break;
+	}
+	if (ferror(f)) {
+		rc = -EIO;
+		sl_diag_add(d, path, 0, 0, "cannot read: %s", strerror(EIO));
+		goto out;
+	}
+	if (len > SL_CONFIG_MAX_FILE) {
+		rc = -EFBIG;
+		sl_diag_add(d, path, 0, 0, "file larger than 16 MiB");
+		goto out;
+	}
+	rc = sl_config_load_buffer(path, buf, len, opts, out, d);
+out:
+	free(buf);
+	fclose(f);
+	return rc;
+}
+
+int sl_config_find(const struct sl_config *c, const char *name)
+{
+	for (uint32_t i = 0; c && i < c->n_nodes; i++)
+		if (strcmp(c->nodes[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
