@@ -1,0 +1,22 @@
+/*
+ * The table of built-in stages, read by the plugin registry (dataplane/plugin) when it
+ * is created. Each stage lives in its own folder under stages/ and exports one descriptor
+ * named sl_stage_<name>; adding a built-in means one line here and one subdir in
+ * stages/meson.build. Constant data only.
+ */
+#include <stddef.h>
+
+#include <sluice/stage.h>
+
+#include "plugin/registry.h"
+
+extern const struct sl_stage_desc sl_stage_nginx_parse;
+extern const struct sl_stage_desc sl_stage_filter;
+extern const struct sl_stage_desc sl_stage_count;
+
+const struct sl_stage_desc *const sl_builtin_stages[] = {
+	&sl_stage_nginx_parse,
+	&sl_stage_filter,
+	&sl_stage_count,
+	NULL,
+};

@@ -1,0 +1,155 @@
+/*
+ * nginx_parse: turns nginx "combined" access-log lines into records (parse.h has the
+ * format and the parser). The record is appended after the line inside the same mbuf, so
+ * a raw sink still writes the original bytes and no copy is made. Lines that do not parse
+ * leave on the "errors" output with a record {"error": reason, "offset": byte offset}.
+ * Built-in stage; uses only the SDK. process runs on worker lcores, possibly on several
+ * replicas at once; the stage keeps no state and has no parameters.
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include <rte_mbuf.h>
+#include <rte_prefetch.h>
+
+#include <sluice/event.h>
+#include <sluice/record.h>
+#include <sluice/stage.h>
+
+#include "parse.h"
+
+/* Counter indexes after the parser's codes (which count parsed lines and each reason). */
+enum {
+	NGINX_CNT_NOT_LINE = SL_NGINX_N_CODES, /* neither a line nor a record with raw bytes */
+	NGINX_CNT_NOMBUF,                      /* a shared event could not be copied */
+};
+
+enum { NGINX_PORT_DEFAULT = 0, NGINX_PORT_ERRORS = 1 };
+
+static const char *const nginx_parse_outputs[] = { "default", "errors", NULL };
+
+static const char *const nginx_parse_counters[] = {
+	"parsed", "bad_ip", "bad_user", "bad_time", "bad_request", "bad_status", "bad_bytes",
+	"bad_quote", "trailing", "too_large", "not_line", "nombuf", NULL,
+};
+_Static_assert(sizeof(nginx_parse_counters) / sizeof(nginx_parse_counters[0]) ==
+		       NGINX_CNT_NOMBUF + 2,
+	       "one counter per parser code plus not_line and nombuf");
+
+static const struct sl_param_desc nginx_parse_params[] = { { NULL } };
+
+/* The stage has no configuration; conf points here so it is never NULL. */
+static char nginx_parse_conf_token;
+
+static int nginx_parse_init(const struct sl_host *host, const struct sl_args *args, void **conf,
+			    struct sl_error *err)
+{
+	*conf = &nginx_parse_conf_token;
+	return 0;
+}
+
+static void nginx_parse_fini(void *conf)
+{
+}
+
+/* Replace whatever follows the line with an error record; 0 when it does not fit. */
+static uint32_t nginx_error_record(uint8_t *buf, uint32_t cap, int code, uint32_t offset)
+{
+	const char *reason = sl_nginx_err_names[code];
+	struct sl_rec_writer w;
+
+	sl_rec_begin(&w, buf, cap);
+	sl_rec_put_str(&w, "error", reason, strlen(reason));
+	sl_rec_put_int(&w, "offset", offset);
+	return sl_rec_end(&w);
+}
+
+static void nginx_parse_process(const void *conf, struct sl_ctx *ctx, struct sl_burst *in,
+				struct sl_emit *out)
+{
+	uint64_t *cnt = ctx->counters;
+	struct rte_mbuf **evs = in->ev;
+	uint16_t n = in->n;
+
+	for (uint16_t i = 0; i < n && i < 2; i++) {
+		rte_prefetch0(evs[i]);
+		rte_prefetch0((char *)evs[i] + RTE_CACHE_LINE_SIZE);
+	}
+	for (uint16_t i = 0; i < n; i++) {
+		struct rte_mbuf *ev = evs[i];
+		struct sl_rec_writer w;
+		struct sl_meta *meta;
+		uint32_t raw_len, cap, rec_len, err_off = 0;
+		uint16_t port = NGINX_PORT_DEFAULT;
+		uint8_t *rec;
+		int rc;
+
+		/* Headers two events ahead, data (line and the record's room) one ahead. */
+		if (i + 2 < n) {
+			rte_prefetch0(evs[i + 2]);
+			rte_prefetch0((char *)evs[i + 2] + RTE_CACHE_LINE_SIZE);
+		}
+		if (i + 1 < n) {
+			const char *next = rte_pktmbuf_mtod(evs[i + 1], const char *);
+			rte_prefetch0(next);
+			rte_prefetch0(next + RTE_CACHE_LINE_SIZE);
+			rte_prefetch0(next + 2 * RTE_CACHE_LINE_SIZE);
+			rte_prefetch0(next + 3 * RTE_CACHE_LINE_SIZE);
+		}
+
+		meta = sl_ctx_meta(ctx, ev);
+		raw_len = meta->raw_len;
+		if ((meta->kind != SL_EVENT_LINE && !(meta->kind == SL_EVENT_RECORD && raw_len > 0)) ||
+		    raw_len > ev->data_len || ev->nb_segs != 1) {
+			cnt[NGINX_CNT_NOT_LINE]++;
+			sl_drop(out, ev, SL_DROP_INVALID);
+			continue;
+		}
+		if (rte_mbuf_refcnt_read(ev) > 1) {
+			/* Fan-out shares events; the host released ev if it returns NULL. */
+			ev = ctx->host->event_unshare(ctx, ev);
+			if (!ev) {
+				cnt[NGINX_CNT_NOMBUF]++;
+				continue;
+			}
+			meta = sl_ctx_meta(ctx, ev);
+		}
+
+		/* A record already behind the line is replaced by the parsed one. */
+		ev->data_len = (uint16_t)raw_len;
+		ev->pkt_len = raw_len;
+		rec = rte_pktmbuf_mtod_offset(ev, uint8_t *, raw_len);
+		cap = rte_pktmbuf_tailroom(ev);
+		sl_rec_begin(&w, rec, cap);
+		rc = nginx_parse_line(rte_pktmbuf_mtod(ev, const char *), raw_len, &w, &err_off);
+		cnt[rc]++;
+		if (rc == SL_NGINX_OK) {
+			rec_len = sl_rec_end(&w);
+		} else {
+			rec_len = nginx_error_record(rec, cap, rc, err_off);
+			port = NGINX_PORT_ERRORS;
+		}
+		if (rec_len == 0) {
+			sl_drop(out, ev, SL_DROP_INVALID);
+			continue;
+		}
+		ev->data_len = (uint16_t)(raw_len + rec_len);
+		ev->pkt_len = raw_len + rec_len;
+		meta->rec_off = (uint16_t)raw_len;
+		meta->kind = SL_EVENT_RECORD;
+		sl_emit(out, port, ev);
+	}
+}
+
+const struct sl_stage_desc sl_stage_nginx_parse = {
+	SL_STAGE_DESC_INIT,
+	.name = "nginx_parse",
+	.version = "1.0.0",
+	.summary = "parse nginx combined access-log lines into records",
+	.params = nginx_parse_params,
+	.outputs = nginx_parse_outputs,
+	.counters = nginx_parse_counters,
+	.init = nginx_parse_init,
+	.process = nginx_parse_process,
+	.fini = nginx_parse_fini,
+};

@@ -1,0 +1,604 @@
+/*
+ * Unit test of nginx_parse: the pure parser (parse.h) on hand-written valid lines, with
+ * every field checked against the pieces the line was built from, and on one line per
+ * malformation, where a '|' in the case text marks the byte the error offset must name
+ * (the marker is removed before parsing); then the stage's process() on real mbufs from a
+ * test pool: records appended after the line, errors routed to port 1 with their record,
+ * non-line events dropped, shared events copied, events too small for the record, and the
+ * counters.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <rte_mbuf.h>
+
+#include <sluice/stage.h>
+
+#include "eal.h"
+#include "event/event.h"
+#include "parse.h"
+#include "plugin/registry.h"
+
+#define TIME "10/Oct/2023:13:55:36 +0200"
+
+struct fields {
+	const char *ip, *user, *time, *method, *path, *protocol;
+	int64_t status, bytes;
+	const char *referer, *user_agent;
+};
+
+static void expect_str(struct sl_rec r, const char *key, const char *want)
+{
+	struct sl_val v;
+
+	if (!sl_rec_find(r, key, strlen(key), &v))
+		fail_msg("field %s missing", key);
+	if (v.type != SL_VAL_STR)
+		fail_msg("field %s: type %d, expected a string", key, v.type);
+	if (v.s.len != strlen(want) || memcmp(v.s.p, want, v.s.len) != 0)
+		fail_msg("field %s: '%.*s', expected '%s'", key, (int)v.s.len, v.s.p, want);
+}
+
+static void expect_int(struct sl_rec r, const char *key, int64_t want)
+{
+	struct sl_val v;
+
+	if (!sl_rec_find(r, key, strlen(key), &v))
+		fail_msg("field %s missing", key);
+	if (v.type != SL_VAL_INT || v.i != want)
+		fail_msg("field %s: type %d value %lld, expected %lld", key, v.type,
+			 (long long)v.i, (long long)want);
+}
+
+/* The record holds exactly the ten fields, in order, with the expected values. */
+static void expect_fields(struct sl_rec r, const struct fields *f)
+{
+	static const char *const keys[] = { "ip", "user", "time", "method", "path",
+					    "protocol", "status", "bytes", "referer",
+					    "user_agent" };
+	struct sl_val k, v, whole = { 0 };
+	uint32_t pos = 0, n = 0;
+
+	while (sl_rec_next(r, &pos, &k, &v)) {
+		assert_true(n < 10);
+		assert_int_equal(k.type, SL_VAL_STR);
+		if (k.s.len != strlen(keys[n]) || memcmp(k.s.p, keys[n], k.s.len) != 0)
+			fail_msg("key %u is '%.*s', expected '%s'", n, (int)k.s.len, k.s.p,
+				 keys[n]);
+		n++;
+	}
+	assert_int_equal(n, 10);
+	/* The map spans the whole record, nothing after it. */
+	assert_non_null(sl_mp_read(r.p, r.p + r.len, &whole));
+	assert_int_equal(whole.raw_len, r.len);
+	expect_str(r, "ip", f->ip);
+	expect_str(r, "user", f->user);
+	expect_str(r, "time", f->time);
+	expect_str(r, "method", f->method);
+	expect_str(r, "path", f->path);
+	expect_str(r, "protocol", f->protocol);
+	expect_int(r, "status", f->status);
+	expect_int(r, "bytes", f->bytes);
+	expect_str(r, "referer", f->referer);
+	expect_str(r, "user_agent", f->user_agent);
+}
+
+static void parse_ok(const char *line, const struct fields *f)
+{
+	static uint8_t buf[8192];
+	struct sl_rec_writer w;
+	uint32_t off = 99999, len;
+	int rc;
+
+	sl_rec_begin(&w, buf, sizeof(buf));
+	rc = nginx_parse_line(line, strlen(line), &w, &off);
+	if (rc != SL_NGINX_OK)
+		fail_msg("line '%s': %s at %u, expected success", line, sl_nginx_err_names[rc],
+			 off);
+	len = sl_rec_end(&w);
+	assert_true(len > 3);
+	expect_fields((struct sl_rec){ buf, len }, f);
+}
+
+static void test_valid_lines(void **unused)
+{
+	char ua300[301], line[1024];
+	struct fields f;
+
+	parse_ok("203.0.113.9 - alice [" TIME "] \"GET /index.html?q=1 HTTP/1.1\" 200 5120 "
+		 "\"https://example.com/\" \"Mozilla/5.0 (X11; Linux x86_64)\"",
+		 &(struct fields){ "203.0.113.9", "alice", TIME, "GET", "/index.html?q=1",
+				   "HTTP/1.1", 200, 5120, "https://example.com/",
+				   "Mozilla/5.0 (X11; Linux x86_64)" });
+	/* "-" user, "-" bytes (0), "-" referer, empty user agent */
+	parse_ok("10.0.0.1 - - [01/Jan/1970:00:00:00 -0000] \"POST /api HTTP/2.0\" 404 - \"-\" \"\"",
+		 &(struct fields){ "10.0.0.1", "-", "01/Jan/1970:00:00:00 -0000", "POST", "/api",
+				   "HTTP/2.0", 404, 0, "-", "" });
+	/* IPv6, status bounds, largest byte count */
+	parse_ok("2001:db8::1 - - [" TIME "] \"HEAD / HTTP/1.0\" 100 9223372036854775807 \"-\" \"x\"",
+		 &(struct fields){ "2001:db8::1", "-", TIME, "HEAD", "/", "HTTP/1.0", 100,
+				   INT64_MAX, "-", "x" });
+	parse_ok("::1 - - [" TIME "] \"GET / HTTP/1.1\" 599 0 \"-\" \"x\"",
+		 &(struct fields){ "::1", "-", TIME, "GET", "/", "HTTP/1.1", 599, 0, "-", "x" });
+	/* escaped quotes stay as written; an escaped backslash before the quote ends it */
+	parse_ok("10.0.0.1 - - [" TIME "] \"GET /a\\\"b HTTP/1.1\" 200 1 \"r\\\"\" "
+		 "\"say \\\"hi\\\" \\\\\"",
+		 &(struct fields){ "10.0.0.1", "-", TIME, "GET", "/a\\\"b", "HTTP/1.1", 200, 1,
+				   "r\\\"", "say \\\"hi\\\" \\\\" });
+	/* nginx's own \x22 escape needs nothing special */
+	parse_ok("10.0.0.1 - - [" TIME "] \"GET /\\x22 HTTP/1.1\" 200 1 \"-\" \"a\\x22b\"",
+		 &(struct fields){ "10.0.0.1", "-", TIME, "GET", "/\\x22", "HTTP/1.1", 200, 1,
+				   "-", "a\\x22b" });
+	/* trailing CR and spaces are allowed */
+	parse_ok("10.0.0.1 - - [" TIME "] \"GET / HTTP/1.1\" 301 12 \"-\" \"ua\"\r",
+		 &(struct fields){ "10.0.0.1", "-", TIME, "GET", "/", "HTTP/1.1", 301, 12, "-",
+				   "ua" });
+	parse_ok("10.0.0.1 - - [" TIME "] \"GET / HTTP/1.1\" 301 12 \"-\" \"ua\"  \r ",
+		 &(struct fields){ "10.0.0.1", "-", TIME, "GET", "/", "HTTP/1.1", 301, 12, "-",
+				   "ua" });
+	/* long strings take str8 and str16 headers */
+	memset(ua300, 'u', 300);
+	ua300[300] = '\0';
+	snprintf(line, sizeof(line),
+		 "10.0.0.1 - - [" TIME "] \"GET /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa "
+		 "HTTP/1.1\" 200 7 \"-\" \"%s\"", ua300);
+	f = (struct fields){ "10.0.0.1", "-", TIME, "GET",
+			     "/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "HTTP/1.1", 200, 7, "-",
+			     ua300 };
+	parse_ok(line, &f);
+	/* brackets, quotes and spaces inside the referer and user agent */
+	parse_ok("10.0.0.1 - bob [" TIME "] \"GET / HTTP/1.1\" 200 1 \"a [b] c\" \"d \\\" e\"",
+		 &(struct fields){ "10.0.0.1", "bob", TIME, "GET", "/", "HTTP/1.1", 200, 1,
+				   "a [b] c", "d \\\" e" });
+}
+
+struct bad_case {
+	const char *line; /* '|' marks the byte the offset must name */
+	int code;
+};
+
+#define GOOD_HEAD "10.0.0.1 - - [" TIME "] "
+static const struct bad_case bad_cases[] = {
+	{ "|", SL_NGINX_BAD_IP },
+	{ "|x - - [" TIME "] \"GET / HTTP/1.1\" 200 1 \"-\" \"-\"", SL_NGINX_BAD_IP },
+	{ "10.0.0.1|", SL_NGINX_BAD_IP },
+	{ "10.0.0.1|x - - [" TIME "] \"GET / HTTP/1.1\" 200 1 \"-\" \"-\"", SL_NGINX_BAD_IP },
+	{ "1111111111222222222233333333334444444444555555| - - [" TIME "] \"GET / HTTP/1.1\" 200 1 "
+	  "\"-\" \"-\"", SL_NGINX_BAD_IP },
+	{ "10.0.0.1 |alice [" TIME "] \"GET / HTTP/1.1\" 200 1 \"-\" \"-\"", SL_NGINX_BAD_USER },
+	{ "10.0.0.1 |-", SL_NGINX_BAD_USER },
+	{ "10.0.0.1 - | [" TIME "] \"GET / HTTP/1.1\" 200 1 \"-\" \"-\"", SL_NGINX_BAD_USER },
+	{ "10.0.0.1 - alice|", SL_NGINX_BAD_USER },
+	{ "10.0.0.1 - alice |" TIME "] \"GET / HTTP/1.1\" 200 1 \"-\" \"-\"", SL_NGINX_BAD_TIME },
+	{ "10.0.0.1 - alice |", SL_NGINX_BAD_TIME },
+	{ "10.0.0.1 - - [|10-Oct-2023:13:55:36 +0200] \"GET / HTTP/1.1\" 200 1 \"-\" \"-\"",
+	  SL_NGINX_BAD_TIME },
+	{ "10.0.0.1 - - [|10/Oct/2023:13:55:36 0200] \"GET / HTTP/1.1\" 200 1 \"-\" \"-\"",
+	  SL_NGINX_BAD_TIME },
+	{ "10.0.0.1 - - [|1x/Oct/2023:13:55:36 +0200] \"GET / HTTP/1.1\" 200 1 \"-\" \"-\"",
+	  SL_NGINX_BAD_TIME },
+	{ "10.0.0.1 - - [|10/O1t/2023:13:55:36 +0200] \"GET / HTTP/1.1\" 200 1 \"-\" \"-\"",
+	  SL_NGINX_BAD_TIME },
+	{ "10.0.0.1 - - [|10/Oct/2023:13:55:3x +0200] \"GET / HTTP/1.1\" 200 1 \"-\" \"-\"",
+	  SL_NGINX_BAD_TIME },
+	{ "10.0.0.1 - - [|10/Oct/2023:13:55:36 +020x] \"GET / HTTP/1.1\" 200 1 \"-\" \"-\"",
+	  SL_NGINX_BAD_TIME },
+	{ "10.0.0.1 - - [|10/Oct/2023] \"GET / HTTP/1.1\" 200 1 \"-\" \"-\"", SL_NGINX_BAD_TIME },
+	{ "10.0.0.1 - - [|10/Oct/2023:13:55:36 +0200]", SL_NGINX_BAD_TIME },
+	{ "10.0.0.1 - - [" TIME "|\"GET / HTTP/1.1\" 200 1 \"-\" \"-\"", SL_NGINX_BAD_TIME },
+	{ "10.0.0.1 - - [" TIME "]|\"GET / HTTP/1.1\" 200 1 \"-\" \"-\"", SL_NGINX_BAD_TIME },
+	{ GOOD_HEAD "|GET / HTTP/1.1\" 200 1 \"-\" \"-\"", SL_NGINX_BAD_QUOTE },
+	{ GOOD_HEAD "\"GET / HTTP/1.1 200 1 -|", SL_NGINX_BAD_QUOTE },
+	{ GOOD_HEAD "\"-|\" 400 0 \"-\" \"-\"", SL_NGINX_BAD_REQUEST },
+	{ GOOD_HEAD "\"|\" 400 0 \"-\" \"-\"", SL_NGINX_BAD_REQUEST },
+	{ GOOD_HEAD "\"GET /|\" 400 0 \"-\" \"-\"", SL_NGINX_BAD_REQUEST },
+	{ GOOD_HEAD "\"GET / | HTTP/1.1\" 400 0 \"-\" \"-\"", SL_NGINX_BAD_REQUEST },
+	{ GOOD_HEAD "\"GET / |\" 400 0 \"-\" \"-\"", SL_NGINX_BAD_REQUEST },
+	{ GOOD_HEAD "\"GET | / HTTP/1.1\" 400 0 \"-\" \"-\"", SL_NGINX_BAD_REQUEST },
+	{ GOOD_HEAD "\"| GET / HTTP/1.1\" 400 0 \"-\" \"-\"", SL_NGINX_BAD_REQUEST },
+	{ GOOD_HEAD "\"GET / HTTP/1.1| extra\" 400 0 \"-\" \"-\"", SL_NGINX_BAD_REQUEST },
+	{ GOOD_HEAD "\"\\x16\\x03\\x01\\x00|\" 400 0 \"-\" \"-\"", SL_NGINX_BAD_REQUEST },
+	/* an unclosed request swallows the rest of the line up to the referer's quote */
+	{ GOOD_HEAD "\"GET / HTTP/1.1| 200 1 \"-\" \"-\"", SL_NGINX_BAD_REQUEST },
+	{ GOOD_HEAD "\"GET / HTTP/1.1\"|200 1 \"-\" \"-\"", SL_NGINX_BAD_STATUS },
+	{ GOOD_HEAD "\"GET / HTTP/1.1\"|", SL_NGINX_BAD_STATUS },
+	{ GOOD_HEAD "\"GET / HTTP/1.1\" |2000 1 \"-\" \"-\"", SL_NGINX_BAD_STATUS },
+	{ GOOD_HEAD "\"GET / HTTP/1.1\" |20 1 \"-\" \"-\"", SL_NGINX_BAD_STATUS },
+	{ GOOD_HEAD "\"GET / HTTP/1.1\" |099 1 \"-\" \"-\"", SL_NGINX_BAD_STATUS },
+	{ GOOD_HEAD "\"GET / HTTP/1.1\" |600 1 \"-\" \"-\"", SL_NGINX_BAD_STATUS },
+	{ GOOD_HEAD "\"GET / HTTP/1.1\" |2x0 1 \"-\" \"-\"", SL_NGINX_BAD_STATUS },
+	{ GOOD_HEAD "\"GET / HTTP/1.1\" |200", SL_NGINX_BAD_STATUS },
+	{ GOOD_HEAD "\"GET / HTTP/1.1\" 200 12|a \"-\" \"-\"", SL_NGINX_BAD_BYTES },
+	{ GOOD_HEAD "\"GET / HTTP/1.1\" 200 | \"-\" \"-\"", SL_NGINX_BAD_BYTES },
+	{ GOOD_HEAD "\"GET / HTTP/1.1\" 200 -|5 \"-\" \"-\"", SL_NGINX_BAD_BYTES },
+	{ GOOD_HEAD "\"GET / HTTP/1.1\" 200 |9223372036854775808 \"-\" \"-\"", SL_NGINX_BAD_BYTES },
+	{ GOOD_HEAD "\"GET / HTTP/1.1\" 200 1234567890123456789|0 \"-\" \"-\"", SL_NGINX_BAD_BYTES },
+	{ GOOD_HEAD "\"GET / HTTP/1.1\" 200 1|", SL_NGINX_BAD_BYTES },
+	{ GOOD_HEAD "\"GET / HTTP/1.1\" 200 1 |-\" \"-\"", SL_NGINX_BAD_QUOTE },
+	{ GOOD_HEAD "\"GET / HTTP/1.1\" 200 1 |", SL_NGINX_BAD_QUOTE },
+	{ GOOD_HEAD "\"GET / HTTP/1.1\" 200 1 \"https://x|", SL_NGINX_BAD_QUOTE },
+	{ GOOD_HEAD "\"GET / HTTP/1.1\" 200 1 \"-\"|\"ua\"", SL_NGINX_BAD_QUOTE },
+	{ GOOD_HEAD "\"GET / HTTP/1.1\" 200 1 \"-\" |ua\"", SL_NGINX_BAD_QUOTE },
+	{ GOOD_HEAD "\"GET / HTTP/1.1\" 200 1 \"-\" |", SL_NGINX_BAD_QUOTE },
+	{ GOOD_HEAD "\"GET / HTTP/1.1\" 200 1 \"-\" \"Mozilla|", SL_NGINX_BAD_QUOTE },
+	{ GOOD_HEAD "\"GET / HTTP/1.1\" 200 1 \"-\" \"ua\\\"|", SL_NGINX_BAD_QUOTE },
+	{ GOOD_HEAD "\"GET / HTTP/1.1\" 200 1 \"-\" \"ua\" |\"extra\"", SL_NGINX_TRAILING },
+	{ GOOD_HEAD "\"GET / HTTP/1.1\" 200 1 \"-\" \"ua\"\r|\n", SL_NGINX_TRAILING },
+	{ GOOD_HEAD "\"GET / HTTP/1.1\" 200 1 \"-\" \"ua\"|x", SL_NGINX_TRAILING },
+};
+
+static void test_malformed_lines(void **unused)
+{
+	static uint8_t buf[4096];
+
+	for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
+		const struct bad_case *t = &bad_cases[i];
+		const char *mark = strchr(t->line, '|');
+		char line[1024];
+		size_t at = (size_t)(mark - t->line), n = strlen(t->line) - 1;
+		struct sl_rec_writer w;
+		uint32_t off = 99999;
+		int rc;
+
+		assert_non_null(mark);
+		memcpy(line, t->line, at);
+		memcpy(line + at, mark + 1, n - at);
+		line[n] = 'Z'; /* a byte past the end the parser must not read as part of it */
+		sl_rec_begin(&w, buf, sizeof(buf));
+		rc = nginx_parse_line(line, n, &w, &off);
+		if (rc != t->code || off != at)
+			fail_msg("case %zu '%s': got %s at %u, expected %s at %zu", i, t->line,
+				 sl_nginx_err_names[rc], off, sl_nginx_err_names[t->code], at);
+		/* the writer is untouched on error */
+		assert_int_equal(w.len, 3);
+		assert_int_equal(w.n_fields, 0);
+		assert_false(w.overflow);
+	}
+}
+
+static void test_too_large(void **unused)
+{
+	const char *line = GOOD_HEAD "\"GET / HTTP/1.1\" 200 1 \"-\" \"-\"";
+	uint8_t buf[256];
+	struct sl_rec_writer w;
+	uint32_t off = 0, cap;
+	/* map16 header 3; keys (1 + name) 3+5+5+7+5+9+7+6+8+11 = 66; values: ip 9, user 2,
+	 * time 27, GET 4, / 2, HTTP/1.1 9, status 200 as uint8 2, bytes 1 as fixint 1,
+	 * referer 2, user agent 2 = 60 */
+	const uint32_t need = 3 + 66 + 60;
+
+	for (cap = need - 3; cap <= need + 1; cap++) {
+		sl_rec_begin(&w, buf, cap);
+		int rc = nginx_parse_line(line, strlen(line), &w, &off);
+		if (cap < need) {
+			assert_int_equal(rc, SL_NGINX_TOO_LARGE);
+			assert_int_equal(off, strlen(line));
+			assert_true(w.overflow);
+			assert_int_equal(sl_rec_end(&w), 0);
+		} else {
+			assert_int_equal(rc, SL_NGINX_OK);
+			assert_int_equal(sl_rec_end(&w), need);
+		}
+	}
+}
+
+/* ---- process() on mbufs ---- */
+
+static struct rte_mempool *pool, *small_pool;
+static int meta_off;
+static const struct sl_stage_desc *desc;
+static void *conf;
+static struct sl_ctx_host host_priv;
+static uint64_t counters[SL_COUNTER_MAX];
+static struct sl_ctx ctx;
+static struct sl_emit out;
+
+static int setup(void **unused)
+{
+	struct sl_args args = { .file = "test.yaml", .name = "parse", .n = 0, .v = NULL };
+	struct sl_error err = { 0 };
+	int small_off;
+
+	pool = sl_test_pool(512, 2048, &meta_off);
+	small_pool = sl_test_pool(128, 256, &small_off);
+	assert_int_equal(small_off, meta_off);
+	for (int i = 0; sl_builtin_stages[i]; i++)
+		if (strcmp(sl_builtin_stages[i]->name, "nginx_parse") == 0)
+			desc = sl_builtin_stages[i];
+	assert_non_null(desc);
+	assert_int_equal(desc->init(&sl_host_table, &args, &conf, &err), 0);
+	host_priv.pool = pool;
+	ctx = (struct sl_ctx){ .host = &sl_host_table, .meta_offset = meta_off,
+			       .counters = counters, .name = "parse", .host_priv = &host_priv };
+	return 0;
+}
+
+static int teardown(void **unused)
+{
+	desc->fini(conf);
+	return 0;
+}
+
+static struct rte_mbuf *make_event(struct rte_mempool *mp, const char *line, uint8_t kind)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(mp);
+	size_t n = strlen(line);
+	struct sl_meta *meta;
+
+	assert_non_null(m);
+	assert_true(n <= rte_pktmbuf_tailroom(m));
+	memcpy(rte_pktmbuf_mtod(m, char *), line, n);
+	m->data_len = (uint16_t)n;
+	m->pkt_len = (uint32_t)n;
+	meta = sl_event_meta(meta_off, m);
+	memset(meta, 0, sizeof(*meta));
+	meta->kind = kind;
+	meta->raw_len = (uint16_t)n;
+	return m;
+}
+
+static void run(struct rte_mbuf **evs, uint16_t n)
+{
+	struct sl_burst in = { .ev = evs, .n = n };
+
+	memset(&out, 0, sizeof(out));
+	out.n_ports = 2;
+	memset(counters, 0, sizeof(counters));
+	desc->process(conf, &ctx, &in, &out);
+}
+
+static uint64_t counter(const char *name)
+{
+	for (int i = 0; desc->counters[i]; i++)
+		if (strcmp(desc->counters[i], name) == 0)
+			return counters[i];
+	fail_msg("no counter %s", name);
+	return 0;
+}
+
+static void free_out(void)
+{
+	for (int p = 0; p < out.n_ports; p++)
+		for (int i = 0; i < out.n[p]; i++)
+			rte_pktmbuf_free(out.port[p][i]);
+	for (int i = 0; i < out.n_drop; i++)
+		rte_pktmbuf_free(out.drop[i]);
+}
+
+static void test_descriptor(void **unused)
+{
+	assert_int_equal(desc->abi_major, SL_ABI_MAJOR);
+	assert_int_equal(desc->size, sizeof(struct sl_stage_desc));
+	assert_string_equal(desc->outputs[0], "default");
+	assert_string_equal(desc->outputs[1], "errors");
+	assert_null(desc->outputs[2]);
+	/* counters 0..N-1 are the parser's codes, by the same names */
+	for (int i = 0; i < SL_NGINX_N_CODES; i++)
+		assert_string_equal(desc->counters[i], sl_nginx_err_names[i]);
+}
+
+static void test_process_line(void **unused)
+{
+	const char *line = "192.168.1.20 - - [" TIME "] \"GET /x HTTP/1.1\" 302 77 \"-\" \"ua\"";
+	struct rte_mbuf *ev = make_event(pool, line, SL_EVENT_LINE);
+	struct sl_meta *meta = sl_event_meta(meta_off, ev);
+	struct sl_rec r;
+
+	run(&ev, 1);
+	assert_int_equal(out.n[0], 1);
+	assert_int_equal(out.n[1], 0);
+	assert_int_equal(out.n_drop, 0);
+	assert_ptr_equal(out.port[0][0], ev);
+	assert_int_equal(meta->kind, SL_EVENT_RECORD);
+	assert_int_equal(meta->raw_len, strlen(line));
+	assert_int_equal(meta->rec_off, strlen(line));
+	assert_memory_equal(rte_pktmbuf_mtod(ev, char *), line, strlen(line));
+	assert_int_equal(ev->pkt_len, ev->data_len);
+	r = sl_event_record(&ctx, ev);
+	assert_int_equal(r.len, ev->data_len - strlen(line));
+	expect_fields(r, &(struct fields){ "192.168.1.20", "-", TIME, "GET", "/x", "HTTP/1.1",
+					   302, 77, "-", "ua" });
+	assert_int_equal(counter("parsed"), 1);
+	free_out();
+}
+
+static void test_process_burst(void **unused)
+{
+	/* 48 events: every 4th has a bad status, every 6th a bad ip (both when i % 12 == 0:
+	 * the ip fails first), the rest parse. */
+	struct rte_mbuf *evs[48];
+	char line[256];
+	unsigned want_ok = 0, want_ip = 0, want_status = 0, k0 = 0, k1 = 0;
+
+	for (int i = 0; i < 48; i++) {
+		snprintf(line, sizeof(line), "%s - - [" TIME "] \"GET /%d HTTP/1.1\" %s %d \"-\" \"-\"",
+			 i % 6 == 0 ? "10.0.0.x" : "10.0.0.1", i, i % 4 == 0 ? "700" : "200", i);
+		evs[i] = make_event(pool, line, SL_EVENT_LINE);
+		if (i % 6 == 0)
+			want_ip++;
+		else if (i % 4 == 0)
+			want_status++;
+		else
+			want_ok++;
+	}
+	run(evs, 48);
+	assert_int_equal(out.n[0], want_ok);
+	assert_int_equal(out.n[1], want_ip + want_status);
+	assert_int_equal(out.n_drop, 0);
+	assert_int_equal(counter("parsed"), want_ok);
+	assert_int_equal(counter("bad_ip"), want_ip);
+	assert_int_equal(counter("bad_status"), want_status);
+	/* order kept within each port; each error carries its reason and offset */
+	for (int i = 0; i < 48; i++) {
+		struct sl_rec r = sl_event_record(&ctx, evs[i]);
+		struct sl_val v;
+		if (i % 6 != 0 && i % 4 != 0) {
+			assert_ptr_equal(out.port[0][k0++], evs[i]);
+			assert_true(sl_rec_find(r, "path", 4, &v));
+			snprintf(line, sizeof(line), "/%d", i);
+			assert_int_equal(v.s.len, strlen(line));
+			assert_memory_equal(v.s.p, line, v.s.len);
+			continue;
+		}
+		assert_ptr_equal(out.port[1][k1++], evs[i]);
+		expect_str(r, "error", i % 6 == 0 ? "bad_ip" : "bad_status");
+		/* "10.0.0.x": 'x' at 7; status after the 42-byte head, the quote, "GET /N
+		 * HTTP/1.1" (14 + digits of N), the quote and a space */
+		expect_int(r, "offset", i % 6 == 0 ? 7 : 42 + 1 + 14 + (i < 10 ? 1 : 2) + 2);
+		/* the raw line is still in front of the error record */
+		assert_int_equal(sl_event_meta(meta_off, evs[i])->rec_off,
+				 sl_event_meta(meta_off, evs[i])->raw_len);
+	}
+	free_out();
+}
+
+static void test_process_kinds(void **unused)
+{
+	const char *line = "10.0.0.1 - - [" TIME "] \"GET / HTTP/1.1\" 200 3 \"-\" \"-\"";
+	struct rte_mbuf *evs[4];
+	struct sl_rec_writer w;
+	struct sl_meta *meta;
+	struct sl_val v;
+	uint32_t len;
+
+	/* a packet, a record without raw bytes, a line whose raw_len exceeds its data */
+	evs[0] = make_event(pool, line, SL_EVENT_PACKET);
+	evs[1] = make_event(pool, line, SL_EVENT_RECORD);
+	sl_event_meta(meta_off, evs[1])->raw_len = 0;
+	evs[2] = make_event(pool, line, SL_EVENT_LINE);
+	evs[2]->data_len = 10;
+	/* a record event that kept its line: the old record is replaced */
+	evs[3] = make_event(pool, line, SL_EVENT_RECORD);
+	meta = sl_event_meta(meta_off, evs[3]);
+	sl_rec_begin(&w, rte_pktmbuf_mtod_offset(evs[3], uint8_t *, meta->raw_len),
+		     rte_pktmbuf_tailroom(evs[3]));
+	sl_rec_put_str(&w, "old", "yes", 3);
+	len = sl_rec_end(&w);
+	meta->rec_off = meta->raw_len;
+	evs[3]->data_len += (uint16_t)len;
+	evs[3]->pkt_len += len;
+
+	run(evs, 4);
+	assert_int_equal(out.n_drop, 3);
+	for (int i = 0; i < 3; i++) {
+		assert_ptr_equal(out.drop[i], evs[i]);
+		assert_int_equal(out.drop_reason[i], SL_DROP_INVALID);
+	}
+	assert_int_equal(counter("not_line"), 3);
+	assert_int_equal(out.n[0], 1);
+	assert_ptr_equal(out.port[0][0], evs[3]);
+	assert_false(sl_rec_find(sl_event_record(&ctx, evs[3]), "old", 3, &v));
+	expect_int(sl_event_record(&ctx, evs[3]), "bytes", 3);
+	assert_int_equal(meta->rec_off, strlen(line));
+	free_out();
+}
+
+static void test_process_shared(void **unused)
+{
+	const char *line = "10.0.0.1 - - [" TIME "] \"GET / HTTP/1.1\" 200 3 \"-\" \"-\"";
+	struct rte_mbuf *ev = make_event(pool, line, SL_EVENT_LINE);
+	unsigned avail;
+
+	/* another consumer holds the event: the stage must work on a copy */
+	rte_mbuf_refcnt_update(ev, 1);
+	run(&ev, 1);
+	assert_int_equal(out.n[0], 1);
+	assert_ptr_not_equal(out.port[0][0], ev);
+	assert_int_equal(rte_mbuf_refcnt_read(ev), 1);
+	assert_int_equal(sl_event_meta(meta_off, ev)->kind, SL_EVENT_LINE);
+	assert_int_equal(ev->data_len, strlen(line));
+	expect_int(sl_event_record(&ctx, out.port[0][0]), "status", 200);
+	free_out();
+	rte_pktmbuf_free(ev);
+
+	/* no mbuf for the copy: counted, and the host has released the event */
+	host_priv.pool = small_pool;
+	{
+		struct rte_mbuf *hold[128];
+		unsigned n = 0;
+		ev = make_event(pool, line, SL_EVENT_LINE);
+		rte_mbuf_refcnt_update(ev, 1);
+		while (n < 128 && (hold[n] = rte_pktmbuf_alloc(small_pool)))
+			n++;
+		run(&ev, 1);
+		assert_int_equal(out.n[0] + out.n[1] + out.n_drop, 0);
+		assert_int_equal(counter("nombuf"), 1);
+		assert_int_equal(rte_mbuf_refcnt_read(ev), 1);
+		for (unsigned i = 0; i < n; i++)
+			rte_pktmbuf_free(hold[i]);
+		rte_pktmbuf_free(ev);
+	}
+	host_priv.pool = pool;
+	avail = rte_mempool_avail_count(pool);
+	assert_int_equal(avail, 512);
+}
+
+static void test_process_small_event(void **unused)
+{
+	/* 256-byte events: a 200-byte line leaves 56 bytes, enough for the error record
+	 * (map 3 + "error" 6 + "too_large" 10 + "offset" 7 + 200 as uint8 2 = 28 bytes) but
+	 * not the parsed one; a 250-byte line leaves 6, too few for either. */
+	char line[256];
+	struct rte_mbuf *evs[2];
+	int n;
+
+	n = snprintf(line, sizeof(line), "10.0.0.1 - - [" TIME "] \"GET /");
+	memset(line + n, 'p', (size_t)(200 - n - 30));
+	n = 200 - 30;
+	n += snprintf(line + n, sizeof(line) - (size_t)n, " HTTP/1.1\" 200 3 \"-\" \"-\"");
+	line[n] = '\0';
+	while (n < 200)
+		line[n++] = ' ';
+	line[n] = '\0';
+	assert_int_equal(strlen(line), 200);
+	evs[0] = make_event(small_pool, line, SL_EVENT_LINE);
+	while (n < 250)
+		line[n++] = ' ';
+	line[n] = '\0';
+	evs[1] = make_event(small_pool, line, SL_EVENT_LINE);
+	run(evs, 2);
+	assert_int_equal(out.n[1], 1);
+	assert_ptr_equal(out.port[1][0], evs[0]);
+	expect_str(sl_event_record(&ctx, evs[0]), "error", "too_large");
+	expect_int(sl_event_record(&ctx, evs[0]), "offset", 200);
+	assert_int_equal(out.n_drop, 1);
+	assert_ptr_equal(out.drop[0], evs[1]);
+	assert_int_equal(out.drop_reason[0], SL_DROP_INVALID);
+	assert_int_equal(counter("too_large"), 2);
+	free_out();
+}
+
+static void test_descriptor_checks(void **unused)
+{
+	char err[256] = "";
+
+	/* the registry's own check accepts the descriptor as shipped */
+	if (sl_stage_desc_check(desc, err, sizeof(err)) != 0)
+		fail_msg("descriptor rejected: %s", err);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_descriptor_checks),
+		cmocka_unit_test(test_valid_lines),
+		cmocka_unit_test(test_malformed_lines),
+		cmocka_unit_test(test_too_large),
+		cmocka_unit_test(test_descriptor),
+		cmocka_unit_test(test_process_line),
+		cmocka_unit_test(test_process_burst),
+		cmocka_unit_test(test_process_kinds),
+		cmocka_unit_test(test_process_shared),
+		cmocka_unit_test(test_process_small_event),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
