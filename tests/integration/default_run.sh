@@ -15,7 +15,7 @@ t0=$(date +%s.%N)
 timeout 30 "$SLUICE" run --stats-json stats.json >stdout 2>stderr
 rc=$?
 t1=$(date +%s.%N)
-tap_diag "sluice run --stats-json stats.json: exit $rc after $(echo "$t1 - $t0" | bc) s"
+tap_diag "sluice run --stats-json stats.json: exit $rc after $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s"
 tap_is "$rc" 0 "sluice run (no pipeline) exits 0 within 30 s"
 [ "$rc" -ne 0 ] && tap_diag "$(tail -20 stderr)"
 

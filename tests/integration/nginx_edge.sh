@@ -11,7 +11,7 @@ set -u
 . "$(dirname "$0")/../lib/tap.sh"
 . "$TESTLIB/nginx_ref.sh"
 tap_need_sluice
-tap_plan 9
+tap_plan 8
 tap_tmpdir
 LOG=$SLUICE_SOURCE/tests/data/nginx_edge.log
 cd "$TMP"

@@ -2,16 +2,17 @@
 # Bad pipelines are refused with a precise location. For each broken pipeline below,
 # `sluice validate` must exit 2 and print a FILE:LINE:COLUMN: message whose FILE:LINE is
 # the line of the mistake (found with grep -n on the file as written, never taken from
-# sluice); `sluice run` on the same file must exit 2 and leave the directory untouched
-# (no sink output, no stats file). A good pipeline validates with exit 0 as a control, and
-# a file with two mistakes gets both reported.
+# sluice) and, where the mistake is one token, whose COLUMN is that token's (awk index);
+# `sluice run` on the same file must exit 2 and leave the directory untouched
+# (no sink output, no stats file). A good pipeline validates and runs as a control, so does
+# one with an unquoted `type: null` sink, and a file with two mistakes gets both reported.
 set -u
 . "$(dirname "$0")/../lib/tap.sh"
 tap_need_sluice
 tap_tmpdir
 
 N_CASES=11
-tap_plan $((3 + N_CASES * 3 + 1))
+tap_plan $((4 + N_CASES * 3 + 6 + 1))
 
 # A good pipeline as the base every case breaks in one place.
 good() {
@@ -42,6 +43,16 @@ tap_is "$rc" 0 "control: the good pipeline validates (exit 0)"
 rc=$?
 tap_is "$rc" 0 "control: the good pipeline runs (exit 0)"
 tap_ok $([ -s "$TMP/good/out/status.jsonl" ]; echo $?) "control: the good pipeline writes out/status.jsonl"
+
+# Control: a null sink written the natural way, `type: null` (a YAML null scalar), is
+# the sink kind "null", as in sluice's own built-in default pipeline.
+mkdir -p "$TMP/null_sink"
+good | sed -e 's/^  server_errors: .*/  server_errors: { type: null, inputs: [errors] }/' \
+	>"$TMP/null_sink/pipeline.yaml"
+(cd "$TMP/null_sink" && "$SLUICE" validate pipeline.yaml >stdout 2>stderr)
+rc=$?
+tap_is "$rc" 0 "control: a sink with unquoted 'type: null' validates"
+[ "$rc" -ne 0 ] && tap_diag "$(head -5 "$TMP/null_sink/stderr")"
 
 # Every file under a directory with its size, to see what a run created or changed.
 snapshot() {
@@ -83,6 +94,17 @@ check_case() {
 	fi
 }
 
+# check_col NAME TOKEN [SPAN]: an error on TOKEN's line must point at TOKEN's column
+# (computed with awk index on the file), or anywhere inside the SPAN bytes from there.
+check_col() {
+	local d=$TMP/$1 tok=$2 span=${3:-1} l c got
+	l=$(grep -nF -- "$tok" "$d/pipeline.yaml" | tail -1 | cut -d: -f1)
+	c=$(awk -v l="$l" -v t="$tok" 'NR == l { print index($0, t) }' "$d/pipeline.yaml")
+	got=$(grep -oE "(^|/)pipeline\.yaml:$l:[0-9]+: " "$d/stderr" | head -1 | cut -d: -f3)
+	tap_ok $([ -n "$got" ] && [ "$got" -ge "$c" ] && [ "$got" -lt $((c + span)) ]; echo $?) \
+		"$1: the column points at '$tok' (line $l, column $c..$((c + span - 1)), got ${got:-none})"
+}
+
 # new_case NAME SED_SCRIPT: the good pipeline edited by sed.
 new_case() {
 	mkdir -p "$TMP/$1"
@@ -91,12 +113,15 @@ new_case() {
 
 new_case unknown_key 's/inputs: \[parse\], key: status/inputs: [parse], colour: red, key: status/'
 check_case unknown_key "colour: red"
+check_col unknown_key colour
 
 new_case wrong_type 's/parse: { use: nginx_parse, inputs: \[access\] }/parse: { use: nginx_parse, inputs: [access], replicas: many }/'
 check_case wrong_type "replicas: many"
+check_col wrong_type many
 
 new_case dangling_input 's/errors: { use: filter, inputs: \[parse\]/errors: { use: filter, inputs: [prase]/'
 check_case dangling_input "inputs: [prase]"
+check_col dangling_input prase
 
 new_case cycle '/^sinks:/i\
   loop_a: { use: filter, inputs: [loop_b], where: "status >= 400" }\
@@ -113,12 +138,15 @@ check_case duplicate_across 'access: { use: filter'
 
 new_case unknown_stage 's/use: nginx_parse/use: nginx_prase/'
 check_case unknown_stage "use: nginx_prase"
+check_col unknown_stage nginx_prase
 
 new_case bad_filter 's/where: "status >= 500"/where: "status >== 500"/'
 check_case bad_filter 'where: "status >== 500"'
+check_col bad_filter '"status >== 500"' 16
 
 new_case unknown_source_type 's/type: file, path: access.log/type: fiel, path: access.log/'
 check_case unknown_source_type "type: fiel"
+check_col unknown_source_type fiel
 
 new_case missing_required 's/, key: status, window: all//'
 check_case missing_required "by_status:"
