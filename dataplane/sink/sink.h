@@ -43,4 +43,11 @@ extern const struct sl_sink_ops sl_sink_null;
 /** Parse `format:`; -1 when unknown. */
 int sl_sink_format_parse(const char *s);
 
+/** Format one event as fmt (SL_FORMAT_RAW or SL_FORMAT_JSONL) plus '\n' into out.
+ *  raw: the raw_len bytes at offset 0 (a record event with raw_len 0 is written as JSON);
+ *  jsonl: the record as one JSON object, a line event as {"line":"..."}. Returns bytes
+ *  written, -1 when the record cannot be encoded, -2 when out is too small. Any thread. */
+long sl_sink_format_event(enum sl_sink_format fmt, int meta_offset, struct rte_mbuf *ev,
+			  char *out, size_t cap);
+
 #endif

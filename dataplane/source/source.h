@@ -50,4 +50,19 @@ const struct sl_source_ops *sl_source_at(uint32_t i);
 extern const struct sl_source_ops sl_source_file;
 extern const struct sl_source_ops sl_source_gen;
 
+/** Bytes kept free after a line in every event for the record a stage parses from it. */
+#define SL_SOURCE_RECORD_RESERVE 1024
+
+/** Longest line a source puts in one event of pool: the data room less the headroom and
+ *  SL_SOURCE_RECORD_RESERVE (a 4096-byte room holds 3072-byte lines); 0 when too small. */
+uint32_t sl_source_line_room(struct rte_mempool *pool);
+
+struct io_uring;
+
+/** Set up an io_uring for a file source or sink (control path). Returns false when the
+ *  caller must use pread/pwrite instead: io_uring is unavailable (ENOSYS, EPERM from
+ *  kernel.io_uring_disabled or seccomp) or the environment sets SLUICE_NO_URING=1. The
+ *  first fallback in a process logs one warning, tagged comp. */
+bool sl_io_uring_init(struct io_uring *ring, unsigned entries, const char *comp);
+
 #endif

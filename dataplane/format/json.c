@@ -1,0 +1,326 @@
+/*
+ * msgpack -> JSON (see json.h). Called by the jsonl and table sinks on worker lcores and
+ * by control-path tools; owns nothing and allocates nothing. Every read is bounded by the
+ * record's length through sl_mp_head, and every write by the caller's capacity: the first
+ * error (malformed input, -1, or a full buffer, -2) stops the conversion.
+ */
+#include "json.h"
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct json_out {
+	char *p;
+	size_t len, cap;
+	int err; /* 0, -1 malformed, -2 full */
+};
+
+static const char hex_digits[] = "0123456789abcdef";
+
+static inline bool json_room(struct json_out *o, size_t n)
+{
+	if (__builtin_expect(o->cap - o->len >= n, 1))
+		return true;
+	if (!o->err)
+		o->err = -2;
+	return false;
+}
+
+static inline void json_put(struct json_out *o, const void *s, size_t n)
+{
+	if (!json_room(o, n))
+		return;
+	memcpy(o->p + o->len, s, n);
+	o->len += n;
+}
+
+static inline void json_putc(struct json_out *o, char c)
+{
+	if (!json_room(o, 1))
+		return;
+	o->p[o->len++] = c;
+}
+
+/*
+ * Byte classes for string escaping: 0 copies as is, 1 needs an escape (controls, '"',
+ * '\\'), 2 starts a multi-byte UTF-8 sequence that must be checked.
+ */
+static const uint8_t json_class[256] = {
+	[0x00 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1, [0x80 ... 0xff] = 2,
+};
+
+/* Length of the valid UTF-8 sequence at s (RFC 3629 table 3-7), 0 when invalid. */
+static size_t utf8_valid_len(const uint8_t *s, size_t n)
+{
+	uint8_t c = s[0], lo = 0x80, hi = 0xbf;
+	size_t len;
+
+	if (c >= 0xc2 && c <= 0xdf)
+		len = 2;
+	else if (c >= 0xe0 && c <= 0xef)
+		len = 3;
+	else if (c >= 0xf0 && c <= 0xf4)
+		len = 4;
+	else
+		return 0;
+	if (n < len)
+		return 0;
+	if (c == 0xe0)
+		lo = 0xa0;
+	else if (c == 0xed)
+		hi = 0x9f;
+	else if (c == 0xf0)
+		lo = 0x90;
+	else if (c == 0xf4)
+		hi = 0x8f;
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i < len; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	return len;
+}
+
+static void json_escape_byte(struct json_out *o, uint8_t c)
+{
+	char e[6] = { '\\', 'u', '0', '0', hex_digits[c >> 4], hex_digits[c & 15] };
+
+	switch (c) {
+	case '"': json_put(o, "\\\"", 2); return;
+	case '\\': json_put(o, "\\\\", 2); return;
+	case '\b': json_put(o, "\\b", 2); return;
+	case '\f': json_put(o, "\\f", 2); return;
+	case '\n': json_put(o, "\\n", 2); return;
+	case '\r': json_put(o, "\\r", 2); return;
+	case '\t': json_put(o, "\\t", 2); return;
+	default: json_put(o, e, 6); return;
+	}
+}
+
+static void json_str(struct json_out *o, const char *str, size_t n)
+{
+	const uint8_t *s = (const uint8_t *)str, *end = s + n;
+
+	json_putc(o, '"');
+	while (s < end && !o->err) {
+		const uint8_t *run = s;
+		size_t u;
+
+		while (s < end && json_class[*s] == 0)
+			s++;
+		json_put(o, run, (size_t)(s - run));
+		if (s == end)
+			break;
+		if (json_class[*s] == 1) {
+			json_escape_byte(o, *s++);
+			continue;
+		}
+		u = utf8_valid_len(s, (size_t)(end - s));
+		if (u) {
+			json_put(o, s, u);
+			s += u;
+		} else {
+			json_escape_byte(o, *s++);
+		}
+	}
+	json_putc(o, '"');
+}
+
+static void json_u64(struct json_out *o, uint64_t v, bool neg)
+{
+	char tmp[24];
+	size_t i = sizeof(tmp);
+
+	do {
+		tmp[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	if (neg)
+		tmp[--i] = '-';
+	json_put(o, tmp + i, sizeof(tmp) - i);
+}
+
+static void json_i64(struct json_out *o, int64_t v)
+{
+	/* Negate in unsigned arithmetic so INT64_MIN is exact. */
+	if (v < 0)
+		json_u64(o, 0 - (uint64_t)v, true);
+	else
+		json_u64(o, (uint64_t)v, false);
+}
+
+/* Fewest significant digits that read back to the same value; float32 values round-trip
+ * as float32 so 0.1f prints "0.1", not its double expansion. */
+static void json_float(struct json_out *o, double d, bool single)
+{
+	char tmp[40];
+	int n = 0;
+
+	if (!isfinite(d)) {
+		json_put(o, "null", 4);
+		return;
+	}
+	for (int prec = single ? 6 : 15; prec <= (single ? 9 : 17); prec++) {
+		n = snprintf(tmp, sizeof(tmp), "%.*g", prec, d);
+		if (single ? strtof(tmp, NULL) == (float)d : strtod(tmp, NULL) == d)
+			break;
+	}
+	if (n <= 0 || n >= (int)sizeof(tmp) - 3) {
+		json_put(o, "null", 4);
+		return;
+	}
+	if (!strpbrk(tmp, ".e")) {
+		tmp[n++] = '.';
+		tmp[n++] = '0';
+	}
+	json_put(o, tmp, (size_t)n);
+}
+
+static void json_hex(struct json_out *o, const char *s, uint32_t n)
+{
+	const uint8_t *b = (const uint8_t *)s;
+
+	json_putc(o, '"');
+	if (!json_room(o, 2 * (size_t)n))
+		return;
+	for (uint32_t i = 0; i < n; i++) {
+		o->p[o->len++] = hex_digits[b[i] >> 4];
+		o->p[o->len++] = hex_digits[b[i] & 15];
+	}
+	json_putc(o, '"');
+}
+
+static const uint8_t *json_value(struct json_out *o, const uint8_t *p, const uint8_t *end,
+				 int depth);
+
+/* A map key: strings as themselves, other scalars as the string of their JSON text. */
+static const uint8_t *json_key(struct json_out *o, const uint8_t *p, const uint8_t *end)
+{
+	struct sl_val v;
+	uint64_t ch;
+	const uint8_t *q = sl_mp_head(p, end, &v, &ch);
+
+	if (!q || v.type == SL_VAL_MAP || v.type == SL_VAL_ARRAY) {
+		o->err = o->err ? o->err : -1;
+		return NULL;
+	}
+	switch (v.type) {
+	case SL_VAL_STR:
+		json_str(o, v.s.p, v.s.len);
+		return q;
+	case SL_VAL_BIN:
+	case SL_VAL_EXT:
+		json_hex(o, v.s.p, v.s.len);
+		return q;
+	default:
+		json_putc(o, '"');
+		q = json_value(o, p, end, 0);
+		json_putc(o, '"');
+		return q;
+	}
+}
+
+static const uint8_t *json_value(struct json_out *o, const uint8_t *p, const uint8_t *end,
+				 int depth)
+{
+	struct sl_val v;
+	uint64_t ch;
+
+	p = sl_mp_head(p, end, &v, &ch);
+	if (!p) {
+		o->err = o->err ? o->err : -1;
+		return NULL;
+	}
+	switch (v.type) {
+	case SL_VAL_NIL:
+		json_put(o, "null", 4);
+		return p;
+	case SL_VAL_BOOL:
+		if (v.b)
+			json_put(o, "true", 4);
+		else
+			json_put(o, "false", 5);
+		return p;
+	case SL_VAL_INT:
+		json_i64(o, v.i);
+		return p;
+	case SL_VAL_UINT:
+		json_u64(o, v.u, false);
+		return p;
+	case SL_VAL_FLOAT:
+		json_float(o, v.f, v.raw[0] == 0xca);
+		return p;
+	case SL_VAL_STR:
+		json_str(o, v.s.p, v.s.len);
+		return p;
+	case SL_VAL_BIN:
+	case SL_VAL_EXT:
+		json_hex(o, v.s.p, v.s.len);
+		return p;
+	case SL_VAL_ARRAY:
+	case SL_VAL_MAP:
+		break;
+	default:
+		o->err = o->err ? o->err : -1;
+		return NULL;
+	}
+	if (depth >= SL_REC_MAX_DEPTH) {
+		o->err = o->err ? o->err : -1;
+		return NULL;
+	}
+	json_putc(o, v.type == SL_VAL_MAP ? '{' : '[');
+	for (uint32_t i = 0; i < v.n && !o->err; i++) {
+		if (i)
+			json_putc(o, ',');
+		if (v.type == SL_VAL_MAP) {
+			p = json_key(o, p, end);
+			if (!p)
+				return NULL;
+			json_putc(o, ':');
+		}
+		p = json_value(o, p, end, depth + 1);
+		if (!p)
+			return NULL;
+	}
+	json_putc(o, v.type == SL_VAL_MAP ? '}' : ']');
+	return o->err ? NULL : p;
+}
+
+long sl_json_from_value(const uint8_t *p, size_t len, char *out, size_t cap)
+{
+	struct json_out o = { out, 0, cap, 0 };
+
+	json_value(&o, p, p + len, 0);
+	return o.err ? o.err : (long)o.len;
+}
+
+long sl_json_from_record(struct sl_rec rec, char *out, size_t cap)
+{
+	struct sl_val v;
+	uint64_t ch;
+
+	if (!rec.p || !sl_mp_head(rec.p, rec.p + rec.len, &v, &ch) || v.type != SL_VAL_MAP)
+		return -1;
+	return sl_json_from_value(rec.p, rec.len, out, cap);
+}
+
+long sl_json_string(const char *s, size_t len, char *out, size_t cap)
+{
+	struct json_out o = { out, 0, cap, 0 };
+
+	json_str(&o, s, len);
+	return o.err ? o.err : (long)o.len;
+}
+
+long sl_json_from_line(const char *s, size_t len, char *out, size_t cap)
+{
+	struct json_out o = { out, 0, cap, 0 };
+
+	json_put(&o, "{\"line\":", 8);
+	json_str(&o, s, len);
+	json_putc(&o, '}');
+	return o.err ? o.err : (long)o.len;
+}

@@ -1,0 +1,427 @@
+/*
+ * The `file` sink: formats events (raw or jsonl) into large buffers and writes them to a
+ * file with io_uring, keeping several writes in flight. create runs on the control thread;
+ * write, flush and summary_line on the one worker lcore that drives the sink. It owns the
+ * file descriptor, the io_uring and FILE_SINK_BUFS buffers of FILE_SINK_BUF_BYTES.
+ *
+ * One buffer is filled at a time; when the next event does not fit, the buffer is queued
+ * as one write at the next file offset and another free buffer is taken. Writes carry
+ * explicit offsets (the file is not opened O_APPEND: concurrent appends could land out of
+ * order), so completions may come back in any order. A short write is resubmitted for the
+ * rest. When every buffer is in flight, write takes no more events: that is the sink's
+ * backpressure. flush(final) submits the partial buffer and waits for every write (and an
+ * fsync when asked). Without io_uring (sl_io_uring_init) or for non-regular files
+ * (pipes, devices: no offsets) the same buffers are written synchronously.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <liburing.h>
+#include <rte_mbuf.h>
+#include <rte_prefetch.h>
+
+#include "base/check.h"
+#include "base/log.h"
+#include "sink.h"
+
+#define FILE_SINK_BUFS 4
+#define FILE_SINK_BUF_BYTES (1u << 20)
+#define FILE_SINK_NONE UINT32_MAX
+
+enum wbuf_state {
+	WBUF_FREE = 0,
+	WBUF_FILLING,
+	WBUF_INFLIGHT,
+};
+
+struct wbuf {
+	char *mem;
+	uint32_t len;   /* bytes formatted */
+	uint32_t done;  /* bytes written so far */
+	uint64_t off;   /* file offset of mem[0] */
+	uint8_t state;  /* enum wbuf_state */
+};
+
+struct file_sink {
+	enum sl_sink_format fmt;
+	int meta_offset;
+	int fd;
+	bool uring;
+	bool do_fsync;
+	struct io_uring ring;
+	struct wbuf bufs[FILE_SINK_BUFS];
+	uint32_t cur;        /* buffer being filled, or FILE_SINK_NONE */
+	uint32_t n_inflight;
+	uint64_t next_off;
+	int err;             /* first write error, -errno */
+	uint64_t n_events, n_bytes, n_encode_errors, n_write_errors, n_discarded;
+	char *path;
+};
+
+static const struct sl_param_desc file_sink_params[] = {
+	{ "path", SL_PARAM_STR, true, NULL, "file to write" },
+	{ "format", SL_PARAM_STR, false, "jsonl", "raw | jsonl" },
+	{ "mkdir", SL_PARAM_BOOL, false, "true", "create missing parent directories" },
+	{ "append", SL_PARAM_BOOL, false, "false", "append instead of truncating" },
+	{ "fsync", SL_PARAM_BOOL, false, "false", "fsync the file at the final flush" },
+	{ NULL },
+};
+
+static void file_sink_error(struct file_sink *s, int err)
+{
+	s->n_write_errors++;
+	if (!s->err) {
+		s->err = err;
+		/* Once per sink: events written after this are discarded and counted. */
+		SL_ERR("file", "%s: write failed: %s; discarding further events", s->path,
+		       strerror(-err));
+	}
+}
+
+/* Queue the rest of buffer i (io_uring), or write it out now. */
+static void file_sink_write_start(struct file_sink *s, uint32_t i)
+{
+	struct wbuf *b = &s->bufs[i];
+	struct io_uring_sqe *sqe;
+
+	b->state = WBUF_INFLIGHT;
+	if (s->uring) {
+		sqe = io_uring_get_sqe(&s->ring);
+		/* One entry per buffer: the submission queue cannot be full. */
+		SL_BUG_ON_HOT(!sqe);
+		io_uring_prep_write(sqe, s->fd, b->mem + b->done, b->len - b->done,
+				    b->off + b->done);
+		io_uring_sqe_set_data64(sqe, i);
+		s->n_inflight++;
+		return;
+	}
+	while (b->done < b->len) {
+		ssize_t r = s->fd >= 0 && b->off != UINT64_MAX ?
+			pwrite(s->fd, b->mem + b->done, b->len - b->done, (off_t)(b->off + b->done)) :
+			write(s->fd, b->mem + b->done, b->len - b->done);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			file_sink_error(s, r < 0 ? -errno : -EIO);
+			break;
+		}
+		b->done += (uint32_t)r;
+	}
+	b->state = WBUF_FREE;
+	b->len = b->done = 0;
+}
+
+static void file_sink_submit_cur(struct file_sink *s)
+{
+	struct wbuf *b;
+
+	if (s->cur == FILE_SINK_NONE)
+		return;
+	b = &s->bufs[s->cur];
+	s->cur = FILE_SINK_NONE;
+	if (b->len == 0) {
+		b->state = WBUF_FREE;
+		return;
+	}
+	/* Non-regular files are written in order at the current position (off unused). */
+	b->off = s->next_off;
+	if (s->next_off != UINT64_MAX)
+		s->next_off += b->len;
+	b->done = 0;
+	file_sink_write_start(s, (uint32_t)(b - s->bufs));
+	if (s->uring)
+		io_uring_submit(&s->ring);
+}
+
+static void file_sink_complete(struct file_sink *s, uint32_t i, int res)
+{
+	struct wbuf *b = &s->bufs[i];
+
+	s->n_inflight--;
+	if (res == -EAGAIN || res == -EINTR) {
+		file_sink_write_start(s, i);
+		return;
+	}
+	if (res <= 0) {
+		file_sink_error(s, res < 0 ? res : -EIO);
+	} else {
+		b->done += (uint32_t)res;
+		if (b->done < b->len) {
+			file_sink_write_start(s, i);
+			return;
+		}
+	}
+	b->state = WBUF_FREE;
+	b->len = b->done = 0;
+}
+
+/* Take completions; wait for at least one when wait is set and writes are in flight. */
+static void file_sink_reap(struct file_sink *s, bool wait)
+{
+	struct io_uring_cqe *cqe;
+	unsigned head, seen = 0;
+	uint32_t before = s->n_inflight;
+
+	if (!s->uring || s->n_inflight == 0)
+		return;
+	if (wait) {
+		int rc = io_uring_wait_cqe(&s->ring, &cqe);
+
+		if (rc < 0 && rc != -EINTR && rc != -EAGAIN) {
+			/* The ring itself failed: nothing in flight can be trusted any more. */
+			file_sink_error(s, rc);
+			s->n_inflight = 0;
+			return;
+		}
+	}
+	io_uring_for_each_cqe(&s->ring, head, cqe) {
+		file_sink_complete(s, (uint32_t)io_uring_cqe_get_data64(cqe), cqe->res);
+		seen++;
+	}
+	io_uring_cq_advance(&s->ring, seen);
+	if (s->n_inflight > before - seen)
+		io_uring_submit(&s->ring);
+}
+
+/* A buffer to format into: the current one, or a free one (NULL when all are busy). */
+static struct wbuf *file_sink_buf(struct file_sink *s)
+{
+	if (s->cur != FILE_SINK_NONE)
+		return &s->bufs[s->cur];
+	for (int pass = 0; pass < 2; pass++) {
+		for (uint32_t i = 0; i < FILE_SINK_BUFS; i++) {
+			if (s->bufs[i].state == WBUF_FREE) {
+				s->cur = i;
+				s->bufs[i].state = WBUF_FILLING;
+				s->bufs[i].len = 0;
+				return &s->bufs[i];
+			}
+		}
+		file_sink_reap(s, false);
+	}
+	return NULL;
+}
+
+static uint16_t file_sink_write(void *self, struct rte_mbuf **ev, uint16_t n)
+{
+	struct file_sink *s = self;
+	uint16_t i;
+
+	file_sink_reap(s, false);
+	for (i = 0; i < n; i++) {
+		struct rte_mbuf *m = ev[i];
+		struct wbuf *b;
+		long r;
+
+		if (s->err) {
+			s->n_discarded += n - i;
+			rte_pktmbuf_free_bulk(ev + i, n - i);
+			return n;
+		}
+		if (i + 1 < n)
+			rte_prefetch0(rte_pktmbuf_mtod(ev[i + 1], void *));
+		b = file_sink_buf(s);
+		if (!b)
+			break;
+		r = sl_sink_format_event(s->fmt, s->meta_offset, m, b->mem + b->len,
+					 FILE_SINK_BUF_BYTES - b->len);
+		if (r == -2 && b->len > 0) {
+			file_sink_submit_cur(s);
+			b = file_sink_buf(s);
+			if (!b)
+				break;
+			r = sl_sink_format_event(s->fmt, s->meta_offset, m, b->mem,
+						 FILE_SINK_BUF_BYTES);
+		}
+		if (r < 0) {
+			s->n_encode_errors++;
+		} else {
+			b->len += (uint32_t)r;
+			s->n_events++;
+			s->n_bytes += (uint64_t)r;
+		}
+	}
+	/* Every taken event was copied out; give them back to the pool in one go. */
+	if (i)
+		rte_pktmbuf_free_bulk(ev, i);
+	return i;
+}
+
+static int file_sink_flush(void *self, bool final)
+{
+	struct file_sink *s = self;
+
+	file_sink_submit_cur(s);
+	file_sink_reap(s, false);
+	if (!final)
+		return s->err;
+	while (s->n_inflight)
+		file_sink_reap(s, true);
+	if (s->do_fsync && !s->err && fsync(s->fd) < 0 && errno != EINVAL)
+		file_sink_error(s, -errno);
+	return s->err;
+}
+
+static void file_sink_summary_line(void *self, char *buf, size_t len)
+{
+	struct file_sink *s = self;
+
+	snprintf(buf, len,
+		 "events=%" PRIu64 " bytes=%" PRIu64 " encode_errors=%" PRIu64
+		 " write_errors=%" PRIu64 " discarded=%" PRIu64,
+		 s->n_events, s->n_bytes, s->n_encode_errors, s->n_write_errors, s->n_discarded);
+}
+
+static void file_sink_destroy(void *self)
+{
+	struct file_sink *s = self;
+
+	if (!s)
+		return;
+	if (s->fd >= 0) {
+		/* Normally flushed already; never drop formatted output silently. */
+		file_sink_flush(s, true);
+	}
+	if (s->uring)
+		io_uring_queue_exit(&s->ring);
+	for (int i = 0; i < FILE_SINK_BUFS; i++)
+		free(s->bufs[i].mem);
+	if (s->fd >= 0)
+		close(s->fd);
+	free(s->path);
+	free(s);
+}
+
+/* mkdir -p of path's parent directory. */
+static int file_sink_mkdirs(const char *path, char *msg, size_t msg_len)
+{
+	char *dir = strdup(path);
+	int rc = 0;
+
+	if (!dir)
+		return -ENOMEM;
+	for (char *p = dir + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+			rc = -errno;
+			snprintf(msg, msg_len, "cannot create directory %s for %s: %s", dir, path,
+				 strerror(-rc));
+			break;
+		}
+		*p = '/';
+	}
+	free(dir);
+	return rc;
+}
+
+static int file_sink_create(const struct sl_args *args, const struct sl_io_env *env,
+			    void **self, struct sl_error *err)
+{
+	const struct sl_arg *path = sl_args_get(args, "path");
+	const struct sl_arg *format = sl_args_get(args, "format");
+	const struct sl_arg *mk = sl_args_get(args, "mkdir");
+	const struct sl_arg *append = sl_args_get(args, "append");
+	const struct sl_arg *fs = sl_args_get(args, "fsync");
+	int fmt = format ? sl_sink_format_parse(format->str) : SL_FORMAT_JSONL;
+	bool do_append = append && append->b;
+	struct file_sink *s;
+	struct stat st;
+	int rc, flags;
+
+	*self = NULL;
+	if (!path || !path->str || !path->str[0]) {
+		err->key = "path";
+		snprintf(err->msg, sizeof(err->msg), "a file path is required");
+		return -EINVAL;
+	}
+	if (fmt != SL_FORMAT_RAW && fmt != SL_FORMAT_JSONL) {
+		err->key = "format";
+		snprintf(err->msg, sizeof(err->msg), "format must be raw or jsonl, not '%s'%s",
+			 format->str, fmt == SL_FORMAT_TABLE ? " (table is for stdout only)" : "");
+		return -EINVAL;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->fd = -1;
+	s->cur = FILE_SINK_NONE;
+	s->fmt = (enum sl_sink_format)fmt;
+	s->meta_offset = env->meta_offset;
+	s->do_fsync = fs && fs->b;
+	s->path = strdup(path->str);
+	if (!s->path) {
+		rc = -ENOMEM;
+		goto err_free;
+	}
+	for (int i = 0; i < FILE_SINK_BUFS; i++) {
+		if (posix_memalign((void **)&s->bufs[i].mem, 4096, FILE_SINK_BUF_BYTES)) {
+			rc = -ENOMEM;
+			snprintf(err->msg, sizeof(err->msg), "out of memory for write buffers");
+			goto err_free;
+		}
+	}
+	err->key = "path";
+	if ((!mk || mk->b) && (rc = file_sink_mkdirs(s->path, err->msg, sizeof(err->msg))) < 0)
+		goto err_free;
+	/* O_NONBLOCK only for the open itself, so a FIFO without a reader fails (ENXIO)
+	 * instead of hanging the control thread. */
+	flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NONBLOCK | (do_append ? 0 : O_TRUNC);
+	s->fd = open(s->path, flags, 0644);
+	if (s->fd < 0) {
+		rc = -errno;
+		snprintf(err->msg, sizeof(err->msg), "cannot open %s for writing: %s", s->path,
+			 strerror(-rc));
+		goto err_free;
+	}
+	if (fstat(s->fd, &st) < 0 || fcntl(s->fd, F_SETFL, 0) < 0) {
+		rc = -errno;
+		snprintf(err->msg, sizeof(err->msg), "cannot use %s: %s", s->path, strerror(-rc));
+		goto err_free;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		rc = -EISDIR;
+		snprintf(err->msg, sizeof(err->msg), "cannot write %s: %s", s->path,
+			 strerror(EISDIR));
+		goto err_free;
+	}
+	if (S_ISREG(st.st_mode)) {
+		s->next_off = do_append ? (uint64_t)st.st_size : 0;
+		s->uring = sl_io_uring_init(&s->ring, FILE_SINK_BUFS, "file");
+	} else {
+		/* Pipes and devices have no offsets: synchronous writes, in order. */
+		s->next_off = UINT64_MAX;
+	}
+	err->key = NULL;
+	*self = s;
+	return 0;
+
+err_free:
+	if (rc == -ENOMEM && !err->msg[0])
+		snprintf(err->msg, sizeof(err->msg), "out of memory");
+	if (s->fd >= 0) {
+		close(s->fd);
+		s->fd = -1;
+	}
+	file_sink_destroy(s);
+	return rc;
+}
+
+const struct sl_sink_ops sl_sink_file = {
+	.type = "file",
+	.summary = "write events to a file as raw lines or JSON lines (io_uring, pwrite fallback)",
+	.params = file_sink_params,
+	.create = file_sink_create,
+	.write = file_sink_write,
+	.flush = file_sink_flush,
+	.summary_line = file_sink_summary_line,
+	.destroy = file_sink_destroy,
+};

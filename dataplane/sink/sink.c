@@ -1,0 +1,73 @@
+/*
+ * The table of sink kinds (looked up on the control thread by the config loader and the
+ * runtime), `format:` parsing, and the per-event formatter the file and stdout sinks
+ * share (called on worker lcores). Owns no state.
+ */
+#include "sink.h"
+
+#include <string.h>
+
+#include "base/check.h"
+#include "format/json.h"
+
+static const struct sl_sink_ops *const sink_kinds[] = {
+	&sl_sink_file,
+	&sl_sink_stdout,
+	&sl_sink_null,
+};
+
+const struct sl_sink_ops *sl_sink_find(const char *type)
+{
+	for (size_t i = 0; i < SL_ARRAY_SIZE(sink_kinds); i++)
+		if (strcmp(sink_kinds[i]->type, type) == 0)
+			return sink_kinds[i];
+	return NULL;
+}
+
+const struct sl_sink_ops *sl_sink_at(uint32_t i)
+{
+	return i < SL_ARRAY_SIZE(sink_kinds) ? sink_kinds[i] : NULL;
+}
+
+int sl_sink_format_parse(const char *s)
+{
+	if (strcmp(s, "raw") == 0)
+		return SL_FORMAT_RAW;
+	if (strcmp(s, "jsonl") == 0)
+		return SL_FORMAT_JSONL;
+	if (strcmp(s, "table") == 0)
+		return SL_FORMAT_TABLE;
+	return -1;
+}
+
+long sl_sink_format_event(enum sl_sink_format fmt, int meta_offset, struct rte_mbuf *ev,
+			  char *out, size_t cap)
+{
+	const struct sl_meta *m = sl_event_meta(meta_offset, ev);
+	const char *data = rte_pktmbuf_mtod(ev, const char *);
+	uint32_t raw = m->raw_len < ev->data_len ? m->raw_len : ev->data_len;
+	bool has_rec = m->kind == SL_EVENT_RECORD && m->rec_off < ev->data_len;
+	long n;
+
+	if (fmt == SL_FORMAT_RAW && (raw > 0 || !has_rec)) {
+		if (cap < (size_t)raw + 1)
+			return -2;
+		memcpy(out, data, raw);
+		out[raw] = '\n';
+		return (long)raw + 1;
+	}
+	if (has_rec) {
+		struct sl_rec rec = { (const uint8_t *)data + m->rec_off,
+				      (uint32_t)(ev->data_len - m->rec_off) };
+
+		n = sl_json_from_record(rec, out, cap);
+	} else {
+		n = sl_json_from_line(data, raw, out, cap);
+	}
+	if (n < 0)
+		return n;
+	if ((size_t)n >= cap)
+		return -2;
+	out[n] = '\n';
+	return n + 1;
+}

@@ -1,0 +1,357 @@
+/*
+ * Unit tests for the `file` source: files with known content (long lines, CRLF, empty
+ * lines, no final newline, lines straddling tiny reads) are read with many read sizes and
+ * queue depths, through io_uring and through the pread fallback (SLUICE_NO_URING=1), and
+ * every event's bytes, event_id offset and flags are compared with a plain split of the
+ * same bytes done here. Also: create errors name the path and the parameter.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <liburing.h>
+
+#include "eal.h"
+#include "source/source.h"
+
+#define TEST_ROOM 100 /* line room of the test pool: data room 1124 - 1024 reserved */
+
+static struct rte_mempool *pool;
+static int meta_off;
+static char tmpdir[] = "/tmp/sl_file_test_XXXXXX";
+
+struct want_line {
+	uint64_t off;
+	uint32_t len;
+	bool truncated;
+};
+
+/* The expected events: split on '\n', drop empty lines, cut at line_max. */
+static uint32_t split_lines(const char *d, size_t len, uint32_t line_max, struct want_line *w,
+			    uint32_t cap, uint64_t *n_empty)
+{
+	uint32_t n = 0;
+	size_t start = 0;
+
+	*n_empty = 0;
+	for (size_t i = 0; i <= len; i++) {
+		size_t l;
+
+		if (i < len && d[i] != '\n')
+			continue;
+		if (i == len && start == len)
+			break;
+		l = i - start;
+		if (l == 0) {
+			(*n_empty)++;
+		} else {
+			assert_true(n < cap);
+			w[n].off = start;
+			w[n].len = l > line_max ? line_max : (uint32_t)l;
+			w[n].truncated = l > line_max;
+			n++;
+		}
+		start = i + 1;
+	}
+	return n;
+}
+
+struct test_args {
+	struct sl_arg v[4];
+	struct sl_args a;
+};
+
+static void make_args(struct test_args *t, const char *path, int64_t read_bytes, int64_t depth,
+		      int64_t max_line)
+{
+	memset(t, 0, sizeof(*t));
+	t->v[0] = (struct sl_arg){ .key = "path", .type = SL_PARAM_STR, .str = path };
+	t->v[1] = (struct sl_arg){ .key = "read_bytes", .type = SL_PARAM_INT, .i = read_bytes };
+	t->v[2] = (struct sl_arg){ .key = "queue_depth", .type = SL_PARAM_INT, .i = depth };
+	t->v[3] = (struct sl_arg){ .key = "max_line_bytes", .type = SL_PARAM_INT, .i = max_line };
+	t->a = (struct sl_args){ .file = "test.yaml", .name = "src", .n = 4, .v = t->v };
+}
+
+static struct sl_io_env test_env(void)
+{
+	return (struct sl_io_env){ .pool = pool, .meta_offset = meta_off, .node_id = 7,
+				   .name = "src", .file = "test.yaml", .tsc_hz = 1000000000 };
+}
+
+static void write_file(const char *path, const char *d, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+
+	assert_non_null(f);
+	assert_int_equal(fwrite(d, 1, len, f), len);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* Read path with the given settings and check every event against split_lines. */
+static void check_read(const char *d, size_t len, int64_t read_bytes, int64_t depth,
+		       int64_t max_line, uint16_t burst)
+{
+	static struct want_line w[20000];
+	struct sl_io_env env = test_env();
+	struct test_args ta;
+	struct sl_error err = { 0 };
+	uint32_t line_max = max_line ? (uint32_t)max_line : TEST_ROOM;
+	uint64_t n_empty, got = 0, n_trunc = 0;
+	uint32_t n_want = split_lines(d, len, line_max, w, 20000, &n_empty);
+	char path[256], summary[256], expect[256];
+	void *src = NULL;
+	bool done = false;
+	int polls = 0;
+
+	snprintf(path, sizeof(path), "%s/in.log", tmpdir);
+	write_file(path, d, len);
+	make_args(&ta, path, read_bytes, depth, max_line);
+	assert_int_equal(sl_source_file.create(&ta.a, &env, &src, &err), 0);
+	while (!done) {
+		struct rte_mbuf *ev[64];
+		uint16_t n = sl_source_file.poll(src, ev, burst, &done);
+
+		assert_true(n <= burst);
+		for (uint16_t i = 0; i < n; i++) {
+			struct sl_meta *m = sl_event_meta(meta_off, ev[i]);
+			const struct want_line *x;
+
+			assert_true(got < n_want);
+			x = &w[got];
+			if (m->event_id != x->off || ev[i]->data_len != x->len ||
+			    memcmp(rte_pktmbuf_mtod(ev[i], char *), d + x->off, x->len) != 0)
+				fail_msg("read_bytes=%ld depth=%ld line %lu: got id %lu len %u, want "
+					 "off %lu len %u",
+					 (long)read_bytes, (long)depth, (unsigned long)got,
+					 (unsigned long)m->event_id, ev[i]->data_len,
+					 (unsigned long)x->off, x->len);
+			assert_int_equal(ev[i]->pkt_len, x->len);
+			assert_int_equal(m->raw_len, x->len);
+			assert_int_equal(m->kind, SL_EVENT_LINE);
+			assert_int_equal(m->source, 7);
+			assert_int_equal(m->rec_off, 0);
+			assert_int_equal(m->flags, x->truncated ? SL_META_F_TRUNCATED : 0);
+			n_trunc += x->truncated;
+			got++;
+			rte_pktmbuf_free(ev[i]);
+		}
+		assert_true(++polls < 10000000);
+	}
+	assert_int_equal(got, n_want);
+	/* Polling after done stays done and produces nothing. */
+	{
+		struct rte_mbuf *ev[4];
+
+		done = false;
+		assert_int_equal(sl_source_file.poll(src, ev, 4, &done), 0);
+		assert_true(done);
+	}
+	sl_source_file.summary_line(src, summary, sizeof(summary));
+	snprintf(expect, sizeof(expect), "lines=%lu bytes=%lu truncated=%lu empty=%lu ",
+		 (unsigned long)n_want, (unsigned long)len, (unsigned long)n_trunc,
+		 (unsigned long)n_empty);
+	if (strncmp(summary, expect, strlen(expect)) != 0)
+		fail_msg("summary '%s', want it to start with '%s'", summary, expect);
+	sl_source_file.destroy(src);
+	unlink(path);
+}
+
+/* A file exercising every framing case with a 100-byte line room. */
+static size_t tricky_content(char *d)
+{
+	size_t n = 0;
+
+	n += (size_t)sprintf(d + n, "alpha\n\nbeta\r\n\r\n");
+	memset(d + n, 'L', 250); /* longer than the room: truncated to 100, rest skipped */
+	n += 250;
+	d[n++] = '\n';
+	n += (size_t)sprintf(d + n, "after-long\n\n\n");
+	memset(d + n, 'x', 100); /* exactly the room */
+	n += 100;
+	d[n++] = '\n';
+	memset(d + n, 'y', 101); /* one more than the room */
+	n += 101;
+	d[n++] = '\n';
+	for (int i = 0; i < 40; i++)
+		n += (size_t)sprintf(d + n, "line %d %.*s\n", i, i % 13, "abcdefghijklmnop");
+	memset(d + n, 'Z', 3000); /* far longer than any read size below */
+	n += 3000;
+	n += (size_t)sprintf(d + n, "\ncrlf\r\nlast line without newline");
+	return n;
+}
+
+static void run_matrix(void)
+{
+	static const int64_t reads[] = { 1, 2, 7, 64, 99, 100, 101, 4096, 1 << 20 };
+	static const int64_t depths[] = { 1, 2, 4 };
+	static char d[8192];
+	size_t len = tricky_content(d);
+
+	for (size_t r = 0; r < sizeof(reads) / sizeof(reads[0]); r++)
+		for (size_t q = 0; q < sizeof(depths) / sizeof(depths[0]); q++)
+			check_read(d, len, reads[r], depths[q], 0, 5);
+	/* A smaller max_line_bytes, and bursts of 1 and 64. */
+	check_read(d, len, 7, 4, 10, 1);
+	check_read(d, len, 4096, 4, 0, 64);
+}
+
+static void test_framing_uring(void **state)
+{
+	unsetenv("SLUICE_NO_URING");
+	run_matrix();
+}
+
+static void test_framing_pread(void **state)
+{
+	setenv("SLUICE_NO_URING", "1", 1);
+	run_matrix();
+	unsetenv("SLUICE_NO_URING");
+}
+
+static void test_edge_files(void **state)
+{
+	static char big[200000];
+	uint64_t s = 12345;
+	size_t n = 0;
+
+	for (int k = 0; k < 2; k++) {
+		if (k)
+			setenv("SLUICE_NO_URING", "1", 1);
+		check_read("", 0, 7, 4, 0, 5);                 /* empty file */
+		check_read("\n\n\n", 3, 2, 4, 0, 5);           /* only empty lines */
+		check_read("one", 3, 7, 4, 0, 5);              /* no newline at all */
+		check_read("abcdef\n", 7, 7, 4, 0, 5);         /* newline ends the first read */
+		check_read("abcdefg\nh", 9, 7, 4, 0, 5);       /* newline starts the second */
+		check_read("abcdefghijklmn\n", 15, 7, 2, 0, 5); /* ends exactly at 2 reads */
+		unsetenv("SLUICE_NO_URING");
+	}
+	/* Random lines of 0..150 bytes (some over the room) with random read sizes. */
+	while (n < sizeof(big) - 200) {
+		uint32_t l;
+
+		s = s * 6364136223846793005ull + 1442695040888963407ull;
+		l = (uint32_t)(s >> 33) % 151;
+		for (uint32_t i = 0; i < l; i++)
+			big[n++] = (char)('a' + (s >> (i % 50)) % 26);
+		big[n++] = '\n';
+	}
+	check_read(big, n, 4093, 3, 0, 32);
+	check_read(big, n, 65536, 4, 0, 64);
+	setenv("SLUICE_NO_URING", "1", 1);
+	check_read(big, n, 333, 2, 0, 32);
+	unsetenv("SLUICE_NO_URING");
+}
+
+static void expect_create_error(const char *path, int64_t rb, int64_t depth, int64_t ml,
+				int want_rc, const char *want_key, const char *want_in_msg)
+{
+	struct sl_io_env env = test_env();
+	struct test_args ta;
+	struct sl_error err = { 0 };
+	void *src = (void *)1;
+
+	make_args(&ta, path, rb, depth, ml);
+	assert_int_equal(sl_source_file.create(&ta.a, &env, &src, &err), want_rc);
+	assert_null(src);
+	assert_non_null(err.key);
+	assert_string_equal(err.key, want_key);
+	if (!strstr(err.msg, want_in_msg))
+		fail_msg("message '%s' lacks '%s'", err.msg, want_in_msg);
+}
+
+static void test_create_errors(void **state)
+{
+	char missing[256], ok[256];
+
+	snprintf(missing, sizeof(missing), "%s/does-not-exist.log", tmpdir);
+	snprintf(ok, sizeof(ok), "%s/ok.log", tmpdir);
+	write_file(ok, "x\n", 2);
+	expect_create_error(missing, 4096, 4, 0, -ENOENT, "path", missing);
+	expect_create_error(missing, 4096, 4, 0, -ENOENT, "path", strerror(ENOENT));
+	expect_create_error(tmpdir, 4096, 4, 0, -EISDIR, "path", strerror(EISDIR));
+	expect_create_error("/dev/null", 4096, 4, 0, -EINVAL, "path", "not a regular file");
+	expect_create_error("", 4096, 4, 0, -EINVAL, "path", "required");
+	expect_create_error(ok, 0, 4, 0, -EINVAL, "read_bytes", "read_bytes");
+	expect_create_error(ok, 4096, 0, 0, -EINVAL, "queue_depth", "queue_depth");
+	expect_create_error(ok, 4096, 65, 0, -EINVAL, "queue_depth", "queue_depth");
+	expect_create_error(ok, 4096, 4, TEST_ROOM + 1, -EINVAL, "max_line_bytes", "100");
+	unlink(ok);
+}
+
+static void test_stop(void **state)
+{
+	struct sl_io_env env = test_env();
+	struct test_args ta;
+	struct sl_error err = { 0 };
+	struct rte_mbuf *ev[4];
+	char path[256];
+	void *src;
+	bool done = false;
+	uint16_t n;
+
+	snprintf(path, sizeof(path), "%s/stop.log", tmpdir);
+	write_file(path, "a\nb\nc\nd\ne\nf\n", 12);
+	make_args(&ta, path, 4096, 4, 0);
+	assert_int_equal(sl_source_file.create(&ta.a, &env, &src, &err), 0);
+	/* io_uring may need a poll or two before the first read completes. */
+	for (int i = 0; i < 1000000 && (n = sl_source_file.poll(src, ev, 2, &done)) == 0; i++)
+		;
+	assert_int_equal(n, 2);
+	assert_false(done);
+	rte_pktmbuf_free_bulk(ev, n);
+	sl_source_file.stop(src);
+	assert_int_equal(sl_source_file.poll(src, ev, 4, &done), 0);
+	assert_true(done);
+	sl_source_file.destroy(src);
+	unlink(path);
+}
+
+static void test_table(void **state)
+{
+	assert_ptr_equal(sl_source_find("file"), &sl_source_file);
+	assert_ptr_equal(sl_source_find("gen"), &sl_source_gen);
+	assert_null(sl_source_find("nope"));
+	assert_ptr_equal(sl_source_at(0), &sl_source_file);
+	assert_ptr_equal(sl_source_at(1), &sl_source_gen);
+	assert_null(sl_source_at(2));
+	/* The line room rule: data room less headroom less the record reserve. */
+	assert_int_equal(sl_source_line_room(pool), TEST_ROOM);
+	/* path is required and has no default; the rest have defaults the loader fills in. */
+	assert_string_equal(sl_source_file.params[0].name, "path");
+	assert_true(sl_source_file.params[0].required);
+	assert_string_equal(sl_source_file.params[1].def, "1048576");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_table),
+		cmocka_unit_test(test_framing_uring),
+		cmocka_unit_test(test_framing_pread),
+		cmocka_unit_test(test_edge_files),
+		cmocka_unit_test(test_create_errors),
+		cmocka_unit_test(test_stop),
+	};
+	struct io_uring ring;
+	int rc;
+
+	if (!mkdtemp(tmpdir)) {
+		printf("Bail out! mkdtemp: %s\n", strerror(errno));
+		return 1;
+	}
+	pool = sl_test_pool(512, TEST_ROOM + 1024, &meta_off);
+	if (io_uring_queue_init(4, &ring, 0) == 0)
+		io_uring_queue_exit(&ring);
+	else
+		printf("# io_uring unavailable here: the uring cases exercise the fallback\n");
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	rmdir(tmpdir);
+	return rc;
+}

@@ -1,0 +1,69 @@
+/*
+ * The table of source kinds (looked up by the config loader and the runtime on the control
+ * thread) and helpers every file-backed source or sink shares: the line room of an event
+ * and io_uring set-up with its pread/pwrite fallback policy. Owns no per-source state.
+ */
+#include "source.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <liburing.h>
+#include <rte_mbuf.h>
+
+#include "base/check.h"
+#include "base/log.h"
+
+static const struct sl_source_ops *const source_kinds[] = {
+	&sl_source_file,
+	&sl_source_gen,
+};
+
+const struct sl_source_ops *sl_source_find(const char *type)
+{
+	for (size_t i = 0; i < SL_ARRAY_SIZE(source_kinds); i++)
+		if (strcmp(source_kinds[i]->type, type) == 0)
+			return source_kinds[i];
+	return NULL;
+}
+
+const struct sl_source_ops *sl_source_at(uint32_t i)
+{
+	return i < SL_ARRAY_SIZE(source_kinds) ? source_kinds[i] : NULL;
+}
+
+uint32_t sl_source_line_room(struct rte_mempool *pool)
+{
+	uint32_t room = rte_pktmbuf_data_room_size(pool);
+
+	if (room <= RTE_PKTMBUF_HEADROOM + SL_SOURCE_RECORD_RESERVE)
+		return 0;
+	room -= RTE_PKTMBUF_HEADROOM + SL_SOURCE_RECORD_RESERVE;
+	/* meta->raw_len is 16 bits wide. */
+	return room > UINT16_MAX ? UINT16_MAX : room;
+}
+
+bool sl_io_uring_init(struct io_uring *ring, unsigned entries, const char *comp)
+{
+	/* Control thread only (sources and sinks are created there), so a plain flag is
+	 * enough to keep the fallback warning to one per process. */
+	static bool warned;
+	const char *no = getenv("SLUICE_NO_URING");
+	int rc;
+
+	if (no && strcmp(no, "1") == 0) {
+		if (!warned)
+			SL_INFO(comp, "SLUICE_NO_URING=1: using pread/pwrite instead of io_uring");
+		warned = true;
+		return false;
+	}
+	rc = io_uring_queue_init(entries, ring, 0);
+	if (rc == 0)
+		return true;
+	if (!warned)
+		SL_WARN(comp, "io_uring unavailable (%s): using pread/pwrite; check sysctl "
+			"kernel.io_uring_disabled and seccomp policy", strerror(-rc));
+	warned = true;
+	return false;
+}
