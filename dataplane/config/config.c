@@ -1054,9 +1054,15 @@ static void load_plugins(struct loader *ld, yaml_node_t *key, yaml_node_t *val)
 		if (!ld->opts->load_plugins)
 			continue;
 		err[0] = '\0';
-		if (!ld->opts->registry)
+		if (!ld->opts->registry) {
 			ld_err(ld, item, "plugin '%s': no registry to load it into", show(ld, path));
-		else if (sl_plugin_load(ld->opts->registry, path, err, sizeof(err)) < 0)
+			continue;
+		}
+		if (sl_plugin_load(ld->opts->registry, path, err, sizeof(err)) == 0)
+			continue;
+		if (err[0] && strstr(err, path))
+			ld_err(ld, item, "%s", err); /* the loader's reason names the path */
+		else
 			ld_err(ld, item, "plugin '%s': %s", show(ld, path),
 			       err[0] ? err : "cannot load");
 	}
