@@ -36,7 +36,7 @@ static const char default_pipeline[] =
 	"  by_status: { use: count, inputs: [parse], key: status, window: all }\n"
 	"sinks:\n"
 	"  table: { type: stdout, inputs: [by_status], format: table }\n"
-	"  unparsed: { type: null, inputs: [parse.errors] }\n";
+	"  unparsed: { type: \"null\", inputs: [parse.errors] }\n";
 
 static void usage(FILE *f)
 {
@@ -272,7 +272,7 @@ static int cmd_run(const struct cli *c, struct sl_registry *reg)
 out:
 	sl_pipeline_destroy(p);
 	sl_config_destroy(cfg);
-	rte_eal_cleanup();
+	sl_eal_cleanup();
 	return status;
 }
 

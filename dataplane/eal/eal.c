@@ -4,7 +4,10 @@
  */
 #include "eal.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +20,9 @@
 #include "base/log.h"
 
 #define EAL_ARGV_MAX 128
+
+/* Whether we chose the file prefix, so the runtime directory is ours to remove. */
+static bool own_prefix;
 
 static bool eal_has_opt(int argc, char **argv, const char *const *names)
 {
@@ -65,7 +71,7 @@ int sl_eal_init(int argc, char **argv, struct sl_eal_info *info)
 						NULL };
 	static const char *const log_opts[] = { "--log-level", NULL };
 	static char *eal_argv[EAL_ARGV_MAX];
-	static char lcores[32];
+	static char lcores[32], prefix[32];
 	int n = 0, ret;
 
 	memset(info, 0, sizeof(*info));
@@ -88,8 +94,24 @@ int sl_eal_init(int argc, char **argv, struct sl_eal_info *info)
 		eal_argv[n++] = "512";
 		info->no_huge = true;
 	}
-	if (!eal_has_opt(argc, argv, prefix_opts))
-		eal_argv[n++] = "--in-memory";
+	/*
+	 * No shared files unless the user asks for a prefix: --in-memory with hugepages; with
+	 * --no-huge (which implies legacy memory, incompatible with --in-memory) no shared
+	 * config and a per-process prefix, whose runtime directory sl_eal_cleanup removes.
+	 */
+	if (!eal_has_opt(argc, argv, prefix_opts)) {
+		if (info->no_huge || eal_has_opt(argc, argv, (const char *const[]){ "--no-huge", NULL })) {
+			snprintf(prefix, sizeof(prefix), "sluice%d", (int)getpid());
+			eal_argv[n++] = "--no-shconf";
+			eal_argv[n++] = "--file-prefix";
+			eal_argv[n++] = prefix;
+			own_prefix = true;
+		} else {
+			eal_argv[n++] = "--in-memory";
+		}
+	}
+	if (!eal_has_opt(argc, argv, (const char *const[]){ "--telemetry", "--no-telemetry", NULL }))
+		eal_argv[n++] = "--no-telemetry";
 	if (!eal_has_opt(argc, argv, dev_opts))
 		eal_argv[n++] = "--no-pci";
 	if (!eal_has_opt(argc, argv, log_opts)) {
@@ -109,4 +131,24 @@ int sl_eal_init(int argc, char **argv, struct sl_eal_info *info)
 	}
 	info->n_lcores = rte_lcore_count();
 	return 0;
+}
+
+void sl_eal_cleanup(void)
+{
+	char dir[PATH_MAX];
+	const char *rt = rte_eal_get_runtime_dir();
+
+	snprintf(dir, sizeof(dir), "%s", rt ? rt : "");
+	rte_eal_cleanup();
+	if (own_prefix && dir[0]) {
+		/* Only files the EAL made for this process live there (no shared config). */
+		DIR *d = opendir(dir);
+		struct dirent *e;
+		while (d && (e = readdir(d)))
+			if (e->d_name[0] != '.')
+				unlinkat(dirfd(d), e->d_name, 0);
+		if (d)
+			closedir(d);
+		rmdir(dir);
+	}
 }

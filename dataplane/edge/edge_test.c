@@ -50,7 +50,7 @@ static void test_fanout_refcount(void **st)
 	struct sl_edge_out o;
 	struct rte_mbuf *ev[8];
 	unsigned avail = rte_mempool_avail_count(pool);
-	void *x;
+	void *x = NULL;
 
 	(void)st;
 	assert_int_equal(sl_edge_out_init(&o, &port, 1), 0);

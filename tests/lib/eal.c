@@ -11,23 +11,23 @@
 #include <rte_eal.h>
 #include <rte_lcore.h>
 
+#include "eal/eal.h"
 #include "event/event.h"
 
 void sl_test_eal_init(void)
 {
 	static int done;
-	char prefix[64];
-	char *argv[] = { "sluice-test", "--no-huge", "-m", "256", "--in-memory", "--no-pci",
-			 "--no-telemetry", "-l", "0", "--log-level", "lib.eal:error",
-			 "--file-prefix", prefix, NULL };
+	char *argv[] = { "-l", "0", "--no-huge", "-m", "256", "--log-level", "*:error", NULL };
+	struct sl_eal_info info;
 
 	if (done)
 		return;
-	snprintf(prefix, sizeof(prefix), "sltest%d", (int)getpid());
-	if (rte_eal_init((int)(sizeof(argv) / sizeof(argv[0])) - 1, argv) < 0) {
-		fprintf(stderr, "test: rte_eal_init failed\n");
+	/* The runtime's own bring-up: a per-process prefix whose directory goes at exit. */
+	if (sl_eal_init((int)(sizeof(argv) / sizeof(argv[0])) - 1, argv, &info) < 0) {
+		fprintf(stderr, "test: EAL initialisation failed\n");
 		exit(1);
 	}
+	atexit(sl_eal_cleanup);
 	done = 1;
 }
 
