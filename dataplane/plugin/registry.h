@@ -19,7 +19,8 @@ struct sl_registry;
 /** The built-in stages, NULL-terminated (stages/builtin.c). */
 extern const struct sl_stage_desc *const sl_builtin_stages[];
 
-/** Registry holding the built-ins. */
+/** Registry holding the built-ins, each checked with sl_stage_desc_check: 0, -ENOMEM, or
+ *  -EINVAL (logged) when a built-in is malformed or two share a name. */
 int sl_registry_create(struct sl_registry **out);
 void sl_registry_destroy(struct sl_registry *r);
 
@@ -31,11 +32,18 @@ const struct sl_stage_desc *sl_registry_find(const struct sl_registry *r, const 
 const struct sl_stage_desc *sl_registry_at(const struct sl_registry *r, uint32_t i,
 					   const char **origin);
 
-/** Load a plugin by path. Returns 0, or -errno with a one-line reason in err. A name that
- *  clashes with a known stage is an error. Loading the same path twice is a no-op. */
+/** Load a plugin by path. Returns 0, or -errno with a one-line reason naming the path in
+ *  err: -ENOENT (no such file), -ELOOP (a symlink), -EINVAL (not a regular file, or a
+ *  descriptor failed sl_stage_desc_check), -EPERM (group/world-writable, or owned by
+ *  neither root nor the running user), -ENOEXEC (not an ELF shared object for this
+ *  machine, not a plugin, ABI major differs, dlopen failed), -EEXIST (a stage name clashes
+ *  with a known stage). Loading the same path, or the same file under another name, twice
+ *  is a no-op. Plugins stay loaded until sl_registry_destroy. */
 int sl_plugin_load(struct sl_registry *r, const char *path, char *err, size_t err_len);
 
-/** Check one descriptor; 0 or -EINVAL with the reason in err. */
+/** Check one descriptor; 0 or -EINVAL with the reason in err. A descriptor from an older
+ *  ABI minor may be shorter than struct sl_stage_desc (but not shorter than
+ *  offsetof(struct sl_stage_desc, state)): fields past its size read as NULL/0. */
 int sl_stage_desc_check(const struct sl_stage_desc *d, char *err, size_t err_len);
 
 #endif
