@@ -9,10 +9,10 @@
  * Every buffer has a prefix area of max_line_bytes in front of its read area: the partial
  * line left at the end of one buffer is copied into the prefix of the next, right before
  * its data, so lines are always contiguous and each byte is carried at most once (no
- * quadratic copying). Framing is memchr over the buffer; each line is copied once into its
- * event. No syscall per line: one io_uring_submit per refill, completions are read from
- * the shared ring. Without io_uring (see sl_io_uring_init) the same buffers are filled
- * with pread.
+ * quadratic copying). Framing and copying are one pass: 16-byte vectors are copied into
+ * the event while they are searched for the newline. No syscall per line: one
+ * io_uring_submit per refill, completions are read from the shared ring. Without io_uring
+ * (see sl_io_uring_init) the same buffers are filled with pread.
  *
  * Per-file state lives in struct file_cursor so `follow` (tailing, rotation) can be added
  * by giving the cursor a new file without touching the framing.
@@ -27,9 +27,11 @@
 #include <unistd.h>
 
 #include <liburing.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #include <rte_cycles.h>
 #include <rte_mbuf.h>
-#include <rte_memcpy.h>
 #include <rte_prefetch.h>
 
 #include "base/check.h"
@@ -39,6 +41,7 @@
 #define FILE_STASH 64            /* mbufs allocated per refill */
 #define FILE_DEPTH_MAX 64
 #define FILE_READ_MAX (1u << 30)
+#define FILE_SLACK 64            /* spare bytes after a read area for 16-byte scans */
 
 enum file_buf_state {
 	FILE_BUF_FREE = 0,
@@ -230,28 +233,47 @@ static bool file_stash_refill(struct file_source *fs)
 	return false;
 }
 
-/* Copy one line into an event. Returns false when no mbuf was free (nothing consumed). */
-static inline bool file_emit(struct file_source *fs, struct rte_mbuf **ev, uint16_t *n,
-			     const char *p, uint32_t len, uint64_t off, uint64_t tsc)
+/*
+ * Copy bytes from src to dst 16 at a time until a '\n' shows up among the first lim
+ * bytes: one pass both frames and copies the line. Returns the newline's index, or lim
+ * when there is none. Reads and writes up to FILE_SLACK bytes past lim; read buffers and
+ * events both have that much room to spare.
+ */
+static inline uint32_t file_copy_line(char *dst, const char *src, uint32_t lim)
 {
-	struct rte_mbuf *m;
-	struct sl_meta *meta;
-	uint8_t flags = 0;
+#ifdef __SSE2__
+	const __m128i nl = _mm_set1_epi8('\n');
 
-	if (fs->n_stash == 0 && !file_stash_refill(fs))
-		return false;
-	m = fs->stash[--fs->n_stash];
-	if (fs->n_stash)
-		rte_prefetch0(rte_pktmbuf_mtod(fs->stash[fs->n_stash - 1], void *));
-	if (len > fs->line_max) {
-		len = fs->line_max;
-		flags = SL_META_F_TRUNCATED;
-		fs->n_truncated++;
+	for (uint32_t i = 0; i < lim; i += 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(src + i));
+		unsigned mask = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, nl));
+
+		_mm_storeu_si128((__m128i *)(void *)(dst + i), v);
+		if (mask) {
+			uint32_t k = i + (uint32_t)__builtin_ctz(mask);
+
+			return k < lim ? k : lim;
+		}
 	}
-	rte_memcpy(rte_pktmbuf_mtod(m, char *), p, len);
+	return lim;
+#else
+	const char *q = memchr(src, '\n', lim);
+	uint32_t n = q ? (uint32_t)(q - src) : lim;
+
+	memcpy(dst, src, n);
+	return n;
+#endif
+}
+
+/* Finish the event at the top of the stash, whose data already holds len line bytes. */
+static inline void file_emit(struct file_source *fs, struct rte_mbuf **ev, uint16_t *n,
+			     uint32_t len, uint8_t flags, uint64_t off, uint64_t tsc)
+{
+	struct rte_mbuf *m = fs->stash[--fs->n_stash];
+	struct sl_meta *meta = sl_event_meta(fs->meta_offset, m);
+
 	m->data_len = (uint16_t)len;
 	m->pkt_len = len;
-	meta = sl_event_meta(fs->meta_offset, m);
 	meta->event_id = (uint64_t)fs->cur.slot << 48 | off;
 	meta->ingest_tsc = tsc;
 	meta->source = fs->node_id;
@@ -261,7 +283,6 @@ static inline bool file_emit(struct file_source *fs, struct rte_mbuf **ev, uint1
 	meta->rec_off = 0;
 	ev[(*n)++] = m;
 	fs->n_lines++;
-	return true;
 }
 
 /* Set up the head buffer's region: the carried partial line followed by the data. */
@@ -335,37 +356,52 @@ static uint16_t file_poll(void *self, struct rte_mbuf **ev, uint16_t max, bool *
 				break;
 			}
 		}
-		q = memchr(c->p, '\n', (size_t)(c->end - c->p));
 		if (c->skip) {
-			if (!q) {
-				c->p_off += (uint64_t)(c->end - c->p);
-				c->p = c->end;
-			} else {
+			/* Rest of a truncated line: drop it up to its newline. */
+			q = memchr(c->p, '\n', (size_t)(c->end - c->p));
+			if (q) {
 				c->p_off += (uint64_t)(q + 1 - c->p);
 				c->p = q + 1;
 				c->skip = false;
 				continue;
 			}
-		} else if (q) {
-			uint32_t len = (uint32_t)(q - c->p);
-
-			if (len == 0)
-				fs->n_empty++;
-			else if (!file_emit(fs, ev, &n, c->p, len, c->p_off, tsc))
-				break;
-			c->p_off += len + 1;
-			c->p = q + 1;
-			continue;
-		} else if (c->end - c->p > (long)fs->line_max ||
-			   (b->eof && c->end > c->p)) {
-			/* No newline: a line too long to carry, or the last line of the file. */
-			uint32_t len = (uint32_t)(c->end - c->p);
-
-			if (!file_emit(fs, ev, &n, c->p, len, c->p_off, tsc))
-				break;
-			c->skip = len > fs->line_max;
-			c->p_off += len;
+			c->p_off += (uint64_t)(c->end - c->p);
 			c->p = c->end;
+		} else if (c->p < c->end) {
+			uint32_t avail = (uint32_t)(c->end - c->p);
+			uint32_t lim = avail > fs->line_max ? fs->line_max + 1 : avail;
+			uint32_t k;
+
+			if (fs->n_stash == 0 && !file_stash_refill(fs))
+				break;
+			k = file_copy_line(rte_pktmbuf_mtod(fs->stash[fs->n_stash - 1], char *),
+					   c->p, lim);
+			if (k < lim) {
+				/* A whole line of k bytes. */
+				if (k)
+					file_emit(fs, ev, &n, k, 0, c->p_off, tsc);
+				else
+					fs->n_empty++;
+				c->p_off += k + 1;
+				c->p += k + 1;
+				continue;
+			}
+			if (avail > fs->line_max) {
+				/* No newline within line_max + 1 bytes: keep line_max of them. */
+				file_emit(fs, ev, &n, fs->line_max, SL_META_F_TRUNCATED, c->p_off,
+					  tsc);
+				fs->n_truncated++;
+				c->skip = true;
+				c->p_off += lim;
+				c->p += lim;
+				continue;
+			}
+			if (b->eof) {
+				/* The last line of the file has no newline. */
+				file_emit(fs, ev, &n, avail, 0, c->p_off, tsc);
+				c->p_off += avail;
+				c->p = c->end;
+			}
 		}
 		/* The region holds no complete line any more. */
 		if (b->eof) {
@@ -525,11 +561,14 @@ static int file_create(const struct sl_args *args, const struct sl_io_env *env, 
 	}
 	for (uint32_t i = 0; i < fs->depth; i++) {
 		/* Cache-line aligned so the read area starts on a line of its own. */
-		if (posix_memalign((void **)&fs->bufs[i].mem, 64,
-				   RTE_ALIGN_CEIL(fs->line_max, 64) + (size_t)fs->read_bytes)) {
+		size_t sz = RTE_ALIGN_CEIL(fs->line_max, 64) + (size_t)fs->read_bytes + FILE_SLACK;
+
+		if (posix_memalign((void **)&fs->bufs[i].mem, 64, sz)) {
 			rc = -ENOMEM;
 			goto err_free;
 		}
+		/* Scans read a little past the data: keep those bytes defined. */
+		memset(fs->bufs[i].mem, 0, sz);
 		fs->bufs[i].data = fs->bufs[i].mem + RTE_ALIGN_CEIL(fs->line_max, 64);
 	}
 	rc = file_open(fs, fs->path, err);
