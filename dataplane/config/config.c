@@ -63,7 +63,7 @@ struct loader {
 	const char *buf;
 	size_t len;
 	yaml_document_t doc;
-	uint32_t n_diag0;  /* d->n when loading started: more means this load failed */
+	uint32_t n_diag0; /* d->n when loading started: more means this load failed */
 	bool oom;
 	uint32_t cap_nodes;
 	struct arg_pos **pos; /* per node, per declared parameter */
@@ -76,7 +76,7 @@ struct loader {
 static const char *const empty_list[] = { NULL };
 static const char *const default_output[] = { "default", NULL };
 
-static void *arena_alloc(struct arena *a, size_t size)
+static void *config_arena_alloc(struct arena *a, size_t size)
 {
 	struct arena_block *b = a->head;
 	char *p;
@@ -103,7 +103,7 @@ static void *arena_alloc(struct arena *a, size_t size)
 	return p;
 }
 
-static void arena_free(struct arena *a)
+static void config_arena_free(struct arena *a)
 {
 	struct arena_block *b = a->head, *next;
 
@@ -114,39 +114,39 @@ static void arena_free(struct arena *a)
 	a->head = NULL;
 }
 
-static void *ld_alloc(struct loader *ld, size_t n, size_t size)
+static void *config_alloc(struct loader *ld, size_t n, size_t size)
 {
 	void *p = NULL;
 
 	if (size == 0 || n <= SIZE_MAX / 2 / size)
-		p = arena_alloc(ld->a, n * size);
+		p = config_arena_alloc(ld->a, n * size);
 	if (!p)
 		ld->oom = true;
 	return p;
 }
 
-static char *ld_strndup(struct loader *ld, const char *s, size_t n)
+static char *config_strndup(struct loader *ld, const char *s, size_t n)
 {
-	char *p = ld_alloc(ld, n + 1, 1);
+	char *p = config_alloc(ld, n + 1, 1);
 
 	if (p)
 		memcpy(p, s, n);
 	return p;
 }
 
-static char *ld_strdup(struct loader *ld, const char *s)
+static char *config_strdup(struct loader *ld, const char *s)
 {
-	return ld_strndup(ld, s, strlen(s));
+	return config_strndup(ld, s, strlen(s));
 }
 
-static bool ld_failed(const struct loader *ld)
+static bool config_failed(const struct loader *ld)
 {
 	return ld->oom || ld->d->n != ld->n_diag0;
 }
 
-static void ld_err_at(struct loader *ld, uint32_t line, uint32_t column, const char *fmt, ...)
+static void config_err_at(struct loader *ld, uint32_t line, uint32_t column, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
-static void ld_err_at(struct loader *ld, uint32_t line, uint32_t column, const char *fmt, ...)
+static void config_err_at(struct loader *ld, uint32_t line, uint32_t column, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
@@ -160,11 +160,11 @@ static void ld_err_at(struct loader *ld, uint32_t line, uint32_t column, const c
 /* libyaml marks are 0-based; messages are 1-based. */
 #define MARK_LINE(m) ((uint32_t)(m).line + 1)
 #define MARK_COL(m) ((uint32_t)(m).column + 1)
-#define ld_err(ld, node, ...) \
-	ld_err_at(ld, MARK_LINE((node)->start_mark), MARK_COL((node)->start_mark), __VA_ARGS__)
+#define config_err(ld, node, ...) \
+	config_err_at(ld, MARK_LINE((node)->start_mark), MARK_COL((node)->start_mark), __VA_ARGS__)
 
 /* User text for a message: at most 60 bytes, control characters as '?'. */
-static const char *show(struct loader *ld, const char *s)
+static const char *config_show(struct loader *ld, const char *s)
 {
 	char *out = ld->show[ld->show_i++ % SL_ARRAY_SIZE(ld->show)];
 	size_t i;
@@ -178,54 +178,54 @@ static const char *show(struct loader *ld, const char *s)
 	return out;
 }
 
-static yaml_node_t *ld_node(struct loader *ld, int index)
+static yaml_node_t *config_yaml_node(struct loader *ld, int index)
 {
 	return yaml_document_get_node(&ld->doc, index);
 }
 
-static uint32_t n_pairs(const yaml_node_t *n)
+static uint32_t config_n_pairs(const yaml_node_t *n)
 {
 	return (uint32_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
 }
 
-static uint32_t n_items(const yaml_node_t *n)
+static uint32_t config_n_items(const yaml_node_t *n)
 {
 	return (uint32_t)(n->data.sequence.items.top - n->data.sequence.items.start);
 }
 
 /* A scalar usable as C text: no NUL inside (a double-quoted "\0" can put one there). */
-static bool is_text(const yaml_node_t *n)
+static bool config_is_text(const yaml_node_t *n)
 {
 	return n && n->type == YAML_SCALAR_NODE &&
 	       strlen((const char *)n->data.scalar.value) == n->data.scalar.length;
 }
 
-static const char *text(const yaml_node_t *n)
+static const char *config_text(const yaml_node_t *n)
 {
 	return (const char *)n->data.scalar.value;
 }
 
 /* `key:` with nothing after it, or ~ / null: YAML's null. */
-static bool is_null(const yaml_node_t *n)
+static bool config_is_null(const yaml_node_t *n)
 {
 	static const char *const nulls[] = { "", "~", "null", "Null", "NULL" };
 
 	if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
 		return false;
 	for (size_t i = 0; i < SL_ARRAY_SIZE(nulls); i++)
-		if (strcmp(text(n), nulls[i]) == 0)
+		if (strcmp(config_text(n), nulls[i]) == 0)
 			return true;
 	return false;
 }
 
 /* Where to report a bad value: an empty value's mark is wherever the parser stopped
  * looking for one (often the next line), so point at its key instead. */
-static const yaml_node_t *at(const yaml_node_t *k, const yaml_node_t *v)
+static const yaml_node_t *config_err_node(const yaml_node_t *k, const yaml_node_t *v)
 {
-	return is_null(v) ? k : v;
+	return config_is_null(v) ? k : v;
 }
 
-static const char *what_is(const yaml_node_t *n)
+static const char *config_what_is(const yaml_node_t *n)
 {
 	switch (n->type) {
 	case YAML_MAPPING_NODE:
@@ -233,13 +233,13 @@ static const char *what_is(const yaml_node_t *n)
 	case YAML_SEQUENCE_NODE:
 		return "a list";
 	default:
-		if (!is_text(n))
+		if (!config_is_text(n))
 			return "text with a NUL character";
-		return is_null(n) ? "nothing" : "a scalar";
+		return config_is_null(n) ? "nothing" : "a scalar";
 	}
 }
 
-static const char *role_name(enum sl_node_role role)
+static const char *config_role_name(enum sl_node_role role)
 {
 	static const char *const names[] = { "source", "stage", "sink" };
 
@@ -248,11 +248,19 @@ static const char *role_name(enum sl_node_role role)
 
 /* Integers: decimal or 0x hex, optional '-', optional k/M/G (1000-based) or Ki/Mi/Gi
  * (1024-based) suffix. 0, -EINVAL when malformed, -ERANGE when it does not fit int64_t. */
-static int parse_int(const char *s, int64_t *out)
+static int config_parse_int(const char *s, int64_t *out)
 {
-	static const struct { const char *suffix; uint64_t mul; } suffixes[] = {
-		{ "", 1 }, { "k", 1000 }, { "M", 1000000 }, { "G", 1000000000 },
-		{ "Ki", 1024 }, { "Mi", 1024 * 1024 }, { "Gi", 1024 * 1024 * 1024 },
+	static const struct {
+		const char *suffix;
+		uint64_t mul;
+	} suffixes[] = {
+		{ "", 1 },
+		{ "k", 1000 },
+		{ "M", 1000000 },
+		{ "G", 1000000000 },
+		{ "Ki", 1024 },
+		{ "Mi", 1024 * 1024 },
+		{ "Gi", 1024 * 1024 * 1024 },
 	};
 	const char *p = s;
 	uint64_t v = 0, mul = 0, base = 10;
@@ -305,7 +313,7 @@ static int parse_int(const char *s, int64_t *out)
 	return 0;
 }
 
-static int parse_bool(const char *s, bool *out)
+static int config_parse_bool(const char *s, bool *out)
 {
 	static const char *const yes[] = { "true", "yes", "on" };
 	static const char *const no[] = { "false", "no", "off" };
@@ -325,30 +333,31 @@ static int parse_bool(const char *s, bool *out)
 
 /* Fill arg from scalar text per its type. A LIST from text is a list of one. On error,
  * why gets "expected ..., got '...'". */
-static int value_from_text(struct loader *ld, enum sl_param_type type, const char *s,
-			   struct sl_arg *arg, char *why, size_t why_len)
+static int config_value_from_text(struct loader *ld, enum sl_param_type type, const char *s,
+				  struct sl_arg *arg, char *why, size_t why_len)
 {
 	int rc;
 
-	arg->str = ld_strdup(ld, s);
+	arg->str = config_strdup(ld, s);
 	arg->list = empty_list;
 	switch (type) {
 	case SL_PARAM_STR:
 		return 0;
 	case SL_PARAM_INT:
-		rc = parse_int(s, &arg->i);
+		rc = config_parse_int(s, &arg->i);
 		if (rc == -ERANGE)
-			snprintf(why, why_len, "integer out of range: '%s'", show(ld, s));
+			snprintf(why, why_len, "integer out of range: '%s'", config_show(ld, s));
 		else if (rc < 0)
-			snprintf(why, why_len, "expected an integer, got '%s'", show(ld, s));
+			snprintf(why, why_len, "expected an integer, got '%s'", config_show(ld, s));
 		return rc;
 	case SL_PARAM_BOOL:
-		rc = parse_bool(s, &arg->b);
+		rc = config_parse_bool(s, &arg->b);
 		if (rc < 0)
-			snprintf(why, why_len, "expected true or false, got '%s'", show(ld, s));
+			snprintf(why, why_len, "expected true or false, got '%s'",
+				 config_show(ld, s));
 		return rc;
 	case SL_PARAM_LIST: {
-		const char **list = ld_alloc(ld, 2, sizeof(*list));
+		const char **list = config_alloc(ld, 2, sizeof(*list));
 
 		if (!list)
 			return -ENOMEM;
@@ -363,13 +372,13 @@ static int value_from_text(struct loader *ld, enum sl_param_type type, const cha
 }
 
 /* A LIST default written as "a, b" or "[a, b]" ("" or "[]": empty). */
-static int list_from_default(struct loader *ld, const char *def, struct sl_arg *arg)
+static int config_list_from_default(struct loader *ld, const char *def, struct sl_arg *arg)
 {
 	size_t len = strlen(def), n = 0, i = 0;
 	const char **list;
 	const char *p, *end;
 
-	arg->str = ld_strdup(ld, def);
+	arg->str = config_strdup(ld, def);
 	p = def;
 	end = def + len;
 	while (p < end && *p == ' ')
@@ -382,7 +391,7 @@ static int list_from_default(struct loader *ld, const char *def, struct sl_arg *
 	}
 	for (const char *q = p; q < end; q++)
 		n += *q == ',';
-	list = ld_alloc(ld, n + 2, sizeof(*list));
+	list = config_alloc(ld, n + 2, sizeof(*list));
 	if (!list || !arg->str)
 		return -ENOMEM;
 	while (p < end) {
@@ -394,7 +403,7 @@ static int list_from_default(struct loader *ld, const char *def, struct sl_arg *
 		for (const char *t = e; t > p && t[-1] == ' ';)
 			e = --t;
 		if (e > p)
-			list[i++] = ld_strndup(ld, p, (size_t)(e - p));
+			list[i++] = config_strndup(ld, p, (size_t)(e - p));
 		p = comma ? comma + 1 : end;
 	}
 	list[i] = NULL;
@@ -404,9 +413,9 @@ static int list_from_default(struct loader *ld, const char *def, struct sl_arg *
 }
 
 /* One declared parameter from its YAML value. */
-static void arg_from_node(struct loader *ld, const struct sl_config_node *node,
-			  const struct sl_param_desc *pd, yaml_node_t *k, yaml_node_t *v,
-			  struct sl_arg *arg, struct arg_pos *pos)
+static void config_arg_from_node(struct loader *ld, const struct sl_config_node *node,
+				 const struct sl_param_desc *pd, yaml_node_t *k, yaml_node_t *v,
+				 struct sl_arg *arg, struct arg_pos *pos)
 {
 	char why[200];
 
@@ -414,40 +423,46 @@ static void arg_from_node(struct loader *ld, const struct sl_config_node *node,
 	arg->column = MARK_COL(v->start_mark);
 	pos->col_adj = -1;
 	arg->list = empty_list;
-	if (is_null(v)) {
-		ld_err(ld, k, "%s '%s': %s: expected a value", role_name(node->role), node->name,
-		       pd->name);
+	if (config_is_null(v)) {
+		config_err(ld, k, "%s '%s': %s: expected a value", config_role_name(node->role),
+			   node->name, pd->name);
 		return;
 	}
 	if (v->type == YAML_SCALAR_NODE) {
-		if (!is_text(v)) {
-			ld_err(ld, v, "%s '%s': %s: value contains a NUL character",
-			       role_name(node->role), node->name, pd->name);
+		if (!config_is_text(v)) {
+			config_err(ld, v, "%s '%s': %s: value contains a NUL character",
+				   config_role_name(node->role), node->name, pd->name);
 			return;
 		}
+		/* A byte offset into the value is a column offset only when the value is
+		 * its source text: one line, no escapes (same length), quotes skipped. */
 		if (v->start_mark.line == v->end_mark.line) {
 			yaml_scalar_style_t st = v->data.scalar.style;
+			size_t span = v->end_mark.index - v->start_mark.index;
 
-			if (st == YAML_PLAIN_SCALAR_STYLE)
+			if (st == YAML_PLAIN_SCALAR_STYLE && span == v->data.scalar.length)
 				pos->col_adj = 0;
-			else if (st == YAML_SINGLE_QUOTED_SCALAR_STYLE ||
-				 st == YAML_DOUBLE_QUOTED_SCALAR_STYLE)
+			else if ((st == YAML_SINGLE_QUOTED_SCALAR_STYLE ||
+				  st == YAML_DOUBLE_QUOTED_SCALAR_STYLE) &&
+				 span == v->data.scalar.length + 2)
 				pos->col_adj = 1;
 		}
-		if (value_from_text(ld, pd->type, text(v), arg, why, sizeof(why)) < 0 && !ld->oom)
-			ld_err(ld, v, "%s '%s': %s: %s", role_name(node->role), node->name,
-			       pd->name, why);
+		if (config_value_from_text(ld, pd->type, config_text(v), arg, why, sizeof(why)) <
+			    0 &&
+		    !ld->oom)
+			config_err(ld, v, "%s '%s': %s: %s", config_role_name(node->role),
+				   node->name, pd->name, why);
 		return;
 	}
 	if (pd->type != SL_PARAM_LIST || v->type != YAML_SEQUENCE_NODE) {
-		ld_err(ld, v, "%s '%s': %s: expected %s, got %s", role_name(node->role),
-		       node->name, pd->name, pd->type == SL_PARAM_LIST ? "a list" : "a scalar",
-		       what_is(v));
+		config_err(ld, v, "%s '%s': %s: expected %s, got %s", config_role_name(node->role),
+			   node->name, pd->name, pd->type == SL_PARAM_LIST ? "a list" : "a scalar",
+			   config_what_is(v));
 		return;
 	}
 
-	uint32_t n = n_items(v), i = 0;
-	const char **list = ld_alloc(ld, (size_t)n + 1, sizeof(*list));
+	uint32_t n = config_n_items(v), i = 0;
+	const char **list = config_alloc(ld, (size_t)n + 1, sizeof(*list));
 	size_t joined = 1;
 	char *str;
 
@@ -455,22 +470,23 @@ static void arg_from_node(struct loader *ld, const struct sl_config_node *node,
 		return;
 	for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
 	     it++) {
-		yaml_node_t *item = ld_node(ld, *it);
+		yaml_node_t *item = config_yaml_node(ld, *it);
 
-		if (!is_text(item)) {
-			ld_err(ld, item, "%s '%s': %s: list items must be scalars, got %s",
-			       role_name(node->role), node->name, pd->name, what_is(item));
+		if (!config_is_text(item)) {
+			config_err(ld, item, "%s '%s': %s: list items must be scalars, got %s",
+				   config_role_name(node->role), node->name, pd->name,
+				   config_what_is(item));
 			continue;
 		}
-		list[i] = ld_strdup(ld, text(item));
-		joined += strlen(text(item)) + 2;
+		list[i] = config_strdup(ld, config_text(item));
+		joined += strlen(config_text(item)) + 2;
 		i++;
 	}
 	list[i] = NULL;
 	arg->list = list;
 	arg->n_list = i;
 	/* The text of a list: its items joined by ", ". */
-	str = ld_alloc(ld, joined, 1);
+	str = config_alloc(ld, joined, 1);
 	if (!str)
 		return;
 	for (uint32_t k = 0; k < i && list[k]; k++) {
@@ -482,8 +498,9 @@ static void arg_from_node(struct loader *ld, const struct sl_config_node *node,
 }
 
 /* One declared parameter the file does not set: its default, or empty. */
-static void arg_default(struct loader *ld, const struct sl_config_node *node,
-			const struct sl_param_desc *pd, struct sl_arg *arg, struct arg_pos *pos)
+static void config_arg_default(struct loader *ld, const struct sl_config_node *node,
+			       const struct sl_param_desc *pd, struct sl_arg *arg,
+			       struct arg_pos *pos)
 {
 	char why[200];
 	int rc;
@@ -491,19 +508,20 @@ static void arg_default(struct loader *ld, const struct sl_config_node *node,
 	pos->col_adj = -1;
 	arg->list = empty_list;
 	if (pd->required) {
-		ld_err_at(ld, node->line, node->column, "%s '%s': missing required key '%s'",
-			  role_name(node->role), node->name, pd->name);
+		config_err_at(ld, node->line, node->column, "%s '%s': missing required key '%s'",
+			      config_role_name(node->role), node->name, pd->name);
 		return;
 	}
 	if (!pd->def)
 		return;
 	if (pd->type == SL_PARAM_LIST)
-		rc = list_from_default(ld, pd->def, arg);
+		rc = config_list_from_default(ld, pd->def, arg);
 	else
-		rc = value_from_text(ld, pd->type, pd->def, arg, why, sizeof(why));
+		rc = config_value_from_text(ld, pd->type, pd->def, arg, why, sizeof(why));
 	if (rc < 0 && !ld->oom)
-		ld_err_at(ld, node->line, node->column, "%s kind '%s': default of '%s' is invalid: %s",
-			  role_name(node->role), node->kind, pd->name, why);
+		config_err_at(ld, node->line, node->column,
+			      "%s kind '%s': default of '%s' is invalid: %s",
+			      config_role_name(node->role), node->kind, pd->name, why);
 }
 
 /* Keys every node of a role may carry besides its kind's parameters. */
@@ -532,7 +550,7 @@ static const struct role_info roles[] = {
 				   1u << CK_WHEN_FULL },
 };
 
-static const char *common_name(enum sl_node_role role, unsigned k)
+static const char *config_common_name(enum sl_node_role role, unsigned k)
 {
 	static const char *const names[CK_N] = { NULL, "inputs", "replicas", "ring_size",
 						 "when_full" };
@@ -540,7 +558,7 @@ static const char *common_name(enum sl_node_role role, unsigned k)
 	return k == CK_KIND ? roles[role].kind_key : names[k];
 }
 
-static const struct sl_param_desc *node_params(const struct sl_config_node *node)
+static const struct sl_param_desc *config_node_params(const struct sl_config_node *node)
 {
 	if (node->source)
 		return node->source->params;
@@ -551,13 +569,13 @@ static const struct sl_param_desc *node_params(const struct sl_config_node *node
 	return NULL;
 }
 
-static bool node_resolved(const struct sl_config_node *node)
+static bool config_node_resolved(const struct sl_config_node *node)
 {
 	return node->source || node->sink || node->stage;
 }
 
 /* Append to a bounded message buffer, marking a cut with "...". */
-static void buf_add(char *buf, size_t len, const char *s)
+static void config_buf_add(char *buf, size_t len, const char *s)
 {
 	size_t used = strlen(buf);
 
@@ -567,26 +585,26 @@ static void buf_add(char *buf, size_t len, const char *s)
 		memcpy(buf + used, "...", 4);
 }
 
-static void list_keys(const struct sl_config_node *node, char *buf, size_t len)
+static void config_list_keys(const struct sl_config_node *node, char *buf, size_t len)
 {
-	const struct sl_param_desc *p = node_params(node);
+	const struct sl_param_desc *p = config_node_params(node);
 
 	buf[0] = '\0';
 	for (unsigned k = 0; k < CK_N; k++) {
 		if (!(roles[node->role].keys & (1u << k)))
 			continue;
 		if (buf[0])
-			buf_add(buf, len, ", ");
-		buf_add(buf, len, common_name(node->role, k));
+			config_buf_add(buf, len, ", ");
+		config_buf_add(buf, len, config_common_name(node->role, k));
 	}
 	for (; p && p->name; p++) {
-		buf_add(buf, len, ", ");
-		buf_add(buf, len, p->name);
+		config_buf_add(buf, len, ", ");
+		config_buf_add(buf, len, p->name);
 	}
 }
 
 /* Stage kinds: the registry's, then opts->stages. */
-static const struct sl_stage_desc *stage_at(const struct loader *ld, uint32_t i)
+static const struct sl_stage_desc *config_stage_at(const struct loader *ld, uint32_t i)
 {
 	const struct sl_stage_desc *s = NULL;
 	const char *origin;
@@ -605,7 +623,7 @@ static const struct sl_stage_desc *stage_at(const struct loader *ld, uint32_t i)
 	return NULL;
 }
 
-static const struct sl_stage_desc *find_stage(const struct loader *ld, const char *name)
+static const struct sl_stage_desc *config_find_stage(const struct loader *ld, const char *name)
 {
 	const struct sl_stage_desc *s = NULL;
 
@@ -617,7 +635,8 @@ static const struct sl_stage_desc *find_stage(const struct loader *ld, const cha
 	return s;
 }
 
-static void list_kinds(const struct loader *ld, enum sl_node_role role, char *buf, size_t len)
+static void config_list_kinds(const struct loader *ld, enum sl_node_role role, char *buf,
+			      size_t len)
 {
 	const char *name;
 
@@ -630,34 +649,34 @@ static void list_kinds(const struct loader *ld, enum sl_node_role role, char *bu
 			const struct sl_sink_ops *o = sl_sink_at(i);
 			name = o ? o->type : NULL;
 		} else {
-			const struct sl_stage_desc *s = stage_at(ld, i);
+			const struct sl_stage_desc *s = config_stage_at(ld, i);
 
 			name = s ? s->name : NULL;
 		}
 		if (!name)
 			break;
 		if (buf[0])
-			buf_add(buf, len, ", ");
-		buf_add(buf, len, name);
+			config_buf_add(buf, len, ", ");
+		config_buf_add(buf, len, name);
 	}
 	if (!buf[0])
-		buf_add(buf, len, "none");
+		config_buf_add(buf, len, "none");
 }
 
 /* Sets node->kind (and the ops or descriptor when the kind is known); reports a value
  * that is not a name. */
-static void resolve_kind(struct loader *ld, struct sl_config_node *node, yaml_node_t *k,
-			 yaml_node_t *v)
+static void config_resolve_kind(struct loader *ld, struct sl_config_node *node, yaml_node_t *k,
+				yaml_node_t *v)
 {
-	const char *what = role_name(node->role);
+	const char *what = config_role_name(node->role);
 	char known[320];
 
-	if (!is_text(v) || is_null(v)) {
-		ld_err(ld, at(k, v), "%s '%s': %s: expected a kind name, got %s", what, node->name,
-		       roles[node->role].kind_key, what_is(v));
+	if (!config_is_text(v) || config_is_null(v)) {
+		config_err(ld, config_err_node(k, v), "%s '%s': %s: expected a kind name, got %s",
+			   what, node->name, roles[node->role].kind_key, config_what_is(v));
 		return;
 	}
-	node->kind = ld_strdup(ld, text(v));
+	node->kind = config_strdup(ld, config_text(v));
 	if (!node->kind)
 		return;
 	if (node->role == SL_NODE_SOURCE)
@@ -665,40 +684,41 @@ static void resolve_kind(struct loader *ld, struct sl_config_node *node, yaml_no
 	else if (node->role == SL_NODE_SINK)
 		node->sink = sl_sink_find(node->kind);
 	else
-		node->stage = find_stage(ld, node->kind);
-	if (node_resolved(node))
+		node->stage = config_find_stage(ld, node->kind);
+	if (config_node_resolved(node))
 		return;
-	list_kinds(ld, node->role, known, sizeof(known));
-	ld_err(ld, v, "%s '%s': unknown %s kind '%s' (known: %s)", what, node->name, what,
-	       show(ld, node->kind), known);
+	config_list_kinds(ld, node->role, known, sizeof(known));
+	config_err(ld, v, "%s '%s': unknown %s kind '%s' (known: %s)", what, node->name, what,
+		   config_show(ld, node->kind), known);
 }
 
 /* A non-negative integer key of a node (replicas, ring_size). */
-static int uint_key(struct loader *ld, const struct sl_config_node *node, const char *key,
-		    yaml_node_t *k, yaml_node_t *v, int64_t *out)
+static int config_uint_key(struct loader *ld, const struct sl_config_node *node, const char *key,
+			   yaml_node_t *k, yaml_node_t *v, int64_t *out)
 {
 	int rc;
 
-	if (!is_text(v) || is_null(v)) {
-		ld_err(ld, at(k, v), "%s '%s': %s: expected an integer, got %s", role_name(node->role),
-		       node->name, key, what_is(v));
+	if (!config_is_text(v) || config_is_null(v)) {
+		config_err(ld, config_err_node(k, v), "%s '%s': %s: expected an integer, got %s",
+			   config_role_name(node->role), node->name, key, config_what_is(v));
 		return -EINVAL;
 	}
-	rc = parse_int(text(v), out);
+	rc = config_parse_int(config_text(v), out);
 	if (rc < 0)
-		ld_err(ld, v, "%s '%s': %s: expected an integer, got '%s'", role_name(node->role),
-		       node->name, key, show(ld, text(v)));
+		config_err(ld, v, "%s '%s': %s: expected an integer, got '%s'",
+			   config_role_name(node->role), node->name, key,
+			   config_show(ld, config_text(v)));
 	return rc;
 }
 
-static void load_inputs(struct loader *ld, struct sl_config_node *node, yaml_node_t *k,
-			yaml_node_t *v)
+static void config_load_inputs(struct loader *ld, struct sl_config_node *node, yaml_node_t *k,
+			       yaml_node_t *v)
 {
-	const char *what = role_name(node->role);
+	const char *what = config_role_name(node->role);
 	yaml_node_item_t one, *start, *end;
 	uint32_t n, i = 0;
 
-	if (v->type == YAML_SCALAR_NODE && !is_null(v)) {
+	if (v->type == YAML_SCALAR_NODE && !config_is_null(v)) {
 		/* A single name is taken as a list of one. */
 		one = (yaml_node_item_t)(v - ld->doc.nodes.start + 1);
 		start = &one;
@@ -707,33 +727,34 @@ static void load_inputs(struct loader *ld, struct sl_config_node *node, yaml_nod
 		start = v->data.sequence.items.start;
 		end = v->data.sequence.items.top;
 	} else {
-		ld_err(ld, at(k, v), "%s '%s': inputs: expected a list of node names, got %s", what,
-		       node->name, what_is(v));
+		config_err(ld, config_err_node(k, v),
+			   "%s '%s': inputs: expected a list of node names, got %s", what,
+			   node->name, config_what_is(v));
 		return;
 	}
 	n = (uint32_t)(end - start);
 	if (n == 0) {
-		ld_err(ld, v, "%s '%s': inputs: must name at least one node", what, node->name);
+		config_err(ld, v, "%s '%s': inputs: must name at least one node", what, node->name);
 		return;
 	}
 	if (n > SL_CONFIG_MAX_INPUTS) {
-		ld_err(ld, v, "%s '%s': inputs: more than %u entries", what, node->name,
-		       SL_CONFIG_MAX_INPUTS);
+		config_err(ld, v, "%s '%s': inputs: more than %u entries", what, node->name,
+			   SL_CONFIG_MAX_INPUTS);
 		return;
 	}
-	node->inputs = ld_alloc(ld, n, sizeof(*node->inputs));
+	node->inputs = config_alloc(ld, n, sizeof(*node->inputs));
 	if (!node->inputs)
 		return;
 	for (yaml_node_item_t *it = start; it < end; it++) {
-		yaml_node_t *item = ld_node(ld, *it);
+		yaml_node_t *item = config_yaml_node(ld, *it);
 		struct sl_config_input *in = &node->inputs[i];
 
-		if (!is_text(item) || is_null(item)) {
-			ld_err(ld, item, "%s '%s': inputs: expected a node name, got %s", what,
-			       node->name, what_is(item));
+		if (!config_is_text(item) || config_is_null(item)) {
+			config_err(ld, item, "%s '%s': inputs: expected a node name, got %s", what,
+				   node->name, config_what_is(item));
 			continue;
 		}
-		in->text = ld_strdup(ld, text(item));
+		in->text = config_strdup(ld, config_text(item));
 		if (!in->text)
 			return;
 		in->node = UINT32_MAX;
@@ -744,52 +765,56 @@ static void load_inputs(struct loader *ld, struct sl_config_node *node, yaml_nod
 	node->n_inputs = i;
 }
 
-static void load_common(struct loader *ld, struct sl_config_node *node, unsigned common,
-			yaml_node_t *k, yaml_node_t *v)
+static void config_load_common(struct loader *ld, struct sl_config_node *node, unsigned common,
+			       yaml_node_t *k, yaml_node_t *v)
 {
-	const char *what = role_name(node->role);
+	const char *what = config_role_name(node->role);
 	int64_t x;
 
 	switch (common) {
 	case CK_INPUTS:
-		load_inputs(ld, node, k, v);
+		config_load_inputs(ld, node, k, v);
 		break;
 	case CK_REPLICAS:
-		if (uint_key(ld, node, "replicas", k, v, &x) < 0)
+		if (config_uint_key(ld, node, "replicas", k, v, &x) < 0)
 			break;
 		if (x < 1 || x > CONFIG_MAX_REPLICAS)
-			ld_err(ld, v, "%s '%s': replicas: must be from 1 to %u, got %s", what,
-			       node->name, CONFIG_MAX_REPLICAS, show(ld, text(v)));
+			config_err(ld, v, "%s '%s': replicas: must be from 1 to %u, got %s", what,
+				   node->name, CONFIG_MAX_REPLICAS,
+				   config_show(ld, config_text(v)));
 		else
 			node->replicas = (uint32_t)x;
 		break;
 	case CK_RING_SIZE:
-		if (uint_key(ld, node, "ring_size", k, v, &x) < 0)
+		if (config_uint_key(ld, node, "ring_size", k, v, &x) < 0)
 			break;
 		if (x < CONFIG_MIN_RING_SIZE || x > CONFIG_MAX_RING_SIZE || (x & (x - 1)) != 0)
-			ld_err(ld, v,
-			       "%s '%s': ring_size: must be a power of two from %u to %u, got %s",
-			       what, node->name, CONFIG_MIN_RING_SIZE, CONFIG_MAX_RING_SIZE,
-			       show(ld, text(v)));
+			config_err(ld, v,
+				   "%s '%s': ring_size: must be a power of two "
+				   "from %u to %u, got %s",
+				   what, node->name, CONFIG_MIN_RING_SIZE, CONFIG_MAX_RING_SIZE,
+				   config_show(ld, config_text(v)));
 		else
 			node->ring_size = (uint32_t)x;
 		break;
 	case CK_WHEN_FULL:
-		if (is_text(v) && strcmp(text(v), "block") == 0)
+		if (config_is_text(v) && strcmp(config_text(v), "block") == 0)
 			node->when_full = SL_EDGE_BLOCK;
-		else if (is_text(v) && strcmp(text(v), "drop_newest") == 0)
+		else if (config_is_text(v) && strcmp(config_text(v), "drop_newest") == 0)
 			node->when_full = SL_EDGE_DROP_NEWEST;
-		else if (v->type == YAML_SCALAR_NODE && is_text(v) && !is_null(v))
-			ld_err(ld, v, "%s '%s': when_full: expected block or drop_newest, got '%s'",
-			       what, node->name, show(ld, text(v)));
+		else if (v->type == YAML_SCALAR_NODE && config_is_text(v) && !config_is_null(v))
+			config_err(ld, v,
+				   "%s '%s': when_full: expected block or drop_newest, got '%s'",
+				   what, node->name, config_show(ld, config_text(v)));
 		else
-			ld_err(ld, at(k, v), "%s '%s': when_full: expected block or drop_newest, got %s",
-			       what, node->name, what_is(v));
+			config_err(ld, config_err_node(k, v),
+				   "%s '%s': when_full: expected block or drop_newest, got %s",
+				   what, node->name, config_what_is(v));
 		break;
 	}
 }
 
-static void resolve_outputs(struct loader *ld, struct sl_config_node *node)
+static void config_resolve_outputs(struct loader *ld, struct sl_config_node *node)
 {
 	const char *const *names = NULL;
 	uint32_t n = 0;
@@ -803,22 +828,22 @@ static void resolve_outputs(struct loader *ld, struct sl_config_node *node)
 	while (names[n])
 		n++;
 	if (n > SL_PORT_MAX) {
-		ld_err_at(ld, node->line, node->column,
-			  "stage kind '%s' declares %u outputs (at most %u)", node->kind, n,
-			  SL_PORT_MAX);
+		config_err_at(ld, node->line, node->column,
+			      "stage kind '%s' declares %u outputs (at most %u)", node->kind, n,
+			      SL_PORT_MAX);
 		return;
 	}
-	node->output_names = ld_alloc(ld, n + 1, sizeof(char *));
+	node->output_names = config_alloc(ld, n + 1, sizeof(char *));
 	if (!node->output_names)
 		return;
 	for (uint32_t i = 0; i < n; i++)
-		node->output_names[i] = ld_strdup(ld, names[i]);
+		node->output_names[i] = config_strdup(ld, names[i]);
 	node->n_outputs = (uint16_t)n;
 }
 
-static void load_node(struct loader *ld, struct sl_config_node *node, yaml_node_t *map)
+static void config_load_node(struct loader *ld, struct sl_config_node *node, yaml_node_t *map)
 {
-	const char *what = role_name(node->role);
+	const char *what = config_role_name(node->role);
 	const struct sl_param_desc *params;
 	yaml_node_t *seen_common[CK_N] = { NULL };
 	yaml_node_t **seen_param = NULL;
@@ -833,86 +858,91 @@ static void load_node(struct loader *ld, struct sl_config_node *node, yaml_node_
 	node->args.name = node->name;
 	node->args.v = NULL;
 	if (map->type != YAML_MAPPING_NODE) {
-		ld_err_at(ld, is_null(map) ? node->line : MARK_LINE(map->start_mark),
-			  is_null(map) ? node->column : MARK_COL(map->start_mark),
-			  "%s '%s' must be a mapping of keys, got %s", what, node->name,
-			  what_is(map));
+		config_err_at(ld, config_is_null(map) ? node->line : MARK_LINE(map->start_mark),
+			      config_is_null(map) ? node->column : MARK_COL(map->start_mark),
+			      "%s '%s' must be a mapping of keys, got %s", what, node->name,
+			      config_what_is(map));
 		return;
 	}
 	/* The kind first: it says which parameters are valid. */
 	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
 	     p++) {
-		yaml_node_t *k = ld_node(ld, p->key);
+		yaml_node_t *k = config_yaml_node(ld, p->key);
 
-		if (is_text(k) && strcmp(text(k), roles[node->role].kind_key) == 0) {
-			resolve_kind(ld, node, k, ld_node(ld, p->value));
+		if (config_is_text(k) && strcmp(config_text(k), roles[node->role].kind_key) == 0) {
+			config_resolve_kind(ld, node, k, config_yaml_node(ld, p->value));
 			has_kind = true;
 			break;
 		}
 	}
 	if (!has_kind)
-		ld_err_at(ld, node->line, node->column, "%s '%s': missing required key '%s'", what,
-			  node->name, roles[node->role].kind_key);
-	params = node_params(node);
+		config_err_at(ld, node->line, node->column, "%s '%s': missing required key '%s'",
+			      what, node->name, roles[node->role].kind_key);
+	params = config_node_params(node);
 	while (params && params[n_params].name)
 		n_params++;
 	if (n_params) {
-		seen_param = ld_alloc(ld, n_params, sizeof(*seen_param));
+		seen_param = config_alloc(ld, n_params, sizeof(*seen_param));
 		if (!seen_param)
 			return;
 	}
 
 	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
 	     p++) {
-		yaml_node_t *k = ld_node(ld, p->key), *v = ld_node(ld, p->value), **slot = NULL;
+		yaml_node_t *k = config_yaml_node(ld, p->key), *v = config_yaml_node(ld, p->value),
+			    **slot = NULL;
 		unsigned common = CK_N;
 
-		if (!is_text(k)) {
-			ld_err(ld, k, "%s '%s': keys must be names, got %s", what, node->name,
-			       what_is(k));
+		if (!config_is_text(k)) {
+			config_err(ld, k, "%s '%s': keys must be names, got %s", what, node->name,
+				   config_what_is(k));
 			continue;
 		}
 		for (unsigned c = 0; c < CK_N && !slot; c++) {
 			if ((roles[node->role].keys & (1u << c)) &&
-			    strcmp(text(k), common_name(node->role, c)) == 0) {
+			    strcmp(config_text(k), config_common_name(node->role, c)) == 0) {
 				slot = &seen_common[c];
 				common = c;
 			}
 		}
 		for (uint32_t i = 0; i < n_params && !slot; i++)
-			if (strcmp(text(k), params[i].name) == 0)
+			if (strcmp(config_text(k), params[i].name) == 0)
 				slot = &seen_param[i];
 		if (!slot) {
-			if (node->role == SL_NODE_SOURCE && strcmp(text(k), "inputs") == 0) {
-				ld_err(ld, k, "source '%s' takes no inputs", node->name);
-			} else if (node_resolved(node) || !strcmp(text(k), "inputs") ||
-				   !strcmp(text(k), "replicas") || !strcmp(text(k), "ring_size") ||
-				   !strcmp(text(k), "when_full")) {
-				/* Without a kind only misplaced common keys are known to be wrong. */
-				list_keys(node, keys, sizeof(keys));
-				ld_err(ld, k, "%s '%s': unknown key '%s' (valid keys: %s)", what,
-				       node->name, show(ld, text(k)), keys);
+			if (node->role == SL_NODE_SOURCE && strcmp(config_text(k), "inputs") == 0) {
+				config_err(ld, k, "source '%s' takes no inputs", node->name);
+			} else if (config_node_resolved(node) ||
+				   !strcmp(config_text(k), "inputs") ||
+				   !strcmp(config_text(k), "replicas") ||
+				   !strcmp(config_text(k), "ring_size") ||
+				   !strcmp(config_text(k), "when_full")) {
+				/* Without a kind only misplaced common keys are known to be wrong.
+				 */
+				config_list_keys(node, keys, sizeof(keys));
+				config_err(ld, k, "%s '%s': unknown key '%s' (valid keys: %s)",
+					   what, node->name, config_show(ld, config_text(k)), keys);
 			}
 			continue;
 		}
 		if (*slot) {
-			ld_err(ld, k, "%s '%s': duplicate key '%s' (first at line %u)", what,
-			       node->name, show(ld, text(k)), MARK_LINE((*slot)->start_mark));
+			config_err(ld, k, "%s '%s': duplicate key '%s' (first at line %u)", what,
+				   node->name, config_show(ld, config_text(k)),
+				   MARK_LINE((*slot)->start_mark));
 			continue;
 		}
 		*slot = k;
 		if (common != CK_N)
-			load_common(ld, node, common, k, v);
+			config_load_common(ld, node, common, k, v);
 	}
 	if ((roles[node->role].keys & (1u << CK_INPUTS)) && !seen_common[CK_INPUTS])
-		ld_err_at(ld, node->line, node->column, "%s '%s': missing required key 'inputs'",
-			  what, node->name);
+		config_err_at(ld, node->line, node->column,
+			      "%s '%s': missing required key 'inputs'", what, node->name);
 
-	resolve_outputs(ld, node);
+	config_resolve_outputs(ld, node);
 	if (!params)
 		return;
-	struct sl_arg *args = ld_alloc(ld, n_params ? n_params : 1, sizeof(*args));
-	struct arg_pos *pos = ld_alloc(ld, n_params ? n_params : 1, sizeof(*pos));
+	struct sl_arg *args = config_alloc(ld, n_params ? n_params : 1, sizeof(*args));
+	struct arg_pos *pos = config_alloc(ld, n_params ? n_params : 1, sizeof(*pos));
 
 	if (!args || !pos)
 		return;
@@ -920,25 +950,26 @@ static void load_node(struct loader *ld, struct sl_config_node *node, yaml_node_
 	node->args.v = args;
 	node->args.n = n_params;
 	for (uint32_t i = 0; i < n_params; i++) {
-		args[i].key = ld_strdup(ld, params[i].name);
+		args[i].key = config_strdup(ld, params[i].name);
 		args[i].type = params[i].type;
 		if (seen_param[i]) {
 			/* The value of the pair whose key is seen_param[i]. */
 			for (yaml_node_pair_t *p = map->data.mapping.pairs.start;
 			     p < map->data.mapping.pairs.top; p++) {
-				if (ld_node(ld, p->key) == seen_param[i]) {
-					arg_from_node(ld, node, &params[i], seen_param[i],
-						      ld_node(ld, p->value), &args[i], &pos[i]);
+				if (config_yaml_node(ld, p->key) == seen_param[i]) {
+					config_arg_from_node(ld, node, &params[i], seen_param[i],
+							     config_yaml_node(ld, p->value),
+							     &args[i], &pos[i]);
 					break;
 				}
 			}
 		} else {
-			arg_default(ld, node, &params[i], &args[i], &pos[i]);
+			config_arg_default(ld, node, &params[i], &args[i], &pos[i]);
 		}
 	}
 }
 
-static bool valid_name(const char *s)
+static bool config_valid_name(const char *s)
 {
 	if (!*s)
 		return false;
@@ -949,81 +980,82 @@ static bool valid_name(const char *s)
 	return true;
 }
 
-static void load_section(struct loader *ld, enum sl_node_role role, yaml_node_t *key,
-			 yaml_node_t *val)
+static void config_load_section(struct loader *ld, enum sl_node_role role, yaml_node_t *key,
+				yaml_node_t *val)
 {
 	ld->section_key[role] = key;
-	if (is_null(val))
+	if (config_is_null(val))
 		return;
 	if (val->type != YAML_MAPPING_NODE) {
-		ld_err(ld, val, "%s: expected a mapping of name: node, got %s",
-		       roles[role].section, what_is(val));
+		config_err(ld, val, "%s: expected a mapping of name: node, got %s",
+			   roles[role].section, config_what_is(val));
 		return;
 	}
-	ld->section_used[role] = n_pairs(val) > 0;
+	ld->section_used[role] = config_n_pairs(val) > 0;
 	for (yaml_node_pair_t *p = val->data.mapping.pairs.start; p < val->data.mapping.pairs.top;
 	     p++) {
-		yaml_node_t *k = ld_node(ld, p->key), *v = ld_node(ld, p->value);
+		yaml_node_t *k = config_yaml_node(ld, p->key), *v = config_yaml_node(ld, p->value);
 		struct sl_config_node *node;
 		bool dup = false;
 
-		if (!is_text(k)) {
-			ld_err(ld, k, "%s: node names must be scalars, got %s", roles[role].section,
-			       what_is(k));
+		if (!config_is_text(k)) {
+			config_err(ld, k, "%s: node names must be scalars, got %s",
+				   roles[role].section, config_what_is(k));
 			continue;
 		}
-		if (!valid_name(text(k))) {
-			ld_err(ld, k, "invalid node name '%s': use letters, digits, '_' and '-'",
-			       show(ld, text(k)));
+		if (!config_valid_name(config_text(k))) {
+			config_err(ld, k,
+				   "invalid node name '%s': use letters, digits, '_' and '-'",
+				   config_show(ld, config_text(k)));
 			continue;
 		}
 		for (uint32_t i = 0; i < ld->c->n_nodes && !dup; i++) {
 			const struct sl_config_node *o = &ld->c->nodes[i];
 
-			if (strcmp(o->name, text(k)) == 0) {
-				ld_err(ld, k, "duplicate name '%s': already a %s at line %u",
-				       text(k), role_name(o->role), o->line);
+			if (strcmp(o->name, config_text(k)) == 0) {
+				config_err(ld, k, "duplicate name '%s': already a %s at line %u",
+					   config_text(k), config_role_name(o->role), o->line);
 				dup = true;
 			}
 		}
 		if (dup)
 			continue;
 		if (ld->c->n_nodes >= ld->cap_nodes) {
-			ld_err(ld, k, "too many nodes (at most %u)", SL_CONFIG_MAX_NODES);
+			config_err(ld, k, "too many nodes (at most %u)", SL_CONFIG_MAX_NODES);
 			return;
 		}
 		node = &ld->c->nodes[ld->c->n_nodes++];
 		node->role = role;
-		node->name = ld_strdup(ld, text(k));
+		node->name = config_strdup(ld, config_text(k));
 		if (!node->name)
 			return;
 		node->line = MARK_LINE(k->start_mark);
 		node->column = MARK_COL(k->start_mark);
-		load_node(ld, node, v);
+		config_load_node(ld, node, v);
 	}
 }
 
-static void load_sources(struct loader *ld, yaml_node_t *key, yaml_node_t *val)
+static void config_load_sources(struct loader *ld, yaml_node_t *key, yaml_node_t *val)
 {
-	load_section(ld, SL_NODE_SOURCE, key, val);
+	config_load_section(ld, SL_NODE_SOURCE, key, val);
 }
 
-static void load_stages(struct loader *ld, yaml_node_t *key, yaml_node_t *val)
+static void config_load_stages(struct loader *ld, yaml_node_t *key, yaml_node_t *val)
 {
-	load_section(ld, SL_NODE_STAGE, key, val);
+	config_load_section(ld, SL_NODE_STAGE, key, val);
 }
 
-static void load_sinks(struct loader *ld, yaml_node_t *key, yaml_node_t *val)
+static void config_load_sinks(struct loader *ld, yaml_node_t *key, yaml_node_t *val)
 {
-	load_section(ld, SL_NODE_SINK, key, val);
+	config_load_section(ld, SL_NODE_SINK, key, val);
 }
 
-static void load_plugins(struct loader *ld, yaml_node_t *key, yaml_node_t *val)
+static void config_load_plugins(struct loader *ld, yaml_node_t *key, yaml_node_t *val)
 {
 	yaml_node_item_t one, *start, *end;
 	char err[256];
 
-	if (is_null(val))
+	if (config_is_null(val))
 		return;
 	if (val->type == YAML_SCALAR_NODE) {
 		one = (yaml_node_item_t)(val - ld->doc.nodes.start + 1);
@@ -1033,21 +1065,23 @@ static void load_plugins(struct loader *ld, yaml_node_t *key, yaml_node_t *val)
 		start = val->data.sequence.items.start;
 		end = val->data.sequence.items.top;
 	} else {
-		ld_err(ld, val, "plugins: expected a list of paths, got %s", what_is(val));
+		config_err(ld, val, "plugins: expected a list of paths, got %s",
+			   config_what_is(val));
 		return;
 	}
-	ld->c->plugins = ld_alloc(ld, (size_t)(end - start) + 1, sizeof(char *));
+	ld->c->plugins = config_alloc(ld, (size_t)(end - start) + 1, sizeof(char *));
 	if (!ld->c->plugins)
 		return;
 	for (yaml_node_item_t *it = start; it < end; it++) {
-		yaml_node_t *item = ld_node(ld, *it);
+		yaml_node_t *item = config_yaml_node(ld, *it);
 		char *path;
 
-		if (!is_text(item) || is_null(item)) {
-			ld_err(ld, item, "plugins: expected a path, got %s", what_is(item));
+		if (!config_is_text(item) || config_is_null(item)) {
+			config_err(ld, item, "plugins: expected a path, got %s",
+				   config_what_is(item));
 			continue;
 		}
-		path = ld_strdup(ld, text(item));
+		path = config_strdup(ld, config_text(item));
 		if (!path)
 			return;
 		ld->c->plugins[ld->c->n_plugins++] = path;
@@ -1055,16 +1089,17 @@ static void load_plugins(struct loader *ld, yaml_node_t *key, yaml_node_t *val)
 			continue;
 		err[0] = '\0';
 		if (!ld->opts->registry) {
-			ld_err(ld, item, "plugin '%s': no registry to load it into", show(ld, path));
+			config_err(ld, item, "plugin '%s': no registry to load it into",
+				   config_show(ld, path));
 			continue;
 		}
 		if (sl_plugin_load(ld->opts->registry, path, err, sizeof(err)) == 0)
 			continue;
 		if (err[0] && strstr(err, path))
-			ld_err(ld, item, "%s", err); /* the loader's reason names the path */
+			config_err(ld, item, "%s", err); /* the loader's reason names the path */
 		else
-			ld_err(ld, item, "plugin '%s': %s", show(ld, path),
-			       err[0] ? err : "cannot load");
+			config_err(ld, item, "plugin '%s': %s", config_show(ld, path),
+				   err[0] ? err : "cannot load");
 	}
 }
 
@@ -1076,14 +1111,14 @@ static const struct top_key {
 	void (*load)(struct loader *ld, yaml_node_t *key, yaml_node_t *val);
 	bool holds_nodes; /* a mapping of name: node, counted to size the nodes array */
 } top_keys[] = {
-	{ "plugins", load_plugins, false },
-	{ "sources", load_sources, true },
-	{ "stages", load_stages, true },
-	{ "sinks", load_sinks, true },
+	{ "plugins", config_load_plugins, false },
+	{ "sources", config_load_sources, true },
+	{ "stages", config_load_stages, true },
+	{ "sinks", config_load_sinks, true },
 };
 
 /* Link every input to its node and output port. */
-static void resolve_inputs(struct loader *ld)
+static void config_resolve_inputs(struct loader *ld)
 {
 	struct sl_config *c = ld->c;
 
@@ -1098,9 +1133,9 @@ static void resolve_inputs(struct loader *ld)
 			uint32_t f;
 
 			if (name_len == 0 || (dot && dot[1] == '\0')) {
-				ld_err_at(ld, in->line, in->column,
-					  "input '%s' is not 'node' or 'node.output'",
-					  show(ld, in->text));
+				config_err_at(ld, in->line, in->column,
+					      "input '%s' is not 'node' or 'node.output'",
+					      config_show(ld, in->text));
 				continue;
 			}
 			for (f = 0; f < c->n_nodes; f++) {
@@ -1111,14 +1146,15 @@ static void resolve_inputs(struct loader *ld)
 				}
 			}
 			if (!from) {
-				ld_err_at(ld, in->line, in->column,
-					  "input '%s' names no source or stage", show(ld, in->text));
+				config_err_at(ld, in->line, in->column,
+					      "input '%s' names no source or stage",
+					      config_show(ld, in->text));
 				continue;
 			}
 			if (from->role == SL_NODE_SINK) {
-				ld_err_at(ld, in->line, in->column,
-					  "input '%s' is a sink; sinks have no outputs",
-					  show(ld, in->text));
+				config_err_at(ld, in->line, in->column,
+					      "input '%s' is a sink; sinks have no outputs",
+					      config_show(ld, in->text));
 				continue;
 			}
 			in->node = f;
@@ -1134,23 +1170,26 @@ static void resolve_inputs(struct loader *ld)
 
 					for (uint16_t k = 0; k < from->n_outputs; k++) {
 						if (k)
-							buf_add(outs, sizeof(outs), ", ");
-						buf_add(outs, sizeof(outs), from->output_names[k]);
+							config_buf_add(outs, sizeof(outs), ", ");
+						config_buf_add(outs, sizeof(outs),
+							       from->output_names[k]);
 					}
-					ld_err_at(ld, in->line, in->column,
-						  "%s '%s' has no output '%s' (outputs: %s)",
-						  role_name(from->role), from->name, show(ld, dot + 1),
-						  outs);
+					config_err_at(ld, in->line, in->column,
+						      "%s '%s' has no output '%s' (outputs: %s)",
+						      config_role_name(from->role), from->name,
+						      config_show(ld, dot + 1), outs);
 					in->node = UINT32_MAX;
 					continue;
 				}
 				in->port = port;
 			}
 			for (uint32_t j = 0; j < i; j++) {
-				if (node->inputs[j].node == in->node && node->inputs[j].port == in->port) {
-					ld_err_at(ld, in->line, in->column,
-						  "%s '%s': input '%s' listed twice", role_name(node->role),
-						  node->name, show(ld, in->text));
+				if (node->inputs[j].node == in->node &&
+				    node->inputs[j].port == in->port) {
+					config_err_at(ld, in->line, in->column,
+						      "%s '%s': input '%s' listed twice",
+						      config_role_name(node->role), node->name,
+						      config_show(ld, in->text));
 					break;
 				}
 			}
@@ -1160,7 +1199,7 @@ static void resolve_inputs(struct loader *ld)
 
 /* Depth-first search over input edges; an edge back to a node on the current path closes
  * a cycle. Iterative: the path is at most n_nodes long. */
-static void find_cycles(struct loader *ld)
+static void config_find_cycles(struct loader *ld)
 {
 	struct sl_config *c = ld->c;
 	uint8_t *color;
@@ -1212,15 +1251,15 @@ static void find_cycles(struct loader *ld)
 
 			while (path[k] != to)
 				k--;
-			buf_add(msg, sizeof(msg), c->nodes[to].name);
+			config_buf_add(msg, sizeof(msg), c->nodes[to].name);
 			for (uint32_t j = depth - 1; j > k; j--) {
-				buf_add(msg, sizeof(msg), " -> ");
-				buf_add(msg, sizeof(msg), c->nodes[path[j]].name);
+				config_buf_add(msg, sizeof(msg), " -> ");
+				config_buf_add(msg, sizeof(msg), c->nodes[path[j]].name);
 			}
-			buf_add(msg, sizeof(msg), " -> ");
-			buf_add(msg, sizeof(msg), c->nodes[to].name);
-			ld_err_at(ld, c->nodes[to].line, c->nodes[to].column,
-				  "inputs form a cycle: %s", msg);
+			config_buf_add(msg, sizeof(msg), " -> ");
+			config_buf_add(msg, sizeof(msg), c->nodes[to].name);
+			config_err_at(ld, c->nodes[to].line, c->nodes[to].column,
+				      "inputs form a cycle: %s", msg);
 		}
 	}
 out:
@@ -1231,7 +1270,7 @@ out:
 
 /* Run every stage's init once: parameter errors only the stage can see (an expression
  * that does not compile) surface at load time, at the value's position. */
-static void init_stages(struct loader *ld)
+static void config_init_stages(struct loader *ld)
 {
 	struct sl_config *c = ld->c;
 
@@ -1256,9 +1295,9 @@ static void init_stages(struct loader *ld)
 				if (ld->pos[n] && ld->pos[n][i].col_adj >= 0)
 					column += (uint32_t)ld->pos[n][i].col_adj + err.offset;
 			}
-			ld_err_at(ld, line, column, "stage '%s' (%s): %s%s%s", node->name, node->kind,
-				  err.key ? err.key : "", err.key ? ": " : "",
-				  err.msg[0] ? err.msg : "init failed");
+			config_err_at(ld, line, column, "stage '%s' (%s): %s%s%s", node->name,
+				      node->kind, err.key ? err.key : "", err.key ? ": " : "",
+				      err.msg[0] ? err.msg : "init failed");
 			continue;
 		}
 		if (ld->opts->keep_stage_conf)
@@ -1268,7 +1307,7 @@ static void init_stages(struct loader *ld)
 	}
 }
 
-static void report_parser_error(struct loader *ld, const yaml_parser_t *p)
+static void config_report_parser_error(struct loader *ld, const yaml_parser_t *p)
 {
 	if (p->error == YAML_MEMORY_ERROR) {
 		ld->oom = true;
@@ -1286,29 +1325,30 @@ static void report_parser_error(struct loader *ld, const yaml_parser_t *p)
 				column++;
 			}
 		}
-		ld_err_at(ld, line, column, "invalid input at byte %zu: %s", off,
-			  p->problem ? p->problem : "unreadable");
+		config_err_at(ld, line, column, "invalid input at byte %zu: %s", off,
+			      p->problem ? p->problem : "unreadable");
 	} else if (p->context) {
-		ld_err_at(ld, MARK_LINE(p->problem_mark), MARK_COL(p->problem_mark),
-			  "YAML syntax error: %s (%s at line %u, column %u)",
-			  p->problem ? p->problem : "unknown", p->context,
-			  MARK_LINE(p->context_mark), MARK_COL(p->context_mark));
+		config_err_at(ld, MARK_LINE(p->problem_mark), MARK_COL(p->problem_mark),
+			      "YAML syntax error: %s (%s at line %u, column %u)",
+			      p->problem ? p->problem : "unknown", p->context,
+			      MARK_LINE(p->context_mark), MARK_COL(p->context_mark));
 	} else {
-		ld_err_at(ld, MARK_LINE(p->problem_mark), MARK_COL(p->problem_mark),
-			  "YAML syntax error: %s", p->problem ? p->problem : "unknown");
+		config_err_at(ld, MARK_LINE(p->problem_mark), MARK_COL(p->problem_mark),
+			      "YAML syntax error: %s", p->problem ? p->problem : "unknown");
 	}
 }
 
-static void check_anchor(struct loader *ld, const yaml_event_t *ev, const yaml_char_t *anchor)
+static void config_check_anchor(struct loader *ld, const yaml_event_t *ev,
+				const yaml_char_t *anchor)
 {
 	if (anchor)
-		ld_err_at(ld, MARK_LINE(ev->start_mark), MARK_COL(ev->start_mark),
-			  "anchors are not allowed ('&%s'): write the value out", show(ld,
-			  (const char *)anchor));
+		config_err_at(ld, MARK_LINE(ev->start_mark), MARK_COL(ev->start_mark),
+			      "anchors are not allowed ('&%s'): write the value out",
+			      config_show(ld, (const char *)anchor));
 }
 
 /* The event pass: bounded work on any input before the document is built. */
-static int prescan(struct loader *ld)
+static int config_prescan(struct loader *ld)
 {
 	yaml_parser_t p;
 	yaml_event_t ev;
@@ -1322,7 +1362,7 @@ static int prescan(struct loader *ld)
 	yaml_parser_set_input_string(&p, (const unsigned char *)ld->buf, ld->len);
 	while (!done) {
 		if (!yaml_parser_parse(&p, &ev)) {
-			report_parser_error(ld, &p);
+			config_report_parser_error(ld, &p);
 			break;
 		}
 		switch (ev.type) {
@@ -1331,30 +1371,32 @@ static int prescan(struct loader *ld)
 			break;
 		case YAML_DOCUMENT_START_EVENT:
 			if (++n_docs > 1) {
-				ld_err_at(ld, MARK_LINE(ev.start_mark), MARK_COL(ev.start_mark),
-					  "only one YAML document is allowed per pipeline file");
+				config_err_at(
+					ld, MARK_LINE(ev.start_mark), MARK_COL(ev.start_mark),
+					"only one YAML document is allowed per pipeline file");
 				done = true;
 			}
 			break;
 		case YAML_ALIAS_EVENT:
 			n_nodes++;
-			ld_err_at(ld, MARK_LINE(ev.start_mark), MARK_COL(ev.start_mark),
-				  "aliases are not allowed ('*%s'): write the value out",
-				  show(ld, (const char *)ev.data.alias.anchor));
+			config_err_at(ld, MARK_LINE(ev.start_mark), MARK_COL(ev.start_mark),
+				      "aliases are not allowed ('*%s'): write the value out",
+				      config_show(ld, (const char *)ev.data.alias.anchor));
 			break;
 		case YAML_SCALAR_EVENT:
 			n_nodes++;
-			check_anchor(ld, &ev, ev.data.scalar.anchor);
+			config_check_anchor(ld, &ev, ev.data.scalar.anchor);
 			break;
 		case YAML_SEQUENCE_START_EVENT:
 		case YAML_MAPPING_START_EVENT:
 			n_nodes++;
-			check_anchor(ld, &ev, ev.type == YAML_SEQUENCE_START_EVENT ?
-						      ev.data.sequence_start.anchor :
-						      ev.data.mapping_start.anchor);
+			config_check_anchor(ld, &ev,
+					    ev.type == YAML_SEQUENCE_START_EVENT
+						    ? ev.data.sequence_start.anchor
+						    : ev.data.mapping_start.anchor);
 			if (++depth > SL_CONFIG_MAX_DEPTH) {
-				ld_err_at(ld, MARK_LINE(ev.start_mark), MARK_COL(ev.start_mark),
-					  "nesting deeper than %u levels", SL_CONFIG_MAX_DEPTH);
+				config_err_at(ld, MARK_LINE(ev.start_mark), MARK_COL(ev.start_mark),
+					      "nesting deeper than %u levels", SL_CONFIG_MAX_DEPTH);
 				done = true;
 			}
 			break;
@@ -1366,17 +1408,18 @@ static int prescan(struct loader *ld)
 			break;
 		}
 		if (!done && n_nodes > SL_CONFIG_MAX_YAML_NODES) {
-			ld_err_at(ld, MARK_LINE(ev.start_mark), MARK_COL(ev.start_mark),
-				  "more than %u YAML nodes in one file", SL_CONFIG_MAX_YAML_NODES);
+			config_err_at(ld, MARK_LINE(ev.start_mark), MARK_COL(ev.start_mark),
+				      "more than %u YAML nodes in one file",
+				      SL_CONFIG_MAX_YAML_NODES);
 			done = true;
 		}
 		yaml_event_delete(&ev);
 	}
 	yaml_parser_delete(&p);
-	return ld_failed(ld) ? -EINVAL : 0;
+	return config_failed(ld) ? -EINVAL : 0;
 }
 
-static void load_document(struct loader *ld)
+static void config_load_document(struct loader *ld)
 {
 	const struct top_key *top;
 	yaml_node_t *root = yaml_document_get_root_node(&ld->doc), *seen[SL_ARRAY_SIZE(top_keys)];
@@ -1387,46 +1430,48 @@ static void load_document(struct loader *ld)
 	for (size_t t = 0; t < SL_ARRAY_SIZE(top_keys); t++) {
 		seen[t] = seen_val[t] = NULL;
 		if (t)
-			buf_add(valid, sizeof(valid), ", ");
-		buf_add(valid, sizeof(valid), top_keys[t].name);
+			config_buf_add(valid, sizeof(valid), ", ");
+		config_buf_add(valid, sizeof(valid), top_keys[t].name);
 	}
 	if (!root) {
-		ld_err_at(ld, 1, 1, "pipeline is empty: no sources and no sinks");
+		config_err_at(ld, 1, 1, "pipeline is empty: no sources and no sinks");
 		return;
 	}
 	if (root->type != YAML_MAPPING_NODE) {
-		ld_err(ld, root, "a pipeline must be a mapping with keys %s, got %s", valid,
-		       what_is(root));
+		config_err(ld, root, "a pipeline must be a mapping with keys %s, got %s", valid,
+			   config_what_is(root));
 		return;
 	}
-	for (yaml_node_pair_t *p = root->data.mapping.pairs.start;
-	     p < root->data.mapping.pairs.top; p++) {
-		yaml_node_t *k = ld_node(ld, p->key), *v = ld_node(ld, p->value);
+	for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top;
+	     p++) {
+		yaml_node_t *k = config_yaml_node(ld, p->key), *v = config_yaml_node(ld, p->value);
 		size_t t;
 
-		if (!is_text(k)) {
-			ld_err(ld, k, "top-level keys must be names, got %s", what_is(k));
+		if (!config_is_text(k)) {
+			config_err(ld, k, "top-level keys must be names, got %s",
+				   config_what_is(k));
 			continue;
 		}
 		for (t = 0; t < SL_ARRAY_SIZE(top_keys); t++)
-			if (strcmp(text(k), top_keys[t].name) == 0)
+			if (strcmp(config_text(k), top_keys[t].name) == 0)
 				break;
 		if (t == SL_ARRAY_SIZE(top_keys)) {
-			ld_err(ld, k, "unknown key '%s' (valid keys: %s)", show(ld, text(k)), valid);
+			config_err(ld, k, "unknown key '%s' (valid keys: %s)",
+				   config_show(ld, config_text(k)), valid);
 			continue;
 		}
 		if (seen[t]) {
-			ld_err(ld, k, "duplicate key '%s' (first at line %u)", text(k),
-			       MARK_LINE(seen[t]->start_mark));
+			config_err(ld, k, "duplicate key '%s' (first at line %u)", config_text(k),
+				   MARK_LINE(seen[t]->start_mark));
 			continue;
 		}
 		seen[t] = k;
 		seen_val[t] = v;
 		if (v->type == YAML_MAPPING_NODE && top_keys[t].holds_nodes)
-			cap += n_pairs(v);
+			cap += config_n_pairs(v);
 	}
 	ld->cap_nodes = cap < SL_CONFIG_MAX_NODES ? cap : SL_CONFIG_MAX_NODES;
-	ld->c->nodes = ld_alloc(ld, ld->cap_nodes ? ld->cap_nodes : 1, sizeof(*ld->c->nodes));
+	ld->c->nodes = config_alloc(ld, ld->cap_nodes ? ld->cap_nodes : 1, sizeof(*ld->c->nodes));
 	ld->pos = calloc(ld->cap_nodes ? ld->cap_nodes : 1, sizeof(*ld->pos));
 	if (!ld->c->nodes || !ld->pos) {
 		ld->oom = true;
@@ -1443,10 +1488,10 @@ static void load_document(struct loader *ld)
 		const yaml_node_t *where = ld->section_key[r] ? ld->section_key[r] : root;
 
 		if (r != SL_NODE_STAGE && !ld->section_used[r])
-			ld_err(ld, where, "pipeline has no %s", roles[r].section);
+			config_err(ld, where, "pipeline has no %s", roles[r].section);
 	}
-	resolve_inputs(ld);
-	find_cycles(ld);
+	config_resolve_inputs(ld);
+	config_find_cycles(ld);
 }
 
 void sl_config_destroy(struct sl_config *c)
@@ -1463,7 +1508,7 @@ void sl_config_destroy(struct sl_config *c)
 			node->stage->fini(node->stage_conf);
 		node->stage_conf = NULL;
 	}
-	arena_free(&priv->arena);
+	config_arena_free(&priv->arena);
 	free(priv);
 }
 
@@ -1492,29 +1537,29 @@ int sl_config_load_buffer(const char *name, const char *buf, size_t len,
 	ld.buf = buf ? buf : "";
 	ld.len = buf ? len : 0;
 	ld.n_diag0 = d->n;
-	priv->c.file = ld_strdup(&ld, name ? name : "-");
+	priv->c.file = config_strdup(&ld, name ? name : "-");
 	ld.file = priv->c.file ? priv->c.file : "-";
 
-	if (prescan(&ld) == 0) {
+	if (config_prescan(&ld) == 0) {
 		if (!yaml_parser_initialize(&p)) {
 			ld.oom = true;
 		} else {
 			yaml_parser_set_input_string(&p, (const unsigned char *)ld.buf, ld.len);
 			if (!yaml_parser_load(&p, &ld.doc)) {
-				report_parser_error(&ld, &p);
+				config_report_parser_error(&ld, &p);
 			} else {
-				load_document(&ld);
+				config_load_document(&ld);
 				yaml_document_delete(&ld.doc);
 			}
 			yaml_parser_delete(&p);
 		}
-		if (!ld_failed(&ld))
-			init_stages(&ld);
+		if (!config_failed(&ld))
+			config_init_stages(&ld);
 	}
 	free(ld.pos);
 	if (ld.oom && d->n == ld.n_diag0)
 		sl_diag_add(d, ld.file, 0, 0, "out of memory");
-	if (ld_failed(&ld)) {
+	if (config_failed(&ld)) {
 		rc = ld.oom ? -ENOMEM : -EINVAL;
 		sl_config_destroy(&priv->c);
 		return rc;
@@ -1523,8 +1568,8 @@ int sl_config_load_buffer(const char *name, const char *buf, size_t len,
 	return 0;
 }
 
-int sl_config_load_file(const char *path, const struct sl_config_opts *opts,
-			struct sl_config **out, struct sl_diag *d)
+int sl_config_load_file(const char *path, const struct sl_config_opts *opts, struct sl_config **out,
+			struct sl_diag *d)
 {
 	size_t len = 0, cap = 0;
 	char *buf = NULL;

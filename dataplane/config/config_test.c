@@ -208,7 +208,8 @@ static const char issue_flow[] =
 	"  errors:    { use: filter, inputs: [parse], where: \"status >= 500\" }\n"
 	"  by_status: { use: count, inputs: [parse], key: status, window: all }\n"
 	"sinks:\n"
-	"  status_counts: { type: file, inputs: [by_status], path: out/status.jsonl, format: jsonl }\n"
+	"  status_counts: { type: file, inputs: [by_status], path: out/status.jsonl,"
+	" format: jsonl }\n" /* one line of YAML */
 	"  server_errors: { type: file, inputs: [errors], path: out/5xx.log, format: raw }\n";
 
 static const char issue_block[] =
@@ -701,7 +702,8 @@ static void test_err_aliases(void **state)
 	expect_error("a: &a [x, x, x, x, x, x, x, x, x]\n"
 		     "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
 		     "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
-		     "d: [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n", "*c", 0, "aliases are not allowed");
+		     "d: [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n",
+		     "*c", 0, "aliases are not allowed");
 }
 
 static void test_err_depth(void **state)
@@ -712,6 +714,39 @@ static void test_err_depth(void **state)
 	memset(yaml, '[', 100);
 	yaml[100] = '\0';
 	expect_at(yaml, "t.yaml:1:65: ", "nesting deeper than 64 levels");
+}
+
+/* The limits of config.h, each at one past its value. */
+static void test_err_limits(void **state)
+{
+	size_t cap = 300000, len = 0;
+	char *yaml = malloc(cap), prefix[64];
+
+	assert_non_null(yaml);
+	/* 1025 sources s0..s1024 on lines 2..1026: the last one is over. */
+	len = (size_t)snprintf(yaml, cap, "sources:\n");
+	for (int i = 0; i <= SL_CONFIG_MAX_NODES; i++)
+		len += (size_t)snprintf(yaml + len, cap - len, "  s%d: { type: gen }\n", i);
+	snprintf(yaml + len, cap - len, SINK("s0"));
+	snprintf(prefix, sizeof(prefix), "t.yaml:%d:3: ", SL_CONFIG_MAX_NODES + 2);
+	expect_at(yaml, prefix, "too many nodes (at most 1024)");
+
+	/* 257 inputs: the list is reported at its '[' (line 4, 31 characters before it). */
+	len = (size_t)snprintf(yaml, cap, SRC "sinks:\n  out: { type: 'null', inputs: [in");
+	for (int i = 1; i <= SL_CONFIG_MAX_INPUTS; i++)
+		len += (size_t)snprintf(yaml + len, cap - len, ", in");
+	snprintf(yaml + len, cap - len, "] }\n");
+	expect_at(yaml, "t.yaml:4:32: ", "inputs: more than 256 entries");
+
+	/* YAML nodes: the mapping, its key, the list and its first 99998 items make 100001,
+	 * one too many; item k starts at column 11 + 2 * (k - 1). */
+	len = (size_t)snprintf(yaml, cap, "sources: [0");
+	for (int i = 1; i < 99999; i++)
+		len += (size_t)snprintf(yaml + len, cap - len, ",0");
+	snprintf(yaml + len, cap - len, "]\n");
+	snprintf(prefix, sizeof(prefix), "t.yaml:1:%d: ", 11 + 2 * 99997);
+	expect_at(yaml, prefix, "more than 100000 YAML nodes");
+	free(yaml);
 }
 
 static void test_err_required_param(void **state)
@@ -735,6 +770,10 @@ static void test_err_init(void **state)
 		     SINK("f"), "BAD", 0, "stage 'f' (fixture): expr: unexpected token 'BAD'");
 	expect_error(SRC "stages:\n  f: { use: fixture, inputs: [in], expr: \"xy BAD\" }\n"
 		     SINK("f"), "BAD", 0, "stage 'f' (fixture): expr: unexpected token 'BAD'");
+	/* With an escape before it the offset no longer maps to a column: the start of the
+	 * value (the quote, column 42 of line 4: 41 characters before it). */
+	expect_at(SRC "stages:\n  f: { use: fixture, inputs: [in], expr: \"\\t BAD\" }\n"
+		  SINK("f"), "t.yaml:4:42: ", "expr: unexpected token 'BAD'");
 	/* On several lines: the start of the value. */
 	expect_at(SRC "stages:\n  f:\n    use: fixture\n    inputs: [in]\n    expr: |\n"
 		  "      ok\n      BAD\n" SINK("f"), "t.yaml:7:11: ", "expr: unexpected token");
@@ -885,6 +924,7 @@ int main(void)
 		cmocka_unit_test(test_err_shapes),
 		cmocka_unit_test(test_err_aliases),
 		cmocka_unit_test(test_err_depth),
+		cmocka_unit_test(test_err_limits),
 		cmocka_unit_test(test_err_required_param),
 		cmocka_unit_test(test_err_init),
 		cmocka_unit_test(test_err_plugin_load),
