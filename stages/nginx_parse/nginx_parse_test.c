@@ -128,6 +128,30 @@ static void test_valid_lines(void **unused)
 				   INT64_MAX, "-", "x" });
 	parse_ok("::1 - - [" TIME "] \"GET / HTTP/1.1\" 599 0 \"-\" \"x\"",
 		 &(struct fields){ "::1", "-", TIME, "GET", "/", "HTTP/1.1", 599, 0, "-", "x" });
+	/* upper-case hex; the longest address (45 bytes) */
+	parse_ok("2001:DB8:aF::1 - - [" TIME "] \"GET / HTTP/1.1\" 200 1 \"-\" \"x\"",
+		 &(struct fields){ "2001:DB8:aF::1", "-", TIME, "GET", "/", "HTTP/1.1", 200, 1,
+				   "-", "x" });
+	parse_ok("0000:0000:0000:0000:0000:ffff:192.168.100.228 - - [" TIME "] \"GET / HTTP/1.1\" "
+		 "200 1 \"-\" \"x\"",
+		 &(struct fields){ "0000:0000:0000:0000:0000:ffff:192.168.100.228", "-", TIME,
+				   "GET", "/", "HTTP/1.1", 200, 1, "-", "x" });
+	/* byte counts around the 8-digit block the parser reads at once */
+	parse_ok("10.0.0.1 - - [" TIME "] \"GET / HTTP/1.1\" 200 1234567 \"-\" \"x\"",
+		 &(struct fields){ "10.0.0.1", "-", TIME, "GET", "/", "HTTP/1.1", 200, 1234567, "-",
+				   "x" });
+	parse_ok("10.0.0.1 - - [" TIME "] \"GET / HTTP/1.1\" 200 12345678 \"-\" \"x\"",
+		 &(struct fields){ "10.0.0.1", "-", TIME, "GET", "/", "HTTP/1.1", 200, 12345678,
+				   "-", "x" });
+	parse_ok("10.0.0.1 - - [" TIME "] \"GET / HTTP/1.1\" 200 99999999 \"-\" \"x\"",
+		 &(struct fields){ "10.0.0.1", "-", TIME, "GET", "/", "HTTP/1.1", 200, 99999999,
+				   "-", "x" });
+	parse_ok("10.0.0.1 - - [" TIME "] \"GET / HTTP/1.1\" 200 100000000 \"-\" \"x\"",
+		 &(struct fields){ "10.0.0.1", "-", TIME, "GET", "/", "HTTP/1.1", 200, 100000000,
+				   "-", "x" });
+	parse_ok("10.0.0.1 - - [" TIME "] \"GET / HTTP/1.1\" 200 0000000042 \"-\" \"x\"",
+		 &(struct fields){ "10.0.0.1", "-", TIME, "GET", "/", "HTTP/1.1", 200, 42, "-",
+				   "x" });
 	/* escaped quotes stay as written; an escaped backslash before the quote ends it */
 	parse_ok("10.0.0.1 - - [" TIME "] \"GET /a\\\"b HTTP/1.1\" 200 1 \"r\\\"\" "
 		 "\"say \\\"hi\\\" \\\\\"",
@@ -173,6 +197,10 @@ static const struct bad_case bad_cases[] = {
 	{ "10.0.0.1|x - - [" TIME "] \"GET / HTTP/1.1\" 200 1 \"-\" \"-\"", SL_NGINX_BAD_IP },
 	{ "1111111111222222222233333333334444444444555555| - - [" TIME "] \"GET / HTTP/1.1\" 200 1 "
 	  "\"-\" \"-\"", SL_NGINX_BAD_IP },
+	{ "2001:0db8:85a3:0000:0000:8a2e:0370:733|g - - [" TIME "] \"GET / HTTP/1.1\" 200 1 "
+	  "\"-\" \"-\"", SL_NGINX_BAD_IP },
+	{ "0000:0000:0000:0000:0000:ffff:192.168.100.2281| - - [" TIME "] \"GET / HTTP/1.1\" "
+	  "200 1 \"-\" \"-\"", SL_NGINX_BAD_IP },
 	{ "10.0.0.1 |alice [" TIME "] \"GET / HTTP/1.1\" 200 1 \"-\" \"-\"", SL_NGINX_BAD_USER },
 	{ "10.0.0.1 |-", SL_NGINX_BAD_USER },
 	{ "10.0.0.1 - | [" TIME "] \"GET / HTTP/1.1\" 200 1 \"-\" \"-\"", SL_NGINX_BAD_USER },
