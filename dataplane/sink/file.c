@@ -102,9 +102,10 @@ static void file_sink_write_start(struct file_sink *s, uint32_t i)
 		return;
 	}
 	while (b->done < b->len) {
-		ssize_t r = s->fd >= 0 && b->off != UINT64_MAX ?
-			pwrite(s->fd, b->mem + b->done, b->len - b->done, (off_t)(b->off + b->done)) :
-			write(s->fd, b->mem + b->done, b->len - b->done);
+		const char *p = b->mem + b->done;
+		size_t n = b->len - b->done;
+		ssize_t r = b->off != UINT64_MAX ? pwrite(s->fd, p, n, (off_t)(b->off + b->done)) :
+			write(s->fd, p, n);
 
 		if (r < 0 && errno == EINTR)
 			continue;

@@ -208,6 +208,9 @@ static void many_events(bool uring)
 	static char want[10u << 20];
 	struct rte_mbuf *ev[2000];
 	size_t want_len = 0, len;
+	static const char letters[] = "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz"
+				      "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz"
+				      "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopq";
 	char path[256], line[200];
 	char *got;
 	void *s;
@@ -223,9 +226,7 @@ static void many_events(bool uring)
 		for (uint32_t i = 0; i < chunk; i++) {
 			uint32_t k = base + i;
 			int n = snprintf(line, sizeof(line), "event %u %.*s", k, (int)(k % 140),
-					 "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijkl"
-					 "mnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvw"
-					 "xyzabcdefghijklmnopq");
+					 letters);
 
 			ev[i] = line_event(line);
 			memcpy(want + want_len, line, (size_t)n);

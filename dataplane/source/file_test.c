@@ -127,8 +127,8 @@ static void check_read(const char *d, size_t len, int64_t read_bytes, int64_t de
 			x = &w[got];
 			if (m->event_id != x->off || ev[i]->data_len != x->len ||
 			    memcmp(rte_pktmbuf_mtod(ev[i], char *), d + x->off, x->len) != 0)
-				fail_msg("read_bytes=%ld depth=%ld line %lu: got id %lu len %u, want "
-					 "off %lu len %u",
+				fail_msg("read_bytes=%ld depth=%ld line %lu: got id %lu len %u, "
+					 "want off %lu len %u",
 					 (long)read_bytes, (long)depth, (unsigned long)got,
 					 (unsigned long)m->event_id, ev[i]->data_len,
 					 (unsigned long)x->off, x->len);

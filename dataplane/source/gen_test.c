@@ -303,8 +303,8 @@ static void test_source_rate(void **state)
 	assert_int_equal(sl_source_gen.create(&a, &env, &src, &err), 0);
 	start = rte_rdtsc();
 	while (got < 200) {
-		uint16_t n = sl_source_gen.poll(src, ev, (uint16_t)(200 - got < 64 ? 200 - got : 64),
-						&done);
+		uint16_t want = (uint16_t)(200 - got < 64 ? 200 - got : 64);
+		uint16_t n = sl_source_gen.poll(src, ev, want, &done);
 
 		got += n;
 		rte_pktmbuf_free_bulk(ev, n);

@@ -59,8 +59,16 @@ bool sl_io_uring_init(struct io_uring *ring, unsigned entries, const char *comp)
 		return false;
 	}
 	rc = io_uring_queue_init(entries, ring, 0);
-	if (rc == 0)
+	if (rc == 0) {
+		/* Filesystems without nowait reads (tmpfs among them) hand every request to
+		 * kernel worker threads. One worker per ring keeps requests in file order and
+		 * keeps the copying from taking more cores away from the lcores; filesystems
+		 * with nowait support (ext4, xfs) complete inline and never use it. */
+		unsigned max_workers[2] = { 1, 0 };
+
+		io_uring_register_iowq_max_workers(ring, max_workers);
 		return true;
+	}
 	if (!warned)
 		SL_WARN(comp, "io_uring unavailable (%s): using pread/pwrite; check sysctl "
 			"kernel.io_uring_disabled and seccomp policy", strerror(-rc));
