@@ -131,17 +131,17 @@ chmod 0777 plug/ua_ww.so
 mkdir -p ok ww
 pipeline "$TMP/plug/ua_ok.so" >ok/pipeline.yaml
 pipeline "$TMP/plug/ua_ww.so" >ww/pipeline.yaml
-(cd ok && "$SLUICE" validate pipeline.yaml >out 2>&1)
+(cd ok && "$SLUICE" validate pipeline.yaml >validate.out 2>&1)
 rc=$?
 tap_is "$rc" 0 "a mode-0755 copy of the plugin in a private directory is accepted"
-[ "$rc" -ne 0 ] && tap_diag "$(head -5 ok/out)"
-(cd ww && "$SLUICE" validate pipeline.yaml >out 2>&1)
+[ "$rc" -ne 0 ] && tap_diag "$(head -5 ok/validate.out)"
+(cd ww && "$SLUICE" validate pipeline.yaml >validate.out 2>&1)
 rc=$?
 tap_is "$rc" 2 "a world-writable copy of the plugin is refused by validate (exit 2)"
 line=$(grep -n 'plugins:' ww/pipeline.yaml | cut -d: -f1)
-grep -qE "(^|/)pipeline\.yaml:$line:[0-9]+: " ww/out
+grep -qE "(^|/)pipeline\.yaml:$line:[0-9]+: " ww/validate.out
 tap_ok $? "the refusal names pipeline.yaml:$line (the plugins entry)"
-tap_diag "validate said: $(head -3 ww/out)"
+tap_diag "validate said: $(head -3 ww/validate.out)"
 cp access.log ww/
 mkdir -p ww/out
 (cd ww && timeout 60 "$SLUICE" run pipeline.yaml >run.out 2>&1)
