@@ -117,7 +117,7 @@ static int count_init(const struct sl_host *host, const struct sl_args *args, vo
 	if (max_groups && (max_groups->i < 1 || max_groups->i > COUNT_MAX_GROUPS)) {
 		err->key = "max_groups";
 		err->offset = 0;
-		snprintf(err->msg, sizeof(err->msg), "max_groups must be between 1 and %u",
+		snprintf(err->msg, sizeof(err->msg), "must be between 1 and %u",
 			 COUNT_MAX_GROUPS);
 		return -EINVAL;
 	}

