@@ -280,7 +280,9 @@ static void test_two_replicas_merge_emit(void **unused)
 		case 5:
 			/* wide values: int16, int32 and int64 range */
 			m.type = V_INT;
-			m.i = ((r >> 4) & 1 ? -1 : 1) * (int64_t)(1ull << (8 + ((r >> 5) % 4) * 12));
+			m.i = (int64_t)(1ull << (8 + ((r >> 5) % 4) * 12));
+			if ((r >> 4) & 1)
+				m.i = -m.i;
 			break;
 		default:
 			m.type = V_INT;

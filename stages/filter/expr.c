@@ -301,8 +301,8 @@ static void expr_parse_cmp(struct expr_parser *ps)
 			break;
 		if (ps->tok != TOK_OP) {
 			if (!ps->failed)
-				expr_fail(ps, ps->tok_off,
-					  "expected a comparison operator (== != < <= > >=) after '%.*s'",
+				expr_fail(ps, ps->tok_off, "expected a comparison operator "
+					  "(== != < <= > >=) after '%.*s'",
 					  (int)side_len[0], ps->src + side_off[0]);
 			return;
 		}
