@@ -194,7 +194,7 @@ static unsigned emit_all(const void *conf, void *state)
 			struct sl_meta *meta = sl_event_meta(meta_off, m);
 			struct sl_rec r = sl_event_record(&ctx, m);
 			const struct model *g = &groups[k];
-			struct sl_val v, c;
+			struct sl_val v = { 0 }, c = { 0 };
 
 			assert_true(k < n_groups);
 			assert_int_equal(meta->kind, SL_EVENT_RECORD);
@@ -422,7 +422,7 @@ static void test_emit_resumes_after_empty_pool(void **unused)
 	assert_false(ops->emit(conf, st, &cursor, &ctx, &out));
 	assert_int_equal(out.n[0], 2);
 	{
-		struct sl_val v;
+		struct sl_val v = { 0 };
 		assert_true(sl_rec_find(sl_event_record(&ctx, out.port[0][0]), "k", 1, &v));
 		assert_int_equal(v.s.len, 1);
 		assert_int_equal(v.s.p[0], 'b');

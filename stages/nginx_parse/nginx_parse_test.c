@@ -37,7 +37,7 @@ struct fields {
 
 static void expect_str(struct sl_rec r, const char *key, const char *want)
 {
-	struct sl_val v;
+	struct sl_val v = { 0 };
 
 	if (!sl_rec_find(r, key, strlen(key), &v))
 		fail_msg("field %s missing", key);
@@ -49,7 +49,7 @@ static void expect_str(struct sl_rec r, const char *key, const char *want)
 
 static void expect_int(struct sl_rec r, const char *key, int64_t want)
 {
-	struct sl_val v;
+	struct sl_val v = { 0 };
 
 	if (!sl_rec_find(r, key, strlen(key), &v))
 		fail_msg("field %s missing", key);
@@ -467,7 +467,7 @@ static void test_process_burst(void **unused)
 	/* order kept within each port; each error carries its reason and offset */
 	for (int i = 0; i < 48; i++) {
 		struct sl_rec r = sl_event_record(&ctx, evs[i]);
-		struct sl_val v;
+		struct sl_val v = { 0 };
 		if (i % 6 != 0 && i % 4 != 0) {
 			assert_ptr_equal(out.port[0][k0++], evs[i]);
 			assert_true(sl_rec_find(r, "path", 4, &v));
@@ -494,7 +494,7 @@ static void test_process_kinds(void **unused)
 	struct rte_mbuf *evs[4];
 	struct sl_rec_writer w;
 	struct sl_meta *meta;
-	struct sl_val v;
+	struct sl_val v = { 0 };
 	uint32_t len;
 
 	/* a packet, a record without raw bytes, a line whose raw_len exceeds its data */
