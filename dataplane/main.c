@@ -257,6 +257,8 @@ static int cmd_run(const struct cli *c, struct sl_registry *reg)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	/* A closed stdout (`| head`) is the stdout sink's error to report, not a fatal signal. */
+	signal(SIGPIPE, SIG_IGN);
 	SL_INFO("run", "running %s on %u lcore(s)%s", c->file ? c->file : "the built-in default",
 		info.n_lcores, info.no_huge ? " without hugepages" : "");
 	ret = sl_pipeline_run(p);

@@ -21,8 +21,9 @@ struct sl_event_pool_conf {
 	int socket;         /**< SOCKET_ID_ANY when < 0 */
 };
 
-/** Default bytes of data per event: a 2 KiB line plus its record fits. */
-#define SL_EVENT_DATA_ROOM 4096
+/** Bytes of data per event: a line of up to half of this plus the record parsed from it
+ *  (about the line's size again) fit in one mbuf. */
+#define SL_EVENT_DATA_ROOM 8192
 
 /** Register the meta dynfield (idempotent) and return its offset, or -errno. */
 int sl_event_meta_register(void);

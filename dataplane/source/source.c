@@ -37,9 +37,9 @@ uint32_t sl_source_line_room(struct rte_mempool *pool)
 {
 	uint32_t room = rte_pktmbuf_data_room_size(pool);
 
-	if (room <= RTE_PKTMBUF_HEADROOM + SL_SOURCE_RECORD_RESERVE)
+	if (room <= RTE_PKTMBUF_HEADROOM + 64)
 		return 0;
-	room -= RTE_PKTMBUF_HEADROOM + SL_SOURCE_RECORD_RESERVE;
+	room = (room - RTE_PKTMBUF_HEADROOM) / 2;
 	/* meta->raw_len is 16 bits wide. */
 	return room > UINT16_MAX ? UINT16_MAX : room;
 }

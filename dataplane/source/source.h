@@ -50,11 +50,9 @@ const struct sl_source_ops *sl_source_at(uint32_t i);
 extern const struct sl_source_ops sl_source_file;
 extern const struct sl_source_ops sl_source_gen;
 
-/** Bytes kept free after a line in every event for the record a stage parses from it. */
-#define SL_SOURCE_RECORD_RESERVE 1024
-
-/** Longest line a source puts in one event of pool: the data room less the headroom and
- *  SL_SOURCE_RECORD_RESERVE (a 4096-byte room holds 3072-byte lines); 0 when too small. */
+/** Longest line a source puts in one event of pool: half the data room, so the record a
+ *  stage parses from it (about the line's size again, plus keys) fits behind it (an 8192-byte
+ *  room holds 4096-byte lines); 0 when too small. */
 uint32_t sl_source_line_room(struct rte_mempool *pool);
 
 struct io_uring;
