@@ -1024,14 +1024,18 @@ static void config_load_section(struct loader *ld, enum sl_node_role role, yaml_
 			config_err(ld, k, "too many nodes (at most %u)", SL_CONFIG_MAX_NODES);
 			return;
 		}
-		node = &ld->c->nodes[ld->c->n_nodes++];
+		node = &ld->c->nodes[ld->c->n_nodes];
 		node->role = role;
 		node->name = config_strdup(ld, config_text(k));
 		if (!node->name)
 			return;
+		/* Counted once named: every counted node has a name to compare. */
+		ld->c->n_nodes++;
 		node->line = MARK_LINE(k->start_mark);
 		node->column = MARK_COL(k->start_mark);
 		config_load_node(ld, node, v);
+		if (ld->oom)
+			return;
 	}
 }
 
@@ -1477,7 +1481,7 @@ static void config_load_document(struct loader *ld)
 		ld->oom = true;
 		return;
 	}
-	for (top = top_keys; top < top_keys + SL_ARRAY_SIZE(top_keys); top++)
+	for (top = top_keys; top < top_keys + SL_ARRAY_SIZE(top_keys) && !ld->oom; top++)
 		if (seen[top - top_keys])
 			top->load(ld, seen[top - top_keys], seen_val[top - top_keys]);
 	if (ld->oom)

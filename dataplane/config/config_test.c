@@ -25,7 +25,52 @@
 #include "sink/sink.h"
 #include "source/source.h"
 
-static int n_init, n_fini;
+/* Calls of the fixture's init, confs it made, and fini calls. */
+static int n_init, n_conf, n_fini;
+
+/*
+ * Allocation failure injection. The test is linked with --wrap for malloc, calloc and
+ * realloc, which reroutes the calls made by the runtime's static objects (config.c,
+ * diag.c, the stages) but not those inside shared libraries (libyaml, cmocka). When armed
+ * with n, the n-th allocation from then on fails, and with sticky every one after it too.
+ */
+void *__real_malloc(size_t size);
+void *__real_calloc(size_t n, size_t size);
+void *__real_realloc(void *p, size_t size);
+void *__wrap_malloc(size_t size);
+void *__wrap_calloc(size_t n, size_t size);
+void *__wrap_realloc(void *p, size_t size);
+
+static struct {
+	long countdown; /* 0: disarmed */
+	bool sticky;
+	bool failed;
+} alloc_fault;
+
+static bool alloc_fails(void)
+{
+	if (alloc_fault.failed)
+		return alloc_fault.sticky;
+	if (alloc_fault.countdown == 0 || --alloc_fault.countdown > 0)
+		return false;
+	alloc_fault.failed = true;
+	return true;
+}
+
+void *__wrap_malloc(size_t size)
+{
+	return alloc_fails() ? NULL : __real_malloc(size);
+}
+
+void *__wrap_calloc(size_t n, size_t size)
+{
+	return alloc_fails() ? NULL : __real_calloc(n, size);
+}
+
+void *__wrap_realloc(void *p, size_t size)
+{
+	return alloc_fails() ? NULL : __real_realloc(p, size);
+}
 
 /* Fails on the text "BAD" in expr, naming the byte offset of it, like an expression
  * compiler reporting where it stopped. */
@@ -43,7 +88,10 @@ static int fixture_init(const struct sl_host *host, const struct sl_args *args, 
 		return -EINVAL;
 	}
 	*conf = malloc(16);
-	return *conf ? 0 : -ENOMEM;
+	if (!*conf)
+		return -ENOMEM;
+	n_conf++;
+	return 0;
 }
 
 static void fixture_fini(void *conf)
@@ -894,6 +942,86 @@ static void test_load_file(void **state)
 	sl_diag_fini(&d);
 }
 
+/* Loads yaml with its n-th allocation failing, for n = 1, 2, ... until a load allocates
+ * fewer than n times (once with one failure, once with every allocation from the n-th on
+ * failing). The load reports the failure and returns no config, or succeeds when the
+ * failure did not matter (n_ok nodes, no diagnostics; n_ok 0: the input is invalid);
+ * nothing crashes or leaks (ASan with detect_leaks=1 checks that). Returns the loads. */
+static long oom_loop(const char *yaml, uint32_t n_ok)
+{
+	struct sl_config_opts o = opts(true);
+	long n_runs = 0;
+
+	for (int sticky = 0; sticky < 2; sticky++) {
+		for (long n = 1; n < 100000; n++) {
+			/* Room for every message up front: only the messages themselves are
+			 * allocated during the load. */
+			struct sl_diag d = { .msgs = calloc(256, sizeof(char *)), .cap = 256 };
+			struct sl_config *c = (struct sl_config *)1;
+			bool failed;
+			int rc;
+
+			assert_non_null(d.msgs);
+			n_init = n_conf = n_fini = 0;
+			alloc_fault.countdown = n;
+			alloc_fault.sticky = sticky;
+			alloc_fault.failed = false;
+			rc = sl_config_load_buffer("t.yaml", yaml, strlen(yaml), &o, &c, &d);
+			failed = alloc_fault.failed;
+			alloc_fault.countdown = 0;
+			alloc_fault.failed = false;
+			n_runs++;
+			if (rc == 0) {
+				assert_true(n_ok > 0);
+				assert_non_null(c);
+				assert_int_equal(c->n_nodes, n_ok);
+				assert_int_equal(d.n, 0);
+				sl_config_destroy(c);
+			} else {
+				assert_true(rc == -ENOMEM || rc == -EINVAL);
+				assert_null(c);
+				assert_true(d.n > 0);
+			}
+			/* Every conf the fixture made is released, whatever failed. */
+			assert_int_equal(n_fini, n_conf);
+			sl_diag_fini(&d);
+			if (!failed)
+				break;
+		}
+	}
+	return n_runs;
+}
+
+static void test_out_of_memory(void **state)
+{
+	static const char valid[] =
+		"sources:\n"
+		"  in: { type: file, path: a.log }\n"
+		"stages:\n"
+		"  p: { use: nginx_parse, inputs: [in] }\n"
+		"  e: { use: filter, inputs: [p], where: \"status >= 500\" }\n"
+		"  f: { use: fixture, inputs: [e, p.errors], fields: [a, b], size: 1Ki }\n"
+		"  g: { use: fixture, inputs: [f.errors] }\n"
+		"sinks:\n"
+		"  out: { type: file, inputs: [g, f], path: o, format: raw }\n";
+	static const char invalid[] =
+		"sources:\n"
+		"  in: { type: file, path: a.log, inputs: [x] }\n"
+		"stages:\n"
+		"  p: { use: nginx_parse, inputs: [in, ghost, p.foo], bad: 1 }\n"
+		"  q: { use: fixture, inputs: [p], size: two, fields: [[x]] }\n"
+		"  r: { use: nope, inputs: [r] }\n"
+		"sinks:\n"
+		"  out: { type: file, inputs: [q, in.x], path: o, format: raw }\n"
+		"  out: { type: stdout, inputs: [q] }\n"
+		"other: 1\n";
+	long n_runs = oom_loop(valid, 6) + oom_loop(invalid, 0) + oom_loop(issue_block, 6);
+
+	/* Each load allocates more than a handful of times: the loops did explore. */
+	printf("# %ld loads, each with allocations failing\n", n_runs);
+	assert_true(n_runs > 40);
+}
+
 static int setup(void **state)
 {
 	return sl_registry_create(&registry);
@@ -931,6 +1059,7 @@ int main(void)
 		cmocka_unit_test(test_all_errors_collected),
 		cmocka_unit_test(test_stage_conf_lifetime),
 		cmocka_unit_test(test_load_file),
+		cmocka_unit_test(test_out_of_memory),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
