@@ -493,7 +493,8 @@ static void test_values_typed(void **state)
 		"    expr: |\n"
 		"      two\n"
 		"      lines\n"
-		"  g: { use: fixture, inputs: [f.errors, f], fields: solo, size: -2Mi }\n"
+		"  g: { use: fixture, inputs: [f.errors, f], fields: solo, size: -2Mi,\n"
+		"       when_full: block }\n"
 		SINK("g");
 	struct sl_config *c = load_ok(yaml);
 	const struct sl_config_node *f = &c->nodes[1], *g = &c->nodes[2];
@@ -524,6 +525,7 @@ static void test_values_typed(void **state)
 	assert_int_equal(a->n_list, 1);
 	assert_string_equal(a->list[0], "solo");
 	assert_int_equal(sl_args_get(&g->args, "size")->i, -2 * 1024 * 1024);
+	assert_int_equal(g->when_full, SL_EDGE_BLOCK);
 	sl_config_destroy(c);
 }
 
@@ -646,6 +648,8 @@ static void test_err_wrong_types(void **state)
 		     SINK("p"), "0 }", 0, "replicas: must be from 1 to 65535, got 0");
 	expect_error(SRC "stages:\n  p: { use: fixture, inputs: [in], ring_size: 32 }\n"
 		     SINK("p"), "32", 0, "ring_size: must be a power of two");
+	expect_error(SRC "stages:\n  p: { use: fixture, inputs: [in], when_full: [a] }\n"
+		     SINK("p"), "[a]", 0, "when_full: expected block or drop_newest, got a list");
 	expect_error(SRC "stages:\n  p: { use: fixture, inputs: [in], fields: [[a]] }\n"
 		     SINK("p"), "[a]", 0, "fields: list items must be scalars, got a list");
 }
@@ -940,6 +944,19 @@ static void test_load_file(void **state)
 	assert_true(strncmp(d.msgs[0], path, strlen(path)) == 0);
 	assert_non_null(strstr(d.msgs[0], "cannot open"));
 	sl_diag_fini(&d);
+
+	/* One byte over the size limit (a sparse file: zeros, never parsed). */
+	strcpy(path, "/tmp/sluice-config-test-XXXXXX");
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, (off_t)SL_CONFIG_MAX_FILE + 1), 0);
+	close(fd);
+	assert_int_equal(sl_config_load_file(path, &o, &c, &d), -EFBIG);
+	assert_null(c);
+	assert_int_equal(d.n, 1);
+	assert_non_null(strstr(d.msgs[0], "file larger than 16 MiB"));
+	sl_diag_fini(&d);
+	unlink(path);
 }
 
 /* Loads yaml with its n-th allocation failing, for n = 1, 2, ... until a load allocates
