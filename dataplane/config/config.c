@@ -49,6 +49,12 @@ struct config_priv {
 	struct arena arena;
 };
 
+/* One error, kept until the load ends so that they reach the caller in file order. */
+struct config_msg {
+	uint32_t line, column, seq;
+	char *text;
+};
+
 /* Where a parameter's value sits, so an init error offset can be turned into a column. */
 struct arg_pos {
 	int8_t col_adj; /* 0 plain, 1 quoted (skip the quote), -1: no single-line text */
@@ -64,6 +70,8 @@ struct loader {
 	size_t len;
 	yaml_document_t doc;
 	uint32_t n_diag0; /* d->n when loading started: more means this load failed */
+	struct config_msg *msgs; /* errors found, put in file order into d at the end */
+	uint32_t n_msgs, cap_msgs;
 	bool oom;
 	uint32_t cap_nodes;
 	struct arg_pos **pos; /* per node, per declared parameter */
@@ -141,7 +149,7 @@ static char *config_strdup(struct loader *ld, const char *s)
 
 static bool config_failed(const struct loader *ld)
 {
-	return ld->oom || ld->d->n != ld->n_diag0;
+	return ld->oom || ld->n_msgs || ld->d->n != ld->n_diag0;
 }
 
 static void config_err_at(struct loader *ld, uint32_t line, uint32_t column, const char *fmt, ...)
@@ -154,7 +162,57 @@ static void config_err_at(struct loader *ld, uint32_t line, uint32_t column, con
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	if (ld->n_msgs == ld->cap_msgs) {
+		uint32_t cap = ld->cap_msgs ? 2 * ld->cap_msgs : 16;
+		struct config_msg *m = realloc(ld->msgs, cap * sizeof(*m));
+
+		if (m) {
+			ld->msgs = m;
+			ld->cap_msgs = cap;
+		}
+	}
+	if (ld->n_msgs < ld->cap_msgs) {
+		struct config_msg *m = &ld->msgs[ld->n_msgs];
+
+		size_t len = strlen(msg) + 1;
+
+		m->text = malloc(len);
+		if (m->text) {
+			memcpy(m->text, msg, len);
+			m->line = line;
+			m->column = column;
+			m->seq = ld->n_msgs++;
+			return;
+		}
+	}
+	/* No memory to hold it: out of order is better than lost. */
 	sl_diag_add(ld->d, ld->file, line, column, "%s", msg);
+}
+
+static int config_msg_cmp(const void *a, const void *b)
+{
+	const struct config_msg *x = a, *y = b;
+
+	if (x->line != y->line)
+		return x->line < y->line ? -1 : 1;
+	if (x->column != y->column)
+		return x->column < y->column ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Hand the errors to the caller sorted by position (ties in the order found). */
+static void config_flush_msgs(struct loader *ld)
+{
+	if (ld->n_msgs > 1)
+		qsort(ld->msgs, ld->n_msgs, sizeof(*ld->msgs), config_msg_cmp);
+	for (uint32_t i = 0; i < ld->n_msgs; i++) {
+		sl_diag_add(ld->d, ld->file, ld->msgs[i].line, ld->msgs[i].column, "%s",
+			    ld->msgs[i].text);
+		free(ld->msgs[i].text);
+	}
+	free(ld->msgs);
+	ld->msgs = NULL;
+	ld->n_msgs = ld->cap_msgs = 0;
 }
 
 /* libyaml marks are 0-based; messages are 1-based. */
@@ -1561,10 +1619,11 @@ int sl_config_load_buffer(const char *name, const char *buf, size_t len,
 			config_init_stages(&ld);
 	}
 	free(ld.pos);
+	rc = config_failed(&ld) ? (ld.oom ? -ENOMEM : -EINVAL) : 0;
+	config_flush_msgs(&ld);
 	if (ld.oom && d->n == ld.n_diag0)
 		sl_diag_add(d, ld.file, 0, 0, "out of memory");
-	if (config_failed(&ld)) {
-		rc = ld.oom ? -ENOMEM : -EINVAL;
+	if (rc < 0) {
 		sl_config_destroy(&priv->c);
 		return rc;
 	}
