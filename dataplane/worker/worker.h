@@ -1,7 +1,7 @@
 /*
  * Workers: one per EAL lcore, each looping over its task list (source pollers, stage
  * replicas, sink writers). A task's run returns how much work it did; a worker that finds
- * nothing to do backs off from polling to short sleeps, so idle cores cost little (and
+ * nothing to do backs off from polling to sleeps after 200 us, so idle cores cost little (and
  * more lcores than CPUs still make progress). The main lcore runs a worker too, calling
  * the controller's tick between rounds. Task lists are fixed for the run here; the
  * scaling issue publishes them with RCU.

@@ -264,6 +264,30 @@ struct sl_rec {
 	uint32_t len;
 };
 
+/*
+ * Size of the scalar value at p that sl_rec_find can step over without decoding (strings,
+ * integers, floats, nil, bool), or 0 for anything else (containers, ext, malformed), which
+ * takes the general path. Bounds are checked by the caller.
+ */
+static inline size_t sl_mp_scalar_size(const uint8_t *p, const uint8_t *end)
+{
+	uint8_t c = *p;
+
+	if (c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3)
+		return 1;
+	if ((c & 0xe0) == 0xa0)
+		return 1 + (size_t)(c & 0x1f);
+	switch (c) {
+	case 0xcc: case 0xd0: return 2;
+	case 0xcd: case 0xd1: return 3;
+	case 0xce: case 0xd2: case 0xca: return 5;
+	case 0xcf: case 0xd3: case 0xcb: return 9;
+	case 0xd9: return end - p >= 2 ? 2 + (size_t)p[1] : 0;
+	case 0xda: return end - p >= 3 ? 3 + (size_t)sl_mp_be16(p + 1) : 0;
+	default: return 0;
+	}
+}
+
 /** Find a top-level key; fills v and returns true when present and well-formed. */
 static inline bool sl_rec_find(struct sl_rec rec, const char *key, size_t klen, struct sl_val *v)
 {
@@ -276,6 +300,30 @@ static inline bool sl_rec_find(struct sl_rec rec, const char *key, size_t klen, 
 	if (!p || m.type != SL_VAL_MAP)
 		return false;
 	for (i = 0; i < m.n; i++) {
+		size_t ks, vs;
+
+		if (p >= end)
+			return false;
+		/* Fast path: a fixstr key and a scalar value, compared and skipped in place. */
+		if ((*p & 0xe0) == 0xa0) {
+			ks = 1 + (size_t)(*p & 0x1f);
+			if (ks > (size_t)(end - p))
+				return false;
+			if (ks - 1 == klen && memcmp(p + 1, key, klen) == 0)
+				return sl_mp_read(p + ks, end, v) != NULL;
+			p += ks;
+			if (p >= end)
+				return false;
+			vs = sl_mp_scalar_size(p, end);
+			if (vs && vs <= (size_t)(end - p)) {
+				p += vs;
+				continue;
+			}
+			p = sl_mp_read(p, end, v);
+			if (!p)
+				return false;
+			continue;
+		}
 		p = sl_mp_read(p, end, &k);
 		if (!p)
 			return false;
