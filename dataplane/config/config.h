@@ -4,7 +4,8 @@
  * parameters resolved against each kind's declaration, inputs resolved to node and output
  * port indexes, plugins loaded into the registry, and every stage's init run once (so
  * expression errors surface at load time). All problems go to a struct sl_diag with
- * file:line:column; a config with any diagnostic must not be run. Control path only.
+ * file:line:column, in file order; a config with any diagnostic must not be run. Control
+ * path only.
  *
  * Every declared parameter of a node is present in node->args: as written, else its
  * default (line 0), else, for an optional parameter with neither, str == NULL, i == 0,
