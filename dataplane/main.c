@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <rte_eal.h>
 
@@ -226,6 +227,11 @@ static int cmd_stages(const struct cli *c, struct sl_registry *reg)
 	return 0;
 }
 
+static double ms_between(const struct timespec *a, const struct timespec *b)
+{
+	return (double)(b->tv_sec - a->tv_sec) * 1e3 + (double)(b->tv_nsec - a->tv_nsec) / 1e6;
+}
+
 static void on_signal(int signo)
 {
 	sl_pipeline_signal(signo);
@@ -236,17 +242,23 @@ static int cmd_run(const struct cli *c, struct sl_registry *reg)
 	struct sl_eal_info info;
 	struct sl_pipeline *p = NULL;
 	struct sl_config *cfg = NULL;
+	struct timespec t0, t1, t2;
 	struct sigaction sa;
 	int ret, status = 0;
 
 	if (load_config(c, reg, true, &cfg) < 0)
 		return 2;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	ret = sl_eal_init(c->eal_argc, c->eal_argv, &info);
 	if (ret < 0) {
 		sl_config_destroy(cfg);
 		return 1;
 	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
 	ret = sl_pipeline_create(cfg, &p);
+	clock_gettime(CLOCK_MONOTONIC, &t2);
+	SL_INFO("run", "EAL up in %.1f ms, pipeline built in %.1f ms", ms_between(&t0, &t1),
+		ms_between(&t1, &t2));
 	if (ret < 0) {
 		SL_ERR("run", "cannot build the pipeline: %s", strerror(-ret));
 		status = 1;
