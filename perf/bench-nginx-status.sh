@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark: count nginx requests by status, side by side. Sluice runs the issue-2 pipeline
-# (nginx_parse -> count by status -> jsonl, plus filter status >= 500 -> raw file), against
+# (nginx_parse -> count by status -> jsonl, plus filter status >= 500 -> raw file) with
+# its default lcores and, as "sluice-1lc", on one lcore (-- -l 0), against
 # mawk '{c[$9]++}' (the naive tool) and perf/floor (single-purpose C, one core). The input
 # is 5,000,000 generated nginx "combined" lines (~0.9 GB, no malformed lines so all three
 # compute the same answer) on tmpfs (/dev/shm), made once by tests/lib/gen_nginx_log.py and
@@ -13,8 +14,10 @@
 # usage: perf/bench-nginx-status.sh [--quick] [--rounds N] [--lines N] [--out DIR]
 #                                  [--profile] [-- EAL args for sluice]
 #   --quick    200,000 lines, 1 round: a smoke check that the benchmark still works
-#   --profile  also run sluice under valgrind --tool=callgrind on 200,000 lines and print
-#              the top functions by instructions and per-stage cycles/event
+#   --profile  instead of timing: run sluice once on the input for per-stage cycles/event
+#              (from --stats-json), under valgrind --tool=callgrind on 200,000 lines for
+#              the top functions by instructions (self), and on a one-line input (5 runs)
+#              for the fixed start-up and tear-down cost
 # Environment: SLUICE_BUILD (default build/), BENCH_DIR (default /dev/shm/sluice-bench).
 set -eu
 cd "$(dirname "$0")/.."
@@ -75,6 +78,14 @@ make_input() {
 	echo "$f"
 }
 
+{
+	echo "date:    $(date -u +%Y-%m-%dT%H:%MZ)"
+	echo "machine: nproc $(nproc), $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)," \
+		"kernel $(uname -r), DPDK $(pkg-config --modversion libdpdk 2>/dev/null || echo '?')"
+	echo "sluice:  $("$SLUICE" --version 2>&1 | head -1), git $(git -C "$SRC" rev-parse --short HEAD 2>/dev/null || echo '?')"
+	echo "tools:   $(hyperfine --version), mawk $(mawk -W version 2>&1 | head -1 | cut -d' ' -f2-3)"
+	echo "load:    $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min) before"
+} | tee "$OUT/machine.txt"
 INPUT=$(make_input "$LINES")
 RUN=$(mktemp -d "$BENCH_DIR/run.XXXXXX")
 trap 'rm -rf "$RUN"' EXIT
@@ -92,6 +103,8 @@ sinks:
 EOF
 MAWK_PROG='{c[$9]++} END{for(k in c) print k, c[k]}'
 SLUICE_CMD="$SLUICE run $RUN/pipeline.yaml -q ${EAL[*]:+$(printf '%q ' "${EAL[@]}")}"
+# The same on one lcore (main lcore only), unless EAL arguments were given.
+SLUICE1_CMD="$SLUICE run $RUN/pipeline.yaml -q -- -l 0"
 MAWK_CMD="mawk '$MAWK_PROG' $INPUT"
 FLOOR_CMD="$FLOOR $INPUT"
 
@@ -109,12 +122,18 @@ fi
 echo "bench: sluice, mawk and floor agree on $(wc -l <"$OUT/mawk.counts") statuses over $LINES lines" >&2
 
 # Rounds: one run of each per round, order rotated.
+[ "$PROFILE" = 1 ] && ROUNDS=0
 names=(sluice mawk floor)
 cmds=("$SLUICE_CMD" "$MAWK_CMD" "$FLOOR_CMD")
+if [ ${#EAL[@]} -eq 0 ]; then
+	names+=(sluice-1lc)
+	cmds+=("$SLUICE1_CMD")
+fi
+n_cmds=${#names[@]}
 for ((r = 0; r < ROUNDS; r++)); do
 	args=()
-	for ((k = 0; k < 3; k++)); do
-		i=$(((r + k) % 3))
+	for ((k = 0; k < n_cmds; k++)); do
+		i=$(((r + k) % n_cmds))
 		args+=(-n "${names[$i]}" "${cmds[$i]}")
 	done
 	hyperfine -N --runs 1 --style basic --prepare "rm -f $RUN/out/5xx.log $RUN/out/status.jsonl" \
@@ -123,7 +142,8 @@ for ((r = 0; r < ROUNDS; r++)); do
 done
 cd "$SRC"
 
-python3 - "$OUT" "$ROUNDS" <<'EOF'
+echo "load:    $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min) after" | tee -a "$OUT/machine.txt"
+[ "$ROUNDS" -gt 0 ] && python3 - "$OUT" "$ROUNDS" <<'EOF'
 import json, statistics, sys
 out, rounds = sys.argv[1], int(sys.argv[2])
 runs = {}
@@ -143,17 +163,18 @@ json.dump(merged, open(out + "/hyperfine.json", "w"), indent=1)
 def stat(v):
     return statistics.median(v), min(v), max(v)
 
-print("%-8s %8s %8s %8s   %8s %8s" % ("command", "median", "min", "max", "cpu med", "cpu max"))
-for n in ("sluice", "mawk", "floor"):
+print("%-10s %8s %8s %8s   %8s %8s" % ("command", "median", "min", "max", "cpu med", "cpu max"))
+for n in [x for x in ("sluice", "sluice-1lc", "mawk", "floor") if x in runs]:
     w = stat([x["wall"] for x in runs[n]])
     c = stat([x["cpu"] for x in runs[n]])
-    print("%-8s %7.3fs %7.3fs %7.3fs   %7.3fs %7.3fs" % (n, w[0], w[1], w[2], c[0], c[2]))
-for base in ("mawk", "floor"):
-    med = statistics.median(x["wall"] for x in runs["sluice"]) / \
-        statistics.median(x["wall"] for x in runs[base])
-    per = sorted(a["wall"] / b["wall"] for a, b in zip(runs["sluice"], runs[base]))
-    print("sluice/%-5s wall ratio of medians %.2f (per round %.2f..%.2f)"
-          % (base, med, per[0], per[-1]))
+    print("%-10s %7.3fs %7.3fs %7.3fs   %7.3fs %7.3fs" % (n, w[0], w[1], w[2], c[0], c[2]))
+for s in [x for x in ("sluice", "sluice-1lc") if x in runs]:
+    for base in ("mawk", "floor"):
+        med = statistics.median(x["wall"] for x in runs[s]) / \
+            statistics.median(x["wall"] for x in runs[base])
+        per = sorted(a["wall"] / b["wall"] for a, b in zip(runs[s], runs[base]))
+        print("%-10s / %-5s wall: ratio of medians %5.2f (per round %.2f..%.2f)"
+              % (s, base, med, per[0], per[-1]))
 print("runs per command: %d; exports: %s/round-*.json, merged %s/hyperfine.json"
       % (len(runs["sluice"]), out, out))
 EOF
@@ -164,18 +185,49 @@ if [ "$PROFILE" = 1 ]; then
 	mkdir -p "$PRUN/out"
 	sed "s|path: $INPUT|path: $PIN|" "$RUN/pipeline.yaml" >"$PRUN/pipeline.yaml"
 	cd "$PRUN"
+	# valgrind cannot map the address space EAL reserves for -m 512; -m 256 fits.
+	VG_EAL=("${EAL[@]}")
+	[ ${#VG_EAL[@]} -eq 0 ] && VG_EAL=(-- --no-huge -m 256)
 	valgrind --tool=callgrind --callgrind-out-file="$OUT/callgrind.out" \
-		"$SLUICE" run pipeline.yaml --stats-json "$OUT/profile-stats.json" "${EAL[@]}" \
+		"$SLUICE" run pipeline.yaml --stats-json "$OUT/profile-stats.json" "${VG_EAL[@]}" \
 		>"$OUT/profile.stdout" 2>"$OUT/profile.stderr" ||
 		{ echo "bench: callgrind run failed" >&2; tail "$OUT/profile.stderr" >&2; }
 	cd "$SRC"
-	rm -rf "$PRUN"
+	rm -rf "$PRUN/out"
 	if [ -s "$OUT/callgrind.out" ]; then
 		callgrind_annotate --inclusive=no "$OUT/callgrind.out" 2>/dev/null |
 			sed -n '/^-* *$/,$p' | grep -v '^--' | head -40 >"$OUT/callgrind.top"
 		echo "== callgrind (200000 lines): top functions by instructions (self)"
 		cat "$OUT/callgrind.top"
+		echo "== callgrind: instructions per input line, inclusive, per task function"
+		callgrind_annotate --inclusive=yes "$OUT/callgrind.out" 2>/dev/null |
+			python3 -c '
+import re, sys
+want = ["file_poll", "nginx_parse_process", "filter_process", "count_process", "sink_run",
+        "source_run", "stage_run", "sl_edge_send", "sl_edge_flush", "sl_worker_loop",
+        "sl_eal_init", "sl_pipeline_create", "sl_pipeline_run", "sl_pipeline_destroy"]
+seen = {}
+for line in sys.stdin:
+    # One function shows up once per file its inlined code came from; the largest
+    # inclusive figure is the whole function.
+    m = re.match(r"\s*([\d,]+) \([^)]*\)\s+\S*:(\w+)( \[|$)", line)
+    if m and m.group(2) in want:
+        v = int(m.group(1).replace(",", ""))
+        seen[m.group(2)] = max(v, seen.get(m.group(2), 0))
+for f in want:
+    if f in seen:
+        print("%-22s %14d Ir %9.1f Ir/line" % (f, seen[f], seen[f] / 200000))
+'
 	fi
+	# Fixed cost: the same pipeline on a one-line input (EAL bring-up, pools, teardown).
+	head -1 "$INPUT" >"$BENCH_DIR/one-line.log"
+	mkdir -p "$PRUN/out"
+	sed "s|path: $INPUT|path: $BENCH_DIR/one-line.log|" "$RUN/pipeline.yaml" >"$PRUN/pipeline.yaml"
+	(cd "$PRUN" && hyperfine -N --runs 5 --style basic --export-json "$OUT/startup.json" \
+		-n sluice-1-line "$SLUICE run pipeline.yaml -q ${EAL[*]:+$(printf '%q ' "${EAL[@]}")}" \
+		-n sluice-1-line-1lc "$SLUICE run pipeline.yaml -q -- -l 0" 2>&1 |
+		grep -E 'Benchmark|Time|Range')
+	rm -rf "$PRUN"
 	echo "== per node, from --stats-json of the timed correctness run ($LINES lines)"
 	python3 - "$OUT/stats.json" <<'EOF'
 import json, sys
