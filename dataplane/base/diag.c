@@ -25,10 +25,8 @@ void sl_diag_add(struct sl_diag *d, const char *file, uint32_t line, uint32_t co
 	if (d->n == d->cap) {
 		uint32_t cap = d->cap ? 2 * d->cap : 8;
 		char **m = realloc(d->msgs, cap * sizeof(*m));
-		if (!m) {
-			d->n++;
+		if (!m)
 			return;
-		}
 		d->msgs = m;
 		d->cap = cap;
 	}

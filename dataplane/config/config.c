@@ -729,7 +729,8 @@ static void config_resolve_kind(struct loader *ld, struct sl_config_node *node, 
 	const char *what = config_role_name(node->role);
 	char known[320];
 
-	if (!config_is_text(v) || config_is_null(v)) {
+	/* `type: null` names the null sink (Fluent Bit's spelling), not YAML's null. */
+	if (!config_is_text(v) || (config_is_null(v) && strcmp(config_text(v), "null") != 0)) {
 		config_err(ld, config_err_node(k, v), "%s '%s': %s: expected a kind name, got %s",
 			   what, node->name, roles[node->role].kind_key, config_what_is(v));
 		return;
@@ -1330,22 +1331,32 @@ out:
 	free(next);
 }
 
-/* Run every stage's init once: parameter errors only the stage can see (an expression
- * that does not compile) surface at load time, at the value's position. */
+/* Run every stage's init once, and every source's and sink's check: parameter errors only
+ * the kind can see (an expression that does not compile, an unknown format) surface at load
+ * time, at the value's position. */
 static void config_init_stages(struct loader *ld)
 {
 	struct sl_config *c = ld->c;
 
 	for (uint32_t n = 0; n < c->n_nodes; n++) {
 		struct sl_config_node *node = &c->nodes[n];
+		int (*check)(const struct sl_args *, struct sl_error *) = NULL;
 		struct sl_error err;
 		void *conf = NULL;
 		uint32_t line = node->line, column = node->column;
+		int ret;
 
-		if (!node->stage || !node->stage->init)
+		if (node->source)
+			check = node->source->check;
+		else if (node->sink)
+			check = node->sink->check;
+		if (!check && (!node->stage || !node->stage->init))
 			continue;
 		memset(&err, 0, sizeof(err));
-		if (node->stage->init(ld->opts->host, &node->args, &conf, &err) != 0) {
+		/* Sources and sinks check parameters without opening anything. */
+		ret = check ? check(&node->args, &err)
+			    : node->stage->init(ld->opts->host, &node->args, &conf, &err);
+		if (ret != 0) {
 			err.msg[sizeof(err.msg) - 1] = '\0';
 			for (uint32_t i = 0; err.key && i < node->args.n; i++) {
 				const struct sl_arg *a = &node->args.v[i];
@@ -1357,11 +1368,14 @@ static void config_init_stages(struct loader *ld)
 				if (ld->pos[n] && ld->pos[n][i].col_adj >= 0)
 					column += (uint32_t)ld->pos[n][i].col_adj + err.offset;
 			}
-			config_err_at(ld, line, column, "stage '%s' (%s): %s%s%s", node->name,
-				      node->kind, err.key ? err.key : "", err.key ? ": " : "",
+			config_err_at(ld, line, column, "%s '%s' (%s): %s%s%s",
+				      config_role_name(node->role), node->name, node->kind,
+				      err.key ? err.key : "", err.key ? ": " : "",
 				      err.msg[0] ? err.msg : "init failed");
 			continue;
 		}
+		if (check)
+			continue;
 		if (ld->opts->keep_stage_conf)
 			node->stage_conf = conf;
 		else if (conf && node->stage->fini)

@@ -324,6 +324,27 @@ static int file_sink_mkdirs(const char *path, char *msg, size_t msg_len)
 	return rc;
 }
 
+/* Parameters that can be judged without touching the file system (validate, create). */
+static int file_sink_check(const struct sl_args *args, struct sl_error *err)
+{
+	const struct sl_arg *path = sl_args_get(args, "path");
+	const struct sl_arg *format = sl_args_get(args, "format");
+	int fmt = format ? sl_sink_format_parse(format->str) : SL_FORMAT_JSONL;
+
+	if (!path || !path->str || !path->str[0]) {
+		err->key = "path";
+		snprintf(err->msg, sizeof(err->msg), "a file path is required");
+		return -EINVAL;
+	}
+	if (fmt != SL_FORMAT_RAW && fmt != SL_FORMAT_JSONL) {
+		err->key = "format";
+		snprintf(err->msg, sizeof(err->msg), "format must be raw or jsonl, not '%s'%s",
+			 format->str, fmt == SL_FORMAT_TABLE ? " (table is for stdout only)" : "");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int file_sink_create(const struct sl_args *args, const struct sl_io_env *env,
 			    void **self, struct sl_error *err)
 {
@@ -339,17 +360,9 @@ static int file_sink_create(const struct sl_args *args, const struct sl_io_env *
 	int rc, flags;
 
 	*self = NULL;
-	if (!path || !path->str || !path->str[0]) {
-		err->key = "path";
-		snprintf(err->msg, sizeof(err->msg), "a file path is required");
-		return -EINVAL;
-	}
-	if (fmt != SL_FORMAT_RAW && fmt != SL_FORMAT_JSONL) {
-		err->key = "format";
-		snprintf(err->msg, sizeof(err->msg), "format must be raw or jsonl, not '%s'%s",
-			 format->str, fmt == SL_FORMAT_TABLE ? " (table is for stdout only)" : "");
-		return -EINVAL;
-	}
+	rc = file_sink_check(args, err);
+	if (rc < 0)
+		return rc;
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
@@ -421,6 +434,7 @@ const struct sl_sink_ops sl_sink_file = {
 	.summary = "write events to a file as raw lines or JSON lines (io_uring, pwrite fallback)",
 	.params = file_sink_params,
 	.create = file_sink_create,
+	.check = file_sink_check,
 	.write = file_sink_write,
 	.flush = file_sink_flush,
 	.summary_line = file_sink_summary_line,

@@ -25,6 +25,9 @@ struct sl_sink_ops {
 	const struct sl_param_desc *params;
 	int (*create)(const struct sl_args *args, const struct sl_io_env *env, void **self,
 		      struct sl_error *err);
+	/** Optional: check parameters at load time without opening anything (validate).
+	 *  0 or -errno with err set, as create. */
+	int (*check)(const struct sl_args *args, struct sl_error *err);
 	/** Take up to n events (the sink releases them); return how many it took. */
 	uint16_t (*write)(void *self, struct rte_mbuf **ev, uint16_t n);
 	/** Push buffered output; final = end of input, must complete. 0 or -errno. */

@@ -449,6 +449,19 @@ static void stdout_destroy(void *self)
 	free(s);
 }
 
+static int stdout_check(const struct sl_args *args, struct sl_error *err)
+{
+	const struct sl_arg *format = sl_args_get(args, "format");
+
+	if (format && sl_sink_format_parse(format->str) < 0) {
+		err->key = "format";
+		snprintf(err->msg, sizeof(err->msg), "format must be raw, jsonl or table, not '%s'",
+			 format->str);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int stdout_create(const struct sl_args *args, const struct sl_io_env *env, void **self,
 			 struct sl_error *err)
 {
@@ -457,12 +470,8 @@ static int stdout_create(const struct sl_args *args, const struct sl_io_env *env
 	struct stdout_sink *s;
 
 	*self = NULL;
-	if (fmt < 0) {
-		err->key = "format";
-		snprintf(err->msg, sizeof(err->msg), "format must be raw, jsonl or table, not '%s'",
-			 format->str);
+	if (stdout_check(args, err) < 0)
 		return -EINVAL;
-	}
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
@@ -483,6 +492,7 @@ const struct sl_sink_ops sl_sink_stdout = {
 	.summary = "print events on standard output: raw lines, JSON lines or a table at the end",
 	.params = stdout_params,
 	.create = stdout_create,
+	.check = stdout_check,
 	.write = stdout_write,
 	.flush = stdout_flush,
 	.summary_line = stdout_summary_line,

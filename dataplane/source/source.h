@@ -32,6 +32,9 @@ struct sl_source_ops {
 	/** Open resources. 0 or -errno with err set (err->key names the parameter). */
 	int (*create)(const struct sl_args *args, const struct sl_io_env *env, void **self,
 		      struct sl_error *err);
+	/** Optional: check parameters at load time without opening anything (validate).
+	 *  0 or -errno with err set, as create. */
+	int (*check)(const struct sl_args *args, struct sl_error *err);
 	/** Produce up to max events into ev. Set *done when nothing more will ever come
 	 *  (finite sources); events returned with done still count. */
 	uint16_t (*poll)(void *self, struct rte_mbuf **ev, uint16_t max, bool *done);
