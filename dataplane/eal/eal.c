@@ -116,7 +116,7 @@ int sl_eal_init(int argc, char **argv, struct sl_eal_info *info)
 		eal_argv[n++] = "--no-pci";
 	if (!eal_has_opt(argc, argv, log_opts)) {
 		eal_argv[n++] = "--log-level";
-		eal_argv[n++] = sl_log_get_level() >= SL_LOG_DEBUG ? "*:info" : "*:warning";
+		eal_argv[n++] = sl_log_get_level() >= SL_LOG_DEBUG ? "*:info" : sl_log_get_level() >= SL_LOG_INFO ? "*:warning" : "*:error";
 	}
 	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "--no-huge") == 0)
