@@ -115,8 +115,13 @@ int sl_eal_init(int argc, char **argv, struct sl_eal_info *info)
 	if (!eal_has_opt(argc, argv, dev_opts))
 		eal_argv[n++] = "--no-pci";
 	if (!eal_has_opt(argc, argv, log_opts)) {
+		int lv = sl_log_get_level();
+
 		eal_argv[n++] = "--log-level";
-		eal_argv[n++] = sl_log_get_level() >= SL_LOG_DEBUG ? "*:info" : sl_log_get_level() >= SL_LOG_INFO ? "*:warning" : "*:error";
+		if (lv >= SL_LOG_DEBUG)
+			eal_argv[n++] = "*:info";
+		else
+			eal_argv[n++] = lv >= SL_LOG_INFO ? "*:warning" : "*:error";
 	}
 	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "--no-huge") == 0)
