@@ -82,7 +82,9 @@ make_input() {
 	echo "date:    $(date -u +%Y-%m-%dT%H:%MZ)"
 	echo "machine: nproc $(nproc), $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)," \
 		"kernel $(uname -r), DPDK $(pkg-config --modversion libdpdk 2>/dev/null || echo '?')"
-	echo "sluice:  $("$SLUICE" --version 2>&1 | head -1), git $(git -C "$SRC" rev-parse --short HEAD 2>/dev/null || echo '?')"
+	echo "sluice:  $("$SLUICE" --version 2>&1 | head -1), git $(git -C "$SRC" rev-parse --short HEAD 2>/dev/null || echo '?')" \
+		"+ $(git -C "$SRC" status --porcelain --untracked-files=no 2>/dev/null | wc -l) modified files," \
+		"binary built $(date -u -r "$SLUICE" +%H:%MZ)"
 	echo "tools:   $(hyperfine --version), mawk $(mawk -W version 2>&1 | head -1 | cut -d' ' -f2-3)"
 	echo "load:    $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min) before"
 } | tee "$OUT/machine.txt"
@@ -228,16 +230,24 @@ for f in want:
 		-n sluice-1-line-1lc "$SLUICE run pipeline.yaml -q -- -l 0" 2>&1 |
 		grep -E 'Benchmark|Time|Range')
 	rm -rf "$PRUN"
-	echo "== per node, from --stats-json of the timed correctness run ($LINES lines)"
-	python3 - "$OUT/stats.json" <<'EOF'
+	# The same per-node figures on one lcore, where every hop stays on one core.
+	mkdir -p "$RUN/out"
+	(cd "$RUN" && "$SLUICE" run pipeline.yaml -q --stats-json "$OUT/stats-1lc.json" -- -l 0)
+	for st in stats stats-1lc; do
+		echo "== per node, from --stats-json of the correctness run ($LINES lines): $st.json"
+		python3 - "$OUT/$st.json" <<'EOF'
 import json, sys
 st = json.load(open(sys.argv[1]))
-print("elapsed %.3f s" % st["elapsed_s"])
 print("%-14s %-7s %-12s %10s %10s %14s %10s" % ("node", "role", "kind", "in", "out", "busy_cycles",
                                                "cyc/event"))
 for n in st["nodes"]:
     ev = n["in"] if n["role"] != "source" else n["out"]
     print("%-14s %-7s %-12s %10d %10d %14d %10.1f" % (n["name"], n["role"], n["kind"], n["in"],
           n["out"], n["busy_cycles"], n["busy_cycles"] / ev if ev else 0))
+total = sum(n["busy_cycles"] for n in st["nodes"])
+lines = sum(n["out"] for n in st["nodes"] if n["role"] == "source")
+print("all nodes: %.1f busy cycles per input line; %d lcores, elapsed %.3f s"
+      % (total / lines, st.get("lcores", 0), st["elapsed_s"]))
 EOF
+	done
 fi
