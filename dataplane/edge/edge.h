@@ -58,8 +58,9 @@ int sl_edge_out_init(struct sl_edge_out *o, const struct sl_edge_port *ports, ui
 void sl_edge_out_fini(struct sl_edge_out *o);
 
 /**
- * Send n (<= SL_EMIT_CAP) events on a port. Must not be called while o->n_pending != 0:
- * flush first. Ownership of the events passes to the edge.
+ * Send n (<= SL_EMIT_CAP) events on a port. At most one send per port between two points
+ * where o->n_pending was 0 (a producer takes new input only when nothing is held), so
+ * every consumer's pending slot is free. Ownership of the events passes to the edge.
  */
 void sl_edge_send(struct sl_edge_out *o, uint16_t port, struct rte_mbuf **ev, uint16_t n);
 

@@ -173,6 +173,34 @@ static void test_discard_frees_pending(void **st)
 	rte_ring_free(r);
 }
 
+/* Regression: a stage emitting on two ports, the first of which fills its ring, must still
+ * deliver the second port's events (this tripped a debug assertion once). */
+static void test_second_port_after_first_holds(void **st)
+{
+	struct rte_ring *a = rte_ring_create("t_two_a", 16, SOCKET_ID_ANY, 0);
+	struct rte_ring *b = rte_ring_create("t_two_b", 64, SOCKET_ID_ANY, 0);
+	struct sl_edge_port ports[2] = { { .n_dest = 1, .dest = { { a, 1, false } } },
+					  { .n_dest = 1, .dest = { { b, 2, false } } } };
+	struct sl_edge_out o;
+	struct rte_mbuf *ev[50];
+	uint64_t next = 0;
+
+	(void)st;
+	assert_int_equal(sl_edge_out_init(&o, ports, 2), 0);
+	alloc_events(ev, 50);
+	sl_edge_send(&o, 0, ev, 30);
+	assert_int_equal(o.n_pending, 15);
+	sl_edge_send(&o, 1, ev + 30, 20);
+	assert_int_equal(o.n_enqueued[1], 20);
+	assert_int_equal(drain(a, &next), 15);
+	assert_int_equal(sl_edge_flush(&o), 0);
+	assert_int_equal(drain(a, &next), 15);
+	assert_int_equal(drain(b, &next), 20);
+	sl_edge_out_fini(&o);
+	rte_ring_free(a);
+	rte_ring_free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -181,6 +209,7 @@ int main(void)
 		cmocka_unit_test(test_drop_newest_counts),
 		cmocka_unit_test(test_unrouted),
 		cmocka_unit_test(test_discard_frees_pending),
+		cmocka_unit_test(test_second_port_after_first_holds),
 	};
 
 	/* avail_count includes per-lcore caches, so it is exact for leak checks. */
