@@ -92,7 +92,8 @@ static int cli_parse(int argc, char **argv, struct cli *c)
 			c->eal_argv = argv + i + 1;
 			break;
 		}
-	while ((opt = getopt_long(own, argv, "+hvq", opts, NULL)) != -1) {
+	/* GNU getopt permutes: options may come before or after the command and its file. */
+	while ((opt = getopt_long(own, argv, "hvq", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'h':
 			c->cmd = "help";
@@ -116,36 +117,9 @@ static int cli_parse(int argc, char **argv, struct cli *c)
 	if (optind >= own)
 		return -EINVAL;
 	c->cmd = argv[optind++];
-	/* Options may also follow the command and its file. */
-	while (optind < own) {
-		int start = optind;
-		while ((opt = getopt_long(own, argv, "+hvq", opts, NULL)) != -1) {
-			switch (opt) {
-			case 'v':
-				c->verbose++;
-				break;
-			case 'q':
-				c->quiet = 1;
-				break;
-			case 's':
-				c->stats_json = optarg;
-				break;
-			case 'h':
-				c->cmd = "help";
-				return 0;
-			default:
-				return -EINVAL;
-			}
-		}
-		if (optind < own) {
-			if (c->file)
-				return -EINVAL;
-			c->file = argv[optind++];
-		} else if (optind == start) {
-			break;
-		}
-	}
-	return 0;
+	if (optind < own)
+		c->file = argv[optind++];
+	return optind < own ? -EINVAL : 0;
 }
 
 static int load_config(const struct cli *c, struct sl_registry *reg, bool keep,

@@ -38,10 +38,7 @@
 #define ELF_HOST_DATA ELFDATA2MSB
 #endif
 
-static int elf_fail(char *err, size_t err_len, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int elf_fail(char *err, size_t err_len, int rc, const char *fmt, ...)
+int sl_plugin_fail(char *err, size_t err_len, int rc, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -79,22 +76,22 @@ static int elf_find_abi_symbol(const uint8_t *img, size_t len, const Elf64_Ehdr 
 			break;
 	}
 	if (i == eh->e_shnum)
-		return elf_fail(err, err_len, -ENOENT,
+		return sl_plugin_fail(err, err_len, -ENOENT,
 				"not a Sluice plugin: no dynamic symbol table");
 	if (dynsym.sh_entsize != sizeof(Elf64_Sym))
-		return elf_fail(err, err_len, -ENOEXEC,
+		return sl_plugin_fail(err, err_len, -ENOEXEC,
 				"malformed ELF: .dynsym entry size %llu, expected %zu",
 				(unsigned long long)dynsym.sh_entsize, sizeof(Elf64_Sym));
 	if (!elf_in_image(len, dynsym.sh_offset, dynsym.sh_size))
-		return elf_fail(err, err_len, -ENOEXEC,
+		return sl_plugin_fail(err, err_len, -ENOEXEC,
 				"malformed ELF: .dynsym beyond end of file");
 	if (dynsym.sh_link == 0 || dynsym.sh_link >= eh->e_shnum)
-		return elf_fail(err, err_len, -ENOEXEC,
+		return sl_plugin_fail(err, err_len, -ENOEXEC,
 				"malformed ELF: .dynsym names string table %u of %u",
 				dynsym.sh_link, eh->e_shnum);
 	elf_shdr(img, eh, dynsym.sh_link, &strtab);
 	if (strtab.sh_type != SHT_STRTAB || !elf_in_image(len, strtab.sh_offset, strtab.sh_size))
-		return elf_fail(err, err_len, -ENOEXEC,
+		return sl_plugin_fail(err, err_len, -ENOEXEC,
 				"malformed ELF: .dynsym string table is invalid or beyond end of file");
 
 	n_syms = dynsym.sh_size / sizeof(Elf64_Sym);
@@ -104,7 +101,7 @@ static int elf_find_abi_symbol(const uint8_t *img, size_t len, const Elf64_Ehdr 
 
 		memcpy(&sym, img + dynsym.sh_offset + s * sizeof(sym), sizeof(sym));
 		if (sym.st_name >= strtab.sh_size)
-			return elf_fail(err, err_len, -ENOEXEC,
+			return sl_plugin_fail(err, err_len, -ENOEXEC,
 					"malformed ELF: name of dynamic symbol %llu beyond its string table",
 					(unsigned long long)s);
 		/* The name must end inside the table: compare including the terminating NUL. */
@@ -117,7 +114,7 @@ static int elf_find_abi_symbol(const uint8_t *img, size_t len, const Elf64_Ehdr 
 		*out = sym;
 		return 0;
 	}
-	return elf_fail(err, err_len, -ENOENT, "not a Sluice plugin: no %s symbol",
+	return sl_plugin_fail(err, err_len, -ENOENT, "not a Sluice plugin: no %s symbol",
 			SL_PLUGIN_ABI_SYMBOL);
 }
 
@@ -138,21 +135,21 @@ static int elf_read_vaddr(const uint8_t *img, size_t len, const Elf64_Ehdr *eh, 
 		if (rel >= ph.p_memsz || ph.p_memsz - rel < want)
 			continue;
 		if (rel >= ph.p_filesz || ph.p_filesz - rel < want)
-			return elf_fail(err, err_len, -ENOEXEC,
+			return sl_plugin_fail(err, err_len, -ENOEXEC,
 					"malformed ELF: %s has no bytes in the file",
 					SL_PLUGIN_ABI_SYMBOL);
 		if (rel > UINT64_MAX - ph.p_offset)
-			return elf_fail(err, err_len, -ENOEXEC,
+			return sl_plugin_fail(err, err_len, -ENOEXEC,
 					"malformed ELF: segment offset overflows");
 		off = ph.p_offset + rel;
 		if (!elf_in_image(len, off, want))
-			return elf_fail(err, err_len, -ENOEXEC,
+			return sl_plugin_fail(err, err_len, -ENOEXEC,
 					"malformed ELF: %s at file offset %llu beyond end of file",
 					SL_PLUGIN_ABI_SYMBOL, (unsigned long long)off);
 		memcpy(dst, img + off, want);
 		return 0;
 	}
-	return elf_fail(err, err_len, -ENOEXEC,
+	return sl_plugin_fail(err, err_len, -ENOEXEC,
 			"malformed ELF: %s at address 0x%llx is in no loadable segment",
 			SL_PLUGIN_ABI_SYMBOL, (unsigned long long)vaddr);
 }
@@ -165,35 +162,35 @@ int sl_elf_plugin_abi(const uint8_t *img, size_t len, uint32_t abi[2], char *err
 	int rc;
 
 	if (len < SELFMAG || memcmp(img, ELFMAG, SELFMAG) != 0)
-		return elf_fail(err, err_len, -ENOEXEC, "not an ELF file");
+		return sl_plugin_fail(err, err_len, -ENOEXEC, "not an ELF file");
 	if (len < sizeof(eh))
-		return elf_fail(err, err_len, -ENOEXEC, "truncated ELF header (%zu bytes)", len);
+		return sl_plugin_fail(err, err_len, -ENOEXEC, "truncated ELF header (%zu bytes)", len);
 	memcpy(&eh, img, sizeof(eh));
 	if (eh.e_ident[EI_CLASS] != ELFCLASS64)
-		return elf_fail(err, err_len, -ENOEXEC, "not a 64-bit ELF file (class %u)",
+		return sl_plugin_fail(err, err_len, -ENOEXEC, "not a 64-bit ELF file (class %u)",
 				eh.e_ident[EI_CLASS]);
 	if (eh.e_ident[EI_DATA] != ELF_HOST_DATA)
-		return elf_fail(err, err_len, -ENOEXEC, "ELF byte order %u is not this machine's",
+		return sl_plugin_fail(err, err_len, -ENOEXEC, "ELF byte order %u is not this machine's",
 				eh.e_ident[EI_DATA]);
 	if (eh.e_machine != ELF_HOST_MACHINE)
-		return elf_fail(err, err_len, -ENOEXEC,
+		return sl_plugin_fail(err, err_len, -ENOEXEC,
 				"built for ELF machine %u, this runtime runs on machine %u",
 				eh.e_machine, ELF_HOST_MACHINE);
 	if (eh.e_type != ET_DYN)
-		return elf_fail(err, err_len, -ENOEXEC, "not a shared object (ELF type %u)",
+		return sl_plugin_fail(err, err_len, -ENOEXEC, "not a shared object (ELF type %u)",
 				eh.e_type);
 	if (eh.e_shoff == 0 || eh.e_shnum == 0)
-		return elf_fail(err, err_len, -ENOEXEC, "malformed ELF: no section headers");
+		return sl_plugin_fail(err, err_len, -ENOEXEC, "malformed ELF: no section headers");
 	if (eh.e_shentsize != sizeof(Elf64_Shdr) ||
 	    !elf_in_image(len, eh.e_shoff, (uint64_t)eh.e_shnum * sizeof(Elf64_Shdr)))
-		return elf_fail(err, err_len, -ENOEXEC,
+		return sl_plugin_fail(err, err_len, -ENOEXEC,
 				"malformed ELF: section headers (%u of %u bytes at %llu) beyond end of file",
 				eh.e_shnum, eh.e_shentsize, (unsigned long long)eh.e_shoff);
 	if (eh.e_phoff == 0 || eh.e_phnum == 0 || eh.e_phnum == PN_XNUM)
-		return elf_fail(err, err_len, -ENOEXEC, "malformed ELF: no program headers");
+		return sl_plugin_fail(err, err_len, -ENOEXEC, "malformed ELF: no program headers");
 	if (eh.e_phentsize != sizeof(Elf64_Phdr) ||
 	    !elf_in_image(len, eh.e_phoff, (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr)))
-		return elf_fail(err, err_len, -ENOEXEC,
+		return sl_plugin_fail(err, err_len, -ENOEXEC,
 				"malformed ELF: program headers (%u of %u bytes at %llu) beyond end of file",
 				eh.e_phnum, eh.e_phentsize, (unsigned long long)eh.e_phoff);
 
@@ -202,7 +199,7 @@ int sl_elf_plugin_abi(const uint8_t *img, size_t len, uint32_t abi[2], char *err
 		return rc;
 	/* At least 8 bytes: AddressSanitizer pads instrumented globals with a redzone. */
 	if (ELF64_ST_TYPE(sym.st_info) != STT_OBJECT || sym.st_size < 2 * sizeof(uint32_t))
-		return elf_fail(err, err_len, -ENOEXEC,
+		return sl_plugin_fail(err, err_len, -ENOEXEC,
 				"%s is not an object of at least 8 bytes (type %u, %llu bytes)",
 				SL_PLUGIN_ABI_SYMBOL, ELF64_ST_TYPE(sym.st_info),
 				(unsigned long long)sym.st_size);

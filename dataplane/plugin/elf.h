@@ -22,4 +22,8 @@
 int sl_elf_plugin_abi(const uint8_t *img, size_t len, uint32_t abi[2], char *err,
 		      size_t err_len);
 
+/** Format a one-line reason into err (when given) and return rc: the loader's error idiom. */
+int sl_plugin_fail(char *err, size_t err_len, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
 #endif

@@ -63,20 +63,6 @@ static const char *const reg_reserved_keys[] = {
 	"use", "inputs", "replicas", "ring_size", "when_full",
 };
 
-static int reg_fail(char *err, size_t err_len, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int reg_fail(char *err, size_t err_len, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && err_len) {
-		va_start(ap, fmt);
-		vsnprintf(err, err_len, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
 
 /* Identifier: [A-Za-z_][A-Za-z0-9_]*, 1..REG_NAME_MAX bytes. */
 static bool reg_is_ident(const char *s)
@@ -119,15 +105,15 @@ static int reg_check_names(const char *stage, const char *what, const char *cons
 		return 0;
 	for (n = 0; names[n]; n++) {
 		if (n == max)
-			return reg_fail(err, err_len, -EINVAL, "stage '%s': more than %u %s", stage,
+			return sl_plugin_fail(err, err_len, -EINVAL, "stage '%s': more than %u %s", stage,
 					max, what);
 		if (!reg_is_ident(names[n]))
-			return reg_fail(err, err_len, -EINVAL,
+			return sl_plugin_fail(err, err_len, -EINVAL,
 					"stage '%s': %s %u is not an identifier of at most %d characters",
 					stage, what, n, REG_NAME_MAX);
 		for (uint32_t j = 0; j < n; j++)
 			if (strcmp(names[j], names[n]) == 0)
-				return reg_fail(err, err_len, -EINVAL,
+				return sl_plugin_fail(err, err_len, -EINVAL,
 						"stage '%s': %s '%s' declared twice", stage, what,
 						names[n]);
 	}
@@ -143,26 +129,26 @@ static int reg_check_params(const char *stage, const struct sl_param_desc *p, ch
 		return 0;
 	for (n = 0; p[n].name; n++) {
 		if (n == REG_PARAMS_MAX)
-			return reg_fail(err, err_len, -EINVAL,
+			return sl_plugin_fail(err, err_len, -EINVAL,
 					"stage '%s': more than %d parameters (missing { NULL } end?)",
 					stage, REG_PARAMS_MAX);
 		if (!reg_is_ident(p[n].name))
-			return reg_fail(err, err_len, -EINVAL,
+			return sl_plugin_fail(err, err_len, -EINVAL,
 					"stage '%s': parameter %u is not an identifier of at most %d characters",
 					stage, n, REG_NAME_MAX);
 		if (p[n].type < SL_PARAM_STR || p[n].type > SL_PARAM_LIST)
-			return reg_fail(err, err_len, -EINVAL,
+			return sl_plugin_fail(err, err_len, -EINVAL,
 					"stage '%s': parameter '%s' has unknown type %d", stage,
 					p[n].name, (int)p[n].type);
 		for (size_t k = 0; k < sizeof(reg_reserved_keys) / sizeof(reg_reserved_keys[0]);
 		     k++)
 			if (strcmp(p[n].name, reg_reserved_keys[k]) == 0)
-				return reg_fail(err, err_len, -EINVAL,
+				return sl_plugin_fail(err, err_len, -EINVAL,
 						"stage '%s': parameter '%s' is a reserved stage key",
 						stage, p[n].name);
 		for (uint32_t j = 0; j < n; j++)
 			if (strcmp(p[j].name, p[n].name) == 0)
-				return reg_fail(err, err_len, -EINVAL,
+				return sl_plugin_fail(err, err_len, -EINVAL,
 						"stage '%s': parameter '%s' declared twice", stage,
 						p[n].name);
 	}
@@ -176,7 +162,7 @@ static int reg_check_state(const char *stage, const struct sl_state_ops *s, uint
 
 	if (!s) {
 		if (flags & SL_STAGE_F_WINDOWED)
-			return reg_fail(err, err_len, -EINVAL,
+			return sl_plugin_fail(err, err_len, -EINVAL,
 					"stage '%s': windowed but has no state ops", stage);
 		return 0;
 	}
@@ -191,7 +177,7 @@ static int reg_check_state(const char *stage, const struct sl_state_ops *s, uint
 	else if (!s->destroy)
 		missing = "destroy";
 	if (missing)
-		return reg_fail(err, err_len, -EINVAL, "stage '%s': state op %s is NULL", stage,
+		return sl_plugin_fail(err, err_len, -EINVAL, "stage '%s': state op %s is NULL", stage,
 				missing);
 	return 0;
 }
@@ -213,33 +199,33 @@ int sl_stage_desc_check(const struct sl_stage_desc *d, char *err, size_t err_len
 	int rc;
 
 	if (!d)
-		return reg_fail(err, err_len, -EINVAL, "NULL stage descriptor");
+		return sl_plugin_fail(err, err_len, -EINVAL, "NULL stage descriptor");
 	if (d->abi_major != SL_ABI_MAJOR)
-		return reg_fail(err, err_len, -EINVAL,
+		return sl_plugin_fail(err, err_len, -EINVAL,
 				"stage descriptor has ABI major %u, runtime speaks %u",
 				d->abi_major, SL_ABI_MAJOR);
 	if (d->size < min_size)
-		return reg_fail(err, err_len, -EINVAL,
+		return sl_plugin_fail(err, err_len, -EINVAL,
 				"stage descriptor size %u is below the minimum %zu", d->size,
 				min_size);
 	reg_desc_widen(d, &f);
 	if (!f.name || !*f.name)
-		return reg_fail(err, err_len, -EINVAL, "stage descriptor has no name");
+		return sl_plugin_fail(err, err_len, -EINVAL, "stage descriptor has no name");
 	if (!reg_is_stage_name(f.name))
-		return reg_fail(err, err_len, -EINVAL,
+		return sl_plugin_fail(err, err_len, -EINVAL,
 				"stage name '%.*s' is not lower_snake_case of at most %d characters",
 				REG_NAME_MAX + 1, f.name, REG_NAME_MAX);
 	name = f.name;
 	if (!f.version)
-		return reg_fail(err, err_len, -EINVAL, "stage '%s': version is NULL", name);
+		return sl_plugin_fail(err, err_len, -EINVAL, "stage '%s': version is NULL", name);
 	if (!f.summary)
-		return reg_fail(err, err_len, -EINVAL, "stage '%s': summary is NULL", name);
+		return sl_plugin_fail(err, err_len, -EINVAL, "stage '%s': summary is NULL", name);
 	if (!f.init)
-		return reg_fail(err, err_len, -EINVAL, "stage '%s': init is NULL", name);
+		return sl_plugin_fail(err, err_len, -EINVAL, "stage '%s': init is NULL", name);
 	if (!f.process)
-		return reg_fail(err, err_len, -EINVAL, "stage '%s': process is NULL", name);
+		return sl_plugin_fail(err, err_len, -EINVAL, "stage '%s': process is NULL", name);
 	if (f.flags & ~(uint32_t)SL_STAGE_F_WINDOWED)
-		return reg_fail(err, err_len, -EINVAL, "stage '%s': unknown flags 0x%x", name,
+		return sl_plugin_fail(err, err_len, -EINVAL, "stage '%s': unknown flags 0x%x", name,
 				f.flags & ~(uint32_t)SL_STAGE_F_WINDOWED);
 	rc = reg_check_names(name, "outputs", f.outputs, SL_PORT_MAX, err, err_len);
 	if (rc == 0)
@@ -411,50 +397,50 @@ static int reg_check_file(const char *path, int *fd_out, struct stat *st, char *
 
 	if (lstat(path, &lst) < 0) {
 		rc = -errno;
-		return reg_fail(err, err_len, rc, "plugin %s: %s", path, strerror(-rc));
+		return sl_plugin_fail(err, err_len, rc, "plugin %s: %s", path, strerror(-rc));
 	}
 	if (S_ISLNK(lst.st_mode))
-		return reg_fail(err, err_len, -ELOOP,
+		return sl_plugin_fail(err, err_len, -ELOOP,
 				"plugin %s: is a symlink; give the path of the file itself", path);
 	if (!S_ISREG(lst.st_mode))
-		return reg_fail(err, err_len, -EINVAL, "plugin %s: not a regular file", path);
+		return sl_plugin_fail(err, err_len, -EINVAL, "plugin %s: not a regular file", path);
 	/* O_NONBLOCK: should the path have become a FIFO since lstat, do not hang on it. */
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		rc = -errno;
-		return reg_fail(err, err_len, rc, "plugin %s: cannot open: %s", path,
+		return sl_plugin_fail(err, err_len, rc, "plugin %s: cannot open: %s", path,
 				rc == -ELOOP ? "it became a symlink" : strerror(-rc));
 	}
 	if (fstat(fd, st) < 0) {
-		rc = reg_fail(err, err_len, -errno, "plugin %s: cannot stat: %s", path,
+		rc = sl_plugin_fail(err, err_len, -errno, "plugin %s: cannot stat: %s", path,
 			      strerror(errno));
 		goto err_close;
 	}
 	if (!S_ISREG(st->st_mode) || st->st_dev != lst.st_dev || st->st_ino != lst.st_ino) {
-		rc = reg_fail(err, err_len, -EAGAIN,
+		rc = sl_plugin_fail(err, err_len, -EAGAIN,
 			      "plugin %s: the file changed while it was being checked", path);
 		goto err_close;
 	}
 	if (st->st_mode & (S_IWGRP | S_IWOTH)) {
-		rc = reg_fail(err, err_len, -EPERM,
+		rc = sl_plugin_fail(err, err_len, -EPERM,
 			      "plugin %s: is group- or world-writable (mode %04o); chmod go-w it",
 			      path, (unsigned)(st->st_mode & 07777));
 		goto err_close;
 	}
 	if (st->st_uid != 0 && st->st_uid != geteuid()) {
-		rc = reg_fail(err, err_len, -EPERM,
+		rc = sl_plugin_fail(err, err_len, -EPERM,
 			      "plugin %s: is owned by uid %u, not by root or the running user (uid %u)",
 			      path, (unsigned)st->st_uid, (unsigned)geteuid());
 		goto err_close;
 	}
 	if (st->st_size > REG_PLUGIN_FILE_MAX) {
-		rc = reg_fail(err, err_len, -EFBIG, "plugin %s: larger than %u bytes", path,
+		rc = sl_plugin_fail(err, err_len, -EFBIG, "plugin %s: larger than %u bytes", path,
 			      REG_PLUGIN_FILE_MAX);
 		goto err_close;
 	}
 	rc = reg_read_file(fd, (size_t)st->st_size, &img);
 	if (rc < 0) {
-		reg_fail(err, err_len, rc, "plugin %s: cannot read: %s", path, strerror(-rc));
+		sl_plugin_fail(err, err_len, rc, "plugin %s: cannot read: %s", path, strerror(-rc));
 		goto err_close;
 	}
 	rc = sl_elf_plugin_abi(img, (size_t)st->st_size, abi, why, sizeof(why));
@@ -462,11 +448,11 @@ static int reg_check_file(const char *path, int *fd_out, struct stat *st, char *
 	if (rc < 0) {
 		/* -ENOENT from the reader means "no such symbol", not "no such file". */
 		rc = rc == -ENOENT ? -ENOEXEC : rc;
-		reg_fail(err, err_len, rc, "plugin %s: %s", path, why);
+		sl_plugin_fail(err, err_len, rc, "plugin %s: %s", path, why);
 		goto err_close;
 	}
 	if (abi[0] != SL_ABI_MAJOR) {
-		rc = reg_fail(err, err_len, -ENOEXEC, "plugin %s: ABI major %u, runtime speaks %u",
+		rc = sl_plugin_fail(err, err_len, -ENOEXEC, "plugin %s: ABI major %u, runtime speaks %u",
 			      path, abi[0], SL_ABI_MAJOR);
 		goto err_close;
 	}
@@ -490,24 +476,24 @@ static int reg_check_plugin_stages(const struct sl_registry *r, const char *path
 		const struct reg_stage *dup;
 
 		if (n == REG_PLUGIN_STAGES_MAX)
-			return reg_fail(err, err_len, -EINVAL,
+			return sl_plugin_fail(err, err_len, -EINVAL,
 					"plugin %s: more than %d stages (missing NULL end?)", path,
 					REG_PLUGIN_STAGES_MAX);
 		if (sl_stage_desc_check(stages[n], why, sizeof(why)) < 0)
-			return reg_fail(err, err_len, -EINVAL, "plugin %s: %s", path, why);
+			return sl_plugin_fail(err, err_len, -EINVAL, "plugin %s: %s", path, why);
 		dup = reg_lookup(r, stages[n]->name);
 		if (dup)
-			return reg_fail(err, err_len, -EEXIST,
+			return sl_plugin_fail(err, err_len, -EEXIST,
 					"plugin %s: stage '%s' is already defined by %s", path,
 					stages[n]->name, reg_origin(r, dup));
 		for (uint32_t j = 0; j < n; j++)
 			if (strcmp(stages[j]->name, stages[n]->name) == 0)
-				return reg_fail(err, err_len, -EEXIST,
+				return sl_plugin_fail(err, err_len, -EEXIST,
 						"plugin %s: stage '%s' exported twice", path,
 						stages[n]->name);
 	}
 	if (n == 0)
-		return reg_fail(err, err_len, -EINVAL, "plugin %s: exports no stages", path);
+		return sl_plugin_fail(err, err_len, -EINVAL, "plugin %s: exports no stages", path);
 	return 0;
 }
 
@@ -538,7 +524,7 @@ int sl_plugin_load(struct sl_registry *r, const char *path, char *err, size_t er
 	rc = reg_grow((void **)&r->plugins, &r->cap_plugins, r->n_plugins + 1,
 		      sizeof(*r->plugins));
 	if (rc < 0) {
-		reg_fail(err, err_len, rc, "plugin %s: out of memory", path);
+		sl_plugin_fail(err, err_len, rc, "plugin %s: out of memory", path);
 		goto err_close;
 	}
 
@@ -553,20 +539,20 @@ int sl_plugin_load(struct sl_registry *r, const char *path, char *err, size_t er
 	h = dlopen(fdpath, RTLD_NOW | RTLD_LOCAL);
 	if (!h) {
 		const char *e = dlerror();
-		rc = reg_fail(err, err_len, -ENOEXEC, "plugin %s: dlopen failed: %s", path,
+		rc = sl_plugin_fail(err, err_len, -ENOEXEC, "plugin %s: dlopen failed: %s", path,
 			      e ? e : "unknown error");
 		goto err_close;
 	}
 	abi = dlsym(h, SL_PLUGIN_ABI_SYMBOL);
 	if (!abi || abi[0] != SL_ABI_MAJOR) {
-		rc = reg_fail(err, err_len, -ENOEXEC,
+		rc = sl_plugin_fail(err, err_len, -ENOEXEC,
 			      "plugin %s: %s in memory disagrees with the file", path,
 			      SL_PLUGIN_ABI_SYMBOL);
 		goto err_dlclose;
 	}
 	stages = dlsym(h, SL_PLUGIN_STAGES_SYMBOL);
 	if (!stages) {
-		rc = reg_fail(err, err_len, -ENOEXEC,
+		rc = sl_plugin_fail(err, err_len, -ENOEXEC,
 			      "plugin %s: not a Sluice plugin: no %s symbol", path,
 			      SL_PLUGIN_STAGES_SYMBOL);
 		goto err_dlclose;
@@ -579,13 +565,13 @@ int sl_plugin_load(struct sl_registry *r, const char *path, char *err, size_t er
 	p = &r->plugins[idx];
 	p->path = strdup(path);
 	if (!p->path) {
-		rc = reg_fail(err, err_len, -ENOMEM, "plugin %s: out of memory", path);
+		rc = sl_plugin_fail(err, err_len, -ENOMEM, "plugin %s: out of memory", path);
 		goto err_dlclose;
 	}
 	for (uint32_t i = 0; stages[i]; i++) {
 		rc = reg_add(r, stages[i], idx);
 		if (rc < 0) {
-			reg_fail(err, err_len, rc, "plugin %s: out of memory", path);
+			sl_plugin_fail(err, err_len, rc, "plugin %s: out of memory", path);
 			goto err_unadd;
 		}
 	}
