@@ -111,7 +111,9 @@ run_case() {
 		grep -qw -- "$node" "$D/stderr" || missing="$missing $node"
 	done
 	tap_is "${missing:-none}" none "[$name] the summary on stderr names every node"
-	tap_diag "[$name] parse replicas reported: $(stat_of parse replicas)"
+	tap_diag "[$name] parse replicas reported: $(stat_of parse replicas)," \
+		"lcores: $(python3 -c 'import json, sys; print(json.load(open(sys.argv[1])).get("lcores", "?"))' \
+		"$D/stats.json" 2>/dev/null)"
 }
 
 run_case default yes ""

@@ -18,7 +18,7 @@ sources:
 stages:
   parse: { use: nginx_parse, inputs: [lines] }
 sinks:
-  discard: { type: "null", inputs: [parse] }
+  discard: { type: null, inputs: [parse] }
 EOF
 
 stat_of() { python3 "$TESTLIB/check_stats.py" get "$D/stats.json" "$@" 2>/dev/null || echo "?"; }
