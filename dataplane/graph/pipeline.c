@@ -212,7 +212,7 @@ static inline void emit_reset(struct sl_emit *o)
 }
 
 /* Merge every replica's closed state into dst, resetting the sources of the merge. */
-static void window_merge(struct rt_node *n, struct rt_replica *closer, void *dst, bool all)
+static void window_merge(struct rt_node *n, void *dst, bool all)
 {
 	const struct sl_state_ops *st = n->cfg->stage->state;
 	const void *conf = n->cfg->stage_conf;
@@ -228,7 +228,6 @@ static void window_merge(struct rt_node *n, struct rt_replica *closer, void *dst
 			st->reset(conf, src);
 		}
 	}
-	(void)closer;
 }
 
 static unsigned stage_close_emit(struct rt_replica *r)
@@ -278,7 +277,7 @@ static void window_check(struct rt_replica *r, uint64_t now)
 	if (__atomic_add_fetch(&n->n_flipped, 1, __ATOMIC_ACQ_REL) != n->n_replicas)
 		return;
 	r->close_state = r->state[r->cur ^ 1];
-	window_merge(n, r, r->close_state, false);
+	window_merge(n, r->close_state, false);
 	r->cursor = 0;
 	r->closing = true;
 	r->final_close = false;
@@ -299,7 +298,7 @@ static void stage_finish(struct rt_replica *r)
 	}
 	/* Last replica: every other one has finished, so all states are quiescent. */
 	r->close_state = r->state[r->cur];
-	window_merge(n, r, r->close_state, true);
+	window_merge(n, r->close_state, true);
 	r->cursor = 0;
 	r->closing = true;
 	r->final_close = true;
