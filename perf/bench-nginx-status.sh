@@ -29,13 +29,12 @@ BENCH_DIR=${BENCH_DIR:-/dev/shm/sluice-bench}
 LINES=5000000
 ROUNDS=5
 SEED=1
-QUICK=0
 PROFILE=0
 OUT=
 EAL=()
 while [ $# -gt 0 ]; do
 	case $1 in
-	--quick) QUICK=1; LINES=200000; ROUNDS=1 ;;
+	--quick) LINES=200000; ROUNDS=1 ;;
 	--rounds) ROUNDS=$2; shift ;;
 	--lines) LINES=$2; shift ;;
 	--out) OUT=$2; shift ;;

@@ -9,7 +9,7 @@ set -u
 tap_need_sluice
 tap_plan 14
 tap_tmpdir
-cd "$TMP"
+cd "$TMP" || exit 1
 
 "$SLUICE" --help >help.out 2>help.err
 tap_is "$?" 0 "--help exits 0"
@@ -48,12 +48,12 @@ tap_ok $? "count's parameters 'key' and 'window' are listed under it"
 
 "$SLUICE" frobnicate >unknown.out 2>unknown.err
 tap_is "$?" 2 "an unknown subcommand exits 2"
-tap_ok $([ -s unknown.err ]; echo $?) "an unknown subcommand says so on stderr"
+tap_ok "$([ -s unknown.err ]; echo $?)" "an unknown subcommand says so on stderr"
 "$SLUICE" run --no-such-option >badopt.out 2>badopt.err
 tap_is "$?" 2 "an unknown option exits 2"
 "$SLUICE" validate does-not-exist.yaml >nofile.out 2>nofile.err
 rc=$?
 grep -qF does-not-exist.yaml nofile.err
-tap_ok $([ "$rc" = 2 ] && grep -qF does-not-exist.yaml nofile.err; echo $?) \
+tap_ok "$([ "$rc" = 2 ] && grep -qF does-not-exist.yaml nofile.err; echo $?)" \
 	"validate of a missing file exits 2 (got $rc) and names the file"
 tap_done

@@ -10,7 +10,7 @@ tap_need_sluice
 tap_plan 8
 tap_tmpdir
 
-cd "$TMP"
+cd "$TMP" || exit 1
 t0=$(date +%s.%N)
 timeout 30 "$SLUICE" run --stats-json stats.json >stdout 2>stderr
 rc=$?

@@ -14,7 +14,7 @@ tap_need_sluice
 tap_plan 8
 tap_tmpdir
 LOG=$SLUICE_SOURCE/tests/data/nginx_edge.log
-cd "$TMP"
+cd "$TMP" || exit 1
 
 # By hand: valid lines are 1-7, 23 and 24 of the file.
 cat >expect.counts <<'EOF'

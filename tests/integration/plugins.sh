@@ -29,7 +29,7 @@ sinks:
 EOF
 }
 
-cd "$TMP"
+cd "$TMP" || exit 1
 mkdir -p out
 python3 "$TESTLIB/gen_nginx_log.py" -n 100000 -o access.log --seed 21 --bad-ratio 0.01
 nginx_ref_valid access.log >valid.log
@@ -146,6 +146,6 @@ cp access.log ww/
 mkdir -p ww/out
 (cd ww && timeout 60 "$SLUICE" run pipeline.yaml >run.out 2>&1)
 rc=$?
-tap_ok $([ "$rc" = 2 ] && [ ! -e ww/out/ua.jsonl ]; echo $?) \
+tap_ok "$([ "$rc" = 2 ] && [ ! -e ww/out/ua.jsonl ]; echo $?)" \
 	"sluice run refuses the world-writable plugin (exit $rc, want 2) and writes nothing"
 tap_done

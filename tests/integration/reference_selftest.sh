@@ -27,7 +27,7 @@ tap_ok $((1 - $?)) "another seed gives other bytes"
 # 2. Generator truth vs mawk vs Python on a mixed file.
 $GEN -n 200000 -o "$TMP/m.log" --seed 3 --bad-ratio 0.03 --truth "$TMP/m.truth"
 tap_is "$(wc -l <"$TMP/m.log")" 200000 "generator writes exactly -n lines"
-read -r lines valid invalid < <(nginx_ref_totals "$TMP/m.log")
+read -r _ valid invalid < <(nginx_ref_totals "$TMP/m.log")
 tap_is "$valid" "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["valid"])' \
 	"$TMP/m.truth")" "mawk valid count equals the generator's"
 python3 -c 'import json,sys
@@ -58,7 +58,7 @@ for k in $KINDS; do
 	$GEN -n 20000 -o "$TMP/k.log" --seed 11 --bad-ratio 0.05 --kinds "$k" --truth "$TMP/k.truth"
 	n_odd=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["odd"][sys.argv[2]])' \
 		"$TMP/k.truth" "$k")
-	read -r lines valid invalid < <(nginx_ref_totals "$TMP/k.log")
+	read -r _ valid invalid < <(nginx_ref_totals "$TMP/k.log")
 	tap_ok $(( n_odd > 500 ? 0 : 1 )) "$k: about 5% of lines are odd ($n_odd)"
 	if [ "$k" = long_ua ]; then
 		longest=$(LC_ALL=C mawk '{ n = split($0, p, "\" \""); l = length(p[n]) - 1

@@ -38,7 +38,7 @@ run_signal() {
 		tap_ok 1 "[$sig] sluice still running after 2 s"
 		tap_diag "it exited early with $rc: $(tail -5 stderr)"
 		tap_skip $((PER_SIGNAL - 1)) "sluice did not run"
-		cd "$TMP"
+		cd "$TMP" || exit 1
 		return
 	fi
 	tap_ok 0 "[$sig] sluice still running after 2 s"
@@ -66,7 +66,7 @@ run_signal() {
 	if [ ! -s stats.json ]; then
 		tap_ok 1 "[$sig] --stats-json wrote stats.json"
 		tap_skip $((PER_SIGNAL - 4)) "no stats.json"
-		cd "$TMP"
+		cd "$TMP" || exit 1
 		return
 	fi
 	python3 "$TESTLIB/check_stats.py" conserve stats.json >conserve.out
@@ -82,7 +82,7 @@ p, e, r = $produced, $elapsed, $RATE
 # slow on a loaded 2-vCPU box); upper bound: the rate over the whole run plus one second.
 print(0 if p >= r * 2 // 4 and p <= r * (e + 1) else 1)" 2>/dev/null || echo 1)
 	tap_ok "$ok" "[$sig] source kept to its rate: $produced lines in $elapsed s at $RATE/s"
-	cd "$TMP"
+	cd "$TMP" || exit 1
 }
 
 rc=

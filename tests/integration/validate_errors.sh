@@ -43,7 +43,7 @@ tap_is "$rc" 0 "control: the good pipeline validates (exit 0)"
 (cd "$TMP/good" && timeout 60 "$SLUICE" run pipeline.yaml >stdout 2>stderr)
 rc=$?
 tap_is "$rc" 0 "control: the good pipeline runs (exit 0)"
-tap_ok $([ -s "$TMP/good/out/status.jsonl" ]; echo $?) "control: the good pipeline writes out/status.jsonl"
+tap_ok "$([ -s "$TMP/good/out/status.jsonl" ]; echo $?)" "control: the good pipeline writes out/status.jsonl"
 
 # A null sink written the natural way, `type: null`, is a YAML null scalar, not the
 # string "null": sluice should take it as the sink kind or at least say to quote it.
@@ -52,7 +52,7 @@ good | sed -e 's/^  server_errors: .*/  server_errors: { type: null, inputs: [er
 	>"$TMP/null_sink/pipeline.yaml"
 (cd "$TMP/null_sink" && "$SLUICE" validate pipeline.yaml >stdout 2>stderr)
 rc=$?
-tap_ok $([ "$rc" = 0 ] || grep -qF '"null"' "$TMP/null_sink/stderr"; echo $?) \
+tap_ok "$([ "$rc" = 0 ] || grep -qF '"null"' "$TMP/null_sink/stderr"; echo $?)" \
 	"unquoted 'type: null' validates, or the error says to write \"null\" (exit $rc)"
 [ "$rc" -ne 0 ] && tap_diag "$(head -5 "$TMP/null_sink/stderr")"
 
@@ -103,7 +103,7 @@ check_col() {
 	l=$(grep -nF -- "$tok" "$d/pipeline.yaml" | tail -1 | cut -d: -f1)
 	c=$(awk -v l="$l" -v t="$tok" 'NR == l { print index($0, t) }' "$d/pipeline.yaml")
 	got=$(grep -oE "(^|/)pipeline\.yaml:$l:[0-9]+: " "$d/stderr" | head -1 | cut -d: -f3)
-	tap_ok $([ -n "$got" ] && [ "$got" -ge "$c" ] && [ "$got" -lt $((c + span)) ]; echo $?) \
+	tap_ok "$([ -n "$got" ] && [ "$got" -ge "$c" ] && [ "$got" -lt $((c + span)) ]; echo $?)" \
 		"$1: the column points at '$tok' (line $l, column $c..$((c + span - 1)), got ${got:-none})"
 }
 

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Reference answers for nginx "combined" logs, computed with mawk independently of Sluice.
 # Sourced by tests/integration/*.sh and perf/bench-*.sh; every function reads one file and
 # writes to stdout. The rule (the same one nginx_parse documents): a valid line matches

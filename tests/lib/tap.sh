@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # TAP helpers for the integration scripts in tests/integration/ (sourced, bash only).
 # Each script calls tap_plan N (or tap_skip_all REASON), then ok/not-ok lines through
 # tap_ok, tap_is and tap_cmp, and ends with tap_done, which exits 1 when any test failed.
@@ -12,7 +13,7 @@ _tap_planned=
 SLUICE_SOURCE=${SLUICE_SOURCE:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 SLUICE_BUILD=${SLUICE_BUILD:-$SLUICE_SOURCE/build}
 SLUICE=${SLUICE:-$SLUICE_BUILD/sluice}
-TESTLIB=$SLUICE_SOURCE/tests/lib
+export TESTLIB=$SLUICE_SOURCE/tests/lib
 
 tap_plan() {
 	_tap_planned=$1
