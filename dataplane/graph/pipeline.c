@@ -541,7 +541,12 @@ static int pipeline_assign_tasks(struct sl_pipeline *p)
 		p->workers[w++].lcore = lcore;
 	for (w = 0; w < p->n_workers; w++)
 		p->workers[w].tasks = &p->task_slots[(size_t)w * n_tasks];
-	/* Round-robin in graph order: replicas of one stage land on different lcores. */
+	/*
+	 * Round-robin in graph order: replicas of one stage land on different lcores. Measured
+	 * against contiguous chunks of the graph (producer and consumer on one lcore) on the
+	 * issue-2 pipeline, 2 vCPUs, 1 M lines: round-robin 0.21-0.30 s, chunks 0.27-0.38 s,
+	 * alternating runs; the autoscaler will move tasks by measured load.
+	 */
 	for (uint32_t i = 0; i < p->n_nodes; i++) {
 		struct rt_node *n = &p->nodes[i];
 		for (uint32_t k = 0; k < n->n_replicas; k++) {
