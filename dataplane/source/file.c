@@ -499,18 +499,14 @@ static int file_open(struct file_source *fs, const char *path, struct sl_error *
 	return 0;
 }
 
-static int file_create(const struct sl_args *args, const struct sl_io_env *env, void **self,
-		       struct sl_error *err)
+/* Parameters that can be judged without a pool or the file (validate, create). */
+static int file_check(const struct sl_args *args, struct sl_error *err)
 {
 	const struct sl_arg *path = sl_args_get(args, "path");
 	int64_t read_bytes = file_arg_int(args, "read_bytes", 1 << 20);
 	int64_t depth = file_arg_int(args, "queue_depth", 4);
 	int64_t max_line = file_arg_int(args, "max_line_bytes", 0);
-	uint32_t room = sl_source_line_room(env->pool);
-	struct file_source *fs;
-	int rc;
 
-	*self = NULL;
 	if (!path || !path->str || !path->str[0]) {
 		err->key = "path";
 		snprintf(err->msg, sizeof(err->msg), "a file path is required");
@@ -528,6 +524,29 @@ static int file_create(const struct sl_args *args, const struct sl_io_env *env, 
 			 FILE_DEPTH_MAX, depth);
 		return -EINVAL;
 	}
+	if (max_line < 0) {
+		err->key = "max_line_bytes";
+		snprintf(err->msg, sizeof(err->msg), "max_line_bytes must not be negative");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int file_create(const struct sl_args *args, const struct sl_io_env *env, void **self,
+		       struct sl_error *err)
+{
+	const struct sl_arg *path = sl_args_get(args, "path");
+	int64_t read_bytes = file_arg_int(args, "read_bytes", 1 << 20);
+	int64_t depth = file_arg_int(args, "queue_depth", 4);
+	int64_t max_line = file_arg_int(args, "max_line_bytes", 0);
+	uint32_t room = sl_source_line_room(env->pool);
+	struct file_source *fs;
+	int rc;
+
+	*self = NULL;
+	rc = file_check(args, err);
+	if (rc < 0)
+		return rc;
 	if (room == 0) {
 		err->key = NULL;
 		snprintf(err->msg, sizeof(err->msg),
@@ -593,6 +612,7 @@ const struct sl_source_ops sl_source_file = {
 	.summary = "read a file once and emit one line event per line (io_uring, pread fallback)",
 	.params = file_params,
 	.create = file_create,
+	.check = file_check,
 	.poll = file_poll,
 	.stop = file_stop,
 	.summary_line = file_summary_line,

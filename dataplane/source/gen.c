@@ -350,16 +350,11 @@ static void gen_destroy(void *self)
 	free(self);
 }
 
-static int gen_create(const struct sl_args *args, const struct sl_io_env *env, void **self,
-		      struct sl_error *err)
+static int gen_check(const struct sl_args *args, struct sl_error *err)
 {
 	const struct sl_arg *count = sl_args_get(args, "count");
 	const struct sl_arg *rate = sl_args_get(args, "rate");
-	const struct sl_arg *seed = sl_args_get(args, "seed");
-	uint32_t room = sl_source_line_room(env->pool);
-	struct gen_source *g;
 
-	*self = NULL;
 	if (count && count->i < 0) {
 		err->key = "count";
 		snprintf(err->msg, sizeof(err->msg), "count must be >= 0, not %" PRId64, count->i);
@@ -370,6 +365,21 @@ static int gen_create(const struct sl_args *args, const struct sl_io_env *env, v
 		snprintf(err->msg, sizeof(err->msg), "rate must be >= 0, not %" PRId64, rate->i);
 		return -EINVAL;
 	}
+	return 0;
+}
+
+static int gen_create(const struct sl_args *args, const struct sl_io_env *env, void **self,
+		      struct sl_error *err)
+{
+	const struct sl_arg *count = sl_args_get(args, "count");
+	const struct sl_arg *rate = sl_args_get(args, "rate");
+	const struct sl_arg *seed = sl_args_get(args, "seed");
+	uint32_t room = sl_source_line_room(env->pool);
+	struct gen_source *g;
+
+	*self = NULL;
+	if (gen_check(args, err) < 0)
+		return -EINVAL;
 	if (room < SL_GEN_NGINX_LINE_MAX) {
 		snprintf(err->msg, sizeof(err->msg),
 			 "events hold lines of %u bytes; the generator needs %u", room,
@@ -396,6 +406,7 @@ const struct sl_source_ops sl_source_gen = {
 	.summary = "generate synthetic nginx access log lines (seeded, optionally rate-limited)",
 	.params = gen_params,
 	.create = gen_create,
+	.check = gen_check,
 	.poll = gen_poll,
 	.stop = gen_stop,
 	.summary_line = gen_summary_line,
