@@ -45,9 +45,12 @@ static void usage(FILE *f)
 		"usage: sluice <command> [options]\n"
 		"\n"
 		"commands:\n"
-		"  run [PIPELINE] [--stats-json PATH] [-- EAL options]\n"
+		"  run [PIPELINE] [--stats-json PATH] [--replicas N] [-- EAL options]\n"
 		"        run a pipeline file (no file: the built-in default demo) until its finite\n"
-		"        sources are delivered; SIGINT/SIGTERM drain in-flight events and exit\n"
+		"        sources are delivered; SIGINT/SIGTERM drain in-flight events and exit.\n"
+		"        --replicas N: stages and splittable sources (file, gen) that set no\n"
+		"        `replicas` run N replicas, in lanes: replica k on lcore k, so events stay\n"
+		"        on one core (output order across replicas is not kept)\n"
 		"  validate PIPELINE       check a pipeline file; print every problem as file:line:col\n"
 		"  stages [PIPELINE]       list stage, source and sink kinds with their parameters\n"
 		"                          (with a file: including the stages of its plugins)\n"
@@ -68,6 +71,7 @@ struct cli {
 	const char *file;
 	const char *stats_json;
 	int verbose, quiet;
+	unsigned replicas;
 	int eal_argc;
 	char **eal_argv;
 };
@@ -80,6 +84,7 @@ static int cli_parse(int argc, char **argv, struct cli *c)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "stats-json", required_argument, NULL, 's' },
+		{ "replicas", required_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int opt, own = argc;
@@ -110,6 +115,16 @@ static int cli_parse(int argc, char **argv, struct cli *c)
 		case 's':
 			c->stats_json = optarg;
 			break;
+		case 'r': {
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 10);
+			if (*end || v < 1 || v > 1024) {
+				fprintf(stderr, "sluice: --replicas takes 1..1024, not '%s'\n", optarg);
+				return -EINVAL;
+			}
+			c->replicas = (unsigned)v;
+			break;
+		}
 		default:
 			return -EINVAL;
 		}
@@ -130,6 +145,7 @@ static int load_config(const struct cli *c, struct sl_registry *reg, bool keep,
 		.load_plugins = true,
 		.keep_stage_conf = keep,
 		.host = &sl_host_table,
+		.default_replicas = c->replicas,
 	};
 	struct sl_diag d = { 0 };
 	int ret;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmark: count nginx requests by status, side by side. Sluice runs the issue-2 pipeline
 # (nginx_parse -> count by status -> jsonl, plus filter status >= 500 -> raw file) with
-# its default lcores and, as "sluice-1lc", on one lcore (-- -l 0), against
+# its default lcores, as "sluice-1lc" on one lcore (-- -l 0) and as "sluice-lanes" with
+# --replicas $(nproc) (one lane per CPU, same pipeline file), against
 # mawk '{c[$9]++}' (the naive tool) and perf/floor (single-purpose C, one core). The input
 # is 5,000,000 generated nginx "combined" lines (~0.9 GB, no malformed lines so all three
 # compute the same answer) on tmpfs (/dev/shm), made once by tests/lib/gen_nginx_log.py and
@@ -106,6 +107,10 @@ MAWK_PROG='{c[$9]++} END{for(k in c) print k, c[k]}'
 SLUICE_CMD="$SLUICE run $RUN/pipeline.yaml -q ${EAL[*]:+$(printf '%q ' "${EAL[@]}")}"
 # The same on one lcore (main lcore only), unless EAL arguments were given.
 SLUICE1_CMD="$SLUICE run $RUN/pipeline.yaml -q -- -l 0"
+# The same in lanes: every stage and the file source split in one replica per CPU, replica k
+# on lcore k (`--replicas`; the pipeline file is unchanged).
+LANES=$(nproc)
+SLUICEL_CMD="$SLUICE run $RUN/pipeline.yaml -q --replicas $LANES"
 MAWK_CMD="mawk '$MAWK_PROG' $INPUT"
 FLOOR_CMD="$FLOOR $INPUT"
 
@@ -114,9 +119,14 @@ cd "$RUN"
 $SLUICE run pipeline.yaml --stats-json "$OUT/stats.json" "${EAL[@]}" >"$OUT/sluice.stdout" \
 	2>"$OUT/sluice.stderr" || { echo "bench: sluice run failed:" >&2; tail "$OUT/sluice.stderr" >&2; exit 1; }
 python3 "$SRC/tests/lib/check_stats.py" counts out/status.jsonl status | sort -n >"$OUT/sluice.counts"
+$SLUICE run pipeline.yaml --replicas "$LANES" >/dev/null 2>"$OUT/sluice-lanes.stderr" ||
+	{ echo "bench: sluice --replicas run failed:" >&2; tail "$OUT/sluice-lanes.stderr" >&2; exit 1; }
+python3 "$SRC/tests/lib/check_stats.py" counts out/status.jsonl status | sort -n \
+	>"$OUT/sluice-lanes.counts"
 LC_ALL=C mawk "$MAWK_PROG" "$INPUT" | sort -n >"$OUT/mawk.counts"
 "$FLOOR" "$INPUT" >"$OUT/floor.counts"
-if ! cmp -s "$OUT/sluice.counts" "$OUT/mawk.counts" || ! cmp -s "$OUT/floor.counts" "$OUT/mawk.counts"; then
+if ! cmp -s "$OUT/sluice.counts" "$OUT/mawk.counts" || ! cmp -s "$OUT/floor.counts" "$OUT/mawk.counts" ||
+	! cmp -s "$OUT/sluice-lanes.counts" "$OUT/mawk.counts"; then
 	echo "bench: the three disagree; see $OUT/{sluice,mawk,floor}.counts" >&2
 	exit 1
 fi
@@ -127,8 +137,8 @@ echo "bench: sluice, mawk and floor agree on $(wc -l <"$OUT/mawk.counts") status
 names=(sluice mawk floor)
 cmds=("$SLUICE_CMD" "$MAWK_CMD" "$FLOOR_CMD")
 if [ ${#EAL[@]} -eq 0 ]; then
-	names+=(sluice-1lc)
-	cmds+=("$SLUICE1_CMD")
+	names+=(sluice-1lc sluice-lanes)
+	cmds+=("$SLUICE1_CMD" "$SLUICEL_CMD")
 fi
 n_cmds=${#names[@]}
 for ((r = 0; r < ROUNDS; r++)); do
@@ -164,17 +174,17 @@ json.dump(merged, open(out + "/hyperfine.json", "w"), indent=1)
 def stat(v):
     return statistics.median(v), min(v), max(v)
 
-print("%-10s %8s %8s %8s   %8s %8s" % ("command", "median", "min", "max", "cpu med", "cpu max"))
-for n in [x for x in ("sluice", "sluice-1lc", "mawk", "floor") if x in runs]:
+print("%-12s %8s %8s %8s   %8s %8s" % ("command", "median", "min", "max", "cpu med", "cpu max"))
+for n in [x for x in ("sluice", "sluice-1lc", "sluice-lanes", "mawk", "floor") if x in runs]:
     w = stat([x["wall"] for x in runs[n]])
     c = stat([x["cpu"] for x in runs[n]])
-    print("%-10s %7.3fs %7.3fs %7.3fs   %7.3fs %7.3fs" % (n, w[0], w[1], w[2], c[0], c[2]))
-for s in [x for x in ("sluice", "sluice-1lc") if x in runs]:
+    print("%-12s %7.3fs %7.3fs %7.3fs   %7.3fs %7.3fs" % (n, w[0], w[1], w[2], c[0], c[2]))
+for s in [x for x in ("sluice", "sluice-1lc", "sluice-lanes") if x in runs]:
     for base in ("mawk", "floor"):
         med = statistics.median(x["wall"] for x in runs[s]) / \
             statistics.median(x["wall"] for x in runs[base])
         per = sorted(a["wall"] / b["wall"] for a, b in zip(runs[s], runs[base]))
-        print("%-10s / %-5s wall: ratio of medians %5.2f (per round %.2f..%.2f)"
+        print("%-12s / %-5s wall: ratio of medians %5.2f (per round %.2f..%.2f)"
               % (s, base, med, per[0], per[-1]))
 print("runs per command: %d; exports: %s/round-*.json, merged %s/hyperfine.json"
       % (len(runs["sluice"]), out, out))

@@ -599,7 +599,7 @@ struct role_info {
 };
 
 static const struct role_info roles[] = {
-	[SL_NODE_SOURCE] = { "sources", "type", 1u << CK_KIND },
+	[SL_NODE_SOURCE] = { "sources", "type", 1u << CK_KIND | 1u << CK_REPLICAS },
 	[SL_NODE_STAGE] = { "stages", "use",
 			    1u << CK_KIND | 1u << CK_INPUTS | 1u << CK_REPLICAS |
 				    1u << CK_RING_SIZE | 1u << CK_WHEN_FULL },
@@ -843,6 +843,7 @@ static void config_load_common(struct loader *ld, struct sl_config_node *node, u
 				   config_show(ld, config_text(v)));
 		else
 			node->replicas = (uint32_t)x;
+		node->replicas_set = true;
 		break;
 	case CK_RING_SIZE:
 		if (config_uint_key(ld, node, "ring_size", k, v, &x) < 0)
@@ -1383,6 +1384,25 @@ static void config_init_stages(struct loader *ld)
 	}
 }
 
+/* Fill in replicas not written in the file, and refuse replicas on a source that cannot
+ * split its input (each replica would read everything again). */
+static void config_apply_replicas(struct loader *ld)
+{
+	uint32_t def = ld->opts->default_replicas ? ld->opts->default_replicas : 1;
+
+	for (uint32_t n = 0; n < ld->c->n_nodes; n++) {
+		struct sl_config_node *node = &ld->c->nodes[n];
+		bool splits = node->source && (node->source->flags & SL_SOURCE_F_REPLICAS);
+
+		if (node->role == SL_NODE_SOURCE && node->replicas > 1 && !splits)
+			config_err_at(ld, node->line, node->column,
+				      "source '%s' (%s): cannot split its input, so replicas must be 1",
+				      node->name, node->kind);
+		else if (!node->replicas_set && (node->role == SL_NODE_STAGE || splits))
+			node->replicas = def;
+	}
+}
+
 static void config_report_parser_error(struct loader *ld, const yaml_parser_t *p)
 {
 	if (p->error == YAML_MEMORY_ERROR) {
@@ -1629,6 +1649,8 @@ int sl_config_load_buffer(const char *name, const char *buf, size_t len,
 			}
 			yaml_parser_delete(&p);
 		}
+		if (!config_failed(&ld))
+			config_apply_replicas(&ld);
 		if (!config_failed(&ld))
 			config_init_stages(&ld);
 	}

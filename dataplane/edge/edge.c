@@ -13,13 +13,16 @@
 
 #include "base/check.h"
 
-int sl_edge_out_init(struct sl_edge_out *o, const struct sl_edge_port *ports, uint16_t n_ports)
+int sl_edge_out_init(struct sl_edge_out *o, const struct sl_edge_port *ports, uint16_t n_ports,
+		     uint16_t lane, uint16_t n_lanes)
 {
 	uint32_t n_pend = 0;
 
 	memset(o, 0, sizeof(*o));
 	o->ports = ports;
 	o->n_ports = n_ports;
+	o->lane = lane;
+	o->n_lanes = n_lanes;
 	o->pend_base = calloc(n_ports + 1u, sizeof(*o->pend_base));
 	if (!o->pend_base)
 		return -ENOMEM;
@@ -47,6 +50,16 @@ void sl_edge_out_fini(struct sl_edge_out *o)
 	memset(o, 0, sizeof(*o));
 }
 
+/* The ring a send to dst uses: its only ring, this producer's lane, or the next in turn. */
+static inline struct rte_ring *edge_pick(struct sl_edge_out *o, const struct sl_edge_dest *dst)
+{
+	if (dst->n_rings <= 1)
+		return dst->ring;
+	if (o->n_lanes == dst->n_rings)
+		return dst->rings[o->lane];
+	return dst->rings[o->rr++ % dst->n_rings];
+}
+
 void sl_edge_send(struct sl_edge_out *o, uint16_t port, struct rte_mbuf **ev, uint16_t n)
 {
 	const struct sl_edge_port *p = &o->ports[port];
@@ -66,7 +79,8 @@ void sl_edge_send(struct sl_edge_out *o, uint16_t port, struct rte_mbuf **ev, ui
 			rte_mbuf_refcnt_update(ev[i], (int16_t)(p->n_dest - 1));
 	for (uint16_t d = 0; d < p->n_dest; d++) {
 		const struct sl_edge_dest *dst = &p->dest[d];
-		unsigned int k = rte_ring_enqueue_burst(dst->ring, (void *const *)ev, n, NULL);
+		struct rte_ring *ring = edge_pick(o, dst);
+		unsigned int k = rte_ring_enqueue_burst(ring, (void *const *)ev, n, NULL);
 
 		o->n_enqueued[base + d] += k;
 		if (k == n)
@@ -79,6 +93,7 @@ void sl_edge_send(struct sl_edge_out *o, uint16_t port, struct rte_mbuf **ev, ui
 			/* One send per port between flushes, so the slot is free. */
 			SL_BUG_ON_HOT(pd->n != 0);
 			memcpy(pd->ev, ev + k, (n - k) * sizeof(*ev));
+			pd->ring = ring;
 			pd->head = 0;
 			pd->n = (uint16_t)(n - k);
 			o->n_pending += n - k;
@@ -100,8 +115,8 @@ uint32_t sl_edge_flush(struct sl_edge_out *o)
 
 			if (pd->n == 0)
 				continue;
-			k = rte_ring_enqueue_burst(p->dest[d].ring, (void *const *)&pd->ev[pd->head],
-						   pd->n, NULL);
+			k = rte_ring_enqueue_burst(pd->ring, (void *const *)&pd->ev[pd->head], pd->n,
+						   NULL);
 			pd->head = (uint16_t)(pd->head + k);
 			pd->n = (uint16_t)(pd->n - k);
 			o->n_pending -= k;

@@ -24,9 +24,14 @@
 #define SL_EDGE_DEST_MAX 16
 
 struct sl_edge_dest {
-	struct rte_ring *ring;
-	uint32_t consumer;   /**< node index of the consumer */
+	struct rte_ring *ring;   /**< the consumer's input ring (n_rings <= 1) */
+	uint32_t consumer;       /**< node index of the consumer */
 	bool drop_newest;
+	/** Per-replica input rings of a replicated consumer (n_rings > 1): a producer whose
+	 *  replica count equals n_rings keeps to its lane (replica k -> ring k, so an event
+	 *  stays on one lcore); any other producer deals its bursts round-robin. */
+	struct rte_ring *const *rings;
+	uint16_t n_rings;
 };
 
 /** One output port of a producer node (shared by its replicas, read-only while running). */
@@ -37,6 +42,7 @@ struct sl_edge_port {
 
 /** Events held for one consumer because its ring was full. */
 struct sl_edge_pending {
+	struct rte_ring *ring; /**< where they go: the ring the send picked */
 	uint16_t head, n;
 	struct rte_mbuf *ev[SL_EMIT_CAP];
 };
@@ -45,6 +51,8 @@ struct sl_edge_pending {
 struct sl_edge_out {
 	uint16_t n_ports;
 	const struct sl_edge_port *ports;
+	uint16_t lane, n_lanes;         /**< this producer's replica index and count */
+	uint32_t rr;                    /**< round-robin cursor over replicated consumers */
 	struct sl_edge_pending *pend;   /**< one per (port, dest), port-major */
 	uint16_t *pend_base;            /**< first pend index of each port */
 	uint32_t n_pending;             /**< events held, all ports */
@@ -54,7 +62,9 @@ struct sl_edge_out {
 	uint64_t *n_enqueued;           /**< per (port, dest): events that reached the ring */
 };
 
-int sl_edge_out_init(struct sl_edge_out *o, const struct sl_edge_port *ports, uint16_t n_ports);
+/** Set up a producer's outputs; lane / n_lanes are its replica index and count. */
+int sl_edge_out_init(struct sl_edge_out *o, const struct sl_edge_port *ports, uint16_t n_ports,
+		     uint16_t lane, uint16_t n_lanes);
 void sl_edge_out_fini(struct sl_edge_out *o);
 
 /**

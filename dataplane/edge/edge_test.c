@@ -53,7 +53,7 @@ static void test_fanout_refcount(void **st)
 	void *x = NULL;
 
 	(void)st;
-	assert_int_equal(sl_edge_out_init(&o, &port, 1), 0);
+	assert_int_equal(sl_edge_out_init(&o, &port, 1, 0, 1), 0);
 	alloc_events(ev, 8);
 	sl_edge_send(&o, 0, ev, 8);
 	assert_int_equal(o.n_out, 8);
@@ -88,7 +88,7 @@ static void test_block_holds_and_flushes(void **st)
 	unsigned got;
 
 	(void)st;
-	assert_int_equal(sl_edge_out_init(&o, &port, 1), 0);
+	assert_int_equal(sl_edge_out_init(&o, &port, 1, 0, 1), 0);
 	alloc_events(ev, 40);
 	sl_edge_send(&o, 0, ev, 40);
 	assert_int_equal(o.n_enqueued[0], 15);
@@ -117,7 +117,7 @@ static void test_drop_newest_counts(void **st)
 	uint64_t next = 0;
 
 	(void)st;
-	assert_int_equal(sl_edge_out_init(&o, &port, 1), 0);
+	assert_int_equal(sl_edge_out_init(&o, &port, 1, 0, 1), 0);
 	alloc_events(ev, 40);
 	sl_edge_send(&o, 0, ev, 40);
 	assert_int_equal(o.n_out, 40);
@@ -143,7 +143,7 @@ static void test_unrouted(void **st)
 	unsigned avail = rte_mempool_avail_count(pool);
 
 	(void)st;
-	assert_int_equal(sl_edge_out_init(&o, ports, 2), 0);
+	assert_int_equal(sl_edge_out_init(&o, ports, 2, 0, 1), 0);
 	alloc_events(ev, 5);
 	sl_edge_send(&o, 1, ev, 5);
 	assert_int_equal(o.n_unrouted, 5);
@@ -162,7 +162,7 @@ static void test_discard_frees_pending(void **st)
 	uint64_t next = 0;
 
 	(void)st;
-	assert_int_equal(sl_edge_out_init(&o, &port, 1), 0);
+	assert_int_equal(sl_edge_out_init(&o, &port, 1, 0, 1), 0);
 	alloc_events(ev, 30);
 	sl_edge_send(&o, 0, ev, 30);
 	assert_int_equal(sl_edge_discard(&o), 15);
@@ -186,7 +186,7 @@ static void test_second_port_after_first_holds(void **st)
 	uint64_t next = 0;
 
 	(void)st;
-	assert_int_equal(sl_edge_out_init(&o, ports, 2), 0);
+	assert_int_equal(sl_edge_out_init(&o, ports, 2, 0, 1), 0);
 	alloc_events(ev, 50);
 	sl_edge_send(&o, 0, ev, 30);
 	assert_int_equal(o.n_pending, 15);

@@ -67,6 +67,7 @@ struct rt_replica {
 	struct sl_ctx ctx;
 	struct sl_ctx_host host;
 	struct sl_emit *emit;
+	void *io; /* this replica's source or sink instance */
 	uint64_t counters[SL_COUNTER_MAX];
 
 	/* counters written by this replica's lcore only */
@@ -97,14 +98,14 @@ struct rt_replica {
 struct rt_node {
 	struct sl_config_node *cfg;
 	uint32_t id;
-	struct rte_ring *in_ring;
+	struct rte_ring **rings; /* input: one, or one per replica of a replicated stage */
+	uint32_t n_rings;
 	struct sl_edge_port *ports;
 	uint16_t n_ports;
 	uint32_t *upstream;
 	uint32_t n_upstream;
 	uint32_t n_replicas;
 	struct rt_replica *replicas;
-	void *io; /* source or sink instance */
 	uint64_t window_tsc; /* windowed stages: period; 0 = all */
 	bool windowed;
 
@@ -177,10 +178,10 @@ static unsigned source_run(struct sl_task *t)
 	if (!r->stop_seen && __atomic_load_n(&the_pipeline->stopping, __ATOMIC_RELAXED)) {
 		r->stop_seen = true;
 		if (ops->stop)
-			ops->stop(n->io);
+			ops->stop(r->io);
 	}
 	t0 = rte_rdtsc();
-	k = ops->poll(n->io, ev, SL_BURST_MAX, &done);
+	k = ops->poll(r->io, ev, SL_BURST_MAX, &done);
 	r->busy_tsc += rte_rdtsc() - t0;
 	r->n_calls++;
 	r->n_generated += k;
@@ -327,11 +328,21 @@ static unsigned stage_run(struct sl_task *t)
 	/* Read upstream state before dequeuing: empty after done means finished. */
 	up_done = r->up_done || upstream_done(n, the_pipeline);
 	r->up_done = up_done;
-	burst.n = (uint16_t)rte_ring_dequeue_burst(n->in_ring, (void **)ev, SL_BURST_MAX, NULL);
+	burst.n = (uint16_t)rte_ring_dequeue_burst(n->rings[n->n_rings > 1 ? r->index : 0],
+						   (void **)ev, SL_BURST_MAX, NULL);
 	if (burst.n == 0) {
-		if (up_done)
+		/* Own ring empty after upstream was done: nothing can arrive any more. */
+		if (up_done) {
 			stage_finish(r);
-		return 0;
+			return 0;
+		}
+		/* Help a busier lane: its events cross cores, but no replica idles while
+		 * another has a queue (load still balances as with one shared ring). */
+		for (uint32_t i = 1; i < n->n_rings && burst.n == 0; i++)
+			burst.n = (uint16_t)rte_ring_dequeue_burst(
+				n->rings[(r->index + i) % n->n_rings], (void **)ev, SL_BURST_MAX, NULL);
+		if (burst.n == 0)
+			return 0;
 	}
 	emit_reset(o);
 	r->ctx.now_tsc = t0;
@@ -356,7 +367,7 @@ static unsigned sink_run(struct sl_task *t)
 	bool up_done;
 
 	if (r->n_held) {
-		k = ops->write(n->io, &r->held[r->held_head], r->n_held);
+		k = ops->write(r->io, &r->held[r->held_head], r->n_held);
 		r->held_head = (uint16_t)(r->held_head + k);
 		r->n_held = (uint16_t)(r->n_held - k);
 		r->n_written += k;
@@ -365,12 +376,12 @@ static unsigned sink_run(struct sl_task *t)
 	}
 	up_done = r->up_done || upstream_done(n, the_pipeline);
 	r->up_done = up_done;
-	r->n_held = (uint16_t)rte_ring_dequeue_burst(n->in_ring, (void **)r->held, SL_BURST_MAX,
+	r->n_held = (uint16_t)rte_ring_dequeue_burst(n->rings[0], (void **)r->held, SL_BURST_MAX,
 						     NULL);
 	r->held_head = 0;
 	if (r->n_held) {
 		r->n_in += r->n_held;
-		k = ops->write(n->io, r->held, r->n_held);
+		k = ops->write(r->io, r->held, r->n_held);
 		r->held_head = k;
 		r->n_held = (uint16_t)(r->n_held - k);
 		r->n_written += k;
@@ -379,7 +390,7 @@ static unsigned sink_run(struct sl_task *t)
 		return k ? k : 1;
 	}
 	if (up_done) {
-		if (ops->flush(n->io, true) < 0)
+		if (ops->flush(r->io, true) < 0)
 			SL_ERR(n->cfg->name, "final flush failed");
 		r->busy_tsc += rte_rdtsc() - t0;
 		node_mark_done(n);
@@ -388,7 +399,7 @@ static unsigned sink_run(struct sl_task *t)
 	}
 	if (t0 >= r->next_flush_tsc) {
 		r->next_flush_tsc = t0 + the_pipeline->tsc_hz / 1000 * SINK_FLUSH_PERIOD_MS;
-		ops->flush(n->io, false);
+		ops->flush(r->io, false);
 	}
 	return 0;
 }
@@ -415,9 +426,11 @@ static int node_build_ports(struct sl_pipeline *p)
 				return -E2BIG;
 			}
 			port->dest[port->n_dest++] = (struct sl_edge_dest){
-				.ring = cn->in_ring,
+				.ring = cn->rings[0],
 				.consumer = c,
 				.drop_newest = cn->cfg->when_full == SL_EDGE_DROP_NEWEST,
+				.rings = cn->rings,
+				.n_rings = (uint16_t)cn->n_rings,
 			};
 			for (uint32_t u = 0; u < cn->n_upstream; u++)
 				seen |= cn->upstream[u] == in->node;
@@ -435,8 +448,7 @@ static unsigned pool_size(const struct sl_pipeline *p)
 
 	for (uint32_t i = 0; i < p->n_nodes; i++) {
 		const struct rt_node *nd = &p->nodes[i];
-		if (nd->in_ring)
-			n += nd->cfg->ring_size;
+		n += (uint64_t)nd->n_rings * nd->cfg->ring_size;
 		n += (uint64_t)nd->n_replicas * (SL_BURST_MAX + SL_EMIT_CAP * (nd->n_ports + 1u));
 	}
 	while (pow < n)
@@ -453,7 +465,7 @@ static int replica_init(struct sl_pipeline *p, struct rt_node *n, struct rt_repl
 	r->node = n;
 	r->index = idx;
 	r->task.name = n->cfg->name;
-	ret = sl_edge_out_init(&r->out, n->ports, n->n_ports);
+	ret = sl_edge_out_init(&r->out, n->ports, n->n_ports, idx, (uint16_t)n->n_replicas);
 	if (ret < 0)
 		return ret;
 	r->host.pool = p->pool;
@@ -494,7 +506,8 @@ static int replica_init(struct sl_pipeline *p, struct rt_node *n, struct rt_repl
 	return 0;
 }
 
-static int node_create_io(struct sl_pipeline *p, struct rt_node *n)
+/* Create a source or sink instance for one replica (a source's replicas split its input). */
+static int replica_create_io(struct sl_pipeline *p, struct rt_node *n, struct rt_replica *r)
 {
 	struct sl_io_env env = {
 		.pool = p->pool,
@@ -503,14 +516,16 @@ static int node_create_io(struct sl_pipeline *p, struct rt_node *n)
 		.name = n->cfg->name,
 		.file = p->cfg->file,
 		.tsc_hz = p->tsc_hz,
+		.replica = r->index,
+		.n_replicas = (uint16_t)n->n_replicas,
 	};
 	struct sl_error err = { 0 };
 	int ret;
 
 	if (n->cfg->role == SL_NODE_SOURCE)
-		ret = n->cfg->source->create(&n->cfg->args, &env, &n->io, &err);
+		ret = n->cfg->source->create(&n->cfg->args, &env, &r->io, &err);
 	else if (n->cfg->role == SL_NODE_SINK)
-		ret = n->cfg->sink->create(&n->cfg->args, &env, &n->io, &err);
+		ret = n->cfg->sink->create(&n->cfg->args, &env, &r->io, &err);
 	else
 		return 0;
 	if (ret < 0) {
@@ -519,7 +534,7 @@ static int node_create_io(struct sl_pipeline *p, struct rt_node *n)
 		uint32_t col = a && a->line ? a->column : n->cfg->column;
 		fprintf(stderr, "%s:%u:%u: %s: %s\n", p->cfg->file, line, col, n->cfg->name,
 			err.msg[0] ? err.msg : strerror(-ret));
-		n->io = NULL;
+		r->io = NULL;
 	}
 	return ret;
 }
@@ -542,15 +557,18 @@ static int pipeline_assign_tasks(struct sl_pipeline *p)
 	for (w = 0; w < p->n_workers; w++)
 		p->workers[w].tasks = &p->task_slots[(size_t)w * n_tasks];
 	/*
-	 * Round-robin in graph order: replicas of one stage land on different lcores. Measured
-	 * against contiguous chunks of the graph (producer and consumer on one lcore) on the
-	 * issue-2 pipeline, 2 vCPUs, 1 M lines: round-robin 0.21-0.30 s, chunks 0.27-0.38 s,
-	 * alternating runs; the autoscaler will move tasks by measured load.
+	 * Replica k of a replicated node runs on lcore k (mod lcores): with the same replica
+	 * count along a chain, lane k's events stay on one lcore from source to last stage
+	 * (see edge.h). Single tasks are dealt round-robin in graph order. In an experiment on
+	 * the issue-2 pipeline (2 vCPUs, 1 M lines, alternating runs) round-robin beat
+	 * contiguous chunks of the graph (0.21-0.30 s vs 0.27-0.38 s); the autoscaler will move
+	 * tasks by measured load.
 	 */
 	for (uint32_t i = 0; i < p->n_nodes; i++) {
 		struct rt_node *n = &p->nodes[i];
 		for (uint32_t k = 0; k < n->n_replicas; k++) {
-			struct sl_worker *wk = &p->workers[next++ % p->n_workers];
+			unsigned slot = n->n_replicas > 1 ? k : next++;
+			struct sl_worker *wk = &p->workers[slot % p->n_workers];
 			n->replicas[k].lcore = wk->lcore;
 			n->replicas[k].ctx.lcore = (uint16_t)wk->lcore;
 			wk->tasks[wk->n_tasks++] = &n->replicas[k].task;
@@ -584,13 +602,18 @@ int sl_pipeline_create(struct sl_config *cfg, struct sl_pipeline **out)
 		n->n_ports = c->role == SL_NODE_SINK ? 0 : c->n_outputs;
 		n->ports = calloc(n->n_ports ? n->n_ports : 1, sizeof(*n->ports));
 		n->upstream = calloc(c->n_inputs ? c->n_inputs : 1, sizeof(*n->upstream));
-		n->n_replicas = c->role == SL_NODE_STAGE ? c->replicas : 1;
+		n->n_replicas = c->role == SL_NODE_SINK ? 1 : c->replicas;
 		if (!n->ports || !n->upstream)
 			goto err;
-		if (c->role != SL_NODE_SOURCE) {
-			snprintf(name, sizeof(name), "sl_in_%u", i);
-			n->in_ring = rte_ring_create(name, c->ring_size, SOCKET_ID_ANY, 0);
-			if (!n->in_ring) {
+		/* A replicated stage gets a ring per replica (lanes, see edge.h). */
+		n->n_rings = c->role == SL_NODE_SOURCE ? 0 : c->role == SL_NODE_STAGE ? n->n_replicas : 1;
+		n->rings = calloc(n->n_rings ? n->n_rings : 1, sizeof(*n->rings));
+		if (!n->rings)
+			goto err;
+		for (uint32_t k = 0; k < n->n_rings; k++) {
+			snprintf(name, sizeof(name), "sl_in_%u_%u", i, k);
+			n->rings[k] = rte_ring_create(name, c->ring_size, SOCKET_ID_ANY, 0);
+			if (!n->rings[k]) {
 				SL_ERR(c->name, "cannot create input ring of %u: %s", c->ring_size,
 				       rte_strerror(rte_errno));
 				goto err;
@@ -626,11 +649,12 @@ int sl_pipeline_create(struct sl_config *cfg, struct sl_pipeline **out)
 				goto err;
 		}
 	}
-	for (uint32_t i = 0; i < p->n_nodes; i++) {
-		ret = node_create_io(p, &p->nodes[i]);
-		if (ret < 0)
-			goto err;
-	}
+	for (uint32_t i = 0; i < p->n_nodes; i++)
+		for (uint32_t k = 0; k < p->nodes[i].n_replicas; k++) {
+			ret = replica_create_io(p, &p->nodes[i], &p->nodes[i].replicas[k]);
+			if (ret < 0)
+				goto err;
+		}
 	ret = pipeline_assign_tasks(p);
 	if (ret < 0)
 		goto err;
@@ -811,14 +835,20 @@ void sl_pipeline_summary(const struct sl_pipeline *p, FILE *f)
 			if (line[0])
 				fprintf(f, "%-16s   counters:%s\n", "", line);
 		}
-		if (n->io && ((c->role == SL_NODE_SOURCE && c->source->summary_line) ||
-			      (c->role == SL_NODE_SINK && c->sink->summary_line))) {
+		for (uint32_t k = 0; k < n->n_replicas; k++) {
+			void *io = n->replicas[k].io;
+
+			if (!io || (c->role == SL_NODE_SOURCE && !c->source->summary_line) ||
+			    (c->role == SL_NODE_SINK && !c->sink->summary_line))
+				continue;
 			line[0] = '\0';
 			if (c->role == SL_NODE_SOURCE)
-				c->source->summary_line(n->io, line, sizeof(line));
+				c->source->summary_line(io, line, sizeof(line));
 			else
-				c->sink->summary_line(n->io, line, sizeof(line));
-			if (line[0])
+				c->sink->summary_line(io, line, sizeof(line));
+			if (line[0] && n->n_replicas > 1)
+				fprintf(f, "%-16s   [%u] %s\n", "", k, line);
+			else if (line[0])
 				fprintf(f, "%-16s   %s\n", "", line);
 		}
 	}
@@ -895,12 +925,12 @@ void sl_pipeline_destroy(struct sl_pipeline *p)
 		return;
 	for (uint32_t i = 0; p->nodes && i < p->n_nodes; i++) {
 		struct rt_node *n = &p->nodes[i];
-		if (n->io && n->cfg->role == SL_NODE_SOURCE)
-			n->cfg->source->destroy(n->io);
-		else if (n->io && n->cfg->role == SL_NODE_SINK)
-			n->cfg->sink->destroy(n->io);
 		for (uint32_t k = 0; n->replicas && k < n->n_replicas; k++) {
 			struct rt_replica *r = &n->replicas[k];
+			if (r->io && n->cfg->role == SL_NODE_SOURCE)
+				n->cfg->source->destroy(r->io);
+			else if (r->io && n->cfg->role == SL_NODE_SINK)
+				n->cfg->sink->destroy(r->io);
 			if (!r->node)
 				continue;
 			sl_edge_discard(&r->out);
@@ -911,12 +941,15 @@ void sl_pipeline_destroy(struct sl_pipeline *p)
 			rte_free(r->emit);
 		}
 		rte_free(n->replicas);
-		if (n->in_ring) {
+		for (uint32_t k = 0; n->rings && k < n->n_rings; k++) {
 			void *ev;
-			while (rte_ring_dequeue(n->in_ring, &ev) == 0)
+			if (!n->rings[k])
+				continue;
+			while (rte_ring_dequeue(n->rings[k], &ev) == 0)
 				rte_pktmbuf_free(ev);
-			rte_ring_free(n->in_ring);
+			rte_ring_free(n->rings[k]);
 		}
+		free(n->rings);
 		free(n->ports);
 		free(n->upstream);
 	}

@@ -74,6 +74,7 @@ struct file_cursor {
 	uint32_t carry;     /* bytes carried into the head buffer's prefix */
 	bool skip;          /* inside a truncated line: drop up to the next '\n' */
 	bool done;
+	uint64_t stop_off;  /* a line starting here or later is another replica's */
 };
 
 struct file_source {
@@ -90,6 +91,7 @@ struct file_source {
 	uint32_t n_stash;
 	struct rte_mbuf *stash[FILE_STASH];
 	uint64_t n_lines, n_bytes, n_truncated, n_empty, n_nombuf, n_read_errors;
+	uint64_t size; /* at open; replicas split [0, size) */
 	char *path;
 	char *name;
 };
@@ -369,6 +371,12 @@ static uint16_t file_poll(void *self, struct rte_mbuf **ev, uint16_t max, bool *
 			c->p = c->end;
 		} else if (c->p < c->end) {
 			uint32_t avail = (uint32_t)(c->end - c->p);
+
+			if (c->p_off >= c->stop_off) {
+				/* The rest belongs to the next replica's share. */
+				file_finish(fs, 0);
+				break;
+			}
 			uint32_t lim = avail > fs->line_max ? fs->line_max + 1 : avail;
 			uint32_t k;
 
@@ -496,7 +504,28 @@ static int file_open(struct file_source *fs, const char *path, struct sl_error *
 		return -EINVAL;
 	}
 	fs->cur.fd = fd;
+	fs->size = (uint64_t)st.st_size;
 	return 0;
+}
+
+/*
+ * Replica k of n reads the lines that start in [size * k / n, size * (k + 1) / n): it
+ * starts one byte early and drops everything up to the first newline (the previous share's
+ * last line, or just that newline when a line starts exactly at the boundary), and stops
+ * at the first line that starts at or after its end. Every line is read by exactly one
+ * replica, whole, whatever the boundaries cut.
+ */
+static void file_share(struct file_source *fs, uint16_t k, uint16_t n)
+{
+	struct file_cursor *c = &fs->cur;
+	uint64_t lo = fs->size / n * k + fs->size % n * k / n;
+	uint64_t hi = fs->size / n * (k + 1u) + fs->size % n * (k + 1u) / n;
+
+	c->stop_off = k + 1u == n ? UINT64_MAX : hi;
+	if (lo > 0) {
+		c->next_off = lo - 1;
+		c->skip = true;
+	}
 }
 
 /* Parameters that can be judged without a pool or the file (validate, create). */
@@ -595,6 +624,9 @@ static int file_create(const struct sl_args *args, const struct sl_io_env *env, 
 		err->key = "path";
 		goto err_free;
 	}
+	fs->cur.stop_off = UINT64_MAX;
+	if (env->n_replicas > 1)
+		file_share(fs, env->replica, env->n_replicas);
 	fs->uring = sl_io_uring_init(&fs->ring, fs->depth, "file");
 	*self = fs;
 	return 0;
@@ -610,6 +642,7 @@ err_free:
 const struct sl_source_ops sl_source_file = {
 	.type = "file",
 	.summary = "read a file once and emit one line event per line (io_uring, pread fallback)",
+	.flags = SL_SOURCE_F_REPLICAS,
 	.params = file_params,
 	.create = file_create,
 	.check = file_check,

@@ -329,6 +329,98 @@ static void test_table(void **state)
 	assert_string_equal(sl_source_file.params[1].def, "1048576");
 }
 
+/*
+ * Replicas split a file: replica k of n reads the lines that start in its k-th share of
+ * the bytes. Read every replica in turn; their events, concatenated in replica order, must
+ * be exactly the whole file's lines (each once, whole or truncated as without replicas),
+ * whatever the share boundaries cut: mid-line, at a line start, inside a truncated line.
+ */
+static void check_shares(const char *d, size_t len, const char *name)
+{
+	static struct want_line w[20000];
+	static const int64_t reads[] = { 7, 64, 4096 };
+	static const uint16_t shares[] = { 2, 3, 5, 16 };
+	char path[256];
+	uint64_t n_empty;
+	uint32_t n_want;
+
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+	write_file(path, d, len);
+	n_want = split_lines(d, len, TEST_ROOM, w, 20000, &n_empty);
+	for (size_t r = 0; r < sizeof(reads) / sizeof(reads[0]); r++)
+		for (size_t s = 0; s < sizeof(shares) / sizeof(shares[0]); s++) {
+			uint32_t got = 0;
+
+			for (uint16_t k = 0; k < shares[s]; k++) {
+				struct sl_io_env env = test_env();
+				struct test_args ta;
+				struct sl_error err = { 0 };
+				void *src = NULL;
+				bool done = false;
+
+				env.replica = k;
+				env.n_replicas = shares[s];
+				make_args(&ta, path, reads[r], 4, 0);
+				assert_int_equal(sl_source_file.create(&ta.a, &env, &src, &err), 0);
+				while (!done) {
+					struct rte_mbuf *ev[64];
+					uint16_t n = sl_source_file.poll(src, ev, 64, &done);
+
+					for (uint16_t i = 0; i < n; i++) {
+						struct sl_meta *m = sl_event_meta(meta_off, ev[i]);
+
+						if (got >= n_want || m->event_id != w[got].off ||
+						    ev[i]->data_len != w[got].len ||
+						    memcmp(rte_pktmbuf_mtod(ev[i], char *),
+							   d + w[got].off, w[got].len) != 0)
+							fail_msg("%s read_bytes=%ld replicas=%u replica %u: "
+								 "event %u at %lu len %u, want %lu len %u",
+								 name, (long)reads[r], shares[s], k, got,
+								 (unsigned long)m->event_id,
+								 ev[i]->data_len,
+								 (unsigned long)w[got].off, w[got].len);
+						got++;
+					}
+					rte_pktmbuf_free_bulk(ev, n);
+				}
+				sl_source_file.destroy(src);
+			}
+			if (got != n_want)
+				fail_msg("%s read_bytes=%ld replicas=%u: %u events, want %u", name,
+					 (long)reads[r], shares[s], got, n_want);
+		}
+	unlink(path);
+}
+
+static void test_replicas_share_lines(void **st)
+{
+	char *d = malloc(40000);
+	size_t len = 0;
+	uint64_t seed = 12345;
+
+	(void)st;
+	assert_non_null(d);
+	/* 80 lines of exactly 9 bytes + newline: every share boundary (800 bytes split 2, 5
+	 * and 16 ways) falls exactly on a line start. */
+	for (int i = 0; i < 80; i++)
+		len += (size_t)sprintf(d + len, "line %04d\n", i);
+	check_shares(d, len, "aligned.log");
+	/* Lines of 0..250 bytes (some over the 100-byte room), no final newline. */
+	len = 0;
+	while (len < 30000) {
+		uint32_t l;
+		seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+		l = (uint32_t)(seed >> 33) % 251;
+		for (uint32_t i = 0; i < l; i++)
+			d[len++] = (char)('a' + (seed >> (i % 50)) % 26);
+		d[len++] = '\n';
+	}
+	check_shares(d, len - 1, "random.log");
+	/* Fewer bytes than replicas: most shares are empty. */
+	check_shares("ab\ncd", 5, "tiny.log");
+	free(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -338,6 +430,7 @@ int main(void)
 		cmocka_unit_test(test_edge_files),
 		cmocka_unit_test(test_create_errors),
 		cmocka_unit_test(test_stop),
+		cmocka_unit_test(test_replicas_share_lines),
 	};
 	struct io_uring ring;
 	int rc;

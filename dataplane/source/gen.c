@@ -397,6 +397,17 @@ static int gen_create(const struct sl_args *args, const struct sl_io_env *env, v
 	g->rate = rate ? (uint64_t)rate->i : 0;
 	g->tsc_hz = env->tsc_hz ? env->tsc_hz : rte_get_tsc_hz();
 	g->rng = sl_gen_nginx_seed(seed ? (uint64_t)seed->i : 1);
+	if (env->n_replicas > 1) {
+		/* Replica k makes its share of count and rate from its own stream. */
+		uint16_t k = env->replica, n = env->n_replicas;
+
+		g->count = g->count / n + (k < g->count % n);
+		if (g->count == 0 && count && count->i != 0)
+			g->count = 0, g->stopped = true;
+		g->rate = g->rate ? (g->rate / n ? g->rate / n : 1) : 0;
+		g->rng = sl_gen_nginx_seed((seed ? (uint64_t)seed->i : 1) +
+					   k * 0x9e3779b97f4a7c15ull);
+	}
 	*self = g;
 	return 0;
 }
@@ -404,6 +415,7 @@ static int gen_create(const struct sl_args *args, const struct sl_io_env *env, v
 const struct sl_source_ops sl_source_gen = {
 	.type = "gen",
 	.summary = "generate synthetic nginx access log lines (seeded, optionally rate-limited)",
+	.flags = SL_SOURCE_F_REPLICAS,
 	.params = gen_params,
 	.create = gen_create,
 	.check = gen_check,
