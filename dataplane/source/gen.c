@@ -401,9 +401,12 @@ static int gen_create(const struct sl_args *args, const struct sl_io_env *env, v
 		/* Replica k makes its share of count and rate from its own stream. */
 		uint16_t k = env->replica, n = env->n_replicas;
 
+		bool bounded = g->count != 0;
+
 		g->count = g->count / n + (k < g->count % n);
-		if (g->count == 0 && count && count->i != 0)
-			g->count = 0, g->stopped = true;
+		/* A share of nothing is done at once (count 0 would mean unbounded). */
+		if (bounded && g->count == 0)
+			g->stopped = true;
 		g->rate = g->rate ? (g->rate / n ? g->rate / n : 1) : 0;
 		g->rng = sl_gen_nginx_seed((seed ? (uint64_t)seed->i : 1) +
 					   k * 0x9e3779b97f4a7c15ull);

@@ -321,6 +321,50 @@ static void test_source_rate(void **state)
 	assert_string_equal(err.key, "count");
 }
 
+/* Replicas split count: 1001 lines over 3 replicas are 334 + 334 + 333, and the replicas'
+ * streams differ (each has its own seed); 2 lines over 3 replicas leave one empty. */
+static void test_source_replicas_split_count(void **state)
+{
+	static const struct { int64_t count; uint16_t n; uint64_t want[3]; } cases[] = {
+		{ 1001, 3, { 334, 334, 333 } },
+		{ 2, 3, { 1, 1, 0 } },
+	};
+	char first[3][SL_GEN_NGINX_LINE_MAX + 1];
+
+	(void)state;
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		for (uint16_t k = 0; k < cases[c].n; k++) {
+			struct sl_io_env env = test_env();
+			struct sl_arg v[3];
+			struct sl_args a;
+			struct sl_error err = { 0 };
+			uint64_t got = 0;
+			void *src;
+			bool done = false;
+
+			env.replica = k;
+			env.n_replicas = cases[c].n;
+			make_args(v, &a, cases[c].count, 0, 9);
+			assert_int_equal(sl_source_gen.create(&a, &env, &src, &err), 0);
+			while (!done) {
+				struct rte_mbuf *ev[64];
+				uint16_t n = sl_source_gen.poll(src, ev, 64, &done);
+
+				if (got == 0 && n > 0 && c == 0) {
+					memcpy(first[k], rte_pktmbuf_mtod(ev[0], char *), ev[0]->data_len);
+					first[k][ev[0]->data_len] = '\0';
+				}
+				got += n;
+				rte_pktmbuf_free_bulk(ev, n);
+			}
+			assert_int_equal(got, cases[c].want[k]);
+			sl_source_gen.destroy(src);
+		}
+	}
+	assert_string_not_equal(first[0], first[1]);
+	assert_string_not_equal(first[1], first[2]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -329,6 +373,7 @@ int main(void)
 		cmocka_unit_test(test_time_advances),
 		cmocka_unit_test(test_source_count_and_ids),
 		cmocka_unit_test(test_source_unbounded_stop),
+		cmocka_unit_test(test_source_replicas_split_count),
 		cmocka_unit_test(test_source_rate),
 	};
 
