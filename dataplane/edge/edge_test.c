@@ -201,6 +201,42 @@ static void test_second_port_after_first_holds(void **st)
 	rte_ring_free(b);
 }
 
+/* Lanes: a producer with as many replicas as the consumer keeps to its own ring; any other
+ * producer deals bursts round-robin over the consumer's rings. */
+static void test_lanes(void **st)
+{
+	struct rte_ring *r0 = rte_ring_create("t_lane0", 64, SOCKET_ID_ANY, 0);
+	struct rte_ring *r1 = rte_ring_create("t_lane1", 64, SOCKET_ID_ANY, 0);
+	struct rte_ring *rings[2] = { r0, r1 };
+	struct sl_edge_port port = { .n_dest = 1,
+				     .dest = { { .ring = r0, .consumer = 1, .rings = rings,
+						 .n_rings = 2 } } };
+	struct sl_edge_out lane1, single;
+	struct rte_mbuf *ev[12];
+	uint64_t next = 0;
+
+	(void)st;
+	assert_int_equal(sl_edge_out_init(&lane1, &port, 1, 1, 2), 0);
+	alloc_events(ev, 12);
+	sl_edge_send(&lane1, 0, ev, 4);
+	sl_edge_send(&lane1, 0, ev + 4, 4);
+	assert_int_equal(rte_ring_count(r0), 0);
+	assert_int_equal(rte_ring_count(r1), 8);
+	assert_int_equal(drain(r1, &next), 8);
+	/* One producer replica, two consumer replicas: bursts alternate. */
+	assert_int_equal(sl_edge_out_init(&single, &port, 1, 0, 1), 0);
+	sl_edge_send(&single, 0, ev + 8, 2);
+	sl_edge_send(&single, 0, ev + 10, 2);
+	assert_int_equal(rte_ring_count(r0), 2);
+	assert_int_equal(rte_ring_count(r1), 2);
+	assert_int_equal(drain(r0, &next), 2);
+	assert_int_equal(drain(r1, &next), 2);
+	sl_edge_out_fini(&lane1);
+	sl_edge_out_fini(&single);
+	rte_ring_free(r0);
+	rte_ring_free(r1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -210,6 +246,7 @@ int main(void)
 		cmocka_unit_test(test_unrouted),
 		cmocka_unit_test(test_discard_frees_pending),
 		cmocka_unit_test(test_second_port_after_first_holds),
+		cmocka_unit_test(test_lanes),
 	};
 
 	/* avail_count includes per-lcore caches, so it is exact for leak checks. */
