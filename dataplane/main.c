@@ -46,13 +46,17 @@ static void usage(FILE *f)
 		"\n"
 		"commands:\n"
 		"  run [PIPELINE] [--stats-json PATH] [--replicas N] [-- EAL options]\n"
-		"        run a pipeline file (no file: the built-in default demo) until its finite\n"
+		"        run a pipeline file (no file: the built-in default demo) until its "
+		"finite\n"
 		"        sources are delivered; SIGINT/SIGTERM drain in-flight events and exit.\n"
 		"        --replicas N: stages and splittable sources (file, gen) that set no\n"
-		"        `replicas` run N replicas, in lanes: replica k on lcore k, so events stay\n"
+		"        `replicas` run N replicas, in lanes: replica k on lcore k, so events "
+		"stay\n"
 		"        on one core (output order across replicas is not kept)\n"
-		"  validate PIPELINE       check a pipeline file; print every problem as file:line:col\n"
-		"  stages [PIPELINE]       list stage, source and sink kinds with their parameters\n"
+		"  validate PIPELINE       check a pipeline file; print every problem as "
+		"file:line:col\n"
+		"  stages [PIPELINE]       list stage, source and sink kinds with their "
+		"parameters\n"
 		"                          (with a file: including the stages of its plugins)\n"
 		"  default                 print the built-in default pipeline\n"
 		"\n"
@@ -119,7 +123,8 @@ static int cli_parse(int argc, char **argv, struct cli *c)
 			char *end;
 			unsigned long v = strtoul(optarg, &end, 10);
 			if (*end || v < 1 || v > 1024) {
-				fprintf(stderr, "sluice: --replicas takes 1..1024, not '%s'\n", optarg);
+				fprintf(stderr, "sluice: --replicas takes 1..1024, not '%s'\n",
+					optarg);
 				return -EINVAL;
 			}
 			c->replicas = (unsigned)v;
@@ -168,10 +173,14 @@ static int load_config(const struct cli *c, struct sl_registry *reg, bool keep,
 static const char *param_type_name(enum sl_param_type t)
 {
 	switch (t) {
-	case SL_PARAM_STR: return "string";
-	case SL_PARAM_INT: return "int";
-	case SL_PARAM_BOOL: return "bool";
-	case SL_PARAM_LIST: return "list";
+	case SL_PARAM_STR:
+		return "string";
+	case SL_PARAM_INT:
+		return "int";
+	case SL_PARAM_BOOL:
+		return "bool";
+	case SL_PARAM_LIST:
+		return "list";
 	}
 	return "?";
 }

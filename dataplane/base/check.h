@@ -9,12 +9,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#define SL_BUG_ON(cond)                                                                  \
-	do {                                                                             \
-		if (__builtin_expect(!!(cond), 0)) {                                     \
+#define SL_BUG_ON(cond)                                                                   \
+	do {                                                                              \
+		if (__builtin_expect(!!(cond), 0)) {                                      \
 			fprintf(stderr, "BUG at %s:%d: %s\n", __FILE__, __LINE__, #cond); \
-			abort();                                                         \
-		}                                                                        \
+			abort();                                                          \
+		}                                                                         \
 	} while (0)
 
 #ifdef SL_DEBUG_HOT

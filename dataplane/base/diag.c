@@ -33,7 +33,8 @@ void sl_diag_add(struct sl_diag *d, const char *file, uint32_t line, uint32_t co
 	full = malloc((size_t)n + 1);
 	if (full) {
 		if (line)
-			snprintf(full, (size_t)n + 1, "%s:%u:%u: %s", file ? file : "-", line, column, msg);
+			snprintf(full, (size_t)n + 1, "%s:%u:%u: %s", file ? file : "-", line,
+				 column, msg);
 		else
 			snprintf(full, (size_t)n + 1, "%s: %s", file ? file : "-", msg);
 	}

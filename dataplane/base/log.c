@@ -26,11 +26,16 @@ int sl_log_get_level(void)
 static const char *log_level_name(int level)
 {
 	switch (level) {
-	case SL_LOG_ERR: return "error";
-	case SL_LOG_WARN: return "warn";
-	case SL_LOG_NOTICE: return "notice";
-	case SL_LOG_INFO: return "info";
-	default: return "debug";
+	case SL_LOG_ERR:
+		return "error";
+	case SL_LOG_WARN:
+		return "warn";
+	case SL_LOG_NOTICE:
+		return "notice";
+	case SL_LOG_INFO:
+		return "info";
+	default:
+		return "debug";
 	}
 }
 

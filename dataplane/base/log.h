@@ -18,12 +18,13 @@ void sl_log_set_level(int level);
 int sl_log_get_level(void);
 
 /** Log one line; comp names the module or stage ("eal", "file", a stage name). */
-void sl_log(int level, const char *comp, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void sl_log(int level, const char *comp, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
-#define SL_ERR(comp, ...) sl_log(SL_LOG_ERR, comp, __VA_ARGS__)
-#define SL_WARN(comp, ...) sl_log(SL_LOG_WARN, comp, __VA_ARGS__)
+#define SL_ERR(comp, ...)    sl_log(SL_LOG_ERR, comp, __VA_ARGS__)
+#define SL_WARN(comp, ...)   sl_log(SL_LOG_WARN, comp, __VA_ARGS__)
 #define SL_NOTICE(comp, ...) sl_log(SL_LOG_NOTICE, comp, __VA_ARGS__)
-#define SL_INFO(comp, ...) sl_log(SL_LOG_INFO, comp, __VA_ARGS__)
-#define SL_DEBUG(comp, ...) sl_log(SL_LOG_DEBUG, comp, __VA_ARGS__)
+#define SL_INFO(comp, ...)   sl_log(SL_LOG_INFO, comp, __VA_ARGS__)
+#define SL_DEBUG(comp, ...)  sl_log(SL_LOG_DEBUG, comp, __VA_ARGS__)
 
 #endif

@@ -27,8 +27,8 @@
 #include "../source/source.h"
 
 #define CONFIG_DEFAULT_RING_SIZE 1024u
-#define CONFIG_MIN_RING_SIZE 64u
-#define CONFIG_MAX_RING_SIZE 1048576u
+#define CONFIG_MIN_RING_SIZE	 64u
+#define CONFIG_MAX_RING_SIZE	 1048576u
 /* Replica indexes are uint16_t in struct sl_ctx. */
 #define CONFIG_MAX_REPLICAS 65535u
 /* Most cycles reported for one file: one is enough to act on, a few show the pattern. */
@@ -69,7 +69,7 @@ struct loader {
 	const char *buf;
 	size_t len;
 	yaml_document_t doc;
-	uint32_t n_diag0; /* d->n when loading started: more means this load failed */
+	uint32_t n_diag0;	 /* d->n when loading started: more means this load failed */
 	struct config_msg *msgs; /* errors found, put in file order into d at the end */
 	uint32_t n_msgs, cap_msgs;
 	bool oom;
@@ -77,7 +77,7 @@ struct loader {
 	struct arg_pos **pos; /* per node, per declared parameter */
 	const yaml_node_t *section_key[SL_NODE_SINK + 1];
 	bool section_used[SL_NODE_SINK + 1]; /* names one node or more, valid or not */
-	char show[4][100]; /* user text made printable, for messages */
+	char show[4][100];		     /* user text made printable, for messages */
 	unsigned show_i;
 };
 
@@ -217,7 +217,7 @@ static void config_flush_msgs(struct loader *ld)
 
 /* libyaml marks are 0-based; messages are 1-based. */
 #define MARK_LINE(m) ((uint32_t)(m).line + 1)
-#define MARK_COL(m) ((uint32_t)(m).column + 1)
+#define MARK_COL(m)  ((uint32_t)(m).column + 1)
 #define config_err(ld, node, ...) \
 	config_err_at(ld, MARK_LINE((node)->start_mark), MARK_COL((node)->start_mark), __VA_ARGS__)
 
@@ -1395,9 +1395,10 @@ static void config_apply_replicas(struct loader *ld)
 		bool splits = node->source && (node->source->flags & SL_SOURCE_F_REPLICAS);
 
 		if (node->role == SL_NODE_SOURCE && node->replicas > 1 && !splits)
-			config_err_at(ld, node->line, node->column,
-				      "source '%s' (%s): cannot split its input, so replicas must be 1",
-				      node->name, node->kind);
+			config_err_at(
+				ld, node->line, node->column,
+				"source '%s' (%s): cannot split its input, so replicas must be 1",
+				node->name, node->kind);
 		else if (!node->replicas_set && (node->role == SL_NODE_STAGE || splits))
 			node->replicas = def;
 	}

@@ -28,11 +28,11 @@ struct sl_source_ops;
 struct sl_sink_ops;
 
 /* Limits that keep any input cheap to reject (checked before the document is built). */
-#define SL_CONFIG_MAX_DEPTH 64          /**< nesting of YAML collections */
-#define SL_CONFIG_MAX_YAML_NODES 100000 /**< scalars, sequences and mappings in the file */
-#define SL_CONFIG_MAX_NODES 1024        /**< sources + stages + sinks */
-#define SL_CONFIG_MAX_INPUTS 256        /**< entries of one node's `inputs:` */
-#define SL_CONFIG_MAX_FILE (16u << 20)  /**< bytes of a pipeline file */
+#define SL_CONFIG_MAX_DEPTH	 64	     /**< nesting of YAML collections */
+#define SL_CONFIG_MAX_YAML_NODES 100000	     /**< scalars, sequences and mappings in the file */
+#define SL_CONFIG_MAX_NODES	 1024	     /**< sources + stages + sinks */
+#define SL_CONFIG_MAX_INPUTS	 256	     /**< entries of one node's `inputs:` */
+#define SL_CONFIG_MAX_FILE	 (16u << 20) /**< bytes of a pipeline file */
 
 enum sl_node_role {
 	SL_NODE_SOURCE = 0,
@@ -48,31 +48,31 @@ enum sl_edge_policy {
 
 /** One entry of `inputs: [...]`: "node" or "node.output". */
 struct sl_config_input {
-	char *text;          /**< as written */
-	uint32_t node;       /**< index into sl_config.nodes */
-	uint16_t port;       /**< output port of that node (0 = default) */
+	char *text;    /**< as written */
+	uint32_t node; /**< index into sl_config.nodes */
+	uint16_t port; /**< output port of that node (0 = default) */
 	uint32_t line, column;
 };
 
 struct sl_config_node {
 	enum sl_node_role role;
 	char *name;
-	char *kind;          /**< `type:` of sources and sinks, `use:` of stages */
+	char *kind; /**< `type:` of sources and sinks, `use:` of stages */
 	uint32_t line, column;
 	struct sl_config_input *inputs;
 	uint32_t n_inputs;
-	uint32_t replicas;   /**< stages, splittable sources: `replicas: N` (default 1, or
+	uint32_t replicas;  /**< stages, splittable sources: `replicas: N` (default 1, or
 				  opts.default_replicas) */
-	bool replicas_set;   /**< `replicas:` was written in the file */
-	uint32_t ring_size;  /**< `ring_size:` of this node's input ring (default 1024, pow2) */
+	bool replicas_set;  /**< `replicas:` was written in the file */
+	uint32_t ring_size; /**< `ring_size:` of this node's input ring (default 1024, pow2) */
 	enum sl_edge_policy when_full; /**< `when_full: block | drop_newest` on its inputs */
-	struct sl_args args; /**< declared parameters, typed, defaults filled in */
+	struct sl_args args;	       /**< declared parameters, typed, defaults filled in */
 	/* Exactly one of these is set, by role. */
 	const struct sl_stage_desc *stage;
 	const struct sl_source_ops *source;
 	const struct sl_sink_ops *sink;
-	void *stage_conf;    /**< result of stage init, kept when opts.keep_stage_conf */
-	uint16_t n_outputs;  /**< sources 1, sinks 0, stages per descriptor */
+	void *stage_conf;   /**< result of stage init, kept when opts.keep_stage_conf */
+	uint16_t n_outputs; /**< sources 1, sinks 0, stages per descriptor */
 	char **output_names;
 };
 
@@ -80,15 +80,15 @@ struct sl_config {
 	char *file;
 	struct sl_config_node *nodes; /**< sources, then stages, then sinks, in file order */
 	uint32_t n_nodes;
-	char **plugins;               /**< `plugins: [PATH, ...]` as written */
+	char **plugins; /**< `plugins: [PATH, ...]` as written */
 	uint32_t n_plugins;
-	void *priv;                   /**< loader-owned memory (strings, arrays) */
+	void *priv; /**< loader-owned memory (strings, arrays) */
 };
 
 struct sl_config_opts {
 	struct sl_registry *registry; /**< built-ins plus plugins loaded by this file */
-	bool load_plugins;            /**< false: `plugins:` only checked for form (fuzzing) */
-	bool keep_stage_conf;         /**< keep each stage's conf for running, else fini it */
+	bool load_plugins;	      /**< false: `plugins:` only checked for form (fuzzing) */
+	bool keep_stage_conf;	      /**< keep each stage's conf for running, else fini it */
 	uint32_t default_replicas;    /**< replicas of stages and splittable sources that do not
 				       *  say (`sluice run --replicas N`); 0 means 1 */
 	const struct sl_host *host;   /**< passed to stage init */
@@ -98,8 +98,8 @@ struct sl_config_opts {
 };
 
 /** Load and check a pipeline from a file. Returns 0, or -EINVAL with diagnostics in d. */
-int sl_config_load_file(const char *path, const struct sl_config_opts *opts,
-			struct sl_config **out, struct sl_diag *d);
+int sl_config_load_file(const char *path, const struct sl_config_opts *opts, struct sl_config **out,
+			struct sl_diag *d);
 /** Same from memory; name is used in messages. */
 int sl_config_load_buffer(const char *name, const char *buf, size_t len,
 			  const struct sl_config_opts *opts, struct sl_config **out,

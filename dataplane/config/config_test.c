@@ -118,14 +118,10 @@ static const struct sl_param_desc fixture_params[] = {
 static const char *const fixture_outputs[] = { "default", "errors", NULL };
 
 static const struct sl_stage_desc fixture_stage = {
-	SL_STAGE_DESC_INIT,
-	.name = "fixture",
-	.version = "1",
-	.summary = "test stage with one parameter of each type",
-	.params = fixture_params,
-	.outputs = fixture_outputs,
-	.init = fixture_init,
-	.process = fixture_process,
+	SL_STAGE_DESC_INIT,	  .name = "fixture",
+	.version = "1",		  .summary = "test stage with one parameter of each type",
+	.params = fixture_params, .outputs = fixture_outputs,
+	.init = fixture_init,	  .process = fixture_process,
 	.fini = fixture_fini,
 };
 
@@ -145,8 +141,7 @@ static const struct sl_stage_desc fixture_req_stage = {
 	.fini = fixture_fini,
 };
 
-static const struct sl_stage_desc *const fixtures[] = { &fixture_stage, &fixture_req_stage,
-							  NULL };
+static const struct sl_stage_desc *const fixtures[] = { &fixture_stage, &fixture_req_stage, NULL };
 
 static struct sl_registry *registry;
 
@@ -245,7 +240,7 @@ static void expect_error(const char *yaml, const char *needle, int nth, const ch
 	expect_at(yaml, prefix, part);
 }
 
-#define SRC "sources:\n  in: { type: file, path: a.log }\n"
+#define SRC	   "sources:\n  in: { type: file, path: a.log }\n"
 #define SINK(from) "sinks:\n  out: { type: file, inputs: [" from "], path: o.log, format: raw }\n"
 
 static const char issue_flow[] =
@@ -260,39 +255,38 @@ static const char issue_flow[] =
 	" format: jsonl }\n" /* one line of YAML */
 	"  server_errors: { type: file, inputs: [errors], path: out/5xx.log, format: raw }\n";
 
-static const char issue_block[] =
-	"# the same pipeline, block style\n"
-	"sources:\n"
-	"  access:\n"
-	"    type: file\n"
-	"    path: tests/data/access.log\n"
-	"stages:\n"
-	"  parse:\n"
-	"    use: nginx_parse\n"
-	"    inputs:\n"
-	"      - access\n"
-	"  errors:\n"
-	"    use: filter\n"
-	"    inputs: [parse]\n"
-	"    where: 'status >= 500'\n"
-	"  by_status:\n"
-	"    use: count\n"
-	"    inputs:\n"
-	"    - parse\n"
-	"    key: status\n"
-	"    window: all\n"
-	"sinks:\n"
-	"  status_counts:\n"
-	"    type: file\n"
-	"    inputs: [by_status]\n"
-	"    path: out/status.jsonl\n"
-	"    format: jsonl\n"
-	"  server_errors:\n"
-	"    type: file\n"
-	"    inputs:\n"
-	"      - errors\n"
-	"    path: out/5xx.log\n"
-	"    format: raw\n";
+static const char issue_block[] = "# the same pipeline, block style\n"
+				  "sources:\n"
+				  "  access:\n"
+				  "    type: file\n"
+				  "    path: tests/data/access.log\n"
+				  "stages:\n"
+				  "  parse:\n"
+				  "    use: nginx_parse\n"
+				  "    inputs:\n"
+				  "      - access\n"
+				  "  errors:\n"
+				  "    use: filter\n"
+				  "    inputs: [parse]\n"
+				  "    where: 'status >= 500'\n"
+				  "  by_status:\n"
+				  "    use: count\n"
+				  "    inputs:\n"
+				  "    - parse\n"
+				  "    key: status\n"
+				  "    window: all\n"
+				  "sinks:\n"
+				  "  status_counts:\n"
+				  "    type: file\n"
+				  "    inputs: [by_status]\n"
+				  "    path: out/status.jsonl\n"
+				  "    format: jsonl\n"
+				  "  server_errors:\n"
+				  "    type: file\n"
+				  "    inputs:\n"
+				  "      - errors\n"
+				  "    path: out/5xx.log\n"
+				  "    format: raw\n";
 
 static const char *arg_str(const struct sl_config_node *n, const char *key)
 {
@@ -305,12 +299,12 @@ static const char *arg_str(const struct sl_config_node *n, const char *key)
 static void test_issue_pipeline_loads(void **state)
 {
 	struct sl_config *c = load_ok(issue_flow);
-	static const char *const names[] = { "access", "parse", "errors", "by_status",
-					     "status_counts", "server_errors" };
+	static const char *const names[] = { "access",	  "parse",	   "errors",
+					     "by_status", "status_counts", "server_errors" };
 	static const enum sl_node_role roles[] = { SL_NODE_SOURCE, SL_NODE_STAGE, SL_NODE_STAGE,
-						   SL_NODE_STAGE, SL_NODE_SINK, SL_NODE_SINK };
-	static const char *const kinds[] = { "file", "nginx_parse", "filter", "count", "file",
-					     "file" };
+						   SL_NODE_STAGE,  SL_NODE_SINK,  SL_NODE_SINK };
+	static const char *const kinds[] = { "file",  "nginx_parse", "filter",
+					     "count", "file",	     "file" };
 	/* Lines of the node names in issue_flow, counted by hand; all names at column 3. */
 	static const uint32_t lines[] = { 2, 4, 5, 6, 8, 9 };
 	const struct sl_config_node *n = c->nodes;
@@ -382,8 +376,9 @@ static void test_issue_pipeline_loads(void **state)
 	assert_string_equal(arg_str(&n[5], "format"), "raw");
 	/* Every declared parameter is present. */
 	for (uint32_t i = 0; i < 6; i++) {
-		const struct sl_param_desc *p = n[i].source ? n[i].source->params :
-						n[i].sink ? n[i].sink->params : n[i].stage->params;
+		const struct sl_param_desc *p = n[i].source ? n[i].source->params
+						: n[i].sink ? n[i].sink->params
+							    : n[i].stage->params;
 
 		for (; p && p->name; p++)
 			assert_non_null(sl_args_get(&n[i].args, p->name));
@@ -438,10 +433,8 @@ static void test_flow_block_equivalent(void **state)
 
 static void test_defaults_fill(void **state)
 {
-	const char *yaml = SRC
-		"stages:\n"
-		"  f: { use: fixture, inputs: [in] }\n"
-		SINK("f");
+	const char *yaml = SRC "stages:\n"
+			       "  f: { use: fixture, inputs: [in] }\n" SINK("f");
 	struct sl_config *c = load_ok(yaml);
 	const struct sl_config_node *f = &c->nodes[1];
 	const struct sl_arg *a;
@@ -479,23 +472,22 @@ static void test_defaults_fill(void **state)
 
 static void test_values_typed(void **state)
 {
-	const char *yaml = SRC
-		"stages:\n"
-		"  f:\n"
-		"    use: fixture\n"
-		"    inputs: [in]\n"
-		"    replicas: 3\n"
-		"    ring_size: 4Ki\n"
-		"    when_full: drop_newest\n"
-		"    size: 0x10k\n"
-		"    fast: Off\n"
-		"    fields: [x, 'y z', 7]\n"
-		"    expr: |\n"
-		"      two\n"
-		"      lines\n"
-		"  g: { use: fixture, inputs: [f.errors, f], fields: solo, size: -2Mi,\n"
-		"       when_full: block }\n"
-		SINK("g");
+	const char *yaml =
+		SRC "stages:\n"
+		    "  f:\n"
+		    "    use: fixture\n"
+		    "    inputs: [in]\n"
+		    "    replicas: 3\n"
+		    "    ring_size: 4Ki\n"
+		    "    when_full: drop_newest\n"
+		    "    size: 0x10k\n"
+		    "    fast: Off\n"
+		    "    fields: [x, 'y z', 7]\n"
+		    "    expr: |\n"
+		    "      two\n"
+		    "      lines\n"
+		    "  g: { use: fixture, inputs: [f.errors, f], fields: solo, size: -2Mi,\n"
+		    "       when_full: block }\n" SINK("g");
 	struct sl_config *c = load_ok(yaml);
 	const struct sl_config_node *f = &c->nodes[1], *g = &c->nodes[2];
 	const struct sl_arg *a;
@@ -532,11 +524,23 @@ static void test_values_typed(void **state)
 /* Integers through a parameter: each text and what it must become, computed by hand. */
 static void test_int_forms(void **state)
 {
-	static const struct { const char *text; int64_t v; } ok[] = {
-		{ "0", 0 }, { "42", 42 }, { "1k", 1000 }, { "2M", 2000000 },
-		{ "3G", 3000000000 }, { "1Ki", 1024 }, { "2Mi", 2097152 },
-		{ "1Gi", 1073741824 }, { "0x1f", 31 }, { "0XFF", 255 }, { "-5", -5 },
-		{ "9223372036854775807", INT64_MAX }, { "-9223372036854775808", INT64_MIN },
+	static const struct {
+		const char *text;
+		int64_t v;
+	} ok[] = {
+		{ "0", 0 },
+		{ "42", 42 },
+		{ "1k", 1000 },
+		{ "2M", 2000000 },
+		{ "3G", 3000000000 },
+		{ "1Ki", 1024 },
+		{ "2Mi", 2097152 },
+		{ "1Gi", 1073741824 },
+		{ "0x1f", 31 },
+		{ "0XFF", 255 },
+		{ "-5", -5 },
+		{ "9223372036854775807", INT64_MAX },
+		{ "-9223372036854775808", INT64_MIN },
 		{ "8Gi", 8589934592 },
 	};
 	static const char *const bad[] = { "1.5k", "0x", "k", "12Q", "10G0", "1K", "--1", "0xg" };
@@ -547,8 +551,10 @@ static void test_int_forms(void **state)
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
 		struct sl_config *c;
 
-		snprintf(yaml, sizeof(yaml), SRC "stages:\n  f: { use: fixture, inputs: [in], "
-			 "size: %s }\n" SINK("f"), ok[i].text);
+		snprintf(yaml, sizeof(yaml),
+			 SRC "stages:\n  f: { use: fixture, inputs: [in], "
+			     "size: %s }\n" SINK("f"),
+			 ok[i].text);
 		c = load_ok(yaml);
 		assert_int_equal(sl_args_get(&c->nodes[1].args, "size")->i, ok[i].v);
 		sl_config_destroy(c);
@@ -556,14 +562,18 @@ static void test_int_forms(void **state)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char part[64];
 
-		snprintf(yaml, sizeof(yaml), SRC "stages:\n  f: { use: fixture, inputs: [in], "
-			 "size: %s }\n" SINK("f"), bad[i]);
+		snprintf(yaml, sizeof(yaml),
+			 SRC "stages:\n  f: { use: fixture, inputs: [in], "
+			     "size: %s }\n" SINK("f"),
+			 bad[i]);
 		snprintf(part, sizeof(part), "size: expected an integer, got '%s'", bad[i]);
 		expect_error(yaml, bad[i], 0, part);
 	}
 	for (size_t i = 0; i < sizeof(range) / sizeof(range[0]); i++) {
-		snprintf(yaml, sizeof(yaml), SRC "stages:\n  f: { use: fixture, inputs: [in], "
-			 "size: %s }\n" SINK("f"), range[i]);
+		snprintf(yaml, sizeof(yaml),
+			 SRC "stages:\n  f: { use: fixture, inputs: [in], "
+			     "size: %s }\n" SINK("f"),
+			 range[i]);
 		expect_error(yaml, range[i], 0, "size: integer out of range");
 	}
 }
@@ -571,8 +581,8 @@ static void test_int_forms(void **state)
 static void test_err_yaml_syntax(void **state)
 {
 	/* "  in: type: file": the second ':' is at column 11 of line 2. */
-	expect_at("sources:\n  in: type: file\n", "t.yaml:2:11: ",
-		  "mapping values are not allowed");
+	expect_at("sources:\n  in: type: file\n",
+		  "t.yaml:2:11: ", "mapping values are not allowed");
 	/* An unterminated flow mapping is reported, not crashed on. */
 	expect_at("sources:\n  in: { type: file\n", "t.yaml:", "YAML syntax error");
 	/* A NUL byte: reader error at byte 9 = line 2, column 1. */
@@ -582,8 +592,8 @@ static void test_err_yaml_syntax(void **state)
 		struct sl_diag d = { 0 };
 		struct sl_config *c = NULL;
 
-		assert_int_equal(sl_config_load_buffer("t.yaml", nul, sizeof(nul) - 1, &o, &c,
-						       &d), -EINVAL);
+		assert_int_equal(sl_config_load_buffer("t.yaml", nul, sizeof(nul) - 1, &o, &c, &d),
+				 -EINVAL);
 		assert_null(c);
 		assert_true(has_msg(&d, "t.yaml:2:1: ", "invalid input at byte 9"));
 		sl_diag_fini(&d);
@@ -595,63 +605,64 @@ static void test_err_unknown_top_key(void **state)
 	const char *yaml = SRC SINK("in") "bogus: 1\n";
 
 	/* Line 5: two lines of SRC, two of SINK. */
-	expect_at(yaml, "t.yaml:5:1: ", "unknown key 'bogus' (valid keys: plugins, sources, "
+	expect_at(yaml, "t.yaml:5:1: ",
+		  "unknown key 'bogus' (valid keys: plugins, sources, "
 		  "stages, sinks)");
-	expect_error(SRC SINK("in") "sources: {}\n", "sources", 1, "duplicate key 'sources' "
+	expect_error(SRC SINK("in") "sources: {}\n", "sources", 1,
+		     "duplicate key 'sources' "
 		     "(first at line 1)");
 }
 
 static void test_err_unknown_node_key(void **state)
 {
-	const char *yaml = SRC
-		"stages:\n"
-		"  p: { use: nginx_parse, inputs: [in], colour: red }\n"
-		SINK("p");
+	const char *yaml = SRC "stages:\n"
+			       "  p: { use: nginx_parse, inputs: [in], colour: red }\n" SINK("p");
 
-	expect_error(yaml, "colour", 0, "stage 'p': unknown key 'colour' (valid keys: use, "
+	expect_error(yaml, "colour", 0,
+		     "stage 'p': unknown key 'colour' (valid keys: use, "
 		     "inputs, replicas, ring_size, when_full");
 	expect_error(SRC "  more: { type: file, path: b, bogus: 1 }\n" SINK("in"), "bogus", 0,
 		     "source 'more': unknown key 'bogus' (valid keys: type, ");
 	expect_error(SRC SINK("in") "  o2: { type: file, inputs: [in], path: x, replicas: 2 }\n",
 		     "replicas", 0, "sink 'o2': unknown key 'replicas'");
-	expect_error(SRC "stages:\n  p: { use: fixture, use: fixture, inputs: [in] }\n"
-		     SINK("p"), "use", 1, "duplicate key 'use' (first at line 4)");
+	expect_error(SRC "stages:\n  p: { use: fixture, use: fixture, inputs: [in] }\n" SINK("p"),
+		     "use", 1, "duplicate key 'use' (first at line 4)");
 }
 
 static void test_err_wrong_types(void **state)
 {
-	const char *yaml = SRC
-		"stages:\n"
-		"  p:\n"
-		"    use: fixture\n"
-		"    inputs: [in]\n"
-		"    replicas: two\n"
-		"    ring_size: 1000\n"
-		"    when_full: later\n"
-		"    fast: maybe\n"
-		"    fields: { a: 1 }\n"
-		"    expr: [x]\n"
-		"    size:\n"
-		SINK("p");
+	const char *yaml = SRC "stages:\n"
+			       "  p:\n"
+			       "    use: fixture\n"
+			       "    inputs: [in]\n"
+			       "    replicas: two\n"
+			       "    ring_size: 1000\n"
+			       "    when_full: later\n"
+			       "    fast: maybe\n"
+			       "    fields: { a: 1 }\n"
+			       "    expr: [x]\n"
+			       "    size:\n" SINK("p");
 
 	/* All of them are reported from one load. */
 	expect_at(yaml, "t.yaml:7:15: ", "stage 'p': replicas: expected an integer, got 'two'");
-	expect_at(yaml, "t.yaml:8:16: ", "ring_size: must be a power of two from 64 to "
+	expect_at(yaml, "t.yaml:8:16: ",
+		  "ring_size: must be a power of two from 64 to "
 		  "1048576, got 1000");
-	expect_at(yaml, "t.yaml:9:16: ", "when_full: expected block or drop_newest, got "
+	expect_at(yaml, "t.yaml:9:16: ",
+		  "when_full: expected block or drop_newest, got "
 		  "'later'");
 	expect_at(yaml, "t.yaml:10:11: ", "fast: expected true or false, got 'maybe'");
 	expect_at(yaml, "t.yaml:11:13: ", "fields: expected a list, got a mapping");
 	expect_at(yaml, "t.yaml:12:11: ", "expr: expected a scalar, got a list");
 	expect_error(yaml, "size:\n", 0, "size: expected a value");
-	expect_error(SRC "stages:\n  p: { use: fixture, inputs: [in], replicas: 0 }\n"
-		     SINK("p"), "0 }", 0, "replicas: must be from 1 to 65535, got 0");
-	expect_error(SRC "stages:\n  p: { use: fixture, inputs: [in], ring_size: 32 }\n"
-		     SINK("p"), "32", 0, "ring_size: must be a power of two");
-	expect_error(SRC "stages:\n  p: { use: fixture, inputs: [in], when_full: [a] }\n"
-		     SINK("p"), "[a]", 0, "when_full: expected block or drop_newest, got a list");
-	expect_error(SRC "stages:\n  p: { use: fixture, inputs: [in], fields: [[a]] }\n"
-		     SINK("p"), "[a]", 0, "fields: list items must be scalars, got a list");
+	expect_error(SRC "stages:\n  p: { use: fixture, inputs: [in], replicas: 0 }\n" SINK("p"),
+		     "0 }", 0, "replicas: must be from 1 to 65535, got 0");
+	expect_error(SRC "stages:\n  p: { use: fixture, inputs: [in], ring_size: 32 }\n" SINK("p"),
+		     "32", 0, "ring_size: must be a power of two");
+	expect_error(SRC "stages:\n  p: { use: fixture, inputs: [in], when_full: [a] }\n" SINK("p"),
+		     "[a]", 0, "when_full: expected block or drop_newest, got a list");
+	expect_error(SRC "stages:\n  p: { use: fixture, inputs: [in], fields: [[a]] }\n" SINK("p"),
+		     "[a]", 0, "fields: list items must be scalars, got a list");
 }
 
 static void test_err_unknown_kinds(void **state)
@@ -671,56 +682,54 @@ static void test_err_unknown_kinds(void **state)
 
 static void test_err_inputs(void **state)
 {
-	expect_error(SRC "stages:\n  p: { use: fixture, inputs: [in, ghost] }\n" SINK("p"),
-		     "ghost", 0, "input 'ghost' names no source or stage");
+	expect_error(SRC "stages:\n  p: { use: fixture, inputs: [in, ghost] }\n" SINK("p"), "ghost",
+		     0, "input 'ghost' names no source or stage");
 	expect_error(SRC "stages:\n  p: { use: nginx_parse, inputs: [in] }\n"
-		     "  q: { use: fixture, inputs: [p.foo] }\n" SINK("q"), "p.foo", 0,
-		     "stage 'p' has no output 'foo' (outputs: default, errors)");
+			 "  q: { use: fixture, inputs: [p.foo] }\n" SINK("q"),
+		     "p.foo", 0, "stage 'p' has no output 'foo' (outputs: default, errors)");
 	expect_error(SRC SINK("in.nope"), "in.nope", 0,
 		     "source 'in' has no output 'nope' (outputs: default)");
-	expect_error(SRC "stages:\n  p: { use: fixture, inputs: [out] }\n" SINK("in"), "out]",
-		     0, "input 'out' is a sink");
-	expect_error(SRC "stages:\n  p: { use: fixture, inputs: [in, in] }\n" SINK("p"), "in]",
-		     0, "stage 'p': input 'in' listed twice");
+	expect_error(SRC "stages:\n  p: { use: fixture, inputs: [out] }\n" SINK("in"), "out]", 0,
+		     "input 'out' is a sink");
+	expect_error(SRC "stages:\n  p: { use: fixture, inputs: [in, in] }\n" SINK("p"), "in]", 0,
+		     "stage 'p': input 'in' listed twice");
 	expect_error(SRC "stages:\n  p: { use: fixture, inputs: [.x] }\n" SINK("p"), ".x", 0,
 		     "input '.x' is not 'node' or 'node.output'");
 	expect_error(SRC "stages:\n  p: { use: fixture, inputs: [] }\n" SINK("p"), "[]", 0,
 		     "stage 'p': inputs: must name at least one node");
 	expect_error(SRC "stages:\n  p: { use: fixture }\n" SINK("p"), "p:", 0,
 		     "stage 'p': missing required key 'inputs'");
-	expect_error("sources:\n  in: { type: file, path: a, inputs: [x] }\n" SINK("in"),
-		     "inputs", 0, "source 'in' takes no inputs");
+	expect_error("sources:\n  in: { type: file, path: a, inputs: [x] }\n" SINK("in"), "inputs",
+		     0, "source 'in' takes no inputs");
 }
 
 static void test_err_cycle(void **state)
 {
-	const char *yaml = SRC
-		"stages:\n"
-		"  a: { use: fixture, inputs: [in, c] }\n"
-		"  b: { use: fixture, inputs: [a] }\n"
-		"  c: { use: fixture, inputs: [b] }\n"
-		SINK("c");
+	const char *yaml = SRC "stages:\n"
+			       "  a: { use: fixture, inputs: [in, c] }\n"
+			       "  b: { use: fixture, inputs: [a] }\n"
+			       "  c: { use: fixture, inputs: [b] }\n" SINK("c");
 
 	/* a reads c, c reads b, b reads a: events flow a -> b -> c -> a; reported at a. */
 	expect_at(yaml, "t.yaml:4:3: ", "inputs form a cycle: a -> b -> c -> a");
-	expect_at(SRC "stages:\n  s: { use: fixture, inputs: [s] }\n" SINK("s"), "t.yaml:4:3: ",
-		  "inputs form a cycle: s -> s");
+	expect_at(SRC "stages:\n  s: { use: fixture, inputs: [s] }\n" SINK("s"),
+		  "t.yaml:4:3: ", "inputs form a cycle: s -> s");
 }
 
 static void test_err_names(void **state)
 {
 	expect_error(SRC "stages:\n  p: { use: fixture, inputs: [in] }\n"
-		     "  p: { use: fixture, inputs: [in] }\n" SINK("p"), "p:", 1,
-		     "duplicate name 'p': already a stage at line 4");
+			 "  p: { use: fixture, inputs: [in] }\n" SINK("p"),
+		     "p:", 1, "duplicate name 'p': already a stage at line 4");
 	expect_error(SRC "stages:\n  x: { use: fixture, inputs: [in] }\n"
-		     "sinks:\n  x: { type: file, inputs: [in], path: o, format: raw }\n", "x:", 1,
-		     "duplicate name 'x': already a stage at line 4");
+			 "sinks:\n  x: { type: file, inputs: [in], path: o, format: raw }\n",
+		     "x:", 1, "duplicate name 'x': already a stage at line 4");
 	expect_error(SRC "  in: { type: file, path: b }\n" SINK("in"), "in:", 1,
 		     "duplicate name 'in': already a source at line 2");
 	expect_error(SRC "stages:\n  'bad name': { use: fixture, inputs: [in] }\n" SINK("in"),
 		     "'bad", 0, "invalid node name 'bad name'");
-	expect_error(SRC "stages:\n  a.b: { use: fixture, inputs: [in] }\n" SINK("in"),
-		     "a.b", 0, "invalid node name 'a.b'");
+	expect_error(SRC "stages:\n  a.b: { use: fixture, inputs: [in] }\n" SINK("in"), "a.b", 0,
+		     "invalid node name 'a.b'");
 }
 
 static void test_err_shapes(void **state)
@@ -735,8 +744,8 @@ static void test_err_shapes(void **state)
 	expect_at(SRC, "t.yaml:1:1: ", "pipeline has no sinks");
 	expect_at("sources:\n" SINK("in"), "t.yaml:1:1: ", "pipeline has no sources");
 	expect_at(SRC "sinks: {}\n", "t.yaml:3:1: ", "pipeline has no sinks");
-	expect_at(SRC SINK("in") "---\nsources: {}\n", "t.yaml:5:1: ",
-		  "only one YAML document is allowed");
+	expect_at(SRC SINK("in") "---\nsources: {}\n",
+		  "t.yaml:5:1: ", "only one YAML document is allowed");
 	expect_error(SRC SINK("in") "plugins: { a: 1 }\n", "{ a", 0,
 		     "plugins: expected a list of paths, got a mapping");
 }
@@ -745,8 +754,7 @@ static void test_err_aliases(void **state)
 {
 	const char *yaml = "sources:\n"
 			   "  in: &a { type: file, path: a.log }\n"
-			   "  in2: *a\n"
-			   SINK("in");
+			   "  in2: *a\n" SINK("in");
 
 	expect_error(yaml, "&a", 0, "anchors are not allowed ('&a')");
 	expect_error(yaml, "*a", 0, "aliases are not allowed ('*a')");
@@ -803,32 +811,32 @@ static void test_err_limits(void **state)
 
 static void test_err_required_param(void **state)
 {
-	const char *yaml = SRC
-		"stages:\n"
-		"  r: { use: fixture_req, inputs: [in] }\n"
-		SINK("r");
+	const char *yaml = SRC "stages:\n"
+			       "  r: { use: fixture_req, inputs: [in] }\n" SINK("r");
 
 	/* At the node's name: line 4, column 3. */
 	expect_at(yaml, "t.yaml:4:3: ", "stage 'r': missing required key 'need'");
-	expect_at("sources:\n  in: { type: file }\n" SINK("in"), "t.yaml:2:3: ",
-		  "source 'in': missing required key 'path'");
+	expect_at("sources:\n  in: { type: file }\n" SINK("in"),
+		  "t.yaml:2:3: ", "source 'in': missing required key 'path'");
 }
 
 static void test_err_init(void **state)
 {
 	/* init reports key expr, offset of "BAD": the column of B in the file, whether the
 	 * value is plain or quoted. */
-	expect_error(SRC "stages:\n  f: { use: fixture, inputs: [in], expr: a BAD b }\n"
-		     SINK("f"), "BAD", 0, "stage 'f' (fixture): expr: unexpected token 'BAD'");
-	expect_error(SRC "stages:\n  f: { use: fixture, inputs: [in], expr: \"xy BAD\" }\n"
-		     SINK("f"), "BAD", 0, "stage 'f' (fixture): expr: unexpected token 'BAD'");
+	expect_error(SRC "stages:\n  f: { use: fixture, inputs: [in], expr: a BAD b }\n" SINK("f"),
+		     "BAD", 0, "stage 'f' (fixture): expr: unexpected token 'BAD'");
+	expect_error(SRC
+		     "stages:\n  f: { use: fixture, inputs: [in], expr: \"xy BAD\" }\n" SINK("f"),
+		     "BAD", 0, "stage 'f' (fixture): expr: unexpected token 'BAD'");
 	/* With an escape before it the offset no longer maps to a column: the start of the
 	 * value (the quote, column 42 of line 4: 41 characters before it). */
-	expect_at(SRC "stages:\n  f: { use: fixture, inputs: [in], expr: \"\\t BAD\" }\n"
-		  SINK("f"), "t.yaml:4:42: ", "expr: unexpected token 'BAD'");
+	expect_at(SRC "stages:\n  f: { use: fixture, inputs: [in], expr: \"\\t BAD\" }\n" SINK("f"),
+		  "t.yaml:4:42: ", "expr: unexpected token 'BAD'");
 	/* On several lines: the start of the value. */
 	expect_at(SRC "stages:\n  f:\n    use: fixture\n    inputs: [in]\n    expr: |\n"
-		  "      ok\n      BAD\n" SINK("f"), "t.yaml:7:11: ", "expr: unexpected token");
+		      "      ok\n      BAD\n" SINK("f"),
+		  "t.yaml:7:11: ", "expr: unexpected token");
 }
 
 static void test_err_plugin_load(void **state)
@@ -877,11 +885,9 @@ static void test_all_errors_collected(void **state)
 
 static void test_stage_conf_lifetime(void **state)
 {
-	const char *yaml = SRC
-		"stages:\n"
-		"  a: { use: fixture, inputs: [in] }\n"
-		"  b: { use: fixture, inputs: [a] }\n"
-		SINK("b");
+	const char *yaml = SRC "stages:\n"
+			       "  a: { use: fixture, inputs: [in] }\n"
+			       "  b: { use: fixture, inputs: [a] }\n" SINK("b");
 	struct sl_config_opts o = opts(true);
 	struct sl_diag d = { 0 };
 	struct sl_config *c = NULL;
@@ -907,7 +913,7 @@ static void test_stage_conf_lifetime(void **state)
 	/* A later stage failing init: confs kept so far are released with the config. */
 	n_init = n_fini = 0;
 	yaml = SRC "stages:\n  a: { use: fixture, inputs: [in] }\n"
-		"  b: { use: fixture, inputs: [a], expr: BAD }\n" SINK("b");
+		   "  b: { use: fixture, inputs: [a], expr: BAD }\n" SINK("b");
 	load_fail(yaml, &o, &d);
 	assert_int_equal(n_init, 2);
 	assert_int_equal(n_fini, 1);

@@ -67,8 +67,9 @@ int sl_eal_init(int argc, char **argv, struct sl_eal_info *info)
 	static const char *const mem_opts[] = { "--no-huge", "-m", "--socket-mem", NULL };
 	static const char *const prefix_opts[] = { "--file-prefix", "--proc-type", "--in-memory",
 						   NULL };
-	static const char *const dev_opts[] = { "-a", "--allow", "-b", "--block", "--no-pci",
-						NULL };
+	static const char *const dev_opts[] = {
+		"-a", "--allow", "-b", "--block", "--no-pci", NULL
+	};
 	static const char *const log_opts[] = { "--log-level", NULL };
 	static char *eal_argv[EAL_ARGV_MAX];
 	static char lcores[32], prefix[32];
@@ -100,7 +101,8 @@ int sl_eal_init(int argc, char **argv, struct sl_eal_info *info)
 	 * config and a per-process prefix, whose runtime directory sl_eal_cleanup removes.
 	 */
 	if (!eal_has_opt(argc, argv, prefix_opts)) {
-		if (info->no_huge || eal_has_opt(argc, argv, (const char *const[]){ "--no-huge", NULL })) {
+		if (info->no_huge ||
+		    eal_has_opt(argc, argv, (const char *const[]){ "--no-huge", NULL })) {
 			snprintf(prefix, sizeof(prefix), "sluice%d", (int)getpid());
 			eal_argv[n++] = "--no-shconf";
 			eal_argv[n++] = "--file-prefix";
@@ -110,7 +112,8 @@ int sl_eal_init(int argc, char **argv, struct sl_eal_info *info)
 			eal_argv[n++] = "--in-memory";
 		}
 	}
-	if (!eal_has_opt(argc, argv, (const char *const[]){ "--telemetry", "--no-telemetry", NULL }))
+	if (!eal_has_opt(argc, argv,
+			 (const char *const[]){ "--telemetry", "--no-telemetry", NULL }))
 		eal_argv[n++] = "--no-telemetry";
 	if (!eal_has_opt(argc, argv, dev_opts))
 		eal_argv[n++] = "--no-pci";

@@ -12,8 +12,8 @@
 #include <stdbool.h>
 
 struct sl_eal_info {
-	bool no_huge;          /**< running without hugepages */
-	unsigned n_lcores;     /**< lcores enabled, main included */
+	bool no_huge;	   /**< running without hugepages */
+	unsigned n_lcores; /**< lcores enabled, main included */
 };
 
 /** Initialise the EAL. argv[0..argc) are the user's EAL options (may be empty). */

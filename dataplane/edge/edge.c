@@ -115,8 +115,8 @@ uint32_t sl_edge_flush(struct sl_edge_out *o)
 
 			if (pd->n == 0)
 				continue;
-			k = rte_ring_enqueue_burst(pd->ring, (void *const *)&pd->ev[pd->head], pd->n,
-						   NULL);
+			k = rte_ring_enqueue_burst(pd->ring, (void *const *)&pd->ev[pd->head],
+						   pd->n, NULL);
 			pd->head = (uint16_t)(pd->head + k);
 			pd->n = (uint16_t)(pd->n - k);
 			o->n_pending -= k;

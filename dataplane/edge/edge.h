@@ -24,8 +24,8 @@
 #define SL_EDGE_DEST_MAX 16
 
 struct sl_edge_dest {
-	struct rte_ring *ring;   /**< the consumer's input ring (n_rings <= 1) */
-	uint32_t consumer;       /**< node index of the consumer */
+	struct rte_ring *ring; /**< the consumer's input ring (n_rings <= 1) */
+	uint32_t consumer;     /**< node index of the consumer */
 	bool drop_newest;
 	/** Per-replica input rings of a replicated consumer (n_rings > 1): a producer whose
 	 *  replica count equals n_rings keeps to its lane (replica k -> ring k, so an event
@@ -51,15 +51,15 @@ struct sl_edge_pending {
 struct sl_edge_out {
 	uint16_t n_ports;
 	const struct sl_edge_port *ports;
-	uint16_t lane, n_lanes;         /**< this producer's replica index and count */
-	uint32_t rr;                    /**< round-robin cursor over replicated consumers */
-	struct sl_edge_pending *pend;   /**< one per (port, dest), port-major */
-	uint16_t *pend_base;            /**< first pend index of each port */
-	uint32_t n_pending;             /**< events held, all ports */
-	uint64_t n_out;                 /**< events sent on a port with consumers */
-	uint64_t n_unrouted;            /**< events sent on a port with none (freed) */
-	uint64_t *n_full_drop;          /**< per (port, dest): drop_newest losses */
-	uint64_t *n_enqueued;           /**< per (port, dest): events that reached the ring */
+	uint16_t lane, n_lanes;	      /**< this producer's replica index and count */
+	uint32_t rr;		      /**< round-robin cursor over replicated consumers */
+	struct sl_edge_pending *pend; /**< one per (port, dest), port-major */
+	uint16_t *pend_base;	      /**< first pend index of each port */
+	uint32_t n_pending;	      /**< events held, all ports */
+	uint64_t n_out;		      /**< events sent on a port with consumers */
+	uint64_t n_unrouted;	      /**< events sent on a port with none (freed) */
+	uint64_t *n_full_drop;	      /**< per (port, dest): drop_newest losses */
+	uint64_t *n_enqueued;	      /**< per (port, dest): events that reached the ring */
 };
 
 /** Set up a producer's outputs; lane / n_lanes are its replica index and count. */

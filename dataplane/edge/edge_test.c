@@ -180,7 +180,7 @@ static void test_second_port_after_first_holds(void **st)
 	struct rte_ring *a = rte_ring_create("t_two_a", 16, SOCKET_ID_ANY, 0);
 	struct rte_ring *b = rte_ring_create("t_two_b", 64, SOCKET_ID_ANY, 0);
 	struct sl_edge_port ports[2] = { { .n_dest = 1, .dest = { { a, 1, false } } },
-					  { .n_dest = 1, .dest = { { b, 2, false } } } };
+					 { .n_dest = 1, .dest = { { b, 2, false } } } };
 	struct sl_edge_out o;
 	struct rte_mbuf *ev[50];
 	uint64_t next = 0;
@@ -208,9 +208,9 @@ static void test_lanes(void **st)
 	struct rte_ring *r0 = rte_ring_create("t_lane0", 64, SOCKET_ID_ANY, 0);
 	struct rte_ring *r1 = rte_ring_create("t_lane1", 64, SOCKET_ID_ANY, 0);
 	struct rte_ring *rings[2] = { r0, r1 };
-	struct sl_edge_port port = { .n_dest = 1,
-				     .dest = { { .ring = r0, .consumer = 1, .rings = rings,
-						 .n_rings = 2 } } };
+	struct sl_edge_port port = {
+		.n_dest = 1, .dest = { { .ring = r0, .consumer = 1, .rings = rings, .n_rings = 2 } }
+	};
 	struct sl_edge_out lane1, single;
 	struct rte_mbuf *ev[12];
 	uint64_t next = 0;

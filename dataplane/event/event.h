@@ -17,8 +17,8 @@ struct sl_event_pool_conf {
 	const char *name;
 	unsigned n_events;  /**< mbufs in the pool */
 	unsigned data_room; /**< bytes of data per event (excluding headroom) */
-	unsigned cache;     /**< per-lcore cache */
-	int socket;         /**< SOCKET_ID_ANY when < 0 */
+	unsigned cache;	    /**< per-lcore cache */
+	int socket;	    /**< SOCKET_ID_ANY when < 0 */
 };
 
 /** Bytes of data per event: a line of up to half of this plus the record parsed from it
@@ -39,7 +39,7 @@ extern const struct sl_host sl_host_table;
 /** What the host callbacks find behind ctx->host_priv. */
 struct sl_ctx_host {
 	struct rte_mempool *pool;
-	uint64_t n_alloc_fail;   /**< event_alloc calls that found the pool empty */
+	uint64_t n_alloc_fail;	 /**< event_alloc calls that found the pool empty */
 	uint64_t n_unshare_drop; /**< input events lost because a private copy failed */
 };
 

@@ -49,7 +49,10 @@ static inline void json_putc(struct json_out *o, char c)
  * '\\'), 2 starts a multi-byte UTF-8 sequence that must be checked.
  */
 static const uint8_t json_class[256] = {
-	[0x00 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1, [0x80 ... 0xff] = 2,
+	[0x00 ... 0x1f] = 1,
+	['"'] = 1,
+	['\\'] = 1,
+	[0x80 ... 0xff] = 2,
 };
 
 /* Length of the valid UTF-8 sequence at s (RFC 3629 table 3-7), 0 when invalid. */
@@ -89,14 +92,30 @@ static void json_escape_byte(struct json_out *o, uint8_t c)
 	char e[6] = { '\\', 'u', '0', '0', hex_digits[c >> 4], hex_digits[c & 15] };
 
 	switch (c) {
-	case '"': json_put(o, "\\\"", 2); return;
-	case '\\': json_put(o, "\\\\", 2); return;
-	case '\b': json_put(o, "\\b", 2); return;
-	case '\f': json_put(o, "\\f", 2); return;
-	case '\n': json_put(o, "\\n", 2); return;
-	case '\r': json_put(o, "\\r", 2); return;
-	case '\t': json_put(o, "\\t", 2); return;
-	default: json_put(o, e, 6); return;
+	case '"':
+		json_put(o, "\\\"", 2);
+		return;
+	case '\\':
+		json_put(o, "\\\\", 2);
+		return;
+	case '\b':
+		json_put(o, "\\b", 2);
+		return;
+	case '\f':
+		json_put(o, "\\f", 2);
+		return;
+	case '\n':
+		json_put(o, "\\n", 2);
+		return;
+	case '\r':
+		json_put(o, "\\r", 2);
+		return;
+	case '\t':
+		json_put(o, "\\t", 2);
+		return;
+	default:
+		json_put(o, e, 6);
+		return;
 	}
 }
 

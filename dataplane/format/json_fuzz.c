@@ -19,8 +19,7 @@ static char fuzz_out[FUZZ_OUT_CAP], fuzz_again[FUZZ_OUT_CAP];
 
 static void fuzz_fail(const char *what, const char *s, long n)
 {
-	fprintf(stderr, "json_fuzz: %s (%ld bytes): %.*s\n", what, n, (int)(n > 400 ? 400 : n),
-		s);
+	fprintf(stderr, "json_fuzz: %s (%ld bytes): %.*s\n", what, n, (int)(n > 400 ? 400 : n), s);
 	abort();
 }
 
@@ -62,8 +61,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size > 65535)
 		return 0;
 	fuzz_check(fuzz_record(data, size, fuzz_out, sizeof(fuzz_out)), fuzz_record, data, size);
-	fuzz_check(sl_json_from_value(data, size, fuzz_out, sizeof(fuzz_out)),
-		   sl_json_from_value, data, size);
+	fuzz_check(sl_json_from_value(data, size, fuzz_out, sizeof(fuzz_out)), sl_json_from_value,
+		   data, size);
 	fuzz_check(fuzz_line(data, size, fuzz_out, sizeof(fuzz_out)), fuzz_line, data, size);
 	return 0;
 }

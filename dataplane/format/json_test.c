@@ -150,8 +150,8 @@ static void test_integers(void **state)
 	/* Arrays are allowed as values (sl_json_from_value), not as records. */
 	assert_int_equal(convert(sizeof(out)), -1);
 	{
-		long n = sl_json_from_value((const uint8_t *)sbuf.data, sbuf.size, out,
-					    sizeof(out));
+		long n =
+			sl_json_from_value((const uint8_t *)sbuf.data, sbuf.size, out, sizeof(out));
 		assert_true(n > 0);
 		out[n] = '\0';
 		assert_string_equal(out, "[0,-1,127,128,-32,-33,-9223372036854775808,"

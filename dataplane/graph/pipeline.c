@@ -45,13 +45,13 @@
 #include "source/source.h"
 #include "worker/worker.h"
 
-#define PIPELINE_CACHE 256
+#define PIPELINE_CACHE	     256
 #define SINK_FLUSH_PERIOD_MS 100
-#define TICK_PERIOD_MS 1
+#define TICK_PERIOD_MS	     1
 
 static const char *const drop_reason_names[SL_DROP_REASON_MAX] = {
-	[SL_DROP_FILTERED] = "filtered", [SL_DROP_CONSUMED] = "consumed",
-	[SL_DROP_INVALID] = "invalid",   [SL_DROP_UNROUTED] = "unrouted",
+	[SL_DROP_FILTERED] = "filtered",   [SL_DROP_CONSUMED] = "consumed",
+	[SL_DROP_INVALID] = "invalid",	   [SL_DROP_UNROUTED] = "unrouted",
 	[SL_DROP_RING_FULL] = "ring_full", [SL_DROP_OVERFLOW] = "overflow",
 	[SL_DROP_NOMBUF] = "nombuf",
 };
@@ -71,7 +71,7 @@ struct rt_replica {
 	uint64_t counters[SL_COUNTER_MAX];
 
 	/* counters written by this replica's lcore only */
-	uint64_t n_in;        /* dequeued (stages, sinks) */
+	uint64_t n_in;	      /* dequeued (stages, sinks) */
 	uint64_t n_generated; /* made here: source events, window results */
 	uint64_t n_written;   /* sinks: taken by write */
 	uint64_t n_drop[SL_DROP_REASON_MAX];
@@ -110,10 +110,10 @@ struct rt_node {
 	bool windowed;
 
 	/* shared between replicas and the controller */
-	uint32_t done;       /* release-stored once; pairs with upstream_done's acquire */
+	uint32_t done;	     /* release-stored once; pairs with upstream_done's acquire */
 	uint32_t n_finished; /* replicas finished; acq_rel */
 	uint32_t n_flipped;  /* replicas flipped for the current epoch; acq_rel */
-	uint64_t epoch;      /* release-stored by the closer; acquire in window_check */
+	uint64_t epoch;	     /* release-stored by the closer; acquire in window_check */
 	uint64_t window_end_tsc;
 };
 
@@ -340,7 +340,8 @@ static unsigned stage_run(struct sl_task *t)
 		 * another has a queue (load still balances as with one shared ring). */
 		for (uint32_t i = 1; i < n->n_rings && burst.n == 0; i++)
 			burst.n = (uint16_t)rte_ring_dequeue_burst(
-				n->rings[(r->index + i) % n->n_rings], (void **)ev, SL_BURST_MAX, NULL);
+				n->rings[(r->index + i) % n->n_rings], (void **)ev, SL_BURST_MAX,
+				NULL);
 		if (burst.n == 0)
 			return 0;
 	}
@@ -376,8 +377,8 @@ static unsigned sink_run(struct sl_task *t)
 	}
 	up_done = r->up_done || upstream_done(n, the_pipeline);
 	r->up_done = up_done;
-	r->n_held = (uint16_t)rte_ring_dequeue_burst(n->rings[0], (void **)r->held, SL_BURST_MAX,
-						     NULL);
+	r->n_held =
+		(uint16_t)rte_ring_dequeue_burst(n->rings[0], (void **)r->held, SL_BURST_MAX, NULL);
 	r->held_head = 0;
 	if (r->n_held) {
 		r->n_in += r->n_held;
@@ -552,7 +553,7 @@ static int pipeline_assign_tasks(struct sl_pipeline *p)
 		return -ENOMEM;
 	/* Main lcore first, then the others in order. */
 	p->workers[w++].lcore = rte_get_main_lcore();
-	RTE_LCORE_FOREACH_WORKER(lcore)
+	RTE_LCORE_FOREACH_WORKER (lcore)
 		p->workers[w++].lcore = lcore;
 	for (w = 0; w < p->n_workers; w++)
 		p->workers[w].tasks = &p->task_slots[(size_t)w * n_tasks];
@@ -579,8 +580,10 @@ static int pipeline_assign_tasks(struct sl_pipeline *p)
 
 int sl_pipeline_create(struct sl_config *cfg, struct sl_pipeline **out)
 {
-	struct sl_event_pool_conf pc = { .name = "sl_events", .data_room = SL_EVENT_DATA_ROOM,
-					 .cache = PIPELINE_CACHE, .socket = -1 };
+	struct sl_event_pool_conf pc = { .name = "sl_events",
+					 .data_room = SL_EVENT_DATA_ROOM,
+					 .cache = PIPELINE_CACHE,
+					 .socket = -1 };
 	struct sl_pipeline *p = calloc(1, sizeof(*p));
 	int ret = -ENOMEM;
 
@@ -606,7 +609,9 @@ int sl_pipeline_create(struct sl_config *cfg, struct sl_pipeline **out)
 		if (!n->ports || !n->upstream)
 			goto err;
 		/* A replicated stage gets a ring per replica (lanes, see edge.h). */
-		n->n_rings = c->role == SL_NODE_SOURCE ? 0 : c->role == SL_NODE_STAGE ? n->n_replicas : 1;
+		n->n_rings = c->role == SL_NODE_SOURCE	? 0
+			     : c->role == SL_NODE_STAGE ? n->n_replicas
+							: 1;
 		n->rings = calloc(n->n_rings ? n->n_rings : 1, sizeof(*n->rings));
 		if (!n->rings)
 			goto err;
@@ -676,7 +681,8 @@ static bool pipeline_tick(void *arg)
 	if (pipeline_signals != seen) {
 		seen = pipeline_signals;
 		if (seen == 1) {
-			SL_NOTICE("pipeline", "stopping: draining in-flight events (again to force)");
+			SL_NOTICE("pipeline",
+				  "stopping: draining in-flight events (again to force)");
 			__atomic_store_n(&p->stopping, 1, __ATOMIC_RELAXED);
 		} else {
 			SL_WARN("pipeline", "forced stop: in-flight events are discarded");
@@ -701,10 +707,11 @@ int sl_pipeline_run(struct sl_pipeline *p)
 	for (uint32_t i = 0; i < p->n_nodes; i++)
 		p->nodes[i].window_end_tsc = p->start_tsc + p->nodes[i].window_tsc;
 	for (unsigned w = 1; w < p->n_workers; w++) {
-		int ret = rte_eal_remote_launch(sl_worker_loop, &p->workers[w], p->workers[w].lcore);
+		int ret =
+			rte_eal_remote_launch(sl_worker_loop, &p->workers[w], p->workers[w].lcore);
 		if (ret < 0) {
-			SL_ERR("pipeline", "cannot launch worker on lcore %u: %s", p->workers[w].lcore,
-			       strerror(-ret));
+			SL_ERR("pipeline", "cannot launch worker on lcore %u: %s",
+			       p->workers[w].lcore, strerror(-ret));
 			for (unsigned k = 1; k < w; k++)
 				p->workers[k].stop = true;
 			rte_eal_mp_wait_lcore();
@@ -739,8 +746,7 @@ struct node_totals {
 	uint64_t counters[SL_COUNTER_MAX];
 };
 
-static void node_totals(const struct sl_pipeline *p, const struct rt_node *n,
-			struct node_totals *t)
+static void node_totals(const struct sl_pipeline *p, const struct rt_node *n, struct node_totals *t)
 {
 	memset(t, 0, sizeof(*t));
 	for (uint32_t k = 0; k < n->n_replicas; k++) {
@@ -769,7 +775,8 @@ static void node_totals(const struct sl_pipeline *p, const struct rt_node *n,
 					continue;
 				for (uint32_t k = 0; k < pn->n_replicas; k++) {
 					const struct sl_edge_out *o = &pn->replicas[k].out;
-					t->drop[SL_DROP_RING_FULL] += o->n_full_drop[o->pend_base[port] + d];
+					t->drop[SL_DROP_RING_FULL] +=
+						o->n_full_drop[o->pend_base[port] + d];
 				}
 			}
 	}
@@ -811,16 +818,17 @@ void sl_pipeline_summary(const struct sl_pipeline *p, FILE *f)
 		node_totals(p, n, &t);
 		work = c->role == SL_NODE_SOURCE ? t.generated : t.in;
 		fmt_rate(rate, sizeof(rate), secs > 0 ? (double)work / secs : 0);
-		fprintf(f, "%-16s %-12s %3u %12" PRIu64 " %12" PRIu64 " %12" PRIu64 " %9" PRIu64
-			   " %10s %9.0f\n",
+		fprintf(f,
+			"%-16s %-12s %3u %12" PRIu64 " %12" PRIu64 " %12" PRIu64 " %9" PRIu64
+			" %10s %9.0f\n",
 			c->name, c->kind, n->n_replicas, t.in + t.generated, t.out, t.dropped,
 			t.in_flight + t.pending, rate, work ? (double)t.busy / (double)work : 0.0);
 		line[0] = '\0';
 		for (int d = 0; d < SL_DROP_REASON_MAX; d++)
 			if (t.drop[d]) {
 				size_t l = strlen(line);
-				snprintf(line + l, sizeof(line) - l, " %s=%" PRIu64, drop_reason_names[d],
-					 t.drop[d]);
+				snprintf(line + l, sizeof(line) - l, " %s=%" PRIu64,
+					 drop_reason_names[d], t.drop[d]);
 			}
 		if (line[0])
 			fprintf(f, "%-16s   dropped:%s\n", "", line);
@@ -894,14 +902,14 @@ int sl_pipeline_write_stats_json(const struct sl_pipeline *p, const char *path)
 		fprintf(f,
 			", \"replicas\": %u, \"in\": %" PRIu64 ", \"out\": %" PRIu64
 			", \"generated\": %" PRIu64 ", \"in_flight\": %" PRIu64
-			", \"pending\": %" PRIu64 ", \"busy_cycles\": %" PRIu64 ", \"calls\": %" PRIu64
-			", \"dropped\": {",
+			", \"pending\": %" PRIu64 ", \"busy_cycles\": %" PRIu64
+			", \"calls\": %" PRIu64 ", \"dropped\": {",
 			n->n_replicas, t.in, t.out, t.generated, t.in_flight, t.pending, t.busy,
 			t.calls);
 		for (int d = 0; d < SL_DROP_REASON_MAX; d++)
 			if (t.drop[d]) {
-				fprintf(f, "%s\"%s\": %" PRIu64, first ? "" : ", ", drop_reason_names[d],
-					t.drop[d]);
+				fprintf(f, "%s\"%s\": %" PRIu64, first ? "" : ", ",
+					drop_reason_names[d], t.drop[d]);
 				first = false;
 			}
 		fprintf(f, "}, \"counters\": {");
@@ -937,7 +945,8 @@ void sl_pipeline_destroy(struct sl_pipeline *p)
 			sl_edge_out_fini(&r->out);
 			for (int b = 0; b < 2; b++)
 				if (r->state[b])
-					n->cfg->stage->state->destroy(n->cfg->stage_conf, r->state[b]);
+					n->cfg->stage->state->destroy(n->cfg->stage_conf,
+								      r->state[b]);
 			rte_free(r->emit);
 		}
 		rte_free(n->replicas);

@@ -62,8 +62,8 @@ static void elf_shdr(const uint8_t *img, const Elf64_Ehdr *eh, uint32_t i, Elf64
 }
 
 /* Find the defined symbol SL_PLUGIN_ABI_SYMBOL in .dynsym. */
-static int elf_find_abi_symbol(const uint8_t *img, size_t len, const Elf64_Ehdr *eh,
-			       Elf64_Sym *out, char *err, size_t err_len)
+static int elf_find_abi_symbol(const uint8_t *img, size_t len, const Elf64_Ehdr *eh, Elf64_Sym *out,
+			       char *err, size_t err_len)
 {
 	static const char want[] = SL_PLUGIN_ABI_SYMBOL;
 	Elf64_Shdr dynsym, strtab;
@@ -77,22 +77,23 @@ static int elf_find_abi_symbol(const uint8_t *img, size_t len, const Elf64_Ehdr 
 	}
 	if (i == eh->e_shnum)
 		return sl_plugin_fail(err, err_len, -ENOENT,
-				"not a Sluice plugin: no dynamic symbol table");
+				      "not a Sluice plugin: no dynamic symbol table");
 	if (dynsym.sh_entsize != sizeof(Elf64_Sym))
 		return sl_plugin_fail(err, err_len, -ENOEXEC,
-				"malformed ELF: .dynsym entry size %llu, expected %zu",
-				(unsigned long long)dynsym.sh_entsize, sizeof(Elf64_Sym));
+				      "malformed ELF: .dynsym entry size %llu, expected %zu",
+				      (unsigned long long)dynsym.sh_entsize, sizeof(Elf64_Sym));
 	if (!elf_in_image(len, dynsym.sh_offset, dynsym.sh_size))
 		return sl_plugin_fail(err, err_len, -ENOEXEC,
-				"malformed ELF: .dynsym beyond end of file");
+				      "malformed ELF: .dynsym beyond end of file");
 	if (dynsym.sh_link == 0 || dynsym.sh_link >= eh->e_shnum)
 		return sl_plugin_fail(err, err_len, -ENOEXEC,
-				"malformed ELF: .dynsym names string table %u of %u",
-				dynsym.sh_link, eh->e_shnum);
+				      "malformed ELF: .dynsym names string table %u of %u",
+				      dynsym.sh_link, eh->e_shnum);
 	elf_shdr(img, eh, dynsym.sh_link, &strtab);
 	if (strtab.sh_type != SHT_STRTAB || !elf_in_image(len, strtab.sh_offset, strtab.sh_size))
-		return sl_plugin_fail(err, err_len, -ENOEXEC,
-				"malformed ELF: .dynsym string table is invalid or beyond end of file");
+		return sl_plugin_fail(
+			err, err_len, -ENOEXEC,
+			"malformed ELF: .dynsym string table is invalid or beyond end of file");
 
 	n_syms = dynsym.sh_size / sizeof(Elf64_Sym);
 	/* Entry 0 is the reserved null symbol. */
@@ -102,8 +103,9 @@ static int elf_find_abi_symbol(const uint8_t *img, size_t len, const Elf64_Ehdr 
 		memcpy(&sym, img + dynsym.sh_offset + s * sizeof(sym), sizeof(sym));
 		if (sym.st_name >= strtab.sh_size)
 			return sl_plugin_fail(err, err_len, -ENOEXEC,
-					"malformed ELF: name of dynamic symbol %llu beyond its string table",
-					(unsigned long long)s);
+					      "malformed ELF: name of dynamic symbol %llu beyond "
+					      "its string table",
+					      (unsigned long long)s);
 		/* The name must end inside the table: compare including the terminating NUL. */
 		if (strtab.sh_size - sym.st_name < sizeof(want) ||
 		    memcmp(img + strtab.sh_offset + sym.st_name, want, sizeof(want)) != 0)
@@ -115,7 +117,7 @@ static int elf_find_abi_symbol(const uint8_t *img, size_t len, const Elf64_Ehdr 
 		return 0;
 	}
 	return sl_plugin_fail(err, err_len, -ENOENT, "not a Sluice plugin: no %s symbol",
-			SL_PLUGIN_ABI_SYMBOL);
+			      SL_PLUGIN_ABI_SYMBOL);
 }
 
 /* Read 8 bytes at virtual address vaddr through the PT_LOAD segment that maps them. */
@@ -136,26 +138,26 @@ static int elf_read_vaddr(const uint8_t *img, size_t len, const Elf64_Ehdr *eh, 
 			continue;
 		if (rel >= ph.p_filesz || ph.p_filesz - rel < want)
 			return sl_plugin_fail(err, err_len, -ENOEXEC,
-					"malformed ELF: %s has no bytes in the file",
-					SL_PLUGIN_ABI_SYMBOL);
+					      "malformed ELF: %s has no bytes in the file",
+					      SL_PLUGIN_ABI_SYMBOL);
 		if (rel > UINT64_MAX - ph.p_offset)
 			return sl_plugin_fail(err, err_len, -ENOEXEC,
-					"malformed ELF: segment offset overflows");
+					      "malformed ELF: segment offset overflows");
 		off = ph.p_offset + rel;
 		if (!elf_in_image(len, off, want))
-			return sl_plugin_fail(err, err_len, -ENOEXEC,
-					"malformed ELF: %s at file offset %llu beyond end of file",
-					SL_PLUGIN_ABI_SYMBOL, (unsigned long long)off);
+			return sl_plugin_fail(
+				err, err_len, -ENOEXEC,
+				"malformed ELF: %s at file offset %llu beyond end of file",
+				SL_PLUGIN_ABI_SYMBOL, (unsigned long long)off);
 		memcpy(dst, img + off, want);
 		return 0;
 	}
 	return sl_plugin_fail(err, err_len, -ENOEXEC,
-			"malformed ELF: %s at address 0x%llx is in no loadable segment",
-			SL_PLUGIN_ABI_SYMBOL, (unsigned long long)vaddr);
+			      "malformed ELF: %s at address 0x%llx is in no loadable segment",
+			      SL_PLUGIN_ABI_SYMBOL, (unsigned long long)vaddr);
 }
 
-int sl_elf_plugin_abi(const uint8_t *img, size_t len, uint32_t abi[2], char *err,
-		      size_t err_len)
+int sl_elf_plugin_abi(const uint8_t *img, size_t len, uint32_t abi[2], char *err, size_t err_len)
 {
 	Elf64_Ehdr eh;
 	Elf64_Sym sym = { 0 };
@@ -164,44 +166,49 @@ int sl_elf_plugin_abi(const uint8_t *img, size_t len, uint32_t abi[2], char *err
 	if (len < SELFMAG || memcmp(img, ELFMAG, SELFMAG) != 0)
 		return sl_plugin_fail(err, err_len, -ENOEXEC, "not an ELF file");
 	if (len < sizeof(eh))
-		return sl_plugin_fail(err, err_len, -ENOEXEC, "truncated ELF header (%zu bytes)", len);
+		return sl_plugin_fail(err, err_len, -ENOEXEC, "truncated ELF header (%zu bytes)",
+				      len);
 	memcpy(&eh, img, sizeof(eh));
 	if (eh.e_ident[EI_CLASS] != ELFCLASS64)
 		return sl_plugin_fail(err, err_len, -ENOEXEC, "not a 64-bit ELF file (class %u)",
-				eh.e_ident[EI_CLASS]);
+				      eh.e_ident[EI_CLASS]);
 	if (eh.e_ident[EI_DATA] != ELF_HOST_DATA)
-		return sl_plugin_fail(err, err_len, -ENOEXEC, "ELF byte order %u is not this machine's",
-				eh.e_ident[EI_DATA]);
+		return sl_plugin_fail(err, err_len, -ENOEXEC,
+				      "ELF byte order %u is not this machine's",
+				      eh.e_ident[EI_DATA]);
 	if (eh.e_machine != ELF_HOST_MACHINE)
 		return sl_plugin_fail(err, err_len, -ENOEXEC,
-				"built for ELF machine %u, this runtime runs on machine %u",
-				eh.e_machine, ELF_HOST_MACHINE);
+				      "built for ELF machine %u, this runtime runs on machine %u",
+				      eh.e_machine, ELF_HOST_MACHINE);
 	if (eh.e_type != ET_DYN)
 		return sl_plugin_fail(err, err_len, -ENOEXEC, "not a shared object (ELF type %u)",
-				eh.e_type);
+				      eh.e_type);
 	if (eh.e_shoff == 0 || eh.e_shnum == 0)
 		return sl_plugin_fail(err, err_len, -ENOEXEC, "malformed ELF: no section headers");
 	if (eh.e_shentsize != sizeof(Elf64_Shdr) ||
 	    !elf_in_image(len, eh.e_shoff, (uint64_t)eh.e_shnum * sizeof(Elf64_Shdr)))
 		return sl_plugin_fail(err, err_len, -ENOEXEC,
-				"malformed ELF: section headers (%u of %u bytes at %llu) beyond end of file",
-				eh.e_shnum, eh.e_shentsize, (unsigned long long)eh.e_shoff);
+				      "malformed ELF: section headers (%u of %u bytes at %llu) "
+				      "beyond end of file",
+				      eh.e_shnum, eh.e_shentsize, (unsigned long long)eh.e_shoff);
 	if (eh.e_phoff == 0 || eh.e_phnum == 0 || eh.e_phnum == PN_XNUM)
 		return sl_plugin_fail(err, err_len, -ENOEXEC, "malformed ELF: no program headers");
 	if (eh.e_phentsize != sizeof(Elf64_Phdr) ||
 	    !elf_in_image(len, eh.e_phoff, (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr)))
 		return sl_plugin_fail(err, err_len, -ENOEXEC,
-				"malformed ELF: program headers (%u of %u bytes at %llu) beyond end of file",
-				eh.e_phnum, eh.e_phentsize, (unsigned long long)eh.e_phoff);
+				      "malformed ELF: program headers (%u of %u bytes at %llu) "
+				      "beyond end of file",
+				      eh.e_phnum, eh.e_phentsize, (unsigned long long)eh.e_phoff);
 
 	rc = elf_find_abi_symbol(img, len, &eh, &sym, err, err_len);
 	if (rc < 0)
 		return rc;
 	/* At least 8 bytes: AddressSanitizer pads instrumented globals with a redzone. */
 	if (ELF64_ST_TYPE(sym.st_info) != STT_OBJECT || sym.st_size < 2 * sizeof(uint32_t))
-		return sl_plugin_fail(err, err_len, -ENOEXEC,
-				"%s is not an object of at least 8 bytes (type %u, %llu bytes)",
-				SL_PLUGIN_ABI_SYMBOL, ELF64_ST_TYPE(sym.st_info),
-				(unsigned long long)sym.st_size);
+		return sl_plugin_fail(
+			err, err_len, -ENOEXEC,
+			"%s is not an object of at least 8 bytes (type %u, %llu bytes)",
+			SL_PLUGIN_ABI_SYMBOL, ELF64_ST_TYPE(sym.st_info),
+			(unsigned long long)sym.st_size);
 	return elf_read_vaddr(img, len, &eh, sym.st_value, abi, err, err_len);
 }

@@ -19,8 +19,7 @@
  * is malformed; -ENOENT when it is one but does not define the symbol (not a plugin).
  * On error, err gets one line saying why (without the file name).
  */
-int sl_elf_plugin_abi(const uint8_t *img, size_t len, uint32_t abi[2], char *err,
-		      size_t err_len);
+int sl_elf_plugin_abi(const uint8_t *img, size_t len, uint32_t abi[2], char *err, size_t err_len);
 
 /** Format a one-line reason into err (when given) and return rc: the loader's error idiom. */
 int sl_plugin_fail(char *err, size_t err_len, int rc, const char *fmt, ...)

@@ -27,10 +27,10 @@ enum { FX_TEMPLATE = 0, FX_WRONG_ABI, FX_BAD_DESC, FX_NO_SYMBOLS, FX_OLD_MINOR, 
 
 static const char *fixtures[FX_N];
 
-#define assert_contains(haystack, needle)                                                  \
-	do {                                                                               \
-		if (!strstr((haystack), (needle)))                                         \
-			fail_msg("'%s' does not contain '%s'", (haystack), (needle));      \
+#define assert_contains(haystack, needle)                                             \
+	do {                                                                          \
+		if (!strstr((haystack), (needle)))                                    \
+			fail_msg("'%s' does not contain '%s'", (haystack), (needle)); \
 	} while (0)
 
 /* ---- descriptor checks ---- */
@@ -67,19 +67,19 @@ static void t_state(const void *conf, void *state)
 }
 
 static const struct sl_state_ops full_ops = {
-	.create = t_create, .merge = t_merge, .emit = t_emit, .reset = t_state,
+	.create = t_create,
+	.merge = t_merge,
+	.emit = t_emit,
+	.reset = t_state,
 	.destroy = t_state,
 };
 
 static struct sl_stage_desc good_desc(void)
 {
 	struct sl_stage_desc d = {
-		SL_STAGE_DESC_INIT,
-		.name = "good_stage",
-		.version = "1",
-		.summary = "a valid descriptor",
-		.init = t_init,
-		.process = t_process,
+		SL_STAGE_DESC_INIT, .name = "good_stage",
+		.version = "1",	    .summary = "a valid descriptor",
+		.init = t_init,	    .process = t_process,
 	};
 	return d;
 }
@@ -95,9 +95,9 @@ static void expect_bad(const struct sl_stage_desc *d, const char *why)
 static void test_desc_good(void **state)
 {
 	static const char *const outs8[] = { "a", "b", "c", "d", "e", "f", "g", "h", NULL };
-	static const char *const ctrs16[] = { "c0", "c1", "c2", "c3", "c4", "c5", "c6", "c7",
-					      "c8", "c9", "c10", "c11", "c12", "c13", "c14",
-					      "c15", NULL };
+	static const char *const ctrs16[] = { "c0",  "c1",  "c2",  "c3",  "c4",	 "c5",
+					      "c6",  "c7",  "c8",  "c9",  "c10", "c11",
+					      "c12", "c13", "c14", "c15", NULL };
 	static const struct sl_param_desc params[] = {
 		{ .name = "field", .type = SL_PARAM_STR },
 		{ .name = "limit", .type = SL_PARAM_INT },
@@ -146,7 +146,12 @@ static void test_desc_bad_header(void **state)
 static void test_desc_bad_names(void **state)
 {
 	static const char *const bad[] = {
-		"Template", "9lives", "_under", "has-dash", "has space", "dotted.name",
+		"Template",
+		"9lives",
+		"_under",
+		"has-dash",
+		"has space",
+		"dotted.name",
 		"caf\xc3\xa9",
 		/* 49 characters */
 		"abcdefghij_abcdefghij_abcdefghij_abcdefghij_abcde",
@@ -190,9 +195,9 @@ static void test_desc_bad_lists(void **state)
 	static const char *const outs_dup[] = { "match", "else", "match", NULL };
 	static const char *const outs_dot[] = { "errors.match", NULL };
 	static const char *const outs_empty[] = { "", NULL };
-	static const char *const ctrs17[] = { "c0", "c1", "c2", "c3", "c4", "c5", "c6", "c7",
-					      "c8", "c9", "c10", "c11", "c12", "c13", "c14",
-					      "c15", "c16", NULL };
+	static const char *const ctrs17[] = { "c0",  "c1",  "c2",  "c3",  "c4",	 "c5",
+					      "c6",  "c7",  "c8",  "c9",  "c10", "c11",
+					      "c12", "c13", "c14", "c15", "c16", NULL };
 	static const char *const ctrs_dup[] = { "hits", "hits", NULL };
 	struct sl_stage_desc d;
 
@@ -221,11 +226,13 @@ static void test_desc_bad_params(void **state)
 	};
 	static const struct sl_param_desc type0[] = { { .name = "x", .type = 0 }, { NULL } };
 	static const struct sl_param_desc type5[] = {
-		{ .name = "x", .type = (enum sl_param_type)5 }, { NULL } };
-	static const struct sl_param_desc badname[] = {
-		{ .name = "max-len", .type = SL_PARAM_INT }, { NULL } };
+		{ .name = "x", .type = (enum sl_param_type)5 }, { NULL }
+	};
+	static const struct sl_param_desc badname[] = { { .name = "max-len", .type = SL_PARAM_INT },
+							{ NULL } };
 	static const struct sl_param_desc reserved[] = {
-		{ .name = "inputs", .type = SL_PARAM_LIST }, { NULL } };
+		{ .name = "inputs", .type = SL_PARAM_LIST }, { NULL }
+	};
 	struct sl_stage_desc d = good_desc();
 
 	d.params = dup;
@@ -335,8 +342,8 @@ static void test_load_good(void **state)
 	char path[512], err[512];
 	uint32_t n_builtin;
 
-	assert_int_equal(sl_fixture_copy(fixtures[FX_TEMPLATE], "good.so", 0644, path,
-					 sizeof(path)), 0);
+	assert_int_equal(
+		sl_fixture_copy(fixtures[FX_TEMPLATE], "good.so", 0644, path, sizeof(path)), 0);
 	assert_int_equal(sl_registry_create(&r), 0);
 	n_builtin = count_stages(r);
 	assert_null(sl_registry_find(r, "template"));
@@ -395,8 +402,9 @@ static void test_load_old_minor(void **state)
 	const struct sl_stage_desc *d;
 	char path[512], err[512];
 
-	assert_int_equal(sl_fixture_copy(fixtures[FX_OLD_MINOR], "old_minor.so", 0644, path,
-					 sizeof(path)), 0);
+	assert_int_equal(
+		sl_fixture_copy(fixtures[FX_OLD_MINOR], "old_minor.so", 0644, path, sizeof(path)),
+		0);
 	assert_int_equal(sl_registry_create(&r), 0);
 	assert_int_equal(load(r, path, err, sizeof(err)), 0);
 	d = sl_registry_find(r, "old_minor");
@@ -415,8 +423,9 @@ static void test_wrong_abi(void **state)
 	char path[512], err[512], want[600];
 	void *h;
 
-	assert_int_equal(sl_fixture_copy(fixtures[FX_WRONG_ABI], "wrong_abi.so", 0644, path,
-					 sizeof(path)), 0);
+	assert_int_equal(
+		sl_fixture_copy(fixtures[FX_WRONG_ABI], "wrong_abi.so", 0644, path, sizeof(path)),
+		0);
 	unsetenv("SLUICE_TEST_WRONG_ABI_RAN");
 	assert_int_equal(sl_registry_create(&r), 0);
 	assert_int_equal(load(r, path, err, sizeof(err)), -ENOEXEC);
@@ -442,8 +451,8 @@ static void test_bad_desc(void **state)
 	char path[512], err[512], want[600];
 	uint32_t n;
 
-	assert_int_equal(sl_fixture_copy(fixtures[FX_BAD_DESC], "bad_desc.so", 0644, path,
-					 sizeof(path)), 0);
+	assert_int_equal(
+		sl_fixture_copy(fixtures[FX_BAD_DESC], "bad_desc.so", 0644, path, sizeof(path)), 0);
 	assert_int_equal(sl_registry_create(&r), 0);
 	n = count_stages(r);
 	assert_int_equal(load(r, path, err, sizeof(err)), -EINVAL);
@@ -456,8 +465,13 @@ static void test_bad_desc(void **state)
 
 static void test_writable(void **state)
 {
-	static const struct { mode_t mode; const char *text; } cases[] = {
-		{ 0646, "(mode 0646)" }, { 0664, "(mode 0664)" }, { 0777, "(mode 0777)" },
+	static const struct {
+		mode_t mode;
+		const char *text;
+	} cases[] = {
+		{ 0646, "(mode 0646)" },
+		{ 0664, "(mode 0664)" },
+		{ 0777, "(mode 0777)" },
 	};
 	struct sl_registry *r;
 	char path[512], err[512];
@@ -468,7 +482,8 @@ static void test_writable(void **state)
 
 		snprintf(name, sizeof(name), "writable%zu.so", i);
 		assert_int_equal(sl_fixture_copy(fixtures[FX_TEMPLATE], name, cases[i].mode, path,
-						 sizeof(path)), 0);
+						 sizeof(path)),
+				 0);
 		assert_int_equal(load(r, path, err, sizeof(err)), -EPERM);
 		assert_contains(err, path);
 		assert_contains(err, "group- or world-writable");
@@ -489,8 +504,8 @@ static void test_foreign_owner(void **state)
 
 	if (geteuid() != 0)
 		skip(); /* only root can give a file to another user */
-	assert_int_equal(sl_fixture_copy(fixtures[FX_TEMPLATE], "foreign.so", 0644, path,
-					 sizeof(path)), 0);
+	assert_int_equal(
+		sl_fixture_copy(fixtures[FX_TEMPLATE], "foreign.so", 0644, path, sizeof(path)), 0);
 	assert_int_equal(chown(path, 12345, 12345), 0);
 	assert_int_equal(sl_registry_create(&r), 0);
 	assert_int_equal(load(r, path, err, sizeof(err)), -EPERM);
@@ -504,8 +519,8 @@ static void test_symlink(void **state)
 	struct sl_registry *r;
 	char path[512], link[512], err[512];
 
-	assert_int_equal(sl_fixture_copy(fixtures[FX_TEMPLATE], "target.so", 0644, path,
-					 sizeof(path)), 0);
+	assert_int_equal(
+		sl_fixture_copy(fixtures[FX_TEMPLATE], "target.so", 0644, path, sizeof(path)), 0);
 	sl_fixture_path(link, sizeof(link), "link.so");
 	unlink(link);
 	assert_int_equal(symlink(path, link), 0);
@@ -558,8 +573,9 @@ static void test_no_symbols(void **state)
 	struct sl_registry *r;
 	char path[512], err[512], want[600];
 
-	assert_int_equal(sl_fixture_copy(fixtures[FX_NO_SYMBOLS], "no_symbols.so", 0644, path,
-					 sizeof(path)), 0);
+	assert_int_equal(
+		sl_fixture_copy(fixtures[FX_NO_SYMBOLS], "no_symbols.so", 0644, path, sizeof(path)),
+		0);
 	assert_int_equal(sl_registry_create(&r), 0);
 	assert_int_equal(load(r, path, err, sizeof(err)), -ENOEXEC);
 	snprintf(want, sizeof(want), "plugin %s: not a Sluice plugin: no sluice_plugin_abi symbol",
@@ -668,16 +684,20 @@ static void test_elf_truncated(void **state)
 /* Damage single header fields and check the reason given (offsets from <elf.h> layout). */
 static void test_elf_damaged(void **state)
 {
-	static const struct { size_t off; uint8_t val; const char *why; } cases[] = {
+	static const struct {
+		size_t off;
+		uint8_t val;
+		const char *why;
+	} cases[] = {
 		{ 0, 0x7e, "not an ELF file" },
 		{ 3, 'G', "not an ELF file" },
 		{ 4, 1, "not a 64-bit ELF file (class 1)" },
 		{ 5, 2, "byte order 2" },
 		{ 16, 2, "not a shared object (ELF type 2)" }, /* ET_EXEC */
 		{ 18, 40, "built for ELF machine 40" },
-		{ 58, 0x20, "section headers" },  /* e_shentsize */
-		{ 54, 0x10, "program headers" },  /* e_phentsize */
-		{ 47, 0x7f, "section headers" },  /* e_shoff high byte */
+		{ 58, 0x20, "section headers" }, /* e_shentsize */
+		{ 54, 0x10, "program headers" }, /* e_phentsize */
+		{ 47, 0x7f, "section headers" }, /* e_shoff high byte */
 	};
 	uint32_t abi[2];
 	char err[256];
@@ -739,7 +759,8 @@ int main(int argc, char **argv)
 
 	if (argc != 1 + FX_N) {
 		printf("Bail out! usage: %s TEMPLATE WRONG_ABI BAD_DESC NO_SYMBOLS OLD_MINOR "
-		       "(fixture .so paths, see plugins/meson.build)\n", argv[0]);
+		       "(fixture .so paths, see plugins/meson.build)\n",
+		       argv[0]);
 		return 1;
 	}
 	for (int i = 0; i < FX_N; i++)

@@ -30,7 +30,7 @@
 /* Longest stage name, and longest output, counter or parameter name. */
 #define REG_NAME_MAX 48
 /* Bounds on lists a descriptor points at, so a missing terminator cannot run forever. */
-#define REG_PARAMS_MAX 64
+#define REG_PARAMS_MAX	      64
 #define REG_PLUGIN_STAGES_MAX 256
 /* No real plugin comes near this; a bigger file is not read into memory. */
 #define REG_PLUGIN_FILE_MAX (256u << 20)
@@ -39,14 +39,14 @@
 
 struct reg_stage {
 	const struct sl_stage_desc *desc; /* the descriptor, or copy when it was shorter */
-	struct sl_stage_desc *copy;       /* owned zero-extended copy, or NULL */
-	uint32_t plugin;                  /* index into plugins, or REG_BUILTIN */
+	struct sl_stage_desc *copy;	  /* owned zero-extended copy, or NULL */
+	uint32_t plugin;		  /* index into plugins, or REG_BUILTIN */
 };
 
 struct reg_plugin {
 	char *path;
 	void *handle;
-	int fd;    /* open while loaded: see sl_plugin_load on /proc/self/fd names */
+	int fd; /* open while loaded: see sl_plugin_load on /proc/self/fd names */
 	dev_t dev;
 	ino_t ino;
 };
@@ -62,7 +62,6 @@ struct sl_registry {
 static const char *const reg_reserved_keys[] = {
 	"use", "inputs", "replicas", "ring_size", "when_full",
 };
-
 
 /* Identifier: [A-Za-z_][A-Za-z0-9_]*, 1..REG_NAME_MAX bytes. */
 static bool reg_is_ident(const char *s)
@@ -105,17 +104,18 @@ static int reg_check_names(const char *stage, const char *what, const char *cons
 		return 0;
 	for (n = 0; names[n]; n++) {
 		if (n == max)
-			return sl_plugin_fail(err, err_len, -EINVAL, "stage '%s': more than %u %s", stage,
-					max, what);
+			return sl_plugin_fail(err, err_len, -EINVAL, "stage '%s': more than %u %s",
+					      stage, max, what);
 		if (!reg_is_ident(names[n]))
-			return sl_plugin_fail(err, err_len, -EINVAL,
-					"stage '%s': %s %u is not an identifier of at most %d characters",
-					stage, what, n, REG_NAME_MAX);
+			return sl_plugin_fail(
+				err, err_len, -EINVAL,
+				"stage '%s': %s %u is not an identifier of at most %d characters",
+				stage, what, n, REG_NAME_MAX);
 		for (uint32_t j = 0; j < n; j++)
 			if (strcmp(names[j], names[n]) == 0)
 				return sl_plugin_fail(err, err_len, -EINVAL,
-						"stage '%s': %s '%s' declared twice", stage, what,
-						names[n]);
+						      "stage '%s': %s '%s' declared twice", stage,
+						      what, names[n]);
 	}
 	return 0;
 }
@@ -129,28 +129,31 @@ static int reg_check_params(const char *stage, const struct sl_param_desc *p, ch
 		return 0;
 	for (n = 0; p[n].name; n++) {
 		if (n == REG_PARAMS_MAX)
-			return sl_plugin_fail(err, err_len, -EINVAL,
-					"stage '%s': more than %d parameters (missing { NULL } end?)",
-					stage, REG_PARAMS_MAX);
+			return sl_plugin_fail(
+				err, err_len, -EINVAL,
+				"stage '%s': more than %d parameters (missing { NULL } end?)",
+				stage, REG_PARAMS_MAX);
 		if (!reg_is_ident(p[n].name))
 			return sl_plugin_fail(err, err_len, -EINVAL,
-					"stage '%s': parameter %u is not an identifier of at most %d characters",
-					stage, n, REG_NAME_MAX);
+					      "stage '%s': parameter %u is not an identifier of at "
+					      "most %d characters",
+					      stage, n, REG_NAME_MAX);
 		if (p[n].type < SL_PARAM_STR || p[n].type > SL_PARAM_LIST)
 			return sl_plugin_fail(err, err_len, -EINVAL,
-					"stage '%s': parameter '%s' has unknown type %d", stage,
-					p[n].name, (int)p[n].type);
+					      "stage '%s': parameter '%s' has unknown type %d",
+					      stage, p[n].name, (int)p[n].type);
 		for (size_t k = 0; k < sizeof(reg_reserved_keys) / sizeof(reg_reserved_keys[0]);
 		     k++)
 			if (strcmp(p[n].name, reg_reserved_keys[k]) == 0)
-				return sl_plugin_fail(err, err_len, -EINVAL,
-						"stage '%s': parameter '%s' is a reserved stage key",
-						stage, p[n].name);
+				return sl_plugin_fail(
+					err, err_len, -EINVAL,
+					"stage '%s': parameter '%s' is a reserved stage key", stage,
+					p[n].name);
 		for (uint32_t j = 0; j < n; j++)
 			if (strcmp(p[j].name, p[n].name) == 0)
 				return sl_plugin_fail(err, err_len, -EINVAL,
-						"stage '%s': parameter '%s' declared twice", stage,
-						p[n].name);
+						      "stage '%s': parameter '%s' declared twice",
+						      stage, p[n].name);
 	}
 	return 0;
 }
@@ -163,7 +166,7 @@ static int reg_check_state(const char *stage, const struct sl_state_ops *s, uint
 	if (!s) {
 		if (flags & SL_STAGE_F_WINDOWED)
 			return sl_plugin_fail(err, err_len, -EINVAL,
-					"stage '%s': windowed but has no state ops", stage);
+					      "stage '%s': windowed but has no state ops", stage);
 		return 0;
 	}
 	if (!s->create)
@@ -177,8 +180,8 @@ static int reg_check_state(const char *stage, const struct sl_state_ops *s, uint
 	else if (!s->destroy)
 		missing = "destroy";
 	if (missing)
-		return sl_plugin_fail(err, err_len, -EINVAL, "stage '%s': state op %s is NULL", stage,
-				missing);
+		return sl_plugin_fail(err, err_len, -EINVAL, "stage '%s': state op %s is NULL",
+				      stage, missing);
 	return 0;
 }
 
@@ -202,19 +205,20 @@ int sl_stage_desc_check(const struct sl_stage_desc *d, char *err, size_t err_len
 		return sl_plugin_fail(err, err_len, -EINVAL, "NULL stage descriptor");
 	if (d->abi_major != SL_ABI_MAJOR)
 		return sl_plugin_fail(err, err_len, -EINVAL,
-				"stage descriptor has ABI major %u, runtime speaks %u",
-				d->abi_major, SL_ABI_MAJOR);
+				      "stage descriptor has ABI major %u, runtime speaks %u",
+				      d->abi_major, SL_ABI_MAJOR);
 	if (d->size < min_size)
 		return sl_plugin_fail(err, err_len, -EINVAL,
-				"stage descriptor size %u is below the minimum %zu", d->size,
-				min_size);
+				      "stage descriptor size %u is below the minimum %zu", d->size,
+				      min_size);
 	reg_desc_widen(d, &f);
 	if (!f.name || !*f.name)
 		return sl_plugin_fail(err, err_len, -EINVAL, "stage descriptor has no name");
 	if (!reg_is_stage_name(f.name))
-		return sl_plugin_fail(err, err_len, -EINVAL,
-				"stage name '%.*s' is not lower_snake_case of at most %d characters",
-				REG_NAME_MAX + 1, f.name, REG_NAME_MAX);
+		return sl_plugin_fail(
+			err, err_len, -EINVAL,
+			"stage name '%.*s' is not lower_snake_case of at most %d characters",
+			REG_NAME_MAX + 1, f.name, REG_NAME_MAX);
 	name = f.name;
 	if (!f.version)
 		return sl_plugin_fail(err, err_len, -EINVAL, "stage '%s': version is NULL", name);
@@ -226,7 +230,7 @@ int sl_stage_desc_check(const struct sl_stage_desc *d, char *err, size_t err_len
 		return sl_plugin_fail(err, err_len, -EINVAL, "stage '%s': process is NULL", name);
 	if (f.flags & ~(uint32_t)SL_STAGE_F_WINDOWED)
 		return sl_plugin_fail(err, err_len, -EINVAL, "stage '%s': unknown flags 0x%x", name,
-				f.flags & ~(uint32_t)SL_STAGE_F_WINDOWED);
+				      f.flags & ~(uint32_t)SL_STAGE_F_WINDOWED);
 	rc = reg_check_names(name, "outputs", f.outputs, SL_PORT_MAX, err, err_len);
 	if (rc == 0)
 		rc = reg_check_names(name, "counters", f.counters, SL_COUNTER_MAX, err, err_len);
@@ -386,8 +390,7 @@ static int reg_read_file(int fd, size_t size, uint8_t **out)
  * The checks made on the file before any of its code runs. On success *fd_out is an
  * open descriptor of the checked file and *st its status.
  */
-static int reg_check_file(const char *path, int *fd_out, struct stat *st, char *err,
-			  size_t err_len)
+static int reg_check_file(const char *path, int *fd_out, struct stat *st, char *err, size_t err_len)
 {
 	struct stat lst;
 	uint8_t *img = NULL;
@@ -401,7 +404,8 @@ static int reg_check_file(const char *path, int *fd_out, struct stat *st, char *
 	}
 	if (S_ISLNK(lst.st_mode))
 		return sl_plugin_fail(err, err_len, -ELOOP,
-				"plugin %s: is a symlink; give the path of the file itself", path);
+				      "plugin %s: is a symlink; give the path of the file itself",
+				      path);
 	if (!S_ISREG(lst.st_mode))
 		return sl_plugin_fail(err, err_len, -EINVAL, "plugin %s: not a regular file", path);
 	/* O_NONBLOCK: should the path have become a FIFO since lstat, do not hang on it. */
@@ -409,33 +413,35 @@ static int reg_check_file(const char *path, int *fd_out, struct stat *st, char *
 	if (fd < 0) {
 		rc = -errno;
 		return sl_plugin_fail(err, err_len, rc, "plugin %s: cannot open: %s", path,
-				rc == -ELOOP ? "it became a symlink" : strerror(-rc));
+				      rc == -ELOOP ? "it became a symlink" : strerror(-rc));
 	}
 	if (fstat(fd, st) < 0) {
 		rc = sl_plugin_fail(err, err_len, -errno, "plugin %s: cannot stat: %s", path,
-			      strerror(errno));
+				    strerror(errno));
 		goto err_close;
 	}
 	if (!S_ISREG(st->st_mode) || st->st_dev != lst.st_dev || st->st_ino != lst.st_ino) {
 		rc = sl_plugin_fail(err, err_len, -EAGAIN,
-			      "plugin %s: the file changed while it was being checked", path);
+				    "plugin %s: the file changed while it was being checked", path);
 		goto err_close;
 	}
 	if (st->st_mode & (S_IWGRP | S_IWOTH)) {
-		rc = sl_plugin_fail(err, err_len, -EPERM,
-			      "plugin %s: is group- or world-writable (mode %04o); chmod go-w it",
-			      path, (unsigned)(st->st_mode & 07777));
+		rc = sl_plugin_fail(
+			err, err_len, -EPERM,
+			"plugin %s: is group- or world-writable (mode %04o); chmod go-w it", path,
+			(unsigned)(st->st_mode & 07777));
 		goto err_close;
 	}
 	if (st->st_uid != 0 && st->st_uid != geteuid()) {
-		rc = sl_plugin_fail(err, err_len, -EPERM,
-			      "plugin %s: is owned by uid %u, not by root or the running user (uid %u)",
-			      path, (unsigned)st->st_uid, (unsigned)geteuid());
+		rc = sl_plugin_fail(
+			err, err_len, -EPERM,
+			"plugin %s: is owned by uid %u, not by root or the running user (uid %u)",
+			path, (unsigned)st->st_uid, (unsigned)geteuid());
 		goto err_close;
 	}
 	if (st->st_size > REG_PLUGIN_FILE_MAX) {
 		rc = sl_plugin_fail(err, err_len, -EFBIG, "plugin %s: larger than %u bytes", path,
-			      REG_PLUGIN_FILE_MAX);
+				    REG_PLUGIN_FILE_MAX);
 		goto err_close;
 	}
 	rc = reg_read_file(fd, (size_t)st->st_size, &img);
@@ -452,8 +458,9 @@ static int reg_check_file(const char *path, int *fd_out, struct stat *st, char *
 		goto err_close;
 	}
 	if (abi[0] != SL_ABI_MAJOR) {
-		rc = sl_plugin_fail(err, err_len, -ENOEXEC, "plugin %s: ABI major %u, runtime speaks %u",
-			      path, abi[0], SL_ABI_MAJOR);
+		rc = sl_plugin_fail(err, err_len, -ENOEXEC,
+				    "plugin %s: ABI major %u, runtime speaks %u", path, abi[0],
+				    SL_ABI_MAJOR);
 		goto err_close;
 	}
 	*fd_out = fd;
@@ -477,20 +484,20 @@ static int reg_check_plugin_stages(const struct sl_registry *r, const char *path
 
 		if (n == REG_PLUGIN_STAGES_MAX)
 			return sl_plugin_fail(err, err_len, -EINVAL,
-					"plugin %s: more than %d stages (missing NULL end?)", path,
-					REG_PLUGIN_STAGES_MAX);
+					      "plugin %s: more than %d stages (missing NULL end?)",
+					      path, REG_PLUGIN_STAGES_MAX);
 		if (sl_stage_desc_check(stages[n], why, sizeof(why)) < 0)
 			return sl_plugin_fail(err, err_len, -EINVAL, "plugin %s: %s", path, why);
 		dup = reg_lookup(r, stages[n]->name);
 		if (dup)
 			return sl_plugin_fail(err, err_len, -EEXIST,
-					"plugin %s: stage '%s' is already defined by %s", path,
-					stages[n]->name, reg_origin(r, dup));
+					      "plugin %s: stage '%s' is already defined by %s",
+					      path, stages[n]->name, reg_origin(r, dup));
 		for (uint32_t j = 0; j < n; j++)
 			if (strcmp(stages[j]->name, stages[n]->name) == 0)
 				return sl_plugin_fail(err, err_len, -EEXIST,
-						"plugin %s: stage '%s' exported twice", path,
-						stages[n]->name);
+						      "plugin %s: stage '%s' exported twice", path,
+						      stages[n]->name);
 	}
 	if (n == 0)
 		return sl_plugin_fail(err, err_len, -EINVAL, "plugin %s: exports no stages", path);
@@ -521,8 +528,7 @@ int sl_plugin_load(struct sl_registry *r, const char *path, char *err, size_t er
 			return 0;
 		}
 	}
-	rc = reg_grow((void **)&r->plugins, &r->cap_plugins, r->n_plugins + 1,
-		      sizeof(*r->plugins));
+	rc = reg_grow((void **)&r->plugins, &r->cap_plugins, r->n_plugins + 1, sizeof(*r->plugins));
 	if (rc < 0) {
 		sl_plugin_fail(err, err_len, rc, "plugin %s: out of memory", path);
 		goto err_close;
@@ -540,21 +546,21 @@ int sl_plugin_load(struct sl_registry *r, const char *path, char *err, size_t er
 	if (!h) {
 		const char *e = dlerror();
 		rc = sl_plugin_fail(err, err_len, -ENOEXEC, "plugin %s: dlopen failed: %s", path,
-			      e ? e : "unknown error");
+				    e ? e : "unknown error");
 		goto err_close;
 	}
 	abi = dlsym(h, SL_PLUGIN_ABI_SYMBOL);
 	if (!abi || abi[0] != SL_ABI_MAJOR) {
 		rc = sl_plugin_fail(err, err_len, -ENOEXEC,
-			      "plugin %s: %s in memory disagrees with the file", path,
-			      SL_PLUGIN_ABI_SYMBOL);
+				    "plugin %s: %s in memory disagrees with the file", path,
+				    SL_PLUGIN_ABI_SYMBOL);
 		goto err_dlclose;
 	}
 	stages = dlsym(h, SL_PLUGIN_STAGES_SYMBOL);
 	if (!stages) {
 		rc = sl_plugin_fail(err, err_len, -ENOEXEC,
-			      "plugin %s: not a Sluice plugin: no %s symbol", path,
-			      SL_PLUGIN_STAGES_SYMBOL);
+				    "plugin %s: not a Sluice plugin: no %s symbol", path,
+				    SL_PLUGIN_STAGES_SYMBOL);
 		goto err_dlclose;
 	}
 	rc = reg_check_plugin_stages(r, path, stages, err, err_len);
@@ -580,8 +586,8 @@ int sl_plugin_load(struct sl_registry *r, const char *path, char *err, size_t er
 	p->dev = st.st_dev;
 	p->ino = st.st_ino;
 	r->n_plugins++;
-	SL_INFO("plugin", "loaded %s: %u stage(s), ABI %u.%u", path, r->n_stages - n_before,
-		abi[0], abi[1]);
+	SL_INFO("plugin", "loaded %s: %u stage(s), ABI %u.%u", path, r->n_stages - n_before, abi[0],
+		abi[1]);
 	return 0;
 
 err_unadd:

@@ -30,9 +30,9 @@
 #include "base/log.h"
 #include "sink.h"
 
-#define FILE_SINK_BUFS 4
+#define FILE_SINK_BUFS	    4
 #define FILE_SINK_BUF_BYTES (1u << 20)
-#define FILE_SINK_NONE UINT32_MAX
+#define FILE_SINK_NONE	    UINT32_MAX
 
 enum wbuf_state {
 	WBUF_FREE = 0,
@@ -42,10 +42,10 @@ enum wbuf_state {
 
 struct wbuf {
 	char *mem;
-	uint32_t len;   /* bytes formatted */
-	uint32_t done;  /* bytes written so far */
-	uint64_t off;   /* file offset of mem[0] */
-	uint8_t state;  /* enum wbuf_state */
+	uint32_t len;  /* bytes formatted */
+	uint32_t done; /* bytes written so far */
+	uint64_t off;  /* file offset of mem[0] */
+	uint8_t state; /* enum wbuf_state */
 };
 
 struct file_sink {
@@ -56,10 +56,10 @@ struct file_sink {
 	bool do_fsync;
 	struct io_uring ring;
 	struct wbuf bufs[FILE_SINK_BUFS];
-	uint32_t cur;        /* buffer being filled, or FILE_SINK_NONE */
+	uint32_t cur; /* buffer being filled, or FILE_SINK_NONE */
 	uint32_t n_inflight;
 	uint64_t next_off;
-	int err;             /* first write error, -errno */
+	int err; /* first write error, -errno */
 	uint64_t n_events, n_bytes, n_encode_errors, n_write_errors, n_discarded;
 	char *path;
 };
@@ -104,8 +104,8 @@ static void file_sink_write_start(struct file_sink *s, uint32_t i)
 	while (b->done < b->len) {
 		const char *p = b->mem + b->done;
 		size_t n = b->len - b->done;
-		ssize_t r = b->off != UINT64_MAX ? pwrite(s->fd, p, n, (off_t)(b->off + b->done)) :
-			write(s->fd, p, n);
+		ssize_t r = b->off != UINT64_MAX ? pwrite(s->fd, p, n, (off_t)(b->off + b->done))
+						 : write(s->fd, p, n);
 
 		if (r < 0 && errno == EINTR)
 			continue;
@@ -182,7 +182,7 @@ static void file_sink_reap(struct file_sink *s, bool wait)
 			return;
 		}
 	}
-	io_uring_for_each_cqe(&s->ring, head, cqe) {
+	io_uring_for_each_cqe (&s->ring, head, cqe) {
 		file_sink_complete(s, (uint32_t)io_uring_cqe_get_data64(cqe), cqe->res);
 		seen++;
 	}
@@ -345,8 +345,8 @@ static int file_sink_check(const struct sl_args *args, struct sl_error *err)
 	return 0;
 }
 
-static int file_sink_create(const struct sl_args *args, const struct sl_io_env *env,
-			    void **self, struct sl_error *err)
+static int file_sink_create(const struct sl_args *args, const struct sl_io_env *env, void **self,
+			    struct sl_error *err)
 {
 	const struct sl_arg *path = sl_args_get(args, "path");
 	const struct sl_arg *format = sl_args_get(args, "format");

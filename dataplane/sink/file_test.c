@@ -49,8 +49,7 @@ static struct rte_mbuf *record_event(const char *line, const char *host, int64_t
 	struct sl_rec_writer w;
 	uint32_t n;
 
-	sl_rec_begin(&w, rte_pktmbuf_mtod_offset(m, char *, m->data_len),
-		     rte_pktmbuf_tailroom(m));
+	sl_rec_begin(&w, rte_pktmbuf_mtod_offset(m, char *, m->data_len), rte_pktmbuf_tailroom(m));
 	sl_rec_put_str(&w, "host", host, strlen(host));
 	sl_rec_put_int(&w, "status", st);
 	n = sl_rec_end(&w);
@@ -91,8 +90,12 @@ static void make_args(struct sink_args *t, const char *path, const char *format,
 
 static struct sl_io_env test_env(void)
 {
-	return (struct sl_io_env){ .pool = pool, .meta_offset = meta_off, .node_id = 1,
-				   .name = "out", .file = "t.yaml", .tsc_hz = 1000000000 };
+	return (struct sl_io_env){ .pool = pool,
+				   .meta_offset = meta_off,
+				   .node_id = 1,
+				   .name = "out",
+				   .file = "t.yaml",
+				   .tsc_hz = 1000000000 };
 }
 
 static char *read_all(const char *path, size_t *len)
@@ -298,8 +301,8 @@ static void test_dev_null(void **state)
 	assert_int_equal(rte_mempool_avail_count(pool), pool_size);
 }
 
-static void expect_error(const char *path, const char *format, bool mk, int rc,
-			 const char *key, const char *in_msg)
+static void expect_error(const char *path, const char *format, bool mk, int rc, const char *key,
+			 const char *in_msg)
 {
 	struct sl_io_env env = test_env();
 	struct sink_args ta;

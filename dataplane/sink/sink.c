@@ -40,8 +40,8 @@ int sl_sink_format_parse(const char *s)
 	return -1;
 }
 
-long sl_sink_format_event(enum sl_sink_format fmt, int meta_offset, struct rte_mbuf *ev,
-			  char *out, size_t cap)
+long sl_sink_format_event(enum sl_sink_format fmt, int meta_offset, struct rte_mbuf *ev, char *out,
+			  size_t cap)
 {
 	const struct sl_meta *m = sl_event_meta(meta_offset, ev);
 	const char *data = rte_pktmbuf_mtod(ev, const char *);

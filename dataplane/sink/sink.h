@@ -50,7 +50,7 @@ int sl_sink_format_parse(const char *s);
  *  raw: the raw_len bytes at offset 0 (a record event with raw_len 0 is written as JSON);
  *  jsonl: the record as one JSON object, a line event as {"line":"..."}. Returns bytes
  *  written, -1 when the record cannot be encoded, -2 when out is too small. Any thread. */
-long sl_sink_format_event(enum sl_sink_format fmt, int meta_offset, struct rte_mbuf *ev,
-			  char *out, size_t cap);
+long sl_sink_format_event(enum sl_sink_format fmt, int meta_offset, struct rte_mbuf *ev, char *out,
+			  size_t cap);
 
 #endif

@@ -21,20 +21,20 @@
 #include "format/json.h"
 #include "sink.h"
 
-#define STDOUT_BUF_BYTES (64u << 10)
+#define STDOUT_BUF_BYTES     (64u << 10)
 #define STDOUT_SCRATCH_BYTES (1u << 20) /* any 64 KiB event formats within 6x its size */
-#define STDOUT_TABLE_ROWS 10000
-#define STDOUT_TABLE_BYTES (64u << 20)
-#define STDOUT_TABLE_COLS 64
-#define STDOUT_CELL_MAX 64              /* display columns before a cell is cut */
+#define STDOUT_TABLE_ROWS    10000
+#define STDOUT_TABLE_BYTES   (64u << 20)
+#define STDOUT_TABLE_COLS    64
+#define STDOUT_CELL_MAX	     64 /* display columns before a cell is cut */
 
 struct table_row {
 	uint32_t off, len; /* bytes in the store */
-	bool line;         /* a line, shown in column "line"; else a msgpack record */
+	bool line;	   /* a line, shown in column "line"; else a msgpack record */
 };
 
 struct table_col {
-	char *name;         /* the key (name_len bytes), then its header label */
+	char *name; /* the key (name_len bytes), then its header label */
 	uint32_t name_len;
 	uint32_t label_len;
 	uint32_t width;
@@ -78,8 +78,10 @@ static void stdout_write_all(struct stdout_sink *s, const char *p, size_t n)
 		}
 		if (r <= 0) {
 			s->err = r < 0 ? -errno : -EIO;
-			SL_ERR("stdout", "write to standard output failed: %s; discarding further "
-			       "events", strerror(-s->err));
+			SL_ERR("stdout",
+			       "write to standard output failed: %s; discarding further "
+			       "events",
+			       strerror(-s->err));
 			return;
 		}
 		p += r;
@@ -119,7 +121,8 @@ static void stdout_format(struct stdout_sink *s, struct rte_mbuf *m)
 		if (!s->scratch)
 			s->scratch = malloc(STDOUT_SCRATCH_BYTES);
 		r = s->scratch ? sl_sink_format_event(s->fmt, s->meta_offset, m, s->scratch,
-						      STDOUT_SCRATCH_BYTES) : -2;
+						      STDOUT_SCRATCH_BYTES)
+			       : -2;
 		if (r > 0)
 			stdout_write_all(s, s->scratch, (size_t)r);
 		else
@@ -146,8 +149,8 @@ static void stdout_collect(struct stdout_sink *s, struct rte_mbuf *m)
 	const uint8_t *data = rte_pktmbuf_mtod(m, const uint8_t *);
 	bool rec = meta->kind == SL_EVENT_RECORD && meta->rec_off < m->data_len;
 	uint32_t off = rec ? meta->rec_off : 0;
-	uint32_t len = rec ? m->data_len - meta->rec_off :
-		(meta->raw_len < m->data_len ? meta->raw_len : m->data_len);
+	uint32_t len = rec ? m->data_len - meta->rec_off
+			   : (meta->raw_len < m->data_len ? meta->raw_len : m->data_len);
 
 	if (s->n_rows >= STDOUT_TABLE_ROWS || s->store_len + len > STDOUT_TABLE_BYTES) {
 		s->n_not_shown++;
@@ -346,8 +349,8 @@ static void table_line_end(struct stdout_sink *s)
 	stdout_put(s, "\n", 1);
 }
 
-static void table_cell(struct stdout_sink *s, const char *t, size_t n, uint32_t width,
-		       bool right, bool first)
+static void table_cell(struct stdout_sink *s, const char *t, size_t n, uint32_t width, bool right,
+		       bool first)
 {
 	uint32_t w = text_width(t, n), pad = width > w ? width - w : 0;
 
@@ -431,8 +434,8 @@ static void stdout_summary_line(void *self, char *buf, size_t len)
 	struct stdout_sink *s = self;
 
 	snprintf(buf, len,
-		 "events=%" PRIu64 " bytes=%" PRIu64 " encode_errors=%" PRIu64
-		 " discarded=%" PRIu64 " not_shown=%" PRIu64,
+		 "events=%" PRIu64 " bytes=%" PRIu64 " encode_errors=%" PRIu64 " discarded=%" PRIu64
+		 " not_shown=%" PRIu64,
 		 s->n_events, s->n_bytes, s->n_encode_errors, s->n_discarded, s->n_not_shown);
 }
 

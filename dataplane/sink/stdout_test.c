@@ -91,8 +91,9 @@ static char *capture_end(void)
 
 static void *make_sink(const char *format)
 {
-	struct sl_io_env env = { .pool = pool, .meta_offset = meta_off, .name = "so",
-				 .file = "t.yaml" };
+	struct sl_io_env env = {
+		.pool = pool, .meta_offset = meta_off, .name = "so", .file = "t.yaml"
+	};
 	struct sl_arg v = { .key = "format", .type = SL_PARAM_STR, .str = format };
 	struct sl_args a = { .file = "t.yaml", .name = "so", .n = 1, .v = &v };
 	struct sl_error err = { 0 };
@@ -163,12 +164,11 @@ static void test_table(void **state)
 	 * Columns host(6) status(6, numbers) t(3, numbers) extra(5) line(8), two spaces
 	 * between columns, no trailing blanks; "t\tab" is shown escaped (5 columns).
 	 */
-	assert_string_equal(got,
-			    "host    status    t  extra  line\n"
-			    "a          200  1.5\n"
-			    "bbbbbb     404       x\n"
-			    "                            raw line\n"
-			    "t\\tab\n");
+	assert_string_equal(got, "host    status    t  extra  line\n"
+				 "a          200  1.5\n"
+				 "bbbbbb     404       x\n"
+				 "                            raw line\n"
+				 "t\\tab\n");
 	sl_sink_stdout.summary_line(s, summary, sizeof(summary));
 	assert_non_null(strstr(summary, "events=4 "));
 	assert_non_null(strstr(summary, "not_shown=0"));

@@ -38,10 +38,10 @@
 #include "base/log.h"
 #include "source.h"
 
-#define FILE_STASH 64            /* mbufs allocated per refill */
+#define FILE_STASH     64 /* mbufs allocated per refill */
 #define FILE_DEPTH_MAX 64
-#define FILE_READ_MAX (1u << 30)
-#define FILE_SLACK 64            /* spare bytes after a read area for 16-byte scans */
+#define FILE_READ_MAX  (1u << 30)
+#define FILE_SLACK     64 /* spare bytes after a read area for 16-byte scans */
 
 enum file_buf_state {
 	FILE_BUF_FREE = 0,
@@ -50,31 +50,31 @@ enum file_buf_state {
 };
 
 struct file_buf {
-	char *mem;      /* prefix (line_max bytes) then read area (read_bytes) */
-	char *data;     /* mem + line_max: where reads land */
-	uint64_t off;   /* file offset of data[0] */
-	uint32_t want;  /* bytes asked for */
-	uint32_t got;   /* bytes read so far */
-	int err;        /* -errno of a failed read */
-	uint8_t state;  /* enum file_buf_state */
-	bool eof;       /* a read returned 0 before want bytes */
+	char *mem;     /* prefix (line_max bytes) then read area (read_bytes) */
+	char *data;    /* mem + line_max: where reads land */
+	uint64_t off;  /* file offset of data[0] */
+	uint32_t want; /* bytes asked for */
+	uint32_t got;  /* bytes read so far */
+	int err;       /* -errno of a failed read */
+	uint8_t state; /* enum file_buf_state */
+	bool eof;      /* a read returned 0 before want bytes */
 };
 
 /* One open file and where framing stands in it. */
 struct file_cursor {
 	int fd;
-	uint16_t slot;      /* top 16 bits of event_id */
-	uint64_t next_off;  /* offset of the next read to submit */
-	bool eof_seen;      /* a read hit end of file: submit no more */
-	uint32_t head;      /* buffer being consumed */
-	bool scanning;      /* head buffer's region is set up */
-	const char *p;      /* scan position in the region */
-	const char *end;    /* end of the region */
-	uint64_t p_off;     /* file offset of *p */
-	uint32_t carry;     /* bytes carried into the head buffer's prefix */
-	bool skip;          /* inside a truncated line: drop up to the next '\n' */
+	uint16_t slot;	   /* top 16 bits of event_id */
+	uint64_t next_off; /* offset of the next read to submit */
+	bool eof_seen;	   /* a read hit end of file: submit no more */
+	uint32_t head;	   /* buffer being consumed */
+	bool scanning;	   /* head buffer's region is set up */
+	const char *p;	   /* scan position in the region */
+	const char *end;   /* end of the region */
+	uint64_t p_off;	   /* file offset of *p */
+	uint32_t carry;	   /* bytes carried into the head buffer's prefix */
+	bool skip;	   /* inside a truncated line: drop up to the next '\n' */
 	bool done;
-	uint64_t stop_off;  /* a line starting here or later is another replica's */
+	uint64_t stop_off; /* a line starting here or later is another replica's */
 };
 
 struct file_source {
@@ -211,7 +211,7 @@ static void file_reap(struct file_source *fs)
 	if (!fs->uring || fs->n_inflight == 0)
 		return;
 	before = fs->n_inflight;
-	io_uring_for_each_cqe(&fs->ring, head, cqe) {
+	io_uring_for_each_cqe (&fs->ring, head, cqe) {
 		file_complete(fs, (uint32_t)io_uring_cqe_get_data64(cqe), cqe->res);
 		seen++;
 	}
@@ -491,8 +491,7 @@ static int file_open(struct file_source *fs, const char *path, struct sl_error *
 		return rc;
 	}
 	if (S_ISDIR(st.st_mode)) {
-		snprintf(err->msg, sizeof(err->msg), "cannot read %s: %s", path,
-			 strerror(EISDIR));
+		snprintf(err->msg, sizeof(err->msg), "cannot read %s: %s", path, strerror(EISDIR));
 		close(fd);
 		return -EISDIR;
 	}

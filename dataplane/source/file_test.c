@@ -81,8 +81,12 @@ static void make_args(struct test_args *t, const char *path, int64_t read_bytes,
 
 static struct sl_io_env test_env(void)
 {
-	return (struct sl_io_env){ .pool = pool, .meta_offset = meta_off, .node_id = 7,
-				   .name = "src", .file = "test.yaml", .tsc_hz = 1000000000 };
+	return (struct sl_io_env){ .pool = pool,
+				   .meta_offset = meta_off,
+				   .node_id = 7,
+				   .name = "src",
+				   .file = "test.yaml",
+				   .tsc_hz = 1000000000 };
 }
 
 static void write_file(const char *path, const char *d, size_t len)
@@ -224,11 +228,11 @@ static void test_edge_files(void **state)
 	for (int k = 0; k < 2; k++) {
 		if (k)
 			setenv("SLUICE_NO_URING", "1", 1);
-		check_read("", 0, 7, 4, 0, 5);                 /* empty file */
-		check_read("\n\n\n", 3, 2, 4, 0, 5);           /* only empty lines */
-		check_read("one", 3, 7, 4, 0, 5);              /* no newline at all */
-		check_read("abcdef\n", 7, 7, 4, 0, 5);         /* newline ends the first read */
-		check_read("abcdefg\nh", 9, 7, 4, 0, 5);       /* newline starts the second */
+		check_read("", 0, 7, 4, 0, 5);			/* empty file */
+		check_read("\n\n\n", 3, 2, 4, 0, 5);		/* only empty lines */
+		check_read("one", 3, 7, 4, 0, 5);		/* no newline at all */
+		check_read("abcdef\n", 7, 7, 4, 0, 5);		/* newline ends the first read */
+		check_read("abcdefg\nh", 9, 7, 4, 0, 5);	/* newline starts the second */
 		check_read("abcdefghijklmn\n", 15, 7, 2, 0, 5); /* ends exactly at 2 reads */
 		unsetenv("SLUICE_NO_URING");
 	}
@@ -373,12 +377,15 @@ static void check_shares(const char *d, size_t len, const char *name)
 						    ev[i]->data_len != w[got].len ||
 						    memcmp(rte_pktmbuf_mtod(ev[i], char *),
 							   d + w[got].off, w[got].len) != 0)
-							fail_msg("%s read_bytes=%ld replicas=%u replica %u: "
-								 "event %u at %lu len %u, want %lu len %u",
-								 name, (long)reads[r], shares[s], k, got,
-								 (unsigned long)m->event_id,
+							fail_msg("%s read_bytes=%ld replicas=%u "
+								 "replica %u: "
+								 "event %u at %lu len %u, want %lu "
+								 "len %u",
+								 name, (long)reads[r], shares[s], k,
+								 got, (unsigned long)m->event_id,
 								 ev[i]->data_len,
-								 (unsigned long)w[got].off, w[got].len);
+								 (unsigned long)w[got].off,
+								 w[got].len);
 						got++;
 					}
 					rte_pktmbuf_free_bulk(ev, n);

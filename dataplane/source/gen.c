@@ -25,44 +25,81 @@
 
 /* 2026-11-27T10:00:00Z as seconds since the Unix epoch. */
 #define GEN_BASE_EPOCH 1795773600ull
-#define GEN_CLIENTS 1000
+#define GEN_CLIENTS    1000
 
 struct gen_str {
 	const char *s;
 	uint8_t len;
 };
 
-#define GEN_S(x) { x, sizeof(x) - 1 }
+#define GEN_S(x)                 \
+	{                        \
+		x, sizeof(x) - 1 \
+	}
 
 static const struct gen_str gen_paths[] = {
-	GEN_S("/"), GEN_S("/index.html"), GEN_S("/favicon.ico"), GEN_S("/robots.txt"),
-	GEN_S("/sitemap.xml"), GEN_S("/login"), GEN_S("/logout"), GEN_S("/register"),
-	GEN_S("/search"), GEN_S("/about"), GEN_S("/contact"), GEN_S("/cart"),
-	GEN_S("/checkout"), GEN_S("/products"), GEN_S("/products/1042"),
-	GEN_S("/products/2177"), GEN_S("/products/3391"), GEN_S("/categories/shoes"),
-	GEN_S("/categories/books"), GEN_S("/blog"), GEN_S("/blog/2026/11/scaling-to-zero"),
-	GEN_S("/blog/2026/10/io-uring-in-practice"), GEN_S("/static/css/main.css"),
-	GEN_S("/static/css/vendor.min.css"), GEN_S("/static/js/app.js"),
-	GEN_S("/static/js/vendor.min.js"), GEN_S("/static/img/logo.png"),
-	GEN_S("/static/img/hero.jpg"), GEN_S("/static/fonts/inter.woff2"),
-	GEN_S("/api/v1/users"), GEN_S("/api/v1/users/me"), GEN_S("/api/v1/orders"),
-	GEN_S("/api/v1/orders/88231"), GEN_S("/api/v1/items"), GEN_S("/api/v1/search"),
-	GEN_S("/api/v1/cart/items"), GEN_S("/api/v2/events"), GEN_S("/api/v2/metrics"),
-	GEN_S("/api/health"), GEN_S("/healthz"), GEN_S("/metrics"), GEN_S("/admin"),
-	GEN_S("/admin/login.php"), GEN_S("/wp-login.php"), GEN_S("/.env"),
-	GEN_S("/feed.xml"), GEN_S("/docs/getting-started"), GEN_S("/docs/api"),
-	GEN_S("/download/sluice-0.1.0.tar.gz"), GEN_S("/images/banner-2026.webp"),
+	GEN_S("/"),
+	GEN_S("/index.html"),
+	GEN_S("/favicon.ico"),
+	GEN_S("/robots.txt"),
+	GEN_S("/sitemap.xml"),
+	GEN_S("/login"),
+	GEN_S("/logout"),
+	GEN_S("/register"),
+	GEN_S("/search"),
+	GEN_S("/about"),
+	GEN_S("/contact"),
+	GEN_S("/cart"),
+	GEN_S("/checkout"),
+	GEN_S("/products"),
+	GEN_S("/products/1042"),
+	GEN_S("/products/2177"),
+	GEN_S("/products/3391"),
+	GEN_S("/categories/shoes"),
+	GEN_S("/categories/books"),
+	GEN_S("/blog"),
+	GEN_S("/blog/2026/11/scaling-to-zero"),
+	GEN_S("/blog/2026/10/io-uring-in-practice"),
+	GEN_S("/static/css/main.css"),
+	GEN_S("/static/css/vendor.min.css"),
+	GEN_S("/static/js/app.js"),
+	GEN_S("/static/js/vendor.min.js"),
+	GEN_S("/static/img/logo.png"),
+	GEN_S("/static/img/hero.jpg"),
+	GEN_S("/static/fonts/inter.woff2"),
+	GEN_S("/api/v1/users"),
+	GEN_S("/api/v1/users/me"),
+	GEN_S("/api/v1/orders"),
+	GEN_S("/api/v1/orders/88231"),
+	GEN_S("/api/v1/items"),
+	GEN_S("/api/v1/search"),
+	GEN_S("/api/v1/cart/items"),
+	GEN_S("/api/v2/events"),
+	GEN_S("/api/v2/metrics"),
+	GEN_S("/api/health"),
+	GEN_S("/healthz"),
+	GEN_S("/metrics"),
+	GEN_S("/admin"),
+	GEN_S("/admin/login.php"),
+	GEN_S("/wp-login.php"),
+	GEN_S("/.env"),
+	GEN_S("/feed.xml"),
+	GEN_S("/docs/getting-started"),
+	GEN_S("/docs/api"),
+	GEN_S("/download/sluice-0.1.0.tar.gz"),
+	GEN_S("/images/banner-2026.webp"),
 };
 
 static const struct gen_str gen_queries[] = {
-	GEN_S("?id="), GEN_S("?q=shoes&page="), GEN_S("?page="), GEN_S("?utm_source=news&ref="),
+	GEN_S("?id="),	      GEN_S("?q=shoes&page="),
+	GEN_S("?page="),      GEN_S("?utm_source=news&ref="),
 	GEN_S("?lang=en&v="), GEN_S("?sort=price&limit="),
 };
 
 static const struct gen_str gen_referers[] = {
-	GEN_S("https://www.google.com/"), GEN_S("https://www.bing.com/search?q=sluice"),
-	GEN_S("https://duckduckgo.com/"), GEN_S("https://example.com/"),
-	GEN_S("https://example.com/products"), GEN_S("https://example.com/blog"),
+	GEN_S("https://www.google.com/"),	GEN_S("https://www.bing.com/search?q=sluice"),
+	GEN_S("https://duckduckgo.com/"),	GEN_S("https://example.com/"),
+	GEN_S("https://example.com/products"),	GEN_S("https://example.com/blog"),
 	GEN_S("https://news.ycombinator.com/"), GEN_S("https://t.co/Xy7aB2"),
 };
 
@@ -92,7 +129,7 @@ static const struct {
 	struct gen_str s;
 	uint8_t cum;
 } gen_methods[] = {
-	{ GEN_S("GET"), 80 }, { GEN_S("POST"), 92 }, { GEN_S("HEAD"), 96 },
+	{ GEN_S("GET"), 80 }, { GEN_S("POST"), 92 },	{ GEN_S("HEAD"), 96 },
 	{ GEN_S("PUT"), 98 }, { GEN_S("DELETE"), 100 },
 };
 
@@ -265,8 +302,8 @@ struct gen_source {
 	int meta_offset;
 	uint16_t node_id;
 	uint32_t room;
-	uint64_t count;     /* 0 = unbounded */
-	uint64_t rate;      /* events per second, 0 = unpaced */
+	uint64_t count; /* 0 = unbounded */
+	uint64_t rate;	/* events per second, 0 = unpaced */
 	uint64_t tsc_hz;
 	uint64_t start_tsc; /* first poll, for pacing */
 	uint64_t seq;
@@ -311,8 +348,8 @@ static uint16_t gen_poll(void *self, struct rte_mbuf **ev, uint16_t max, bool *d
 	for (uint64_t i = 0; i < want; i++) {
 		struct rte_mbuf *m = ev[i];
 		struct sl_meta *meta = sl_event_meta(g->meta_offset, m);
-		size_t len = sl_gen_nginx_line(&g->rng, g->seq, rte_pktmbuf_mtod(m, char *),
-					       g->room);
+		size_t len =
+			sl_gen_nginx_line(&g->rng, g->seq, rte_pktmbuf_mtod(m, char *), g->room);
 
 		m->data_len = (uint16_t)len;
 		m->pkt_len = (uint32_t)len;

@@ -125,8 +125,8 @@ static void test_same_seed_same_lines(void **state)
 static void test_lines_parse_as_combined(void **state)
 {
 	static const char *const methods[] = { "GET", "POST", "HEAD", "PUT", "DELETE" };
-	static const uint32_t statuses[] = { 200, 301, 302, 304, 400, 401, 403, 404, 500, 502,
-					     503, 504 };
+	static const uint32_t statuses[] = { 200, 301, 302, 304, 400, 401,
+					     403, 404, 500, 502, 503, 504 };
 	uint32_t n_method[5] = { 0 }, n_status[12] = { 0 };
 	static uint8_t seen_ip[1 << 24];
 	uint32_t n_ip = 0, n_query = 0, n_dash = 0, n_h2 = 0;
@@ -219,8 +219,12 @@ static void make_args(struct sl_arg *v, struct sl_args *a, int64_t count, int64_
 
 static struct sl_io_env test_env(void)
 {
-	return (struct sl_io_env){ .pool = pool, .meta_offset = meta_off, .node_id = 3,
-				   .name = "gen", .file = "t.yaml", .tsc_hz = rte_get_tsc_hz() };
+	return (struct sl_io_env){ .pool = pool,
+				   .meta_offset = meta_off,
+				   .node_id = 3,
+				   .name = "gen",
+				   .file = "t.yaml",
+				   .tsc_hz = rte_get_tsc_hz() };
 }
 
 static void test_source_count_and_ids(void **state)
@@ -325,7 +329,11 @@ static void test_source_rate(void **state)
  * streams differ (each has its own seed); 2 lines over 3 replicas leave one empty. */
 static void test_source_replicas_split_count(void **state)
 {
-	static const struct { int64_t count; uint16_t n; uint64_t want[3]; } cases[] = {
+	static const struct {
+		int64_t count;
+		uint16_t n;
+		uint64_t want[3];
+	} cases[] = {
 		{ 1001, 3, { 334, 334, 333 } },
 		{ 2, 3, { 1, 1, 0 } },
 	};
@@ -351,7 +359,8 @@ static void test_source_replicas_split_count(void **state)
 				uint16_t n = sl_source_gen.poll(src, ev, 64, &done);
 
 				if (got == 0 && n > 0 && c == 0) {
-					memcpy(first[k], rte_pktmbuf_mtod(ev[0], char *), ev[0]->data_len);
+					memcpy(first[k], rte_pktmbuf_mtod(ev[0], char *),
+					       ev[0]->data_len);
 					first[k][ev[0]->data_len] = '\0';
 				}
 				got += n;

@@ -70,8 +70,10 @@ bool sl_io_uring_init(struct io_uring *ring, unsigned entries, const char *comp)
 		return true;
 	}
 	if (!warned)
-		SL_WARN(comp, "io_uring unavailable (%s): using pread/pwrite; check sysctl "
-			"kernel.io_uring_disabled and seccomp policy", strerror(-rc));
+		SL_WARN(comp,
+			"io_uring unavailable (%s): using pread/pwrite; check sysctl "
+			"kernel.io_uring_disabled and seccomp policy",
+			strerror(-rc));
 	warned = true;
 	return false;
 }

@@ -19,9 +19,9 @@
 struct sl_io_env {
 	struct rte_mempool *pool;
 	int meta_offset;
-	uint16_t node_id;   /**< source: written to meta->source */
-	const char *name;   /**< node name in the pipeline */
-	const char *file;   /**< pipeline file, for messages */
+	uint16_t node_id; /**< source: written to meta->source */
+	const char *name; /**< node name in the pipeline */
+	const char *file; /**< pipeline file, for messages */
 	uint64_t tsc_hz;
 	uint16_t replica;    /**< which replica this instance is (sources: which share) */
 	uint16_t n_replicas; /**< replicas of the node; a source splits its input this many ways */
@@ -33,7 +33,7 @@ struct sl_io_env {
 struct sl_source_ops {
 	const char *type;
 	const char *summary;
-	uint32_t flags; /**< SL_SOURCE_F_* */
+	uint32_t flags;			    /**< SL_SOURCE_F_* */
 	const struct sl_param_desc *params; /**< ends with { NULL } */
 	/** Open resources. 0 or -errno with err set (err->key names the parameter). */
 	int (*create)(const struct sl_args *args, const struct sl_io_env *env, void **self,

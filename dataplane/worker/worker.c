@@ -13,10 +13,10 @@
 #include <rte_cycles.h>
 #include <rte_pause.h>
 
-#define WORKER_SPIN_US 200
-#define WORKER_SHORT_IDLE_US 10000
+#define WORKER_SPIN_US	      200
+#define WORKER_SHORT_IDLE_US  10000
 #define WORKER_SHORT_SLEEP_NS 50000
-#define WORKER_LONG_SLEEP_NS 1000000
+#define WORKER_LONG_SLEEP_NS  1000000
 
 static void worker_sleep_ns(long ns)
 {

@@ -27,7 +27,7 @@ struct sl_worker {
 	unsigned lcore;
 	uint32_t n_tasks;
 	struct sl_task **tasks;
-	volatile bool stop;            /**< set by the controller: leave the loop now */
+	volatile bool stop; /**< set by the controller: leave the loop now */
 	uint64_t n_rounds, n_idle_rounds, n_sleeps;
 	/** Main lcore only: called between rounds; returns false to leave the loop. */
 	bool (*tick)(void *arg);

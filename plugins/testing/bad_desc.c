@@ -13,10 +13,8 @@ static int bad_desc_init(const struct sl_host *host, const struct sl_args *args,
 }
 
 static const struct sl_stage_desc bad_desc_stage = {
-	SL_STAGE_DESC_INIT,
-	.name = "bad_desc",
-	.version = "0",
-	.summary = "test fixture without a process callback",
+	SL_STAGE_DESC_INIT,    .name = "bad_desc",
+	.version = "0",	       .summary = "test fixture without a process callback",
 	.init = bad_desc_init,
 };
 

@@ -19,8 +19,7 @@
 
 static char sl_fixture_dir[256];
 
-static inline int sl_fixture_rm(const char *path, const struct stat *st, int flag,
-				struct FTW *ftw)
+static inline int sl_fixture_rm(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
 	return remove(path);
 }

@@ -38,7 +38,7 @@ static const struct sl_stage_desc wrong_abi_stage = {
 	.process = wrong_abi_process,
 };
 
-__attribute__((visibility("default"), used)) const uint32_t sluice_plugin_abi[2] = {
-	SL_ABI_MAJOR + 1, 0 };
-__attribute__((visibility("default"), used)) const struct sl_stage_desc
-	*const sluice_plugin_stages[] = { &wrong_abi_stage, NULL };
+__attribute__((visibility("default"), used))
+const uint32_t sluice_plugin_abi[2] = { SL_ABI_MAJOR + 1, 0 };
+__attribute__((visibility("default"), used))
+const struct sl_stage_desc *const sluice_plugin_stages[] = { &wrong_abi_stage, NULL };

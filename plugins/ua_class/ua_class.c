@@ -39,8 +39,8 @@ enum {
 };
 
 static const char *const ua_class_counters[] = {
-	"bot", "mobile", "desktop", "other", "no_field", "not_record", "exists", "unwritable",
-	"no_mbuf", NULL,
+	"bot",	      "mobile", "desktop",    "other",	 "no_field",
+	"not_record", "exists", "unwritable", "no_mbuf", NULL,
 };
 
 static const struct {
@@ -222,9 +222,13 @@ static void ua_class_process(const void *conf, struct sl_ctx *ctx, struct sl_bur
 }
 
 static const struct sl_param_desc ua_class_params[] = {
-	{ .name = "field", .type = SL_PARAM_STR, .def = "user_agent",
+	{ .name = "field",
+	  .type = SL_PARAM_STR,
+	  .def = "user_agent",
 	  .help = "record field holding the user agent string" },
-	{ .name = "target", .type = SL_PARAM_STR, .def = "ua_class",
+	{ .name = "target",
+	  .type = SL_PARAM_STR,
+	  .def = "ua_class",
 	  .help = "field appended with the class: bot, mobile, desktop or other" },
 	{ NULL },
 };

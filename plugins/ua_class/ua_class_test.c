@@ -24,8 +24,17 @@
 #include "fixture.h"
 #include "plugin/registry.h"
 
-enum { C_BOT = 0, C_MOBILE, C_DESKTOP, C_OTHER, C_NO_FIELD, C_NOT_RECORD, C_EXISTS,
-       C_UNWRITABLE, C_NO_MBUF };
+enum {
+	C_BOT = 0,
+	C_MOBILE,
+	C_DESKTOP,
+	C_OTHER,
+	C_NO_FIELD,
+	C_NOT_RECORD,
+	C_EXISTS,
+	C_UNWRITABLE,
+	C_NO_MBUF
+};
 
 static const char *ua_class_so;
 
@@ -59,15 +68,18 @@ static const struct {
 	{ "Mozilla/5.0 (Linux; Android 6.0.1; Nexus 5X) Mobile (compatible; Googlebot/2.1)",
 	  "bot" },
 	{ "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
-	  "(KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1", "mobile" },
+	  "(KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1",
+	  "mobile" },
 	/* Android says Linux too: mobile is tried first */
 	{ "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
-	  "Chrome/120.0 Mobile Safari/537.36", "mobile" },
+	  "Chrome/120.0 Mobile Safari/537.36",
+	  "mobile" },
 	{ "Mozilla/5.0 (iPad; CPU OS 16_6 like Mac OS X)", "mobile" },
 	{ "MOZILLA/5.0 (IPHONE)", "mobile" },
 	{ "SomeApp/3.2 mobile", "mobile" },
 	{ "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-	  "Chrome/120.0.0.0 Safari/537.36", "desktop" },
+	  "Chrome/120.0.0.0 Safari/537.36",
+	  "desktop" },
 	{ "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7)", "desktop" },
 	{ "Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0",
 	  "desktop" },
@@ -194,10 +206,10 @@ static void test_classes(void **state)
 	for (uint16_t i = 0; i < n; i++) {
 		ev[i] = make_ua_event("user_agent", cases[i].ua);
 		len_before[i] = ev[i]->data_len;
-		want[strcmp(cases[i].cls, "bot") == 0      ? C_BOT
-		     : strcmp(cases[i].cls, "mobile") == 0 ? C_MOBILE
+		want[strcmp(cases[i].cls, "bot") == 0	    ? C_BOT
+		     : strcmp(cases[i].cls, "mobile") == 0  ? C_MOBILE
 		     : strcmp(cases[i].cls, "desktop") == 0 ? C_DESKTOP
-							     : C_OTHER]++;
+							    : C_OTHER]++;
 	}
 	run(ev, n, conf);
 	for (uint16_t i = 0; i < n; i++) {
@@ -323,8 +335,8 @@ static void test_left_alone(void **state)
 	assert_non_null(ev[5]);
 	{
 		/* {"user_agent": "curl"} as fixmap 1, fixstr 10, fixstr 4 */
-		static const uint8_t fixmap[] = { 0x81, 0xaa, 'u', 's', 'e', 'r', '_', 'a', 'g',
-						  'e', 'n', 't', 0xa4, 'c', 'u', 'r', 'l' };
+		static const uint8_t fixmap[] = { 0x81, 0xaa, 'u', 's',	 'e', 'r', '_', 'a', 'g',
+						  'e',	'n',  't', 0xa4, 'c', 'u', 'r', 'l' };
 		p = (uint8_t *)rte_pktmbuf_append(ev[5], sizeof(fixmap));
 		memcpy(p, fixmap, sizeof(fixmap));
 		m = sl_event_meta(fx.meta_offset, ev[5]);
@@ -347,7 +359,8 @@ static void test_left_alone(void **state)
 	assert_int_equal(fx.counters[C_EXISTS], 1);
 	assert_int_equal(fx.counters[C_UNWRITABLE], 2);
 	assert_int_equal(fx.counters[C_BOT] + fx.counters[C_MOBILE] + fx.counters[C_DESKTOP] +
-				 fx.counters[C_OTHER], 0);
+				 fx.counters[C_OTHER],
+			 0);
 	fx.d->fini(conf);
 }
 
@@ -428,10 +441,8 @@ static int teardown(void **state)
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_classes),
-		cmocka_unit_test(test_custom_params),
-		cmocka_unit_test(test_left_alone),
-		cmocka_unit_test(test_shared_event_is_unshared),
+		cmocka_unit_test(test_classes),	    cmocka_unit_test(test_custom_params),
+		cmocka_unit_test(test_left_alone),  cmocka_unit_test(test_shared_event_is_unshared),
 		cmocka_unit_test(test_init_errors),
 	};
 

@@ -42,11 +42,17 @@ static const char *const count_counters[] = {
 #define COUNT_ARENA_PER_GROUP 64
 
 static const struct sl_param_desc count_params[] = {
-	{ .name = "key", .type = SL_PARAM_STR, .required = true,
+	{ .name = "key",
+	  .type = SL_PARAM_STR,
+	  .required = true,
 	  .help = "record field whose values are counted" },
-	{ .name = "window", .type = SL_PARAM_STR, .def = "all",
+	{ .name = "window",
+	  .type = SL_PARAM_STR,
+	  .def = "all",
 	  .help = "\"all\" (one result when the input ends) or a duration like 10s or 250ms" },
-	{ .name = "max_groups", .type = SL_PARAM_INT, .def = "65536",
+	{ .name = "max_groups",
+	  .type = SL_PARAM_INT,
+	  .def = "65536",
 	  .help = "most distinct values per window; events beyond are counted as overflow" },
 	{ NULL },
 };
@@ -72,9 +78,9 @@ struct count_state {
 	uint32_t mask;
 	uint32_t n_groups;
 	uint32_t arena_used;
-	uint64_t n_lost;          /* counts merge could not place; reported by emit */
+	uint64_t n_lost; /* counts merge could not place; reported by emit */
 	struct count_slot *slots;
-	uint32_t *order;          /* slot index of each group; sorted by emit */
+	uint32_t *order; /* slot index of each group; sorted by emit */
 	uint8_t *arena;
 };
 
@@ -117,8 +123,7 @@ static int count_init(const struct sl_host *host, const struct sl_args *args, vo
 	if (max_groups && (max_groups->i < 1 || max_groups->i > COUNT_MAX_GROUPS)) {
 		err->key = "max_groups";
 		err->offset = 0;
-		snprintf(err->msg, sizeof(err->msg), "must be between 1 and %u",
-			 COUNT_MAX_GROUPS);
+		snprintf(err->msg, sizeof(err->msg), "must be between 1 and %u", COUNT_MAX_GROUPS);
 		return -EINVAL;
 	}
 	c = calloc(1, sizeof(*c));
@@ -315,8 +320,8 @@ static void count_process(const void *conf, struct sl_ctx *ctx, struct sl_burst 
 		}
 		if (i + 1 < n) {
 			struct rte_mbuf *nx = evs[i + 1];
-			rte_prefetch0(rte_pktmbuf_mtod_offset(nx, char *,
-							      sl_ctx_meta(ctx, nx)->rec_off));
+			rte_prefetch0(
+				rte_pktmbuf_mtod_offset(nx, char *, sl_ctx_meta(ctx, nx)->rec_off));
 		}
 		if (!st) {
 			sl_drop(out, ev, SL_DROP_INVALID);
@@ -395,8 +400,7 @@ static void count_state_merge(const void *conf, void *dst, const void *src)
 
 	for (uint32_t i = 0; i < s->n_groups; i++) {
 		const struct count_slot *e = &s->slots[s->order[i]];
-		if (!count_add(d, c, e->hash, s->arena + e->key_off, e->key_len, NULL, 0,
-			       e->count))
+		if (!count_add(d, c, e->hash, s->arena + e->key_off, e->key_len, NULL, 0, e->count))
 			d->n_lost += e->count;
 	}
 	d->n_lost += s->n_lost;
@@ -407,25 +411,38 @@ static void count_state_merge(const void *conf, void *dst, const void *src)
 static int count_rank(enum sl_val_type t)
 {
 	switch (t) {
-	case SL_VAL_NIL: return 0;
-	case SL_VAL_BOOL: return 1;
-	case SL_VAL_INT: case SL_VAL_UINT: case SL_VAL_FLOAT: return 2;
-	case SL_VAL_STR: return 3;
-	case SL_VAL_BIN: return 4;
-	case SL_VAL_ARRAY: return 5;
-	case SL_VAL_MAP: return 6;
-	case SL_VAL_EXT: return 7;
-	default: return 8;
+	case SL_VAL_NIL:
+		return 0;
+	case SL_VAL_BOOL:
+		return 1;
+	case SL_VAL_INT:
+	case SL_VAL_UINT:
+	case SL_VAL_FLOAT:
+		return 2;
+	case SL_VAL_STR:
+		return 3;
+	case SL_VAL_BIN:
+		return 4;
+	case SL_VAL_ARRAY:
+		return 5;
+	case SL_VAL_MAP:
+		return 6;
+	case SL_VAL_EXT:
+		return 7;
+	default:
+		return 8;
 	}
 }
 
 static int count_cmp_num(const struct sl_val *a, const struct sl_val *b)
 {
 	if (a->type == SL_VAL_FLOAT || b->type == SL_VAL_FLOAT) {
-		long double x = a->type == SL_VAL_FLOAT ? a->f :
-				a->type == SL_VAL_UINT ? (long double)a->u : (long double)a->i;
-		long double y = b->type == SL_VAL_FLOAT ? b->f :
-				b->type == SL_VAL_UINT ? (long double)b->u : (long double)b->i;
+		long double x = a->type == SL_VAL_FLOAT	 ? a->f
+				: a->type == SL_VAL_UINT ? (long double)a->u
+							 : (long double)a->i;
+		long double y = b->type == SL_VAL_FLOAT	 ? b->f
+				: b->type == SL_VAL_UINT ? (long double)b->u
+							 : (long double)b->i;
 		return (x > y) - (x < y);
 	}
 	if (a->type == SL_VAL_UINT || b->type == SL_VAL_UINT) {
@@ -467,8 +484,7 @@ static int count_cmp(const struct count_state *st, uint32_t ia, uint32_t ib)
 	return c;
 }
 
-static void count_sift_down(const struct count_state *st, uint32_t *a, uint32_t root,
-			    uint32_t n)
+static void count_sift_down(const struct count_state *st, uint32_t *a, uint32_t root, uint32_t n)
 {
 	for (;;) {
 		uint32_t child = 2 * root + 1, tmp;
@@ -500,8 +516,8 @@ static void count_sort(struct count_state *st)
 	}
 }
 
-static bool count_state_emit(const void *conf, void *state, uint64_t *cursor,
-			     struct sl_ctx *ctx, struct sl_emit *out)
+static bool count_state_emit(const void *conf, void *state, uint64_t *cursor, struct sl_ctx *ctx,
+			     struct sl_emit *out)
 {
 	const struct count_conf *c = conf;
 	struct count_state *st = state;

@@ -54,8 +54,11 @@ static int setup(void **unused)
 			desc = sl_builtin_stages[i];
 	assert_non_null(desc);
 	host_priv.pool = pool;
-	ctx = (struct sl_ctx){ .host = &sl_host_table, .meta_offset = meta_off,
-			       .counters = counters, .name = "count", .host_priv = &host_priv };
+	ctx = (struct sl_ctx){ .host = &sl_host_table,
+			       .meta_offset = meta_off,
+			       .counters = counters,
+			       .name = "count",
+			       .host_priv = &host_priv };
 	return 0;
 }
 
@@ -228,8 +231,8 @@ static unsigned emit_all(const void *conf, void *state)
 }
 
 static const char *const strs[] = {
-	"a", "b", "GET", "POST", "/index.html", "", "zz",
-	"a string longer than thirty-one bytes, str8",
+	"a",	       "b", "GET", "POST",
+	"/index.html", "",  "zz",  "a string longer than thirty-one bytes, str8",
 };
 
 static void test_two_replicas_merge_emit(void **unused)
@@ -267,7 +270,8 @@ static void test_two_replicas_merge_emit(void **unused)
 			m.type = V_NIL;
 			no_record = 1;
 			break;
-		case 2: case 3:
+		case 2:
+		case 3:
 			m.type = V_STR;
 			snprintf(m.s, sizeof(m.s), "%s", strs[(r >> 4) % 8]);
 			wasteful = (r >> 8) & 1;
@@ -301,10 +305,10 @@ static void test_two_replicas_merge_emit(void **unused)
 			nb = 0;
 		}
 	}
-	assert_int_equal(counters[0], total);   /* counted */
+	assert_int_equal(counters[0], total);	/* counted */
 	assert_int_equal(counters[1], missing); /* missing_key */
-	assert_int_equal(counters[2], 0);       /* groups_overflow */
-	assert_true(n_groups > SL_EMIT_CAP);    /* emit needs several calls */
+	assert_int_equal(counters[2], 0);	/* groups_overflow */
+	assert_true(n_groups > SL_EMIT_CAP);	/* emit needs several calls */
 
 	ops->merge(conf, st[0], st[1]);
 	ops->reset(conf, st[1]);

@@ -31,7 +31,7 @@ enum expr_op {
 };
 
 struct expr_insn {
-	uint8_t op;      /* enum expr_op */
+	uint8_t op;	 /* enum expr_op */
 	bool lit_is_str; /* comparisons: string literal, else integer */
 	uint32_t target; /* jumps: index of the next instruction to run */
 	uint32_t name_off, name_len;
@@ -60,7 +60,7 @@ enum expr_tok {
 
 struct expr_parser {
 	const char *src;
-	size_t pos;         /* next byte to lex */
+	size_t pos; /* next byte to lex */
 	/* current token */
 	enum expr_tok tok;
 	size_t tok_off, tok_len;
@@ -133,10 +133,19 @@ static void expr_lex_string(struct expr_parser *ps)
 		if (c == '\\') {
 			c = s[++p];
 			switch (c) {
-			case 'n': c = '\n'; break;
-			case 't': c = '\t'; break;
-			case 'r': c = '\r'; break;
-			case '\\': case '"': case '\'': break;
+			case 'n':
+				c = '\n';
+				break;
+			case 't':
+				c = '\t';
+				break;
+			case 'r':
+				c = '\r';
+				break;
+			case '\\':
+			case '"':
+			case '\'':
+				break;
 			case '\0':
 				expr_fail(ps, ps->tok_off, "unterminated string");
 				return;
@@ -226,8 +235,8 @@ static void expr_next(struct expr_parser *ps)
 		ps->pos++;
 	} else if (c == '"' || c == '\'') {
 		expr_lex_string(ps);
-	} else if ((c >= '0' && c <= '9') || (c == '-' && s[ps->pos + 1] >= '0' &&
-					       s[ps->pos + 1] <= '9')) {
+	} else if ((c >= '0' && c <= '9') ||
+		   (c == '-' && s[ps->pos + 1] >= '0' && s[ps->pos + 1] <= '9')) {
 		expr_lex_int(ps);
 	} else if (expr_is_name_start(c)) {
 		size_t p = ps->pos;
@@ -282,9 +291,11 @@ static void expr_parse_cmp(struct expr_parser *ps)
 			if (ps->failed)
 				return;
 			if (k == 0)
-				expr_fail(ps, ps->tok_off, ps->tok == TOK_END ?
-					  "expected a comparison at the end" :
-					  "expected a comparison (field, operator, value)");
+				expr_fail(
+					ps, ps->tok_off,
+					ps->tok == TOK_END
+						? "expected a comparison at the end"
+						: "expected a comparison (field, operator, value)");
 			else
 				expr_fail(ps, ps->tok_off, "expected a value after '%s'",
 					  expr_op_text[op]);
@@ -301,7 +312,8 @@ static void expr_parse_cmp(struct expr_parser *ps)
 			break;
 		if (ps->tok != TOK_OP) {
 			if (!ps->failed)
-				expr_fail(ps, ps->tok_off, "expected a comparison operator "
+				expr_fail(ps, ps->tok_off,
+					  "expected a comparison operator "
 					  "(== != < <= > >=) after '%.*s'",
 					  (int)side_len[0], ps->src + side_off[0]);
 			return;
@@ -454,13 +466,20 @@ int sl_expr_compile(const char *src, struct sl_expr **out, uint32_t *err_offset,
 static bool expr_apply(enum expr_op op, int c)
 {
 	switch (op) {
-	case EXPR_EQ: return c == 0;
-	case EXPR_NE: return c != 0;
-	case EXPR_LT: return c < 0;
-	case EXPR_LE: return c <= 0;
-	case EXPR_GT: return c > 0;
-	case EXPR_GE: return c >= 0;
-	default: return false;
+	case EXPR_EQ:
+		return c == 0;
+	case EXPR_NE:
+		return c != 0;
+	case EXPR_LT:
+		return c < 0;
+	case EXPR_LE:
+		return c <= 0;
+	case EXPR_GT:
+		return c > 0;
+	case EXPR_GE:
+		return c >= 0;
+	default:
+		return false;
 	}
 }
 
@@ -490,12 +509,18 @@ static bool expr_cmp(const struct sl_expr *e, const struct expr_insn *in, struct
 	case SL_VAL_FLOAT: {
 		double l = (double)in->i;
 		switch (in->op) {
-		case EXPR_EQ: return v.f == l;
-		case EXPR_NE: return v.f != l;
-		case EXPR_LT: return v.f < l;
-		case EXPR_LE: return v.f <= l;
-		case EXPR_GT: return v.f > l;
-		default: return v.f >= l;
+		case EXPR_EQ:
+			return v.f == l;
+		case EXPR_NE:
+			return v.f != l;
+		case EXPR_LT:
+			return v.f < l;
+		case EXPR_LE:
+			return v.f <= l;
+		case EXPR_GT:
+			return v.f > l;
+		default:
+			return v.f >= l;
 		}
 	}
 	default:

@@ -135,10 +135,10 @@ static const struct eval_case eval_cases[] = {
 	{ "not status == 200 and method == 'POST'", false, true, false, false },
 	{ "not (status == 200) or bytes == 0", false, true, true, false },
 	{ "((((status == 200))))", true, false, false, true },
-	{ "(status == 200 or status == 201) and (method == 'GET' or method == 'HEAD')",
-	  true, false, false, false },
-	{ "status == 1 or (status == 2 or (bytes == 0 and path == '/api'))",
-	  false, true, false, false },
+	{ "(status == 200 or status == 201) and (method == 'GET' or method == 'HEAD')", true, false,
+	  false, false },
+	{ "status == 1 or (status == 2 or (bytes == 0 and path == '/api'))", false, true, false,
+	  false },
 	{ "  status\t==\n200  ", true, false, false, true },
 };
 
@@ -312,10 +312,8 @@ static void test_long_chain(void **unused)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_eval_table),
-		cmocka_unit_test(test_error_table),
-		cmocka_unit_test(test_int_limits),
-		cmocka_unit_test(test_nesting_limit),
+		cmocka_unit_test(test_eval_table), cmocka_unit_test(test_error_table),
+		cmocka_unit_test(test_int_limits), cmocka_unit_test(test_nesting_limit),
 		cmocka_unit_test(test_long_chain),
 	};
 

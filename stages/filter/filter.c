@@ -22,7 +22,9 @@ enum { FILTER_CNT_MATCHED = 0, FILTER_CNT_REJECTED, FILTER_CNT_NO_RECORD };
 static const char *const filter_counters[] = { "matched", "rejected", "no_record", NULL };
 
 static const struct sl_param_desc filter_params[] = {
-	{ .name = "where", .type = SL_PARAM_STR, .required = true,
+	{ .name = "where",
+	  .type = SL_PARAM_STR,
+	  .required = true,
 	  .help = "condition on record fields, e.g. status >= 500 and method == \"GET\"" },
 	{ NULL },
 };
@@ -84,8 +86,8 @@ static void filter_process(const void *conf, struct sl_ctx *ctx, struct sl_burst
 		}
 		if (i + 1 < n) {
 			struct rte_mbuf *nx = evs[i + 1];
-			rte_prefetch0(rte_pktmbuf_mtod_offset(nx, char *,
-							      sl_ctx_meta(ctx, nx)->rec_off));
+			rte_prefetch0(
+				rte_pktmbuf_mtod_offset(nx, char *, sl_ctx_meta(ctx, nx)->rec_off));
 		}
 		rec = sl_event_record(ctx, ev);
 		if (rec.len == 0)
@@ -101,14 +103,9 @@ static void filter_process(const void *conf, struct sl_ctx *ctx, struct sl_burst
 }
 
 const struct sl_stage_desc sl_stage_filter = {
-	SL_STAGE_DESC_INIT,
-	.name = "filter",
-	.version = "1.0.0",
-	.summary = "keep events whose record matches a condition",
-	.params = filter_params,
-	.outputs = NULL,
-	.counters = filter_counters,
-	.init = filter_init,
-	.process = filter_process,
-	.fini = filter_fini,
+	SL_STAGE_DESC_INIT,	     .name = "filter",
+	.version = "1.0.0",	     .summary = "keep events whose record matches a condition",
+	.params = filter_params,     .outputs = NULL,
+	.counters = filter_counters, .init = filter_init,
+	.process = filter_process,   .fini = filter_fini,
 };

@@ -39,8 +39,11 @@ static int setup(void **unused)
 			desc = sl_builtin_stages[i];
 	assert_non_null(desc);
 	host_priv.pool = pool;
-	ctx = (struct sl_ctx){ .host = &sl_host_table, .meta_offset = meta_off,
-			       .counters = counters, .name = "filter", .host_priv = &host_priv };
+	ctx = (struct sl_ctx){ .host = &sl_host_table,
+			       .meta_offset = meta_off,
+			       .counters = counters,
+			       .name = "filter",
+			       .host_priv = &host_priv };
 	return 0;
 }
 
@@ -115,7 +118,8 @@ static void test_process(void **unused)
 	unsigned k = 0, want = 0, dropped = 0;
 
 	assert_int_equal(init_where("status >= 500 or (method == 'POST' and not status == 201)",
-				    &conf, &err), 0);
+				    &conf, &err),
+			 0);
 	/* status cycles 200, 201, ..., 209, 500.., method GET/POST/PUT; every 7th event is a
 	 * line without a record */
 	for (int i = 0; i < 60; i++) {
@@ -140,7 +144,7 @@ static void test_process(void **unused)
 	}
 	assert_int_equal(out.n[0], want);
 	assert_int_equal(out.n_drop, 60 - want);
-	assert_int_equal(counters[0], want);      /* matched */
+	assert_int_equal(counters[0], want);	  /* matched */
 	assert_int_equal(counters[1], 60 - want); /* rejected */
 	/* lines: i = 6, 13, 20, 27, 34, 41, 48, 55 */
 	assert_int_equal(counters[2], 8); /* no_record */

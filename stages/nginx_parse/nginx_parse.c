@@ -21,7 +21,7 @@
 /* Counter indexes after the parser's codes (which count parsed lines and each reason). */
 enum {
 	NGINX_CNT_NOT_LINE = SL_NGINX_N_CODES, /* neither a line nor a record with raw bytes */
-	NGINX_CNT_NOMBUF,                      /* a shared event could not be copied */
+	NGINX_CNT_NOMBUF,		       /* a shared event could not be copied */
 };
 
 enum { NGINX_PORT_DEFAULT = 0, NGINX_PORT_ERRORS = 1 };
@@ -29,8 +29,8 @@ enum { NGINX_PORT_DEFAULT = 0, NGINX_PORT_ERRORS = 1 };
 static const char *const nginx_parse_outputs[] = { "default", "errors", NULL };
 
 static const char *const nginx_parse_counters[] = {
-	"parsed", "bad_ip", "bad_user", "bad_time", "bad_request", "bad_status", "bad_bytes",
-	"bad_quote", "trailing", "too_large", "not_line", "nombuf", NULL,
+	"parsed",    "bad_ip",	 "bad_user",  "bad_time", "bad_request", "bad_status", "bad_bytes",
+	"bad_quote", "trailing", "too_large", "not_line", "nombuf",	 NULL,
 };
 _Static_assert(sizeof(nginx_parse_counters) / sizeof(nginx_parse_counters[0]) ==
 		       NGINX_CNT_NOMBUF + 2,
@@ -99,7 +99,8 @@ static void nginx_parse_process(const void *conf, struct sl_ctx *ctx, struct sl_
 
 		meta = sl_ctx_meta(ctx, ev);
 		raw_len = meta->raw_len;
-		if ((meta->kind != SL_EVENT_LINE && !(meta->kind == SL_EVENT_RECORD && raw_len > 0)) ||
+		if ((meta->kind != SL_EVENT_LINE &&
+		     !(meta->kind == SL_EVENT_RECORD && raw_len > 0)) ||
 		    raw_len > ev->data_len || ev->nb_segs != 1) {
 			cnt[NGINX_CNT_NOT_LINE]++;
 			sl_drop(out, ev, SL_DROP_INVALID);

@@ -66,8 +66,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	len = sl_rec_end(&w);
 	fuzz_check(len > 3 && len == w.len, "record written");
 	r = (struct sl_rec){ rec, len };
-	fuzz_check(sl_mp_read(rec, rec + len, &v) == rec + len && v.type == SL_VAL_MAP &&
-			   v.n == 10,
+	fuzz_check(sl_mp_read(rec, rec + len, &v) == rec + len && v.type == SL_VAL_MAP && v.n == 10,
 		   "one map of ten pairs spanning the record");
 	while (sl_rec_next(r, &pos, &k, &v))
 		n_fields++;

@@ -54,16 +54,17 @@ static void expect_int(struct sl_rec r, const char *key, int64_t want)
 	if (!sl_rec_find(r, key, strlen(key), &v))
 		fail_msg("field %s missing", key);
 	if (v.type != SL_VAL_INT || v.i != want)
-		fail_msg("field %s: type %d value %lld, expected %lld", key, v.type,
-			 (long long)v.i, (long long)want);
+		fail_msg("field %s: type %d value %lld, expected %lld", key, v.type, (long long)v.i,
+			 (long long)want);
 }
 
 /* The record holds exactly the ten fields, in order, with the expected values. */
 static void expect_fields(struct sl_rec r, const struct fields *f)
 {
-	static const char *const keys[] = { "ip", "user", "time", "method", "path",
-					    "protocol", "status", "bytes", "referer",
-					    "user_agent" };
+	static const char *const keys[] = {
+		"ip",	    "user",   "time",  "method",  "path",
+		"protocol", "status", "bytes", "referer", "user_agent"
+	};
 	struct sl_val k, v, whole = { 0 };
 	uint32_t pos = 0, n = 0;
 
@@ -119,19 +120,21 @@ static void test_valid_lines(void **unused)
 				   "HTTP/1.1", 200, 5120, "https://example.com/",
 				   "Mozilla/5.0 (X11; Linux x86_64)" });
 	/* "-" user, "-" bytes (0), "-" referer, empty user agent */
-	parse_ok("10.0.0.1 - - [01/Jan/1970:00:00:00 -0000] \"POST /api HTTP/2.0\" 404 - \"-\" \"\"",
-		 &(struct fields){ "10.0.0.1", "-", "01/Jan/1970:00:00:00 -0000", "POST", "/api",
-				   "HTTP/2.0", 404, 0, "-", "" });
+	parse_ok(
+		"10.0.0.1 - - [01/Jan/1970:00:00:00 -0000] \"POST /api HTTP/2.0\" 404 - \"-\" \"\"",
+		&(struct fields){ "10.0.0.1", "-", "01/Jan/1970:00:00:00 -0000", "POST", "/api",
+				  "HTTP/2.0", 404, 0, "-", "" });
 	/* IPv6, status bounds, largest byte count */
-	parse_ok("2001:db8::1 - - [" TIME "] \"HEAD / HTTP/1.0\" 100 9223372036854775807 \"-\" \"x\"",
+	parse_ok("2001:db8::1 - - [" TIME
+		 "] \"HEAD / HTTP/1.0\" 100 9223372036854775807 \"-\" \"x\"",
 		 &(struct fields){ "2001:db8::1", "-", TIME, "HEAD", "/", "HTTP/1.0", 100,
 				   INT64_MAX, "-", "x" });
 	parse_ok("::1 - - [" TIME "] \"GET / HTTP/1.1\" 599 0 \"-\" \"x\"",
 		 &(struct fields){ "::1", "-", TIME, "GET", "/", "HTTP/1.1", 599, 0, "-", "x" });
 	/* upper-case hex; the longest address (45 bytes) */
 	parse_ok("2001:DB8:aF::1 - - [" TIME "] \"GET / HTTP/1.1\" 200 1 \"-\" \"x\"",
-		 &(struct fields){ "2001:DB8:aF::1", "-", TIME, "GET", "/", "HTTP/1.1", 200, 1,
-				   "-", "x" });
+		 &(struct fields){ "2001:DB8:aF::1", "-", TIME, "GET", "/", "HTTP/1.1", 200, 1, "-",
+				   "x" });
 	parse_ok("0000:0000:0000:0000:0000:ffff:192.168.100.228 - - [" TIME "] \"GET / HTTP/1.1\" "
 		 "200 1 \"-\" \"x\"",
 		 &(struct fields){ "0000:0000:0000:0000:0000:ffff:192.168.100.228", "-", TIME,
@@ -159,8 +162,8 @@ static void test_valid_lines(void **unused)
 				   "r\\\"", "say \\\"hi\\\" \\\\" });
 	/* nginx's own \x22 escape needs nothing special */
 	parse_ok("10.0.0.1 - - [" TIME "] \"GET /\\x22 HTTP/1.1\" 200 1 \"-\" \"a\\x22b\"",
-		 &(struct fields){ "10.0.0.1", "-", TIME, "GET", "/\\x22", "HTTP/1.1", 200, 1,
-				   "-", "a\\x22b" });
+		 &(struct fields){ "10.0.0.1", "-", TIME, "GET", "/\\x22", "HTTP/1.1", 200, 1, "-",
+				   "a\\x22b" });
 	/* trailing CR and spaces are allowed */
 	parse_ok("10.0.0.1 - - [" TIME "] \"GET / HTTP/1.1\" 301 12 \"-\" \"ua\"\r",
 		 &(struct fields){ "10.0.0.1", "-", TIME, "GET", "/", "HTTP/1.1", 301, 12, "-",
@@ -173,10 +176,12 @@ static void test_valid_lines(void **unused)
 	ua300[300] = '\0';
 	snprintf(line, sizeof(line),
 		 "10.0.0.1 - - [" TIME "] \"GET /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa "
-		 "HTTP/1.1\" 200 7 \"-\" \"%s\"", ua300);
-	f = (struct fields){ "10.0.0.1", "-", TIME, "GET",
-			     "/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "HTTP/1.1", 200, 7, "-",
-			     ua300 };
+		 "HTTP/1.1\" 200 7 \"-\" \"%s\"",
+		 ua300);
+	f = (struct fields){
+		"10.0.0.1", "-", TIME, "GET", "/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+		"HTTP/1.1", 200, 7,    "-",   ua300
+	};
 	parse_ok(line, &f);
 	/* brackets, quotes and spaces inside the referer and user agent */
 	parse_ok("10.0.0.1 - bob [" TIME "] \"GET / HTTP/1.1\" 200 1 \"a [b] c\" \"d \\\" e\"",
@@ -196,11 +201,14 @@ static const struct bad_case bad_cases[] = {
 	{ "10.0.0.1|", SL_NGINX_BAD_IP },
 	{ "10.0.0.1|x - - [" TIME "] \"GET / HTTP/1.1\" 200 1 \"-\" \"-\"", SL_NGINX_BAD_IP },
 	{ "1111111111222222222233333333334444444444555555| - - [" TIME "] \"GET / HTTP/1.1\" 200 1 "
-	  "\"-\" \"-\"", SL_NGINX_BAD_IP },
+	  "\"-\" \"-\"",
+	  SL_NGINX_BAD_IP },
 	{ "2001:0db8:85a3:0000:0000:8a2e:0370:733|g - - [" TIME "] \"GET / HTTP/1.1\" 200 1 "
-	  "\"-\" \"-\"", SL_NGINX_BAD_IP },
+	  "\"-\" \"-\"",
+	  SL_NGINX_BAD_IP },
 	{ "0000:0000:0000:0000:0000:ffff:192.168.100.2281| - - [" TIME "] \"GET / HTTP/1.1\" "
-	  "200 1 \"-\" \"-\"", SL_NGINX_BAD_IP },
+	  "200 1 \"-\" \"-\"",
+	  SL_NGINX_BAD_IP },
 	{ "10.0.0.1 |alice [" TIME "] \"GET / HTTP/1.1\" 200 1 \"-\" \"-\"", SL_NGINX_BAD_USER },
 	{ "10.0.0.1 |-", SL_NGINX_BAD_USER },
 	{ "10.0.0.1 - | [" TIME "] \"GET / HTTP/1.1\" 200 1 \"-\" \"-\"", SL_NGINX_BAD_USER },
@@ -248,7 +256,8 @@ static const struct bad_case bad_cases[] = {
 	{ GOOD_HEAD "\"GET / HTTP/1.1\" 200 | \"-\" \"-\"", SL_NGINX_BAD_BYTES },
 	{ GOOD_HEAD "\"GET / HTTP/1.1\" 200 -|5 \"-\" \"-\"", SL_NGINX_BAD_BYTES },
 	{ GOOD_HEAD "\"GET / HTTP/1.1\" 200 |9223372036854775808 \"-\" \"-\"", SL_NGINX_BAD_BYTES },
-	{ GOOD_HEAD "\"GET / HTTP/1.1\" 200 1234567890123456789|0 \"-\" \"-\"", SL_NGINX_BAD_BYTES },
+	{ GOOD_HEAD "\"GET / HTTP/1.1\" 200 1234567890123456789|0 \"-\" \"-\"",
+	  SL_NGINX_BAD_BYTES },
 	{ GOOD_HEAD "\"GET / HTTP/1.1\" 200 1|", SL_NGINX_BAD_BYTES },
 	{ GOOD_HEAD "\"GET / HTTP/1.1\" 200 1 |-\" \"-\"", SL_NGINX_BAD_QUOTE },
 	{ GOOD_HEAD "\"GET / HTTP/1.1\" 200 1 |", SL_NGINX_BAD_QUOTE },
@@ -344,8 +353,11 @@ static int setup(void **unused)
 	assert_non_null(desc);
 	assert_int_equal(desc->init(&sl_host_table, &args, &conf, &err), 0);
 	host_priv.pool = pool;
-	ctx = (struct sl_ctx){ .host = &sl_host_table, .meta_offset = meta_off,
-			       .counters = counters, .name = "parse", .host_priv = &host_priv };
+	ctx = (struct sl_ctx){ .host = &sl_host_table,
+			       .meta_offset = meta_off,
+			       .counters = counters,
+			       .name = "parse",
+			       .host_priv = &host_priv };
 	return 0;
 }
 
@@ -432,8 +444,8 @@ static void test_process_line(void **unused)
 	assert_int_equal(ev->pkt_len, ev->data_len);
 	r = sl_event_record(&ctx, ev);
 	assert_int_equal(r.len, ev->data_len - strlen(line));
-	expect_fields(r, &(struct fields){ "192.168.1.20", "-", TIME, "GET", "/x", "HTTP/1.1",
-					   302, 77, "-", "ua" });
+	expect_fields(r, &(struct fields){ "192.168.1.20", "-", TIME, "GET", "/x", "HTTP/1.1", 302,
+					   77, "-", "ua" });
 	assert_int_equal(counter("parsed"), 1);
 	free_out();
 }
@@ -447,7 +459,8 @@ static void test_process_burst(void **unused)
 	unsigned want_ok = 0, want_ip = 0, want_status = 0, k0 = 0, k1 = 0;
 
 	for (int i = 0; i < 48; i++) {
-		snprintf(line, sizeof(line), "%s - - [" TIME "] \"GET /%d HTTP/1.1\" %s %d \"-\" \"-\"",
+		snprintf(line, sizeof(line),
+			 "%s - - [" TIME "] \"GET /%d HTTP/1.1\" %s %d \"-\" \"-\"",
 			 i % 6 == 0 ? "10.0.0.x" : "10.0.0.1", i, i % 4 == 0 ? "700" : "200", i);
 		evs[i] = make_event(pool, line, SL_EVENT_LINE);
 		if (i % 6 == 0)

@@ -46,8 +46,8 @@ enum sl_nginx_err {
 };
 
 static const char *const sl_nginx_err_names[SL_NGINX_N_CODES] = {
-	"parsed", "bad_ip", "bad_user", "bad_time", "bad_request", "bad_status", "bad_bytes",
-	"bad_quote", "trailing", "too_large",
+	"parsed",     "bad_ip",	   "bad_user",	"bad_time", "bad_request",
+	"bad_status", "bad_bytes", "bad_quote", "trailing", "too_large",
 };
 
 /* Longest textual IPv6 address (INET6_ADDRSTRLEN - 1). */
@@ -99,8 +99,8 @@ static inline bool nginx_time_ok(const char *t)
 	    (w2 & s2) != (NGINX_B(1, ':') | NGINX_B(4, ' ')) || (t[21] != '+' && t[21] != '-'))
 		return false;
 	if (!nginx_digits8(w0, NGINX_B(0, 0xff) | NGINX_B(1, 0xff) | NGINX_B(7, 0xff)) ||
-	    !nginx_digits8(w1, 0xff00ffff00ffffffull) || !nginx_digits8(w2, 0xffff0000ffff00ffull) ||
-	    !nginx_digits8(w3, 0xffffffff0000ffffull))
+	    !nginx_digits8(w1, 0xff00ffff00ffffffull) ||
+	    !nginx_digits8(w2, 0xffff0000ffff00ffull) || !nginx_digits8(w3, 0xffffffff0000ffffull))
 		return false;
 	return m0 - 'a' < 26 && m1 - 'a' < 26 && m2 - 'a' < 26;
 }
@@ -269,7 +269,7 @@ static inline __attribute__((always_inline)) void nginx_copy(uint8_t *o, const c
 }
 
 static inline __attribute__((always_inline)) uint8_t *nginx_put_str(uint8_t *o, const char *s,
-								     size_t n)
+								    size_t n)
 {
 	if (n < 32) {
 		*o++ = (uint8_t)(0xa0 | n);
@@ -328,7 +328,7 @@ static inline uint8_t *nginx_put_uint(uint8_t *o, uint64_t v)
 	} while (0)
 
 /* Encoded size of all ten keys with their fixstr headers. */
-#define NGINX_KEYS_SIZE                                                                 \
+#define NGINX_KEYS_SIZE                                                                       \
 	(sizeof("ip") + sizeof("user") + sizeof("time") + sizeof("method") + sizeof("path") + \
 	 sizeof("protocol") + sizeof("status") + sizeof("bytes") + sizeof("referer") +        \
 	 sizeof("user_agent"))
@@ -423,7 +423,8 @@ static inline int nginx_parse_line(const char *line, size_t len, struct sl_rec_w
 	if (end - p < 4 || p[0] < '1' || p[0] > '5' || (unsigned)(p[1] - '0') > 9 ||
 	    (unsigned)(p[2] - '0') > 9 || p[3] != ' ')
 		goto bad_status;
-	status = (unsigned)(p[0] - '0') * 100 + (unsigned)(p[1] - '0') * 10 + (unsigned)(p[2] - '0');
+	status =
+		(unsigned)(p[0] - '0') * 100 + (unsigned)(p[1] - '0') * 10 + (unsigned)(p[2] - '0');
 	/* $body_bytes_sent: "-" or digits, then ' ' */
 	p += 4;
 	if (p < end && *p == '-') {
@@ -474,9 +475,8 @@ static inline int nginx_parse_line(const char *line, size_t len, struct sl_rec_w
 	if (!w->overflow && need <= (size_t)(w->cap - w->len))
 		goto write;
 	need = NGINX_KEYS_SIZE + nginx_mp_str_size((size_t)(user - 3 - line)) +
-	       nginx_mp_str_size((size_t)(time - 2 - user)) +
-	       nginx_mp_str_size(SL_NGINX_TIME_LEN) + nginx_mp_str_size((size_t)(sp1 - req)) +
-	       nginx_mp_str_size((size_t)(sp2 - sp1 - 1)) +
+	       nginx_mp_str_size((size_t)(time - 2 - user)) + nginx_mp_str_size(SL_NGINX_TIME_LEN) +
+	       nginx_mp_str_size((size_t)(sp1 - req)) + nginx_mp_str_size((size_t)(sp2 - sp1 - 1)) +
 	       nginx_mp_str_size((size_t)(req_end - sp2 - 1)) + nginx_mp_uint_size(status) +
 	       nginx_mp_uint_size(bytes) + nginx_mp_str_size((size_t)(ref_end - ref)) +
 	       nginx_mp_str_size((size_t)(ua_end - ua));

@@ -32,8 +32,8 @@ struct sl_meta {
 	uint64_t event_id;
 	uint64_t ingest_tsc; /**< rte_rdtsc() when the source made the event */
 	uint16_t source;     /**< index of the source in the pipeline */
-	uint8_t kind;        /**< enum sl_event_kind */
-	uint8_t flags;       /**< SL_META_F_* */
+	uint8_t kind;	     /**< enum sl_event_kind */
+	uint8_t flags;	     /**< SL_META_F_* */
 	uint16_t raw_len;    /**< bytes of the original line/frame at offset 0 */
 	uint16_t rec_off;    /**< start of the msgpack record (kind == SL_EVENT_RECORD) */
 };

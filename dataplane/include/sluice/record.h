@@ -71,8 +71,8 @@ static inline uint64_t sl_mp_be64(const uint8_t *p)
  * count in v->n and *children the number of values that follow inside them. Returns the
  * first byte after the head (and after the payload for scalars), or NULL if malformed.
  */
-static inline const uint8_t *sl_mp_head(const uint8_t *p, const uint8_t *end,
-					struct sl_val *v, uint64_t *children)
+static inline const uint8_t *sl_mp_head(const uint8_t *p, const uint8_t *end, struct sl_val *v,
+					uint64_t *children)
 {
 	size_t room = (size_t)(end - p);
 	uint32_t len;
@@ -205,7 +205,11 @@ static inline const uint8_t *sl_mp_head(const uint8_t *p, const uint8_t *end,
 		v->n = sl_mp_be32(p + 1);
 		*children = c == 0xdf ? 2ull * v->n : v->n;
 		return p + 5;
-	case 0xd4: case 0xd5: case 0xd6: case 0xd7: case 0xd8: {
+	case 0xd4:
+	case 0xd5:
+	case 0xd6:
+	case 0xd7:
+	case 0xd8: {
 		static const uint8_t fixlen[] = { 1, 2, 4, 8, 16 };
 		len = fixlen[c - 0xd4];
 		if (room < 2 + (size_t)len)
@@ -215,7 +219,9 @@ static inline const uint8_t *sl_mp_head(const uint8_t *p, const uint8_t *end,
 		v->s.len = len;
 		return p + 2 + len;
 	}
-	case 0xc7: case 0xc8: case 0xc9: {
+	case 0xc7:
+	case 0xc8:
+	case 0xc9: {
 		size_t hl = c == 0xc7 ? 3 : c == 0xc8 ? 4 : 6;
 		if (room < hl)
 			return NULL;
@@ -278,13 +284,26 @@ static inline size_t sl_mp_scalar_size(const uint8_t *p, const uint8_t *end)
 	if ((c & 0xe0) == 0xa0)
 		return 1 + (size_t)(c & 0x1f);
 	switch (c) {
-	case 0xcc: case 0xd0: return 2;
-	case 0xcd: case 0xd1: return 3;
-	case 0xce: case 0xd2: case 0xca: return 5;
-	case 0xcf: case 0xd3: case 0xcb: return 9;
-	case 0xd9: return end - p >= 2 ? 2 + (size_t)p[1] : 0;
-	case 0xda: return end - p >= 3 ? 3 + (size_t)sl_mp_be16(p + 1) : 0;
-	default: return 0;
+	case 0xcc:
+	case 0xd0:
+		return 2;
+	case 0xcd:
+	case 0xd1:
+		return 3;
+	case 0xce:
+	case 0xd2:
+	case 0xca:
+		return 5;
+	case 0xcf:
+	case 0xd3:
+	case 0xcb:
+		return 9;
+	case 0xd9:
+		return end - p >= 2 ? 2 + (size_t)p[1] : 0;
+	case 0xda:
+		return end - p >= 3 ? 3 + (size_t)sl_mp_be16(p + 1) : 0;
+	default:
+		return 0;
 	}
 }
 

@@ -38,9 +38,9 @@
 /** Types of declared parameters; the host checks them before init. */
 enum sl_param_type {
 	SL_PARAM_STR = 1, /**< any scalar, as written */
-	SL_PARAM_INT,     /**< integer (decimal, 0x hex, with optional k/M/G suffix) */
-	SL_PARAM_BOOL,    /**< true/false */
-	SL_PARAM_LIST,    /**< sequence of scalars, or one scalar taken as a list of one */
+	SL_PARAM_INT,	  /**< integer (decimal, 0x hex, with optional k/M/G suffix) */
+	SL_PARAM_BOOL,	  /**< true/false */
+	SL_PARAM_LIST,	  /**< sequence of scalars, or one scalar taken as a list of one */
 };
 
 /** One declared parameter. A descriptor's table ends with a zeroed entry. */
@@ -56,18 +56,18 @@ struct sl_param_desc {
 struct sl_arg {
 	const char *key;
 	enum sl_param_type type;
-	const char *str;          /**< the text as written (every type) */
-	int64_t i;                /**< SL_PARAM_INT */
-	bool b;                   /**< SL_PARAM_BOOL */
-	const char *const *list;  /**< SL_PARAM_LIST items */
+	const char *str;	 /**< the text as written (every type) */
+	int64_t i;		 /**< SL_PARAM_INT */
+	bool b;			 /**< SL_PARAM_BOOL */
+	const char *const *list; /**< SL_PARAM_LIST items */
 	uint32_t n_list;
-	uint32_t line, column;    /**< where the value is in the pipeline file; 0 = default */
+	uint32_t line, column; /**< where the value is in the pipeline file; 0 = default */
 };
 
 /** All parameters of one configured stage. */
 struct sl_args {
-	const char *file;  /**< pipeline file name, for messages */
-	const char *name;  /**< the stage's name in the pipeline */
+	const char *file; /**< pipeline file name, for messages */
+	const char *name; /**< the stage's name in the pipeline */
 	uint32_t n;
 	const struct sl_arg *v;
 };
@@ -85,9 +85,16 @@ static inline const struct sl_arg *sl_args_get(const struct sl_args *a, const ch
  *  unit ns, us, ms, s, m or h ("1s", "250ms"). Returns 0, or -1 when malformed. */
 static inline int sl_window_parse(const char *s, uint64_t *ns)
 {
-	static const struct { const char *unit; uint64_t ns; } units[] = {
-		{ "ns", 1 }, { "us", 1000 }, { "ms", 1000000 }, { "s", 1000000000ull },
-		{ "m", 60000000000ull }, { "h", 3600000000000ull },
+	static const struct {
+		const char *unit;
+		uint64_t ns;
+	} units[] = {
+		{ "ns", 1 },
+		{ "us", 1000 },
+		{ "ms", 1000000 },
+		{ "s", 1000000000ull },
+		{ "m", 60000000000ull },
+		{ "h", 3600000000000ull },
 	};
 	uint64_t v = 0;
 	const char *p = s;
@@ -116,8 +123,8 @@ static inline int sl_window_parse(const char *s, uint64_t *ns)
 
 /** An init error: the host prints file:line:column of key (column + offset). */
 struct sl_error {
-	const char *key;   /**< parameter at fault, or NULL for the stage as a whole */
-	uint32_t offset;   /**< byte offset inside the parameter's value */
+	const char *key; /**< parameter at fault, or NULL for the stage as a whole */
+	uint32_t offset; /**< byte offset inside the parameter's value */
 	char msg[240];
 };
 
@@ -129,7 +136,7 @@ enum sl_drop_reason {
 	SL_DROP_UNROUTED,     /**< emitted on an output nothing reads */
 	SL_DROP_RING_FULL,    /**< drop_newest edge was full */
 	SL_DROP_OVERFLOW,     /**< emitted more than SL_EMIT_CAP on one output */
-	SL_DROP_NOMBUF,       /**< no mbuf to copy into */
+	SL_DROP_NOMBUF,	      /**< no mbuf to copy into */
 	SL_DROP_REASON_MAX,
 };
 
@@ -185,15 +192,15 @@ struct sl_host {
 /** Per-replica context for process (read-only for the stage except counters/state). */
 struct sl_ctx {
 	const struct sl_host *host;
-	int meta_offset;     /**< dynfield offset for sl_event_meta */
-	uint16_t replica;    /**< replica index of this stage */
+	int meta_offset;  /**< dynfield offset for sl_event_meta */
+	uint16_t replica; /**< replica index of this stage */
 	uint16_t lcore;
-	uint64_t now_tsc;    /**< rte_rdtsc() at the start of this burst */
+	uint64_t now_tsc; /**< rte_rdtsc() at the start of this burst */
 	uint64_t tsc_hz;
-	void *state;         /**< this replica's mergeable state, or NULL */
-	uint64_t *counters;  /**< this replica's slots for desc->counters */
-	const char *name;    /**< the stage's name in the pipeline */
-	void *host_priv;     /**< runtime use only */
+	void *state;	    /**< this replica's mergeable state, or NULL */
+	uint64_t *counters; /**< this replica's slots for desc->counters */
+	const char *name;   /**< the stage's name in the pipeline */
+	void *host_priv;    /**< runtime use only */
 };
 
 static inline struct sl_meta *sl_ctx_meta(const struct sl_ctx *ctx, struct rte_mbuf *ev)
@@ -234,8 +241,8 @@ struct sl_state_ops {
 #define SL_STAGE_F_WINDOWED 0x1 /**< has a `window` parameter driving state emission */
 
 /** Create the immutable configuration from parameters. Return 0 or -errno with err set. */
-typedef int (*sl_stage_init_fn)(const struct sl_host *host, const struct sl_args *args,
-				void **conf, struct sl_error *err);
+typedef int (*sl_stage_init_fn)(const struct sl_host *host, const struct sl_args *args, void **conf,
+				struct sl_error *err);
 /** Process one burst. Every input event must be emitted or dropped exactly once. */
 typedef void (*sl_stage_process_fn)(const void *conf, struct sl_ctx *ctx, struct sl_burst *in,
 				    struct sl_emit *out);
@@ -244,21 +251,21 @@ typedef void (*sl_stage_fini_fn)(void *conf);
 /** The descriptor every stage exports. */
 struct sl_stage_desc {
 	uint32_t abi_major, abi_minor, size; /**< SL_ABI_MAJOR, SL_ABI_MINOR, sizeof */
-	const char *name;    /**< lower_snake_case, unique */
+	const char *name;		     /**< lower_snake_case, unique */
 	const char *version;
 	const char *summary;
-	const struct sl_param_desc *params;  /**< ends with { NULL } */
-	const char *const *outputs;          /**< NULL-terminated; NULL means { "default" } */
-	const char *const *counters;         /**< NULL-terminated names of per-stage counters */
+	const struct sl_param_desc *params; /**< ends with { NULL } */
+	const char *const *outputs;	    /**< NULL-terminated; NULL means { "default" } */
+	const char *const *counters;	    /**< NULL-terminated names of per-stage counters */
 	uint32_t flags;
 	sl_stage_init_fn init;
 	sl_stage_process_fn process;
 	sl_stage_fini_fn fini;
-	const struct sl_state_ops *state;    /**< NULL for pure stages */
+	const struct sl_state_ops *state; /**< NULL for pure stages */
 };
 
-#define SL_STAGE_DESC_INIT .abi_major = SL_ABI_MAJOR, .abi_minor = SL_ABI_MINOR, \
-	.size = sizeof(struct sl_stage_desc)
+#define SL_STAGE_DESC_INIT \
+	.abi_major = SL_ABI_MAJOR, .abi_minor = SL_ABI_MINOR, .size = sizeof(struct sl_stage_desc)
 
 /*
  * Plugins: a shared object exports
@@ -267,12 +274,12 @@ struct sl_stage_desc {
  *   sluice_plugin_stages - NULL-terminated array of descriptor pointers.
  * Use SL_PLUGIN(&desc_a, &desc_b) once in the plugin.
  */
-#define SL_PLUGIN_ABI_SYMBOL "sluice_plugin_abi"
+#define SL_PLUGIN_ABI_SYMBOL	"sluice_plugin_abi"
 #define SL_PLUGIN_STAGES_SYMBOL "sluice_plugin_stages"
-#define SL_PLUGIN(...)                                                                       \
-	__attribute__((visibility("default"), used)) const uint32_t sluice_plugin_abi[2] = {     \
-		SL_ABI_MAJOR, SL_ABI_MINOR };                                                     \
-	__attribute__((visibility("default"), used)) const struct sl_stage_desc                  \
-		*const sluice_plugin_stages[] = { __VA_ARGS__, NULL }
+#define SL_PLUGIN(...)                                                        \
+	__attribute__((visibility("default"), used))                          \
+	const uint32_t sluice_plugin_abi[2] = { SL_ABI_MAJOR, SL_ABI_MINOR }; \
+	__attribute__((visibility("default"), used))                          \
+	const struct sl_stage_desc *const sluice_plugin_stages[] = { __VA_ARGS__, NULL }
 
 #endif
