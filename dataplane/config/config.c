@@ -227,7 +227,7 @@ static const char *config_show(struct loader *ld, const char *s)
 	char *out = ld->show[ld->show_i++ % SL_ARRAY_SIZE(ld->show)];
 	size_t i;
 
-	for (i = 0; s[i] && i < 60; i++)
+	for (i = 0; i < 60 && s[i]; i++)
 		out[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
 	if (s[i])
 		memcpy(&out[i], "...", 4);

@@ -70,7 +70,7 @@ static bool reg_is_ident(const char *s)
 
 	if (!s || !((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || *s == '_'))
 		return false;
-	for (n = 0; s[n] && n <= REG_NAME_MAX; n++) {
+	for (n = 0; n <= REG_NAME_MAX && s[n]; n++) {
 		char c = s[n];
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
 		      c == '_'))
@@ -86,7 +86,7 @@ static bool reg_is_stage_name(const char *s)
 
 	if (!s || !(*s >= 'a' && *s <= 'z'))
 		return false;
-	for (n = 0; s[n] && n <= REG_NAME_MAX; n++) {
+	for (n = 0; n <= REG_NAME_MAX && s[n]; n++) {
 		char c = s[n];
 		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
 			return false;

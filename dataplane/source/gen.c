@@ -420,7 +420,7 @@ static int gen_create(const struct sl_args *args, const struct sl_io_env *env, v
 	if (room < SL_GEN_NGINX_LINE_MAX) {
 		snprintf(err->msg, sizeof(err->msg),
 			 "events hold lines of %u bytes; the generator needs %u", room,
-			 SL_GEN_NGINX_LINE_MAX);
+			 (unsigned)SL_GEN_NGINX_LINE_MAX);
 		return -EINVAL;
 	}
 	g = calloc(1, sizeof(*g));
