@@ -171,7 +171,9 @@ static unsigned source_run(struct sl_task *t)
 	if (r->out.n_pending && sl_edge_flush(&r->out))
 		return 0;
 	if (r->src_done) {
-		node_mark_done(n);
+		/* The node is done when its last replica is: others may still be reading. */
+		if (__atomic_add_fetch(&n->n_finished, 1, __ATOMIC_ACQ_REL) == n->n_replicas)
+			node_mark_done(n);
 		t->finished = true;
 		return 0;
 	}
@@ -741,7 +743,7 @@ int sl_pipeline_run(struct sl_pipeline *p)
 /* ---- reporting ---- */
 
 struct node_totals {
-	uint64_t in, out, generated, written, dropped, in_flight, pending, busy, calls;
+	uint64_t in, out, generated, written, dropped, in_flight, pending, queued, busy, calls;
 	uint64_t drop[SL_DROP_REASON_MAX];
 	uint64_t counters[SL_COUNTER_MAX];
 };
@@ -749,6 +751,8 @@ struct node_totals {
 static void node_totals(const struct sl_pipeline *p, const struct rt_node *n, struct node_totals *t)
 {
 	memset(t, 0, sizeof(*t));
+	for (uint32_t k = 0; k < n->n_rings; k++)
+		t->queued += rte_ring_count(n->rings[k]);
 	for (uint32_t k = 0; k < n->n_replicas; k++) {
 		const struct rt_replica *r = &n->replicas[k];
 		t->in += r->n_in;
@@ -822,7 +826,8 @@ void sl_pipeline_summary(const struct sl_pipeline *p, FILE *f)
 			"%-16s %-12s %3u %12" PRIu64 " %12" PRIu64 " %12" PRIu64 " %9" PRIu64
 			" %10s %9.0f\n",
 			c->name, c->kind, n->n_replicas, t.in + t.generated, t.out, t.dropped,
-			t.in_flight + t.pending, rate, work ? (double)t.busy / (double)work : 0.0);
+			t.in_flight + t.pending + t.queued, rate,
+			work ? (double)t.busy / (double)work : 0.0);
 		line[0] = '\0';
 		for (int d = 0; d < SL_DROP_REASON_MAX; d++)
 			if (t.drop[d]) {
@@ -902,10 +907,10 @@ int sl_pipeline_write_stats_json(const struct sl_pipeline *p, const char *path)
 		fprintf(f,
 			", \"replicas\": %u, \"in\": %" PRIu64 ", \"out\": %" PRIu64
 			", \"generated\": %" PRIu64 ", \"in_flight\": %" PRIu64
-			", \"pending\": %" PRIu64 ", \"busy_cycles\": %" PRIu64
-			", \"calls\": %" PRIu64 ", \"dropped\": {",
-			n->n_replicas, t.in, t.out, t.generated, t.in_flight, t.pending, t.busy,
-			t.calls);
+			", \"pending\": %" PRIu64 ", \"queued\": %" PRIu64
+			", \"busy_cycles\": %" PRIu64 ", \"calls\": %" PRIu64 ", \"dropped\": {",
+			n->n_replicas, t.in, t.out, t.generated, t.in_flight, t.pending, t.queued,
+			t.busy, t.calls);
 		for (int d = 0; d < SL_DROP_REASON_MAX; d++)
 			if (t.drop[d]) {
 				fprintf(f, "%s\"%s\": %" PRIu64, first ? "" : ", ",

@@ -18,7 +18,7 @@ import json
 import sys
 
 FIELDS = ["name", "role", "kind", "in", "out", "generated", "dropped", "in_flight",
-          "replicas", "busy_cycles"]
+          "queued", "pending", "replicas", "busy_cycles"]
 
 
 def load(path):
@@ -50,12 +50,19 @@ def conserve(path, allow_in_flight=False):
         if not isinstance(n["dropped"], dict):
             problems.append("%s: dropped is not an object" % name)
             continue
-        for k in ("in", "out", "generated", "in_flight", "replicas", "busy_cycles"):
+        for k in ("in", "out", "generated", "in_flight", "queued", "pending", "replicas",
+                  "busy_cycles"):
             if not isinstance(n[k], int) or n[k] < 0:
                 problems.append("%s: %s=%r is not a non-negative integer" % (name, k, n[k]))
+        # Events left in a node's input rings or held for a full ring after a clean end
+        # were lost between nodes.
+        for k in ("queued", "pending"):
+            if n[k] != 0 and not allow_in_flight:
+                problems.append("%s: %s %d after a clean end" % (name, k, n[k]))
         if n["role"] == "source":
             continue
-        dropped = sum(n["dropped"].values())
+        # ring_full drops happen on the input edge, before `in` counts an event.
+        dropped = sum(v for k, v in n["dropped"].items() if k != "ring_full")
         lhs = n["in"] + n["generated"]
         rhs = n["out"] + dropped + n["in_flight"]
         if lhs != rhs:
