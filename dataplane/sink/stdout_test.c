@@ -27,16 +27,9 @@ static int saved_stdout = -1;
 
 static struct rte_mbuf *line_event(const char *s)
 {
-	struct rte_mbuf *m = rte_pktmbuf_alloc(pool);
-	struct sl_meta *meta;
-	size_t n = strlen(s);
+	struct rte_mbuf *m = sl_test_line_event(pool, meta_off, s);
 
 	assert_non_null(m);
-	memcpy(rte_pktmbuf_append(m, (uint16_t)n), s, n);
-	meta = sl_event_meta(meta_off, m);
-	memset(meta, 0, sizeof(*meta));
-	meta->kind = SL_EVENT_LINE;
-	meta->raw_len = (uint16_t)n;
 	return m;
 }
 

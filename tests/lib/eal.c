@@ -6,6 +6,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <rte_eal.h>
@@ -46,4 +47,26 @@ struct rte_mempool *sl_test_pool(unsigned n, unsigned data_room, int *meta_offse
 		exit(1);
 	}
 	return mp;
+}
+
+struct rte_mbuf *sl_test_line_event(struct rte_mempool *pool, int meta_offset, const char *s)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(pool);
+	struct sl_meta *meta;
+	size_t n = strlen(s);
+	char *dst;
+
+	if (!m)
+		return NULL;
+	dst = rte_pktmbuf_append(m, (uint16_t)n);
+	if (!dst) {
+		rte_pktmbuf_free(m);
+		return NULL;
+	}
+	memcpy(dst, s, n);
+	meta = sl_event_meta(meta_offset, m);
+	memset(meta, 0, sizeof(*meta));
+	meta->kind = SL_EVENT_LINE;
+	meta->raw_len = (uint16_t)n;
+	return m;
 }

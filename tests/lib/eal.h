@@ -14,4 +14,8 @@ void sl_test_eal_init(void);
  *  registered; *meta_offset receives its offset. */
 struct rte_mempool *sl_test_pool(unsigned n, unsigned data_room, int *meta_offset);
 
+/** A line event holding s (no newline) from pool, metadata zeroed but kind and raw_len;
+ *  NULL when the pool is empty. */
+struct rte_mbuf *sl_test_line_event(struct rte_mempool *pool, int meta_offset, const char *s);
+
 #endif
