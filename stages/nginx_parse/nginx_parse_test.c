@@ -62,8 +62,8 @@ static void expect_int(struct sl_rec r, const char *key, int64_t want)
 static void expect_fields(struct sl_rec r, const struct fields *f)
 {
 	static const char *const keys[] = {
-		"ip",	    "user",   "time",  "method",  "path",
-		"protocol", "status", "bytes", "referer", "user_agent"
+		"status", "bytes", "method",   "path",	  "ip",
+		"user",	  "time",  "protocol", "referer", "user_agent"
 	};
 	struct sl_val k, v, whole = { 0 };
 	uint32_t pos = 0, n = 0;

@@ -487,22 +487,23 @@ static inline int nginx_parse_line(const char *line, size_t len, struct sl_rec_w
 	}
 write:
 	o = w->p + w->len;
+	/* The fields queries read most come first: a lookup walks the map from the start. */
+	NGINX_KEY(o, "status");
+	o = nginx_put_uint(o, status);
+	NGINX_KEY(o, "bytes");
+	o = nginx_put_uint(o, bytes);
+	NGINX_KEY(o, "method");
+	o = nginx_put_str(o, req, (size_t)(sp1 - req));
+	NGINX_KEY(o, "path");
+	o = nginx_put_str(o, sp1 + 1, (size_t)(sp2 - sp1 - 1));
 	NGINX_KEY(o, "ip");
 	o = nginx_put_str(o, line, (size_t)(user - 3 - line));
 	NGINX_KEY(o, "user");
 	o = nginx_put_str(o, user, (size_t)(time - 2 - user));
 	NGINX_KEY(o, "time");
 	o = nginx_put_str(o, time, SL_NGINX_TIME_LEN);
-	NGINX_KEY(o, "method");
-	o = nginx_put_str(o, req, (size_t)(sp1 - req));
-	NGINX_KEY(o, "path");
-	o = nginx_put_str(o, sp1 + 1, (size_t)(sp2 - sp1 - 1));
 	NGINX_KEY(o, "protocol");
 	o = nginx_put_str(o, sp2 + 1, (size_t)(req_end - sp2 - 1));
-	NGINX_KEY(o, "status");
-	o = nginx_put_uint(o, status);
-	NGINX_KEY(o, "bytes");
-	o = nginx_put_uint(o, bytes);
 	NGINX_KEY(o, "referer");
 	o = nginx_put_str(o, ref, (size_t)(ref_end - ref));
 	NGINX_KEY(o, "user_agent");
