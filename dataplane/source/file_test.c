@@ -330,7 +330,7 @@ static void test_table(void **state)
 	/* path is required and has no default; the rest have defaults the loader fills in. */
 	assert_string_equal(sl_source_file.params[0].name, "path");
 	assert_true(sl_source_file.params[0].required);
-	assert_string_equal(sl_source_file.params[1].def, "1048576");
+	assert_string_equal(sl_source_file.params[1].def, "131072");
 }
 
 /*
