@@ -15,8 +15,9 @@
 # usage: perf/bench-nginx-status.sh [--quick] [--rounds N] [--lines N] [--out DIR]
 #                                  [--profile] [-- EAL args for sluice]
 #   --quick    200,000 lines, 1 round: a smoke check that the benchmark still works
-#   --profile  instead of timing: run sluice once on the input for per-stage cycles/event
-#              (from --stats-json), under valgrind --tool=callgrind on 200,000 lines for
+#   --profile  instead of timing: run sluice on the input for per-stage cycles/event (from
+#              --stats-json: default lcores, one lcore, lanes), perf record of the lanes run
+#              (top symbols), under valgrind --tool=callgrind on 200,000 lines for
 #              the top functions by instructions (self), and on a one-line input (5 runs)
 #              for the fixed start-up and tear-down cost
 # Environment: SLUICE_BUILD (default build/), BENCH_DIR (default /dev/shm/sluice-bench).
@@ -239,10 +240,21 @@ for f in want:
 		-n sluice-1-line-1lc "$SLUICE run pipeline.yaml -q -- -l 0" 2>&1 |
 		grep -E 'Benchmark|Time|Range')
 	rm -rf "$PRUN"
-	# The same per-node figures on one lcore, where every hop stays on one core.
+	# The same per-node figures on one lcore, where every hop stays on one core, and in
+	# lanes (--replicas $LANES), where each event stays on its lane's lcore.
 	mkdir -p "$RUN/out"
 	(cd "$RUN" && "$SLUICE" run pipeline.yaml -q --stats-json "$OUT/stats-1lc.json" -- -l 0)
-	for st in stats stats-1lc; do
+	(cd "$RUN" && "$SLUICE" run pipeline.yaml -q --replicas "$LANES" \
+		--stats-json "$OUT/stats-lanes.json")
+	# Where the CPU goes in lanes, by symbol (cpu-clock samples; kernel time included).
+	if command -v perf >/dev/null 2>&1; then
+		(cd "$RUN" && perf record -q -F 5000 -o "$OUT/perf-lanes.data" \
+			"$SLUICE" run pipeline.yaml -q --replicas "$LANES" >/dev/null 2>&1)
+		echo "== perf record, lanes, $LINES lines: top symbols by samples"
+		perf report -i "$OUT/perf-lanes.data" --no-children --sort sym 2>/dev/null |
+			grep -v '^#' | grep -v '^$' | head -15
+	fi
+	for st in stats stats-1lc stats-lanes; do
 		echo "== per node, from --stats-json of the correctness run ($LINES lines): $st.json"
 		python3 - "$OUT/$st.json" <<'EOF'
 import json, sys

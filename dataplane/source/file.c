@@ -98,8 +98,8 @@ struct file_source {
 
 static const struct sl_param_desc file_params[] = {
 	{ "path", SL_PARAM_STR, true, NULL, "file to read" },
-	/* 128 KiB: four reads in flight stay in L2 until framed (1 MiB reads measured ~6 %
-	 * slower per line on the issue-2 pipeline, perf/RESULTS.md). */
+	/* 128 KiB: four reads in flight stay in L2 until framed (1 MiB was slower on the
+	 * issue-2 benchmark, perf/RESULTS.md). */
 	{ "read_bytes", SL_PARAM_INT, false, "131072", "size of each read" },
 	{ "queue_depth", SL_PARAM_INT, false, "4", "reads in flight" },
 	{ "max_line_bytes", SL_PARAM_INT, false, "0",
