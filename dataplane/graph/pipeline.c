@@ -705,7 +705,7 @@ int sl_pipeline_run(struct sl_pipeline *p)
 	main_w->tick = pipeline_tick;
 	main_w->tick_arg = p;
 	main_w->tick_period_tsc = p->tsc_hz / 1000 * TICK_PERIOD_MS;
-	p->start_tsc = rte_rdtsc();
+	__atomic_store_n(&p->start_tsc, rte_rdtsc(), __ATOMIC_RELAXED);
 	for (uint32_t i = 0; i < p->n_nodes; i++)
 		p->nodes[i].window_end_tsc = p->start_tsc + p->nodes[i].window_tsc;
 	for (unsigned w = 1; w < p->n_workers; w++) {
@@ -726,7 +726,7 @@ int sl_pipeline_run(struct sl_pipeline *p)
 		if (p->forced)
 			p->workers[w].stop = true;
 	rte_eal_mp_wait_lcore();
-	p->end_tsc = rte_rdtsc();
+	__atomic_store_n(&p->end_tsc, rte_rdtsc(), __ATOMIC_RELAXED);
 	if (p->forced) {
 		for (uint32_t i = 0; i < p->n_nodes; i++)
 			for (uint32_t k = 0; k < p->nodes[i].n_replicas; k++) {
@@ -883,53 +883,113 @@ static void json_str(FILE *f, const char *s)
 	fputc('"', f);
 }
 
-int sl_pipeline_write_stats_json(const struct sl_pipeline *p, const char *path)
+uint32_t sl_pipeline_n_nodes(const struct sl_pipeline *p)
 {
-	uint64_t end = p->end_tsc ? p->end_tsc : rte_rdtsc();
-	FILE *f = fopen(path, "w");
+	return p->n_nodes;
+}
 
-	if (!f)
-		return -errno;
+double sl_pipeline_elapsed_s(const struct sl_pipeline *p)
+{
+	uint64_t start = __atomic_load_n(&p->start_tsc, __ATOMIC_RELAXED);
+	uint64_t end = __atomic_load_n(&p->end_tsc, __ATOMIC_RELAXED);
+
+	if (!start)
+		return 0;
+	return (double)((end ? end : rte_rdtsc()) - start) / (double)p->tsc_hz;
+}
+
+uint64_t sl_pipeline_tsc_hz(const struct sl_pipeline *p)
+{
+	return p->tsc_hz;
+}
+
+const char *sl_drop_reason_name(int reason)
+{
+	return reason >= 0 && reason < SL_DROP_REASON_MAX ? drop_reason_names[reason] : "";
+}
+
+void sl_pipeline_node_stats(const struct sl_pipeline *p, uint32_t i, struct sl_node_stats *s)
+{
+	const struct rt_node *n = &p->nodes[i];
+	const struct sl_config_node *c = n->cfg;
+	struct node_totals t;
+
+	node_totals(p, n, &t);
+	memset(s, 0, sizeof(*s));
+	s->name = c->name;
+	s->kind = c->kind;
+	s->role = role_names[c->role];
+	s->replicas = n->n_replicas;
+	s->in = t.in;
+	s->out = t.out;
+	s->generated = t.generated;
+	s->dropped = t.dropped;
+	s->in_flight = t.in_flight;
+	s->pending = t.pending;
+	s->queued = t.queued;
+	for (uint32_t k = 0; k < n->n_rings; k++)
+		s->ring_capacity += rte_ring_get_capacity(n->rings[k]);
+	s->busy_cycles = t.busy;
+	s->calls = t.calls;
+	memcpy(s->drop, t.drop, sizeof(s->drop));
+	if (c->role == SL_NODE_STAGE && c->stage->counters) {
+		s->counter_names = c->stage->counters;
+		while (s->n_counters < SL_COUNTER_MAX && c->stage->counters[s->n_counters])
+			s->n_counters++;
+		memcpy(s->counters, t.counters, sizeof(s->counters));
+	}
+}
+
+int sl_pipeline_stats_json(const struct sl_pipeline *p, FILE *f)
+{
 	fprintf(f, "{\"elapsed_s\": %.6f, \"lcores\": %u, \"forced\": %s, \"nodes\": [",
-		(double)(end - p->start_tsc) / (double)p->tsc_hz, p->n_workers,
-		p->forced ? "true" : "false");
+		sl_pipeline_elapsed_s(p), p->n_workers, p->forced ? "true" : "false");
 	for (uint32_t i = 0; i < p->n_nodes; i++) {
-		const struct rt_node *n = &p->nodes[i];
-		const struct sl_config_node *c = n->cfg;
-		struct node_totals t;
+		struct sl_node_stats s;
 		bool first = true;
 
-		node_totals(p, n, &t);
+		sl_pipeline_node_stats(p, i, &s);
 		fprintf(f, "%s\n  {\"name\": ", i ? "," : "");
-		json_str(f, c->name);
-		fprintf(f, ", \"role\": \"%s\", \"kind\": ", role_names[c->role]);
-		json_str(f, c->kind);
+		json_str(f, s.name);
+		fprintf(f, ", \"role\": \"%s\", \"kind\": ", s.role);
+		json_str(f, s.kind);
 		fprintf(f,
 			", \"replicas\": %u, \"in\": %" PRIu64 ", \"out\": %" PRIu64
 			", \"generated\": %" PRIu64 ", \"in_flight\": %" PRIu64
 			", \"pending\": %" PRIu64 ", \"queued\": %" PRIu64
-			", \"busy_cycles\": %" PRIu64 ", \"calls\": %" PRIu64 ", \"dropped\": {",
-			n->n_replicas, t.in, t.out, t.generated, t.in_flight, t.pending, t.queued,
-			t.busy, t.calls);
+			", \"ring_capacity\": %" PRIu64 ", \"busy_cycles\": %" PRIu64
+			", \"calls\": %" PRIu64 ", \"dropped\": {",
+			s.replicas, s.in, s.out, s.generated, s.in_flight, s.pending, s.queued,
+			s.ring_capacity, s.busy_cycles, s.calls);
 		for (int d = 0; d < SL_DROP_REASON_MAX; d++)
-			if (t.drop[d]) {
+			if (s.drop[d]) {
 				fprintf(f, "%s\"%s\": %" PRIu64, first ? "" : ", ",
-					drop_reason_names[d], t.drop[d]);
+					drop_reason_names[d], s.drop[d]);
 				first = false;
 			}
 		fprintf(f, "}, \"counters\": {");
-		first = true;
-		if (c->role == SL_NODE_STAGE && c->stage->counters)
-			for (int k = 0; k < SL_COUNTER_MAX && c->stage->counters[k]; k++) {
-				fprintf(f, "%s", first ? "" : ", ");
-				json_str(f, c->stage->counters[k]);
-				fprintf(f, ": %" PRIu64, t.counters[k]);
-				first = false;
-			}
+		for (uint32_t k = 0; k < s.n_counters; k++) {
+			fprintf(f, "%s", k ? ", " : "");
+			json_str(f, s.counter_names[k]);
+			fprintf(f, ": %" PRIu64, s.counters[k]);
+		}
 		fprintf(f, "}}");
 	}
 	fprintf(f, "\n]}\n");
-	return fclose(f) == 0 ? 0 : -errno;
+	return ferror(f) ? -EIO : 0;
+}
+
+int sl_pipeline_write_stats_json(const struct sl_pipeline *p, const char *path)
+{
+	FILE *f = fopen(path, "w");
+	int ret;
+
+	if (!f)
+		return -errno;
+	ret = sl_pipeline_stats_json(p, f);
+	if (fclose(f) != 0 && ret == 0)
+		ret = -errno;
+	return ret;
 }
 
 void sl_pipeline_destroy(struct sl_pipeline *p)

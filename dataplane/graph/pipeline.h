@@ -8,6 +8,7 @@
 #define SL_GRAPH_PIPELINE_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "config/config.h"
@@ -31,6 +32,40 @@ void sl_pipeline_summary(const struct sl_pipeline *p, FILE *f);
 
 /** Write counters as JSON (see docs/architecture.md). 0 or -errno. */
 int sl_pipeline_write_stats_json(const struct sl_pipeline *p, const char *path);
+
+/*
+ * Live counters, for the control plane (stats, top, metrics). Safe to call from any
+ * thread while the pipeline runs: every counter is a 64-bit word written by one lcore and
+ * read here without locks, so a snapshot is per-counter exact but not a cut across
+ * counters (an event may show as out of one node and not yet in the next).
+ */
+struct sl_node_stats {
+	const char *name;
+	const char *kind; /**< `type:` or `use:` */
+	const char *role; /**< "source", "stage" or "sink" */
+	uint32_t replicas;
+	uint64_t in, out, generated; /**< events taken, passed on, produced (sources) */
+	uint64_t dropped;	     /**< sum of drop[] except ring_full (charged upstream) */
+	uint64_t in_flight, pending, queued; /**< held by the node, waiting to enqueue, in rings */
+	uint64_t ring_capacity;		     /**< sum over the node's input rings; 0 for sources */
+	uint64_t busy_cycles, calls;	     /**< TSC cycles inside the node's tasks, task runs */
+	uint64_t drop[SL_DROP_REASON_MAX];   /**< by enum sl_drop_reason */
+	uint32_t n_counters;		     /**< stage-declared counters (names below) */
+	const char *const *counter_names;
+	uint64_t counters[SL_COUNTER_MAX];
+};
+
+uint32_t sl_pipeline_n_nodes(const struct sl_pipeline *p);
+/** Counters of node i (0 <= i < sl_pipeline_n_nodes). */
+void sl_pipeline_node_stats(const struct sl_pipeline *p, uint32_t i, struct sl_node_stats *s);
+/** Seconds since the pipeline started running (frozen once it ended). */
+double sl_pipeline_elapsed_s(const struct sl_pipeline *p);
+/** TSC frequency the cycle counters are in. */
+uint64_t sl_pipeline_tsc_hz(const struct sl_pipeline *p);
+/** Name of a drop reason ("ring_full", ...), "" past the end. */
+const char *sl_drop_reason_name(int reason);
+/** The same JSON as sl_pipeline_write_stats_json, written to f. 0 or -EIO. */
+int sl_pipeline_stats_json(const struct sl_pipeline *p, FILE *f);
 
 void sl_pipeline_destroy(struct sl_pipeline *p);
 
