@@ -16,9 +16,5 @@ extern const struct sl_stage_desc sl_stage_count;
 extern const struct sl_stage_desc sl_stage_json_parse;
 
 const struct sl_stage_desc *const sl_builtin_stages[] = {
-	&sl_stage_nginx_parse,
-	&sl_stage_filter,
-	&sl_stage_count,
-	&sl_stage_json_parse,
-	NULL,
+	&sl_stage_nginx_parse, &sl_stage_filter, &sl_stage_count, &sl_stage_json_parse, NULL,
 };
