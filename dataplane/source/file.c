@@ -14,8 +14,13 @@
  * io_uring_submit per refill, completions are read from the shared ring. Without io_uring
  * (see sl_io_uring_init) the same buffers are filled with pread.
  *
- * Per-file state lives in struct file_cursor so `follow` (tailing, rotation) can be added
- * by giving the cursor a new file without touching the framing.
+ * With `follow: true` or `paths:` the source runs its tail engine instead (the second half
+ * of this file, tail_*): any number of files matched by globs, each identified by a
+ * fingerprint (device, inode, hash of its first bytes), read one at a time with one read in
+ * flight, woken by inotify (a watch per open file and per glob directory; with io_uring the
+ * inotify descriptor is polled through the ring, so an idle source makes no syscall), with
+ * rotation, truncation and deletion handled as docs/file-tailing.md describes. The read-once
+ * path above is untouched by it: file_poll branches once per call.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +28,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <glob.h>
+#include <poll.h>
+#include <limits.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -33,6 +42,9 @@
 #include <rte_cycles.h>
 #include <rte_mbuf.h>
 #include <rte_prefetch.h>
+/* Header-only: the hash is a few lines, inlined where fingerprints are taken. */
+#define XXH_INLINE_ALL
+#include <xxhash.h>
 
 #include "base/check.h"
 #include "base/log.h"
@@ -77,6 +89,8 @@ struct file_cursor {
 	uint64_t stop_off; /* a line starting here or later is another replica's */
 };
 
+struct tail;
+
 struct file_source {
 	struct rte_mempool *pool;
 	int meta_offset;
@@ -90,20 +104,33 @@ struct file_source {
 	bool stopped;
 	uint32_t n_stash;
 	struct rte_mbuf *stash[FILE_STASH];
-	uint64_t n_lines, n_bytes, n_truncated, n_empty, n_nombuf, n_read_errors;
+	bool skip_long; /* max_line_policy: skip (else truncate) */
+	bool strip_cr;	/* drop a '\r' before the newline */
+	uint64_t n_lines, n_bytes, n_truncated, n_empty, n_nombuf, n_read_errors, n_skipped;
 	uint64_t size; /* at open; replicas split [0, size) */
 	char *path;
 	char *name;
+	struct tail *tail; /* follow or paths: the tail engine's state, else NULL */
 };
 
 static const struct sl_param_desc file_params[] = {
-	{ "path", SL_PARAM_STR, true, NULL, "file to read" },
+	{ "path", SL_PARAM_STR, false, NULL, "file to read (this or paths)" },
 	/* 128 KiB: four reads in flight stay in L2 until framed (1 MiB was slower on the
 	 * issue-2 benchmark, perf/RESULTS.md). */
 	{ "read_bytes", SL_PARAM_INT, false, "131072", "size of each read" },
 	{ "queue_depth", SL_PARAM_INT, false, "4", "reads in flight" },
 	{ "max_line_bytes", SL_PARAM_INT, false, "0",
-	  "longest line kept whole, longer ones are truncated (0 = what fits an event)" },
+	  "longest line kept whole (0 = what fits an event)" },
+	{ "max_line_policy", SL_PARAM_STR, false, "truncate",
+	  "longer lines: truncate (keep max_line_bytes, flagged) or skip (drop, counted)" },
+	{ "strip_cr", SL_PARAM_BOOL, false, "false", "drop a '\\r' that ends a line (CRLF)" },
+	{ "paths", SL_PARAM_LIST, false, NULL, "globs of files to read (this or path)" },
+	{ "follow", SL_PARAM_BOOL, false, "false", "keep reading as files grow, rotate, truncate" },
+	{ "start_at", SL_PARAM_STR, false, "beginning",
+	  "files present at start: beginning or end (follow only; new files: beginning)" },
+	{ "glob_interval", SL_PARAM_STR, false, "1s", "re-scan the globs this often" },
+	{ "rotate_wait", SL_PARAM_STR, false, "1s",
+	  "keep a rotated-away or deleted file open this long after its last new byte" },
 	{ NULL },
 };
 
@@ -335,13 +362,18 @@ static void file_finish(struct file_source *fs, int err)
 	c->scanning = false;
 }
 
+static uint16_t tail_poll(struct file_source *fs, struct rte_mbuf **ev, uint16_t max, bool *done);
+
 static uint16_t file_poll(void *self, struct rte_mbuf **ev, uint16_t max, bool *done)
 {
 	struct file_source *fs = self;
 	struct file_cursor *c = &fs->cur;
-	uint64_t tsc = rte_rdtsc();
+	uint64_t tsc;
 	uint16_t n = 0;
 
+	if (unlikely(fs->tail != NULL))
+		return tail_poll(fs, ev, max, done);
+	tsc = rte_rdtsc();
 	if (__atomic_load_n(&fs->stopped, __ATOMIC_RELAXED) || c->done) {
 		*done = true;
 		return 0;
@@ -388,8 +420,12 @@ static uint16_t file_poll(void *self, struct rte_mbuf **ev, uint16_t max, bool *
 					   c->p, lim);
 			if (k < lim) {
 				/* A whole line of k bytes. */
-				if (k)
-					file_emit(fs, ev, &n, k, 0, c->p_off, tsc);
+				uint32_t len = k;
+
+				if (unlikely(fs->strip_cr) && len && c->p[len - 1] == '\r')
+					len--;
+				if (len)
+					file_emit(fs, ev, &n, len, 0, c->p_off, tsc);
 				else
 					fs->n_empty++;
 				c->p_off += k + 1;
@@ -397,10 +433,15 @@ static uint16_t file_poll(void *self, struct rte_mbuf **ev, uint16_t max, bool *
 				continue;
 			}
 			if (avail > fs->line_max) {
-				/* No newline within line_max + 1 bytes: keep line_max of them. */
-				file_emit(fs, ev, &n, fs->line_max, SL_META_F_TRUNCATED, c->p_off,
-					  tsc);
-				fs->n_truncated++;
+				/* No newline within line_max + 1 bytes: keep line_max of them, or
+				 * none (skip policy). */
+				if (fs->skip_long) {
+					fs->n_skipped++;
+				} else {
+					file_emit(fs, ev, &n, fs->line_max, SL_META_F_TRUNCATED,
+						  c->p_off, tsc);
+					fs->n_truncated++;
+				}
 				c->skip = true;
 				c->p_off += lim;
 				c->p += lim;
@@ -425,6 +466,879 @@ static uint16_t file_poll(void *self, struct rte_mbuf **ev, uint16_t max, bool *
 	return n;
 }
 
+/*
+ * The tail engine (follow: true, or paths:). Files are tracked in struct tail_file, found
+ * by glob scans and identified by device + inode, confirmed by a fingerprint: the XXH64 of
+ * their first fp_len bytes (up to TAIL_FP_BYTES; a file shorter than that when first seen
+ * hashes what it has, and the hash is extended as it grows). One file is read at a time,
+ * one read in flight, into one buffer laid out like the read-once buffers (a max-line
+ * prefix for the carried partial line, then the read area). A file is read until a read
+ * comes back short (end of file for now) or it has had its quantum while others wait; its
+ * partial last line is then parked in the file's own pend buffer and copied back in front
+ * of the next read. Wake-ups: inotify IN_MODIFY on each open file marks it dirty; events
+ * on the glob directories (create, move, delete) trigger a scan; a scan runs every
+ * glob_interval anyway, so a missed event (or a filesystem without inotify) costs at most
+ * that much latency.
+ */
+#define TAIL_FP_BYTES	1024u	   /* fingerprint: hash of the first bytes, up to this many */
+#define TAIL_FORGET_MAX 64	   /* closed files remembered, to resume if they come back */
+#define TAIL_WARN_MAX	256	   /* non-regular paths warned about (one warning each) */
+#define TAIL_QUANTUM	(4u << 20) /* bytes read from one file while others are dirty */
+#define TAIL_TAG_READ	1
+#define TAIL_TAG_POLL	2
+
+struct tail_file {
+	char *path;
+	int fd;
+	int wd; /* inotify watch on the open inode, -1 without */
+	uint64_t dev, ino;
+	uint32_t fp_len;   /* bytes the fingerprint covers */
+	uint64_t fp;	   /* XXH64 of the first fp_len bytes */
+	uint16_t slot;	   /* top 16 bits of event_id */
+	uint64_t read_off; /* next byte to read */
+	uint32_t n_pend;   /* partial line parked, starting at read_off - n_pend */
+	char *pend;	   /* line_max bytes */
+	bool skip;	   /* inside an over-long line: drop through its newline */
+	bool dirty;	   /* may have bytes past read_off */
+	bool gone;	   /* renamed out of the globs or deleted: read to EOF, then close */
+	bool seen;	   /* found by the scan in progress */
+	bool orphan;	   /* pend holds the last line before a truncation: emit it first */
+	uint64_t pend_off; /* file offset of pend[0] */
+	uint64_t idle_tsc; /* gone: when it last had new bytes */
+};
+
+struct tail_forgotten {
+	uint64_t dev, ino, fp, off;
+	uint32_t fp_len;
+	uint16_t slot;
+	bool used;
+};
+
+struct tail {
+	bool follow, start_end;
+	uint64_t scan_tsc, rotate_wait_tsc, next_scan_tsc;
+	char **globs;
+	uint32_t n_globs;
+	char **roots; /* real directories of the globs: symlinks must stay inside */
+	uint32_t n_roots;
+	struct tail_file **files;
+	uint32_t n_files, cap_files;
+	int act;     /* index of the file being read, -1 none */
+	uint32_t rr; /* round-robin start among live files */
+	char *mem;   /* the read buffer: prefix (line_max) then data (read_bytes) */
+	char *data;
+	uint32_t carry; /* partial line bytes in front of data */
+	const char *p, *end;
+	uint64_t p_off;
+	bool inflight, have_region, eof_now;
+	uint64_t read_at; /* offset of the read in flight */
+	uint64_t quantum; /* bytes read from the active file since it became active */
+	int ifd;	  /* inotify, -1 without */
+	bool poll_armed;
+	bool need_scan;
+	bool started; /* the first scan ran: later files start at the beginning */
+	struct tail_forgotten forgotten[TAIL_FORGET_MAX];
+	uint32_t forget_next;
+	char *warned[TAIL_WARN_MAX];
+	uint32_t n_warned;
+	uint64_t n_opened, n_closed, n_truncations, n_nonregular, n_fp_changes;
+};
+
+static bool tail_has_magic(const char *s)
+{
+	return strpbrk(s, "*?[") != NULL;
+}
+
+/* Rate of warnings is bounded by the path list: each path is warned about once. */
+static void tail_warn_once(struct file_source *fs, const char *path, const char *why)
+{
+	struct tail *t = fs->tail;
+
+	for (uint32_t i = 0; i < t->n_warned; i++)
+		if (strcmp(t->warned[i], path) == 0)
+			return;
+	if (t->n_warned < TAIL_WARN_MAX)
+		t->warned[t->n_warned++] = strdup(path);
+	t->n_nonregular++;
+	SL_WARN(fs->name, "%s: skipped: %s", path, why);
+}
+
+/* Hash of the first len bytes of fd; false when they cannot be read. */
+static bool tail_hash(int fd, uint32_t len, uint64_t *h)
+{
+	char buf[TAIL_FP_BYTES];
+	uint32_t got = 0;
+
+	while (got < len) {
+		ssize_t r = pread(fd, buf + got, len - got, got);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return false;
+		got += (uint32_t)r;
+	}
+	*h = XXH64(buf, len, 0);
+	return true;
+}
+
+static uint16_t tail_slot(struct tail *t, uint64_t dev, uint64_t ino, uint64_t fp)
+{
+	uint64_t key[3] = { dev, ino, fp };
+	uint16_t slot = (uint16_t)(XXH64(key, sizeof(key), 0) >> 48);
+
+	/* Two open files never share a slot, so their event_ids never collide. */
+	for (uint32_t tries = 0; tries < 65536; tries++, slot++) {
+		bool used = false;
+
+		for (uint32_t i = 0; i < t->n_files && !used; i++)
+			used = t->files[i]->slot == slot;
+		if (!used)
+			break;
+	}
+	return slot;
+}
+
+/* Is real path rp inside one of the glob directories? */
+static bool tail_inside_roots(const struct tail *t, const char *rp)
+{
+	for (uint32_t i = 0; i < t->n_roots; i++) {
+		size_t l = strlen(t->roots[i]);
+
+		if (strncmp(rp, t->roots[i], l) == 0 && (rp[l] == '/' || l == 1))
+			return true;
+	}
+	return false;
+}
+
+static void tail_set_gone(struct tail_file *f)
+{
+	if (f->gone)
+		return;
+	f->gone = true;
+	f->dirty = true;
+	f->idle_tsc = rte_rdtsc();
+}
+
+static void tail_watch(struct file_source *fs, struct tail_file *f)
+{
+	char proc[64];
+
+	f->wd = -1;
+	if (fs->tail->ifd < 0 || !fs->tail->follow)
+		return;
+	/* Through /proc so the watch is on the inode that was opened, whatever the path
+	 * names now; it follows the file across renames. */
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", f->fd);
+	f->wd = inotify_add_watch(fs->tail->ifd, proc,
+				  IN_MODIFY | IN_ATTRIB | IN_MOVE_SELF | IN_DELETE_SELF);
+}
+
+/* Reset f to read from offset 0 again (truncated, or rewritten in place). */
+static void tail_restart(struct file_source *fs, struct tail_file *f, uint64_t size)
+{
+	/* The partial line parked before the truncation was written: deliver it. */
+	f->orphan = f->n_pend && !f->skip;
+	f->pend_off = f->read_off - f->n_pend;
+	if (!f->orphan)
+		f->n_pend = 0;
+	f->read_off = 0;
+	f->skip = false;
+	f->fp_len = size < TAIL_FP_BYTES ? (uint32_t)size : TAIL_FP_BYTES;
+	if (!tail_hash(f->fd, f->fp_len, &f->fp))
+		f->fp_len = 0, f->fp = XXH64(NULL, 0, 0);
+	fs->tail->n_truncations++;
+	f->dirty = true;
+}
+
+static int tail_add(struct file_source *fs, const char *path, const struct stat *st)
+{
+	struct tail *t = fs->tail;
+	struct tail_file *f;
+	struct stat fst;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &fst) < 0 || !S_ISREG(fst.st_mode) || fst.st_dev != st->st_dev ||
+	    fst.st_ino != st->st_ino) {
+		/* Replaced between the scan and the open: the next scan sees the new one. */
+		close(fd);
+		return -EAGAIN;
+	}
+	if (t->n_files == t->cap_files) {
+		uint32_t cap = t->cap_files ? t->cap_files * 2 : 8;
+		struct tail_file **nf = realloc(t->files, cap * sizeof(*nf));
+
+		if (!nf) {
+			close(fd);
+			return -ENOMEM;
+		}
+		t->files = nf;
+		t->cap_files = cap;
+	}
+	f = calloc(1, sizeof(*f));
+	if (f) {
+		f->path = strdup(path);
+		f->pend = malloc(fs->line_max + FILE_SLACK);
+	}
+	if (!f || !f->path || !f->pend) {
+		if (f) {
+			free(f->path);
+			free(f->pend);
+		}
+		free(f);
+		close(fd);
+		return -ENOMEM;
+	}
+	f->fd = fd;
+	f->dev = (uint64_t)fst.st_dev;
+	f->ino = (uint64_t)fst.st_ino;
+	f->fp_len = fst.st_size < TAIL_FP_BYTES ? (uint32_t)fst.st_size : TAIL_FP_BYTES;
+	if (!tail_hash(fd, f->fp_len, &f->fp))
+		f->fp_len = 0, f->fp = XXH64(NULL, 0, 0);
+	f->dirty = true;
+	/* A file seen before (renamed away and back): resume where it was closed, unless
+	 * its first bytes changed (the inode was reused for another file). */
+	for (uint32_t i = 0; i < TAIL_FORGET_MAX; i++) {
+		struct tail_forgotten *g = &t->forgotten[i];
+		uint64_t h;
+
+		if (!g->used || g->dev != f->dev || g->ino != f->ino)
+			continue;
+		g->used = false;
+		if (g->fp_len <= (uint64_t)fst.st_size && tail_hash(fd, g->fp_len, &h) &&
+		    h == g->fp && g->off <= (uint64_t)fst.st_size) {
+			f->read_off = g->off;
+			f->slot = g->slot;
+			goto added;
+		}
+		t->n_fp_changes++;
+	}
+	f->slot = tail_slot(t, f->dev, f->ino, f->fp);
+	if (t->follow && t->start_end && !t->started && fst.st_size > 0) {
+		char last = '\n';
+
+		f->read_off = (uint64_t)fst.st_size;
+		/* Starting inside a line: drop its rest, it was written before we came. */
+		if (pread(fd, &last, 1, fst.st_size - 1) == 1 && last != '\n')
+			f->skip = true;
+	}
+added:
+	t->files[t->n_files++] = f;
+	t->n_opened++;
+	tail_watch(fs, f);
+	return 0;
+}
+
+static void tail_consider(struct file_source *fs, const char *path)
+{
+	struct tail *t = fs->tail;
+	struct stat lst, st;
+
+	if (lstat(path, &lst) < 0)
+		return;
+	if (S_ISLNK(lst.st_mode)) {
+		char *rp = realpath(path, NULL);
+		bool inside = rp && tail_inside_roots(t, rp);
+
+		free(rp);
+		if (!inside) {
+			tail_warn_once(fs, path, "symbolic link to outside the glob directories");
+			return;
+		}
+	}
+	if (stat(path, &st) < 0)
+		return;
+	if (!S_ISREG(st.st_mode)) {
+		tail_warn_once(fs, path,
+			       S_ISDIR(st.st_mode)    ? "a directory"
+			       : S_ISFIFO(st.st_mode) ? "a FIFO"
+			       : S_ISSOCK(st.st_mode) ? "a socket"
+						      : "not a regular file");
+		return;
+	}
+	for (uint32_t i = 0; i < t->n_files; i++) {
+		struct tail_file *f = t->files[i];
+
+		if (f->dev == (uint64_t)st.st_dev && f->ino == (uint64_t)st.st_ino) {
+			if (strcmp(f->path, path) != 0) {
+				/* Renamed inside the globs: the same file, same offset. */
+				char *np = strdup(path);
+
+				if (np) {
+					free(f->path);
+					f->path = np;
+				}
+			}
+			f->seen = true;
+			f->gone = false;
+			return;
+		}
+	}
+	if (tail_add(fs, path, &st) == 0)
+		t->files[t->n_files - 1]->seen = true;
+}
+
+/* Close file i (read to its end): its parked partial line is emitted by the caller. */
+static void tail_close(struct file_source *fs, uint32_t i)
+{
+	struct tail *t = fs->tail;
+	struct tail_file *f = t->files[i];
+	struct tail_forgotten *g = &t->forgotten[t->forget_next];
+
+	*g = (struct tail_forgotten){ .dev = f->dev,
+				      .ino = f->ino,
+				      .fp = f->fp,
+				      .fp_len = f->fp_len,
+				      .off = f->read_off,
+				      .slot = f->slot,
+				      .used = true };
+	t->forget_next = (t->forget_next + 1) % TAIL_FORGET_MAX;
+	if (f->wd >= 0)
+		inotify_rm_watch(t->ifd, f->wd);
+	close(f->fd);
+	free(f->path);
+	free(f->pend);
+	free(f);
+	memmove(&t->files[i], &t->files[i + 1], (t->n_files - i - 1) * sizeof(*t->files));
+	t->n_files--;
+	if (t->act == (int)i)
+		t->act = -1;
+	else if (t->act > (int)i)
+		t->act--;
+	t->n_closed++;
+}
+
+/* Check a file that is not being read: gone (no links), truncated, rewritten. */
+static void tail_check(struct file_source *fs, struct tail_file *f)
+{
+	struct stat st;
+	uint64_t h;
+
+	if (fstat(f->fd, &st) < 0)
+		return;
+	if (st.st_nlink == 0)
+		tail_set_gone(f);
+	if ((uint64_t)st.st_size < f->read_off) {
+		tail_restart(fs, f, (uint64_t)st.st_size);
+		return;
+	}
+	if ((uint64_t)st.st_size > f->read_off)
+		f->dirty = true;
+	/* Same size or larger, but other first bytes: truncated and rewritten before we
+	 * looked (copytruncate with a fast writer). */
+	if (f->fp_len && tail_hash(f->fd, f->fp_len, &h) && h != f->fp) {
+		tail_restart(fs, f, (uint64_t)st.st_size);
+		return;
+	}
+	if (f->fp_len < TAIL_FP_BYTES && (uint64_t)st.st_size > f->fp_len) {
+		uint32_t l = st.st_size < TAIL_FP_BYTES ? (uint32_t)st.st_size : TAIL_FP_BYTES;
+
+		if (tail_hash(f->fd, l, &h)) {
+			f->fp_len = l;
+			f->fp = h;
+		}
+	}
+}
+
+static void tail_scan(struct file_source *fs)
+{
+	struct tail *t = fs->tail;
+
+	for (uint32_t i = 0; i < t->n_files; i++)
+		t->files[i]->seen = false;
+	for (uint32_t g = 0; g < t->n_globs; g++) {
+		glob_t gl;
+
+		if (glob(t->globs[g], 0, NULL, &gl) != 0)
+			continue;
+		for (size_t k = 0; k < gl.gl_pathc; k++)
+			tail_consider(fs, gl.gl_pathv[k]);
+		globfree(&gl);
+	}
+	for (uint32_t i = 0; i < t->n_files; i++) {
+		struct tail_file *f = t->files[i];
+
+		if (!f->seen)
+			tail_set_gone(f);
+		if ((int)i != t->act)
+			tail_check(fs, f);
+	}
+	t->started = true;
+	t->need_scan = false;
+}
+
+static void tail_poll_arm(struct file_source *fs)
+{
+	struct tail *t = fs->tail;
+	struct io_uring_sqe *sqe;
+
+	if (!fs->uring || t->ifd < 0 || t->poll_armed)
+		return;
+	sqe = io_uring_get_sqe(&fs->ring);
+	if (!sqe)
+		return;
+	io_uring_prep_poll_add(sqe, t->ifd, POLLIN);
+	io_uring_sqe_set_data64(sqe, TAIL_TAG_POLL);
+	io_uring_submit(&fs->ring);
+	t->poll_armed = true;
+}
+
+static struct tail_file *tail_by_wd(struct tail *t, int wd)
+{
+	for (uint32_t i = 0; i < t->n_files; i++)
+		if (t->files[i]->wd == wd)
+			return t->files[i];
+	return NULL;
+}
+
+/* Drain the inotify queue: mark files dirty, ask for a scan on directory changes. */
+static void tail_drain_inotify(struct file_source *fs)
+{
+	struct tail *t = fs->tail;
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+
+	for (;;) {
+		ssize_t r = read(t->ifd, buf, sizeof(buf));
+
+		if (r <= 0)
+			break;
+		for (char *q = buf; q < buf + r;) {
+			const struct inotify_event *e = (const struct inotify_event *)(void *)q;
+			struct tail_file *f = e->wd >= 0 ? tail_by_wd(t, e->wd) : NULL;
+
+			if (e->mask & IN_Q_OVERFLOW) {
+				t->need_scan = true;
+				for (uint32_t i = 0; i < t->n_files; i++)
+					t->files[i]->dirty = true;
+			} else if (f) {
+				f->dirty = true;
+				if (e->mask & (IN_ATTRIB | IN_MOVE_SELF | IN_DELETE_SELF))
+					t->need_scan = true;
+			} else if (!(e->mask & IN_IGNORED)) {
+				t->need_scan = true;
+			}
+			q += sizeof(*e) + e->len;
+		}
+	}
+}
+
+/* Completions: the read in flight and the inotify poll. No syscall when there are none. */
+static void tail_reap(struct file_source *fs, int *read_res, bool *read_done)
+{
+	struct tail *t = fs->tail;
+	struct io_uring_cqe *cqe;
+	unsigned head, seen = 0;
+
+	*read_done = false;
+	if (!fs->uring) {
+		if (t->ifd >= 0)
+			tail_drain_inotify(fs);
+		return;
+	}
+	io_uring_for_each_cqe (&fs->ring, head, cqe) {
+		if (io_uring_cqe_get_data64(cqe) == TAIL_TAG_POLL) {
+			t->poll_armed = false;
+		} else {
+			*read_res = cqe->res;
+			*read_done = true;
+		}
+		seen++;
+	}
+	io_uring_cq_advance(&fs->ring, seen);
+	if (seen && !t->poll_armed && t->ifd >= 0) {
+		tail_drain_inotify(fs);
+		tail_poll_arm(fs);
+	}
+}
+
+static void tail_submit_read(struct file_source *fs, struct tail_file *f)
+{
+	struct tail *t = fs->tail;
+	struct io_uring_sqe *sqe;
+
+	t->read_at = f->read_off;
+	t->inflight = true;
+	if (fs->uring && (sqe = io_uring_get_sqe(&fs->ring)) != NULL) {
+		io_uring_prep_read(sqe, f->fd, t->data, fs->read_bytes, f->read_off);
+		io_uring_sqe_set_data64(sqe, TAIL_TAG_READ);
+		io_uring_submit(&fs->ring);
+	}
+}
+
+/* Emit the parked partial line of f as a line of its own (the file ended without the
+ * rest). Needs an mbuf in the stash. */
+static void tail_emit_pend(struct file_source *fs, struct tail_file *f, struct rte_mbuf **ev,
+			   uint16_t *n, uint64_t tsc)
+{
+	uint64_t off = f->orphan ? f->pend_off : f->read_off - f->n_pend;
+
+	if (f->n_pend && (!f->skip || f->orphan)) {
+		memcpy(rte_pktmbuf_mtod(fs->stash[fs->n_stash - 1], char *), f->pend, f->n_pend);
+		fs->cur.slot = f->slot;
+		file_emit(fs, ev, n, f->n_pend, 0, off, tsc);
+	}
+	f->n_pend = 0;
+	f->orphan = false;
+}
+
+/* Park the active file: its partial line goes to its pend buffer. */
+static void tail_park(struct file_source *fs, struct tail_file *f)
+{
+	struct tail *t = fs->tail;
+	uint32_t tail = (uint32_t)(t->end - t->p);
+
+	SL_BUG_ON_HOT(tail > fs->line_max);
+	memcpy(f->pend, t->p, tail);
+	f->n_pend = tail;
+	t->have_region = false;
+	t->carry = 0;
+	t->act = -1;
+}
+
+/* Frame complete lines of the region into ev. Returns false when ev is full. */
+static bool tail_frame(struct file_source *fs, struct tail_file *f, struct rte_mbuf **ev,
+		       uint16_t *n, uint16_t max, uint64_t tsc)
+{
+	struct tail *t = fs->tail;
+
+	fs->cur.slot = f->slot;
+	while (t->p < t->end) {
+		uint32_t avail = (uint32_t)(t->end - t->p);
+		uint32_t lim, k;
+
+		if (*n >= max)
+			return false;
+		if (f->skip) {
+			const char *q = memchr(t->p, '\n', avail);
+
+			if (!q) {
+				t->p_off += avail;
+				t->p = t->end;
+				break;
+			}
+			t->p_off += (uint64_t)(q + 1 - t->p);
+			t->p = q + 1;
+			f->skip = false;
+			continue;
+		}
+		lim = avail > fs->line_max ? fs->line_max + 1 : avail;
+		if (fs->n_stash == 0 && !file_stash_refill(fs))
+			return false;
+		k = file_copy_line(rte_pktmbuf_mtod(fs->stash[fs->n_stash - 1], char *), t->p, lim);
+		if (k < lim) {
+			uint32_t len = k;
+
+			if (fs->strip_cr && len && t->p[len - 1] == '\r')
+				len--;
+			if (len)
+				file_emit(fs, ev, n, len, 0, t->p_off, tsc);
+			else
+				fs->n_empty++;
+			t->p_off += k + 1;
+			t->p += k + 1;
+			continue;
+		}
+		if (avail > fs->line_max) {
+			if (fs->skip_long) {
+				fs->n_skipped++;
+			} else {
+				file_emit(fs, ev, n, fs->line_max, SL_META_F_TRUNCATED, t->p_off,
+					  tsc);
+				fs->n_truncated++;
+			}
+			f->skip = true;
+			t->p_off += lim;
+			t->p += lim;
+			continue;
+		}
+		break; /* a partial line: wait for its end */
+	}
+	return true;
+}
+
+/* Pick the next file to read: gone files first (finish the old file before the new),
+ * then live ones round-robin. */
+static int tail_pick(struct tail *t)
+{
+	for (uint32_t i = 0; i < t->n_files; i++)
+		if (t->files[i]->gone && t->files[i]->dirty)
+			return (int)i;
+	for (uint32_t k = 0; k < t->n_files; k++) {
+		uint32_t i = (t->rr + k) % t->n_files;
+
+		if (t->files[i]->dirty) {
+			t->rr = i + 1;
+			return (int)i;
+		}
+	}
+	return -1;
+}
+
+static bool tail_others_dirty(const struct tail *t)
+{
+	for (uint32_t i = 0; i < t->n_files; i++)
+		if ((int)i != t->act && t->files[i]->dirty)
+			return true;
+	return false;
+}
+
+/* A read of res bytes into data completed for the active file. */
+static void tail_read_done(struct file_source *fs, struct tail_file *f, int res)
+{
+	struct tail *t = fs->tail;
+
+	t->inflight = false;
+	if (res == -EAGAIN || res == -EINTR) {
+		tail_submit_read(fs, f);
+		return;
+	}
+	if (res < 0) {
+		fs->n_read_errors++;
+		SL_ERR(fs->name, "%s: read error at offset %" PRIu64 ": %s", f->path, t->read_at,
+		       strerror(-res));
+		tail_set_gone(f); /* closed after rotate_wait, like a deleted file */
+		res = 0;
+	}
+	t->p = t->data - t->carry;
+	t->end = t->data + res;
+	t->p_off = t->read_at - t->carry;
+	t->have_region = true;
+	t->eof_now = (uint32_t)res < fs->read_bytes;
+	f->read_off = t->read_at + (uint64_t)res;
+	fs->n_bytes += (uint64_t)res;
+	t->quantum += (uint64_t)res;
+	if (res > 0 && f->gone)
+		f->idle_tsc = rte_rdtsc();
+}
+
+/* Run the read and framing of the active file as far as ev and the data allow. */
+static void tail_run(struct file_source *fs, struct rte_mbuf **ev, uint16_t *n, uint16_t max,
+		     uint64_t tsc)
+{
+	struct tail *t = fs->tail;
+
+	while (*n < max) {
+		struct tail_file *f;
+
+		if (t->act < 0) {
+			t->act = tail_pick(t);
+			if (t->act < 0)
+				return;
+			f = t->files[t->act];
+			f->dirty = false;
+			tail_check(fs, f);
+			f->dirty = false;
+			if (f->orphan) {
+				if (fs->n_stash == 0 && !file_stash_refill(fs)) {
+					f->dirty = true;
+					t->act = -1;
+					return;
+				}
+				tail_emit_pend(fs, f, ev, n, tsc);
+			}
+			/* Its parked partial line goes back in front of the read area. */
+			memcpy(t->data - f->n_pend, f->pend, f->n_pend);
+			t->carry = f->n_pend;
+			f->n_pend = 0;
+			t->quantum = 0;
+			t->have_region = false;
+		}
+		f = t->files[t->act];
+		if (!t->have_region) {
+			if (!t->inflight)
+				tail_submit_read(fs, f);
+			if (!fs->uring) {
+				ssize_t r;
+
+				do
+					r = pread(f->fd, t->data, fs->read_bytes,
+						  (off_t)t->read_at);
+				while (r < 0 && errno == EINTR);
+				tail_read_done(fs, f, r < 0 ? -errno : (int)r);
+			}
+			if (!t->have_region)
+				return; /* in flight: the next poll reaps it */
+		}
+		if (!tail_frame(fs, f, ev, n, max, tsc))
+			return;
+		/* Region consumed up to a partial line. */
+		if (t->eof_now || (t->quantum >= TAIL_QUANTUM && tail_others_dirty(t))) {
+			if (!t->eof_now)
+				f->dirty = true;
+			tail_park(fs, f);
+			continue;
+		}
+		t->carry = (uint32_t)(t->end - t->p);
+		if (t->carry)
+			memmove(t->data - t->carry, t->p, t->carry);
+		t->have_region = false;
+	}
+}
+
+/* Close gone files idle for rotate_wait (every file, when not following), emitting
+ * their parked partial lines. */
+static void tail_retire(struct file_source *fs, struct rte_mbuf **ev, uint16_t *n, uint16_t max,
+			uint64_t now)
+{
+	struct tail *t = fs->tail;
+
+	for (uint32_t i = 0; i < t->n_files && *n < max;) {
+		struct tail_file *f = t->files[i];
+
+		if ((int)i == t->act || f->dirty ||
+		    (t->follow && (!f->gone || now - f->idle_tsc < t->rotate_wait_tsc))) {
+			i++;
+			continue;
+		}
+		if (f->n_pend && !f->skip) {
+			if (fs->n_stash == 0 && !file_stash_refill(fs))
+				return;
+			tail_emit_pend(fs, f, ev, n, now);
+		}
+		tail_close(fs, i);
+	}
+}
+
+static uint16_t tail_poll(struct file_source *fs, struct rte_mbuf **ev, uint16_t max, bool *done)
+{
+	struct tail *t = fs->tail;
+	uint64_t now = rte_rdtsc();
+	uint16_t n = 0;
+	int res = 0;
+	bool read_done;
+
+	if (__atomic_load_n(&fs->stopped, __ATOMIC_RELAXED)) {
+		*done = true;
+		return 0;
+	}
+	if (!t->poll_armed)
+		tail_poll_arm(fs);
+	tail_reap(fs, &res, &read_done);
+	if (read_done && t->act >= 0)
+		tail_read_done(fs, t->files[t->act], res);
+	if (t->follow && (t->need_scan || now >= t->next_scan_tsc)) {
+		tail_scan(fs);
+		t->next_scan_tsc = now + t->scan_tsc;
+	}
+	tail_run(fs, ev, &n, max, now);
+	if (t->act < 0)
+		tail_retire(fs, ev, &n, max, now);
+	*done = !t->follow && t->n_files == 0;
+	return n;
+}
+
+/* Set up the tail engine: globs, their directories, inotify, the first scan. */
+static int tail_create(struct file_source *fs, const struct sl_args *args, bool follow,
+		       struct sl_error *err)
+{
+	const struct sl_arg *paths = sl_args_get(args, "paths");
+	const struct sl_arg *path = sl_args_get(args, "path");
+	const struct sl_arg *a;
+	struct tail *t;
+	uint64_t ns;
+
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	fs->tail = t;
+	t->follow = follow;
+	t->act = -1;
+	t->ifd = -1;
+	a = sl_args_get(args, "start_at");
+	t->start_end = a && a->str && strcmp(a->str, "end") == 0;
+	a = sl_args_get(args, "glob_interval");
+	ns = 1000000000ull;
+	if (a && a->str)
+		sl_window_parse(a->str, &ns);
+	t->scan_tsc = ns / 1000 * (rte_get_tsc_hz() / 1000) / 1000;
+	a = sl_args_get(args, "rotate_wait");
+	ns = 1000000000ull;
+	if (a && a->str)
+		sl_window_parse(a->str, &ns);
+	t->rotate_wait_tsc = ns / 1000 * (rte_get_tsc_hz() / 1000) / 1000;
+	t->n_globs = paths && paths->n_list ? paths->n_list : 1;
+	t->globs = calloc(t->n_globs, sizeof(*t->globs));
+	t->roots = calloc(t->n_globs, sizeof(*t->roots));
+	t->mem = NULL;
+	if (!t->globs || !t->roots ||
+	    posix_memalign((void **)&t->mem, 64,
+			   RTE_ALIGN_CEIL(fs->line_max, 64) + (size_t)fs->read_bytes + FILE_SLACK))
+		return -ENOMEM;
+	memset(t->mem, 0, RTE_ALIGN_CEIL(fs->line_max, 64) + (size_t)fs->read_bytes + FILE_SLACK);
+	t->data = t->mem + RTE_ALIGN_CEIL(fs->line_max, 64);
+	if (follow) {
+		t->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+		if (t->ifd < 0)
+			SL_WARN(fs->name,
+				"inotify unavailable (%s): new data is found by the %s scan",
+				strerror(errno), "glob_interval");
+	}
+	for (uint32_t g = 0; g < t->n_globs; g++) {
+		const char *pat = paths && paths->n_list ? paths->list[g] : path->str;
+		char *dir = strdup(pat), *slash;
+
+		t->globs[g] = strdup(pat);
+		if (!t->globs[g] || !dir) {
+			free(dir);
+			return -ENOMEM;
+		}
+		/* The directory part, cut back to its longest prefix without glob characters. */
+		for (bool first = true; first || tail_has_magic(dir); first = false) {
+			slash = strrchr(dir, '/');
+			if (!slash) {
+				strcpy(dir, ".");
+				break;
+			}
+			slash[slash == dir ? 1 : 0] = '\0';
+			if (slash == dir)
+				break;
+		}
+		t->roots[t->n_roots] = realpath(dir, NULL);
+		if (t->roots[t->n_roots]) {
+			if (t->ifd >= 0)
+				inotify_add_watch(t->ifd, t->roots[t->n_roots],
+						  IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM |
+							  IN_DELETE | IN_ATTRIB);
+			t->n_roots++;
+		}
+		free(dir);
+	}
+	tail_scan(fs);
+	t->next_scan_tsc = rte_rdtsc() + t->scan_tsc;
+	if (t->n_files == 0)
+		SL_WARN(fs->name, "no file matches %s%s", t->globs[0],
+			follow ? " yet: waiting for one" : "");
+	(void)err;
+	return 0;
+}
+
+static void tail_destroy(struct file_source *fs)
+{
+	struct tail *t = fs->tail;
+
+	if (!t)
+		return;
+	while (t->n_files)
+		tail_close(fs, t->n_files - 1);
+	free(t->files);
+	if (t->ifd >= 0)
+		close(t->ifd);
+	for (uint32_t i = 0; i < t->n_globs && t->globs; i++)
+		free(t->globs[i]);
+	for (uint32_t i = 0; i < t->n_roots; i++)
+		free(t->roots[i]);
+	for (uint32_t i = 0; i < t->n_warned; i++)
+		free(t->warned[i]);
+	free(t->globs);
+	free(t->roots);
+	free(t->mem);
+	free(t);
+	fs->tail = NULL;
+}
+
 static void file_stop(void *self)
 {
 	struct file_source *fs = self;
@@ -437,11 +1351,23 @@ static void file_summary_line(void *self, char *buf, size_t len)
 {
 	struct file_source *fs = self;
 
-	snprintf(buf, len,
-		 "lines=%" PRIu64 " bytes=%" PRIu64 " truncated=%" PRIu64 " empty=%" PRIu64
-		 " nombuf=%" PRIu64 " read_errors=%" PRIu64,
-		 fs->n_lines, fs->n_bytes, fs->n_truncated, fs->n_empty, fs->n_nombuf,
-		 fs->n_read_errors);
+	int w = snprintf(buf, len,
+			 "lines=%" PRIu64 " bytes=%" PRIu64 " truncated=%" PRIu64 " empty=%" PRIu64
+			 " nombuf=%" PRIu64 " read_errors=%" PRIu64 " skipped_long=%" PRIu64,
+			 fs->n_lines, fs->n_bytes, fs->n_truncated, fs->n_empty, fs->n_nombuf,
+			 fs->n_read_errors, fs->n_skipped);
+	const struct tail *t = fs->tail;
+	uint64_t pend = 0;
+
+	if (!t || w < 0 || (size_t)w >= len)
+		return;
+	for (uint32_t i = 0; i < t->n_files; i++)
+		pend += t->files[i]->n_pend;
+	snprintf(buf + w, len - (size_t)w,
+		 " files_opened=%" PRIu64 " files_closed=%" PRIu64 " truncations=%" PRIu64
+		 " inode_reused=%" PRIu64 " nonregular_skipped=%" PRIu64 " partial_bytes=%" PRIu64,
+		 t->n_opened, t->n_closed, t->n_truncations, t->n_fp_changes, t->n_nonregular,
+		 pend);
 }
 
 static void file_destroy(void *self)
@@ -450,6 +1376,20 @@ static void file_destroy(void *self)
 
 	if (!fs)
 		return;
+	if (fs->uring && fs->tail) {
+		/* The tail engine's read may be in flight into its buffer; its inotify poll
+		 * owns no memory and is cancelled with the ring. */
+		while (fs->tail->inflight) {
+			struct io_uring_cqe *cqe;
+
+			if (io_uring_wait_cqe(&fs->ring, &cqe) < 0)
+				break;
+			if (io_uring_cqe_get_data64(cqe) == TAIL_TAG_READ)
+				fs->tail->inflight = false;
+			io_uring_cqe_seen(&fs->ring, cqe);
+		}
+	}
+	tail_destroy(fs);
 	if (fs->uring) {
 		/* Reads past end of file may still be in flight into our buffers. */
 		while (fs->n_inflight) {
@@ -532,15 +1472,57 @@ static void file_share(struct file_source *fs, uint16_t k, uint16_t n)
 /* Parameters that can be judged without a pool or the file (validate, create). */
 static int file_check(const struct sl_args *args, struct sl_error *err)
 {
+	static const char *const durations[] = { "glob_interval", "rotate_wait" };
 	const struct sl_arg *path = sl_args_get(args, "path");
+	const struct sl_arg *paths = sl_args_get(args, "paths");
+	const struct sl_arg *a;
 	int64_t read_bytes = file_arg_int(args, "read_bytes", 128 << 10);
 	int64_t depth = file_arg_int(args, "queue_depth", 4);
 	int64_t max_line = file_arg_int(args, "max_line_bytes", 0);
+	bool has_path = path && path->str;
+	bool has_paths = paths && paths->n_list > 0;
 
-	if (!path || !path->str || !path->str[0]) {
-		err->key = "path";
-		snprintf(err->msg, sizeof(err->msg), "a file path is required");
+	if (has_path && has_paths) {
+		err->key = "paths";
+		snprintf(err->msg, sizeof(err->msg), "give path or paths, not both");
 		return -EINVAL;
+	}
+	if (!has_paths && (!has_path || !path->str[0])) {
+		err->key = has_path || !paths || !paths->line ? "path" : "paths";
+		snprintf(err->msg, sizeof(err->msg), "a file path is required (path or paths)");
+		return -EINVAL;
+	}
+	for (uint32_t i = 0; has_paths && i < paths->n_list; i++) {
+		if (!paths->list[i][0]) {
+			err->key = "paths";
+			snprintf(err->msg, sizeof(err->msg), "paths: entry %u is empty", i + 1);
+			return -EINVAL;
+		}
+	}
+	a = sl_args_get(args, "max_line_policy");
+	if (a && a->str && strcmp(a->str, "truncate") != 0 && strcmp(a->str, "skip") != 0) {
+		err->key = "max_line_policy";
+		snprintf(err->msg, sizeof(err->msg), "expected truncate or skip, got '%s'", a->str);
+		return -EINVAL;
+	}
+	a = sl_args_get(args, "start_at");
+	if (a && a->str && strcmp(a->str, "beginning") != 0 && strcmp(a->str, "end") != 0) {
+		err->key = "start_at";
+		snprintf(err->msg, sizeof(err->msg), "expected beginning or end, got '%s'", a->str);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < SL_ARRAY_SIZE(durations); i++) {
+		uint64_t ns;
+
+		a = sl_args_get(args, durations[i]);
+		if (a && a->str &&
+		    (sl_window_parse(a->str, &ns) < 0 || ns < 1000000 || ns > 3600000000000ull)) {
+			err->key = durations[i];
+			snprintf(err->msg, sizeof(err->msg),
+				 "expected a duration from 1ms to 1h like 1s or 250ms, got '%s'",
+				 a->str);
+			return -EINVAL;
+		}
 	}
 	if (read_bytes < 1 || read_bytes > FILE_READ_MAX) {
 		err->key = "read_bytes";
@@ -570,7 +1552,9 @@ static int file_create(const struct sl_args *args, const struct sl_io_env *env, 
 	int64_t depth = file_arg_int(args, "queue_depth", 4);
 	int64_t max_line = file_arg_int(args, "max_line_bytes", 0);
 	uint32_t room = sl_source_line_room(env->pool);
+	const struct sl_arg *a;
 	struct file_source *fs;
+	bool follow;
 	int rc;
 
 	*self = NULL;
@@ -601,6 +1585,36 @@ static int file_create(const struct sl_args *args, const struct sl_io_env *env, 
 	fs->line_max = max_line ? (uint32_t)max_line : room;
 	fs->read_bytes = (uint32_t)read_bytes;
 	fs->depth = (uint32_t)depth;
+	a = sl_args_get(args, "max_line_policy");
+	fs->skip_long = a && a->str && strcmp(a->str, "skip") == 0;
+	a = sl_args_get(args, "strip_cr");
+	fs->strip_cr = a && a->b;
+	a = sl_args_get(args, "follow");
+	follow = a && a->b;
+	a = sl_args_get(args, "paths");
+	if (follow || (a && a->n_list)) {
+		if (env->n_replicas > 1) {
+			err->key = follow ? "follow" : "paths";
+			snprintf(err->msg, sizeof(err->msg),
+				 "%s cannot be split between replicas: set replicas: 1 on this "
+				 "source (and do not give it --replicas)",
+				 follow ? "follow: true" : "paths:");
+			rc = -EINVAL;
+			goto err_free;
+		}
+		fs->name = strdup(env->name ? env->name : "file");
+		fs->path = strdup(path && path->str ? path->str : a->list[0]);
+		if (!fs->name || !fs->path) {
+			rc = -ENOMEM;
+			goto err_free;
+		}
+		rc = tail_create(fs, args, follow, err);
+		if (rc < 0)
+			goto err_free;
+		fs->uring = sl_io_uring_init(&fs->ring, 4, "file");
+		*self = fs;
+		return 0;
+	}
 	fs->path = strdup(path->str);
 	fs->name = strdup(env->name ? env->name : "file");
 	fs->bufs = calloc(fs->depth, sizeof(*fs->bufs));
@@ -642,7 +1656,8 @@ err_free:
 
 const struct sl_source_ops sl_source_file = {
 	.type = "file",
-	.summary = "read a file once and emit one line event per line (io_uring, pread fallback)",
+	.summary = "read files (once, or follow them through rotation) and emit one line event "
+		   "per line (io_uring, pread fallback)",
 	.flags = SL_SOURCE_F_REPLICAS,
 	.params = file_params,
 	.create = file_create,

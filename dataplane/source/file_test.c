@@ -327,9 +327,11 @@ static void test_table(void **state)
 	assert_null(sl_source_at(2));
 	/* The line room rule: half the data room (after headroom). */
 	assert_int_equal(sl_source_line_room(pool), TEST_ROOM);
-	/* path is required and has no default; the rest have defaults the loader fills in. */
+	/* path (or paths, checked by check) has no default; the rest have defaults the loader
+	 * fills in. */
 	assert_string_equal(sl_source_file.params[0].name, "path");
-	assert_true(sl_source_file.params[0].required);
+	assert_false(sl_source_file.params[0].required);
+	assert_null(sl_source_file.params[0].def);
 	assert_string_equal(sl_source_file.params[1].def, "131072");
 }
 
