@@ -60,6 +60,7 @@ static const struct sl_param_desc count_params[] = {
 struct count_conf {
 	char *key;
 	size_t key_len;
+	struct sl_rec_key rkey;
 	uint64_t window_ns;
 	uint32_t max_groups;
 	uint32_t capacity; /* power of two, at least 2 * max_groups */
@@ -72,6 +73,7 @@ struct count_slot {
 	uint32_t key_len; /* 0: empty (an encoded value is never empty) */
 	uint32_t pad;
 	uint64_t count;
+	uint64_t k8; /* the key's first 8 bytes, zero-padded: most keys compare in one step */
 };
 
 struct count_state {
@@ -91,6 +93,8 @@ struct count_key {
 	uint32_t head_len;
 	const uint8_t *body;
 	uint32_t body_len;
+	uint64_t k8; /* first 8 bytes of head and body, zero-padded (count_key_finish) */
+	uint32_t hash;
 };
 
 static int count_fail(struct sl_error *err, const char *key, const char *fmt, const char *arg)
@@ -135,6 +139,7 @@ static int count_init(const struct sl_host *host, const struct sl_args *args, vo
 		return -ENOMEM;
 	}
 	c->key_len = strlen(c->key);
+	sl_rec_key_init(&c->rkey, c->key, c->key_len);
 	c->window_ns = window_ns;
 	c->max_groups = max_groups ? (uint32_t)max_groups->i : 65536;
 	while (cap < 2 * c->max_groups)
@@ -256,17 +261,47 @@ static uint64_t count_hash_bytes(uint64_t h, const uint8_t *p, size_t n)
 	return (h ^ x) * k;
 }
 
-/* Hash of a fresh key. Stored keys keep their hash (merge reuses it), and a key's split
- * into head and body follows from its first byte, so equal keys always hash alike. */
-static uint32_t count_hash(const uint8_t *head, size_t hl, const uint8_t *body, size_t bl)
+/* The first 8 bytes of head then body, zero-padded, little-endian. */
+static uint64_t count_first8(const uint8_t *head, uint32_t hl, const uint8_t *body, uint32_t bl)
 {
-	return (uint32_t)count_mix(count_hash_bytes(count_hash_bytes(0, head, hl), body, bl));
+	uint64_t x = 0;
+	uint32_t i = 0;
+
+	for (; i < hl && i < 8; i++)
+		x |= (uint64_t)head[i] << (8 * i);
+	for (uint32_t j = 0; i < 8 && j < bl; i++, j++)
+		x |= (uint64_t)body[j] << (8 * i);
+	return x;
+}
+
+/* Fill k8 and the hash of a fresh key. Keys of at most 8 bytes (integers, short strings)
+ * hash from k8 alone; longer ones from all their bytes. Equal keys have the same length,
+ * so they always take the same branch; stored keys keep their hash (merge reuses it). */
+static inline void count_key_finish(struct count_key *k)
+{
+	uint32_t len = k->head_len + k->body_len;
+
+	if (k->body_len == 0 && k->head_len <= 8) {
+		uint64_t x;
+		memcpy(&x, k->head, 8); /* head has 9 bytes */
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+		x = __builtin_bswap64(x);
+#endif
+		k->k8 = k->head_len == 8 ? x : x & ((1ull << (8 * k->head_len)) - 1);
+	} else {
+		k->k8 = count_first8(k->head, k->head_len, k->body, k->body_len);
+	}
+	if (len <= 8)
+		k->hash = (uint32_t)count_mix(k->k8 ^ (uint64_t)len << 60);
+	else
+		k->hash = (uint32_t)count_mix(count_hash_bytes(
+			count_hash_bytes(0, k->head, k->head_len), k->body, k->body_len));
 }
 
 /* Add n to the group of key (head, body); false when the table or the arena is full. */
 static bool count_add(struct count_state *st, const struct count_conf *c, uint32_t hash,
-		      const uint8_t *head, uint32_t hl, const uint8_t *body, uint32_t bl,
-		      uint64_t n)
+		      uint64_t k8, const uint8_t *head, uint32_t hl, const uint8_t *body,
+		      uint32_t bl, uint64_t n)
 {
 	uint32_t idx = hash & st->mask, klen = hl + bl;
 	struct count_slot *s;
@@ -275,9 +310,10 @@ static bool count_add(struct count_state *st, const struct count_conf *c, uint32
 		s = &st->slots[idx];
 		if (s->key_len == 0)
 			break;
-		if (s->hash == hash && s->key_len == klen &&
-		    memcmp(st->arena + s->key_off, head, hl) == 0 &&
-		    (bl == 0 || memcmp(st->arena + s->key_off + hl, body, bl) == 0)) {
+		if (s->hash == hash && s->key_len == klen && s->k8 == k8 &&
+		    (klen <= 8 ||
+		     (memcmp(st->arena + s->key_off, head, hl) == 0 &&
+		      (bl == 0 || memcmp(st->arena + s->key_off + hl, body, bl) == 0)))) {
 			s->count += n;
 			return true;
 		}
@@ -289,6 +325,7 @@ static bool count_add(struct count_state *st, const struct count_conf *c, uint32
 	if (bl)
 		memcpy(st->arena + st->arena_used + hl, body, bl);
 	s->hash = hash;
+	s->k8 = k8;
 	s->key_off = st->arena_used;
 	s->key_len = klen;
 	s->count = n;
@@ -310,7 +347,7 @@ static void count_process(const void *conf, struct sl_ctx *ctx, struct sl_burst 
 
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *ev = evs[i];
-		struct count_key k;
+		struct count_key k = { .head_len = 0 };
 		struct sl_val v;
 		struct sl_rec rec;
 
@@ -328,7 +365,7 @@ static void count_process(const void *conf, struct sl_ctx *ctx, struct sl_burst 
 			continue;
 		}
 		rec = sl_event_record(ctx, ev);
-		if (rec.len != 0 && sl_rec_find(rec, c->key, c->key_len, &v)) {
+		if (rec.len != 0 && sl_rec_get(rec, &c->rkey, &v)) {
 			count_key_of(&v, &k);
 		} else {
 			cnt[COUNT_CNT_MISSING_KEY]++;
@@ -337,8 +374,8 @@ static void count_process(const void *conf, struct sl_ctx *ctx, struct sl_burst 
 			k.body = NULL;
 			k.body_len = 0;
 		}
-		if (count_add(st, c, count_hash(k.head, k.head_len, k.body, k.body_len), k.head,
-			      k.head_len, k.body, k.body_len, 1))
+		count_key_finish(&k);
+		if (count_add(st, c, k.hash, k.k8, k.head, k.head_len, k.body, k.body_len, 1))
 			cnt[COUNT_CNT_COUNTED]++;
 		else
 			cnt[COUNT_CNT_GROUPS_OVERFLOW]++;
@@ -400,7 +437,8 @@ static void count_state_merge(const void *conf, void *dst, const void *src)
 
 	for (uint32_t i = 0; i < s->n_groups; i++) {
 		const struct count_slot *e = &s->slots[s->order[i]];
-		if (!count_add(d, c, e->hash, s->arena + e->key_off, e->key_len, NULL, 0, e->count))
+		if (!count_add(d, c, e->hash, e->k8, s->arena + e->key_off, e->key_len, NULL, 0,
+			       e->count))
 			d->n_lost += e->count;
 	}
 	d->n_lost += s->n_lost;

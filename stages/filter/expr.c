@@ -37,6 +37,7 @@ struct expr_insn {
 	uint32_t name_off, name_len;
 	uint32_t str_off, str_len;
 	int64_t i;
+	struct sl_rec_key key; /* comparisons: the field, prepared once compiled */
 };
 
 struct sl_expr {
@@ -457,38 +458,33 @@ int sl_expr_compile(const char *src, struct sl_expr **out, uint32_t *err_offset,
 	memcpy((char *)e + pool_off, ps.pool, ps.pool_len);
 	((char *)e)[pool_off + ps.pool_len] = '\0';
 	e->pool = (const char *)e + pool_off;
+	for (uint32_t k = 0; k < e->n_insn; k++)
+		if (e->insn[k].op <= EXPR_GE)
+			sl_rec_key_init(&e->insn[k].key, e->pool + e->insn[k].name_off,
+					e->insn[k].name_len);
 	free(ps.insn);
 	free(ps.pool);
 	*out = e;
 	return 0;
 }
 
-static bool expr_apply(enum expr_op op, int c)
+/* Which outcomes of a three-way compare (bit c + 1 for c = -1, 0, 1) each operator accepts. */
+static const uint8_t expr_accept[] = {
+	[EXPR_EQ] = 0x2, [EXPR_NE] = 0x5, [EXPR_LT] = 0x1,
+	[EXPR_LE] = 0x3, [EXPR_GT] = 0x4, [EXPR_GE] = 0x6,
+};
+
+static inline bool expr_apply(enum expr_op op, int c)
 {
-	switch (op) {
-	case EXPR_EQ:
-		return c == 0;
-	case EXPR_NE:
-		return c != 0;
-	case EXPR_LT:
-		return c < 0;
-	case EXPR_LE:
-		return c <= 0;
-	case EXPR_GT:
-		return c > 0;
-	case EXPR_GE:
-		return c >= 0;
-	default:
-		return false;
-	}
+	return (expr_accept[op] >> (c + 1)) & 1;
 }
 
-static bool expr_cmp(const struct sl_expr *e, const struct expr_insn *in, struct sl_rec rec)
+static inline bool expr_cmp(const struct sl_expr *e, const struct expr_insn *in, struct sl_rec rec)
 {
 	struct sl_val v;
 	int c;
 
-	if (rec.len == 0 || !sl_rec_find(rec, e->pool + in->name_off, in->name_len, &v))
+	if (rec.len == 0 || !sl_rec_get(rec, &in->key, &v))
 		return false;
 	if (in->lit_is_str) {
 		uint32_t n;
@@ -496,6 +492,7 @@ static bool expr_cmp(const struct sl_expr *e, const struct expr_insn *in, struct
 			return false;
 		n = v.s.len < in->str_len ? v.s.len : in->str_len;
 		c = memcmp(v.s.p, e->pool + in->str_off, n);
+		c = (c > 0) - (c < 0);
 		if (c == 0)
 			c = (v.s.len > in->str_len) - (v.s.len < in->str_len);
 		return expr_apply((enum expr_op)in->op, c);
@@ -533,6 +530,8 @@ bool sl_expr_eval(const struct sl_expr *e, struct sl_rec rec)
 	bool acc = false;
 	uint32_t pc = 0;
 
+	if (e->n_insn == 1) /* one comparison, the usual filter */
+		return expr_cmp(e, &e->insn[0], rec);
 	while (pc < e->n_insn) {
 		const struct expr_insn *in = &e->insn[pc];
 

@@ -307,18 +307,121 @@ static inline size_t sl_mp_scalar_size(const uint8_t *p, const uint8_t *end)
 	}
 }
 
-/** Find a top-level key; fills v and returns true when present and well-formed. */
-static inline bool sl_rec_find(struct sl_rec rec, const char *key, size_t klen, struct sl_val *v)
+/* The element count of a map header at p (fixmap, map16, map32); *q gets the first byte
+ * after it. False when p does not start a map (or it is cut short). */
+static inline bool sl_mp_map_head(const uint8_t *p, const uint8_t *end, uint32_t *n,
+				  const uint8_t **q)
 {
-	const uint8_t *p = rec.p, *end = rec.p + rec.len;
-	struct sl_val m, k;
-	uint64_t ch;
-	uint32_t i;
-
-	p = sl_mp_head(p, end, &m, &ch);
-	if (!p || m.type != SL_VAL_MAP)
+	if (p >= end)
 		return false;
-	for (i = 0; i < m.n; i++) {
+	if ((*p & 0xf0) == 0x80) {
+		*n = *p & 0x0f;
+		*q = p + 1;
+		return true;
+	}
+	if (*p == 0xde && end - p >= 3) {
+		*n = sl_mp_be16(p + 1);
+		*q = p + 3;
+		return true;
+	}
+	if (*p == 0xdf && end - p >= 5) {
+		*n = sl_mp_be32(p + 1);
+		*q = p + 5;
+		return true;
+	}
+	return false;
+}
+
+/* Decode the value at p, integers and fixstr inline (the common record fields), anything
+ * else through sl_mp_read. Returns the next byte or NULL. */
+static inline const uint8_t *sl_mp_value(const uint8_t *p, const uint8_t *end, struct sl_val *v)
+{
+	size_t room = (size_t)(end - p);
+	uint8_t c;
+
+	if (room == 0)
+		return NULL;
+	c = *p;
+	v->raw = p;
+	if (c <= 0x7f) {
+		v->type = SL_VAL_INT;
+		v->i = c;
+		v->raw_len = 1;
+		return p + 1;
+	}
+	if (c == 0xcc && room >= 2) {
+		v->type = SL_VAL_INT;
+		v->i = p[1];
+		v->raw_len = 2;
+		return p + 2;
+	}
+	if (c == 0xcd && room >= 3) {
+		v->type = SL_VAL_INT;
+		v->i = sl_mp_be16(p + 1);
+		v->raw_len = 3;
+		return p + 3;
+	}
+	if ((c & 0xe0) == 0xa0 && room >= 1 + (size_t)(c & 0x1f)) {
+		v->type = SL_VAL_STR;
+		v->s.p = (const char *)p + 1;
+		v->s.len = c & 0x1f;
+		v->raw_len = 1 + v->s.len;
+		return p + 1 + v->s.len;
+	}
+	return sl_mp_read(p, end, v);
+}
+
+/**
+ * A top-level key prepared once for many lookups (sl_rec_get): stages that look up the
+ * same field in every event (filter, count) prepare it at init. The name is not copied.
+ */
+struct sl_rec_key {
+	const char *name;
+	uint32_t len;
+	uint64_t enc; /**< fixstr header and name, little-endian, when len <= 7 */
+	uint64_t mask;
+};
+
+static inline void sl_rec_key_init(struct sl_rec_key *k, const char *name, size_t len)
+{
+	k->name = name;
+	k->len = (uint32_t)len;
+	k->enc = 0;
+	k->mask = 0;
+	if (len <= 7) {
+		k->enc = 0xa0 | (uint64_t)len;
+		for (size_t i = 0; i < len; i++)
+			k->enc |= (uint64_t)(uint8_t)name[i] << (8 * (i + 1));
+		k->mask = len == 7 ? ~0ull : (1ull << (8 * (len + 1))) - 1;
+	}
+}
+
+/* The key at p (a fixstr of ks bytes with its header, inside the record) is k. */
+static inline bool sl_rec_key_eq(const uint8_t *p, size_t ks, const uint8_t *end,
+				 const struct sl_rec_key *k)
+{
+	uint64_t x;
+
+	if (k->mask && end - p >= 8) {
+		memcpy(&x, p, 8);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+		x = __builtin_bswap64(x);
+#endif
+		return (x & k->mask) == k->enc;
+	}
+	return ks - 1 == k->len && memcmp(p + 1, k->name, k->len) == 0;
+}
+
+/** sl_rec_find with a prepared key. */
+static inline bool sl_rec_get(struct sl_rec rec, const struct sl_rec_key *key, struct sl_val *v)
+{
+	const uint8_t *p, *end = rec.p + rec.len;
+	struct sl_val k;
+	uint32_t i, n;
+
+	if (!sl_mp_map_head(rec.p, end, &n, &p))
+		return false;
+	for (i = 0; i < n; i++) {
 		size_t ks, vs;
 
 		if (p >= end)
@@ -328,8 +431,8 @@ static inline bool sl_rec_find(struct sl_rec rec, const char *key, size_t klen, 
 			ks = 1 + (size_t)(*p & 0x1f);
 			if (ks > (size_t)(end - p))
 				return false;
-			if (ks - 1 == klen && memcmp(p + 1, key, klen) == 0)
-				return sl_mp_read(p + ks, end, v) != NULL;
+			if (sl_rec_key_eq(p, ks, end, key))
+				return sl_mp_value(p + ks, end, v) != NULL;
 			p += ks;
 			if (p >= end)
 				return false;
@@ -346,7 +449,8 @@ static inline bool sl_rec_find(struct sl_rec rec, const char *key, size_t klen, 
 		p = sl_mp_read(p, end, &k);
 		if (!p)
 			return false;
-		if (k.type == SL_VAL_STR && k.s.len == klen && memcmp(k.s.p, key, klen) == 0)
+		if (k.type == SL_VAL_STR && k.s.len == key->len &&
+		    memcmp(k.s.p, key->name, key->len) == 0)
 			return sl_mp_read(p, end, v) != NULL;
 		p = sl_mp_read(p, end, v);
 		if (!p)
@@ -354,6 +458,15 @@ static inline bool sl_rec_find(struct sl_rec rec, const char *key, size_t klen, 
 	}
 	v->type = SL_VAL_NONE;
 	return false;
+}
+
+/** Find a top-level key; fills v and returns true when present and well-formed. */
+static inline bool sl_rec_find(struct sl_rec rec, const char *key, size_t klen, struct sl_val *v)
+{
+	struct sl_rec_key k;
+
+	sl_rec_key_init(&k, key, klen);
+	return sl_rec_get(rec, &k, v);
 }
 
 /** Iterate a record's top-level pairs: call with *pos = 0 first; false at the end. */
