@@ -16,20 +16,7 @@
 
 #include "parse.h"
 
-enum {
-	JSON_CNT_NOT_LINE = SL_JSON_N_CODES, /* neither a line nor a record with raw bytes */
-	JSON_CNT_NOMBUF,		     /* a shared event could not be copied */
-};
-
 static const char *const json_parse_outputs[] = { "default", "errors", NULL };
-
-static const char *const json_parse_counters[] = {
-	"parsed",    "not_object", "bad_syntax", "bad_string",	 "bad_escape",
-	"bad_utf8",  "bad_number", "too_deep",	 "key_too_long", "trailing",
-	"too_large", "not_line",   "nombuf",	 NULL,
-};
-_Static_assert(sizeof(json_parse_counters) / sizeof(json_parse_counters[0]) == JSON_CNT_NOMBUF + 2,
-	       "one counter per parser code plus not_line and nombuf");
 
 static const struct sl_param_desc json_parse_params[] = {
 	{ .name = "flatten",
@@ -47,8 +34,8 @@ static const struct sl_param_desc json_parse_params[] = {
 static const struct pc_stage json_parse_stage = {
 	.names = sl_json_err_names,
 	.too_large = SL_JSON_TOO_LARGE,
-	.cnt_not_line = JSON_CNT_NOT_LINE,
-	.cnt_nombuf = JSON_CNT_NOMBUF,
+	.cnt_not_line = SL_JSON_N_CODES,
+	.cnt_nombuf = SL_JSON_N_CODES + 1,
 };
 
 static int json_parse_init(const struct sl_host *host, const struct sl_args *args, void **conf,
@@ -101,7 +88,7 @@ const struct sl_stage_desc sl_stage_json_parse = {
 	.summary = "parse JSON lines (one object per line) into records",
 	.params = json_parse_params,
 	.outputs = json_parse_outputs,
-	.counters = json_parse_counters,
+	.counters = sl_json_err_names,
 	.init = json_parse_init,
 	.process = json_parse_process,
 	.fini = json_parse_fini,
