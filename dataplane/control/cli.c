@@ -1,0 +1,340 @@
+/*
+ * The client subcommands (main.c dispatches to them): `sluice ctl COMMAND` prints the
+ * raw response line, `sluice stats [--json]` one snapshot (the result object, or a
+ * table), and `sluice top` a live per-node view: events/s in and out over the last
+ * interval, queue depth and capacity, replicas, busy cycles per event and drops by
+ * reason. On a terminal top redraws in place (ANSI home + clear, so it works in tmux);
+ * otherwise it appends one block of plain lines per refresh. Runs on the caller's thread;
+ * exit status 0, 1 when the request failed or no sluice answered.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "control.h"
+#include "message.h"
+
+#define CLI_TIMEOUT_MS 5000
+
+static volatile sig_atomic_t cli_interrupted;
+
+static void cli_on_signal(int signo)
+{
+	cli_interrupted = 1;
+}
+
+static int cli_open(const char *socket_arg, char *path, size_t len)
+{
+	char err[600];
+	int fd, rc;
+
+	if (socket_arg) {
+		snprintf(path, len, "%s", socket_arg);
+	} else {
+		rc = sl_ctl_find_socket(path, len, err, sizeof(err));
+		if (rc < 0) {
+			fprintf(stderr, "sluice: %s\n", err);
+			return rc;
+		}
+	}
+	fd = sl_ctl_connect(path);
+	if (fd < 0)
+		fprintf(stderr, "sluice: cannot connect to %s: %s%s\n", path, strerror(-fd),
+			fd == -EACCES ? " (the socket is 0600: run as its owner or root)" : "");
+	return fd;
+}
+
+/* One request; the parsed response in *v (caller frees). 0, or -1 with a message. */
+static int cli_request(int fd, const char *path, const char *req, struct sl_jr_val *v, char **line)
+{
+	const struct sl_jr_val *ok, *err;
+	char perr[256];
+	size_t len;
+	int rc = sl_ctl_call(fd, req, CLI_TIMEOUT_MS, line, &len);
+
+	if (rc < 0) {
+		fprintf(stderr, "sluice: %s: %s\n", path,
+			rc == -ECONNRESET ? "connection closed (the pipeline ended?)"
+					  : strerror(-rc));
+		return -1;
+	}
+	if (sl_jr_parse(*line, len, SL_CTL_JSON_DEPTH, v, perr, sizeof(perr)) < 0) {
+		fprintf(stderr, "sluice: %s: unreadable response: %s\n", path, perr);
+		free(*line);
+		*line = NULL;
+		return -1;
+	}
+	ok = sl_jr_get(v, "ok");
+	if (!ok || ok->type != SL_JR_BOOL || !ok->b) {
+		err = sl_jr_get(v, "error");
+		fprintf(stderr, "sluice: %s\n",
+			err && err->type == SL_JR_STR ? err->s : "request failed");
+		return -1;
+	}
+	return 0;
+}
+
+static void cli_request_line(char *buf, size_t len, const char *cmd, const char *node)
+{
+	char esc[2 * SL_CTL_NAME_MAX + 8];
+	size_t n = 0;
+
+	if (!node) {
+		snprintf(buf, len, "{\"v\":%d,\"cmd\":\"%s\"}", SL_CTL_VERSION, cmd);
+		return;
+	}
+	for (const char *p = node; *p && n + 7 < sizeof(esc) && p - node < SL_CTL_NAME_MAX; p++) {
+		if (*p == '"' || *p == '\\')
+			esc[n++] = '\\';
+		if ((unsigned char)*p < 0x20) {
+			n += (size_t)snprintf(esc + n, sizeof(esc) - n, "\\u%04x", *p);
+			continue;
+		}
+		esc[n++] = *p;
+	}
+	esc[n] = '\0';
+	snprintf(buf, len, "{\"v\":%d,\"cmd\":\"%s\",\"node\":\"%s\"}", SL_CTL_VERSION, cmd, esc);
+}
+
+int sl_ctl_cli_ctl(const char *socket_arg, const char *command, const char *node)
+{
+	char path[512], req[512];
+	struct sl_jr_val v;
+	char *line = NULL;
+	int fd, rc;
+
+	fd = cli_open(socket_arg, path, sizeof(path));
+	if (fd < 0)
+		return 1;
+	cli_request_line(req, sizeof(req), command, node);
+	rc = cli_request(fd, path, req, &v, &line);
+	if (line) {
+		if (rc == 0)
+			printf("%s\n", line);
+		sl_jr_free(&v);
+	}
+	free(line);
+	close(fd);
+	return rc == 0 ? 0 : 1;
+}
+
+/* ---- tables ---- */
+
+struct cli_node {
+	const char *name, *role, *kind;
+	uint64_t replicas, in, out, generated, queued, pending, ring_capacity, busy_cycles;
+	const struct sl_jr_val *dropped;
+};
+
+static uint64_t cli_u64(const struct sl_jr_val *o, const char *key)
+{
+	const struct sl_jr_val *x = sl_jr_get(o, key);
+
+	return x && x->type == SL_JR_INT && x->i > 0 ? (uint64_t)x->i : 0;
+}
+
+static const char *cli_str(const struct sl_jr_val *o, const char *key)
+{
+	const struct sl_jr_val *x = sl_jr_get(o, key);
+
+	return x && x->type == SL_JR_STR ? x->s : "?";
+}
+
+static void cli_node_read(const struct sl_jr_val *o, struct cli_node *n)
+{
+	n->name = cli_str(o, "name");
+	n->role = cli_str(o, "role");
+	n->kind = cli_str(o, "kind");
+	n->replicas = cli_u64(o, "replicas");
+	n->in = cli_u64(o, "in");
+	n->out = cli_u64(o, "out");
+	n->generated = cli_u64(o, "generated");
+	n->queued = cli_u64(o, "queued");
+	n->pending = cli_u64(o, "pending");
+	n->ring_capacity = cli_u64(o, "ring_capacity");
+	n->busy_cycles = cli_u64(o, "busy_cycles");
+	n->dropped = sl_jr_get(o, "dropped");
+}
+
+/* 1234567 -> "1.23M": fits the columns. */
+static const char *cli_human(double v, char *buf, size_t len)
+{
+	static const char units[] = " kMGTP";
+	int u = 0;
+
+	if (!isfinite(v) || v < 0) {
+		snprintf(buf, len, "-");
+		return buf;
+	}
+	while (v >= 999.5 && u < 5) {
+		v /= 1000;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, len, "%.0f", v);
+	else
+		snprintf(buf, len, "%.*f%c", v < 9.995 ? 2 : v < 99.95 ? 1 : 0, v, units[u]);
+	return buf;
+}
+
+/* One frame: rates from the previous snapshot (or since the start when there is none). */
+static void cli_frame(FILE *f, const char *path, const struct sl_jr_val *res,
+		      const struct sl_jr_val *prev, double dt)
+{
+	const struct sl_jr_val *nodes = sl_jr_get(res, "nodes"), *pnodes = sl_jr_get(prev, "nodes");
+	const struct sl_jr_val *el = sl_jr_get(res, "elapsed_s");
+	double elapsed = el && (el->type == SL_JR_NUM || el->type == SL_JR_INT) ? el->d : 0;
+	char t[32], a[16], b[16], c[16], q[40], drops[160];
+	time_t now = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&now, &tm);
+	strftime(t, sizeof(t), "%H:%M:%S", &tm);
+	fprintf(f, "sluice top  %s  %s %.1f s  %s UTC  (rates over %s)\n", path,
+		cli_str(res, "state"), elapsed, t, prev ? "the last interval" : "the whole run");
+	fprintf(f, "%-16s %-6s %-12s %4s %8s %8s %15s %8s  %s\n", "NODE", "ROLE", "KIND", "REPL",
+		"IN/s", "OUT/s", "QUEUE/CAP", "CYC/EV", "DROPS");
+	if (!prev)
+		dt = elapsed;
+	for (size_t i = 0; nodes && nodes->type == SL_JR_ARR && i < nodes->n; i++) {
+		struct cli_node n, p = { 0 };
+		double in, out, cyc;
+		size_t k = 0;
+
+		cli_node_read(&nodes->items[i], &n);
+		if (prev && pnodes && pnodes->type == SL_JR_ARR && i < pnodes->n)
+			cli_node_read(&pnodes->items[i], &p);
+		in = (double)(n.in + n.generated - p.in - p.generated);
+		out = (double)(n.out - p.out);
+		cyc = in > 0 ? (double)(n.busy_cycles - p.busy_cycles) / in : NAN;
+		if (n.ring_capacity)
+			snprintf(q, sizeof(q), "%" PRIu64 "/%" PRIu64 "%s", n.queued + n.pending,
+				 n.ring_capacity, n.pending ? "+" : "");
+		else
+			snprintf(q, sizeof(q), "-");
+		drops[0] = '\0';
+		for (size_t d = 0; n.dropped && n.dropped->type == SL_JR_OBJ && d < n.dropped->n;
+		     d++) {
+			const struct sl_jr_val *x = &n.dropped->items[d];
+
+			if (x->type != SL_JR_INT || k + 40 > sizeof(drops))
+				continue;
+			k += (size_t)snprintf(drops + k, sizeof(drops) - k, "%s%s=%s", k ? " " : "",
+					      n.dropped->keys[d],
+					      cli_human((double)x->i, a, sizeof(a)));
+		}
+		fprintf(f, "%-16.16s %-6.6s %-12.12s %4" PRIu64 " %8s %8s %15s %8s  %s\n", n.name,
+			n.role, n.kind, n.replicas, cli_human(dt > 0 ? in / dt : NAN, a, sizeof(a)),
+			cli_human(dt > 0 ? out / dt : NAN, b, sizeof(b)), q,
+			cli_human(cyc, c, sizeof(c)), drops[0] ? drops : "-");
+	}
+}
+
+int sl_ctl_cli_stats(const char *socket_arg, bool json, const char *node)
+{
+	char path[512], req[512];
+	const struct sl_jr_val *res;
+	struct sl_jr_val v;
+	char *line = NULL, *p = NULL;
+	int fd, rc;
+
+	fd = cli_open(socket_arg, path, sizeof(path));
+	if (fd < 0)
+		return 1;
+	cli_request_line(req, sizeof(req), "stats", node);
+	rc = cli_request(fd, path, req, &v, &line);
+	close(fd);
+	if (rc < 0) {
+		if (line)
+			sl_jr_free(&v);
+		free(line);
+		return 1;
+	}
+	res = sl_jr_get(&v, "result");
+	if (json) {
+		/* The result object as the server wrote it: after "result": up to the final }. */
+		p = strstr(line, "\"result\":");
+		if (p) {
+			p += strlen("\"result\":");
+			printf("%.*s\n", (int)(strlen(p) - 1), p);
+		}
+	} else if (res) {
+		cli_frame(stdout, path, res, NULL, 0);
+	}
+	sl_jr_free(&v);
+	free(line);
+	return p || !json ? 0 : 1;
+}
+
+int sl_ctl_cli_top(const char *socket_arg, double interval_s, unsigned count)
+{
+	struct sl_jr_val v[2] = { 0 };
+	char path[512], req[128], *line[2] = { NULL, NULL };
+	struct timespec t[2], pause;
+	bool tty = isatty(STDOUT_FILENO);
+	struct sigaction sa;
+	int fd, cur = 0, status = 0;
+	unsigned frames = 0;
+
+	fd = cli_open(socket_arg, path, sizeof(path));
+	if (fd < 0)
+		return 1;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = cli_on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	cli_request_line(req, sizeof(req), "stats", NULL);
+	while (!cli_interrupted && (count == 0 || frames < count)) {
+		const struct sl_jr_val *res, *prev = NULL, *state;
+		double dt;
+
+		if (cli_request(fd, path, req, &v[cur], &line[cur]) < 0) {
+			if (line[cur])
+				sl_jr_free(&v[cur]);
+			free(line[cur]);
+			line[cur] = NULL;
+			status = frames ? 0 : 1; /* a pipeline that ends ends top */
+			break;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t[cur]);
+		res = sl_jr_get(&v[cur], "result");
+		if (line[!cur])
+			prev = sl_jr_get(&v[!cur], "result");
+		dt = (double)(t[cur].tv_sec - t[!cur].tv_sec) +
+		     (double)(t[cur].tv_nsec - t[!cur].tv_nsec) / 1e9;
+		if (tty)
+			fputs("\033[H\033[2J", stdout);
+		else if (frames)
+			fputs("\n", stdout);
+		cli_frame(stdout, path, res, prev, dt);
+		fflush(stdout);
+		frames++;
+		state = sl_jr_get(res, "state");
+		if (state && state->type == SL_JR_STR && strcmp(state->s, "ended") == 0)
+			break;
+		cur = !cur;
+		if (line[cur]) {
+			sl_jr_free(&v[cur]);
+			free(line[cur]);
+			line[cur] = NULL;
+		}
+		if (count && frames >= count)
+			break;
+		pause.tv_sec = (time_t)interval_s;
+		pause.tv_nsec = (long)((interval_s - (double)pause.tv_sec) * 1e9);
+		nanosleep(&pause, NULL);
+	}
+	for (int i = 0; i < 2; i++)
+		if (line[i]) {
+			sl_jr_free(&v[i]);
+			free(line[i]);
+		}
+	close(fd);
+	return status;
+}
