@@ -12,6 +12,7 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -1167,6 +1168,144 @@ static void config_load_plugins(struct loader *ld, yaml_node_t *key, yaml_node_t
 	}
 }
 
+/* A duration: an integer with ms, s or m (a bare integer is seconds). -EINVAL or -ERANGE
+ * (more than max_ms). */
+static int config_parse_duration_ms(const char *s, uint64_t max_ms, uint32_t *out)
+{
+	static const struct {
+		const char *unit;
+		uint64_t ms;
+	} units[] = { { "", 1000 }, { "ms", 1 }, { "s", 1000 }, { "m", 60000 } };
+	uint64_t v = 0;
+	const char *p = s;
+
+	if (*p < '0' || *p > '9')
+		return -EINVAL;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		v = v * 10 + (uint64_t)(*p - '0');
+		if (v > max_ms)
+			return -ERANGE;
+	}
+	for (size_t i = 0; i < SL_ARRAY_SIZE(units); i++)
+		if (strcmp(p, units[i].unit) == 0) {
+			if (v > max_ms / units[i].ms)
+				return -ERANGE;
+			*out = (uint32_t)(v * units[i].ms);
+			return 0;
+		}
+	return -EINVAL;
+}
+
+/* `metrics: "[ADDR:]PORT"`: an IPv4 address (or localhost; 127.0.0.1 when left out) and a
+ * port 0..65535 (0: any free one). */
+static int config_parse_listen(const char *s, uint32_t *ip, uint16_t *port)
+{
+	const char *colon = strrchr(s, ':'), *p = colon ? colon + 1 : s;
+	char addr[INET_ADDRSTRLEN];
+	struct in_addr a;
+	uint32_t v = 0;
+
+	if (!*p || strlen(p) > 5)
+		return -EINVAL;
+	for (; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return -EINVAL;
+		v = v * 10 + (uint32_t)(*p - '0');
+	}
+	if (v > 65535)
+		return -EINVAL;
+	*port = (uint16_t)v;
+	if (!colon || (colon - s == 9 && strncmp(s, "localhost", 9) == 0)) {
+		*ip = htonl(INADDR_LOOPBACK);
+		return 0;
+	}
+	if (colon - s >= (ptrdiff_t)sizeof(addr))
+		return -EINVAL;
+	memcpy(addr, s, (size_t)(colon - s));
+	addr[colon - s] = '\0';
+	if (inet_pton(AF_INET, addr, &a) != 1)
+		return -EINVAL;
+	*ip = a.s_addr;
+	return 0;
+}
+
+static void config_load_control(struct loader *ld, yaml_node_t *key, yaml_node_t *val)
+{
+	static const char *const keys[] = { "socket", "metrics", "stall_after", "linger" };
+	struct sl_config_control *ctl = &ld->c->control;
+	const yaml_node_t *seen[SL_ARRAY_SIZE(keys)] = { NULL };
+
+	ctl->line = MARK_LINE(key->start_mark);
+	if (config_is_null(val))
+		return;
+	if (val->type != YAML_MAPPING_NODE) {
+		config_err(ld, val, "control: expected a mapping of keys, got %s",
+			   config_what_is(val));
+		return;
+	}
+	for (yaml_node_pair_t *p = val->data.mapping.pairs.start; p < val->data.mapping.pairs.top;
+	     p++) {
+		yaml_node_t *k = config_yaml_node(ld, p->key), *v = config_yaml_node(ld, p->value);
+		const char *text;
+		size_t i;
+		int rc;
+
+		for (i = 0; config_is_text(k) && i < SL_ARRAY_SIZE(keys); i++)
+			if (strcmp(config_text(k), keys[i]) == 0)
+				break;
+		if (!config_is_text(k) || i == SL_ARRAY_SIZE(keys)) {
+			config_err(ld, k,
+				   "control: unknown key '%s' (valid keys: socket, metrics, "
+				   "stall_after, linger)",
+				   config_is_text(k) ? config_show(ld, config_text(k)) : "?");
+			continue;
+		}
+		if (seen[i]) {
+			config_err(ld, k, "control: duplicate key '%s' (first at line %u)", keys[i],
+				   MARK_LINE(seen[i]->start_mark));
+			continue;
+		}
+		seen[i] = k;
+		if (v->type != YAML_SCALAR_NODE || !config_is_text(v) || config_is_null(v)) {
+			config_err(ld, config_err_node(k, v), "control: %s: expected %s, got %s",
+				   keys[i], i == 0 ? "a path" : "a scalar", config_what_is(v));
+			continue;
+		}
+		text = config_text(v);
+		switch (i) {
+		case 0:
+			/* sockaddr_un.sun_path holds 108 bytes with the NUL. */
+			if (strlen(text) > 107) {
+				config_err(ld, v, "control: socket: path longer than 107 bytes");
+				break;
+			}
+			ctl->socket = config_strdup(ld, text);
+			break;
+		case 1:
+			if (config_parse_listen(text, &ctl->metrics_ip, &ctl->metrics_port) < 0)
+				config_err(
+					ld, v,
+					"control: metrics: expected \"[ADDR:]PORT\" with an IPv4 "
+					"ADDR and a PORT from 0 to 65535, got '%s'",
+					config_show(ld, text));
+			else
+				ctl->metrics = true;
+			break;
+		default:
+			rc = config_parse_duration_ms(
+				text, 3600000, i == 2 ? &ctl->stall_after_ms : &ctl->linger_ms);
+			if (rc == 0 && i == 2 && ctl->stall_after_ms < 100)
+				rc = -ERANGE;
+			if (rc < 0)
+				config_err(ld, v,
+					   "control: %s: expected a duration from %s to 1h (e.g. "
+					   "500ms, 5s, 2m), got '%s'",
+					   keys[i], i == 2 ? "100ms" : "0s", config_show(ld, text));
+			break;
+		}
+	}
+}
+
 /* The top-level keys, in the order they are processed whatever their order in the file:
  * plugins add stage kinds before stages are resolved, and nodes are stored sources,
  * stages, sinks. A new top-level key is one line here. */
@@ -1175,10 +1314,9 @@ static const struct top_key {
 	void (*load)(struct loader *ld, yaml_node_t *key, yaml_node_t *val);
 	bool holds_nodes; /* a mapping of name: node, counted to size the nodes array */
 } top_keys[] = {
-	{ "plugins", config_load_plugins, false },
-	{ "sources", config_load_sources, true },
-	{ "stages", config_load_stages, true },
-	{ "sinks", config_load_sinks, true },
+	{ "plugins", config_load_plugins, false }, { "sources", config_load_sources, true },
+	{ "stages", config_load_stages, true },	   { "sinks", config_load_sinks, true },
+	{ "control", config_load_control, false },
 };
 
 /* Link every input to its node and output port. */
@@ -1626,6 +1764,7 @@ int sl_config_load_buffer(const char *name, const char *buf, size_t len,
 		return -ENOMEM;
 	}
 	priv->c.priv = priv;
+	priv->c.control.stall_after_ms = SL_CONFIG_STALL_AFTER_MS;
 	memset(&ld, 0, sizeof(ld));
 	ld.c = &priv->c;
 	ld.a = &priv->arena;

@@ -76,12 +76,26 @@ struct sl_config_node {
 	char **output_names;
 };
 
+/** The top-level `control:` block (docs/control.md); every key optional. */
+struct sl_config_control {
+	char *socket;		 /**< `socket: PATH`; NULL: the default path */
+	bool metrics;		 /**< `metrics: "[ADDR:]PORT"` was given */
+	uint32_t metrics_ip;	 /**< IPv4, network order; 127.0.0.1 unless written */
+	uint16_t metrics_port;	 /**< 0: any free port */
+	uint32_t stall_after_ms; /**< `stall_after:` for /health (default 5 s) */
+	uint32_t linger_ms;	 /**< `linger:` serve control and metrics this long after the end */
+	uint32_t line;		 /**< of the `control:` key, 0 when absent */
+};
+
+#define SL_CONFIG_STALL_AFTER_MS 5000u
+
 struct sl_config {
 	char *file;
 	struct sl_config_node *nodes; /**< sources, then stages, then sinks, in file order */
 	uint32_t n_nodes;
 	char **plugins; /**< `plugins: [PATH, ...]` as written */
 	uint32_t n_plugins;
+	struct sl_config_control control;
 	void *priv; /**< loader-owned memory (strings, arrays) */
 };
 

@@ -17,6 +17,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+
 #include <cmocka.h>
 
 #include "config/config.h"
@@ -607,7 +609,7 @@ static void test_err_unknown_top_key(void **state)
 	/* Line 5: two lines of SRC, two of SINK. */
 	expect_at(yaml, "t.yaml:5:1: ",
 		  "unknown key 'bogus' (valid keys: plugins, sources, "
-		  "stages, sinks)");
+		  "stages, sinks, control)");
 	expect_error(SRC SINK("in") "sources: {}\n", "sources", 1,
 		     "duplicate key 'sources' "
 		     "(first at line 1)");
@@ -817,7 +819,7 @@ static void test_err_required_param(void **state)
 	/* At the node's name: line 4, column 3. */
 	expect_at(yaml, "t.yaml:4:3: ", "stage 'r': missing required key 'need'");
 	expect_at("sources:\n  in: { type: file }\n" SINK("in"),
-		  "t.yaml:2:3: ", "source 'in': missing required key 'path'");
+		  "t.yaml:2:3: ", "source 'in' (file): path: a file path is required");
 }
 
 static void test_err_init(void **state)
@@ -1056,6 +1058,106 @@ static int teardown(void **state)
 	return 0;
 }
 
+static void test_control_block(void **state)
+{
+	struct sl_config *c = load_ok(SRC SINK("in"));
+
+	/* Absent: defaults. */
+	assert_null(c->control.socket);
+	assert_false(c->control.metrics);
+	assert_int_equal(c->control.stall_after_ms, SL_CONFIG_STALL_AFTER_MS);
+	assert_int_equal(c->control.linger_ms, 0);
+	assert_int_equal(c->control.line, 0);
+	sl_config_destroy(c);
+
+	c = load_ok(
+		SRC SINK("in") "control: { socket: run/s.sock, metrics: \"127.0.0.1:9464\" }\n");
+	assert_string_equal(c->control.socket, "run/s.sock");
+	assert_true(c->control.metrics);
+	assert_int_equal(c->control.metrics_ip, htonl(INADDR_LOOPBACK));
+	assert_int_equal(c->control.metrics_port, 9464);
+	assert_int_equal(c->control.line, 5);
+	sl_config_destroy(c);
+
+	/* Block style; a bare port binds 127.0.0.1; durations with units. */
+	c = load_ok(
+		"control:\n  metrics: 9100\n  stall_after: 1500ms\n  linger: 2s\n" SRC SINK("in"));
+	assert_int_equal(c->control.metrics_ip, htonl(INADDR_LOOPBACK));
+	assert_int_equal(c->control.metrics_port, 9100);
+	assert_int_equal(c->control.stall_after_ms, 1500);
+	assert_int_equal(c->control.linger_ms, 2000);
+	sl_config_destroy(c);
+
+	c = load_ok(
+		"control: { metrics: \"0.0.0.0:0\", stall_after: 1m, linger: 3 }\n" SRC SINK("in"));
+	assert_int_equal(c->control.metrics_ip, 0);
+	assert_int_equal(c->control.metrics_port, 0);
+	assert_int_equal(c->control.stall_after_ms, 60000);
+	assert_int_equal(c->control.linger_ms, 3000);
+	sl_config_destroy(c);
+
+	c = load_ok("control: { metrics: localhost:80 }\n" SRC SINK("in"));
+	assert_int_equal(c->control.metrics_ip, htonl(INADDR_LOOPBACK));
+	assert_int_equal(c->control.metrics_port, 80);
+	sl_config_destroy(c);
+	/* An empty block is allowed. */
+	c = load_ok("control:\n" SRC SINK("in"));
+	assert_int_equal(c->control.line, 1);
+	sl_config_destroy(c);
+}
+
+static void test_err_control_block(void **state)
+{
+	const char *base = SRC SINK("in");
+	char yaml[512];
+	static const struct {
+		const char *block, *needle, *msg;
+	} cases[] = {
+		{ "control: [a]\n", "[a]", "control: expected a mapping of keys, got a list" },
+		{ "control: { colour: red }\n", "colour",
+		  "control: unknown key 'colour' (valid keys: socket, metrics, stall_after, "
+		  "linger)" },
+		{ "control: { socket: [a] }\n", "[a]",
+		  "control: socket: expected a path, got a list" },
+		{ "control: { socket: }\n", "socket",
+		  "control: socket: expected a path, got nothing" },
+		{ "control: { metrics: {} }\n", "{}",
+		  "control: metrics: expected a scalar, got a mapping" },
+		{ "control: { metrics: \"127.0.0.1:99999\" }\n", "\"127",
+		  "control: metrics: expected \"[ADDR:]PORT\" with an IPv4 ADDR and a PORT from 0 "
+		  "to 65535, got '127.0.0.1:99999'" },
+		{ "control: { metrics: \"example.com:80\" }\n", "\"ex", "got 'example.com:80'" },
+		{ "control: { metrics: \"127.0.0.1:\" }\n", "\"127", "got '127.0.0.1:'" },
+		{ "control: { metrics: \"127.0.0.1:8x\" }\n", "\"127", "got '127.0.0.1:8x'" },
+		{ "control: { stall_after: 10ms }\n", "10ms",
+		  "control: stall_after: expected a duration from 100ms to 1h (e.g. 500ms, 5s, "
+		  "2m), "
+		  "got '10ms'" },
+		{ "control: { stall_after: 2h }\n", "2h", "got '2h'" },
+		{ "control: { linger: 61m }\n", "61m",
+		  "control: linger: expected a duration from 0s to 1h" },
+		{ "control: { linger: -1 }\n", "-1", "got '-1'" },
+		{ "control: { socket: a, socket: b }\n", "socket",
+		  "control: duplicate key 'socket'" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char prefix[64];
+
+		snprintf(yaml, sizeof(yaml), "%s%s", base, cases[i].block);
+		/* The error is on line 5 (after SRC and SINK), at the needle's column; a
+		 * duplicate key at its second occurrence. */
+		where(yaml, cases[i].needle, strstr(cases[i].msg, "duplicate") ? 1 : 0, prefix,
+		      sizeof(prefix));
+		expect_at(yaml, prefix, cases[i].msg);
+	}
+	/* A socket path that cannot fit sockaddr_un. */
+	snprintf(yaml, sizeof(yaml), "%scontrol: { socket: /%0120d }\n", base, 0);
+	expect_error(yaml, "/000", 0, "control: socket: path longer than 107 bytes");
+	expect_error(SRC SINK("in") "control: {}\ncontrol: {}\n", "control", 1,
+		     "duplicate key 'control' (first at line 5)");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1083,6 +1185,8 @@ int main(void)
 		cmocka_unit_test(test_stage_conf_lifetime),
 		cmocka_unit_test(test_load_file),
 		cmocka_unit_test(test_out_of_memory),
+		cmocka_unit_test(test_control_block),
+		cmocka_unit_test(test_err_control_block),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
