@@ -18,6 +18,7 @@
 #include "base/diag.h"
 #include "base/log.h"
 #include "config/config.h"
+#include "control/control.h"
 #include "eal/eal.h"
 #include "event/event.h"
 #include "graph/pipeline.h"
@@ -59,6 +60,15 @@ static void usage(FILE *f)
 		"parameters\n"
 		"                          (with a file: including the stages of its plugins)\n"
 		"  default                 print the built-in default pipeline\n"
+		"  ctl COMMAND [--node NAME]\n"
+		"                          send one control request (ping, version, nodes,\n"
+		"                          stats, stop) to a running sluice; print the reply\n"
+		"  stats [--json] [--node NAME]\n"
+		"                          counters of a running sluice (table, or JSON)\n"
+		"  top [--interval S] [-n N]\n"
+		"                          live per-node view of a running sluice\n"
+		"        run, ctl, stats and top take --socket PATH; the clients otherwise find\n"
+		"        the one sluice running as this user (docs/control.md)\n"
 		"\n"
 		"options:\n"
 		"  -v, --verbose           more log output (repeat for debug)\n"
@@ -76,6 +86,10 @@ struct cli {
 	const char *stats_json;
 	int verbose, quiet;
 	unsigned replicas;
+	const char *socket, *node;
+	bool json;
+	double interval_s;
+	unsigned count;
 	int eal_argc;
 	char **eal_argv;
 };
@@ -89,11 +103,17 @@ static int cli_parse(int argc, char **argv, struct cli *c)
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "stats-json", required_argument, NULL, 's' },
 		{ "replicas", required_argument, NULL, 'r' },
+		{ "socket", required_argument, NULL, 'S' },
+		{ "node", required_argument, NULL, 'N' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "interval", required_argument, NULL, 'i' },
+		{ "count", required_argument, NULL, 'n' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int opt, own = argc;
 
 	memset(c, 0, sizeof(*c));
+	c->interval_s = 1.0;
 	for (int i = 1; i < argc; i++)
 		if (strcmp(argv[i], "--") == 0) {
 			own = i;
@@ -102,7 +122,7 @@ static int cli_parse(int argc, char **argv, struct cli *c)
 			break;
 		}
 	/* GNU getopt permutes: options may come before or after the command and its file. */
-	while ((opt = getopt_long(own, argv, "hvq", opts, NULL)) != -1) {
+	while ((opt = getopt_long(own, argv, "hvqn:", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'h':
 			c->cmd = "help";
@@ -128,6 +148,35 @@ static int cli_parse(int argc, char **argv, struct cli *c)
 				return -EINVAL;
 			}
 			c->replicas = (unsigned)v;
+			break;
+		}
+		case 'S':
+			c->socket = optarg;
+			break;
+		case 'N':
+			c->node = optarg;
+			break;
+		case 'j':
+			c->json = true;
+			break;
+		case 'i': {
+			char *end;
+			double v = strtod(optarg, &end);
+			if (*end || !(v >= 0.05 && v <= 3600)) {
+				fprintf(stderr, "sluice: --interval takes 0.05..3600 seconds\n");
+				return -EINVAL;
+			}
+			c->interval_s = v;
+			break;
+		}
+		case 'n': {
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 10);
+			if (*end || v > 1000000) {
+				fprintf(stderr, "sluice: -n takes a count of refreshes\n");
+				return -EINVAL;
+			}
+			c->count = (unsigned)v;
 			break;
 		}
 		default:
@@ -236,11 +285,23 @@ static void on_signal(int signo)
 	sl_pipeline_signal(signo);
 }
 
+/* `control: { linger: T }`: keep the control socket and /metrics up after the end so a
+ * last scrape sees the final counters; a signal cuts it short. */
+static void control_linger(uint32_t ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000 };
+
+	SL_INFO("run", "pipeline ended; control stays up for %u ms (linger)", ms);
+	nanosleep(&ts, NULL);
+}
+
 static int cmd_run(const struct cli *c, struct sl_registry *reg)
 {
 	struct sl_eal_info info;
 	struct sl_pipeline *p = NULL;
 	struct sl_config *cfg = NULL;
+	struct sl_control *ctl = NULL;
+	struct sl_control_opts co;
 	struct timespec t0, t1, t2;
 	struct sigaction sa;
 	int ret, status = 0;
@@ -263,6 +324,16 @@ static int cmd_run(const struct cli *c, struct sl_registry *reg)
 		status = 1;
 		goto out;
 	}
+	sl_control_opts_from_config(cfg, c->socket, &co);
+	co.version = SLUICE_VERSION;
+	ret = sl_control_start(&co, p, cfg, &ctl);
+	if (ret < 0 && (co.socket_path || co.metrics)) {
+		/* Asked for by name: not serving it is an error, before anything runs. */
+		status = 1;
+		goto out;
+	}
+	if (ret < 0)
+		SL_WARN("run", "running without a control socket");
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
@@ -273,6 +344,7 @@ static int cmd_run(const struct cli *c, struct sl_registry *reg)
 	SL_INFO("run", "running %s on %u lcore(s)%s", c->file ? c->file : "the built-in default",
 		info.n_lcores, info.no_huge ? " without hugepages" : "");
 	ret = sl_pipeline_run(p);
+	sl_control_ended(ctl);
 	fflush(stdout);
 	if (!c->quiet)
 		sl_pipeline_summary(p, stderr);
@@ -282,7 +354,10 @@ static int cmd_run(const struct cli *c, struct sl_registry *reg)
 	}
 	if (ret < 0)
 		status = 1;
+	if (ctl && cfg->control.linger_ms && ret == 0)
+		control_linger(cfg->control.linger_ms);
 out:
+	sl_control_stop(ctl);
 	sl_pipeline_destroy(p);
 	sl_config_destroy(cfg);
 	sl_eal_cleanup();
@@ -311,6 +386,24 @@ int main(int argc, char **argv)
 	if (strcmp(c.cmd, "default") == 0) {
 		fputs(default_pipeline, stdout);
 		return 0;
+	}
+	/* Clients of a running sluice: no registry, no EAL. */
+	if (strcmp(c.cmd, "ctl") == 0) {
+		if (!c.file) {
+			fprintf(stderr, "sluice ctl: which command? (ping, version, nodes, stats, "
+					"stop)\n");
+			return 2;
+		}
+		return sl_ctl_cli_ctl(c.socket, c.file, c.node);
+	}
+	if (strcmp(c.cmd, "stats") == 0 || strcmp(c.cmd, "top") == 0) {
+		if (c.file) {
+			fprintf(stderr, "sluice %s: unexpected argument '%s'\n", c.cmd, c.file);
+			return 2;
+		}
+		if (strcmp(c.cmd, "stats") == 0)
+			return sl_ctl_cli_stats(c.socket, c.json, c.node);
+		return sl_ctl_cli_top(c.socket, c.interval_s, c.count);
 	}
 	sl_log_set_level(c.quiet ? SL_LOG_ERR : SL_LOG_NOTICE + c.verbose);
 	if (sl_registry_create(&reg) < 0) {

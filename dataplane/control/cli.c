@@ -184,7 +184,7 @@ static const char *cli_human(double v, char *buf, size_t len)
 }
 
 /* One frame: rates from the previous snapshot (or since the start when there is none). */
-static void cli_frame(FILE *f, const char *path, const struct sl_jr_val *res,
+static void cli_frame(FILE *f, const char *title, const char *path, const struct sl_jr_val *res,
 		      const struct sl_jr_val *prev, double dt)
 {
 	const struct sl_jr_val *nodes = sl_jr_get(res, "nodes"), *pnodes = sl_jr_get(prev, "nodes");
@@ -196,7 +196,7 @@ static void cli_frame(FILE *f, const char *path, const struct sl_jr_val *res,
 
 	gmtime_r(&now, &tm);
 	strftime(t, sizeof(t), "%H:%M:%S", &tm);
-	fprintf(f, "sluice top  %s  %s %.1f s  %s UTC  (rates over %s)\n", path,
+	fprintf(f, "%s  %s  %s %.1f s  %s UTC  (rates over %s)\n", title, path,
 		cli_str(res, "state"), elapsed, t, prev ? "the last interval" : "the whole run");
 	fprintf(f, "%-16s %-6s %-12s %4s %8s %8s %15s %8s  %s\n", "NODE", "ROLE", "KIND", "REPL",
 		"IN/s", "OUT/s", "QUEUE/CAP", "CYC/EV", "DROPS");
@@ -265,7 +265,7 @@ int sl_ctl_cli_stats(const char *socket_arg, bool json, const char *node)
 			printf("%.*s\n", (int)(strlen(p) - 1), p);
 		}
 	} else if (res) {
-		cli_frame(stdout, path, res, NULL, 0);
+		cli_frame(stdout, "sluice stats", path, res, NULL, 0);
 	}
 	sl_jr_free(&v);
 	free(line);
@@ -312,7 +312,7 @@ int sl_ctl_cli_top(const char *socket_arg, double interval_s, unsigned count)
 			fputs("\033[H\033[2J", stdout);
 		else if (frames)
 			fputs("\n", stdout);
-		cli_frame(stdout, path, res, prev, dt);
+		cli_frame(stdout, "sluice top", path, res, prev, dt);
 		fflush(stdout);
 		frames++;
 		state = sl_jr_get(res, "state");

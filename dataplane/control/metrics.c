@@ -190,14 +190,14 @@ static char *metrics_text(struct sl_control *c, size_t *len)
 	for (uint32_t i = 0; i < n; i++)
 		for (uint32_t k = 0; k < st[i].n_counters; k++) {
 			if (!any)
-				fputs("# HELP sluice_stage_counter_total Counters a stage "
+				fputs("# HELP sluice_stage_stat_total Counters a stage "
 				      "declares.\n"
-				      "# TYPE sluice_stage_counter_total counter\n",
+				      "# TYPE sluice_stage_stat_total counter\n",
 				      f);
 			any = true;
-			fputs("sluice_stage_counter_total", f);
+			fputs("sluice_stage_stat_total", f);
 			metrics_node_labels(f, &st[i]);
-			fputs(",counter=", f);
+			fputs(",stat=", f);
 			metrics_label(f, st[i].counter_names[k]);
 			fprintf(f, "} %" PRIu64 "\n", st[i].counters[k]);
 		}
