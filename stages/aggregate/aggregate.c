@@ -1,0 +1,1010 @@
+/*
+ * aggregate: groups record events by one or more fields (`group_by`) and computes named
+ * aggregations per group (count, sum, min, max, avg, distinct, quantile, top_k) over a
+ * window; when the runtime closes the window it emits one record per group, e.g.
+ * {"status":200,"requests":N,"clients":M,"p99_bytes":X,"top_paths":[{"path":"/","count":C}]}.
+ * The stage keeps no state of its own: each replica folds events into its own table
+ * (struct agg_state, created by the runtime through the state ops below), the runtime
+ * merges the replicas' tables at window close (agg_state_merge), calls emit on the merged
+ * one, then reset. Every aggregation merges exactly except top_k (bounded error) and a
+ * floating-point sum (rounding), so any number of replicas gives the same answer.
+ *
+ * A table is an open-addressing hash table (linear probing, at most half full) keyed by
+ * the group's field values, each in its canonical msgpack encoding (shortest integers and
+ * string headers), concatenated; a key arena; and one fixed-size block per group holding
+ * every aggregation's partial (sketch.h for distinct, quantile and top_k). All of it is
+ * allocated when the state is created; process, merge and emit never allocate (the blocks
+ * come from calloc, so pages of groups never used are never touched). Built-in stage;
+ * uses only the SDK. process, merge, emit and reset run on whichever worker the runtime
+ * chooses, one at a time per state.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_mbuf.h>
+#include <rte_prefetch.h>
+
+#include <sluice/event.h>
+#include <sluice/record.h>
+#include <sluice/stage.h>
+
+#include "sketch.h"
+#include "spec.h"
+
+enum {
+	AGG_CNT_GROUPED = 0,
+	AGG_CNT_MISSING_KEY,
+	AGG_CNT_MISSING_FIELD,
+	AGG_CNT_NOT_NUMBER,
+	AGG_CNT_NEGATIVE,
+	AGG_CNT_VALUE_TRUNCATED,
+	AGG_CNT_KEY_TOO_LONG,
+	AGG_CNT_GROUPS_OVERFLOW,
+	AGG_CNT_EMIT_TOO_LARGE,
+};
+
+static const char *const agg_counters[] = {
+	"grouped",	   "missing_key",  "missing_field",   "not_number",	"negative",
+	"value_truncated", "key_too_long", "groups_overflow", "emit_too_large", NULL,
+};
+
+#define AGG_MAX_KEYS	8
+#define AGG_MAX_AGGS	32
+#define AGG_MAX_FIELDS	(AGG_MAX_KEYS + AGG_MAX_AGGS)
+#define AGG_MAX_GROUPS	(1u << 20)
+#define AGG_KEY_MAX	512 /* bytes of one group's encoded key */
+#define AGG_ARENA_EACH	64  /* arena bytes per group: the average key size it is sized for */
+#define AGG_STATE_LIMIT (4ull << 30)
+#define AGG_HASH_SEED	0x5eed5eedull
+
+static const struct sl_param_desc agg_params[] = {
+	{ .name = "group_by",
+	  .type = SL_PARAM_LIST,
+	  .help = "record fields whose values make a group (none: one group)" },
+	{ .name = "window",
+	  .type = SL_PARAM_STR,
+	  .def = "all",
+	  .help = "\"all\" (one result when the input ends) or a duration like 10s or 250ms" },
+	{ .name = "max_groups",
+	  .type = SL_PARAM_INT,
+	  .def = "1024",
+	  .help = "most groups per window; events of further groups are counted as overflow" },
+	{ .name = "aggregations",
+	  .type = SL_PARAM_LIST,
+	  .help = "items like \"{ name: p99, fn: quantile, field: bytes, q: 0.99 }\" "
+		  "(default: one count named count)" },
+	{ NULL },
+};
+
+/* One configured aggregation. */
+struct agg_item {
+	struct sl_agg_spec spec;
+	uint32_t field; /* index into conf->fields; UINT32_MAX for a count without field */
+	uint32_t off;	/* byte offset of its partial in a group block */
+	struct sl_dds_params dds;
+};
+
+struct agg_conf {
+	uint32_t n_keys, n_aggs, n_fields;
+	char fields[AGG_MAX_FIELDS][SL_AGG_NAME_MAX]; /* the first n_keys are group_by */
+	struct sl_rec_key field_key[AGG_MAX_FIELDS];  /* prepared lookups of fields[] */
+	struct agg_item aggs[AGG_MAX_AGGS];
+	uint64_t window_ns;
+	uint32_t max_groups;
+	uint32_t capacity; /* hash slots: power of two, at least 2 * max_groups */
+	uint32_t arena_bytes;
+	uint32_t group_bytes;
+	uint32_t topk_cap_max; /* sizes the merge scratch */
+};
+
+/* Partial of sum, min, max and avg. Integers sum exactly while they fit in int64. */
+struct agg_num {
+	uint64_t n;	  /* numbers seen */
+	uint64_t n_float; /* of which floats (or integers above INT64_MAX) */
+	int64_t isum;
+	uint64_t overflowed; /* isum left int64: it was moved into fsum */
+	double fsum;
+	int64_t imin, imax; /* over integers, when n > n_float */
+	double fmin, fmax;  /* over floats, when n_float > 0 */
+};
+
+/* Partial of quantile: the sketch, after a count of non-integer values. */
+struct agg_quant {
+	uint64_t n_float;
+	struct sl_dds dds;
+};
+
+struct agg_slot {
+	uint32_t hash;
+	uint32_t group1; /* group index + 1; 0: empty */
+};
+
+struct agg_gkey {
+	uint32_t off, len; /* in the arena */
+	uint32_t slot;
+};
+
+struct agg_state {
+	uint32_t mask;
+	uint32_t n_groups;
+	uint32_t arena_used;
+	uint64_t n_lost; /* events of groups merge could not place; reported by emit */
+	struct agg_slot *slots;
+	struct agg_gkey *gkeys;
+	uint32_t *order; /* group indexes, sorted by emit */
+	uint8_t *arena;
+	uint8_t *groups; /* max_groups blocks of group_bytes; each starts with its event count */
+	void *scratch;	 /* top_k merge */
+};
+
+/* A value in canonical form: head (a re-encoded integer, float or string header) and body
+ * (string bytes, or the raw encoding of any other type). */
+struct agg_canon {
+	uint8_t head[9];
+	uint32_t head_len;
+	const uint8_t *body;
+	uint32_t body_len;
+};
+
+__attribute__((format(printf, 3, 4))) static int agg_fail(struct sl_error *err, const char *key,
+							  const char *fmt, ...)
+{
+	va_list ap;
+
+	err->key = key;
+	err->offset = 0;
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+static uint32_t agg_round8(size_t n)
+{
+	return (uint32_t)((n + 7) & ~(size_t)7);
+}
+
+/* Index of a field name, added when new; -1 when the table is full. */
+static int agg_field(struct agg_conf *c, const char *name)
+{
+	for (uint32_t i = 0; i < c->n_fields; i++)
+		if (strcmp(c->fields[i], name) == 0)
+			return (int)i;
+	if (c->n_fields == AGG_MAX_FIELDS)
+		return -1;
+	snprintf(c->fields[c->n_fields], SL_AGG_NAME_MAX, "%s", name);
+	sl_rec_key_init(&c->field_key[c->n_fields], c->fields[c->n_fields], strlen(name));
+	return (int)c->n_fields++;
+}
+
+static uint32_t agg_block_size(const struct agg_item *a)
+{
+	switch (a->spec.fn) {
+	case SL_AGG_COUNT:
+		return 8;
+	case SL_AGG_DISTINCT:
+		return agg_round8(sl_hll_size(a->spec.p));
+	case SL_AGG_QUANTILE:
+		return agg_round8(sizeof(struct agg_quant) + sl_dds_size(&a->dds) -
+				  sizeof(struct sl_dds));
+	case SL_AGG_TOP_K:
+		return agg_round8(sl_topk_size(a->spec.capacity));
+	default:
+		return sizeof(struct agg_num);
+	}
+}
+
+static int agg_init_keys(struct agg_conf *c, const struct sl_arg *a, struct sl_error *err)
+{
+	uint32_t n = a ? a->n_list : 0;
+
+	if (n > AGG_MAX_KEYS)
+		return agg_fail(err, "group_by", "at most %d fields, got %u", AGG_MAX_KEYS, n);
+	for (uint32_t i = 0; i < n; i++) {
+		const char *k = a->list[i];
+		if (k[0] == '\0' || strlen(k) >= SL_AGG_NAME_MAX)
+			return agg_fail(err, "group_by", "field %u: expected 1 to %d bytes", i + 1,
+					SL_AGG_NAME_MAX - 1);
+		for (uint32_t j = 0; j < i; j++)
+			if (strcmp(c->fields[j], k) == 0)
+				return agg_fail(err, "group_by", "field '%s' given twice", k);
+		agg_field(c, k);
+	}
+	c->n_keys = n;
+	return 0;
+}
+
+static int agg_init_aggs(struct agg_conf *c, const struct sl_arg *a, struct sl_error *err)
+{
+	static const char *const def = "{ name: count, fn: count }";
+	uint32_t n = a && a->n_list ? a->n_list : 1;
+	char why[200];
+
+	if (n > AGG_MAX_AGGS)
+		return agg_fail(err, "aggregations", "at most %d, got %u", AGG_MAX_AGGS, n);
+	for (uint32_t i = 0; i < n; i++) {
+		struct agg_item *it = &c->aggs[i];
+		const char *text = a && a->n_list ? a->list[i] : def;
+		uint32_t at;
+		int f;
+
+		if (sl_agg_spec_parse(text, &it->spec, why, sizeof(why), &at) < 0)
+			return agg_fail(err, "aggregations", "item %u, at byte %u: %s", i + 1, at,
+					why);
+		for (uint32_t j = 0; j < c->n_keys; j++)
+			if (strcmp(c->fields[j], it->spec.name) == 0)
+				return agg_fail(err, "aggregations",
+						"item %u: name '%s' is also a group_by field",
+						i + 1, it->spec.name);
+		for (uint32_t j = 0; j < i; j++)
+			if (strcmp(c->aggs[j].spec.name, it->spec.name) == 0)
+				return agg_fail(err, "aggregations",
+						"item %u: name '%s' used twice", i + 1,
+						it->spec.name);
+		it->field = UINT32_MAX;
+		if (it->spec.field[0]) {
+			f = agg_field(c, it->spec.field);
+			if (f < 0)
+				return agg_fail(err, "aggregations", "too many distinct fields");
+			it->field = (uint32_t)f;
+		}
+		if (it->spec.fn == SL_AGG_QUANTILE)
+			sl_dds_params_init(&it->dds, it->spec.error);
+		if (it->spec.fn == SL_AGG_TOP_K && it->spec.capacity > c->topk_cap_max)
+			c->topk_cap_max = it->spec.capacity;
+		it->off = c->group_bytes;
+		c->group_bytes += agg_block_size(it);
+	}
+	c->n_aggs = n;
+	return 0;
+}
+
+static int agg_init(const struct sl_host *host, const struct sl_args *args, void **conf,
+		    struct sl_error *err)
+{
+	const struct sl_arg *window = sl_args_get(args, "window");
+	const struct sl_arg *max_groups = sl_args_get(args, "max_groups");
+	struct agg_conf *c;
+	uint32_t cap = 1;
+	int rc;
+
+	(void)host;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->group_bytes = sizeof(uint64_t); /* the group's event count */
+	if (window && window->str && sl_window_parse(window->str, &c->window_ns) < 0) {
+		rc = agg_fail(err, "window",
+			      "bad window '%s': expected \"all\" or a duration like 10s, 250ms",
+			      window->str);
+		goto err_free;
+	}
+	c->max_groups = 1024;
+	if (max_groups && max_groups->str) {
+		if (max_groups->i < 1 || max_groups->i > AGG_MAX_GROUPS) {
+			rc = agg_fail(err, "max_groups", "must be between 1 and %u",
+				      AGG_MAX_GROUPS);
+			goto err_free;
+		}
+		c->max_groups = (uint32_t)max_groups->i;
+	}
+	rc = agg_init_keys(c, sl_args_get(args, "group_by"), err);
+	if (rc == 0)
+		rc = agg_init_aggs(c, sl_args_get(args, "aggregations"), err);
+	if (rc < 0)
+		goto err_free;
+	if ((uint64_t)c->max_groups * c->group_bytes > AGG_STATE_LIMIT) {
+		rc = agg_fail(err, "max_groups",
+			      "%u groups of %u bytes exceed the %llu GiB a state may take",
+			      c->max_groups, c->group_bytes,
+			      (unsigned long long)(AGG_STATE_LIMIT >> 30));
+		goto err_free;
+	}
+	while (cap < 2 * c->max_groups)
+		cap <<= 1;
+	c->capacity = cap;
+	c->arena_bytes = c->max_groups * AGG_ARENA_EACH;
+	*conf = c;
+	return 0;
+
+err_free:
+	free(c);
+	return rc;
+}
+
+static void agg_fini(void *conf)
+{
+	free(conf);
+}
+
+/* ---- values ---- */
+
+struct agg_head_buf {
+	uint8_t *p;
+	uint32_t len;
+};
+
+static int agg_head_write(void *data, const char *buf, size_t len)
+{
+	struct agg_head_buf *b = data;
+
+	/* Heads are at most 9 bytes: one integer, float or string header. */
+	if (b->len + len > 9)
+		return -1;
+	memcpy(b->p + b->len, buf, len);
+	b->len += (uint32_t)len;
+	return 0;
+}
+
+static void agg_canon_of(const struct sl_val *v, struct agg_canon *k)
+{
+	struct agg_head_buf b = { k->head, 0 };
+	msgpack_packer pk;
+
+	msgpack_packer_init(&pk, &b, agg_head_write);
+	k->body = NULL;
+	k->body_len = 0;
+	switch (v->type) {
+	case SL_VAL_INT:
+		msgpack_pack_int64(&pk, v->i);
+		break;
+	case SL_VAL_UINT:
+		msgpack_pack_uint64(&pk, v->u);
+		break;
+	case SL_VAL_FLOAT:
+		msgpack_pack_double(&pk, v->f);
+		break;
+	case SL_VAL_STR:
+		msgpack_pack_str(&pk, v->s.len);
+		k->body = (const uint8_t *)v->s.p;
+		k->body_len = v->s.len;
+		break;
+	default:
+		k->body = v->raw;
+		k->body_len = v->raw_len;
+		break;
+	}
+	k->head_len = b.len;
+}
+
+static uint64_t agg_canon_hash(const struct agg_canon *k)
+{
+	return sl_sketch_hash(k->body, k->body_len,
+			      sl_sketch_hash(k->head, k->head_len, AGG_HASH_SEED));
+}
+
+/* A number as a double (and whether it was a float); false for anything else. */
+static bool agg_number(const struct sl_val *v, double *x, bool *is_float)
+{
+	*is_float = v->type != SL_VAL_INT;
+	if (v->type == SL_VAL_INT)
+		*x = (double)v->i;
+	else if (v->type == SL_VAL_UINT)
+		*x = (double)v->u;
+	else if (v->type == SL_VAL_FLOAT && !isnan(v->f))
+		*x = v->f;
+	else
+		return false;
+	return true;
+}
+
+/* ---- partials ---- */
+
+static void agg_num_int(struct agg_num *a, int64_t v)
+{
+	if (a->n == a->n_float) {
+		a->imin = v;
+		a->imax = v;
+	} else {
+		a->imin = v < a->imin ? v : a->imin;
+		a->imax = v > a->imax ? v : a->imax;
+	}
+	a->n++;
+	if (a->overflowed) {
+		a->fsum += (double)v;
+	} else if (__builtin_add_overflow(a->isum, v, &a->isum)) {
+		a->fsum += (double)a->isum + (double)v;
+		a->isum = 0;
+		a->overflowed = 1;
+	}
+}
+
+static void agg_num_float(struct agg_num *a, double v)
+{
+	if (a->n_float == 0) {
+		a->fmin = v;
+		a->fmax = v;
+	} else {
+		a->fmin = v < a->fmin ? v : a->fmin;
+		a->fmax = v > a->fmax ? v : a->fmax;
+	}
+	a->n++;
+	a->n_float++;
+	a->fsum += v;
+}
+
+static void agg_num_merge(struct agg_num *d, const struct agg_num *s)
+{
+	bool d_int = d->n > d->n_float, s_int = s->n > s->n_float;
+
+	if (s_int) {
+		d->imin = d_int && d->imin < s->imin ? d->imin : s->imin;
+		d->imax = d_int && d->imax > s->imax ? d->imax : s->imax;
+	}
+	if (s->n_float) {
+		d->fmin = d->n_float && d->fmin < s->fmin ? d->fmin : s->fmin;
+		d->fmax = d->n_float && d->fmax > s->fmax ? d->fmax : s->fmax;
+	}
+	d->n += s->n;
+	d->n_float += s->n_float;
+	d->fsum += s->fsum;
+	if (d->overflowed || s->overflowed || __builtin_add_overflow(d->isum, s->isum, &d->isum)) {
+		d->fsum += (double)d->isum + (double)s->isum;
+		d->isum = 0;
+		d->overflowed = 1;
+	}
+}
+
+/* A top_k key: the canonical encoding, strings cut to fit SL_TOPK_KEY_MAX. Returns its
+ * length, 0 when a non-string value does not fit; *cut when a string was shortened. */
+static uint32_t agg_topk_key(const struct sl_val *v, const struct agg_canon *k, uint8_t *out,
+			     bool *cut)
+{
+	struct agg_head_buf b = { out, 0 };
+	msgpack_packer pk;
+	uint32_t n;
+
+	*cut = false;
+	if (k->head_len + k->body_len <= SL_TOPK_KEY_MAX) {
+		memcpy(out, k->head, k->head_len);
+		if (k->body_len)
+			memcpy(out + k->head_len, k->body, k->body_len);
+		return k->head_len + k->body_len;
+	}
+	if (v->type != SL_VAL_STR)
+		return 0;
+	/* A str8 header (2 bytes) for the longest prefix that fits. */
+	n = SL_TOPK_KEY_MAX - 2;
+	msgpack_packer_init(&pk, &b, agg_head_write);
+	msgpack_pack_str(&pk, n);
+	memcpy(out + b.len, k->body, n);
+	*cut = true;
+	return b.len + n;
+}
+
+/* Fold one field value into one aggregation's partial. */
+static void agg_fold(const struct agg_item *a, uint8_t *blk, const struct sl_val *v, uint64_t *cnt)
+{
+	struct agg_canon k;
+	double x;
+	bool is_float;
+
+	switch (a->spec.fn) {
+	case SL_AGG_COUNT:
+		(*(uint64_t *)blk)++;
+		return;
+	case SL_AGG_DISTINCT:
+		agg_canon_of(v, &k);
+		sl_hll_add(blk, a->spec.p, agg_canon_hash(&k));
+		return;
+	case SL_AGG_TOP_K: {
+		uint8_t key[SL_TOPK_KEY_MAX];
+		uint32_t len;
+		bool cut;
+
+		agg_canon_of(v, &k);
+		len = agg_topk_key(v, &k, key, &cut);
+		if (len == 0 || cut)
+			cnt[AGG_CNT_VALUE_TRUNCATED]++;
+		if (len)
+			sl_topk_add((struct sl_topk *)blk, a->spec.capacity, key, len,
+				    sl_sketch_hash(key, len, AGG_HASH_SEED), 1);
+		return;
+	}
+	case SL_AGG_QUANTILE: {
+		struct agg_quant *q = (struct agg_quant *)blk;
+
+		if (!agg_number(v, &x, &is_float)) {
+			cnt[AGG_CNT_NOT_NUMBER]++;
+		} else if (x < 0) {
+			cnt[AGG_CNT_NEGATIVE]++;
+		} else {
+			q->n_float += is_float;
+			sl_dds_add(&a->dds, &q->dds, x, 1);
+		}
+		return;
+	}
+	default:
+		if (v->type == SL_VAL_INT)
+			agg_num_int((struct agg_num *)blk, v->i);
+		else if (agg_number(v, &x, &is_float))
+			agg_num_float((struct agg_num *)blk, x);
+		else
+			cnt[AGG_CNT_NOT_NUMBER]++;
+		return;
+	}
+}
+
+static void agg_merge_block(const struct agg_item *a, uint8_t *d, const uint8_t *s, void *scratch)
+{
+	switch (a->spec.fn) {
+	case SL_AGG_COUNT:
+		*(uint64_t *)d += *(const uint64_t *)s;
+		return;
+	case SL_AGG_DISTINCT:
+		sl_hll_merge(d, s, a->spec.p);
+		return;
+	case SL_AGG_TOP_K:
+		sl_topk_merge((struct sl_topk *)d, (const struct sl_topk *)s, a->spec.capacity,
+			      scratch);
+		return;
+	case SL_AGG_QUANTILE:
+		((struct agg_quant *)d)->n_float += ((const struct agg_quant *)s)->n_float;
+		sl_dds_merge(&a->dds, &((struct agg_quant *)d)->dds,
+			     &((const struct agg_quant *)s)->dds);
+		return;
+	default:
+		agg_num_merge((struct agg_num *)d, (const struct agg_num *)s);
+		return;
+	}
+}
+
+/* ---- groups ---- */
+
+static uint8_t *agg_block(const struct agg_conf *c, const struct agg_state *st, uint32_t g)
+{
+	return st->groups + (size_t)g * c->group_bytes;
+}
+
+/* The block of the group with this key, created when new; NULL when the table is full. */
+static uint8_t *agg_group(struct agg_state *st, const struct agg_conf *c, uint32_t hash,
+			  const uint8_t *key, uint32_t len)
+{
+	uint32_t idx = hash & st->mask, g;
+	struct agg_slot *s;
+
+	for (;;) {
+		s = &st->slots[idx];
+		if (s->group1 == 0)
+			break;
+		g = s->group1 - 1;
+		if (s->hash == hash && st->gkeys[g].len == len &&
+		    memcmp(st->arena + st->gkeys[g].off, key, len) == 0)
+			return agg_block(c, st, g);
+		idx = (idx + 1) & st->mask;
+	}
+	if (st->n_groups >= c->max_groups || len > c->arena_bytes - st->arena_used)
+		return NULL;
+	g = st->n_groups++;
+	memcpy(st->arena + st->arena_used, key, len);
+	st->gkeys[g] = (struct agg_gkey){ st->arena_used, len, idx };
+	st->arena_used += len;
+	s->hash = hash;
+	s->group1 = g + 1;
+	return agg_block(c, st, g);
+}
+
+/* ---- process ---- */
+
+/* The group key of a record: each group_by value, canonical, concatenated (nil when
+ * missing). Returns its length, 0 when longer than AGG_KEY_MAX. */
+static uint32_t agg_key(const struct agg_conf *c, const struct sl_val *vals, const bool *found,
+			uint8_t *key, bool *missing)
+{
+	uint32_t len = 0;
+
+	*missing = false;
+	if (c->n_keys == 0) {
+		/* Without group_by every event is in one group, keyed nil. */
+		key[0] = 0xc0;
+		return 1;
+	}
+	for (uint32_t f = 0; f < c->n_keys; f++) {
+		struct agg_canon k;
+
+		if (!found[f] || vals[f].type == SL_VAL_NIL) {
+			*missing = true;
+			k = (struct agg_canon){ .head = { 0xc0 }, .head_len = 1 };
+		} else {
+			agg_canon_of(&vals[f], &k);
+		}
+		if (k.head_len + (uint64_t)k.body_len > AGG_KEY_MAX - len)
+			return 0;
+		memcpy(key + len, k.head, k.head_len);
+		if (k.body_len)
+			memcpy(key + len + k.head_len, k.body, k.body_len);
+		len += k.head_len + k.body_len;
+	}
+	return len;
+}
+
+static void agg_process_one(const struct agg_conf *c, struct agg_state *st, struct sl_rec rec,
+			    uint64_t *cnt)
+{
+	struct sl_val vals[AGG_MAX_FIELDS];
+	bool found[AGG_MAX_FIELDS], missing;
+	uint8_t key[AGG_KEY_MAX];
+	uint32_t len;
+	uint8_t *g;
+
+	for (uint32_t f = 0; f < c->n_fields; f++)
+		found[f] = rec.len != 0 && sl_rec_get(rec, &c->field_key[f], &vals[f]);
+	len = agg_key(c, vals, found, key, &missing);
+	if (len == 0) {
+		cnt[AGG_CNT_KEY_TOO_LONG]++;
+		return;
+	}
+	if (missing)
+		cnt[AGG_CNT_MISSING_KEY]++;
+	g = agg_group(st, c, (uint32_t)sl_sketch_hash(key, len, AGG_HASH_SEED), key, len);
+	if (!g) {
+		cnt[AGG_CNT_GROUPS_OVERFLOW]++;
+		return;
+	}
+	(*(uint64_t *)g)++;
+	for (uint32_t i = 0; i < c->n_aggs; i++) {
+		const struct agg_item *a = &c->aggs[i];
+
+		if (a->field == UINT32_MAX)
+			(*(uint64_t *)(g + a->off))++;
+		else if (!found[a->field] || vals[a->field].type == SL_VAL_NIL)
+			cnt[AGG_CNT_MISSING_FIELD]++;
+		else
+			agg_fold(a, g + a->off, &vals[a->field], cnt);
+	}
+	cnt[AGG_CNT_GROUPED]++;
+}
+
+static void agg_process(const void *conf, struct sl_ctx *ctx, struct sl_burst *in,
+			struct sl_emit *out)
+{
+	const struct agg_conf *c = conf;
+	struct agg_state *st = ctx->state;
+	struct rte_mbuf **evs = in->ev;
+	uint16_t n = in->n;
+
+	for (uint16_t i = 0; i < n; i++) {
+		struct rte_mbuf *ev = evs[i];
+
+		if (i + 1 < n) {
+			struct rte_mbuf *nx = evs[i + 1];
+			rte_prefetch0(
+				rte_pktmbuf_mtod_offset(nx, char *, sl_ctx_meta(ctx, nx)->rec_off));
+		}
+		if (!st) {
+			sl_drop(out, ev, SL_DROP_INVALID);
+			continue;
+		}
+		agg_process_one(c, st, sl_event_record(ctx, ev), ctx->counters);
+		sl_drop(out, ev, SL_DROP_CONSUMED);
+	}
+}
+
+/* ---- state ops ---- */
+
+static void agg_state_destroy(const void *conf, void *state)
+{
+	struct agg_state *st = state;
+
+	(void)conf;
+	if (!st)
+		return;
+	free(st->slots);
+	free(st->gkeys);
+	free(st->order);
+	free(st->arena);
+	free(st->groups);
+	free(st->scratch);
+	free(st);
+}
+
+static void *agg_state_create(const void *conf)
+{
+	const struct agg_conf *c = conf;
+	struct agg_state *st = calloc(1, sizeof(*st));
+
+	if (!st)
+		return NULL;
+	st->mask = c->capacity - 1;
+	st->slots = calloc(c->capacity, sizeof(*st->slots));
+	st->gkeys = malloc((size_t)c->max_groups * sizeof(*st->gkeys));
+	st->order = malloc((size_t)c->max_groups * sizeof(*st->order));
+	st->arena = malloc(c->arena_bytes);
+	/* calloc: large blocks come as fresh zero pages, touched only when a group uses them. */
+	st->groups = calloc(c->max_groups, c->group_bytes);
+	st->scratch = c->topk_cap_max ? malloc(sl_topk_scratch_size(c->topk_cap_max)) : NULL;
+	if (!st->slots || !st->gkeys || !st->order || !st->arena || !st->groups ||
+	    (c->topk_cap_max && !st->scratch)) {
+		agg_state_destroy(conf, st);
+		return NULL;
+	}
+	return st;
+}
+
+static void agg_state_reset(const void *conf, void *state)
+{
+	const struct agg_conf *c = conf;
+	struct agg_state *st = state;
+
+	for (uint32_t g = 0; g < st->n_groups; g++)
+		st->slots[st->gkeys[g].slot] = (struct agg_slot){ 0, 0 };
+	memset(st->groups, 0, (size_t)st->n_groups * c->group_bytes);
+	st->n_groups = 0;
+	st->arena_used = 0;
+	st->n_lost = 0;
+}
+
+static void agg_state_merge(const void *conf, void *dst, const void *src)
+{
+	const struct agg_conf *c = conf;
+	const struct agg_state *s = src;
+	struct agg_state *d = dst;
+
+	for (uint32_t g = 0; g < s->n_groups; g++) {
+		const struct agg_gkey *k = &s->gkeys[g];
+		const uint8_t *sb = agg_block(c, s, g);
+		uint8_t *db = agg_group(d, c, s->slots[k->slot].hash, s->arena + k->off, k->len);
+
+		if (!db) {
+			d->n_lost += *(const uint64_t *)sb;
+			continue;
+		}
+		*(uint64_t *)db += *(const uint64_t *)sb;
+		for (uint32_t i = 0; i < c->n_aggs; i++)
+			agg_merge_block(&c->aggs[i], db + c->aggs[i].off, sb + c->aggs[i].off,
+					d->scratch);
+	}
+	d->n_lost += s->n_lost;
+}
+
+/* ---- emit ---- */
+
+/* Sort rank of a type: nil, booleans, numbers, strings, then the rest by type. */
+static int agg_type_rank(enum sl_val_type t)
+{
+	if (t == SL_VAL_INT || t == SL_VAL_UINT || t == SL_VAL_FLOAT)
+		return SL_VAL_INT;
+	return t == SL_VAL_NONE ? 100 : (int)t;
+}
+
+static long double agg_as_real(const struct sl_val *v)
+{
+	return v->type == SL_VAL_FLOAT	? (long double)v->f
+	       : v->type == SL_VAL_UINT ? (long double)v->u
+					: (long double)v->i;
+}
+
+static int agg_val_cmp(const struct sl_val *a, const struct sl_val *b)
+{
+	int ra = agg_type_rank(a->type), rb = agg_type_rank(b->type);
+	uint32_t n;
+	int r;
+
+	if (ra != rb)
+		return ra < rb ? -1 : 1;
+	if (a->type == SL_VAL_INT && b->type == SL_VAL_INT)
+		return (a->i > b->i) - (a->i < b->i);
+	if (ra == SL_VAL_INT) {
+		long double x = agg_as_real(a), y = agg_as_real(b);
+		if (x != y)
+			return x < y ? -1 : 1;
+	}
+	if (a->type == SL_VAL_STR && b->type == SL_VAL_STR) {
+		n = a->s.len < b->s.len ? a->s.len : b->s.len;
+		r = memcmp(a->s.p, b->s.p, n);
+		return r ? r : (a->s.len > b->s.len) - (a->s.len < b->s.len);
+	}
+	n = a->raw_len < b->raw_len ? a->raw_len : b->raw_len;
+	r = memcmp(a->raw, b->raw, n);
+	return r ? r : (a->raw_len > b->raw_len) - (a->raw_len < b->raw_len);
+}
+
+/* Groups by key, field after field. */
+static int agg_group_cmp(const void *x, const void *y, void *arg)
+{
+	const struct agg_state *st = arg;
+	const struct agg_gkey *ka = &st->gkeys[*(const uint32_t *)x];
+	const struct agg_gkey *kb = &st->gkeys[*(const uint32_t *)y];
+	const uint8_t *pa = st->arena + ka->off, *ea = pa + ka->len;
+	const uint8_t *pb = st->arena + kb->off, *eb = pb + kb->len;
+
+	while (pa < ea && pb < eb) {
+		struct sl_val a = { 0 }, b = { 0 };
+		const uint8_t *na = sl_mp_read(pa, ea, &a), *nb = sl_mp_read(pb, eb, &b);
+		int r;
+
+		/* Keys were encoded here from well-formed values; stop on the impossible. */
+		if (!na || !nb)
+			break;
+		r = agg_val_cmp(&a, &b);
+		if (r)
+			return r;
+		pa = na;
+		pb = nb;
+	}
+	return (ka->len > kb->len) - (ka->len < kb->len);
+}
+
+static void agg_put_nil(struct sl_rec_writer *w, const char *k)
+{
+	sl_rec_key(w, k, strlen(k));
+	msgpack_pack_nil(&w->pk);
+}
+
+static void agg_put_num(struct sl_rec_writer *w, const struct agg_item *a, const struct agg_num *p)
+{
+	const char *k = a->spec.name;
+	bool has_int = p->n > p->n_float;
+	bool int_wins;
+
+	switch (a->spec.fn) {
+	case SL_AGG_SUM:
+		if (p->n_float == 0 && !p->overflowed)
+			sl_rec_put_int(w, k, p->isum);
+		else
+			sl_rec_put_float(w, k, (double)((long double)p->isum + p->fsum));
+		return;
+	case SL_AGG_AVG:
+		if (p->n == 0)
+			agg_put_nil(w, k);
+		else
+			sl_rec_put_float(w, k, (double)(((long double)p->isum + p->fsum) / p->n));
+		return;
+	default:
+		break;
+	}
+	if (p->n == 0) {
+		agg_put_nil(w, k);
+		return;
+	}
+	if (a->spec.fn == SL_AGG_MIN)
+		int_wins = has_int && (!p->n_float || (long double)p->imin <= p->fmin);
+	else
+		int_wins = has_int && (!p->n_float || (long double)p->imax >= p->fmax);
+	if (int_wins)
+		sl_rec_put_int(w, k, a->spec.fn == SL_AGG_MIN ? p->imin : p->imax);
+	else
+		sl_rec_put_float(w, k, a->spec.fn == SL_AGG_MIN ? p->fmin : p->fmax);
+}
+
+static void agg_put_topk(struct sl_rec_writer *w, const struct agg_item *a, const struct sl_topk *t)
+{
+	const struct sl_topk_entry *e = sl_topk_entries(t, a->spec.capacity);
+	const uint64_t *c = sl_topk_counts(t, a->spec.capacity);
+	uint32_t idx[SL_AGG_K_MAX], n = sl_topk_top(t, a->spec.capacity, a->spec.k, idx);
+
+	sl_rec_key(w, a->spec.name, strlen(a->spec.name));
+	msgpack_pack_array(&w->pk, n);
+	for (uint32_t i = 0; i < n; i++) {
+		msgpack_pack_map(&w->pk, 2);
+		msgpack_pack_str_with_body(&w->pk, a->spec.field, strlen(a->spec.field));
+		sl_rec_writer_cb(w, (const char *)e[idx[i]].key, e[idx[i]].len);
+		msgpack_pack_str_with_body(&w->pk, "count", 5);
+		msgpack_pack_uint64(&w->pk, c[idx[i]]);
+	}
+}
+
+static void agg_put(struct sl_rec_writer *w, const struct agg_item *a, const uint8_t *blk)
+{
+	const char *k = a->spec.name;
+
+	switch (a->spec.fn) {
+	case SL_AGG_COUNT:
+		sl_rec_put_int(w, k, (int64_t) * (const uint64_t *)blk);
+		return;
+	case SL_AGG_DISTINCT:
+		sl_rec_put_int(w, k, llround(sl_hll_estimate(blk, a->spec.p)));
+		return;
+	case SL_AGG_QUANTILE: {
+		const struct agg_quant *q = (const struct agg_quant *)blk;
+		double v = sl_dds_quantile(&a->dds, &q->dds, a->spec.q);
+
+		if (q->dds.n == 0)
+			agg_put_nil(w, k);
+		else if (q->n_float == 0)
+			sl_rec_put_int(w, k, llround(v));
+		else
+			sl_rec_put_float(w, k, v);
+		return;
+	}
+	case SL_AGG_TOP_K:
+		agg_put_topk(w, a, (const struct sl_topk *)blk);
+		return;
+	default:
+		agg_put_num(w, a, (const struct agg_num *)blk);
+		return;
+	}
+}
+
+/* One group's record into m; returns its length, 0 when it does not fit. */
+static uint32_t agg_record(const struct agg_conf *c, const struct agg_state *st, uint32_t g,
+			   struct rte_mbuf *m)
+{
+	const struct agg_gkey *k = &st->gkeys[g];
+	const uint8_t *p = st->arena + k->off, *end = p + k->len;
+	const uint8_t *blk = agg_block(c, st, g);
+	struct sl_rec_writer w;
+
+	sl_rec_begin(&w, rte_pktmbuf_mtod(m, void *), rte_pktmbuf_tailroom(m));
+	for (uint32_t f = 0; f < c->n_keys; f++) {
+		struct sl_val v;
+		const uint8_t *q = sl_mp_read(p, end, &v);
+
+		if (!q)
+			return 0;
+		sl_rec_put_raw(&w, c->fields[f], p, (uint32_t)(q - p));
+		p = q;
+	}
+	for (uint32_t i = 0; i < c->n_aggs; i++)
+		agg_put(&w, &c->aggs[i], blk + c->aggs[i].off);
+	return sl_rec_end(&w);
+}
+
+static bool agg_state_emit(const void *conf, void *state, uint64_t *cursor, struct sl_ctx *ctx,
+			   struct sl_emit *out)
+{
+	const struct agg_conf *c = conf;
+	struct agg_state *st = state;
+	unsigned emitted = 0;
+
+	if (*cursor == 0) {
+		for (uint32_t g = 0; g < st->n_groups; g++)
+			st->order[g] = g;
+		qsort_r(st->order, st->n_groups, sizeof(st->order[0]), agg_group_cmp, st);
+		ctx->counters[AGG_CNT_GROUPS_OVERFLOW] += st->n_lost;
+		st->n_lost = 0;
+	}
+	while (*cursor < st->n_groups && emitted < SL_EMIT_CAP) {
+		struct rte_mbuf *m = ctx->host->event_alloc(ctx);
+		struct sl_meta *meta;
+		uint32_t len;
+
+		if (!m)
+			return true;
+		len = agg_record(c, st, st->order[*cursor], m);
+		(*cursor)++;
+		emitted++;
+		if (len == 0) {
+			ctx->counters[AGG_CNT_EMIT_TOO_LARGE]++;
+			sl_drop(out, m, SL_DROP_INVALID);
+			continue;
+		}
+		m->data_len = (uint16_t)len;
+		m->pkt_len = len;
+		meta = sl_ctx_meta(ctx, m);
+		meta->kind = SL_EVENT_RECORD;
+		meta->rec_off = 0;
+		meta->raw_len = 0;
+		meta->ingest_tsc = ctx->now_tsc;
+		sl_emit(out, 0, m);
+	}
+	return *cursor < st->n_groups;
+}
+
+static const struct sl_state_ops agg_state_ops = {
+	.create = agg_state_create,
+	.merge = agg_state_merge,
+	.emit = agg_state_emit,
+	.reset = agg_state_reset,
+	.destroy = agg_state_destroy,
+};
+
+const struct sl_stage_desc sl_stage_aggregate = {
+	SL_STAGE_DESC_INIT,
+	.name = "aggregate",
+	.version = "1.0.0",
+	.summary = "group records by fields and compute count, sum, min, max, avg, distinct, "
+		   "quantile and top_k per group, per window",
+	.params = agg_params,
+	.outputs = NULL,
+	.counters = agg_counters,
+	.flags = SL_STAGE_F_WINDOWED,
+	.init = agg_init,
+	.process = agg_process,
+	.fini = agg_fini,
+	.state = &agg_state_ops,
+};

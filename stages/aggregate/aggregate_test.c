@@ -1,0 +1,659 @@
+/*
+ * Unit test of the aggregate stage: deterministic pseudo-random access-log records (status,
+ * bytes, ip, path, a float rt that is sometimes missing, and some events without status or
+ * without a record) are folded by process() once into a single state and once into three
+ * replica states that are then merged; both emit the same records byte for byte (merge ==
+ * single replica), and every value is checked against what the test computes itself:
+ * count, sum, min, max and avg exactly, distinct within 4 standard errors, quantiles within
+ * the relative accuracy, top_k exactly (capacity above the number of paths). Also: no
+ * group_by, the groups cap and its overflow counter, emit resuming after an empty pool,
+ * and init's parameter errors.
+ */
+#include <errno.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <rte_mbuf.h>
+
+#include <sluice/stage.h>
+
+#include "eal.h"
+#include "event/event.h"
+#include "plugin/registry.h"
+
+static struct rte_mempool *pool, *tiny_pool;
+static int meta_off;
+static const struct sl_stage_desc *desc;
+static struct sl_ctx_host host_priv;
+static uint64_t counters[SL_COUNTER_MAX];
+static struct sl_ctx ctx;
+static struct sl_emit out;
+
+enum { CNT_GROUPED = 0, CNT_MISSING_KEY, CNT_MISSING_FIELD, CNT_NOT_NUMBER, CNT_NEGATIVE };
+#define CNT_GROUPS_OVERFLOW 7
+
+static int setup(void **unused)
+{
+	pool = sl_test_pool(2048, 2048, &meta_off);
+	tiny_pool = sl_test_pool(128, 2048, &meta_off);
+	for (int i = 0; sl_builtin_stages[i]; i++)
+		if (strcmp(sl_builtin_stages[i]->name, "aggregate") == 0)
+			desc = sl_builtin_stages[i];
+	assert_non_null(desc);
+	host_priv.pool = pool;
+	ctx = (struct sl_ctx){ .host = &sl_host_table,
+			       .meta_offset = meta_off,
+			       .counters = counters,
+			       .name = "stats",
+			       .host_priv = &host_priv };
+	return 0;
+}
+
+static int init_agg(const char *const *group_by, uint32_t n_keys, const char *window,
+		    int64_t max_groups, const char *const *aggs, uint32_t n_aggs, void **conf,
+		    struct sl_error *err)
+{
+	char mg[32];
+	struct sl_arg v[4] = {
+		{ .key = "group_by",
+		  .type = SL_PARAM_LIST,
+		  .str = "",
+		  .list = group_by,
+		  .n_list = n_keys },
+		{ .key = "window", .type = SL_PARAM_STR, .str = window },
+		{ .key = "max_groups", .type = SL_PARAM_INT, .str = mg, .i = max_groups },
+		{ .key = "aggregations",
+		  .type = SL_PARAM_LIST,
+		  .str = "",
+		  .list = aggs,
+		  .n_list = n_aggs },
+	};
+	struct sl_args args = { .file = "t.yaml", .name = "stats", .n = 4, .v = v };
+
+	snprintf(mg, sizeof(mg), "%lld", (long long)max_groups);
+	memset(err, 0, sizeof(*err));
+	return desc->init(&sl_host_table, &args, conf, err);
+}
+
+/* ---- the records and what the test expects of them ---- */
+
+#define N_PATHS 20
+#define N_IPS	300
+
+struct line {
+	int has_record, has_status, has_rt;
+	int64_t status, bytes;
+	double rt;
+	unsigned ip, path;
+};
+
+struct model {
+	int nil; /* the group of events without status */
+	int64_t status;
+	uint64_t n, n_rt;
+	int64_t sum, min, max;
+	double rt_sum;
+	uint8_t ips[N_IPS];
+	uint64_t paths[N_PATHS];
+	int64_t *bytes;
+	double *rts;
+};
+
+static struct model groups[8];
+static unsigned n_groups;
+
+static struct model *model_of(const struct line *l)
+{
+	for (unsigned i = 0; i < n_groups; i++)
+		if (groups[i].nil == !l->has_status &&
+		    (!l->has_status || groups[i].status == l->status))
+			return &groups[i];
+	groups[n_groups] = (struct model){ .nil = !l->has_status, .status = l->status };
+	groups[n_groups].bytes = calloc(20000, sizeof(int64_t));
+	groups[n_groups].rts = calloc(20000, sizeof(double));
+	return &groups[n_groups++];
+}
+
+static void model_add(const struct line *l)
+{
+	struct model *g = model_of(l);
+
+	if (!l->has_record) {
+		g->n++;
+		return;
+	}
+	g->min = g->n == 0 || l->bytes < g->min ? l->bytes : g->min;
+	g->max = g->n == 0 || l->bytes > g->max ? l->bytes : g->max;
+	g->bytes[g->n] = l->bytes;
+	g->n++;
+	g->sum += l->bytes;
+	g->ips[l->ip] = 1;
+	g->paths[l->path]++;
+	if (l->has_rt) {
+		g->rts[g->n_rt++] = l->rt;
+		g->rt_sum += l->rt;
+	}
+}
+
+static struct rte_mbuf *make_event(const struct line *l)
+{
+	struct rte_mbuf *ev = rte_pktmbuf_alloc(pool);
+	struct sl_meta *meta;
+	struct sl_rec_writer w;
+	char s[32];
+	uint32_t len;
+
+	assert_non_null(ev);
+	meta = sl_event_meta(meta_off, ev);
+	memset(meta, 0, sizeof(*meta));
+	if (!l->has_record) {
+		memcpy(rte_pktmbuf_mtod(ev, char *), "a line", 6);
+		ev->data_len = 6;
+		ev->pkt_len = 6;
+		meta->kind = SL_EVENT_LINE;
+		meta->raw_len = 6;
+		return ev;
+	}
+	sl_rec_begin(&w, rte_pktmbuf_mtod(ev, void *), rte_pktmbuf_tailroom(ev));
+	if (l->has_status)
+		sl_rec_put_int(&w, "status", l->status);
+	sl_rec_put_int(&w, "bytes", l->bytes);
+	snprintf(s, sizeof(s), "10.0.%u.%u", l->ip / 200, l->ip % 200);
+	sl_rec_put_str(&w, "ip", s, strlen(s));
+	snprintf(s, sizeof(s), "/p%u", l->path);
+	sl_rec_put_str(&w, "path", s, strlen(s));
+	if (l->has_rt)
+		sl_rec_put_float(&w, "rt", l->rt);
+	len = sl_rec_end(&w);
+	assert_true(len > 0);
+	ev->data_len = (uint16_t)len;
+	ev->pkt_len = len;
+	meta->kind = SL_EVENT_RECORD;
+	return ev;
+}
+
+static uint64_t x_rng = 777;
+
+static unsigned rnd(unsigned n)
+{
+	x_rng = x_rng * 6364136223846793005ull + 1442695040888963407ull;
+	return (unsigned)((x_rng >> 33) % n);
+}
+
+static void make_line(struct line *l)
+{
+	static const int64_t statuses[] = { 200, 200, 200, 200, 404, 404, 500 };
+	unsigned a = rnd(N_PATHS), b = rnd(N_PATHS);
+
+	memset(l, 0, sizeof(*l));
+	l->has_record = rnd(100) != 0;
+	l->has_status = l->has_record && rnd(50) != 0;
+	l->status = statuses[rnd(7)];
+	l->bytes = rnd(4) == 0 ? 0 : (int64_t)rnd(100000) + 1;
+	l->ip = rnd(N_IPS);
+	l->path = a * b / N_PATHS; /* skewed towards low paths */
+	l->has_rt = rnd(10) != 0;
+	l->rt = rnd(64) / 8.0; /* exact in binary: float sums do not depend on order */
+}
+
+static void process_burst(const void *conf, void *state, struct rte_mbuf **evs, uint16_t n)
+{
+	struct sl_burst in = { .ev = evs, .n = n };
+
+	memset(&out, 0, sizeof(out));
+	out.n_ports = 1;
+	ctx.state = state;
+	desc->process(conf, &ctx, &in, &out);
+	assert_int_equal(out.n[0], 0);
+	assert_int_equal(out.n_drop, n);
+	for (uint16_t i = 0; i < n; i++) {
+		assert_ptr_equal(out.drop[i], evs[i]);
+		assert_int_equal(out.drop_reason[i], SL_DROP_CONSUMED);
+	}
+}
+
+/* Every record of a closed state, in order, as copies; returns how many. */
+static unsigned emit_all(const void *conf, void *state, uint8_t recs[][2048], uint32_t *lens,
+			 unsigned max)
+{
+	uint64_t cursor = 0;
+	unsigned k = 0;
+	bool more;
+
+	do {
+		memset(&out, 0, sizeof(out));
+		out.n_ports = 1;
+		more = desc->state->emit(conf, state, &cursor, &ctx, &out);
+		assert_int_equal(out.n_drop, 0);
+		for (unsigned i = 0; i < out.n[0]; i++, k++) {
+			struct rte_mbuf *m = out.port[0][i];
+			struct sl_rec r = sl_event_record(&ctx, m);
+
+			assert_true(k < max);
+			assert_int_equal(sl_event_meta(meta_off, m)->kind, SL_EVENT_RECORD);
+			assert_true(r.len <= 2048);
+			memcpy(recs[k], r.p, r.len);
+			lens[k] = r.len;
+			rte_pktmbuf_free(m);
+		}
+	} while (more);
+	return k;
+}
+
+static int64_t rec_int(struct sl_rec r, const char *k)
+{
+	struct sl_val v;
+
+	if (!sl_rec_find(r, k, strlen(k), &v) || v.type != SL_VAL_INT)
+		fail_msg("field %s missing or not an integer", k);
+	return v.i;
+}
+
+static double rec_float(struct sl_rec r, const char *k)
+{
+	struct sl_val v;
+
+	if (!sl_rec_find(r, k, strlen(k), &v) || v.type != SL_VAL_FLOAT)
+		fail_msg("field %s missing or not a float", k);
+	return v.f;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+static int cmp_dbl(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* top_paths: [{"path": "/pN", "count": C}, ...] against the model's counts. */
+static void check_top_paths(struct sl_rec r, const struct model *g)
+{
+	struct sl_val v, e;
+	const uint8_t *p, *end = r.p + r.len;
+	uint64_t ch, prev = UINT64_MAX;
+
+	assert_true(sl_rec_find(r, "top_paths", 9, &v));
+	assert_int_equal(v.type, SL_VAL_ARRAY);
+	assert_int_equal(v.n, 3);
+	p = sl_mp_head(v.raw, end, &v, &ch);
+	for (unsigned i = 0; i < 3; i++) {
+		struct sl_rec m;
+		unsigned path, better = 0;
+		int64_t c;
+
+		m.p = p;
+		p = sl_mp_read(p, end, &e);
+		assert_non_null(p);
+		m.len = e.raw_len;
+		assert_int_equal(e.type, SL_VAL_MAP);
+		assert_int_equal(e.n, 2);
+		assert_true(sl_rec_find(m, "path", 4, &e));
+		assert_int_equal(e.type, SL_VAL_STR);
+		assert_true(e.s.len >= 3 && e.s.p[0] == '/' && e.s.p[1] == 'p');
+		path = (unsigned)atoi(e.s.p + 2);
+		c = rec_int(m, "count");
+		assert_int_equal((uint64_t)c, g->paths[path]);
+		assert_true((uint64_t)c <= prev);
+		prev = (uint64_t)c;
+		/* exactly i paths have more (ties may go either way only between equals) */
+		for (unsigned q = 0; q < N_PATHS; q++)
+			better += g->paths[q] > g->paths[path];
+		assert_true(better <= i);
+	}
+}
+
+static void check_group(struct sl_rec r, struct model *g)
+{
+	struct sl_val v;
+	double sigma = 1.04 / 64, got, want;
+	uint64_t n_ips = 0, n_rec = 0;
+
+	assert_true(sl_rec_find(r, "status", 6, &v));
+	if (g->nil) {
+		assert_int_equal(v.type, SL_VAL_NIL);
+	} else {
+		assert_int_equal(v.type, SL_VAL_INT);
+		assert_int_equal(v.i, g->status);
+	}
+	for (unsigned i = 0; i < N_IPS; i++)
+		n_ips += g->ips[i];
+	for (unsigned i = 0; i < N_PATHS; i++)
+		n_rec += g->paths[i];
+	assert_int_equal(rec_int(r, "requests"), g->n);
+	assert_int_equal(rec_int(r, "total"), g->sum);
+	assert_int_equal(rec_int(r, "smallest"), g->min);
+	assert_int_equal(rec_int(r, "largest"), g->max);
+	assert_int_equal(rec_int(r, "with_rt"), g->n_rt);
+	assert_true(rec_float(r, "rt_sum") == g->rt_sum);
+	assert_true(fabs(rec_float(r, "mean_rt") - g->rt_sum / (double)g->n_rt) < 1e-12);
+	got = (double)rec_int(r, "clients");
+	assert_true(fabs(got - (double)n_ips) <= 4 * sigma * (double)n_ips);
+	/* quantiles of the records' values: rank floor(q (n - 1)) */
+	qsort(g->bytes, n_rec, sizeof(int64_t), cmp_i64);
+	want = (double)g->bytes[(size_t)(0.99 * (double)(n_rec - 1))];
+	got = (double)rec_int(r, "p99_bytes");
+	assert_true(fabs(got - want) <= 0.01 * want + 0.5);
+	qsort(g->rts, g->n_rt, sizeof(double), cmp_dbl);
+	want = g->rts[(size_t)(0.5 * (double)(g->n_rt - 1))];
+	got = rec_float(r, "p50_rt");
+	assert_true(fabs(got - want) <= 0.02 * want * (1 + 1e-9));
+	check_top_paths(r, g);
+}
+
+static int model_cmp(const void *a, const void *b)
+{
+	const struct model *x = a, *y = b;
+
+	if (x->nil != y->nil)
+		return y->nil - x->nil;
+	return (x->status > y->status) - (x->status < y->status);
+}
+
+static const char *const all_aggs[] = {
+	"{ name: requests,  fn: count }",
+	"{ name: clients,   fn: distinct, field: ip }",
+	"{ name: p99_bytes, fn: quantile, field: bytes, q: 0.99 }",
+	"{ name: top_paths, fn: top_k, field: path, k: 3 }",
+	"name: total, fn: sum, field: bytes",
+	"{ name: smallest, fn: min, field: bytes }",
+	"{ name: largest, fn: max, field: \"bytes\" }",
+	"{ name: mean_rt, fn: avg, field: rt }",
+	"{ name: rt_sum, fn: sum, field: rt }",
+	"{ name: with_rt, fn: count, field: rt }",
+	"{ name: 'p50_rt', fn: quantile, field: rt, q: 0.5, error: 0.02 }",
+};
+
+static uint8_t recs_a[8][2048], recs_b[8][2048];
+
+static void test_merge_equals_single(void **unused)
+{
+	static const char *const keys[] = { "status" };
+	const struct sl_state_ops *ops = desc->state;
+	struct rte_mbuf *one[64], *three[64];
+	uint32_t lens_a[8], lens_b[8];
+	struct sl_error err;
+	void *conf, *single, *rep[3];
+	unsigned na, nb, burst = 0;
+	uint64_t missing_key = 0, missing_rt = 0, no_record = 0;
+
+	assert_int_equal(init_agg(keys, 1, "all", 16, all_aggs, 11, &conf, &err), 0);
+	single = ops->create(conf);
+	assert_non_null(single);
+	for (int i = 0; i < 3; i++) {
+		rep[i] = ops->create(conf);
+		assert_non_null(rep[i]);
+	}
+	memset(counters, 0, sizeof(counters));
+	n_groups = 0;
+	for (int e = 0; e < 12000; e++) {
+		struct line l;
+		unsigned b = (unsigned)e % 64;
+
+		make_line(&l);
+		model_add(&l);
+		missing_key += !l.has_status;
+		missing_rt += l.has_record && !l.has_rt;
+		no_record += !l.has_record;
+		one[b] = make_event(&l);
+		three[b] = make_event(&l);
+		if (b == 63 || e == 11999) {
+			process_burst(conf, single, one, (uint16_t)(b + 1));
+			process_burst(conf, rep[burst++ % 3], three, (uint16_t)(b + 1));
+			for (unsigned i = 0; i <= b; i++) {
+				rte_pktmbuf_free(one[i]);
+				rte_pktmbuf_free(three[i]);
+			}
+		}
+	}
+	/* every event counted twice (single and replicas) */
+	assert_int_equal(counters[CNT_GROUPED], 2 * 12000);
+	assert_int_equal(counters[CNT_MISSING_KEY], 2 * missing_key);
+	/* 10 aggregations read a field, 4 of them rt */
+	assert_int_equal(counters[CNT_MISSING_FIELD], 2 * (10 * no_record + 4 * missing_rt));
+	assert_int_equal(counters[CNT_NOT_NUMBER], 0);
+	assert_int_equal(counters[CNT_GROUPS_OVERFLOW], 0);
+	ops->merge(conf, rep[1], rep[2]);
+	ops->reset(conf, rep[2]);
+	ops->merge(conf, rep[0], rep[1]);
+	ops->reset(conf, rep[1]);
+	na = emit_all(conf, single, recs_a, lens_a, 8);
+	nb = emit_all(conf, rep[0], recs_b, lens_b, 8);
+	assert_int_equal(na, n_groups);
+	assert_int_equal(nb, na);
+	qsort(groups, n_groups, sizeof(groups[0]), model_cmp);
+	for (unsigned i = 0; i < na; i++) {
+		assert_int_equal(lens_a[i], lens_b[i]);
+		assert_memory_equal(recs_a[i], recs_b[i], lens_a[i]);
+		check_group((struct sl_rec){ recs_a[i], lens_a[i] }, &groups[i]);
+	}
+	/* a reset state emits nothing */
+	ops->reset(conf, single);
+	assert_int_equal(emit_all(conf, single, recs_a, lens_a, 8), 0);
+	for (unsigned i = 0; i < n_groups; i++) {
+		free(groups[i].bytes);
+		free(groups[i].rts);
+	}
+	ops->destroy(conf, single);
+	for (int i = 0; i < 3; i++)
+		ops->destroy(conf, rep[i]);
+	desc->fini(conf);
+}
+
+/* One record {"v": i, "s": s} for the small tests. */
+static struct rte_mbuf *make_small(int64_t i, const char *s)
+{
+	struct rte_mbuf *ev = rte_pktmbuf_alloc(pool);
+	struct sl_meta *meta;
+	struct sl_rec_writer w;
+	uint32_t len;
+
+	assert_non_null(ev);
+	meta = sl_event_meta(meta_off, ev);
+	memset(meta, 0, sizeof(*meta));
+	sl_rec_begin(&w, rte_pktmbuf_mtod(ev, void *), rte_pktmbuf_tailroom(ev));
+	sl_rec_put_int(&w, "v", i);
+	sl_rec_put_str(&w, "s", s, strlen(s));
+	len = sl_rec_end(&w);
+	ev->data_len = (uint16_t)len;
+	ev->pkt_len = len;
+	meta->kind = SL_EVENT_RECORD;
+	return ev;
+}
+
+static void test_no_group_by_and_overflow(void **unused)
+{
+	static const char *const keys[] = { "v" };
+	static const char *const aggs[] = { "{ name: total, fn: sum, field: v }",
+					    "{ name: n_s, fn: distinct, field: s, p: 4 }",
+					    "{ name: m, fn: max, field: s }" };
+	const struct sl_state_ops *ops = desc->state;
+	struct rte_mbuf *burst[10];
+	uint32_t lens[8];
+	struct sl_error err;
+	void *conf, *st[2];
+
+	/* no group_by, default aggregation: one record {"count": N} */
+	assert_int_equal(init_agg(NULL, 0, "all", 1, NULL, 0, &conf, &err), 0);
+	st[0] = ops->create(conf);
+	for (int i = 0; i < 10; i++)
+		burst[i] = make_small(i, "x");
+	process_burst(conf, st[0], burst, 10);
+	for (int i = 0; i < 10; i++)
+		rte_pktmbuf_free(burst[i]);
+	assert_int_equal(emit_all(conf, st[0], recs_a, lens, 8), 1);
+	assert_int_equal(rec_int((struct sl_rec){ recs_a[0], lens[0] }, "count"), 10);
+	ops->destroy(conf, st[0]);
+	desc->fini(conf);
+
+	/* 4 groups at most: v = 0..9 keeps 0..3; merging a replica that saw 2..5 loses 4, 5 */
+	assert_int_equal(init_agg(keys, 1, "10s", 4, aggs, 3, &conf, &err), 0);
+	st[0] = ops->create(conf);
+	st[1] = ops->create(conf);
+	memset(counters, 0, sizeof(counters));
+	for (int i = 0; i < 10; i++)
+		burst[i] = make_small(i, i % 2 ? "a" : "b");
+	process_burst(conf, st[0], burst, 10);
+	assert_int_equal(counters[CNT_GROUPED], 4);
+	assert_int_equal(counters[CNT_GROUPS_OVERFLOW], 6);
+	/* max of strings is not a number */
+	assert_int_equal(counters[CNT_NOT_NUMBER], 4);
+	for (int i = 0; i < 10; i++)
+		rte_pktmbuf_free(burst[i]);
+	for (int i = 2; i < 6; i++)
+		burst[i - 2] = make_small(i, "c");
+	process_burst(conf, st[1], burst, 4);
+	for (int i = 0; i < 4; i++)
+		rte_pktmbuf_free(burst[i]);
+	ops->merge(conf, st[0], st[1]);
+	memset(counters, 0, sizeof(counters));
+	assert_int_equal(emit_all(conf, st[0], recs_a, lens, 8), 4);
+	assert_int_equal(counters[CNT_GROUPS_OVERFLOW], 2);
+	for (int i = 0; i < 4; i++) {
+		struct sl_rec r = { recs_a[i], lens[i] };
+		struct sl_val v;
+
+		assert_int_equal(rec_int(r, "v"), i);
+		assert_int_equal(rec_int(r, "total"), i < 2 ? i : 2 * i);
+		assert_int_equal(rec_int(r, "n_s"), i < 2 ? 1 : 2);
+		assert_true(sl_rec_find(r, "m", 1, &v));
+		assert_int_equal(v.type, SL_VAL_NIL);
+	}
+	ops->destroy(conf, st[0]);
+	ops->destroy(conf, st[1]);
+	desc->fini(conf);
+}
+
+static void test_emit_resumes_after_empty_pool(void **unused)
+{
+	static const char *const keys[] = { "s" };
+	const struct sl_state_ops *ops = desc->state;
+	struct rte_mbuf *hold[128], *burst[3];
+	struct sl_error err;
+	uint64_t cursor = 0;
+	unsigned n = 0;
+	void *conf, *st;
+
+	assert_int_equal(init_agg(keys, 1, "all", 16, NULL, 0, &conf, &err), 0);
+	st = ops->create(conf);
+	for (int i = 0; i < 3; i++)
+		burst[i] = make_small(0, i == 0 ? "c" : i == 1 ? "b" : "a");
+	process_burst(conf, st, burst, 3);
+	for (int i = 0; i < 3; i++)
+		rte_pktmbuf_free(burst[i]);
+	host_priv.pool = tiny_pool;
+	while (n < 128 && (hold[n] = rte_pktmbuf_alloc(tiny_pool)))
+		n++;
+	memset(&out, 0, sizeof(out));
+	out.n_ports = 1;
+	assert_true(ops->emit(conf, st, &cursor, &ctx, &out));
+	assert_int_equal(out.n[0], 0);
+	rte_pktmbuf_free(hold[--n]);
+	assert_true(ops->emit(conf, st, &cursor, &ctx, &out));
+	assert_int_equal(out.n[0], 1);
+	assert_int_equal(cursor, 1);
+	while (n > 0)
+		rte_pktmbuf_free(hold[--n]);
+	assert_false(ops->emit(conf, st, &cursor, &ctx, &out));
+	assert_int_equal(out.n[0], 3);
+	for (int i = 0; i < 3; i++) {
+		struct sl_val v;
+		assert_true(sl_rec_find(sl_event_record(&ctx, out.port[0][i]), "s", 1, &v));
+		assert_int_equal(v.s.p[0], 'a' + i);
+		rte_pktmbuf_free(out.port[0][i]);
+	}
+	host_priv.pool = pool;
+	ops->destroy(conf, st);
+	desc->fini(conf);
+}
+
+static void expect_agg_error(const char *item, const char *want)
+{
+	static const char *const keys[] = { "status" };
+	struct sl_error err;
+	void *conf;
+
+	if (init_agg(keys, 1, "all", 16, &item, 1, &conf, &err) != -EINVAL)
+		fail_msg("'%s' accepted", item);
+	assert_string_equal(err.key, "aggregations");
+	if (!strstr(err.msg, want))
+		fail_msg("'%s': message '%s' lacks '%s'", item, err.msg, want);
+}
+
+static void test_init_errors(void **unused)
+{
+	static const char *const keys[] = { "status" }, *const twice[] = { "a", "a" };
+	static const char *const dup[] = { "{ name: x, fn: count }", "{ name: x, fn: count }" };
+	struct sl_error err;
+	void *conf;
+
+	expect_agg_error("{ name: a, fn: quantil, field: b }", "unknown function 'quantil'");
+	expect_agg_error("{ name: a, fn: sum }", "needs 'field'");
+	expect_agg_error("{ name: a, fn: quantile, field: b }", "needs 'q'");
+	expect_agg_error("{ name: a, fn: quantile, field: b, q: 1.5 }", "q: expected a number");
+	expect_agg_error("{ name: a, fn: quantile, field: b, q: 0.5, error: 0.5 }", "error:");
+	expect_agg_error("{ name: a, fn: distinct, field: b, p: 20 }", "p: expected an integer");
+	expect_agg_error("{ name: a, fn: top_k, field: b, k: 3, capacity: 2 }", "capacity:");
+	expect_agg_error("{ name: a, fn: count, q: 0.5 }", "'q' does not apply to fn count");
+	expect_agg_error("{ name: a, fn: count, colour: red }", "unknown key 'colour'");
+	expect_agg_error("{ name: a, name: b, fn: count }", "'name' given twice");
+	expect_agg_error("{ name: a, fn: count", "missing '}'");
+	expect_agg_error("{ fn: count }", "missing 'name'");
+	expect_agg_error("{ name: status, fn: count }", "also a group_by field");
+	expect_agg_error("{ name: 'a, fn: count }", "unterminated string");
+	expect_agg_error("{ name: a fn: count }", "missing 'fn'");
+	assert_int_equal(init_agg(keys, 1, "all", 16, dup, 2, &conf, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "used twice"));
+	assert_int_equal(init_agg(twice, 2, "all", 16, NULL, 0, &conf, &err), -EINVAL);
+	assert_string_equal(err.key, "group_by");
+	assert_int_equal(init_agg(keys, 1, "5x", 16, NULL, 0, &conf, &err), -EINVAL);
+	assert_string_equal(err.key, "window");
+	assert_int_equal(init_agg(keys, 1, "all", 0, NULL, 0, &conf, &err), -EINVAL);
+	assert_string_equal(err.key, "max_groups");
+	assert_int_equal(init_agg(keys, 1, "all", (1 << 20) + 1, NULL, 0, &conf, &err), -EINVAL);
+	assert_string_equal(err.key, "max_groups");
+	assert_int_equal(init_agg(keys, 1, "250ms", 1, all_aggs, 11, &conf, &err), 0);
+	desc->fini(conf);
+}
+
+static void test_pool_clean(void **unused)
+{
+	assert_int_equal(rte_mempool_avail_count(pool), 2048);
+	assert_int_equal(rte_mempool_avail_count(tiny_pool), 128);
+}
+
+static void test_descriptor_checks(void **unused)
+{
+	char err[256] = "";
+
+	if (sl_stage_desc_check(desc, err, sizeof(err)) != 0)
+		fail_msg("descriptor rejected: %s", err);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_descriptor_checks),
+		cmocka_unit_test(test_merge_equals_single),
+		cmocka_unit_test(test_no_group_by_and_overflow),
+		cmocka_unit_test(test_emit_resumes_after_empty_pool),
+		cmocka_unit_test(test_init_errors),
+		cmocka_unit_test(test_pool_clean),
+	};
+
+	return cmocka_run_group_tests(tests, setup, NULL);
+}

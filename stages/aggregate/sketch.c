@@ -1,0 +1,369 @@
+/*
+ * The aggregate stage's sketches (sketch.h): HyperLogLog, DDSketch and space-saving over
+ * caller-owned blocks. Called by aggregate.c from process (add), merge and emit, on
+ * whichever thread owns the state at the time; no allocation, no globals, no locks.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "sketch.h"
+
+/* splitmix64's finaliser: every input bit affects every output bit. */
+static uint64_t sketch_mix(uint64_t z)
+{
+	z += 0x9e3779b97f4a7c15ull;
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+uint64_t sl_sketch_hash(const void *p, size_t n, uint64_t seed)
+{
+	const uint8_t *b = p;
+	uint64_t h = sketch_mix(seed ^ n), x;
+
+	for (; n >= 8; b += 8, n -= 8) {
+		memcpy(&x, b, 8);
+		h = sketch_mix(h ^ x);
+	}
+	x = (uint64_t)n << 56;
+	if (n)
+		memcpy(&x, b, n);
+	return sketch_mix(h ^ x);
+}
+
+/* ---- HyperLogLog ---- */
+
+void sl_hll_merge(uint8_t *dst, const uint8_t *src, unsigned p)
+{
+	for (size_t i = 0; i < sl_hll_size(p); i++)
+		if (dst[i] < src[i])
+			dst[i] = src[i];
+}
+
+double sl_hll_estimate(const uint8_t *reg, unsigned p)
+{
+	const double m = (double)sl_hll_size(p);
+	double sum = 0, alpha, e;
+	size_t zeros = 0;
+
+	for (size_t i = 0; i < sl_hll_size(p); i++) {
+		sum += 1.0 / (double)((uint64_t)1 << reg[i]);
+		zeros += reg[i] == 0;
+	}
+	/* Flajolet et al. 2007, figure 3. */
+	alpha = p == 4 ? 0.673 : p == 5 ? 0.697 : p == 6 ? 0.709 : 0.7213 / (1 + 1.079 / m);
+	e = alpha * m * m / sum;
+	if (e <= 2.5 * m && zeros)
+		e = m * log(m / (double)zeros);
+	return e;
+}
+
+/* ---- DDSketch ---- */
+
+int sl_dds_params_init(struct sl_dds_params *dp, double alpha)
+{
+	double need;
+
+	if (!(alpha >= 0.001 && alpha <= 0.1))
+		return -1;
+	dp->alpha = alpha;
+	dp->gamma = (1 + alpha) / (1 - alpha);
+	dp->inv_log_gamma = 1 / log(dp->gamma);
+	/* 2^64 of range below the top, plus the top's rounding slack. */
+	need = ceil(64 * log(2.0) * dp->inv_log_gamma) + 256;
+	dp->n_bins = ((uint32_t)need + 255) / 256 * 256;
+	return 0;
+}
+
+static int32_t dds_key(const struct sl_dds_params *dp, double x)
+{
+	return (int32_t)ceil(log(x) * dp->inv_log_gamma);
+}
+
+/* The top bin for a highest key: the key rounded up to a multiple of 256, so the store
+ * moves up rarely and its position depends only on the maximum. */
+static int32_t dds_top_for(int32_t key)
+{
+	int32_t r = key % 256;
+
+	if (r < 0)
+		r += 256;
+	return r ? key + (256 - r) : key;
+}
+
+static bool dds_has_bins(const struct sl_dds *s)
+{
+	return s->n > s->n_zero;
+}
+
+/* Move the store up to a higher top, collapsing what falls off into the lowest bin. */
+static void dds_raise(const struct sl_dds_params *dp, struct sl_dds *s, int32_t top)
+{
+	uint64_t d = (uint64_t)((int64_t)top - s->top), low = 0;
+	uint32_t nb = dp->n_bins;
+
+	if (d == 0)
+		return;
+	if (d >= nb) {
+		for (uint32_t i = 0; i < nb; i++)
+			low += s->bins[i];
+		memset(s->bins, 0, (size_t)nb * sizeof(s->bins[0]));
+	} else {
+		for (uint32_t i = 0; i <= d; i++)
+			low += s->bins[i];
+		memmove(s->bins, s->bins + d, (size_t)(nb - d) * sizeof(s->bins[0]));
+		memset(s->bins + nb - d, 0, (size_t)d * sizeof(s->bins[0]));
+	}
+	s->bins[0] = low;
+	s->top = top;
+}
+
+static void dds_put(const struct sl_dds_params *dp, struct sl_dds *s, int32_t key, uint64_t n)
+{
+	int64_t low = (int64_t)s->top - dp->n_bins + 1;
+
+	s->bins[key < low ? 0 : (uint32_t)(key - low)] += n;
+}
+
+void sl_dds_add(const struct sl_dds_params *dp, struct sl_dds *s, double x, uint64_t n)
+{
+	int32_t key;
+
+	if (!(x > 0)) {
+		s->n += n;
+		s->n_zero += n;
+		return;
+	}
+	key = dds_key(dp, x);
+	if (!dds_has_bins(s))
+		s->top = dds_top_for(key);
+	else if (key > s->top)
+		dds_raise(dp, s, dds_top_for(key));
+	s->n += n;
+	dds_put(dp, s, key, n);
+}
+
+void sl_dds_merge(const struct sl_dds_params *dp, struct sl_dds *dst, const struct sl_dds *src)
+{
+	int64_t low = (int64_t)src->top - dp->n_bins + 1;
+
+	if (dds_has_bins(src)) {
+		if (!dds_has_bins(dst))
+			dst->top = src->top;
+		else if (src->top > dst->top)
+			dds_raise(dp, dst, src->top);
+		for (uint32_t i = 0; i < dp->n_bins; i++)
+			if (src->bins[i])
+				dds_put(dp, dst, (int32_t)(low + i), src->bins[i]);
+	}
+	dst->n += src->n;
+	dst->n_zero += src->n_zero;
+}
+
+double sl_dds_quantile(const struct sl_dds_params *dp, const struct sl_dds *s, double q)
+{
+	uint64_t rank, seen = s->n_zero;
+	int64_t low = (int64_t)s->top - dp->n_bins + 1;
+
+	if (s->n == 0)
+		return 0;
+	rank = (uint64_t)(q * (double)(s->n - 1));
+	if (rank < seen)
+		return 0;
+	for (uint32_t i = 0; i < dp->n_bins; i++) {
+		seen += s->bins[i];
+		if (seen > rank)
+			return 2 * pow(dp->gamma, (double)(low + i)) / (dp->gamma + 1);
+	}
+	return 2 * pow(dp->gamma, (double)s->top) / (dp->gamma + 1);
+}
+
+/* ---- space-saving ---- */
+
+static int topk_keycmp(const struct sl_topk_entry *a, const struct sl_topk_entry *b)
+{
+	uint32_t n = a->len < b->len ? a->len : b->len;
+	int c = memcmp(a->key, b->key, n);
+
+	return c ? c : (a->len > b->len) - (a->len < b->len);
+}
+
+static int64_t topk_find(const struct sl_topk *t, uint32_t cap, const uint8_t *key, uint32_t len,
+			 uint64_t hash)
+{
+	const uint64_t *h = sl_topk_hashes(t);
+	const struct sl_topk_entry *e = sl_topk_entries(t, cap);
+
+	for (uint32_t i = 0; i < t->n; i++)
+		if (h[i] == hash && e[i].len == len && memcmp(e[i].key, key, len) == 0)
+			return i;
+	return -1;
+}
+
+static void topk_set(struct sl_topk *t, uint32_t cap, uint32_t i, const uint8_t *key, uint32_t len,
+		     uint64_t hash, uint64_t count)
+{
+	struct sl_topk_entry *e = &sl_topk_entries(t, cap)[i];
+
+	sl_topk_hashes(t)[i] = hash;
+	sl_topk_counts(t, cap)[i] = count;
+	e->len = len;
+	memcpy(e->key, key, len);
+}
+
+void sl_topk_add(struct sl_topk *t, uint32_t cap, const uint8_t *key, uint32_t len, uint64_t hash,
+		 uint64_t n)
+{
+	uint64_t *c = sl_topk_counts(t, cap);
+	int64_t i = topk_find(t, cap, key, len, hash);
+	uint32_t min = 0;
+
+	t->total += n;
+	if (i >= 0) {
+		c[i] += n;
+		return;
+	}
+	if (t->n < cap) {
+		topk_set(t, cap, t->n++, key, len, hash, n);
+		return;
+	}
+	/* Evict the smallest counter: the newcomer inherits its count as error. */
+	for (uint32_t j = 1; j < cap; j++)
+		if (c[j] < c[min])
+			min = j;
+	if (t->floor < c[min])
+		t->floor = c[min];
+	topk_set(t, cap, min, key, len, hash, c[min] + n);
+}
+
+struct topk_order {
+	struct sl_topk_cand *c;
+	const struct sl_topk_entry *e[2];
+};
+
+/* Candidate a before b: larger count, then smaller key. */
+static bool topk_cand_before(const struct topk_order *o, uint32_t a, uint32_t b)
+{
+	const struct sl_topk_cand *x = &o->c[a], *y = &o->c[b];
+
+	if (x->count != y->count)
+		return x->count > y->count;
+	return topk_keycmp(&o->e[x->from][x->idx], &o->e[y->from][y->idx]) < 0;
+}
+
+static void topk_sift(struct topk_order *o, uint32_t root, uint32_t n)
+{
+	for (;;) {
+		uint32_t child = 2 * root + 1;
+		struct sl_topk_cand tmp;
+
+		if (child >= n)
+			return;
+		/* A heap whose root is the candidate that sorts last. */
+		if (child + 1 < n && topk_cand_before(o, child, child + 1))
+			child++;
+		if (!topk_cand_before(o, root, child))
+			return;
+		tmp = o->c[root];
+		o->c[root] = o->c[child];
+		o->c[child] = tmp;
+		root = child;
+	}
+}
+
+/* Heapsort into candidate order (first = largest count). */
+static void topk_sort(struct topk_order *o, uint32_t n)
+{
+	struct sl_topk_cand tmp;
+
+	for (uint32_t i = n / 2; i-- > 0;)
+		topk_sift(o, i, n);
+	for (uint32_t end = n; end-- > 1;) {
+		tmp = o->c[0];
+		o->c[0] = o->c[end];
+		o->c[end] = tmp;
+		topk_sift(o, 0, end);
+	}
+}
+
+void sl_topk_merge(struct sl_topk *dst, const struct sl_topk *src, uint32_t cap, void *scratch)
+{
+	struct sl_topk_cand *cand = scratch;
+	uint8_t *kept = (uint8_t *)(cand + 2 * (size_t)cap);
+	const struct sl_topk_entry *se = sl_topk_entries(src, cap);
+	const uint64_t *sh = sl_topk_hashes(src), *sc = sl_topk_counts(src, cap);
+	uint64_t *dc = sl_topk_counts(dst, cap);
+	uint64_t floor = dst->floor + src->floor;
+	struct topk_order o = { cand, { sl_topk_entries(dst, cap), se } };
+	uint32_t u = 0, m, slot = 0;
+
+	memset(kept, 0, cap);
+	/* Items on both sides add up; an item missing from one side gets that side's floor,
+	 * the most it can have had there, so counts stay upper bounds. */
+	for (uint32_t j = 0; j < src->n; j++) {
+		int64_t i = topk_find(dst, cap, se[j].key, se[j].len, sh[j]);
+		if (i >= 0) {
+			dc[i] += sc[j];
+			kept[i] = 1;
+		} else {
+			cand[u++] = (struct sl_topk_cand){ sc[j] + dst->floor, 1, j };
+		}
+	}
+	for (uint32_t i = 0; i < dst->n; i++)
+		if (!kept[i])
+			dc[i] += src->floor;
+	dst->total += src->total;
+	if (dst->n + u <= cap) {
+		for (uint32_t k = 0; k < u; k++)
+			topk_set(dst, cap, dst->n++, se[cand[k].idx].key, se[cand[k].idx].len,
+				 sh[cand[k].idx], cand[k].count);
+		dst->floor = floor;
+		return;
+	}
+	/* Too many: keep the cap largest; anything dropped is covered by the floor. */
+	for (uint32_t i = 0; i < dst->n; i++)
+		cand[u + i] = (struct sl_topk_cand){ dc[i], 0, i };
+	m = u + dst->n;
+	topk_sort(&o, m);
+	if (floor < cand[cap].count)
+		floor = cand[cap].count;
+	memset(kept, 0, cap);
+	for (uint32_t k = 0; k < cap; k++)
+		if (cand[k].from == 0)
+			kept[cand[k].idx] = 1;
+	for (uint32_t k = 0; k < cap; k++) {
+		if (cand[k].from == 0)
+			continue;
+		while (slot < dst->n && kept[slot])
+			slot++;
+		topk_set(dst, cap, slot++, se[cand[k].idx].key, se[cand[k].idx].len,
+			 sh[cand[k].idx], cand[k].count);
+	}
+	dst->n = cap;
+	dst->floor = floor;
+}
+
+uint32_t sl_topk_top(const struct sl_topk *t, uint32_t cap, uint32_t k, uint32_t *idx)
+{
+	const struct sl_topk_entry *e = sl_topk_entries(t, cap);
+	const uint64_t *c = sl_topk_counts(t, cap);
+	uint32_t r;
+
+	/* Selection, k passes: each takes the best entry after the previous pick. */
+	for (r = 0; r < k && r < t->n; r++) {
+		int64_t best = -1;
+		for (uint32_t i = 0; i < t->n; i++) {
+			if (r > 0) {
+				uint32_t p = idx[r - 1];
+				if (c[i] > c[p] || (c[i] == c[p] && topk_keycmp(&e[i], &e[p]) <= 0))
+					continue;
+			}
+			if (best < 0 || c[i] > c[best] ||
+			    (c[i] == c[best] && topk_keycmp(&e[i], &e[best]) < 0))
+				best = i;
+		}
+		idx[r] = (uint32_t)best;
+	}
+	return r;
+}
