@@ -84,7 +84,7 @@ int sl_ctl_call(int fd, const char *request, int timeout_ms, char **response, si
 	size_t rl = strlen(request), off = 0, cap = 0, have = 0;
 	struct timespec deadline;
 	char *buf = NULL, *nl;
-	int rc;
+	int rc, send_err = 0;
 
 	*response = NULL;
 	*len = 0;
@@ -101,8 +101,11 @@ int sl_ctl_call(int fd, const char *request, int timeout_ms, char **response, si
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0)
-			return -errno;
+		if (n < 0) {
+			/* A server that refused us may have said why before closing. */
+			send_err = -errno;
+			break;
+		}
 		off += (size_t)n;
 	}
 	for (;;) {
@@ -143,11 +146,11 @@ int sl_ctl_call(int fd, const char *request, int timeout_ms, char **response, si
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			rc = -errno;
+			rc = send_err ? send_err : -errno;
 			goto err;
 		}
 		if (n == 0) {
-			rc = -ECONNRESET;
+			rc = send_err ? send_err : -ECONNRESET;
 			goto err;
 		}
 		nl = memchr(buf + have, '\n', (size_t)n);
