@@ -41,9 +41,11 @@ enum sl_json_err {
 	SL_JSON_N_CODES,
 };
 
-static const char *const sl_json_err_names[SL_JSON_N_CODES] = {
-	"parsed",     "not_object", "bad_syntax",   "bad_string", "bad_escape", "bad_utf8",
-	"bad_number", "too_deep",   "key_too_long", "trailing",	  "too_large",
+/* Reason names by code, then the stage's two other counters: also its counter table. */
+static const char *const sl_json_err_names[SL_JSON_N_CODES + 3] = {
+	"parsed",    "not_object", "bad_syntax", "bad_string",	 "bad_escape",
+	"bad_utf8",  "bad_number", "too_deep",	 "key_too_long", "trailing",
+	"too_large", "not_line",   "nombuf",	 NULL,
 };
 
 /* Nesting limit, the top-level object included: what a record may hold (record.h). */
