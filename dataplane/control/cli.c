@@ -59,10 +59,12 @@ static int cli_request(int fd, const char *path, const char *req, struct sl_jr_v
 	int rc = sl_ctl_call(fd, req, CLI_TIMEOUT_MS, line, &len);
 
 	if (rc < 0) {
-		fprintf(stderr, "sluice: %s: %s\n", path,
-			rc == -ECONNRESET ? "connection closed (the pipeline ended?)"
-					  : strerror(-rc));
-		return -1;
+		if (rc == -ECONNRESET || rc == -EPIPE)
+			fprintf(stderr, "sluice: %s: connection closed (the pipeline ended?)\n",
+				path);
+		else
+			fprintf(stderr, "sluice: %s: %s\n", path, strerror(-rc));
+		return rc == -ECONNRESET || rc == -EPIPE ? -2 : -1;
 	}
 	if (sl_jr_parse(*line, len, SL_CTL_JSON_DEPTH, v, perr, sizeof(perr)) < 0) {
 		fprintf(stderr, "sluice: %s: unreadable response: %s\n", path, perr);
@@ -294,12 +296,17 @@ int sl_ctl_cli_top(const char *socket_arg, double interval_s, unsigned count)
 		const struct sl_jr_val *res, *prev = NULL, *state;
 		double dt;
 
-		if (cli_request(fd, path, req, &v[cur], &line[cur]) < 0) {
+		int rc = cli_request(fd, path, req, &v[cur], &line[cur]);
+
+		if (rc < 0) {
 			if (line[cur])
 				sl_jr_free(&v[cur]);
 			free(line[cur]);
 			line[cur] = NULL;
-			status = frames ? 0 : 1; /* a pipeline that ends ends top */
+			/* A pipeline that ends ends top. */
+			if (rc == -2 && frames)
+				printf("sluice top: the pipeline ended\n");
+			status = rc == -2 && frames ? 0 : 1;
 			break;
 		}
 		clock_gettime(CLOCK_MONOTONIC, &t[cur]);

@@ -305,7 +305,8 @@ for n in end["nodes"]:
             bad.append("end %s %s: %r != final %r" % (n["name"], k, n[k], f[k]))
 if len(end["nodes"]) != len(final):
     bad.append("end: %d nodes, final %d" % (len(end["nodes"]), len(final)))
-print("\n".join(bad))
+if bad:
+    print("\n".join(bad))
 sys.exit(1 if bad else 0)
 PY
 tap_ok $? "stats over the socket: snapshots never exceed the final counters; after the end they equal --stats-json"
