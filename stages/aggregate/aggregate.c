@@ -803,6 +803,16 @@ static int agg_val_cmp(const struct sl_val *a, const struct sl_val *b)
 	return r ? r : (a->raw_len > b->raw_len) - (a->raw_len < b->raw_len);
 }
 
+/* Two canonical values in value order (top_k ties). */
+static int agg_key_cmp(const uint8_t *a, uint32_t a_len, const uint8_t *b, uint32_t b_len)
+{
+	struct sl_val x = { 0 }, y = { 0 };
+
+	if (!sl_mp_read(a, a + a_len, &x) || !sl_mp_read(b, b + b_len, &y))
+		return (a_len > b_len) - (a_len < b_len);
+	return agg_val_cmp(&x, &y);
+}
+
 /* Groups by key, field after field. */
 static int agg_group_cmp(const void *x, const void *y, void *arg)
 {
@@ -875,7 +885,8 @@ static void agg_put_topk(struct sl_rec_writer *w, const struct agg_item *a, cons
 {
 	const struct sl_topk_entry *e = sl_topk_entries(t, a->spec.capacity);
 	const uint64_t *c = sl_topk_counts(t, a->spec.capacity);
-	uint32_t idx[SL_AGG_K_MAX], n = sl_topk_top(t, a->spec.capacity, a->spec.k, idx);
+	uint32_t idx[SL_AGG_K_MAX];
+	uint32_t n = sl_topk_top(t, a->spec.capacity, a->spec.k, agg_key_cmp, idx);
 
 	sl_rec_key(w, a->spec.name, strlen(a->spec.name));
 	msgpack_pack_array(&w->pk, n);

@@ -181,12 +181,17 @@ double sl_dds_quantile(const struct sl_dds_params *dp, const struct sl_dds *s, d
 
 /* ---- space-saving ---- */
 
+static int topk_bytes_cmp(const uint8_t *a, uint32_t a_len, const uint8_t *b, uint32_t b_len)
+{
+	uint32_t n = a_len < b_len ? a_len : b_len;
+	int c = memcmp(a, b, n);
+
+	return c ? c : (a_len > b_len) - (a_len < b_len);
+}
+
 static int topk_keycmp(const struct sl_topk_entry *a, const struct sl_topk_entry *b)
 {
-	uint32_t n = a->len < b->len ? a->len : b->len;
-	int c = memcmp(a->key, b->key, n);
-
-	return c ? c : (a->len > b->len) - (a->len < b->len);
+	return topk_bytes_cmp(a->key, a->len, b->key, b->len);
 }
 
 static int64_t topk_find(const struct sl_topk *t, uint32_t cap, const uint8_t *key, uint32_t len,
@@ -344,23 +349,28 @@ void sl_topk_merge(struct sl_topk *dst, const struct sl_topk *src, uint32_t cap,
 	dst->floor = floor;
 }
 
-uint32_t sl_topk_top(const struct sl_topk *t, uint32_t cap, uint32_t k, uint32_t *idx)
+uint32_t sl_topk_top(const struct sl_topk *t, uint32_t cap, uint32_t k, sl_topk_cmp_fn cmp,
+		     uint32_t *idx)
 {
 	const struct sl_topk_entry *e = sl_topk_entries(t, cap);
 	const uint64_t *c = sl_topk_counts(t, cap);
 	uint32_t r;
 
+	if (!cmp)
+		cmp = topk_bytes_cmp;
 	/* Selection, k passes: each takes the best entry after the previous pick. */
 	for (r = 0; r < k && r < t->n; r++) {
 		int64_t best = -1;
 		for (uint32_t i = 0; i < t->n; i++) {
 			if (r > 0) {
 				uint32_t p = idx[r - 1];
-				if (c[i] > c[p] || (c[i] == c[p] && topk_keycmp(&e[i], &e[p]) <= 0))
+				if (c[i] > c[p] || (c[i] == c[p] && cmp(e[i].key, e[i].len,
+									e[p].key, e[p].len) <= 0))
 					continue;
 			}
 			if (best < 0 || c[i] > c[best] ||
-			    (c[i] == c[best] && topk_keycmp(&e[i], &e[best]) < 0))
+			    (c[i] == c[best] &&
+			     cmp(e[i].key, e[i].len, e[best].key, e[best].len) < 0))
 				best = i;
 		}
 		idx[r] = (uint32_t)best;

@@ -143,8 +143,12 @@ void sl_topk_add(struct sl_topk *t, uint32_t cap, const uint8_t *key, uint32_t l
 		 uint64_t n);
 /* Merge src into dst (same cap); scratch has sl_topk_scratch_size(cap) bytes. */
 void sl_topk_merge(struct sl_topk *dst, const struct sl_topk *src, uint32_t cap, void *scratch);
-/* Indexes of the k largest counts (ties: smaller key bytes first) into idx, in order;
+/* Order of two keys for ties in sl_topk_top: negative when a comes first. */
+typedef int (*sl_topk_cmp_fn)(const uint8_t *a, uint32_t a_len, const uint8_t *b, uint32_t b_len);
+
+/* Indexes of the k largest counts into idx, in order, ties by cmp (NULL: key bytes);
  * returns how many (<= k, <= n). */
-uint32_t sl_topk_top(const struct sl_topk *t, uint32_t cap, uint32_t k, uint32_t *idx);
+uint32_t sl_topk_top(const struct sl_topk *t, uint32_t cap, uint32_t k, sl_topk_cmp_fn cmp,
+		     uint32_t *idx);
 
 #endif

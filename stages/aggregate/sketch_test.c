@@ -303,7 +303,7 @@ static void check_topk_bounds(const struct sl_topk *t, uint32_t cap, const uint6
 static void check_topk_top(const struct sl_topk *t, uint32_t cap, uint32_t k)
 {
 	uint32_t idx[16];
-	uint32_t got = sl_topk_top(t, cap, k, idx);
+	uint32_t got = sl_topk_top(t, cap, k, NULL, idx);
 
 	/* weights 1/(i+1): items 0..k-1 lead by far more than the error */
 	assert_int_equal(got, k);
@@ -374,7 +374,7 @@ static void test_topk_small_merge_exact(void **unused)
 	sl_topk_merge(a, b, cap, scratch);
 	assert_int_equal(a->n, 10);
 	assert_int_equal(a->floor, 0);
-	assert_int_equal(sl_topk_top(a, cap, 4, idx), 4);
+	assert_int_equal(sl_topk_top(a, cap, 4, NULL, idx), 4);
 	/* 8 and 9 tie at 10: the smaller key ("/path/8") first */
 	assert_int_equal(topk_item_of(&sl_topk_entries(a, cap)[idx[0]]), 8);
 	assert_int_equal(sl_topk_counts(a, cap)[idx[0]], 10);
