@@ -1188,8 +1188,10 @@ static void tail_retire(struct file_source *fs, struct rte_mbuf **ev, uint16_t *
 	for (uint32_t i = 0; i < t->n_files && *n < max;) {
 		struct tail_file *f = t->files[i];
 
+		/* Signed: idle_tsc may be later than now (set during this poll). */
 		if ((int)i == t->act || f->dirty ||
-		    (t->follow && (!f->gone || now - f->idle_tsc < t->rotate_wait_tsc))) {
+		    (t->follow &&
+		     (!f->gone || (int64_t)(now - f->idle_tsc) < (int64_t)t->rotate_wait_tsc))) {
 			i++;
 			continue;
 		}
