@@ -41,6 +41,7 @@
 #include "base/log.h"
 #include "edge/edge.h"
 #include "event/event.h"
+#include "projection.h"
 #include "sink/sink.h"
 #include "source/source.h"
 #include "worker/worker.h"
@@ -108,6 +109,7 @@ struct rt_node {
 	struct rt_replica *replicas;
 	uint64_t window_tsc; /* windowed stages: period; 0 = all */
 	bool windowed;
+	uint64_t fields_mask; /* stages: sl_ctx.fields_mask (projection.h) */
 
 	/* shared between replicas and the controller */
 	uint32_t done;	     /* release-stored once; pairs with upstream_done's acquire */
@@ -444,6 +446,27 @@ static int node_build_ports(struct sl_pipeline *p)
 	return 0;
 }
 
+/* Projection: which of the stage's declared output fields are read downstream. */
+static void node_plan_fields(struct rt_node *n, const struct sl_config *cfg)
+{
+	const char *const *w = n->cfg->role == SL_NODE_STAGE ? n->cfg->stage->writes : NULL;
+	char kept[256] = "";
+	uint32_t total = 0, used = 0;
+
+	n->fields_mask = sl_projection_mask(cfg, n->id);
+	if (!w)
+		return;
+	for (; w[total]; total++)
+		if (n->fields_mask >> total & 1) {
+			size_t l = strlen(kept);
+			snprintf(kept + l, sizeof(kept) - l, "%s%s", used++ ? "," : "", w[total]);
+		}
+	if (used < total)
+		SL_INFO(n->cfg->name,
+			"projection: writes %u of %u fields (%s), the rest is never read", used,
+			total, used ? kept : "none");
+}
+
 static unsigned pool_size(const struct sl_pipeline *p)
 {
 	uint64_t n = 2048 + (uint64_t)PIPELINE_CACHE * 1.5 * rte_lcore_count();
@@ -480,6 +503,7 @@ static int replica_init(struct sl_pipeline *p, struct rt_node *n, struct rt_repl
 		.counters = r->counters,
 		.name = n->cfg->name,
 		.host_priv = &r->host,
+		.fields_mask = n->fields_mask,
 	};
 	switch (n->cfg->role) {
 	case SL_NODE_SOURCE:
@@ -639,6 +663,8 @@ int sl_pipeline_create(struct sl_config *cfg, struct sl_pipeline **out)
 	ret = node_build_ports(p);
 	if (ret < 0)
 		goto err;
+	for (uint32_t i = 0; i < p->n_nodes; i++)
+		node_plan_fields(&p->nodes[i], cfg);
 	pc.n_events = pool_size(p);
 	ret = sl_event_pool_create(&pc, &p->pool, &p->meta_offset);
 	if (ret < 0)

@@ -185,8 +185,26 @@ static void test_desc_bad_fields(void **state)
 	d.process = NULL;
 	expect_bad(&d, "process is NULL");
 	d = good_desc();
-	d.flags = 0x2;
-	expect_bad(&d, "unknown flags 0x2");
+	d.flags = 0x4;
+	expect_bad(&d, "unknown flags 0x4");
+}
+
+/* ABI 1.1: a writes list is checked like outputs; SL_STAGE_F_FORWARDS is a known flag. */
+static void test_desc_writes(void **state)
+{
+	static const char *const writes[] = { "status", "path", NULL };
+	static const char *const dup[] = { "status", "status", NULL };
+	static const char *const bad[] = { "status", "a b", NULL };
+	struct sl_stage_desc d = good_desc();
+	char err[256];
+
+	d.writes = writes;
+	d.flags = SL_STAGE_F_FORWARDS;
+	assert_int_equal(sl_stage_desc_check(&d, err, sizeof(err)), 0);
+	d.writes = dup;
+	expect_bad(&d, "writes 'status' declared twice");
+	d.writes = bad;
+	expect_bad(&d, "writes 1 is not an identifier");
 }
 
 static void test_desc_bad_lists(void **state)
@@ -736,6 +754,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_desc_bad_names),
 		cmocka_unit_test(test_desc_bad_fields),
 		cmocka_unit_test(test_desc_bad_lists),
+		cmocka_unit_test(test_desc_writes),
 		cmocka_unit_test(test_desc_bad_params),
 		cmocka_unit_test(test_desc_bad_state),
 		cmocka_unit_test(test_desc_short),

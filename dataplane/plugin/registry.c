@@ -228,12 +228,14 @@ int sl_stage_desc_check(const struct sl_stage_desc *d, char *err, size_t err_len
 		return sl_plugin_fail(err, err_len, -EINVAL, "stage '%s': init is NULL", name);
 	if (!f.process)
 		return sl_plugin_fail(err, err_len, -EINVAL, "stage '%s': process is NULL", name);
-	if (f.flags & ~(uint32_t)SL_STAGE_F_WINDOWED)
+	if (f.flags & ~(uint32_t)SL_STAGE_F_ALL)
 		return sl_plugin_fail(err, err_len, -EINVAL, "stage '%s': unknown flags 0x%x", name,
-				      f.flags & ~(uint32_t)SL_STAGE_F_WINDOWED);
+				      f.flags & ~(uint32_t)SL_STAGE_F_ALL);
 	rc = reg_check_names(name, "outputs", f.outputs, SL_PORT_MAX, err, err_len);
 	if (rc == 0)
 		rc = reg_check_names(name, "counters", f.counters, SL_COUNTER_MAX, err, err_len);
+	if (rc == 0)
+		rc = reg_check_names(name, "writes", f.writes, SL_WRITES_MAX, err, err_len);
 	if (rc == 0)
 		rc = reg_check_params(name, f.params, err, err_len);
 	if (rc == 0)

@@ -60,6 +60,7 @@ static const struct sl_param_desc count_params[] = {
 struct count_conf {
 	char *key;
 	size_t key_len;
+	const char *reads[2]; /* { key, NULL }: projection */
 	struct sl_rec_key rkey;
 	uint64_t window_ns;
 	uint32_t max_groups;
@@ -140,6 +141,7 @@ static int count_init(const struct sl_host *host, const struct sl_args *args, vo
 	}
 	c->key_len = strlen(c->key);
 	sl_rec_key_init(&c->rkey, c->key, c->key_len);
+	c->reads[0] = c->key;
 	c->window_ns = window_ns;
 	c->max_groups = max_groups ? (uint32_t)max_groups->i : 65536;
 	while (cap < 2 * c->max_groups)
@@ -598,6 +600,12 @@ static bool count_state_emit(const void *conf, void *state, uint64_t *cursor, st
 	return *cursor < st->n_groups;
 }
 
+/* Projection: only the key field; the events themselves stop here. */
+static const char *const *count_reads(const void *conf)
+{
+	return ((const struct count_conf *)conf)->reads;
+}
+
 static const struct sl_state_ops count_state_ops = {
 	.create = count_state_create,
 	.merge = count_state_merge,
@@ -609,7 +617,7 @@ static const struct sl_state_ops count_state_ops = {
 const struct sl_stage_desc sl_stage_count = {
 	SL_STAGE_DESC_INIT,
 	.name = "count",
-	.version = "1.0.0",
+	.version = "1.1.0",
 	.summary = "count events per value of a record field, per window",
 	.params = count_params,
 	.outputs = NULL,
@@ -619,4 +627,5 @@ const struct sl_stage_desc sl_stage_count = {
 	.process = count_process,
 	.fini = count_fini,
 	.state = &count_state_ops,
+	.reads = count_reads,
 };

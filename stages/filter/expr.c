@@ -43,6 +43,7 @@ struct expr_insn {
 struct sl_expr {
 	uint32_t n_insn;
 	const char *pool;
+	const char **fields; /* distinct field names, NULL-terminated, NUL-terminated copies */
 	struct expr_insn insn[];
 };
 
@@ -409,6 +410,38 @@ static void expr_parse_or(struct expr_parser *ps, unsigned depth)
 	expr_parse_chain(ps, depth, TOK_OR);
 }
 
+/* Fill e->fields: each compared field once, as its own NUL-terminated string. */
+static int expr_collect_fields(struct sl_expr *e)
+{
+	uint32_t n = 0;
+
+	e->fields = calloc(e->n_insn + 1, sizeof(*e->fields));
+	if (!e->fields)
+		return -ENOMEM;
+	for (uint32_t k = 0; k < e->n_insn; k++) {
+		const struct expr_insn *in = &e->insn[k];
+		bool seen = false;
+
+		if (in->op > EXPR_GE)
+			continue;
+		for (uint32_t j = 0; j < n && !seen; j++)
+			seen = strlen(e->fields[j]) == in->name_len &&
+			       memcmp(e->fields[j], e->pool + in->name_off, in->name_len) == 0;
+		if (seen)
+			continue;
+		e->fields[n] = strndup(e->pool + in->name_off, in->name_len);
+		if (!e->fields[n])
+			return -ENOMEM;
+		n++;
+	}
+	return 0;
+}
+
+const char *const *sl_expr_fields(const struct sl_expr *e)
+{
+	return e->fields;
+}
+
 int sl_expr_compile(const char *src, struct sl_expr **out, uint32_t *err_offset, char *msg,
 		    size_t msg_len)
 {
@@ -454,6 +487,7 @@ int sl_expr_compile(const char *src, struct sl_expr **out, uint32_t *err_offset,
 		return -ENOMEM;
 	}
 	e->n_insn = ps.n_insn;
+	e->fields = NULL;
 	memcpy(e->insn, ps.insn, ps.n_insn * sizeof(struct expr_insn));
 	memcpy((char *)e + pool_off, ps.pool, ps.pool_len);
 	((char *)e)[pool_off + ps.pool_len] = '\0';
@@ -464,6 +498,10 @@ int sl_expr_compile(const char *src, struct sl_expr **out, uint32_t *err_offset,
 					e->insn[k].name_len);
 	free(ps.insn);
 	free(ps.pool);
+	if (expr_collect_fields(e) < 0) {
+		sl_expr_destroy(e);
+		return -ENOMEM;
+	}
 	*out = e;
 	return 0;
 }
@@ -562,5 +600,10 @@ bool sl_expr_eval(const struct sl_expr *e, struct sl_rec rec)
 
 void sl_expr_destroy(struct sl_expr *e)
 {
+	if (e && e->fields) {
+		for (uint32_t k = 0; e->fields[k]; k++)
+			free((void *)e->fields[k]);
+		free(e->fields);
+	}
 	free(e);
 }

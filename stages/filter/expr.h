@@ -37,6 +37,9 @@ int sl_expr_compile(const char *src, struct sl_expr **out, uint32_t *err_offset,
 /* Evaluate against one record (rec.len == 0: no record). */
 bool sl_expr_eval(const struct sl_expr *e, struct sl_rec rec);
 
+/* The distinct field names the expression reads, NULL-terminated (projection). */
+const char *const *sl_expr_fields(const struct sl_expr *e);
+
 void sl_expr_destroy(struct sl_expr *e);
 
 #endif

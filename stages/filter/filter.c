@@ -102,10 +102,17 @@ static void filter_process(const void *conf, struct sl_ctx *ctx, struct sl_burst
 	}
 }
 
+/* Projection: the fields of the condition; matching events go on unchanged. */
+static const char *const *filter_reads(const void *conf)
+{
+	return sl_expr_fields(conf);
+}
+
 const struct sl_stage_desc sl_stage_filter = {
 	SL_STAGE_DESC_INIT,	     .name = "filter",
-	.version = "1.0.0",	     .summary = "keep events whose record matches a condition",
+	.version = "1.1.0",	     .summary = "keep events whose record matches a condition",
 	.params = filter_params,     .outputs = NULL,
-	.counters = filter_counters, .init = filter_init,
-	.process = filter_process,   .fini = filter_fini,
+	.counters = filter_counters, .flags = SL_STAGE_F_FORWARDS,
+	.init = filter_init,	     .process = filter_process,
+	.fini = filter_fini,	     .reads = filter_reads,
 };

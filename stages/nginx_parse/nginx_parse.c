@@ -4,7 +4,9 @@
  * a raw sink still writes the original bytes and no copy is made. Lines that do not parse
  * leave on the "errors" output with a record {"error": reason, "offset": byte offset}.
  * Built-in stage; uses only the SDK. process runs on worker lcores, possibly on several
- * replicas at once; the stage keeps no state and has no parameters.
+ * replicas at once; the stage keeps no state and has no parameters. It declares the fields
+ * it writes, and writes only those the runtime says are read downstream (ctx->fields_mask,
+ * projection); the line is always kept in the event and always checked in full.
  */
 #include <stdint.h>
 #include <string.h>
@@ -37,6 +39,9 @@ _Static_assert(sizeof(nginx_parse_counters) / sizeof(nginx_parse_counters[0]) ==
 	       "one counter per parser code plus not_line and nombuf");
 
 static const struct sl_param_desc nginx_parse_params[] = { { NULL } };
+
+/* In record order; bit i of ctx->fields_mask selects nginx_parse_writes[i]. */
+static const char *const nginx_parse_writes[] = { SL_NGINX_FIELDS, NULL };
 
 /* The stage has no configuration; conf points here so it is never NULL. */
 static char nginx_parse_conf_token;
@@ -122,7 +127,8 @@ static void nginx_parse_process(const void *conf, struct sl_ctx *ctx, struct sl_
 		rec = rte_pktmbuf_mtod_offset(ev, uint8_t *, raw_len);
 		cap = rte_pktmbuf_tailroom(ev);
 		sl_rec_begin(&w, rec, cap);
-		rc = nginx_parse_line(rte_pktmbuf_mtod(ev, const char *), raw_len, &w, &err_off);
+		rc = nginx_parse_line(rte_pktmbuf_mtod(ev, const char *), raw_len, &w, &err_off,
+				      ctx->fields_mask);
 		cnt[rc]++;
 		if (rc == SL_NGINX_OK) {
 			rec_len = sl_rec_end(&w);
@@ -153,4 +159,5 @@ const struct sl_stage_desc sl_stage_nginx_parse = {
 	.init = nginx_parse_init,
 	.process = nginx_parse_process,
 	.fini = nginx_parse_fini,
+	.writes = nginx_parse_writes,
 };

@@ -3,7 +3,9 @@
  * out-of-bounds access; on success the record must decode as exactly the ten fields, each
  * string must be the very bytes of the line it claims (the line is rebuilt from the
  * fields and compared), status within 100..599 and bytes non-negative; on failure the
- * offset must lie within the line and the writer must be untouched. Runs under libFuzzer
+ * offset must lie within the line and the writer must be untouched. A second parse with a
+ * subset of the fields (projection) must give the same code and offset, and on success
+ * exactly the selected fields with the same encoded values. Runs under libFuzzer
  * (-Dfuzz=true) or replays tests/fuzz/corpus/nginx_parse in ordinary builds.
  */
 #include <stdint.h>
@@ -41,6 +43,50 @@ static size_t fuzz_put(char *o, size_t n, struct sl_val v)
 	return n + v.s.len;
 }
 
+/* Parse again keeping a subset of the fields chosen from the input, and compare with the
+ * full record (full, when rc is SL_NGINX_OK; the subset writer is as large as the input
+ * needs, so a too_large first parse only has to agree when the subset overflows too). */
+static void fuzz_subset(const char *line, size_t size, int rc, uint32_t off, bool overflow,
+			const uint8_t *full)
+{
+	static const char *const names[] = { SL_NGINX_FIELDS };
+	static uint8_t sub[16384];
+	uint64_t fields = 0x2a5;
+	struct sl_rec_writer w;
+	struct sl_rec fr, sr;
+	struct sl_val a, b;
+	uint32_t soff = UINT32_MAX, len;
+	int src;
+
+	for (size_t i = 0; i < size && i < 8; i++)
+		fields = fields * 31 + (uint8_t)line[i];
+	fields &= SL_NGINX_ALL_FIELDS;
+	sl_rec_begin(&w, sub, sizeof(sub));
+	src = nginx_parse_line(line, size, &w, &soff, fields);
+	if (rc == SL_NGINX_TOO_LARGE && overflow && src == SL_NGINX_OK)
+		return; /* the first writer was made small on purpose */
+	fuzz_check(src == rc && soff == off, "subset: same code and offset");
+	if (rc != SL_NGINX_OK)
+		return;
+	len = sl_rec_end(&w);
+	sr = (struct sl_rec){ sub, len };
+	fuzz_check(sl_mp_read(full, full + sizeof(sub), &a) != NULL, "full record decodes");
+	fr = (struct sl_rec){ full, a.raw_len };
+	fuzz_check(sl_mp_read(sub, sub + len, &b) == sub + len && b.type == SL_VAL_MAP &&
+			   b.n == (uint32_t)__builtin_popcountll(fields),
+		   "subset: one map of the selected fields");
+	for (int i = 0; i < 10; i++) {
+		bool in_full = sl_rec_find(fr, names[i], strlen(names[i]), &a);
+		bool in_sub = sl_rec_find(sr, names[i], strlen(names[i]), &b);
+
+		fuzz_check(in_full, "full record has every field");
+		fuzz_check(in_sub == ((fields >> i) & 1), "subset has exactly the selected fields");
+		if (in_sub)
+			fuzz_check(a.raw_len == b.raw_len && memcmp(a.raw, b.raw, a.raw_len) == 0,
+				   "subset values equal the full record's");
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static uint8_t rec[16384];
@@ -55,15 +101,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* A writer smaller than the input on every 7th length exercises too_large. */
 	sl_rec_begin(&w, rec, size % 7 == 3 ? (uint32_t)(size / 2 + 3) : sizeof(rec));
-	rc = nginx_parse_line(line, size, &w, &off);
+	rc = nginx_parse_line(line, size, &w, &off, SL_NGINX_ALL_FIELDS);
 	fuzz_check(rc >= SL_NGINX_OK && rc < SL_NGINX_N_CODES, "return code in range");
 	if (rc != SL_NGINX_OK) {
 		fuzz_check(off <= size, "error offset within the line");
 		fuzz_check(w.n_fields == 0 && w.len == 3, "writer untouched on error");
 		fuzz_check((rc == SL_NGINX_TOO_LARGE) == w.overflow, "overflow iff too_large");
+		fuzz_subset(line, size, rc, off, w.overflow, rec);
 		return 0;
 	}
 	len = sl_rec_end(&w);
+	fuzz_subset(line, size, rc, off, w.overflow, rec);
 	fuzz_check(len > 3 && len == w.len, "record written");
 	r = (struct sl_rec){ rec, len };
 	fuzz_check(sl_mp_read(rec, rec + len, &v) == rec + len && v.type == SL_VAL_MAP && v.n == 10,

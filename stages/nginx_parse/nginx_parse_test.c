@@ -100,7 +100,7 @@ static void parse_ok(const char *line, const struct fields *f)
 	int rc;
 
 	sl_rec_begin(&w, buf, sizeof(buf));
-	rc = nginx_parse_line(line, strlen(line), &w, &off);
+	rc = nginx_parse_line(line, strlen(line), &w, &off, SL_NGINX_ALL_FIELDS);
 	if (rc != SL_NGINX_OK)
 		fail_msg("line '%s': %s at %u, expected success", line, sl_nginx_err_names[rc],
 			 off);
@@ -290,7 +290,7 @@ static void test_malformed_lines(void **unused)
 		memcpy(line + at, mark + 1, n - at);
 		line[n] = 'Z'; /* a byte past the end the parser must not read as part of it */
 		sl_rec_begin(&w, buf, sizeof(buf));
-		rc = nginx_parse_line(line, n, &w, &off);
+		rc = nginx_parse_line(line, n, &w, &off, SL_NGINX_ALL_FIELDS);
 		if (rc != t->code || off != at)
 			fail_msg("case %zu '%s': got %s at %u, expected %s at %zu", i, t->line,
 				 sl_nginx_err_names[rc], off, sl_nginx_err_names[t->code], at);
@@ -314,7 +314,7 @@ static void test_too_large(void **unused)
 
 	for (cap = need - 3; cap <= need + 1; cap++) {
 		sl_rec_begin(&w, buf, cap);
-		int rc = nginx_parse_line(line, strlen(line), &w, &off);
+		int rc = nginx_parse_line(line, strlen(line), &w, &off, SL_NGINX_ALL_FIELDS);
 		if (cap < need) {
 			assert_int_equal(rc, SL_NGINX_TOO_LARGE);
 			assert_int_equal(off, strlen(line));
@@ -357,7 +357,8 @@ static int setup(void **unused)
 			       .meta_offset = meta_off,
 			       .counters = counters,
 			       .name = "parse",
-			       .host_priv = &host_priv };
+			       .host_priv = &host_priv,
+			       .fields_mask = ~0ull };
 	return 0;
 }
 
@@ -617,6 +618,41 @@ static void test_process_small_event(void **unused)
 	free_out();
 }
 
+/* Projection: with only status and path selected the record holds just those two, in
+ * record order; a malformed line still goes to errors with the same reason. */
+static void test_process_projection(void **unused)
+{
+	const char *good = GOOD_HEAD "\"GET /a/b HTTP/1.1\" 503 12 \"-\" \"curl\"";
+	struct rte_mbuf *evs[2] = { make_event(pool, good, SL_EVENT_LINE),
+				    make_event(pool, "1.2.3.4 x", SL_EVENT_LINE) };
+	struct sl_val k, v;
+	struct sl_rec r;
+	uint32_t pos = 0;
+
+	assert_string_equal(desc->writes[0], "status");
+	assert_string_equal(desc->writes[3], "path");
+	assert_null(desc->writes[10]);
+	ctx.fields_mask = 0x9; /* status, path */
+	run(evs, 2);
+	ctx.fields_mask = ~0ull;
+	assert_int_equal(out.n[0], 1);
+	assert_int_equal(out.n[1], 1);
+	r = sl_event_record(&ctx, out.port[0][0]);
+	assert_true(sl_rec_next(r, &pos, &k, &v));
+	assert_true(k.s.len == 6 && memcmp(k.s.p, "status", 6) == 0);
+	assert_int_equal(v.i, 503);
+	assert_true(sl_rec_next(r, &pos, &k, &v));
+	assert_true(k.s.len == 4 && memcmp(k.s.p, "path", 4) == 0);
+	assert_true(v.s.len == 4 && memcmp(v.s.p, "/a/b", 4) == 0);
+	assert_false(sl_rec_next(r, &pos, &k, &v));
+	/* the line stays in front of the record */
+	assert_int_equal(sl_event_meta(meta_off, out.port[0][0])->raw_len, strlen(good));
+	assert_memory_equal(rte_pktmbuf_mtod(out.port[0][0], char *), good, strlen(good));
+	assert_true(sl_rec_find(sl_event_record(&ctx, out.port[1][0]), "error", 5, &v));
+	assert_int_equal(counter("bad_user"), 1);
+	free_out();
+}
+
 static void test_descriptor_checks(void **unused)
 {
 	char err[256] = "";
@@ -639,6 +675,7 @@ int main(void)
 		cmocka_unit_test(test_process_kinds),
 		cmocka_unit_test(test_process_shared),
 		cmocka_unit_test(test_process_small_event),
+		cmocka_unit_test(test_process_projection),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

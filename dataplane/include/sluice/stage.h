@@ -24,7 +24,7 @@
 #include <sluice/record.h>
 
 #define SL_ABI_MAJOR 1
-#define SL_ABI_MINOR 0
+#define SL_ABI_MINOR 1
 
 /** Most events one process call receives. */
 #define SL_BURST_MAX 64
@@ -201,6 +201,11 @@ struct sl_ctx {
 	uint64_t *counters; /**< this replica's slots for desc->counters */
 	const char *name;   /**< the stage's name in the pipeline */
 	void *host_priv;    /**< runtime use only */
+	/** ABI 1.1: bit i is set when a consumer downstream may read desc->writes[i]; all
+	 *  ones when the stage declares no writes or the runtime cannot tell. A stage may skip
+	 *  writing a field whose bit is clear (projection, docs/architecture.md), as long as
+	 *  its events keep their raw bytes. */
+	uint64_t fields_mask;
 };
 
 static inline struct sl_meta *sl_ctx_meta(const struct sl_ctx *ctx, struct rte_mbuf *ev)
@@ -239,6 +244,12 @@ struct sl_state_ops {
 
 /** Stage flags. */
 #define SL_STAGE_F_WINDOWED 0x1 /**< has a `window` parameter driving state emission */
+/** (ABI 1.1) Emits only its input events (filtered, routed, changed), never new ones: what
+ *  its consumers read must reach it, so their reads count as its own for projection. */
+#define SL_STAGE_F_FORWARDS 0x2
+#define SL_STAGE_F_ALL	    (SL_STAGE_F_WINDOWED | SL_STAGE_F_FORWARDS)
+/** Most fields in sl_stage_desc.writes. */
+#define SL_WRITES_MAX 64
 
 /** Create the immutable configuration from parameters. Return 0 or -errno with err set. */
 typedef int (*sl_stage_init_fn)(const struct sl_host *host, const struct sl_args *args, void **conf,
@@ -262,6 +273,13 @@ struct sl_stage_desc {
 	sl_stage_process_fn process;
 	sl_stage_fini_fn fini;
 	const struct sl_state_ops *state; /**< NULL for pure stages */
+	/* ABI 1.1 (zero in older descriptors) */
+	/** Optional: the top-level record fields process reads with this conf,
+	 *  NULL-terminated; a NULL hook or a NULL result means any field. Control thread. */
+	const char *const *(*reads)(const void *conf);
+	/** Optional: the record fields process writes, NULL-terminated, at most SL_WRITES_MAX;
+	 *  indexes the bits of sl_ctx.fields_mask. */
+	const char *const *writes;
 };
 
 #define SL_STAGE_DESC_INIT \
