@@ -7,6 +7,7 @@
  */
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "config/config.h"
 #include "event/event.h"
@@ -41,6 +42,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				    n->inputs[k].port >= c->nodes[n->inputs[k].node].n_outputs)
 					__builtin_trap();
 		}
+		/* The control block's values are within their documented ranges. */
+		if (c->control.stall_after_ms < 100 || c->control.stall_after_ms > 3600000 ||
+		    c->control.linger_ms > 3600000 ||
+		    (c->control.socket && strlen(c->control.socket) > 107))
+			__builtin_trap();
 		sl_config_destroy(c);
 	} else if (c != NULL || d.n == 0) {
 		/* A failed load returns no config and says why. */

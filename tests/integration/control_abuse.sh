@@ -142,7 +142,10 @@ elif mode == "malformed":
         fails.append("error without the request's id: %r" % r)
     # Two requests in one write: two responses, in order.
     s.sendall(b'{"v":1,"cmd":"ping","id":1}\n{"v":1,"cmd":"version","id":2}\n')
-    a, b = json.loads(readline(s)), json.loads(readline(s))
+    both = readline(s)
+    if both.count(b"\n") < 2:
+        both += readline(s)
+    a, b = [json.loads(x) for x in both.splitlines()[:2]]
     if (a.get("id"), b.get("id"), b.get("cmd")) != (1, 2, "version"):
         fails.append("pipelined requests: %r %r" % (a, b))
     # Truncated: half a request, then the end of the stream.
