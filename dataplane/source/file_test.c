@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -430,6 +431,181 @@ static void test_replicas_share_lines(void **st)
 	free(d);
 }
 
+/*
+ * The tail engine (follow: true / paths:), driven directly: lines appended after create
+ * arrive with their file offsets in event_id; a partial last line waits for its end; a
+ * truncation restarts at offset 0 and first delivers the partial line parked before it;
+ * every event of one file carries the same slot, and two files get different slots.
+ */
+struct tail_args {
+	struct sl_arg v[8];
+	struct sl_args a;
+	const char *globs[2];
+};
+
+static void tail_make_args(struct tail_args *t, const char *glob, bool follow)
+{
+	memset(t, 0, sizeof(*t));
+	t->globs[0] = glob;
+	t->v[0] = (struct sl_arg){
+		.key = "paths", .type = SL_PARAM_LIST, .list = t->globs, .n_list = 1, .line = 1
+	};
+	t->v[1] = (struct sl_arg){ .key = "follow", .type = SL_PARAM_BOOL, .b = follow };
+	t->v[2] = (struct sl_arg){ .key = "read_bytes", .type = SL_PARAM_INT, .i = 16 };
+	t->v[3] = (struct sl_arg){ .key = "rotate_wait", .type = SL_PARAM_STR, .str = "10ms" };
+	t->v[4] = (struct sl_arg){ .key = "glob_interval", .type = SL_PARAM_STR, .str = "20ms" };
+	t->a = (struct sl_args){ .file = "test.yaml", .name = "src", .n = 5, .v = t->v };
+}
+
+/* Poll until want events came (or ms milliseconds passed); their text joined by '|'. */
+static uint32_t tail_collect_ms(void *src, uint32_t want, char *out, size_t cap, uint64_t *ids,
+				int ms)
+{
+	uint32_t got = 0;
+	size_t len = 0;
+
+	out[0] = '\0';
+	for (int i = 0; i < ms && got < want; i++) {
+		struct rte_mbuf *ev[8];
+		bool done = false;
+		uint16_t n = sl_source_file.poll(src, ev, 8, &done);
+
+		assert_false(done);
+		for (uint16_t k = 0; k < n; k++) {
+			len += (size_t)snprintf(out + len, cap - len, "%s%.*s", got ? "|" : "",
+						ev[k]->data_len, rte_pktmbuf_mtod(ev[k], char *));
+			ids[got++] = sl_event_meta(meta_off, ev[k])->event_id;
+			rte_pktmbuf_free(ev[k]);
+		}
+		if (!n)
+			usleep(1000);
+	}
+	return got;
+}
+
+static uint32_t tail_collect(void *src, uint32_t want, char *out, size_t cap, uint64_t *ids)
+{
+	return tail_collect_ms(src, want, out, cap, ids, 3000);
+}
+
+static void append(const char *path, const char *s)
+{
+	FILE *f = fopen(path, "ab");
+
+	assert_non_null(f);
+	assert_int_equal(fwrite(s, 1, strlen(s), f), strlen(s));
+	assert_int_equal(fclose(f), 0);
+}
+
+static void check_follow(void)
+{
+	struct sl_io_env env = test_env();
+	struct sl_error err = { 0 };
+	struct tail_args ta;
+	char dir[256], glob[300], a[300], b[300], out[512];
+	uint64_t ids[16];
+	void *src = NULL;
+	uint16_t slot_a;
+
+	snprintf(dir, sizeof(dir), "%s/follow", tmpdir);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	snprintf(glob, sizeof(glob), "%s/*.log", dir);
+	snprintf(a, sizeof(a), "%s/a.log", dir);
+	snprintf(b, sizeof(b), "%s/b.log", dir);
+	write_file(a, "one\ntwo\npart", 12);
+	tail_make_args(&ta, glob, true);
+	assert_int_equal(sl_source_file.create(&ta.a, &env, &src, &err), 0);
+	assert_int_equal(tail_collect(src, 2, out, sizeof(out), ids), 2);
+	assert_string_equal(out, "one|two");
+	assert_int_equal(ids[0] & 0xffffffffffffull, 0);
+	assert_int_equal(ids[1] & 0xffffffffffffull, 4);
+	slot_a = (uint16_t)(ids[0] >> 48);
+	assert_int_equal(ids[1] >> 48, slot_a);
+	/* Nothing new: polls return nothing, quickly, and the source is not done. */
+	assert_int_equal(tail_collect_ms(src, 1, out, sizeof(out), ids, 30), 0);
+	/* The partial line is completed; a line longer than a read (16 bytes) follows. */
+	append(a, "ial\nthis line is longer than a read\n");
+	assert_int_equal(tail_collect(src, 2, out, sizeof(out), ids), 2);
+	assert_string_equal(out, "partial|this line is longer than a read");
+	assert_int_equal(ids[0] & 0xffffffffffffull, 8);
+	assert_int_equal(ids[1] & 0xffffffffffffull, 16);
+	assert_int_equal(ids[0] >> 48, slot_a);
+	/* A second file: its own slot. */
+	write_file(b, "bee\n", 4);
+	assert_int_equal(tail_collect(src, 1, out, sizeof(out), ids), 1);
+	assert_string_equal(out, "bee");
+	assert_int_not_equal(ids[0] >> 48, slot_a);
+	/* Truncated in place with a partial line parked: the partial line first, then the
+	 * new content from offset 0. */
+	append(a, "cut");
+	assert_int_equal(tail_collect_ms(src, 1, out, sizeof(out), ids, 50), 0);
+	assert_int_equal(truncate(a, 0), 0);
+	append(a, "fresh\n");
+	assert_int_equal(tail_collect(src, 2, out, sizeof(out), ids), 2);
+	assert_string_equal(out, "cut|fresh");
+	assert_int_equal(ids[1] & 0xffffffffffffull, 0);
+	/* Deleted: read to its end, closed after rotate_wait; the source goes on. */
+	assert_int_equal(unlink(b), 0);
+	append(a, "still here\n");
+	assert_int_equal(tail_collect(src, 1, out, sizeof(out), ids), 1);
+	assert_string_equal(out, "still here");
+	sl_source_file.summary_line(src, out, sizeof(out));
+	if (!strstr(out, "truncations=1 "))
+		fail_msg("summary '%s' lacks truncations=1", out);
+	sl_source_file.destroy(src);
+	unlink(a);
+	rmdir(dir);
+}
+
+static void test_follow_uring(void **state)
+{
+	unsetenv("SLUICE_NO_URING");
+	check_follow();
+}
+
+static void test_follow_pread(void **state)
+{
+	setenv("SLUICE_NO_URING", "1", 1);
+	check_follow();
+	unsetenv("SLUICE_NO_URING");
+}
+
+/* Parameters the tail engine adds are judged by check, each error naming its key. */
+static void test_tail_check_errors(void **state)
+{
+	static const struct {
+		const char *key, *val, *want_key, *want_msg;
+	} cases[] = {
+		{ "max_line_policy", "drop", "max_line_policy", "truncate or skip" },
+		{ "start_at", "middle", "start_at", "beginning or end" },
+		{ "glob_interval", "soon", "glob_interval", "duration" },
+		{ "rotate_wait", "0ms", "rotate_wait", "duration" },
+		{ "path", "x.log", "paths", "not both" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct tail_args ta;
+		struct sl_error err = { 0 };
+
+		uint32_t k = 0;
+
+		tail_make_args(&ta, "/tmp/*.log", true);
+		/* Replace the key if the defaults have it, else add it. */
+		while (k < ta.a.n && strcmp(ta.v[k].key, cases[i].key) != 0)
+			k++;
+		ta.v[k] = (struct sl_arg){ .key = cases[i].key,
+					   .type = SL_PARAM_STR,
+					   .str = cases[i].val };
+		if (k == ta.a.n)
+			ta.a.n++;
+		assert_int_equal(sl_source_file.check(&ta.a, &err), -EINVAL);
+		assert_string_equal(err.key, cases[i].want_key);
+		if (!strstr(err.msg, cases[i].want_msg))
+			fail_msg("%s: message '%s' lacks '%s'", cases[i].key, err.msg,
+				 cases[i].want_msg);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -440,6 +616,9 @@ int main(void)
 		cmocka_unit_test(test_create_errors),
 		cmocka_unit_test(test_stop),
 		cmocka_unit_test(test_replicas_share_lines),
+		cmocka_unit_test(test_follow_uring),
+		cmocka_unit_test(test_follow_pread),
+		cmocka_unit_test(test_tail_check_errors),
 	};
 	struct io_uring ring;
 	int rc;
