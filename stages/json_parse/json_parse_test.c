@@ -133,6 +133,11 @@ static void test_flatten(void **unused)
 	assert_int_equal(pt_field(r, "i.j", SL_VAL_MAP).n, 0);
 	r = parse_ok(&under, "{\"a\":{\"b\":1}}");
 	pt_keys(r, "a__b");
+	/* an empty key is still a path part (regression: it once dropped the separator and
+	 * the empty nested object) */
+	r = parse_ok(&flat, "{\"\":{\"x\":1,\"\":2},\"e\":{\"\":{}}}");
+	pt_keys(r, ".x,.,e.");
+	assert_int_equal(pt_field(r, "e.", SL_VAL_MAP).n, 0);
 
 	/* nested: kept as maps */
 	r = parse_ok(&nested, "{\"a\":{\"b\":{\"c\":1},\"d\":\"x\"},\"e\":2}");

@@ -225,8 +225,9 @@ static const char *json_value(struct json_p *j, const char *p, int depth)
 
 /*
  * The members of the object at p ('{') as top-level fields, each key prefixed with the
- * klen bytes already in j->key (flatten mode; klen 0 at the top). Nested objects recurse
- * with their path as the prefix; without flatten only the top level comes here.
+ * klen bytes already in j->key and the separator (flatten mode, below the top: depth > 1;
+ * the prefix may be empty, for a key ""). Nested objects recurse with their path as the
+ * prefix; without flatten only the top level comes here.
  */
 static const char *json_fields(struct json_p *j, const char *p, size_t klen, int depth)
 {
@@ -239,7 +240,7 @@ static const char *json_fields(struct json_p *j, const char *p, size_t klen, int
 		return json_fail(j, SL_JSON_TOO_DEEP, p);
 	p = json_ws(p + 1, j->end);
 	if (p < j->end && *p == '}') {
-		if (klen) {
+		if (depth > 1) {
 			/* an empty nested object stays, as an empty map under its path */
 			uint8_t *o;
 
@@ -264,7 +265,7 @@ static const char *json_fields(struct json_p *j, const char *p, size_t klen, int
 			n = 0;
 		} else {
 			base = klen;
-			if (klen) {
+			if (depth > 1) {
 				if (SL_JSON_KEY_MAX - klen < c->sep_len)
 					return json_fail(j, SL_JSON_KEY_TOO_LONG, q);
 				memcpy(j->key + klen, c->sep, c->sep_len);
