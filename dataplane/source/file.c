@@ -557,8 +557,8 @@ static void tail_warn_once(struct file_source *fs, const char *path, const char 
 	for (uint32_t i = 0; i < t->n_warned; i++)
 		if (strcmp(t->warned[i], path) == 0)
 			return;
-	if (t->n_warned < TAIL_WARN_MAX)
-		t->warned[t->n_warned++] = strdup(path);
+	if (t->n_warned < TAIL_WARN_MAX && (t->warned[t->n_warned] = strdup(path)) != NULL)
+		t->n_warned++;
 	t->n_nonregular++;
 	SL_WARN(fs->name, "%s: skipped: %s", path, why);
 }

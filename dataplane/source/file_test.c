@@ -570,6 +570,33 @@ static void test_follow_pread(void **state)
 	unsetenv("SLUICE_NO_URING");
 }
 
+/* A file over 4 GiB (sparse), followed from its end: offsets past 2^32 in event_id. */
+static void test_follow_over_4gib(void **state)
+{
+	struct sl_io_env env = test_env();
+	struct sl_error err = { 0 };
+	struct tail_args ta;
+	const uint64_t size = 5ull << 30;
+	char path[256], out[256];
+	uint64_t ids[4];
+	void *src = NULL;
+
+	snprintf(path, sizeof(path), "%s/big.log", tmpdir);
+	write_file(path, "", 0);
+	assert_int_equal(truncate(path, (off_t)size), 0);
+	tail_make_args(&ta, path, true);
+	ta.v[5] = (struct sl_arg){ .key = "start_at", .type = SL_PARAM_STR, .str = "end" };
+	ta.a.n = 6;
+	assert_int_equal(sl_source_file.create(&ta.a, &env, &src, &err), 0);
+	append(path, "\nbeyond\n");
+	assert_int_equal(tail_collect(src, 1, out, sizeof(out), ids), 1);
+	/* The file ended inside a line (of NULs): its rest, the "\n", is dropped. */
+	assert_string_equal(out, "beyond");
+	assert_int_equal(ids[0] & 0xffffffffffffull, size + 1);
+	sl_source_file.destroy(src);
+	unlink(path);
+}
+
 /* Parameters the tail engine adds are judged by check, each error naming its key. */
 static void test_tail_check_errors(void **state)
 {
@@ -618,6 +645,7 @@ int main(void)
 		cmocka_unit_test(test_replicas_share_lines),
 		cmocka_unit_test(test_follow_uring),
 		cmocka_unit_test(test_follow_pread),
+		cmocka_unit_test(test_follow_over_4gib),
 		cmocka_unit_test(test_tail_check_errors),
 	};
 	struct io_uring ring;
