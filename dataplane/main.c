@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include <rte_eal.h>
+#include <rte_log.h>
 
 #include "base/diag.h"
 #include "base/log.h"
@@ -73,6 +74,8 @@ static void usage(FILE *f)
 		"options:\n"
 		"  -v, --verbose           more log output (repeat for debug)\n"
 		"  -q, --quiet             errors only, no summary\n"
+		"      --log-format F      logfmt (default) or json lines on stderr; DPDK's own\n"
+		"                          messages come through the same stream\n"
 		"  -h, --help              this help\n"
 		"      --version           print the version\n"
 		"\n"
@@ -108,6 +111,7 @@ static int cli_parse(int argc, char **argv, struct cli *c)
 		{ "json", no_argument, NULL, 'j' },
 		{ "interval", required_argument, NULL, 'i' },
 		{ "count", required_argument, NULL, 'n' },
+		{ "log-format", required_argument, NULL, 'L' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int opt, own = argc;
@@ -152,6 +156,13 @@ static int cli_parse(int argc, char **argv, struct cli *c)
 		}
 		case 'S':
 			c->socket = optarg;
+			break;
+		case 'L':
+			if (sl_log_format_parse(optarg) < 0) {
+				fprintf(stderr, "sluice: --log-format takes logfmt or json\n");
+				return -EINVAL;
+			}
+			sl_log_set_format(sl_log_format_parse(optarg));
 			break;
 		case 'N':
 			c->node = optarg;
@@ -280,6 +291,47 @@ static double ms_between(const struct timespec *a, const struct timespec *b)
 	return (double)(b->tv_sec - a->tv_sec) * 1e3 + (double)(b->tv_nsec - a->tv_nsec) / 1e6;
 }
 
+/*
+ * DPDK's log stream, routed into ours: DPDK formats each message into this unbuffered
+ * cookie stream (under the FILE lock, so one writer at a time); complete lines go to
+ * sl_log with DPDK's level and component "dpdk".
+ */
+static ssize_t dpdk_log_write(void *cookie, const char *buf, size_t size)
+{
+	static char line[1024];
+	static size_t len;
+
+	for (size_t i = 0; i < size; i++) {
+		if (buf[i] != '\n' && len < sizeof(line) - 1) {
+			line[len++] = buf[i];
+			continue;
+		}
+		if (buf[i] != '\n')
+			continue; /* the rest of an over-long line is cut */
+		{
+			int lv = (int)rte_log_cur_msg_loglevel();
+
+			/* DPDK: 1 emerg .. 4 err, 5 warning, 6 notice, 7 info, 8 debug. */
+			lv = lv <= (int)RTE_LOG_ERR ? SL_LOG_ERR : lv - 1;
+			sl_log(lv > SL_LOG_DEBUG ? SL_LOG_DEBUG : lv, "dpdk", "%.*s", (int)len,
+			       line);
+		}
+		len = 0;
+	}
+	return (ssize_t)size;
+}
+
+static void dpdk_log_route(void)
+{
+	cookie_io_functions_t io = { .write = dpdk_log_write };
+	FILE *f = fopencookie(NULL, "w", io);
+
+	if (!f)
+		return;
+	setvbuf(f, NULL, _IONBF, 0);
+	rte_openlog_stream(f);
+}
+
 static void on_signal(int signo)
 {
 	sl_pipeline_signal(signo);
@@ -309,6 +361,7 @@ static int cmd_run(const struct cli *c, struct sl_registry *reg)
 	if (load_config(c, reg, true, &cfg) < 0)
 		return 2;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	dpdk_log_route();
 	ret = sl_eal_init(c->eal_argc, c->eal_argv, &info);
 	if (ret < 0) {
 		sl_config_destroy(cfg);

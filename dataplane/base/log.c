@@ -1,7 +1,8 @@
 /*
- * Control-path logging: one logfmt line per call on stderr, with a UTC timestamp, level,
- * component and message (quoted when it has spaces). Called from any thread; each line is
- * written with a single write so lines from different lcores do not interleave.
+ * Control-path logging: one line per call on stderr, with a UTC timestamp, level,
+ * component and message: logfmt (message always quoted) or a JSON object. Called from any
+ * thread; each line is written with a single write so lines from different lcores do not
+ * interleave.
  */
 #include "log.h"
 
@@ -12,6 +13,21 @@
 #include <unistd.h>
 
 static int log_level = SL_LOG_NOTICE;
+static enum sl_log_format log_format = SL_LOG_LOGFMT;
+
+void sl_log_set_format(enum sl_log_format f)
+{
+	log_format = f;
+}
+
+int sl_log_format_parse(const char *s)
+{
+	if (strcmp(s, "logfmt") == 0)
+		return SL_LOG_LOGFMT;
+	if (strcmp(s, "json") == 0)
+		return SL_LOG_JSON;
+	return -1;
+}
 
 void sl_log_set_level(int level)
 {
@@ -55,16 +71,30 @@ void sl_log(int level, const char *comp, const char *fmt, ...)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	n = snprintf(line, sizeof(line),
-		     "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s comp=%s msg=\"",
+		     log_format == SL_LOG_JSON
+			     ? "{\"ts\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\",\"level\":\"%s\","
+			       "\"comp\":\"%s\",\"msg\":\""
+			     : "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s comp=%s msg=\"",
 		     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
 		     ts.tv_nsec / 1000000, log_level_name(level), comp ? comp : "sluice");
-	/* Escape quotes and newlines so one call stays one parseable line. */
-	for (const char *p = msg; *p && n < (int)sizeof(line) - 3; p++) {
-		if (*p == '"' || *p == '\\')
+	/* Escape quotes, backslashes and control characters so one call stays one
+	 * parseable line (a JSON string in both formats; newlines become spaces). */
+	for (const unsigned char *p = (const unsigned char *)msg; *p && n < (int)sizeof(line) - 9;
+	     p++) {
+		if (*p == '"' || *p == '\\') {
 			line[n++] = '\\';
-		line[n++] = *p == '\n' ? ' ' : *p;
+			line[n++] = (char)*p;
+		} else if (*p == '\n' || *p == '\r') {
+			line[n++] = ' ';
+		} else if (*p < 0x20) {
+			n += snprintf(line + n, 7, "\\u%04x", *p);
+		} else {
+			line[n++] = (char)*p;
+		}
 	}
 	line[n++] = '"';
+	if (log_format == SL_LOG_JSON)
+		line[n++] = '}';
 	line[n++] = '\n';
 	if (write(STDERR_FILENO, line, (size_t)n) < 0)
 		return;

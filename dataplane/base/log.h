@@ -1,6 +1,7 @@
 /*
- * Structured log lines for the control path: "ts=... level=... msg=..." (logfmt) on
- * stderr. Levels follow syslog (3 err .. 7 debug). Data paths must not log per event.
+ * Structured log lines for the control path on stderr: logfmt ("ts=... level=... comp=...
+ * msg=...") by default, or one JSON object per line (`--log-format json`). Levels follow
+ * syslog (3 err .. 7 debug). Data paths must not log per event.
  */
 #ifndef SL_BASE_LOG_H
 #define SL_BASE_LOG_H
@@ -12,6 +13,16 @@ enum sl_log_level {
 	SL_LOG_INFO = 6,
 	SL_LOG_DEBUG = 7,
 };
+
+enum sl_log_format {
+	SL_LOG_LOGFMT = 0,
+	SL_LOG_JSON,
+};
+
+/** logfmt (default) or JSON lines; set before other threads log. */
+void sl_log_set_format(enum sl_log_format f);
+/** "logfmt" or "json" -> format; -1 for anything else. */
+int sl_log_format_parse(const char *s);
 
 /** Lines above this level are not printed (default SL_LOG_NOTICE). */
 void sl_log_set_level(int level);
