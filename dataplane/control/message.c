@@ -266,6 +266,18 @@ err:
 	return -1;
 }
 
+/* One or more digits (a fraction or an exponent). */
+static int jr_digits(struct jr *r)
+{
+	if (r->p >= r->end || *r->p < '0' || *r->p > '9') {
+		jr_fail(r, "invalid number");
+		return -1;
+	}
+	while (r->p < r->end && *r->p >= '0' && *r->p <= '9')
+		r->p++;
+	return 0;
+}
+
 static int jr_number(struct jr *r, struct sl_jr_val *v)
 {
 	const unsigned char *s = r->p;
@@ -288,24 +300,16 @@ static int jr_number(struct jr *r, struct sl_jr_val *v)
 	if (r->p < r->end && *r->p == '.') {
 		integer = false;
 		r->p++;
-		if (r->p >= r->end || *r->p < '0' || *r->p > '9') {
-			jr_fail(r, "invalid number");
+		if (jr_digits(r) < 0)
 			return -1;
-		}
-		while (r->p < r->end && *r->p >= '0' && *r->p <= '9')
-			r->p++;
 	}
 	if (r->p < r->end && (*r->p == 'e' || *r->p == 'E')) {
 		integer = false;
 		r->p++;
 		if (r->p < r->end && (*r->p == '+' || *r->p == '-'))
 			r->p++;
-		if (r->p >= r->end || *r->p < '0' || *r->p > '9') {
-			jr_fail(r, "invalid number");
+		if (jr_digits(r) < 0)
 			return -1;
-		}
-		while (r->p < r->end && *r->p >= '0' && *r->p <= '9')
-			r->p++;
 	}
 	n = (size_t)(r->p - s);
 	if (n >= sizeof(tmp)) {

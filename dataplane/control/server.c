@@ -32,6 +32,7 @@
 #include "base/check.h"
 #include "base/log.h"
 #include "control_internal.h"
+#include "format/json.h"
 #include "message.h"
 
 #define CTL_TICK_MS 200
@@ -213,18 +214,19 @@ static int ctl_flush(struct sl_control *c, struct ctl_conn *k)
 	return 0;
 }
 
+/* A JSON string (format/json.c's escaper: invalid UTF-8 comes out as \u00XX). */
 static void ctl_json_str(FILE *f, const char *s)
 {
-	fputc('"', f);
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			fprintf(f, "\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			fprintf(f, "\\u%04x", *s);
-		else
-			fputc(*s, f);
-	}
-	fputc('"', f);
+	size_t len = strlen(s), cap = 6 * len + 3;
+	char stack[512], *buf = cap <= sizeof(stack) ? stack : malloc(cap);
+	long n = buf ? sl_json_string(s, len, buf, cap) : -2;
+
+	if (n > 0)
+		fwrite(buf, 1, (size_t)n, f);
+	else
+		fputs("\"\"", f);
+	if (buf != stack)
+		free(buf);
 }
 
 static void ctl_head(FILE *f, const struct sl_ctl_request *req, bool ok)
