@@ -97,6 +97,18 @@ struct cli {
 	char **eal_argv;
 };
 
+/* A decimal in lo..hi. 0 or -EINVAL. */
+static int cli_uint(const char *s, unsigned long lo, unsigned long hi, unsigned *out)
+{
+	char *end;
+	unsigned long v = strtoul(s, &end, 10);
+
+	if (!*s || *end || *s == '-' || v < lo || v > hi)
+		return -EINVAL;
+	*out = (unsigned)v;
+	return 0;
+}
+
 static int cli_parse(int argc, char **argv, struct cli *c)
 {
 	static const struct option opts[] = {
@@ -143,17 +155,13 @@ static int cli_parse(int argc, char **argv, struct cli *c)
 		case 's':
 			c->stats_json = optarg;
 			break;
-		case 'r': {
-			char *end;
-			unsigned long v = strtoul(optarg, &end, 10);
-			if (*end || v < 1 || v > 1024) {
+		case 'r':
+			if (cli_uint(optarg, 1, 1024, &c->replicas) < 0) {
 				fprintf(stderr, "sluice: --replicas takes 1..1024, not '%s'\n",
 					optarg);
 				return -EINVAL;
 			}
-			c->replicas = (unsigned)v;
 			break;
-		}
 		case 'S':
 			c->socket = optarg;
 			break;
@@ -180,16 +188,13 @@ static int cli_parse(int argc, char **argv, struct cli *c)
 			c->interval_s = v;
 			break;
 		}
-		case 'n': {
-			char *end;
-			unsigned long v = strtoul(optarg, &end, 10);
-			if (*end || v > 1000000) {
-				fprintf(stderr, "sluice: -n takes a count of refreshes\n");
+		case 'n':
+			if (cli_uint(optarg, 0, 1000000, &c->count) < 0) {
+				fprintf(stderr, "sluice: -n takes a count of refreshes, not '%s'\n",
+					optarg);
 				return -EINVAL;
 			}
-			c->count = (unsigned)v;
 			break;
-		}
 		default:
 			return -EINVAL;
 		}
