@@ -335,8 +335,8 @@ static inline int pc_json_unescape(const char *q, const char *end, uint8_t *dst,
 				   bool check_utf8, size_t *n, const char **next)
 {
 	const char *p = q + 1;
-	uint8_t tmp[4], *o = dst, *oend = dst + cap;
 	bool dry = dst == NULL;
+	uint8_t tmp[4], *o = dst, *oend = dry ? NULL : dst + cap;
 	size_t count = 0;
 
 	for (;;) {
@@ -539,16 +539,24 @@ static inline int pc_digits(const char *p, unsigned n)
 	return v;
 }
 
+/* Seconds either side of the epoch that leave room, in int64 ns, for a fraction and a zone
+ * offset: 1677-09-23 to 2262-04-09 (UTC). */
+#define PC_EPOCH_S_MAX (INT64_MAX / 1000000000 - 2 * 86400)
+
 /* Epoch ns of a UTC calendar time; false when a field is out of range (second 60, a leap
- * second, is refused: it has no epoch value). */
+ * second, is refused: it has no epoch value) or the time is beyond PC_EPOCH_S_MAX. */
 static inline bool pc_civil_ns(int y, int mo, int d, int h, int mi, int s, int64_t *ns)
 {
+	int64_t secs;
+
 	if (y < 1 || mo < 1 || mo > 12 || d < 1 ||
 	    (unsigned)d > pc_days_in_month(y, (unsigned)mo) || h < 0 || h > 23 || mi < 0 ||
 	    mi > 59 || s < 0 || s > 59)
 		return false;
-	*ns = ((pc_days_from_civil(y, (unsigned)mo, (unsigned)d) * 24 + h) * 60 + mi) * 60 + s;
-	*ns *= 1000000000;
+	secs = ((pc_days_from_civil(y, (unsigned)mo, (unsigned)d) * 24 + h) * 60 + mi) * 60 + s;
+	if (secs > PC_EPOCH_S_MAX || secs < -PC_EPOCH_S_MAX)
+		return false;
+	*ns = secs * 1000000000;
 	return true;
 }
 

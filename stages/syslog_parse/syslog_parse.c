@@ -28,7 +28,7 @@ static const struct sl_param_desc syslog_parse_params[] = {
 	{ .name = "year",
 	  .type = SL_PARAM_INT,
 	  .def = "0",
-	  .help = "year of RFC 3164 timestamps (they have none), 1 to 9999; 0 means the "
+	  .help = "year of RFC 3164 timestamps (they have none), 1678 to 2261; 0 means the "
 		  "current UTC year when the pipeline starts" },
 	{ NULL },
 };
@@ -58,10 +58,11 @@ static int syslog_parse_init(const struct sl_host *host, const struct sl_args *a
 			 format && format->str ? format->str : "");
 		return -EINVAL;
 	}
-	if (year && (year->i < 0 || year->i > 9999)) {
+	if (year && year->i != 0 && (year->i < 1678 || year->i > 2261)) {
 		err->key = "year";
 		snprintf(err->msg, sizeof(err->msg),
-			 "expected 1 to 9999 (or 0: this year), not %lld", (long long)year->i);
+			 "expected 1678 to 2261 (times are int64 ns) or 0 (this year), not %lld",
+			 (long long)year->i);
 		return -EINVAL;
 	}
 	c = calloc(1, sizeof(*c));
