@@ -12,6 +12,16 @@
  * backpressure. flush(final) submits the partial buffer and waits for every write (and an
  * fsync when asked). Without io_uring (sl_io_uring_init) or for non-regular files
  * (pipes, devices: no offsets) the same buffers are written synchronously.
+ *
+ * Durability (`fsync`): none; end (at the final flush only); interval (an fdatasync at most
+ * every fsync_interval, from the periodic flush, when bytes were written since the last);
+ * every_batch (an fdatasync after every buffer's write completes). With io_uring the
+ * syncs are IORING_OP_FSYNC requests on the same ring, so the lcore does not block on
+ * them; the pwrite fallback calls fdatasync. Size-based rotation (`rotate_bytes`): once
+ * the file holds rotate_bytes or more, at an event boundary, every write is waited for,
+ * the file is synced (unless fsync: none), closed and renamed PATH.N (N = 1, 2, ... in
+ * order, skipping names that exist) and a new PATH is opened. The wait blocks the lcore
+ * for the writes in flight (at most FILE_SINK_BUFS buffers), once per rotation.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +33,7 @@
 #include <unistd.h>
 
 #include <liburing.h>
+#include <rte_cycles.h>
 #include <rte_mbuf.h>
 #include <rte_prefetch.h>
 
@@ -33,6 +44,14 @@
 #define FILE_SINK_BUFS	    4
 #define FILE_SINK_BUF_BYTES (1u << 20)
 #define FILE_SINK_NONE	    UINT32_MAX
+#define FILE_SINK_SYNC_TAG  UINT64_MAX /* user_data of an fsync request */
+
+enum file_sink_fsync {
+	FSYNC_NONE = 0,
+	FSYNC_END,
+	FSYNC_INTERVAL,
+	FSYNC_EVERY_BATCH,
+};
 
 enum wbuf_state {
 	WBUF_FREE = 0,
@@ -53,7 +72,13 @@ struct file_sink {
 	int meta_offset;
 	int fd;
 	bool uring;
-	bool do_fsync;
+	uint8_t fsync_mode; /* enum file_sink_fsync */
+	bool sync_wanted;   /* a buffer completed since the last sync (every_batch) */
+	uint32_t n_sync_inflight;
+	uint64_t sync_interval_tsc, next_sync_tsc;
+	uint64_t synced_off; /* bytes submitted when the last sync was started */
+	uint64_t rotate_bytes;
+	uint32_t rotate_seq;
 	struct io_uring ring;
 	struct wbuf bufs[FILE_SINK_BUFS];
 	uint32_t cur; /* buffer being filled, or FILE_SINK_NONE */
@@ -61,6 +86,7 @@ struct file_sink {
 	uint64_t next_off;
 	int err; /* first write error, -errno */
 	uint64_t n_events, n_bytes, n_encode_errors, n_write_errors, n_discarded;
+	uint64_t n_fsyncs, n_rotations;
 	char *path;
 };
 
@@ -69,7 +95,11 @@ static const struct sl_param_desc file_sink_params[] = {
 	{ "format", SL_PARAM_STR, false, "jsonl", "raw | jsonl" },
 	{ "mkdir", SL_PARAM_BOOL, false, "true", "create missing parent directories" },
 	{ "append", SL_PARAM_BOOL, false, "false", "append instead of truncating" },
-	{ "fsync", SL_PARAM_BOOL, false, "false", "fsync the file at the final flush" },
+	{ "fsync", SL_PARAM_STR, false, "none",
+	  "none | end (at the final flush; also true) | interval | every_batch" },
+	{ "fsync_interval", SL_PARAM_STR, false, "1s", "fsync: interval: at most this often" },
+	{ "rotate_bytes", SL_PARAM_INT, false, "0",
+	  "rename the file to PATH.N once it holds this many bytes (0 = never)" },
 	{ NULL },
 };
 
@@ -82,6 +112,30 @@ static void file_sink_error(struct file_sink *s, int err)
 		SL_ERR("file", "%s: write failed: %s; discarding further events", s->path,
 		       strerror(-err));
 	}
+}
+
+/* Start an fdatasync of what was written so far: a ring request, or a call now. */
+static void file_sink_sync_start(struct file_sink *s)
+{
+	struct io_uring_sqe *sqe;
+
+	s->sync_wanted = false;
+	s->synced_off = s->next_off;
+	if (s->err || s->next_off == UINT64_MAX)
+		return;
+	s->n_fsyncs++;
+	if (s->uring) {
+		sqe = io_uring_get_sqe(&s->ring);
+		if (sqe) {
+			io_uring_prep_fsync(sqe, s->fd, IORING_FSYNC_DATASYNC);
+			io_uring_sqe_set_data64(sqe, FILE_SINK_SYNC_TAG);
+			s->n_sync_inflight++;
+			io_uring_submit(&s->ring);
+			return;
+		}
+	}
+	if (fdatasync(s->fd) < 0 && errno != EINVAL)
+		file_sink_error(s, -errno);
 }
 
 /* Queue the rest of buffer i (io_uring), or write it out now. */
@@ -117,6 +171,8 @@ static void file_sink_write_start(struct file_sink *s, uint32_t i)
 	}
 	b->state = WBUF_FREE;
 	b->len = b->done = 0;
+	if (s->fsync_mode == FSYNC_EVERY_BATCH)
+		file_sink_sync_start(s);
 }
 
 static void file_sink_submit_cur(struct file_sink *s)
@@ -161,6 +217,7 @@ static void file_sink_complete(struct file_sink *s, uint32_t i, int res)
 	}
 	b->state = WBUF_FREE;
 	b->len = b->done = 0;
+	s->sync_wanted |= s->fsync_mode == FSYNC_EVERY_BATCH;
 }
 
 /* Take completions; wait for at least one when wait is set and writes are in flight. */
@@ -170,7 +227,7 @@ static void file_sink_reap(struct file_sink *s, bool wait)
 	unsigned head, seen = 0;
 	uint32_t before = s->n_inflight;
 
-	if (!s->uring || s->n_inflight == 0)
+	if (!s->uring || s->n_inflight + s->n_sync_inflight == 0)
 		return;
 	if (wait) {
 		int rc = io_uring_wait_cqe(&s->ring, &cqe);
@@ -183,12 +240,68 @@ static void file_sink_reap(struct file_sink *s, bool wait)
 		}
 	}
 	io_uring_for_each_cqe (&s->ring, head, cqe) {
-		file_sink_complete(s, (uint32_t)io_uring_cqe_get_data64(cqe), cqe->res);
 		seen++;
+		if (io_uring_cqe_get_data64(cqe) == FILE_SINK_SYNC_TAG) {
+			s->n_sync_inflight--;
+			before++; /* not a write: keeps the resubmission count below exact */
+			if (cqe->res < 0 && cqe->res != -EINVAL)
+				file_sink_error(s, cqe->res);
+			continue;
+		}
+		file_sink_complete(s, (uint32_t)io_uring_cqe_get_data64(cqe), cqe->res);
 	}
 	io_uring_cq_advance(&s->ring, seen);
 	if (s->n_inflight > before - seen)
 		io_uring_submit(&s->ring);
+	if (s->sync_wanted)
+		file_sink_sync_start(s);
+}
+
+static int file_sink_open(struct file_sink *s, bool append, char *msg, size_t msg_len);
+
+/* Wait for every write and sync in flight. */
+static void file_sink_drain(struct file_sink *s)
+{
+	while (s->n_inflight + s->n_sync_inflight)
+		file_sink_reap(s, true);
+}
+
+/* The file holds rotate_bytes: close it as PATH.N and open a new PATH. */
+static void file_sink_rotate(struct file_sink *s)
+{
+	size_t len = strlen(s->path) + 16;
+	char *to = malloc(len);
+	struct stat st;
+
+	file_sink_submit_cur(s);
+	file_sink_drain(s);
+	if (s->fsync_mode != FSYNC_NONE && s->synced_off != s->next_off) {
+		file_sink_sync_start(s);
+		file_sink_drain(s);
+	}
+	if (!to) {
+		file_sink_error(s, -ENOMEM);
+		return;
+	}
+	do
+		snprintf(to, len, "%s.%u", s->path, ++s->rotate_seq);
+	while (lstat(to, &st) == 0);
+	if (rename(s->path, to) < 0) {
+		file_sink_error(s, -errno);
+	} else {
+		char msg[256];
+
+		close(s->fd);
+		s->fd = -1;
+		int rc = file_sink_open(s, false, msg, sizeof(msg));
+
+		if (rc < 0) {
+			SL_ERR("file", "%s", msg);
+			file_sink_error(s, rc);
+		}
+		s->n_rotations++;
+	}
+	free(to);
 }
 
 /* A buffer to format into: the current one, or a free one (NULL when all are busy). */
@@ -247,6 +360,8 @@ static uint16_t file_sink_write(void *self, struct rte_mbuf **ev, uint16_t n)
 			b->len += (uint32_t)r;
 			s->n_events++;
 			s->n_bytes += (uint64_t)r;
+			if (unlikely(s->rotate_bytes) && s->next_off + b->len >= s->rotate_bytes)
+				file_sink_rotate(s);
 		}
 	}
 	/* Every taken event was copied out; give them back to the pool in one go. */
@@ -261,12 +376,23 @@ static int file_sink_flush(void *self, bool final)
 
 	file_sink_submit_cur(s);
 	file_sink_reap(s, false);
-	if (!final)
+	if (!final) {
+		if (s->fsync_mode == FSYNC_INTERVAL && s->synced_off != s->next_off) {
+			uint64_t now = rte_rdtsc();
+
+			if (now >= s->next_sync_tsc) {
+				s->next_sync_tsc = now + s->sync_interval_tsc;
+				file_sink_sync_start(s);
+			}
+		}
 		return s->err;
-	while (s->n_inflight)
-		file_sink_reap(s, true);
-	if (s->do_fsync && !s->err && fsync(s->fd) < 0 && errno != EINVAL)
-		file_sink_error(s, -errno);
+	}
+	file_sink_drain(s);
+	if (s->fsync_mode != FSYNC_NONE && !s->err && s->next_off != UINT64_MAX) {
+		s->n_fsyncs++;
+		if (fsync(s->fd) < 0 && errno != EINVAL)
+			file_sink_error(s, -errno);
+	}
 	return s->err;
 }
 
@@ -276,8 +402,10 @@ static void file_sink_summary_line(void *self, char *buf, size_t len)
 
 	snprintf(buf, len,
 		 "events=%" PRIu64 " bytes=%" PRIu64 " encode_errors=%" PRIu64
-		 " write_errors=%" PRIu64 " discarded=%" PRIu64,
-		 s->n_events, s->n_bytes, s->n_encode_errors, s->n_write_errors, s->n_discarded);
+		 " write_errors=%" PRIu64 " discarded=%" PRIu64 " fsyncs=%" PRIu64
+		 " rotations=%" PRIu64,
+		 s->n_events, s->n_bytes, s->n_encode_errors, s->n_write_errors, s->n_discarded,
+		 s->n_fsyncs, s->n_rotations);
 }
 
 static void file_sink_destroy(void *self)
@@ -324,12 +452,60 @@ static int file_sink_mkdirs(const char *path, char *msg, size_t msg_len)
 	return rc;
 }
 
+/* fsync's value: a mode name, or a boolean (true: at the end, as before the modes). */
+static int file_sink_fsync_parse(const struct sl_arg *a)
+{
+	static const struct {
+		const char *name;
+		int mode;
+	} names[] = {
+		{ "none", FSYNC_NONE },		{ "false", FSYNC_NONE },
+		{ "no", FSYNC_NONE },		{ "off", FSYNC_NONE },
+		{ "end", FSYNC_END },		{ "true", FSYNC_END },
+		{ "yes", FSYNC_END },		{ "on", FSYNC_END },
+		{ "interval", FSYNC_INTERVAL }, { "every_batch", FSYNC_EVERY_BATCH },
+	};
+
+	if (!a)
+		return FSYNC_NONE;
+	if (!a->str)
+		return a->b ? FSYNC_END : FSYNC_NONE;
+	for (size_t i = 0; i < SL_ARRAY_SIZE(names); i++)
+		if (strcasecmp(a->str, names[i].name) == 0)
+			return names[i].mode;
+	return -1;
+}
+
 /* Parameters that can be judged without touching the file system (validate, create). */
 static int file_sink_check(const struct sl_args *args, struct sl_error *err)
 {
 	const struct sl_arg *path = sl_args_get(args, "path");
 	const struct sl_arg *format = sl_args_get(args, "format");
+	const struct sl_arg *fsync_ = sl_args_get(args, "fsync");
+	const struct sl_arg *interval = sl_args_get(args, "fsync_interval");
+	const struct sl_arg *rotate = sl_args_get(args, "rotate_bytes");
 	int fmt = format ? sl_sink_format_parse(format->str) : SL_FORMAT_JSONL;
+	uint64_t ns;
+
+	if (file_sink_fsync_parse(fsync_) < 0) {
+		err->key = "fsync";
+		snprintf(err->msg, sizeof(err->msg),
+			 "expected none, end, interval or every_batch, got '%s'", fsync_->str);
+		return -EINVAL;
+	}
+	if (interval && interval->str &&
+	    (sl_window_parse(interval->str, &ns) < 0 || ns < 1000000 || ns > 3600000000000ull)) {
+		err->key = "fsync_interval";
+		snprintf(err->msg, sizeof(err->msg),
+			 "expected a duration from 1ms to 1h like 1s or 250ms, got '%s'",
+			 interval->str);
+		return -EINVAL;
+	}
+	if (rotate && rotate->i < 0) {
+		err->key = "rotate_bytes";
+		snprintf(err->msg, sizeof(err->msg), "rotate_bytes must not be negative");
+		return -EINVAL;
+	}
 
 	if (!path || !path->str || !path->str[0]) {
 		err->key = "path";
@@ -345,6 +521,36 @@ static int file_sink_check(const struct sl_args *args, struct sl_error *err)
 	return 0;
 }
 
+/* Open s->path (the control thread at create; the worker at a rotation). */
+static int file_sink_open(struct file_sink *s, bool append, char *msg, size_t msg_len)
+{
+	struct stat st;
+	int rc, flags;
+
+	/* O_NONBLOCK only for the open itself, so a FIFO without a reader fails (ENXIO)
+	 * instead of hanging the control thread. */
+	flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NONBLOCK | (append ? 0 : O_TRUNC);
+	s->fd = open(s->path, flags, 0644);
+	if (s->fd < 0) {
+		rc = -errno;
+		snprintf(msg, msg_len, "cannot open %s for writing: %s", s->path, strerror(-rc));
+		return rc;
+	}
+	if (fstat(s->fd, &st) < 0 || fcntl(s->fd, F_SETFL, 0) < 0) {
+		rc = -errno;
+		snprintf(msg, msg_len, "cannot use %s: %s", s->path, strerror(-rc));
+		return rc;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		snprintf(msg, msg_len, "cannot write %s: %s", s->path, strerror(EISDIR));
+		return -EISDIR;
+	}
+	/* Pipes and devices have no offsets: synchronous writes, in order. */
+	s->next_off = !S_ISREG(st.st_mode) ? UINT64_MAX : append ? (uint64_t)st.st_size : 0;
+	s->synced_off = s->next_off;
+	return 0;
+}
+
 static int file_sink_create(const struct sl_args *args, const struct sl_io_env *env, void **self,
 			    struct sl_error *err)
 {
@@ -353,11 +559,13 @@ static int file_sink_create(const struct sl_args *args, const struct sl_io_env *
 	const struct sl_arg *mk = sl_args_get(args, "mkdir");
 	const struct sl_arg *append = sl_args_get(args, "append");
 	const struct sl_arg *fs = sl_args_get(args, "fsync");
+	const struct sl_arg *interval = sl_args_get(args, "fsync_interval");
+	const struct sl_arg *rotate = sl_args_get(args, "rotate_bytes");
 	int fmt = format ? sl_sink_format_parse(format->str) : SL_FORMAT_JSONL;
 	bool do_append = append && append->b;
 	struct file_sink *s;
-	struct stat st;
-	int rc, flags;
+	uint64_t ns = 1000000000ull;
+	int rc;
 
 	*self = NULL;
 	rc = file_sink_check(args, err);
@@ -370,7 +578,11 @@ static int file_sink_create(const struct sl_args *args, const struct sl_io_env *
 	s->cur = FILE_SINK_NONE;
 	s->fmt = (enum sl_sink_format)fmt;
 	s->meta_offset = env->meta_offset;
-	s->do_fsync = fs && fs->b;
+	s->fsync_mode = (uint8_t)file_sink_fsync_parse(fs);
+	if (interval && interval->str)
+		sl_window_parse(interval->str, &ns);
+	s->sync_interval_tsc = ns / 1000 * (rte_get_tsc_hz() / 1000) / 1000;
+	s->rotate_bytes = rotate && rotate->i > 0 ? (uint64_t)rotate->i : 0;
 	s->path = strdup(path->str);
 	if (!s->path) {
 		rc = -ENOMEM;
@@ -386,33 +598,18 @@ static int file_sink_create(const struct sl_args *args, const struct sl_io_env *
 	err->key = "path";
 	if ((!mk || mk->b) && (rc = file_sink_mkdirs(s->path, err->msg, sizeof(err->msg))) < 0)
 		goto err_free;
-	/* O_NONBLOCK only for the open itself, so a FIFO without a reader fails (ENXIO)
-	 * instead of hanging the control thread. */
-	flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NONBLOCK | (do_append ? 0 : O_TRUNC);
-	s->fd = open(s->path, flags, 0644);
-	if (s->fd < 0) {
-		rc = -errno;
-		snprintf(err->msg, sizeof(err->msg), "cannot open %s for writing: %s", s->path,
-			 strerror(-rc));
+	rc = file_sink_open(s, do_append, err->msg, sizeof(err->msg));
+	if (rc < 0)
 		goto err_free;
-	}
-	if (fstat(s->fd, &st) < 0 || fcntl(s->fd, F_SETFL, 0) < 0) {
-		rc = -errno;
-		snprintf(err->msg, sizeof(err->msg), "cannot use %s: %s", s->path, strerror(-rc));
+	if (s->next_off != UINT64_MAX) {
+		/* One entry per buffer, and one per buffer again for its fsync. */
+		s->uring = sl_io_uring_init(&s->ring, 2 * FILE_SINK_BUFS, "file");
+	} else if (s->rotate_bytes) {
+		rc = -EINVAL;
+		err->key = "rotate_bytes";
+		snprintf(err->msg, sizeof(err->msg), "%s is not a regular file: cannot rotate it",
+			 s->path);
 		goto err_free;
-	}
-	if (S_ISDIR(st.st_mode)) {
-		rc = -EISDIR;
-		snprintf(err->msg, sizeof(err->msg), "cannot write %s: %s", s->path,
-			 strerror(EISDIR));
-		goto err_free;
-	}
-	if (S_ISREG(st.st_mode)) {
-		s->next_off = do_append ? (uint64_t)st.st_size : 0;
-		s->uring = sl_io_uring_init(&s->ring, FILE_SINK_BUFS, "file");
-	} else {
-		/* Pipes and devices have no offsets: synchronous writes, in order. */
-		s->next_off = UINT64_MAX;
 	}
 	err->key = NULL;
 	*self = s;

@@ -323,6 +323,202 @@ static void test_create_errors(void **state)
 	expect_error("", "raw", true, -EINVAL, "path", "required");
 }
 
+/*
+ * rotate_bytes and fsync modes. Options beyond make_args' five go in a bigger list: the
+ * sink reads every key it knows by name.
+ */
+struct sink_args2 {
+	struct sl_arg v[8];
+	struct sl_args a;
+};
+
+static void make_args2(struct sink_args2 *t, const char *path, const char *fsync_,
+		       const char *interval, int64_t rotate)
+{
+	memset(t, 0, sizeof(*t));
+	t->v[0] = (struct sl_arg){ .key = "path", .type = SL_PARAM_STR, .str = path };
+	t->v[1] = (struct sl_arg){ .key = "format", .type = SL_PARAM_STR, .str = "raw" };
+	t->v[2] = (struct sl_arg){ .key = "fsync", .type = SL_PARAM_STR, .str = fsync_ };
+	t->v[3] = (struct sl_arg){ .key = "fsync_interval", .type = SL_PARAM_STR, .str = interval };
+	t->v[4] = (struct sl_arg){ .key = "rotate_bytes", .type = SL_PARAM_INT, .i = rotate };
+	t->a = (struct sl_args){ .file = "t.yaml", .name = "out", .n = 5, .v = t->v };
+}
+
+/* Rotation: PATH.1, PATH.2, ... then PATH hold every line once, in order; each rotated
+ * file holds at least rotate_bytes and ends where the line that reached it ends. */
+static void check_rotate(bool uring)
+{
+	struct sl_io_env env = test_env();
+	struct sink_args2 ta;
+	struct sl_error err = { 0 };
+	static char want[200000];
+	struct rte_mbuf *ev[1000];
+	char path[256], name[300], line[64], summary[256];
+	size_t want_len = 0, off = 0, len;
+	uint32_t n_files = 0;
+	void *s;
+
+	if (uring)
+		unsetenv("SLUICE_NO_URING");
+	else
+		setenv("SLUICE_NO_URING", "1", 1);
+	snprintf(path, sizeof(path), "%s/rot.log", tmpdir);
+	/* A PATH.2 from before: skipped, not overwritten. */
+	snprintf(name, sizeof(name), "%s.2", path);
+	write_one(name, "old", false);
+	make_args2(&ta, path, "end", NULL, 5000);
+	assert_int_equal(sl_sink_file.create(&ta.a, &env, &s, &err), 0);
+	for (uint32_t i = 0; i < 1000; i++) {
+		int n = snprintf(line, sizeof(line), "line %u %.*s", i, (int)(i % 30),
+				 "abcdefghijklmnopqrstuvwxyzabcd");
+
+		ev[i] = line_event(line);
+		memcpy(want + want_len, line, (size_t)n);
+		want_len += (size_t)n;
+		want[want_len++] = '\n';
+	}
+	write_all(s, ev, 1000);
+	assert_int_equal(sl_sink_file.flush(s, true), 0);
+	sl_sink_file.summary_line(s, summary, sizeof(summary));
+	sl_sink_file.destroy(s);
+	for (uint32_t k = 1;; k++) {
+		char *got;
+
+		snprintf(name, sizeof(name), "%s.%u", path, k);
+		if (k == 2) {
+			got = read_all(name, &len);
+			assert_string_equal(got, "old\n");
+			free(got);
+			unlink(name);
+			continue;
+		}
+		if (access(name, F_OK) != 0)
+			break;
+		got = read_all(name, &len);
+		assert_true(len >= 5000 && len < 5000 + 64);
+		assert_true(off + len <= want_len);
+		assert_memory_equal(got, want + off, len);
+		assert_int_equal(got[len - 1], '\n');
+		off += len;
+		n_files++;
+		free(got);
+		unlink(name);
+	}
+	{
+		char *got = read_all(path, &len);
+
+		assert_int_equal(off + len, want_len);
+		assert_memory_equal(got, want + off, len);
+		free(got);
+		unlink(path);
+	}
+	assert_true(n_files >= 3);
+	snprintf(line, sizeof(line), "rotations=%u", n_files);
+	if (!strstr(summary, line))
+		fail_msg("summary '%s' lacks '%s'", summary, line);
+	unsetenv("SLUICE_NO_URING");
+	assert_int_equal(rte_mempool_avail_count(pool), pool_size);
+}
+
+static void test_rotate_uring(void **state)
+{
+	check_rotate(true);
+}
+
+static void test_rotate_pwrite(void **state)
+{
+	check_rotate(false);
+}
+
+/* Count the fsyncs a mode makes over three flushed batches; the output is intact. */
+static uint64_t fsyncs_for(const char *mode, const char *interval)
+{
+	struct sl_io_env env = test_env();
+	struct sink_args2 ta;
+	struct sl_error err = { 0 };
+	char path[256], summary[256];
+	const char *p;
+	size_t len;
+	char *got;
+	void *s;
+
+	snprintf(path, sizeof(path), "%s/sync.log", tmpdir);
+	make_args2(&ta, path, mode, interval, 0);
+	assert_int_equal(sl_sink_file.create(&ta.a, &env, &s, &err), 0);
+	for (int b = 0; b < 3; b++) {
+		struct rte_mbuf *ev = line_event("batch");
+
+		write_all(s, &ev, 1);
+		usleep(3000);
+		assert_int_equal(sl_sink_file.flush(s, false), 0);
+	}
+	assert_int_equal(sl_sink_file.flush(s, true), 0);
+	sl_sink_file.summary_line(s, summary, sizeof(summary));
+	sl_sink_file.destroy(s);
+	got = read_all(path, &len);
+	assert_string_equal(got, "batch\nbatch\nbatch\n");
+	free(got);
+	unlink(path);
+	p = strstr(summary, "fsyncs=");
+	assert_non_null(p);
+	return strtoull(p + 7, NULL, 10);
+}
+
+static void check_fsync_modes(void)
+{
+	assert_int_equal(fsyncs_for("none", NULL), 0);
+	assert_int_equal(fsyncs_for("false", NULL), 0);
+	assert_int_equal(fsyncs_for("end", NULL), 1);
+	assert_int_equal(fsyncs_for("true", NULL), 1);
+	/* Every flushed buffer, then the final one. */
+	assert_int_equal(fsyncs_for("every_batch", NULL), 4);
+	/* 1 ms interval, 3 ms between flushes: one per flush, then the final one. */
+	assert_int_equal(fsyncs_for("interval", "1ms"), 4);
+	/* 1 h interval: the first flush syncs (no sync yet), then only the final one. */
+	assert_int_equal(fsyncs_for("interval", "1h"), 2);
+}
+
+static void test_fsync_uring(void **state)
+{
+	unsetenv("SLUICE_NO_URING");
+	check_fsync_modes();
+}
+
+static void test_fsync_pwrite(void **state)
+{
+	setenv("SLUICE_NO_URING", "1", 1);
+	check_fsync_modes();
+	unsetenv("SLUICE_NO_URING");
+}
+
+static void test_option_errors(void **state)
+{
+	static const struct {
+		const char *path, *fsync_, *interval;
+		int64_t rotate;
+		const char *key, *msg;
+	} cases[] = {
+		{ "x.log", "sometimes", NULL, 0, "fsync", "every_batch" },
+		{ "x.log", "interval", "0ms", 0, "fsync_interval", "duration" },
+		{ "x.log", "none", NULL, -1, "rotate_bytes", "negative" },
+		{ "/dev/null", "none", NULL, 100, "rotate_bytes", "not a regular file" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct sl_io_env env = test_env();
+		struct sink_args2 ta;
+		struct sl_error err = { 0 };
+		void *s = (void *)1;
+
+		make_args2(&ta, cases[i].path, cases[i].fsync_, cases[i].interval, cases[i].rotate);
+		assert_int_equal(sl_sink_file.create(&ta.a, &env, &s, &err), -EINVAL);
+		assert_null(s);
+		assert_string_equal(err.key, cases[i].key);
+		if (!strstr(err.msg, cases[i].msg))
+			fail_msg("message '%s' lacks '%s'", err.msg, cases[i].msg);
+	}
+}
+
 static void test_tables(void **state)
 {
 	assert_ptr_equal(sl_sink_find("file"), &sl_sink_file);
@@ -398,6 +594,11 @@ int main(void)
 		cmocka_unit_test(test_dev_null),
 		cmocka_unit_test(test_create_errors),
 		cmocka_unit_test(test_null_sink),
+		cmocka_unit_test(test_rotate_uring),
+		cmocka_unit_test(test_rotate_pwrite),
+		cmocka_unit_test(test_fsync_uring),
+		cmocka_unit_test(test_fsync_pwrite),
+		cmocka_unit_test(test_option_errors),
 	};
 	int rc;
 
