@@ -92,6 +92,7 @@ struct agg_conf {
 	uint32_t n_keys, n_aggs, n_fields;
 	char fields[AGG_MAX_FIELDS][SL_AGG_NAME_MAX]; /* the first n_keys are group_by */
 	struct sl_rec_key field_key[AGG_MAX_FIELDS];  /* prepared lookups of fields[] */
+	const char *reads[AGG_MAX_FIELDS + 1];	      /* fields[], NULL-terminated: projection */
 	struct agg_item aggs[AGG_MAX_AGGS];
 	uint64_t window_ns;
 	uint32_t max_groups;
@@ -178,6 +179,7 @@ static int agg_field(struct agg_conf *c, const char *name)
 		return -1;
 	snprintf(c->fields[c->n_fields], SL_AGG_NAME_MAX, "%s", name);
 	sl_rec_key_init(&c->field_key[c->n_fields], c->fields[c->n_fields], strlen(name));
+	c->reads[c->n_fields] = c->fields[c->n_fields];
 	return (int)c->n_fields++;
 }
 
@@ -996,6 +998,12 @@ static bool agg_state_emit(const void *conf, void *state, uint64_t *cursor, stru
 	return *cursor < st->n_groups;
 }
 
+/* The fields process reads (projection: a parser upstream may skip writing the others). */
+static const char *const *agg_reads(const void *conf)
+{
+	return ((const struct agg_conf *)conf)->reads;
+}
+
 static const struct sl_state_ops agg_state_ops = {
 	.create = agg_state_create,
 	.merge = agg_state_merge,
@@ -1018,4 +1026,5 @@ const struct sl_stage_desc sl_stage_aggregate = {
 	.process = agg_process,
 	.fini = agg_fini,
 	.state = &agg_state_ops,
+	.reads = agg_reads,
 };
