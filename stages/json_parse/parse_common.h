@@ -636,7 +636,7 @@ static inline bool pc_clf_time(const char *p, size_t n, int64_t *ns)
 	s = pc_digits(p + 18, 2);
 	oh = pc_digits(p + 22, 2);
 	om = pc_digits(p + 24, 2);
-	if (d < 0 || y < 0 || h < 0 || mi < 0 || s < 0 || oh < 0 || om < 0 || om > 59 ||
+	if (d < 0 || y < 0 || h < 0 || mi < 0 || s < 0 || oh < 0 || oh > 23 || om < 0 || om > 59 ||
 	    !pc_civil_ns(y, mo, d, h, mi, s, &t))
 		return false;
 	*ns = t - (p[21] == '+' ? 1 : -1) * ((int64_t)oh * 60 + om) * 60 * 1000000000;
