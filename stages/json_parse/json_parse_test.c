@@ -191,12 +191,13 @@ static void test_depth(void **unused)
 	}
 }
 
-struct bad_case {
-	const char *line; /* '|' marks the byte the offset must name */
-	int code;
-};
+static int json_one(const void *c, const char *line, size_t len, struct sl_rec_writer *w,
+		    uint32_t *off)
+{
+	return json_parse_line(c, line, len, w, off);
+}
 
-static const struct bad_case bad_cases[] = {
+static const struct pt_bad_case bad_cases[] = {
 	{ "|", SL_JSON_NOT_OBJECT },
 	{ "   |", SL_JSON_NOT_OBJECT },
 	{ " |[1]", SL_JSON_NOT_OBJECT },
@@ -253,35 +254,17 @@ static const struct bad_case bad_cases[] = {
 
 static void test_malformed(void **unused)
 {
-	for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
-		const struct bad_case *t = &bad_cases[i];
-		const char *mark = strchr(t->line, '|');
-		char line[256];
-		size_t at = (size_t)(mark - t->line), n = strlen(t->line) - 1;
-		struct sl_rec_writer w;
-		uint32_t off = 99999;
-		int rc;
+	size_t n = sizeof(bad_cases) / sizeof(bad_cases[0]);
 
-		assert_non_null(mark);
-		memcpy(line, t->line, at);
-		memcpy(line + at, mark + 1, n - at);
-		line[n] = '}'; /* a byte past the end the parser must not read */
-		for (int mode = 0; mode < 2; mode++) {
-			sl_rec_begin(&w, rec_buf, sizeof(rec_buf));
-			rc = json_parse_line(mode ? &nested : &flat, line, n, &w, &off);
-			if (rc != t->code || off != at)
-				fail_msg("case %zu '%s' (%s): got %s at %u, expected %s at %zu", i,
-					 t->line, mode ? "nested" : "flat", sl_json_err_names[rc],
-					 off, sl_json_err_names[t->code], at);
-		}
-	}
+	pt_bad_cases(json_one, &flat, bad_cases, n, sl_json_err_names, '}');
+	pt_bad_cases(json_one, &nested, bad_cases, n, sl_json_err_names, '}');
 }
 
 static void test_limits(void **unused)
 {
 	char line[4096];
 	struct sl_rec_writer w;
-	uint32_t off = 0, cap;
+	uint32_t off = 0;
 	int n, rc;
 
 	/* a flattened key of exactly SL_JSON_KEY_MAX bytes fits; one more does not */
@@ -309,27 +292,12 @@ static void test_limits(void **unused)
 	assert_int_equal(json_parse_line(&flat, line, (size_t)n, &w, &off), SL_JSON_BAD_NUMBER);
 	assert_int_equal(off, 5);
 
-	/* every writer size: either the record fits and equals the full one, or the writer
-	 * overflowed; a syntax error after a string that did not fit is still found */
+	/* every writer size; a syntax error after a string that did not fit is still found */
+	pt_writer_sizes(json_one, &flat,
+			"{\"s\":\"a\\nb\\u00e9\",\"o\":{\"x\":[1,2.5,null]},\"t\":true}");
 	{
-		const char *good = "{\"s\":\"a\\nb\\u00e9\",\"o\":{\"x\":[1,2.5,null]},\"t\":true}";
-		uint8_t full[256], small[256];
-		uint32_t full_len;
+		uint8_t small[8];
 
-		sl_rec_begin(&w, full, sizeof(full));
-		assert_int_equal(json_parse_line(&flat, good, strlen(good), &w, &off), 0);
-		full_len = sl_rec_end(&w);
-		for (cap = 0; cap <= full_len; cap++) {
-			sl_rec_begin(&w, small, cap);
-			rc = json_parse_line(&flat, good, strlen(good), &w, &off);
-			assert_int_equal(rc, SL_JSON_OK);
-			if (cap < full_len) {
-				assert_int_equal(sl_rec_end(&w), 0);
-			} else {
-				assert_int_equal(sl_rec_end(&w), full_len);
-				assert_memory_equal(small, full, full_len);
-			}
-		}
 		sl_rec_begin(&w, small, 8);
 		rc = json_parse_line(&flat, "{\"s\":\"a\\nbcdefghijkl\",\"x\":\"\\q\"}", 31, &w,
 				     &off);

@@ -19,6 +19,7 @@
 #include <sluice/stage.h>
 
 #include "eal.h"
+#include "parse_common.h"
 #include "event/event.h"
 #include "plugin/registry.h"
 
@@ -330,6 +331,73 @@ static __attribute__((unused)) void pt_too_large(const char *line)
 	pt_str(sl_event_record(&pt_ctx, ev), "error", "too_large", 9);
 	pt_int(sl_event_record(&pt_ctx, ev), "offset", (int64_t)strlen(line));
 	pt_free_out();
+}
+
+/* One malformed line: '|' marks the byte the error offset must name (it is removed before
+ * parsing); conf NULL means the runner's default configuration. */
+struct pt_bad_case {
+	const char *line;
+	int code;
+	const void *conf;
+};
+
+/*
+ * Parse every case with parse and check its code and offset. The byte after the line is
+ * set to past, a byte the parser must not read as part of the line.
+ */
+static __attribute__((unused)) void pt_bad_cases(pc_parse_fn parse, const void *conf,
+						 const struct pt_bad_case *cases, size_t n,
+						 const char *const *names, char past)
+{
+	static uint8_t buf[65536];
+
+	for (size_t i = 0; i < n; i++) {
+		const struct pt_bad_case *t = &cases[i];
+		const char *mark = strchr(t->line, '|');
+		char line[1024];
+		size_t at, len;
+		struct sl_rec_writer w;
+		uint32_t off = 99999;
+		int rc;
+
+		assert_non_null(mark);
+		at = (size_t)(mark - t->line);
+		len = strlen(t->line) - 1;
+		assert_true(len < sizeof(line));
+		memcpy(line, t->line, at);
+		memcpy(line + at, mark + 1, len - at);
+		line[len] = past;
+		sl_rec_begin(&w, buf, sizeof(buf));
+		rc = parse(t->conf ? t->conf : conf, line, len, &w, &off);
+		if (rc != t->code || off != at)
+			fail_msg("case %zu '%s': got %s at %u, expected %s at %zu", i, t->line,
+				 names[rc], off, names[t->code], at);
+	}
+}
+
+/* Every writer size up to the record's: the record fits and equals the full one, or the
+ * writer overflowed (the parser still succeeds; the stage turns that into too_large). */
+static __attribute__((unused)) void pt_writer_sizes(pc_parse_fn parse, const void *conf,
+						    const char *line)
+{
+	uint8_t full[1024], small[1024];
+	struct sl_rec_writer w;
+	uint32_t off, full_len;
+
+	sl_rec_begin(&w, full, sizeof(full));
+	assert_int_equal(parse(conf, line, strlen(line), &w, &off), 0);
+	full_len = sl_rec_end(&w);
+	assert_true(full_len > 3);
+	for (uint32_t cap = 0; cap <= full_len; cap++) {
+		sl_rec_begin(&w, small, cap);
+		assert_int_equal(parse(conf, line, strlen(line), &w, &off), 0);
+		if (cap < full_len) {
+			assert_int_equal(sl_rec_end(&w), 0);
+		} else {
+			assert_int_equal(sl_rec_end(&w), full_len);
+			assert_memory_equal(small, full, full_len);
+		}
+	}
 }
 
 #endif

@@ -81,12 +81,13 @@ static void test_valid(void **unused)
 	pt_keys(r, "a.b-c/d:e[0],\xc3\xa9");
 }
 
-struct bad_case {
-	const char *line; /* '|' marks the byte the offset must name */
-	int code;
-};
+static int logfmt_one(const void *c, const char *line, size_t len, struct sl_rec_writer *w,
+		      uint32_t *off)
+{
+	return logfmt_parse_line(c, line, len, w, off);
+}
 
-static const struct bad_case bad_cases[] = {
+static const struct pt_bad_case bad_cases[] = {
 	{ "|", SL_LOGFMT_EMPTY },
 	{ " \t |", SL_LOGFMT_EMPTY },
 	{ "|=x", SL_LOGFMT_BAD_KEY },
@@ -110,49 +111,13 @@ static const struct bad_case bad_cases[] = {
 
 static void test_malformed(void **unused)
 {
-	static uint8_t buf[4096];
-
-	for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
-		const struct bad_case *t = &bad_cases[i];
-		const char *mark = strchr(t->line, '|');
-		char line[256];
-		size_t at = (size_t)(mark - t->line), n = strlen(t->line) - 1;
-		struct sl_rec_writer w;
-		uint32_t off = 99999;
-		int rc;
-
-		assert_non_null(mark);
-		memcpy(line, t->line, at);
-		memcpy(line + at, mark + 1, n - at);
-		line[n] = '"'; /* a byte past the end the parser must not read */
-		sl_rec_begin(&w, buf, sizeof(buf));
-		rc = logfmt_parse_line(&typed, line, n, &w, &off);
-		if (rc != t->code || off != at)
-			fail_msg("case %zu '%s': got %s at %u, expected %s at %zu", i, t->line,
-				 sl_logfmt_err_names[rc], off, sl_logfmt_err_names[t->code], at);
-	}
+	pt_bad_cases(logfmt_one, &typed, bad_cases, sizeof(bad_cases) / sizeof(bad_cases[0]),
+		     sl_logfmt_err_names, '"');
 }
 
 static void test_writer_sizes(void **unused)
 {
-	const char *l = "a=1 b=\"x\\ty\" c d=2.5 e=word";
-	uint8_t full[128], small[128];
-	struct sl_rec_writer w;
-	uint32_t off, full_len;
-
-	sl_rec_begin(&w, full, sizeof(full));
-	assert_int_equal(logfmt_parse_line(&typed, l, strlen(l), &w, &off), 0);
-	full_len = sl_rec_end(&w);
-	for (uint32_t cap = 0; cap <= full_len; cap++) {
-		sl_rec_begin(&w, small, cap);
-		assert_int_equal(logfmt_parse_line(&typed, l, strlen(l), &w, &off), 0);
-		if (cap < full_len) {
-			assert_int_equal(sl_rec_end(&w), 0);
-		} else {
-			assert_int_equal(sl_rec_end(&w), full_len);
-			assert_memory_equal(small, full, full_len);
-		}
-	}
+	pt_writer_sizes(logfmt_one, &typed, "a=1 b=\"x\\ty\" c d=2.5 e=word");
 }
 
 static void test_stage(void **unused)

@@ -167,28 +167,20 @@ static void test_match(void **unused)
 	regex_conf_destroy(c);
 }
 
+static int regex_one(const void *conf, const char *line, size_t len, struct sl_rec_writer *w,
+		     uint32_t *off)
+{
+	const struct sl_regex_conf *c = conf;
+
+	return regex_parse_line(c, c->md[1], line, len, w, off);
+}
+
 static void test_writer_sizes(void **unused)
 {
 	static const char *const types[] = { "n:int" };
-	const char *l = "GET /index.html 200 x";
 	struct sl_regex_conf *c = make("^(?<m>\\S+) (?<p>\\S+) (?<n>\\d+)", types, 1);
-	uint8_t full[128], small[128];
-	struct sl_rec_writer w;
-	uint32_t off, full_len;
 
-	sl_rec_begin(&w, full, sizeof(full));
-	assert_int_equal(regex_parse_line(c, c->md[1], l, strlen(l), &w, &off), 0);
-	full_len = sl_rec_end(&w);
-	for (uint32_t cap = 0; cap <= full_len; cap++) {
-		sl_rec_begin(&w, small, cap);
-		assert_int_equal(regex_parse_line(c, c->md[1], l, strlen(l), &w, &off), 0);
-		if (cap < full_len) {
-			assert_int_equal(sl_rec_end(&w), 0);
-		} else {
-			assert_int_equal(sl_rec_end(&w), full_len);
-			assert_memory_equal(small, full, full_len);
-		}
-	}
+	pt_writer_sizes(regex_one, c, "GET /index.html 200 x");
 	regex_conf_destroy(c);
 }
 

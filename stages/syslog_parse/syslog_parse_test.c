@@ -152,14 +152,14 @@ static void test_3164(void **unused)
 	}
 }
 
-struct bad_case {
-	const char *line; /* '|' marks the byte the offset must name */
-	int code;
-	const struct sl_syslog_conf *c;
-};
+static int syslog_one(const void *c, const char *line, size_t len, struct sl_rec_writer *w,
+		      uint32_t *off)
+{
+	return syslog_parse_line(c, line, len, w, off);
+}
 
 #define TS5 "2003-10-11T22:14:15Z"
-static const struct bad_case bad_cases[] = {
+static const struct pt_bad_case bad_cases[] = {
 	{ "|", SL_SYSLOG_BAD_PRI, &autof },
 	{ "|34>1 - h a p m -", SL_SYSLOG_BAD_PRI, &autof },
 	{ "<|>1 - h a p m -", SL_SYSLOG_BAD_PRI, &autof },
@@ -225,47 +225,14 @@ static const struct bad_case bad_cases[] = {
 
 static void test_malformed(void **unused)
 {
-	for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
-		const struct bad_case *t = &bad_cases[i];
-		const char *mark = strchr(t->line, '|');
-		char line[256];
-		size_t at = (size_t)(mark - t->line), n = strlen(t->line) - 1;
-		struct sl_rec_writer w;
-		uint32_t off = 99999;
-		int rc;
-
-		assert_non_null(mark);
-		memcpy(line, t->line, at);
-		memcpy(line + at, mark + 1, n - at);
-		line[n] = ' '; /* a byte past the end the parser must not read */
-		sl_rec_begin(&w, rec_buf, sizeof(rec_buf));
-		rc = syslog_parse_line(t->c, line, n, &w, &off);
-		if (rc != t->code || off != at)
-			fail_msg("case %zu '%s': got %s at %u, expected %s at %zu", i, t->line,
-				 sl_syslog_err_names[rc], off, sl_syslog_err_names[t->code], at);
-	}
+	pt_bad_cases(syslog_one, &autof, bad_cases, sizeof(bad_cases) / sizeof(bad_cases[0]),
+		     sl_syslog_err_names, ' ');
 }
 
 static void test_writer_sizes(void **unused)
 {
-	const char *l = "<165>1 2003-10-11T22:14:15.003Z host app 12 ID [a b=\"c\\\"d\"][e] msg";
-	uint8_t full[256], small[256];
-	struct sl_rec_writer w;
-	uint32_t off, full_len;
-
-	sl_rec_begin(&w, full, sizeof(full));
-	assert_int_equal(syslog_parse_line(&autof, l, strlen(l), &w, &off), 0);
-	full_len = sl_rec_end(&w);
-	for (uint32_t cap = 0; cap <= full_len; cap++) {
-		sl_rec_begin(&w, small, cap);
-		assert_int_equal(syslog_parse_line(&autof, l, strlen(l), &w, &off), 0);
-		if (cap < full_len) {
-			assert_int_equal(sl_rec_end(&w), 0);
-		} else {
-			assert_int_equal(sl_rec_end(&w), full_len);
-			assert_memory_equal(small, full, full_len);
-		}
-	}
+	pt_writer_sizes(syslog_one, &autof,
+			"<165>1 2003-10-11T22:14:15.003Z host app 12 ID [a b=\"c\\\"d\"][e] msg");
 }
 
 static void test_stage(void **unused)
