@@ -108,6 +108,15 @@ class Writer:
               % (len(self.ledger), self.args.out, count_lines(self.args.out)), file=sys.stderr)
         return False
 
+    def settle_new_file(self):
+        """A new file must be found before it is rotated away: a path-based tailer cannot
+        read a file that was created and renamed out of its globs (or deleted) before it
+        looked (inotify event, then its next poll; glob_interval at worst). Real rotations
+        are minutes apart; on a loaded CI machine a batch can take less time than the
+        tailer's wake-up, so write one batch to the new file and wait for it."""
+        self.lines(self.batch)
+        self.wait_delivered()
+
     def save(self):
         with open(self.args.ledger, "w") as f:
             for line in self.ledger:
@@ -130,6 +139,7 @@ def scenario(args):
             w.lines(20)  # late lines into the renamed file
             w.close()
             w.open()
+            w.settle_new_file()
     elif name == "copytruncate":
         # logrotate's `copytruncate`: copy, then truncate the live file in place; the
         # writer keeps its O_APPEND descriptor. Lines written between the tailer's last
@@ -162,6 +172,7 @@ def scenario(args):
             w.load(per - per // 2)
             w.close()
             w.open()
+            w.settle_new_file()
     elif name == "delete_recreate":
         # Deleted and at once re-created under the same name (the inode may be reused):
         # wait for delivery first, the deleted file's unread bytes would be gone.
@@ -185,6 +196,7 @@ def scenario(args):
                 os.replace(w.path, w.path + ".1")
                 w.close()
                 w.open()
+                w.settle_new_file()
     elif name == "long_lines":
         # Lines several times longer than the read buffer (read_bytes: 64).
         w.pad = 900
@@ -193,6 +205,7 @@ def scenario(args):
             os.replace(w.path, w.path + ".1")
             w.close()
             w.open()
+            w.settle_new_file()
     else:
         sys.exit("unknown scenario " + name)
     w.close()
