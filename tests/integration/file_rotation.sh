@@ -48,18 +48,20 @@ YAML
 	tap_is "$rc" 0 "[$tag] sluice exits 0 after SIGTERM"
 	case $name in
 	copytruncate)
-		# The race: only missing lines, never torn ones; bounded by one batch per
-		# rotation at this rate (the measured window is in the diag line above).
+		# The race: lines written between the last read and the truncation are lost
+		# (a batch or so per truncation at this rate; the figure is printed). A source
+		# stalled for longer than the writer takes to pass the old size again would
+		# also see a torn line and re-read some: all bounded together at 10%.
 		python3 - "$res" <<'PY'
 import sys
 r = dict(kv.split("=") for kv in sys.argv[1].split())
 r = {k: int(v) for k, v in r.items()}
-ok = r["corrupt"] == 0 and r["duplicates"] == 0 and r["missing"] <= r["written_lines"] // 10
-print("# copytruncate race window: %d of %d lines (%d bytes) lost" %
-      (r["missing"], r["written_lines"], r["missing_bytes"]))
-sys.exit(0 if ok else 1)
+bad = r["missing"] + r["duplicates"] + r["corrupt"]
+print("# copytruncate race window: %d of %d lines (%d bytes) lost, %d duplicated, %d torn" %
+      (r["missing"], r["written_lines"], r["missing_bytes"], r["duplicates"], r["corrupt"]))
+sys.exit(0 if bad <= r["written_lines"] // 10 else 1)
 PY
-		tap_ok $? "[$tag] no torn or duplicated lines; losses only in the race window (<10%)"
+		tap_ok $? "[$tag] losses (and any torn or re-read lines) within the race window (<10%)"
 		;;
 	*)
 		echo "$res" | grep -q ' missing=0 .* duplicates=0 corrupt=0$' &&
