@@ -32,6 +32,7 @@
 #include <sluice/record.h>
 #include <sluice/stage.h>
 
+#include "event_time.h"
 #include "sketch.h"
 #include "spec.h"
 
@@ -45,11 +46,21 @@ enum {
 	AGG_CNT_KEY_TOO_LONG,
 	AGG_CNT_GROUPS_OVERFLOW,
 	AGG_CNT_EMIT_TOO_LARGE,
+	AGG_CNT_BAD_TIME,
 };
 
 static const char *const agg_counters[] = {
-	"grouped",	   "missing_key",  "missing_field",   "not_number",	"negative",
-	"value_truncated", "key_too_long", "groups_overflow", "emit_too_large", NULL,
+	"grouped",
+	"missing_key",
+	"missing_field",
+	"not_number",
+	"negative",
+	"value_truncated",
+	"key_too_long",
+	"groups_overflow",
+	"emit_too_large",
+	"bad_time",
+	NULL,
 };
 
 #define AGG_MAX_KEYS	8
@@ -73,6 +84,16 @@ static const struct sl_param_desc agg_params[] = {
 	  .type = SL_PARAM_INT,
 	  .def = "1024",
 	  .help = "most groups per window; events of further groups are counted as overflow" },
+	{ .name = "event_time",
+	  .type = SL_PARAM_STR,
+	  .help = "record field with the event's time: buckets of event_window per group" },
+	{ .name = "event_window",
+	  .type = SL_PARAM_STR,
+	  .help = "width of the event-time buckets, a duration like 1m or 24h" },
+	{ .name = "event_time_unit",
+	  .type = SL_PARAM_STR,
+	  .def = "ns",
+	  .help = "unit of numeric event times since the epoch: s, ms, us or ns" },
 	{ .name = "aggregations",
 	  .type = SL_PARAM_LIST,
 	  .help = "items like \"{ name: p99, fn: quantile, field: bytes, q: 0.99 }\" "
@@ -95,6 +116,9 @@ struct agg_conf {
 	const char *reads[AGG_MAX_FIELDS + 1];	      /* fields[], NULL-terminated: projection */
 	struct agg_item aggs[AGG_MAX_AGGS];
 	uint64_t window_ns;
+	uint64_t event_window_ns; /* 0: no event-time buckets */
+	int64_t event_unit_ns;	  /* nanoseconds per unit of a numeric event time */
+	uint32_t time_field;	  /* index into fields[] of event_time */
 	uint32_t max_groups;
 	uint32_t capacity; /* hash slots: power of two, at least 2 * max_groups */
 	uint32_t arena_bytes;
@@ -237,6 +261,10 @@ static int agg_init_aggs(struct agg_conf *c, const struct sl_arg *a, struct sl_e
 		if (sl_agg_spec_parse(text, &it->spec, why, sizeof(why), &at) < 0)
 			return agg_fail(err, "aggregations", "item %u, at byte %u: %s", i + 1, at,
 					why);
+		if (c->event_window_ns && strcmp(it->spec.name, "window_start") == 0)
+			return agg_fail(err, "aggregations",
+					"item %u: name 'window_start' is the event-time bucket's",
+					i + 1);
 		for (uint32_t j = 0; j < c->n_keys; j++)
 			if (strcmp(c->fields[j], it->spec.name) == 0)
 				return agg_fail(err, "aggregations",
@@ -262,6 +290,43 @@ static int agg_init_aggs(struct agg_conf *c, const struct sl_arg *a, struct sl_e
 		c->group_bytes += agg_block_size(it);
 	}
 	c->n_aggs = n;
+	return 0;
+}
+
+static int agg_init_event_time(struct agg_conf *c, const struct sl_args *args, struct sl_error *err)
+{
+	static const struct {
+		const char *name;
+		int64_t ns;
+	} units[] = { { "s", 1000000000 }, { "ms", 1000000 }, { "us", 1000 }, { "ns", 1 } };
+	const struct sl_arg *field = sl_args_get(args, "event_time");
+	const struct sl_arg *width = sl_args_get(args, "event_window");
+	const struct sl_arg *unit = sl_args_get(args, "event_time_unit");
+	bool has_field = field && field->str, has_width = width && width->str;
+
+	c->time_field = UINT32_MAX;
+	if (!has_field && !has_width)
+		return 0;
+	if (!has_field || !has_width)
+		return agg_fail(err, has_field ? "event_time" : "event_window",
+				"event_time and event_window go together");
+	if (field->str[0] == '\0' || strlen(field->str) >= SL_AGG_NAME_MAX)
+		return agg_fail(err, "event_time", "expected a field name of 1 to %d bytes",
+				SL_AGG_NAME_MAX - 1);
+	if (sl_window_parse(width->str, &c->event_window_ns) < 0 || c->event_window_ns == 0 ||
+	    c->event_window_ns > INT64_MAX)
+		return agg_fail(err, "event_window", "bad width '%s': expected a duration like 1m",
+				width->str);
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (unit && unit->str && strcmp(unit->str, units[i].name) == 0)
+			c->event_unit_ns = units[i].ns;
+	if (!c->event_unit_ns)
+		return agg_fail(err, "event_time_unit", "expected s, ms, us or ns");
+	for (uint32_t j = 0; j < c->n_keys; j++)
+		if (strcmp(c->fields[j], "window_start") == 0)
+			return agg_fail(err, "group_by",
+					"'window_start' is the event-time bucket's output field");
+	c->time_field = (uint32_t)agg_field(c, field->str);
 	return 0;
 }
 
@@ -295,6 +360,8 @@ static int agg_init(const struct sl_host *host, const struct sl_args *args, void
 		c->max_groups = (uint32_t)max_groups->i;
 	}
 	rc = agg_init_keys(c, sl_args_get(args, "group_by"), err);
+	if (rc == 0)
+		rc = agg_init_event_time(c, args, err);
 	if (rc == 0)
 		rc = agg_init_aggs(c, sl_args_get(args, "aggregations"), err);
 	if (rc < 0)
@@ -592,34 +659,86 @@ static uint8_t *agg_group(struct agg_state *st, const struct agg_conf *c, uint32
 
 /* ---- process ---- */
 
-/* The group key of a record: each group_by value, canonical, concatenated (nil when
- * missing). Returns its length, 0 when longer than AGG_KEY_MAX. */
-static uint32_t agg_key(const struct agg_conf *c, const struct sl_val *vals, const bool *found,
-			uint8_t *key, bool *missing)
+/* Append one canonical value to a key; false when it does not fit in AGG_KEY_MAX. */
+static bool agg_key_put(uint8_t *key, uint32_t *len, const struct agg_canon *k)
 {
+	if (k->head_len + (uint64_t)k->body_len > AGG_KEY_MAX - *len)
+		return false;
+	memcpy(key + *len, k->head, k->head_len);
+	if (k->body_len)
+		memcpy(key + *len + k->head_len, k->body, k->body_len);
+	*len += k->head_len + k->body_len;
+	return true;
+}
+
+/* The event time of a value in nanoseconds; false when it is not a time. */
+static bool agg_event_time(const struct agg_conf *c, const struct sl_val *v, int64_t *ns)
+{
+	double x;
+
+	switch (v->type) {
+	case SL_VAL_INT:
+		return !__builtin_mul_overflow(v->i, c->event_unit_ns, ns);
+	case SL_VAL_FLOAT:
+		x = v->f * (double)c->event_unit_ns;
+		if (!(x > -9.2e18 && x < 9.2e18))
+			return false;
+		*ns = (int64_t)floor(x);
+		return true;
+	case SL_VAL_STR:
+		return sl_agg_time_parse(v->s.p, v->s.len, ns);
+	default:
+		return false;
+	}
+}
+
+/* The event-time bucket's start as the key's first value (nil when the event has no
+ * usable time). */
+static void agg_key_bucket(const struct agg_conf *c, const struct sl_val *vals, const bool *found,
+			   struct agg_canon *k, uint64_t *cnt)
+{
+	struct sl_val start = { .type = SL_VAL_INT };
+	int64_t t;
+
+	if (!found[c->time_field] || !agg_event_time(c, &vals[c->time_field], &t)) {
+		cnt[AGG_CNT_BAD_TIME]++;
+		*k = (struct agg_canon){ .head = { 0xc0 }, .head_len = 1 };
+		return;
+	}
+	start.i = sl_agg_time_bucket(t, c->event_window_ns);
+	agg_canon_of(&start, k);
+}
+
+/* The group key of a record: the event-time bucket if any, then each group_by value,
+ * canonical, concatenated (nil when missing). Returns its length, 0 when longer than
+ * AGG_KEY_MAX. */
+static uint32_t agg_key(const struct agg_conf *c, const struct sl_val *vals, const bool *found,
+			uint8_t *key, uint64_t *cnt)
+{
+	struct agg_canon k;
+	bool missing = false;
 	uint32_t len = 0;
 
-	*missing = false;
-	if (c->n_keys == 0) {
-		/* Without group_by every event is in one group, keyed nil. */
-		key[0] = 0xc0;
-		return 1;
+	if (c->event_window_ns) {
+		agg_key_bucket(c, vals, found, &k, cnt);
+		agg_key_put(key, &len, &k);
 	}
 	for (uint32_t f = 0; f < c->n_keys; f++) {
-		struct agg_canon k;
-
 		if (!found[f] || vals[f].type == SL_VAL_NIL) {
-			*missing = true;
+			missing = true;
 			k = (struct agg_canon){ .head = { 0xc0 }, .head_len = 1 };
 		} else {
 			agg_canon_of(&vals[f], &k);
 		}
-		if (k.head_len + (uint64_t)k.body_len > AGG_KEY_MAX - len)
+		if (!agg_key_put(key, &len, &k))
 			return 0;
-		memcpy(key + len, k.head, k.head_len);
-		if (k.body_len)
-			memcpy(key + len + k.head_len, k.body, k.body_len);
-		len += k.head_len + k.body_len;
+	}
+	if (missing)
+		cnt[AGG_CNT_MISSING_KEY]++;
+	if (len == 0) {
+		/* Without group_by or buckets every event is in one group, keyed nil. */
+		key[0] = 0xc0;
+		len = 1;
 	}
 	return len;
 }
@@ -628,20 +747,18 @@ static void agg_process_one(const struct agg_conf *c, struct agg_state *st, stru
 			    uint64_t *cnt)
 {
 	struct sl_val vals[AGG_MAX_FIELDS];
-	bool found[AGG_MAX_FIELDS], missing;
+	bool found[AGG_MAX_FIELDS];
 	uint8_t key[AGG_KEY_MAX];
 	uint32_t len;
 	uint8_t *g;
 
 	for (uint32_t f = 0; f < c->n_fields; f++)
 		found[f] = rec.len != 0 && sl_rec_get(rec, &c->field_key[f], &vals[f]);
-	len = agg_key(c, vals, found, key, &missing);
+	len = agg_key(c, vals, found, key, cnt);
 	if (len == 0) {
 		cnt[AGG_CNT_KEY_TOO_LONG]++;
 		return;
 	}
-	if (missing)
-		cnt[AGG_CNT_MISSING_KEY]++;
 	g = agg_group(st, c, (uint32_t)sl_sketch_hash(key, len, AGG_HASH_SEED), key, len);
 	if (!g) {
 		cnt[AGG_CNT_GROUPS_OVERFLOW]++;
@@ -942,14 +1059,18 @@ static uint32_t agg_record(const struct agg_conf *c, const struct agg_state *st,
 	const uint8_t *blk = agg_block(c, st, g);
 	struct sl_rec_writer w;
 
+	uint32_t n_buckets = c->event_window_ns ? 1 : 0;
+
 	sl_rec_begin(&w, rte_pktmbuf_mtod(m, void *), rte_pktmbuf_tailroom(m));
-	for (uint32_t f = 0; f < c->n_keys; f++) {
+	/* The key's values in order: the event-time bucket, then the group_by fields. */
+	for (uint32_t f = 0; f < n_buckets + c->n_keys; f++) {
+		const char *name = f < n_buckets ? "window_start" : c->fields[f - n_buckets];
 		struct sl_val v;
 		const uint8_t *q = sl_mp_read(p, end, &v);
 
 		if (!q)
 			return 0;
-		sl_rec_put_raw(&w, c->fields[f], p, (uint32_t)(q - p));
+		sl_rec_put_raw(&w, name, p, (uint32_t)(q - p));
 		p = q;
 	}
 	for (uint32_t i = 0; i < c->n_aggs; i++)

@@ -7,6 +7,7 @@
  * count, sum, min, max and avg exactly, distinct within 4 standard errors, quantiles within
  * the relative accuracy, top_k exactly (capacity above the number of paths). Also: no
  * group_by, the groups cap and its overflow counter, emit resuming after an empty pool,
+ * event-time buckets (time strings against epoch seconds from Python's calendar.timegm),
  * and init's parameter errors.
  */
 #include <errno.h>
@@ -27,6 +28,7 @@
 
 #include "eal.h"
 #include "event/event.h"
+#include "event_time.h"
 #include "plugin/registry.h"
 
 static struct rte_mempool *pool, *tiny_pool;
@@ -79,6 +81,23 @@ static int init_agg(const char *const *group_by, uint32_t n_keys, const char *wi
 	struct sl_args args = { .file = "t.yaml", .name = "stats", .n = 4, .v = v };
 
 	snprintf(mg, sizeof(mg), "%lld", (long long)max_groups);
+	memset(err, 0, sizeof(*err));
+	return desc->init(&sl_host_table, &args, conf, err);
+}
+
+/* An event-time configuration: group_by [k], count per bucket of `width` of field t. */
+static int init_event(const char *width, const char *unit, void **conf, struct sl_error *err)
+{
+	static const char *const keys[] = { "k" };
+	struct sl_arg v[5] = {
+		{ .key = "group_by", .type = SL_PARAM_LIST, .str = "k", .list = keys, .n_list = 1 },
+		{ .key = "window", .type = SL_PARAM_STR, .str = "all" },
+		{ .key = "event_time", .type = SL_PARAM_STR, .str = "t" },
+		{ .key = "event_window", .type = SL_PARAM_STR, .str = width },
+		{ .key = "event_time_unit", .type = SL_PARAM_STR, .str = unit },
+	};
+	struct sl_args args = { .file = "t.yaml", .name = "stats", .n = 5, .v = v };
+
 	memset(err, 0, sizeof(*err));
 	return desc->init(&sl_host_table, &args, conf, err);
 }
@@ -581,6 +600,137 @@ static void test_emit_resumes_after_empty_pool(void **unused)
 	desc->fini(conf);
 }
 
+/* {"k": k, "t": ...} with t an integer, a float, a string or (type 0) missing. */
+static struct rte_mbuf *make_timed(const char *k, int type, int64_t i, double f, const char *str)
+{
+	struct rte_mbuf *ev = rte_pktmbuf_alloc(pool);
+	struct sl_meta *meta;
+	struct sl_rec_writer w;
+	uint32_t len;
+
+	assert_non_null(ev);
+	meta = sl_event_meta(meta_off, ev);
+	memset(meta, 0, sizeof(*meta));
+	sl_rec_begin(&w, rte_pktmbuf_mtod(ev, void *), rte_pktmbuf_tailroom(ev));
+	sl_rec_put_str(&w, "k", k, strlen(k));
+	if (type == 1)
+		sl_rec_put_int(&w, "t", i);
+	else if (type == 2)
+		sl_rec_put_float(&w, "t", f);
+	else if (type == 3)
+		sl_rec_put_str(&w, "t", str, strlen(str));
+	len = sl_rec_end(&w);
+	ev->data_len = (uint16_t)len;
+	ev->pkt_len = len;
+	meta->kind = SL_EVENT_RECORD;
+	return ev;
+}
+
+static void test_event_time_parse(void **unused)
+{
+	/* epoch seconds from Python: calendar.timegm((2023, 10, 10, 11, 55, 36, 0, 0, 0)) */
+	const int64_t t0 = 1696938936ll * 1000000000;
+	static const char *const bad[] = {
+		"2023-02-29T00:00:00Z",
+		"10/Foo/2023:13:55:36 +0200",
+		"2023-10-10T11:55:36",
+		"2300-01-01T00:00:00Z",
+		"2023-10-10T11:55:36.1234567891Z",
+		"10/Oct/2023:13:55:36 +02:00",
+		"2023-10-10T11:55:36.Z",
+		"",
+		"2023-10-10T25:00:00Z",
+		"10/Oct/2023:13:55:36 +0200 ",
+	};
+	int64_t ns;
+
+	assert_true(sl_agg_time_parse("10/Oct/2023:13:55:36 +0200", 26, &ns));
+	assert_int_equal(ns, t0);
+	assert_true(sl_agg_time_parse("2023-10-10T11:55:36Z", 20, &ns));
+	assert_int_equal(ns, t0);
+	assert_true(sl_agg_time_parse("2023-10-10 13:55:36.25+02:00", 28, &ns));
+	assert_int_equal(ns, t0 + 250000000);
+	assert_true(sl_agg_time_parse("2023-10-10t06:25:36.000000001-05:30", 35, &ns));
+	assert_int_equal(ns, t0 + 1);
+	/* calendar.timegm((2024, 2, 29, 12, 0, 0, 0, 0, 0)) and before 1970 */
+	assert_true(sl_agg_time_parse("29/Feb/2024:12:00:00 +0000", 26, &ns));
+	assert_int_equal(ns, 1709208000ll * 1000000000);
+	assert_true(sl_agg_time_parse("1969-12-31T23:59:59.5Z", 22, &ns));
+	assert_int_equal(ns, -500000000);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (sl_agg_time_parse(bad[i], strlen(bad[i]), &ns))
+			fail_msg("'%s' parsed", bad[i]);
+	assert_int_equal(sl_agg_time_bucket(-1, 10), -10);
+	assert_int_equal(sl_agg_time_bucket(15, 10), 10);
+	assert_int_equal(sl_agg_time_bucket(-10, 10), -10);
+}
+
+static void test_event_time_buckets(void **unused)
+{
+	const int64_t m0 = 1696938900ll * 1000000000, m1 = m0 + 60ll * 1000000000;
+	const struct {
+		int64_t start; /* INT64_MIN: null */
+		const char *k;
+		int64_t count;
+	} want[] = { { INT64_MIN, "a", 2 }, { m0, "a", 2 }, { m0, "b", 1 }, { m1, "a", 1 } };
+	const struct sl_state_ops *ops = desc->state;
+	struct rte_mbuf *burst[6];
+	uint32_t lens[8];
+	struct sl_error err;
+	void *conf, *st;
+
+	assert_int_equal(init_event("1m", "s", &conf, &err), 0);
+	st = ops->create(conf);
+	memset(counters, 0, sizeof(counters));
+	burst[0] = make_timed("a", 1, 1696938936, 0, NULL);
+	burst[1] = make_timed("a", 3, 0, 0, "10/Oct/2023:13:55:36 +0200");
+	burst[2] = make_timed("a", 3, 0, 0, "2023-10-10T11:56:00Z");
+	burst[3] = make_timed("b", 2, 0, 1696938936.5, NULL);
+	burst[4] = make_timed("a", 0, 0, 0, NULL);
+	burst[5] = make_timed("a", 3, 0, 0, "yesterday");
+	process_burst(conf, st, burst, 6);
+	for (int i = 0; i < 6; i++)
+		rte_pktmbuf_free(burst[i]);
+	assert_int_equal(counters[CNT_GROUPED], 6);
+	assert_int_equal(counters[9], 2); /* bad_time */
+	assert_int_equal(emit_all(conf, st, recs_a, lens, 8), 4);
+	for (int i = 0; i < 4; i++) {
+		struct sl_rec r = { recs_a[i], lens[i] };
+		struct sl_val v;
+
+		assert_true(sl_rec_find(r, "window_start", 12, &v));
+		if (want[i].start == INT64_MIN) {
+			assert_int_equal(v.type, SL_VAL_NIL);
+		} else {
+			assert_int_equal(v.type, SL_VAL_INT);
+			assert_int_equal(v.i, want[i].start);
+		}
+		assert_true(sl_rec_find(r, "k", 1, &v));
+		assert_memory_equal(v.s.p, want[i].k, 1);
+		assert_int_equal(rec_int(r, "count"), want[i].count);
+	}
+	ops->destroy(conf, st);
+	desc->fini(conf);
+	/* numeric times in other units */
+	assert_int_equal(init_event("1s", "ms", &conf, &err), 0);
+	st = ops->create(conf);
+	burst[0] = make_timed("a", 1, 1500, 0, NULL);
+	process_burst(conf, st, burst, 1);
+	rte_pktmbuf_free(burst[0]);
+	assert_int_equal(emit_all(conf, st, recs_a, lens, 8), 1);
+	assert_int_equal(rec_int((struct sl_rec){ recs_a[0], lens[0] }, "window_start"),
+			 1000000000);
+	ops->destroy(conf, st);
+	desc->fini(conf);
+	/* parameter errors */
+	assert_int_equal(init_event(NULL, "s", &conf, &err), -EINVAL);
+	assert_string_equal(err.key, "event_time");
+	assert_int_equal(init_event("all", "s", &conf, &err), -EINVAL);
+	assert_string_equal(err.key, "event_window");
+	assert_int_equal(init_event("1m", "days", &conf, &err), -EINVAL);
+	assert_string_equal(err.key, "event_time_unit");
+}
+
 static void expect_agg_error(const char *item, const char *want)
 {
 	static const char *const keys[] = { "status" };
@@ -651,6 +801,8 @@ int main(void)
 		cmocka_unit_test(test_merge_equals_single),
 		cmocka_unit_test(test_no_group_by_and_overflow),
 		cmocka_unit_test(test_emit_resumes_after_empty_pool),
+		cmocka_unit_test(test_event_time_parse),
+		cmocka_unit_test(test_event_time_buckets),
 		cmocka_unit_test(test_init_errors),
 		cmocka_unit_test(test_pool_clean),
 	};
