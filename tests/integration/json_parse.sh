@@ -9,6 +9,7 @@
 # error positions turned into byte offsets.
 set -u
 . "$(dirname "$0")/../lib/tap.sh"
+. "$(dirname "$0")/parser_lib.sh"
 tap_need_sluice
 tap_plan 4
 tap_tmpdir
@@ -61,7 +62,7 @@ def deep(n, arr):
         inner = ("[" + inner + "]") if arr else ('{"k":' + inner + "}")
     return '{"top":' + inner + "}"
 
-out = open("in.jsonl", "wb")
+out = open("in.log", "wb")
 for i in range(20000):
     line = (sp() + robj(1) + sp()).encode()
     k = r.random()
@@ -89,27 +90,8 @@ for i in range(20000):
     out.write(line + b"\n")
 EOF
 
-mkdir -p out
-cat >pipeline.yaml <<'EOF'
-sources:
-  in: { type: file, path: in.jsonl }
-stages:
-  flat:   { use: json_parse, inputs: [in] }
-  nested: { use: json_parse, inputs: [in], flatten: false }
-sinks:
-  flat_recs:   { type: file, inputs: [flat], path: out/flat.jsonl, format: jsonl }
-  flat_errs:   { type: file, inputs: [flat.errors], path: out/flat.errors.jsonl, format: jsonl }
-  flat_raw:    { type: file, inputs: [flat.errors], path: out/flat.errors.raw, format: raw }
-  nested_recs: { type: file, inputs: [nested], path: out/nested.jsonl, format: jsonl }
-  nested_errs: { type: file, inputs: [nested.errors], path: out/nested.errors.jsonl, format: jsonl }
-  nested_raw:  { type: file, inputs: [nested.errors], path: out/nested.errors.raw, format: raw }
-EOF
-timeout 60 "$SLUICE" run pipeline.yaml --stats-json stats.json >stdout 2>stderr
-rc=$?
-tap_is "$rc" 0 "sluice run exits 0"
-[ "$rc" -ne 0 ] && tap_diag "$(tail -10 stderr)"
-touch out/flat.jsonl out/flat.errors.jsonl out/flat.errors.raw out/nested.jsonl \
-	out/nested.errors.jsonl out/nested.errors.raw
+parser_pipeline 'flat=use: json_parse' 'nested=use: json_parse, flatten: false'
+parser_run flat nested
 
 cat >ref.py <<'EOF'
 """Reference: Python's json module, then flattening in Python (independent of Sluice)."""
@@ -233,15 +215,8 @@ def ref(line):
 
 pc.main(ref, sys.argv[3:])
 EOF
-python3 ref.py "$SLUICE_SOURCE/tests/integration" flat in.jsonl out/flat.jsonl \
-	out/flat.errors.jsonl out/flat.errors.raw >flat.out 2>&1
-tap_ok $? "flattening: records, error reasons and offsets, raw bad lines equal Python's json"
-tap_diag "$(cat flat.out)"
-python3 ref.py "$SLUICE_SOURCE/tests/integration" nested in.jsonl out/nested.jsonl \
-	out/nested.errors.jsonl out/nested.errors.raw >nested.out 2>&1
-tap_ok $? "flatten: false: the same with nested maps"
-tap_diag "$(cat nested.out)"
-python3 "$TESTLIB/check_stats.py" conserve stats.json >conserve.out 2>&1
-tap_ok $? "every stage and sink conserves events, in_flight 0"
-[ -s conserve.out ] && tap_diag "$(cat conserve.out)"
+parser_compare flat flat \
+	"flattening: records, error reasons and offsets, raw bad lines equal Python's json"
+parser_compare nested nested "flatten: false: the same with nested maps"
+parser_conserve
 tap_done

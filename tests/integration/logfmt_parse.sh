@@ -9,6 +9,7 @@
 # raw bad lines are compared in order.
 set -u
 . "$(dirname "$0")/../lib/tap.sh"
+. "$(dirname "$0")/parser_lib.sh"
 tap_need_sluice
 tap_plan 4
 tap_tmpdir
@@ -57,27 +58,8 @@ for i in range(20000):
     out.write(line + b"\n")
 EOF
 
-mkdir -p out
-cat >pipeline.yaml <<'EOF'
-sources:
-  in: { type: file, path: in.log }
-stages:
-  typed: { use: logfmt_parse, inputs: [in] }
-  plain: { use: logfmt_parse, inputs: [in], typed: false }
-sinks:
-  typed_recs: { type: file, inputs: [typed], path: out/typed.jsonl, format: jsonl }
-  typed_errs: { type: file, inputs: [typed.errors], path: out/typed.errors.jsonl, format: jsonl }
-  typed_raw:  { type: file, inputs: [typed.errors], path: out/typed.errors.raw, format: raw }
-  plain_recs: { type: file, inputs: [plain], path: out/plain.jsonl, format: jsonl }
-  plain_errs: { type: file, inputs: [plain.errors], path: out/plain.errors.jsonl, format: jsonl }
-  plain_raw:  { type: file, inputs: [plain.errors], path: out/plain.errors.raw, format: raw }
-EOF
-timeout 60 "$SLUICE" run pipeline.yaml --stats-json stats.json >stdout 2>stderr
-rc=$?
-tap_is "$rc" 0 "sluice run exits 0"
-[ "$rc" -ne 0 ] && tap_diag "$(tail -10 stderr)"
-touch out/typed.jsonl out/typed.errors.jsonl out/typed.errors.raw out/plain.jsonl \
-	out/plain.errors.jsonl out/plain.errors.raw
+parser_pipeline 'typed=use: logfmt_parse' 'plain=use: logfmt_parse, typed: false'
+parser_run typed plain
 
 cat >ref.py <<'EOF'
 """Reference logfmt reader: a byte-at-a-time scanner written from docs/stages.md, quoted
@@ -161,15 +143,8 @@ def ref(line):
 
 pc.main(ref, sys.argv[3:])
 EOF
-python3 ref.py "$SLUICE_SOURCE/tests/integration" typed in.log out/typed.jsonl \
-	out/typed.errors.jsonl out/typed.errors.raw >typed.out 2>&1
-tap_ok $? "typed: records, error reasons and offsets, raw bad lines equal the Python reader's"
-tap_diag "$(cat typed.out)"
-python3 ref.py "$SLUICE_SOURCE/tests/integration" plain in.log out/plain.jsonl \
-	out/plain.errors.jsonl out/plain.errors.raw >plain.out 2>&1
-tap_ok $? "typed: false: the same with every value a string"
-tap_diag "$(cat plain.out)"
-python3 "$TESTLIB/check_stats.py" conserve stats.json >conserve.out 2>&1
-tap_ok $? "every stage and sink conserves events, in_flight 0"
-[ -s conserve.out ] && tap_diag "$(cat conserve.out)"
+parser_compare typed typed \
+	"typed: records, error reasons and offsets, raw bad lines equal the Python reader's"
+parser_compare plain plain "typed: false: the same with every value a string"
+parser_conserve
 tap_done

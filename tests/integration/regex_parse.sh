@@ -10,6 +10,7 @@
 # is reported at load time with file:line:column.
 set -u
 . "$(dirname "$0")/../lib/tap.sh"
+. "$(dirname "$0")/parser_lib.sh"
 tap_need_sluice
 tap_plan 5
 tap_tmpdir
@@ -51,26 +52,8 @@ for i in range(20000):
     out.write(line.encode("utf-8", errors="surrogateescape").replace("\xff".encode(), b"\xff") + b"\n")
 EOF
 
-mkdir -p out
-cat >pipeline.yaml <<EOF
-sources:
-  in: { type: file, path: in.log }
-stages:
-  parse:
-    use: regex_parse
-    inputs: [in]
-    pattern: '$PATTERN'
-    types: [time:rfc3339, pid:int, dur:float, clf:clf, ok:bool]
-sinks:
-  recs: { type: file, inputs: [parse], path: out/recs.jsonl, format: jsonl }
-  errs: { type: file, inputs: [parse.errors], path: out/errors.jsonl, format: jsonl }
-  raw:  { type: file, inputs: [parse.errors], path: out/errors.raw, format: raw }
-EOF
-timeout 60 "$SLUICE" run pipeline.yaml --stats-json stats.json >stdout 2>stderr
-rc=$?
-tap_is "$rc" 0 "sluice run exits 0"
-[ "$rc" -ne 0 ] && tap_diag "$(tail -10 stderr)"
-touch out/recs.jsonl out/errors.jsonl out/errors.raw
+parser_pipeline "parse=use: regex_parse, pattern: '$PATTERN', types: [time:rfc3339, pid:int, dur:float, clf:clf, ok:bool]"
+parser_run parse
 
 cat >ref.py <<'EOF'
 """Reference: Python's re with the same pattern, groups converted by Python code."""
@@ -139,15 +122,10 @@ def ref(line):
         out.append((name, v))
     return ("ok", out)
 
-pc.main(ref, sys.argv[2:])
+pc.main(ref, sys.argv[3:])
 EOF
-python3 ref.py "$SLUICE_SOURCE/tests/integration" in.log out/recs.jsonl out/errors.jsonl \
-	out/errors.raw >ref.out 2>&1
-tap_ok $? "records, error reasons and offsets, raw bad lines equal Python's re"
-tap_diag "$(cat ref.out)"
-python3 "$TESTLIB/check_stats.py" conserve stats.json >conserve.out 2>&1
-tap_ok $? "every stage and sink conserves events, in_flight 0"
-[ -s conserve.out ] && tap_diag "$(cat conserve.out)"
+parser_compare parse - "records, error reasons and offsets, raw bad lines equal Python's re"
+parser_conserve
 
 # A pattern that does not compile: reported at load time, at the byte PCRE2 names.
 cat >bad.yaml <<'EOF'

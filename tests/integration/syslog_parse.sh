@@ -8,6 +8,7 @@
 # and raw bad lines are compared in order; RFC 3164 times use the configured year 2023.
 set -u
 . "$(dirname "$0")/../lib/tap.sh"
+. "$(dirname "$0")/parser_lib.sh"
 tap_need_sluice
 tap_plan 3
 tap_tmpdir
@@ -115,22 +116,8 @@ for i in range(20000):
     out.write(l + b"\n")
 EOF
 
-mkdir -p out
-cat >pipeline.yaml <<'EOF'
-sources:
-  in: { type: file, path: in.log }
-stages:
-  parse: { use: syslog_parse, inputs: [in], year: 2023 }
-sinks:
-  recs: { type: file, inputs: [parse], path: out/recs.jsonl, format: jsonl }
-  errs: { type: file, inputs: [parse.errors], path: out/errors.jsonl, format: jsonl }
-  raw:  { type: file, inputs: [parse.errors], path: out/errors.raw, format: raw }
-EOF
-timeout 60 "$SLUICE" run pipeline.yaml --stats-json stats.json >stdout 2>stderr
-rc=$?
-tap_is "$rc" 0 "sluice run exits 0"
-[ "$rc" -ne 0 ] && tap_diag "$(tail -10 stderr)"
-touch out/recs.jsonl out/errors.jsonl out/errors.raw
+parser_pipeline 'parse=use: syslog_parse, year: 2023'
+parser_run parse
 
 cat >ref.py <<'EOF'
 """Reference syslog reader: the RFC 5424 and RFC 3164 grammars as regular expressions and
@@ -282,13 +269,8 @@ def ref(line):
         return ("error", b.reason, b.at)
     return ("ok", out)
 
-pc.main(ref, sys.argv[2:])
+pc.main(ref, sys.argv[3:])
 EOF
-python3 ref.py "$SLUICE_SOURCE/tests/integration" in.log out/recs.jsonl out/errors.jsonl \
-	out/errors.raw >ref.out 2>&1
-tap_ok $? "records, error reasons and offsets, raw bad lines equal the Python reader's"
-tap_diag "$(cat ref.out)"
-python3 "$TESTLIB/check_stats.py" conserve stats.json >conserve.out 2>&1
-tap_ok $? "every stage and sink conserves events, in_flight 0"
-[ -s conserve.out ] && tap_diag "$(cat conserve.out)"
+parser_compare parse - "records, error reasons and offsets, raw bad lines equal the Python reader's"
+parser_conserve
 tap_done
