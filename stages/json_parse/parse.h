@@ -105,58 +105,32 @@ static inline const char *json_string(struct json_p *j, const char *p)
 
 static const char *json_value(struct json_p *j, const char *p, int depth);
 
-/* An object at p ('{') written as a map (pc_open .. pc_close). */
-static const char *json_map(struct json_p *j, const char *p, int depth)
+/* An object ('{', written as a map) or an array ('[') at p, its count patched at the end. */
+static const char *json_container(struct json_p *j, const char *p, int depth, bool map)
 {
+	const char close = map ? '}' : ']';
 	uint32_t at, n = 0;
 
 	if (depth > SL_JSON_MAX_DEPTH)
 		return json_fail(j, SL_JSON_TOO_DEEP, p);
-	at = pc_open(j->w, true);
+	at = pc_open(j->w, map);
 	p = json_ws(p + 1, j->end);
-	if (p < j->end && *p == '}') {
+	if (p < j->end && *p == close) {
 		pc_close(j->w, at, 0);
 		return p + 1;
 	}
 	for (;;) {
-		if (p == j->end || *p != '"')
-			return json_fail(j, SL_JSON_BAD_SYNTAX, p);
-		p = json_string(j, p);
-		if (!p)
-			return NULL;
-		p = json_ws(p, j->end);
-		if (p == j->end || *p != ':')
-			return json_fail(j, SL_JSON_BAD_SYNTAX, p);
-		p = json_value(j, json_ws(p + 1, j->end), depth);
-		if (!p)
-			return NULL;
-		n++;
-		p = json_ws(p, j->end);
-		if (p < j->end && *p == ',') {
+		if (map) {
+			if (p == j->end || *p != '"')
+				return json_fail(j, SL_JSON_BAD_SYNTAX, p);
+			p = json_string(j, p);
+			if (!p)
+				return NULL;
+			p = json_ws(p, j->end);
+			if (p == j->end || *p != ':')
+				return json_fail(j, SL_JSON_BAD_SYNTAX, p);
 			p = json_ws(p + 1, j->end);
-			continue;
 		}
-		if (p < j->end && *p == '}') {
-			pc_close(j->w, at, n);
-			return p + 1;
-		}
-		return json_fail(j, SL_JSON_BAD_SYNTAX, p);
-	}
-}
-
-static const char *json_array(struct json_p *j, const char *p, int depth)
-{
-	uint32_t at, n = 0;
-
-	if (depth > SL_JSON_MAX_DEPTH)
-		return json_fail(j, SL_JSON_TOO_DEEP, p);
-	at = pc_open(j->w, false);
-	p = json_ws(p + 1, j->end);
-	if (p < j->end && *p == ']') {
-		pc_close(j->w, at, 0);
-		return p + 1;
-	}
-	for (;;) {
 		p = json_value(j, p, depth);
 		if (!p)
 			return NULL;
@@ -166,7 +140,7 @@ static const char *json_array(struct json_p *j, const char *p, int depth)
 			p = json_ws(p + 1, j->end);
 			continue;
 		}
-		if (p < j->end && *p == ']') {
+		if (p < j->end && *p == close) {
 			pc_close(j->w, at, n);
 			return p + 1;
 		}
@@ -192,9 +166,8 @@ static const char *json_value(struct json_p *j, const char *p, int depth)
 	case '"':
 		return json_string(j, p);
 	case '{':
-		return json_map(j, p, depth + 1);
 	case '[':
-		return json_array(j, p, depth + 1);
+		return json_container(j, p, depth + 1, *p == '{');
 	case 't':
 		if (!json_lit(p, j->end, "true", 4))
 			break;
