@@ -26,20 +26,27 @@ parser_pipeline() {
 	mkdir -p out
 }
 
-# parser_run NAME...: run pipeline.yaml (one TAP test: it exits 0); the outputs of every
-# NAME exist afterwards, empty when nothing reached them.
+# parser_run NAME... [-- SLUICE RUN OPTIONS]: run pipeline.yaml (one TAP test: it exits 0);
+# the outputs of every NAME exist afterwards, empty when nothing reached them.
 parser_run() {
-	local rc n
-	timeout 60 "$SLUICE" run pipeline.yaml --stats-json stats.json >stdout 2>stderr
+	local rc n names=() opts=()
+	while [ $# -gt 0 ] && [ "$1" != "--" ]; do
+		names+=("$1")
+		shift
+	done
+	[ $# -gt 0 ] && shift && opts=("$@")
+	rm -f out/*
+	timeout 60 "$SLUICE" run pipeline.yaml --stats-json stats.json "${opts[@]}" >stdout 2>stderr
 	rc=$?
 	tap_is "$rc" 0 "sluice run exits 0"
 	[ "$rc" -ne 0 ] && tap_diag "$(tail -10 stderr)"
-	for n in "$@"; do
+	for n in "${names[@]}"; do
 		touch "out/$n.jsonl" "out/$n.errors.jsonl" "out/$n.errors.raw"
 	done
 }
 
-# parser_compare NAME MODE DESCRIPTION: one TAP test, ref.py MODE against NAME's outputs.
+# parser_compare NAME MODE DESCRIPTION: one TAP test, ref.py MODE against NAME's outputs
+# (in input order; as multisets when PARSER_UNORDERED=1 is exported, for replicas).
 parser_compare() {
 	python3 ref.py "$SLUICE_SOURCE/tests/integration" "$2" in.log "out/$1.jsonl" \
 		"out/$1.errors.jsonl" "out/$1.errors.raw" >"$1.out" 2>&1

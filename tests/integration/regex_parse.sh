@@ -7,12 +7,13 @@
 # same pattern (named groups spelled (?P<name>)) and converts the groups with its own code
 # (datetime, calendar.timegm, json for numbers); records, error records and raw bad lines
 # are compared in order. A second pipeline checks that a pattern that does not compile
-# is reported at load time with file:line:column.
+# is reported at load time with file:line:column. The run is repeated with two replicas
+# (each on its own lcore, with its own match data), compared as multisets.
 set -u
 . "$(dirname "$0")/../lib/tap.sh"
 . "$(dirname "$0")/parser_lib.sh"
 tap_need_sluice
-tap_plan 5
+tap_plan 8
 tap_tmpdir
 cd "$TMP" || exit 1
 
@@ -125,6 +126,11 @@ def ref(line):
 pc.main(ref, sys.argv[3:])
 EOF
 parser_compare parse - "records, error reasons and offsets, raw bad lines equal Python's re"
+parser_conserve
+
+# Two replicas on two lcores, each matching with its own lcore's match data.
+parser_run parse -- --replicas 2
+PARSER_UNORDERED=1 parser_compare parse - "--replicas 2: the same, as multisets"
 parser_conserve
 
 # A pattern that does not compile: reported at load time, at the byte PCRE2 names.
