@@ -350,6 +350,7 @@ static void count_process(const void *conf, struct sl_ctx *ctx, struct sl_burst 
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *ev = evs[i];
 		struct count_key k = { .head_len = 0 };
+		struct count_slot *slot;
 		struct sl_val v;
 		struct sl_rec rec;
 
@@ -377,10 +378,18 @@ static void count_process(const void *conf, struct sl_ctx *ctx, struct sl_burst 
 			k.body_len = 0;
 		}
 		count_key_finish(&k);
-		if (count_add(st, c, k.hash, k.k8, k.head, k.head_len, k.body, k.body_len, 1))
+		slot = &st->slots[k.hash & st->mask];
+		/* The usual case inline: a short key already in its home slot. */
+		if (slot->hash == k.hash && slot->k8 == k.k8 && slot->key_len == k.head_len &&
+		    k.body_len == 0 && k.head_len <= 8) {
+			slot->count++;
 			cnt[COUNT_CNT_COUNTED]++;
-		else
+		} else if (count_add(st, c, k.hash, k.k8, k.head, k.head_len, k.body, k.body_len,
+				     1)) {
+			cnt[COUNT_CNT_COUNTED]++;
+		} else {
 			cnt[COUNT_CNT_GROUPS_OVERFLOW]++;
+		}
 		sl_drop(out, ev, SL_DROP_CONSUMED);
 	}
 }

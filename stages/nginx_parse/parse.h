@@ -84,6 +84,40 @@ static inline bool nginx_digits8(uint64_t x, uint64_t mask)
 
 #define NGINX_B(i, v) ((uint64_t)(uint8_t)(v) << (8 * (i)))
 
+#ifdef __SSE2__
+/* Bit i set where byte i of x is an ASCII digit. */
+static inline unsigned nginx_digit_mask(__m128i x)
+{
+	__m128i d = _mm_sub_epi8(x, _mm_set1_epi8('0'));
+
+	return (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(9)), d));
+}
+
+/* t holds SL_NGINX_TIME_LEN bytes: "dd/Mon/yyyy:hh:mm:ss +zzzz", checked as two
+ * overlapping 16-byte blocks (bytes 0-15 and 10-25): digits, separators and the month's
+ * letters each against the mask of where they belong. */
+static inline bool nginx_time_ok(const char *t)
+{
+	/* "dd/Mon/yyyy:hh:mm:ss +zzzz": positions 0-15, then 10-25 */
+	const __m128i sep0 = _mm_setr_epi8('\0', '\0', '/', '\0', '\0', '\0', '/', '\0', '\0', '\0',
+					   '\0', ':', '\0', '\0', ':', '\0');
+	const __m128i sep1 = _mm_setr_epi8('\0', ':', '\0', '\0', ':', '\0', '\0', ':', '\0', '\0',
+					   ' ', '\0', '\0', '\0', '\0', '\0');
+	/* bit i: byte i of the block is a digit / a separator */
+	const unsigned dig0 = 0xb783, sep0_at = 0x4844;
+	const unsigned dig1 = 0xf36d, sep1_at = 0x0492;
+	__m128i a = _mm_loadu_si128((const __m128i *)(const void *)t);
+	__m128i b = _mm_loadu_si128((const __m128i *)(const void *)(t + 10));
+	__m128i l = _mm_sub_epi8(_mm_or_si128(a, _mm_set1_epi8(0x20)), _mm_set1_epi8('a'));
+	unsigned letters =
+		(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(l, _mm_set1_epi8(25)), l));
+
+	return (nginx_digit_mask(a) & dig0) == dig0 && (nginx_digit_mask(b) & dig1) == dig1 &&
+	       ((unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(a, sep0)) & sep0_at) == sep0_at &&
+	       ((unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(b, sep1)) & sep1_at) == sep1_at &&
+	       (letters & 0x38) == 0x38 && (t[21] == '+' || t[21] == '-');
+}
+#else
 /* t holds SL_NGINX_TIME_LEN bytes: "dd/Mon/yyyy:hh:mm:ss +zzzz", checked in 4 words. */
 static inline bool nginx_time_ok(const char *t)
 {
@@ -104,6 +138,7 @@ static inline bool nginx_time_ok(const char *t)
 		return false;
 	return m0 - 'a' < 26 && m1 - 'a' < 26 && m2 - 'a' < 26;
 }
+#endif
 
 /*
  * First c in [p, end), or NULL. Inline, 16 bytes a step: the fields are short, so a
