@@ -71,6 +71,9 @@ void sl_control_health_sample(struct sl_control *c, uint64_t now_ns);
 int sl_control_health(struct sl_control *c, char *why, size_t len);
 int sl_control_metrics_start(struct sl_control *c, uint32_t ip, uint16_t port);
 void sl_control_metrics_stop(struct sl_control *c);
+/* Point the telemetry commands at this control (registering them once), or away. */
+void sl_control_telemetry_attach(struct sl_control *c);
+void sl_control_telemetry_detach(struct sl_control *c);
 /* "IP:PORT" of the metrics server; -ENOENT when there is none. */
 int sl_control_metrics_addr(const struct sl_control *c, char *buf, size_t len);
 

@@ -727,6 +727,7 @@ int sl_control_start(const struct sl_control_opts *o, struct sl_pipeline *p,
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc < 0)
 		goto err;
+	sl_control_telemetry_attach(c);
 	SL_INFO("control", "control socket %s", c->path);
 	*out = c;
 	return 0;
@@ -750,6 +751,7 @@ void sl_control_stop(struct sl_control *c)
 {
 	if (!c)
 		return;
+	sl_control_telemetry_detach(c);
 	sl_control_metrics_stop(c);
 	if (c->thread_started) {
 		if (write(c->wake[1], "x", 1) < 0)

@@ -1,0 +1,125 @@
+/*
+ * Sluice's commands in DPDK telemetry (docs/control.md), so `dpdk-telemetry.py` shows the
+ * stages next to the ethdev stats: /sluice/info, /sluice/nodes and /sluice/stats,NODE.
+ * Registered once per process by sl_control_start; the callbacks run on DPDK's telemetry
+ * thread and read the live counters of the control's pipeline under tel_lock, which
+ * sl_control_stop takes to detach it (registrations cannot be undone, so afterwards the
+ * commands answer with an error). The telemetry socket exists only when the EAL runs with
+ * --telemetry (eal.c passes --no-telemetry unless the user gives either option).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <rte_telemetry.h>
+
+#include "base/log.h"
+#include "control_internal.h"
+
+static pthread_mutex_t tel_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct sl_control *tel_ctl; /* guarded by tel_lock */
+static bool tel_registered;
+
+static int tel_info(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	int rc = -ENODEV;
+
+	pthread_mutex_lock(&tel_lock);
+	if (tel_ctl) {
+		rte_tel_data_start_dict(d);
+		rte_tel_data_add_dict_string(d, "sluice", tel_ctl->version);
+		rte_tel_data_add_dict_string(
+			d, "state",
+			__atomic_load_n(&tel_ctl->ended, __ATOMIC_ACQUIRE) ? "ended" : "running");
+		rte_tel_data_add_dict_int(d, "pid", (int)getpid());
+		rte_tel_data_add_dict_string(d, "socket", tel_ctl->path);
+		rte_tel_data_add_dict_u64(d, "nodes", sl_pipeline_n_nodes(tel_ctl->p));
+		rc = 0;
+	}
+	pthread_mutex_unlock(&tel_lock);
+	return rc;
+}
+
+static int tel_nodes(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	int rc = -ENODEV;
+
+	pthread_mutex_lock(&tel_lock);
+	if (tel_ctl) {
+		rte_tel_data_start_array(d, RTE_TEL_STRING_VAL);
+		for (uint32_t i = 0; i < sl_pipeline_n_nodes(tel_ctl->p); i++) {
+			struct sl_node_stats s;
+
+			sl_pipeline_node_stats(tel_ctl->p, i, &s);
+			rte_tel_data_add_array_string(d, s.name);
+		}
+		rc = 0;
+	}
+	pthread_mutex_unlock(&tel_lock);
+	return rc;
+}
+
+static int tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	int rc = -ENODEV;
+
+	pthread_mutex_lock(&tel_lock);
+	for (uint32_t i = 0; tel_ctl && i < sl_pipeline_n_nodes(tel_ctl->p); i++) {
+		struct sl_node_stats s;
+		char key[64];
+
+		rc = -EINVAL; /* no such node, or none named */
+		sl_pipeline_node_stats(tel_ctl->p, i, &s);
+		if (!params || strcmp(params, s.name) != 0)
+			continue;
+		rte_tel_data_start_dict(d);
+		rte_tel_data_add_dict_string(d, "role", s.role);
+		rte_tel_data_add_dict_string(d, "kind", s.kind);
+		rte_tel_data_add_dict_u64(d, "replicas", s.replicas);
+		rte_tel_data_add_dict_u64(d, "in", s.in);
+		rte_tel_data_add_dict_u64(d, "out", s.out);
+		rte_tel_data_add_dict_u64(d, "generated", s.generated);
+		rte_tel_data_add_dict_u64(d, "in_flight", s.in_flight);
+		rte_tel_data_add_dict_u64(d, "pending", s.pending);
+		rte_tel_data_add_dict_u64(d, "queued", s.queued);
+		rte_tel_data_add_dict_u64(d, "ring_capacity", s.ring_capacity);
+		rte_tel_data_add_dict_u64(d, "busy_cycles", s.busy_cycles);
+		rte_tel_data_add_dict_u64(d, "calls", s.calls);
+		for (int r = 0; r < SL_DROP_REASON_MAX; r++) {
+			snprintf(key, sizeof(key), "dropped_%s", sl_drop_reason_name(r));
+			rte_tel_data_add_dict_u64(d, key, s.drop[r]);
+		}
+		rc = 0;
+		break;
+	}
+	pthread_mutex_unlock(&tel_lock);
+	return rc;
+}
+
+void sl_control_telemetry_attach(struct sl_control *c)
+{
+	pthread_mutex_lock(&tel_lock);
+	tel_ctl = c;
+	if (!tel_registered) {
+		tel_registered = true;
+		if (rte_telemetry_register_cmd("/sluice/info", tel_info,
+					       "Sluice version, state, pid, control socket. "
+					       "No parameters") < 0 ||
+		    rte_telemetry_register_cmd("/sluice/nodes", tel_nodes,
+					       "Names of the pipeline's nodes. No parameters") <
+			    0 ||
+		    rte_telemetry_register_cmd("/sluice/stats", tel_stats,
+					       "Counters of one node. Parameter: node name") < 0)
+			SL_WARN("control", "cannot register the telemetry commands");
+	}
+	pthread_mutex_unlock(&tel_lock);
+}
+
+void sl_control_telemetry_detach(struct sl_control *c)
+{
+	pthread_mutex_lock(&tel_lock);
+	if (tel_ctl == c)
+		tel_ctl = NULL;
+	pthread_mutex_unlock(&tel_lock);
+}
