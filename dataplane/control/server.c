@@ -738,6 +738,8 @@ err:
 
 void sl_control_ended(struct sl_control *c)
 {
+	/* Release after the last counter update: pairs with the acquire loads of ended in
+	 * ctl_ended, metrics_text and tel_info, so "ended" means the counters are final. */
 	if (c)
 		__atomic_store_n(&c->ended, true, __ATOMIC_RELEASE);
 }
