@@ -31,7 +31,7 @@ static const struct sl_param_desc json_parse_params[] = {
 	{ NULL },
 };
 
-static const struct pc_stage json_parse_stage = {
+static const struct parse_stage json_parse_stage = {
 	.names = sl_json_err_names,
 	.too_large = SL_JSON_TOO_LARGE,
 	.cnt_not_line = SL_JSON_N_CODES,
@@ -78,7 +78,7 @@ static int json_parse_one(const void *conf, const char *line, size_t len, struct
 static void json_parse_process(const void *conf, struct sl_ctx *ctx, struct sl_burst *in,
 			       struct sl_emit *out)
 {
-	pc_stage_process(&json_parse_stage, json_parse_one, conf, ctx, in, out);
+	parse_stage_process(&json_parse_stage, json_parse_one, conf, ctx, in, out);
 }
 
 const struct sl_stage_desc sl_stage_json_parse = {

@@ -15,7 +15,7 @@
 
 #include <sluice/record.h>
 
-#define PF_TARGET "json_parse_fuzz"
+#define FUZZ_TARGET "json_parse_fuzz"
 
 #include "format/json.h"
 #include "parse.h"
@@ -45,7 +45,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size > 65535)
 		return 0;
-	len = pf_parse(json_one, c, data, size, rec, sizeof(rec), SL_JSON_TOO_LARGE);
+	len = fuzz_parse(json_one, c, data, size, rec, sizeof(rec), SL_JSON_TOO_LARGE);
 	if (len == 0)
 		return 0;
 

@@ -87,9 +87,11 @@ static inline const char *json_fail(struct json_p *j, int code, const char *at)
 static inline const char *json_str_fail(struct json_p *j, int rc, const char *at)
 {
 	static const int map[] = {
-		[PC_STR_UNTERMINATED] = SL_JSON_BAD_STRING, [PC_STR_CONTROL] = SL_JSON_BAD_STRING,
-		[PC_STR_ESCAPE] = SL_JSON_BAD_ESCAPE,	    [PC_STR_UTF8] = SL_JSON_BAD_UTF8,
-		[PC_STR_ROOM] = SL_JSON_KEY_TOO_LONG,
+		[PARSE_STR_UNTERMINATED] = SL_JSON_BAD_STRING,
+		[PARSE_STR_CONTROL] = SL_JSON_BAD_STRING,
+		[PARSE_STR_ESCAPE] = SL_JSON_BAD_ESCAPE,
+		[PARSE_STR_UTF8] = SL_JSON_BAD_UTF8,
+		[PARSE_STR_ROOM] = SL_JSON_KEY_TOO_LONG,
 	};
 	return json_fail(j, map[rc], at);
 }
@@ -98,9 +100,9 @@ static inline const char *json_str_fail(struct json_p *j, int rc, const char *at
 static inline const char *json_string(struct json_p *j, const char *p)
 {
 	const char *next;
-	int rc = pc_json_str_value(j->w, p, j->end, true, &next);
+	int rc = parse_json_str(j->w, p, j->end, true, &next);
 
-	return rc == PC_STR_OK ? next : json_str_fail(j, rc, next);
+	return rc == PARSE_STR_OK ? next : json_str_fail(j, rc, next);
 }
 
 static const char *json_value(struct json_p *j, const char *p, int depth);
@@ -113,10 +115,10 @@ static const char *json_container(struct json_p *j, const char *p, int depth, bo
 
 	if (depth > SL_JSON_MAX_DEPTH)
 		return json_fail(j, SL_JSON_TOO_DEEP, p);
-	at = pc_open(j->w, map);
+	at = parse_open(j->w, map);
 	p = json_ws(p + 1, j->end);
 	if (p < j->end && *p == close) {
-		pc_close(j->w, at, 0);
+		parse_close(j->w, at, 0);
 		return p + 1;
 	}
 	for (;;) {
@@ -141,7 +143,7 @@ static const char *json_container(struct json_p *j, const char *p, int depth, bo
 			continue;
 		}
 		if (p < j->end && *p == close) {
-			pc_close(j->w, at, n);
+			parse_close(j->w, at, n);
 			return p + 1;
 		}
 		return json_fail(j, SL_JSON_BAD_SYNTAX, p);
@@ -156,7 +158,7 @@ static inline bool json_lit(const char *p, const char *end, const char *lit, siz
 /* One value at p (blanks already skipped), inside depth levels of nesting. */
 static const char *json_value(struct json_p *j, const char *p, int depth)
 {
-	struct pc_num v;
+	struct parse_num v;
 	bool is_float;
 	size_t n;
 
@@ -171,26 +173,26 @@ static const char *json_value(struct json_p *j, const char *p, int depth)
 	case 't':
 		if (!json_lit(p, j->end, "true", 4))
 			break;
-		pc_bool(j->w, true);
+		parse_put_bool(j->w, true);
 		return p + 4;
 	case 'f':
 		if (!json_lit(p, j->end, "false", 5))
 			break;
-		pc_bool(j->w, false);
+		parse_put_bool(j->w, false);
 		return p + 5;
 	case 'n':
 		if (!json_lit(p, j->end, "null", 4))
 			break;
-		pc_nil(j->w);
+		parse_put_nil(j->w);
 		return p + 4;
 	default:
-		n = pc_num_scan(p, j->end, &is_float);
+		n = parse_num_scan(p, j->end, &is_float);
 		if (!n)
 			break;
-		v = pc_num_value(p, n, is_float);
-		if (v.kind == PC_NUM_BAD)
+		v = parse_num_value(p, n, is_float);
+		if (v.kind == PARSE_NUM_BAD)
 			return json_fail(j, SL_JSON_BAD_NUMBER, p);
-		pc_put_num(j->w, v);
+		parse_put_num(j->w, v);
 		return p + n;
 	}
 	return json_fail(j, SL_JSON_BAD_SYNTAX, p);
@@ -217,8 +219,8 @@ static const char *json_fields(struct json_p *j, const char *p, size_t klen, int
 			/* an empty nested object stays, as an empty map under its path */
 			uint8_t *o;
 
-			pc_key(j->w, j->key, klen);
-			o = pc_room(j->w, 1);
+			parse_put_key(j->w, j->key, klen);
+			o = parse_room(j->w, 1);
 			if (o) {
 				*o = 0x80;
 				j->w->len++;
@@ -244,10 +246,10 @@ static const char *json_fields(struct json_p *j, const char *p, size_t klen, int
 				memcpy(j->key + klen, c->sep, c->sep_len);
 				base += c->sep_len;
 			}
-			rc = pc_json_unescape(q, j->end, (uint8_t *)j->key + base,
-					      SL_JSON_KEY_MAX - base, true, &n, &next);
-			if (rc != PC_STR_OK)
-				return json_str_fail(j, rc, rc == PC_STR_ROOM ? q : next);
+			rc = parse_json_unescape(q, j->end, (uint8_t *)j->key + base,
+						 SL_JSON_KEY_MAX - base, true, &n, &next);
+			if (rc != PARSE_STR_OK)
+				return json_str_fail(j, rc, rc == PARSE_STR_ROOM ? q : next);
 			n += base;
 			p = next;
 		}
@@ -259,7 +261,7 @@ static const char *json_fields(struct json_p *j, const char *p, size_t klen, int
 			p = json_fields(j, p, n, depth + 1);
 		} else {
 			if (c->flatten)
-				pc_key(j->w, j->key, n);
+				parse_put_key(j->w, j->key, n);
 			p = json_value(j, p, depth);
 		}
 		if (!p)

@@ -29,7 +29,7 @@
 /* ---- bounded msgpack writes into a struct sl_rec_writer ---- */
 
 /* n bytes of room at the writer's end, or NULL (and the writer marked overflowed). */
-static inline uint8_t *pc_room(struct sl_rec_writer *w, size_t n)
+static inline uint8_t *parse_room(struct sl_rec_writer *w, size_t n)
 {
 	if (w->overflow || n > (size_t)(w->cap - w->len)) {
 		w->overflow = true;
@@ -38,12 +38,12 @@ static inline uint8_t *pc_room(struct sl_rec_writer *w, size_t n)
 	return w->p + w->len;
 }
 
-static inline size_t pc_str_hdr_size(size_t n)
+static inline size_t parse_str_hdr_size(size_t n)
 {
 	return n < 32 ? 1 : n < 256 ? 2 : n < 65536 ? 3 : 5;
 }
 
-static inline uint8_t *pc_put_str_hdr(uint8_t *o, size_t n)
+static inline uint8_t *parse_put_str_hdr(uint8_t *o, size_t n)
 {
 	if (n < 32) {
 		*o++ = (uint8_t)(0xa0 | n);
@@ -65,42 +65,42 @@ static inline uint8_t *pc_put_str_hdr(uint8_t *o, size_t n)
 }
 
 /* A string value (or a key inside a nested map: no field is counted). */
-static inline void pc_str(struct sl_rec_writer *w, const char *s, size_t n)
+static inline void parse_put_str(struct sl_rec_writer *w, const char *s, size_t n)
 {
-	uint8_t *o = pc_room(w, pc_str_hdr_size(n) + n);
+	uint8_t *o = parse_room(w, parse_str_hdr_size(n) + n);
 
 	if (!o)
 		return;
-	o = pc_put_str_hdr(o, n);
+	o = parse_put_str_hdr(o, n);
 	memcpy(o, s, n);
 	w->len = (uint32_t)(o + n - w->p);
 }
 
 /* A top-level key: counted as a field of the record. */
-static inline void pc_key(struct sl_rec_writer *w, const char *k, size_t n)
+static inline void parse_put_key(struct sl_rec_writer *w, const char *k, size_t n)
 {
-	pc_str(w, k, n);
+	parse_put_str(w, k, n);
 	w->n_fields++;
 }
 
-static inline void pc_int(struct sl_rec_writer *w, int64_t v)
+static inline void parse_put_int(struct sl_rec_writer *w, int64_t v)
 {
 	msgpack_pack_int64(&w->pk, v);
 }
 
-static inline void pc_uint(struct sl_rec_writer *w, uint64_t v)
+static inline void parse_put_uint(struct sl_rec_writer *w, uint64_t v)
 {
 	msgpack_pack_uint64(&w->pk, v);
 }
 
-static inline void pc_float(struct sl_rec_writer *w, double v)
+static inline void parse_put_float(struct sl_rec_writer *w, double v)
 {
 	msgpack_pack_double(&w->pk, v);
 }
 
-static inline void pc_bool(struct sl_rec_writer *w, bool b)
+static inline void parse_put_bool(struct sl_rec_writer *w, bool b)
 {
-	uint8_t *o = pc_room(w, 1);
+	uint8_t *o = parse_room(w, 1);
 
 	if (o) {
 		*o = b ? 0xc3 : 0xc2;
@@ -108,9 +108,9 @@ static inline void pc_bool(struct sl_rec_writer *w, bool b)
 	}
 }
 
-static inline void pc_nil(struct sl_rec_writer *w)
+static inline void parse_put_nil(struct sl_rec_writer *w)
 {
-	uint8_t *o = pc_room(w, 1);
+	uint8_t *o = parse_room(w, 1);
 
 	if (o) {
 		*o = 0xc0;
@@ -119,10 +119,10 @@ static inline void pc_nil(struct sl_rec_writer *w)
 }
 
 /* Open a map (0xdf) or array (0xdd) whose count is not known yet: a 32-bit count is
- * reserved and patched by pc_close. Returns the header's offset (or UINT32_MAX). */
-static inline uint32_t pc_open(struct sl_rec_writer *w, bool map)
+ * reserved and patched by parse_close. Returns the header's offset (or UINT32_MAX). */
+static inline uint32_t parse_open(struct sl_rec_writer *w, bool map)
 {
-	uint8_t *o = pc_room(w, 5);
+	uint8_t *o = parse_room(w, 5);
 
 	if (!o)
 		return UINT32_MAX;
@@ -131,7 +131,7 @@ static inline uint32_t pc_open(struct sl_rec_writer *w, bool map)
 	return (uint32_t)(o - w->p);
 }
 
-static inline void pc_close(struct sl_rec_writer *w, uint32_t at, uint32_t n)
+static inline void parse_close(struct sl_rec_writer *w, uint32_t at, uint32_t n)
 {
 	if (w->overflow || at == UINT32_MAX)
 		return;
@@ -145,7 +145,7 @@ static inline void pc_close(struct sl_rec_writer *w, uint32_t at, uint32_t n)
 
 /* Length of the longest JSON number (RFC 8259: -?(0|[1-9]d*)(.d+)?([eE][+-]?d+)?) at p,
  * 0 when there is none; *is_float when it has a fraction or an exponent. */
-static inline size_t pc_num_scan(const char *p, const char *end, bool *is_float)
+static inline size_t parse_num_scan(const char *p, const char *end, bool *is_float)
 {
 	const char *s = p, *q;
 
@@ -178,12 +178,12 @@ static inline size_t pc_num_scan(const char *p, const char *end, bool *is_float)
 }
 
 /* Longest number text converted (a float beyond this is refused rather than truncated). */
-#define PC_NUM_MAX 127
+#define PARSE_NUM_MAX 127
 
-enum pc_num_kind { PC_NUM_BAD = 0, PC_NUM_INT, PC_NUM_UINT, PC_NUM_FLOAT };
+enum parse_num_kind { PARSE_NUM_BAD = 0, PARSE_NUM_INT, PARSE_NUM_UINT, PARSE_NUM_FLOAT };
 
-struct pc_num {
-	enum pc_num_kind kind;
+struct parse_num {
+	enum parse_num_kind kind;
 	union {
 		int64_t i;
 		uint64_t u;
@@ -191,13 +191,13 @@ struct pc_num {
 	};
 };
 
-/* Convert n bytes that pc_num_scan accepted. Integers become int64 when they fit, else
- * uint64, else a float; floats are correctly rounded (strtod on a bounded copy). PC_NUM_BAD
- * when the text is longer than PC_NUM_MAX or the value is not finite. */
-static inline struct pc_num pc_num_value(const char *p, size_t n, bool is_float)
+/* Convert n bytes that parse_num_scan accepted. Integers become int64 when they fit, else
+ * uint64, else a float; floats are correctly rounded (strtod on a bounded copy). PARSE_NUM_BAD
+ * when the text is longer than PARSE_NUM_MAX or the value is not finite. */
+static inline struct parse_num parse_num_value(const char *p, size_t n, bool is_float)
 {
-	struct pc_num v = { .kind = PC_NUM_BAD };
-	char buf[PC_NUM_MAX + 1];
+	struct parse_num v = { .kind = PARSE_NUM_BAD };
+	char buf[PARSE_NUM_MAX + 1];
 	bool neg = n > 0 && p[0] == '-';
 	uint64_t u = 0;
 	size_t i;
@@ -210,13 +210,13 @@ static inline struct pc_num pc_num_value(const char *p, size_t n, bool is_float)
 			u = u * 10 + d;
 		}
 		if (neg && u <= (uint64_t)INT64_MAX + 1) {
-			v.kind = PC_NUM_INT;
+			v.kind = PARSE_NUM_INT;
 			v.i = u == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)u;
 		} else if (!neg && u <= (uint64_t)INT64_MAX) {
-			v.kind = PC_NUM_INT;
+			v.kind = PARSE_NUM_INT;
 			v.i = (int64_t)u;
 		} else if (!neg) {
-			v.kind = PC_NUM_UINT;
+			v.kind = PARSE_NUM_UINT;
 			v.u = u;
 		} else {
 			goto as_float;
@@ -224,39 +224,39 @@ static inline struct pc_num pc_num_value(const char *p, size_t n, bool is_float)
 		return v;
 	}
 as_float:
-	if (n > PC_NUM_MAX)
+	if (n > PARSE_NUM_MAX)
 		return v;
 	memcpy(buf, p, n);
 	buf[n] = '\0';
 	v.f = strtod(buf, NULL);
 	if (isfinite(v.f))
-		v.kind = PC_NUM_FLOAT;
+		v.kind = PARSE_NUM_FLOAT;
 	return v;
 }
 
-static inline void pc_put_num(struct sl_rec_writer *w, struct pc_num v)
+static inline void parse_put_num(struct sl_rec_writer *w, struct parse_num v)
 {
-	if (v.kind == PC_NUM_INT)
-		pc_int(w, v.i);
-	else if (v.kind == PC_NUM_UINT)
-		pc_uint(w, v.u);
+	if (v.kind == PARSE_NUM_INT)
+		parse_put_int(w, v.i);
+	else if (v.kind == PARSE_NUM_UINT)
+		parse_put_uint(w, v.u);
 	else
-		pc_float(w, v.f);
+		parse_put_float(w, v.f);
 }
 
 /* ---- JSON strings ---- */
 
-enum pc_str_err {
-	PC_STR_OK = 0,
-	PC_STR_UNTERMINATED, /* no closing quote: offset names the opening quote */
-	PC_STR_CONTROL,	     /* a raw byte below 0x20 */
-	PC_STR_ESCAPE,	     /* unknown escape, bad \uXXXX, or a lone surrogate: the backslash */
-	PC_STR_UTF8,	     /* invalid UTF-8 (when checked): the first byte of the sequence */
-	PC_STR_ROOM,	     /* the unescaped bytes do not fit dst */
+enum parse_str_err {
+	PARSE_STR_OK = 0,
+	PARSE_STR_UNTERMINATED, /* no closing quote: offset names the opening quote */
+	PARSE_STR_CONTROL,	/* a raw byte below 0x20 */
+	PARSE_STR_ESCAPE,	/* unknown escape, bad \uXXXX, or a lone surrogate: the backslash */
+	PARSE_STR_UTF8,		/* invalid UTF-8 (when checked): the first byte of the sequence */
+	PARSE_STR_ROOM,		/* the unescaped bytes do not fit dst */
 };
 
 /* Length of the valid UTF-8 sequence at s (RFC 3629), 0 when invalid. */
-static inline size_t pc_utf8_len(const uint8_t *s, const uint8_t *end)
+static inline size_t parse_utf8_len(const uint8_t *s, const uint8_t *end)
 {
 	uint8_t c = s[0], lo = 0x80, hi = 0xbf;
 	size_t len, n = (size_t)(end - s);
@@ -287,7 +287,7 @@ static inline size_t pc_utf8_len(const uint8_t *s, const uint8_t *end)
 	return len;
 }
 
-static inline int pc_hex4(const char *p)
+static inline int parse_hex4(const char *p)
 {
 	int v = 0;
 
@@ -304,7 +304,7 @@ static inline int pc_hex4(const char *p)
 	return v;
 }
 
-static inline uint8_t *pc_put_utf8(uint8_t *o, uint32_t cp)
+static inline uint8_t *parse_put_utf8(uint8_t *o, uint32_t cp)
 {
 	if (cp < 0x80) {
 		*o++ = (uint8_t)cp;
@@ -326,13 +326,13 @@ static inline uint8_t *pc_put_utf8(uint8_t *o, uint32_t cp)
 
 /*
  * Unescape the JSON string whose opening quote is at q into dst (cap bytes; dst NULL
- * only checks the string). Returns PC_STR_OK with *n the unescaped length and *next just
+ * only checks the string). Returns PARSE_STR_OK with *n the unescaped length and *next just
  * past the closing quote, or an error with *next at the byte the error names. The
  * unescaped text is never longer than the escaped one. Escapes: \" \\ \/ \b \f \n \r \t
  * \uXXXX (a high surrogate must be followed by a \u low one; the pair is one code point).
  */
-static inline int pc_json_unescape(const char *q, const char *end, uint8_t *dst, size_t cap,
-				   bool check_utf8, size_t *n, const char **next)
+static inline int parse_json_unescape(const char *q, const char *end, uint8_t *dst, size_t cap,
+				      bool check_utf8, size_t *n, const char **next)
 {
 	const char *p = q + 1;
 	bool dry = dst == NULL;
@@ -351,7 +351,7 @@ static inline int pc_json_unescape(const char *q, const char *end, uint8_t *dst,
 		if (!dry) {
 			if (k > (size_t)(oend - o)) {
 				*next = s;
-				return PC_STR_ROOM;
+				return PARSE_STR_ROOM;
 			}
 			memcpy(o, s, k);
 			o += k;
@@ -359,30 +359,30 @@ static inline int pc_json_unescape(const char *q, const char *end, uint8_t *dst,
 		count += k;
 		if (p == end) {
 			*next = q;
-			return PC_STR_UNTERMINATED;
+			return PARSE_STR_UNTERMINATED;
 		}
 		if (*p == '"') {
 			*n = count;
 			*next = p + 1;
-			return PC_STR_OK;
+			return PARSE_STR_OK;
 		}
 		if ((uint8_t)*p < 0x20) {
 			*next = p;
-			return PC_STR_CONTROL;
+			return PARSE_STR_CONTROL;
 		}
 		if ((uint8_t)*p >= 0x80) {
 			k = 1;
 			if (check_utf8) {
-				k = pc_utf8_len((const uint8_t *)p, (const uint8_t *)end);
+				k = parse_utf8_len((const uint8_t *)p, (const uint8_t *)end);
 				if (!k) {
 					*next = p;
-					return PC_STR_UTF8;
+					return PARSE_STR_UTF8;
 				}
 			}
 			if (!dry) {
 				if (k > (size_t)(oend - o)) {
 					*next = p;
-					return PC_STR_ROOM;
+					return PARSE_STR_ROOM;
 				}
 				memcpy(o, p, k);
 				o += k;
@@ -394,7 +394,7 @@ static inline int pc_json_unescape(const char *q, const char *end, uint8_t *dst,
 		/* a backslash */
 		if (end - p < 2) {
 			*next = q;
-			return PC_STR_UNTERMINATED;
+			return PARSE_STR_UNTERMINATED;
 		}
 		{
 			uint32_t cp;
@@ -428,21 +428,21 @@ static inline int pc_json_unescape(const char *q, const char *end, uint8_t *dst,
 				k = 2;
 				break;
 			case 'u': {
-				int hi = end - p >= 6 ? pc_hex4(p + 2) : -1, lo;
+				int hi = end - p >= 6 ? parse_hex4(p + 2) : -1, lo;
 
 				if (hi < 0 || (hi >= 0xdc00 && hi <= 0xdfff)) {
 					*next = p;
-					return PC_STR_ESCAPE;
+					return PARSE_STR_ESCAPE;
 				}
 				cp = (uint32_t)hi;
 				k = 6;
 				if (hi >= 0xd800 && hi <= 0xdbff) {
 					lo = end - p >= 12 && p[6] == '\\' && p[7] == 'u'
-						     ? pc_hex4(p + 8)
+						     ? parse_hex4(p + 8)
 						     : -1;
 					if (lo < 0xdc00 || lo > 0xdfff) {
 						*next = p;
-						return PC_STR_ESCAPE;
+						return PARSE_STR_ESCAPE;
 					}
 					cp = 0x10000 + (((uint32_t)hi - 0xd800) << 10) +
 					     ((uint32_t)lo - 0xdc00);
@@ -452,13 +452,13 @@ static inline int pc_json_unescape(const char *q, const char *end, uint8_t *dst,
 			}
 			default:
 				*next = p;
-				return PC_STR_ESCAPE;
+				return PARSE_STR_ESCAPE;
 			}
-			m = (size_t)(pc_put_utf8(tmp, cp) - tmp);
+			m = (size_t)(parse_put_utf8(tmp, cp) - tmp);
 			if (!dry) {
 				if (m > (size_t)(oend - o)) {
 					*next = p;
-					return PC_STR_ROOM;
+					return PARSE_STR_ROOM;
 				}
 				memcpy(o, tmp, m);
 				o += m;
@@ -476,35 +476,35 @@ static inline int pc_json_unescape(const char *q, const char *end, uint8_t *dst,
  * always the shortest. When it does not fit, the writer is marked overflowed and the
  * string is still checked, so a later syntax error is still found.
  */
-static inline int pc_json_str_value(struct sl_rec_writer *w, const char *q, const char *end,
-				    bool check_utf8, const char **next)
+static inline int parse_json_str(struct sl_rec_writer *w, const char *q, const char *end,
+				 bool check_utf8, const char **next)
 {
 	size_t room = w->overflow ? 0 : (size_t)(w->cap - w->len), hb, h, n = 0;
 	uint8_t *o = w->p + w->len;
 	int rc;
 
-	hb = pc_str_hdr_size((size_t)(end - q));
+	hb = parse_str_hdr_size((size_t)(end - q));
 	if (room > hb) {
-		rc = pc_json_unescape(q, end, o + hb, room - hb, check_utf8, &n, next);
-		if (rc != PC_STR_ROOM) {
-			if (rc != PC_STR_OK)
+		rc = parse_json_unescape(q, end, o + hb, room - hb, check_utf8, &n, next);
+		if (rc != PARSE_STR_ROOM) {
+			if (rc != PARSE_STR_OK)
 				return rc;
-			h = pc_str_hdr_size(n);
+			h = parse_str_hdr_size(n);
 			if (h < hb)
 				memmove(o + h, o + hb, n);
-			pc_put_str_hdr(o, n);
+			parse_put_str_hdr(o, n);
 			w->len += (uint32_t)(h + n);
-			return PC_STR_OK;
+			return PARSE_STR_OK;
 		}
 	}
 	w->overflow = true;
-	return pc_json_unescape(q, end, NULL, 0, check_utf8, &n, next);
+	return parse_json_unescape(q, end, NULL, 0, check_utf8, &n, next);
 }
 
 /* ---- time ---- */
 
 /* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar (H. Hinnant). */
-static inline int64_t pc_days_from_civil(int64_t y, unsigned m, unsigned d)
+static inline int64_t parse_days_from_civil(int64_t y, unsigned m, unsigned d)
 {
 	int64_t era;
 	unsigned yoe, doy, doe;
@@ -517,7 +517,7 @@ static inline int64_t pc_days_from_civil(int64_t y, unsigned m, unsigned d)
 	return era * 146097 + (int64_t)doe - 719468;
 }
 
-static inline unsigned pc_days_in_month(int64_t y, unsigned m)
+static inline unsigned parse_days_in_month(int64_t y, unsigned m)
 {
 	static const uint8_t days[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
 
@@ -527,7 +527,7 @@ static inline unsigned pc_days_in_month(int64_t y, unsigned m)
 }
 
 /* n decimal digits at p as a value, or -1 when one is not a digit. */
-static inline int pc_digits(const char *p, unsigned n)
+static inline int parse_digits(const char *p, unsigned n)
 {
 	int v = 0;
 
@@ -541,20 +541,20 @@ static inline int pc_digits(const char *p, unsigned n)
 
 /* Seconds either side of the epoch that leave room, in int64 ns, for a fraction and a zone
  * offset: 1677-09-23 to 2262-04-09 (UTC). */
-#define PC_EPOCH_S_MAX (INT64_MAX / 1000000000 - 2 * 86400)
+#define PARSE_EPOCH_S_MAX (INT64_MAX / 1000000000 - 2 * 86400)
 
 /* Epoch ns of a UTC calendar time; false when a field is out of range (second 60, a leap
- * second, is refused: it has no epoch value) or the time is beyond PC_EPOCH_S_MAX. */
-static inline bool pc_civil_ns(int y, int mo, int d, int h, int mi, int s, int64_t *ns)
+ * second, is refused: it has no epoch value) or the time is beyond PARSE_EPOCH_S_MAX. */
+static inline bool parse_civil_ns(int y, int mo, int d, int h, int mi, int s, int64_t *ns)
 {
 	int64_t secs;
 
 	if (y < 1 || mo < 1 || mo > 12 || d < 1 ||
-	    (unsigned)d > pc_days_in_month(y, (unsigned)mo) || h < 0 || h > 23 || mi < 0 ||
+	    (unsigned)d > parse_days_in_month(y, (unsigned)mo) || h < 0 || h > 23 || mi < 0 ||
 	    mi > 59 || s < 0 || s > 59)
 		return false;
-	secs = ((pc_days_from_civil(y, (unsigned)mo, (unsigned)d) * 24 + h) * 60 + mi) * 60 + s;
-	if (secs > PC_EPOCH_S_MAX || secs < -PC_EPOCH_S_MAX)
+	secs = ((parse_days_from_civil(y, (unsigned)mo, (unsigned)d) * 24 + h) * 60 + mi) * 60 + s;
+	if (secs > PARSE_EPOCH_S_MAX || secs < -PARSE_EPOCH_S_MAX)
 		return false;
 	*ns = secs * 1000000000;
 	return true;
@@ -564,7 +564,7 @@ static inline bool pc_civil_ns(int y, int mo, int d, int h, int mi, int s, int64
  * An RFC 3339 timestamp at p: YYYY-MM-DDTHH:MM:SS[.1-9 digits](Z|+HH:MM|-HH:MM), 'T' and
  * 'Z' in either case. Returns its length (0 when malformed) and the epoch ns in *ns.
  */
-static inline size_t pc_rfc3339(const char *p, const char *end, int64_t *ns)
+static inline size_t parse_rfc3339(const char *p, const char *end, int64_t *ns)
 {
 	const char *s = p;
 	int y, mo, d, h, mi, sec, oh, om;
@@ -574,14 +574,14 @@ static inline size_t pc_rfc3339(const char *p, const char *end, int64_t *ns)
 	if (end - p < 20 || p[4] != '-' || p[7] != '-' || (p[10] | 0x20) != 't' || p[13] != ':' ||
 	    p[16] != ':')
 		return 0;
-	y = pc_digits(p, 4);
-	mo = pc_digits(p + 5, 2);
-	d = pc_digits(p + 8, 2);
-	h = pc_digits(p + 11, 2);
-	mi = pc_digits(p + 14, 2);
-	sec = pc_digits(p + 17, 2);
+	y = parse_digits(p, 4);
+	mo = parse_digits(p + 5, 2);
+	d = parse_digits(p + 8, 2);
+	h = parse_digits(p + 11, 2);
+	mi = parse_digits(p + 14, 2);
+	sec = parse_digits(p + 17, 2);
 	if (y < 0 || mo < 0 || d < 0 || h < 0 || mi < 0 || sec < 0 ||
-	    !pc_civil_ns(y, mo, d, h, mi, sec, &t))
+	    !parse_civil_ns(y, mo, d, h, mi, sec, &t))
 		return 0;
 	p += 19;
 	if (p < end && *p == '.') {
@@ -595,8 +595,8 @@ static inline size_t pc_rfc3339(const char *p, const char *end, int64_t *ns)
 	if (p < end && (*p | 0x20) == 'z') {
 		p++;
 	} else if (end - p >= 6 && (*p == '+' || *p == '-') && p[3] == ':') {
-		oh = pc_digits(p + 1, 2);
-		om = pc_digits(p + 4, 2);
+		oh = parse_digits(p + 1, 2);
+		om = parse_digits(p + 4, 2);
 		if (oh < 0 || om < 0 || oh > 23 || om > 59)
 			return 0;
 		t -= (*p == '+' ? 1 : -1) * ((int64_t)oh * 60 + om) * 60 * 1000000000;
@@ -608,7 +608,7 @@ static inline size_t pc_rfc3339(const char *p, const char *end, int64_t *ns)
 	return (size_t)(p - s);
 }
 
-static inline int pc_month(const char *p)
+static inline int parse_month(const char *p)
 {
 	static const char names[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
 
@@ -620,7 +620,7 @@ static inline int pc_month(const char *p)
 
 /* nginx/Apache $time_local at p, "dd/Mon/yyyy:hh:mm:ss +zzzz" (26 bytes): epoch ns, or
  * false when malformed. */
-static inline bool pc_clf_time(const char *p, size_t n, int64_t *ns)
+static inline bool parse_clf_time(const char *p, size_t n, int64_t *ns)
 {
 	int d, mo, y, h, mi, s, oh, om;
 	int64_t t;
@@ -628,16 +628,16 @@ static inline bool pc_clf_time(const char *p, size_t n, int64_t *ns)
 	if (n != 26 || p[2] != '/' || p[6] != '/' || p[11] != ':' || p[14] != ':' || p[17] != ':' ||
 	    p[20] != ' ' || (p[21] != '+' && p[21] != '-'))
 		return false;
-	d = pc_digits(p, 2);
-	mo = pc_month(p + 3);
-	y = pc_digits(p + 7, 4);
-	h = pc_digits(p + 12, 2);
-	mi = pc_digits(p + 15, 2);
-	s = pc_digits(p + 18, 2);
-	oh = pc_digits(p + 22, 2);
-	om = pc_digits(p + 24, 2);
+	d = parse_digits(p, 2);
+	mo = parse_month(p + 3);
+	y = parse_digits(p + 7, 4);
+	h = parse_digits(p + 12, 2);
+	mi = parse_digits(p + 15, 2);
+	s = parse_digits(p + 18, 2);
+	oh = parse_digits(p + 22, 2);
+	om = parse_digits(p + 24, 2);
 	if (d < 0 || y < 0 || h < 0 || mi < 0 || s < 0 || oh < 0 || oh > 23 || om < 0 || om > 59 ||
-	    !pc_civil_ns(y, mo, d, h, mi, s, &t))
+	    !parse_civil_ns(y, mo, d, h, mi, s, &t))
 		return false;
 	*ns = t - (p[21] == '+' ? 1 : -1) * ((int64_t)oh * 60 + om) * 60 * 1000000000;
 	return true;
@@ -650,19 +650,19 @@ static inline bool pc_clf_time(const char *p, size_t n, int64_t *ns)
  * success (the record may still have overflowed: the loop checks), or an error code
  * (> 0) with *err_offset the byte the error names.
  */
-typedef int (*pc_parse_fn)(const void *conf, const char *line, size_t len, struct sl_rec_writer *w,
-			   uint32_t *err_offset);
+typedef int (*parse_line_fn)(const void *conf, const char *line, size_t len,
+			     struct sl_rec_writer *w, uint32_t *err_offset);
 
 /* The parser codes first (0 = parsed, the last one too_large), then these two. */
-struct pc_stage {
+struct parse_stage {
 	const char *const *names; /* reason names, indexed by code */
 	int too_large;		  /* the code for a record that does not fit */
 	int cnt_not_line, cnt_nombuf;
 };
 
 /* Replace whatever follows the line with {"error": reason, "offset": offset}. */
-static inline uint32_t pc_error_record(uint8_t *buf, uint32_t cap, const char *reason,
-				       uint32_t offset)
+static inline uint32_t parse_error_record(uint8_t *buf, uint32_t cap, const char *reason,
+					  uint32_t offset)
 {
 	struct sl_rec_writer w;
 
@@ -672,7 +672,7 @@ static inline uint32_t pc_error_record(uint8_t *buf, uint32_t cap, const char *r
 	return sl_rec_end(&w);
 }
 
-enum { PC_PORT_DEFAULT = 0, PC_PORT_ERRORS = 1 };
+enum { PARSE_PORT_DEFAULT = 0, PARSE_PORT_ERRORS = 1 };
 
 /*
  * The process() of a parser stage: each line event (or record event that kept its line;
@@ -682,8 +682,8 @@ enum { PC_PORT_DEFAULT = 0, PC_PORT_ERRORS = 1 };
  * no event is free). Inlined into each stage with its own parser.
  */
 static inline __attribute__((always_inline)) void
-pc_stage_process(const struct pc_stage *st, pc_parse_fn parse, const void *conf, struct sl_ctx *ctx,
-		 struct sl_burst *in, struct sl_emit *out)
+parse_stage_process(const struct parse_stage *st, parse_line_fn parse, const void *conf,
+		    struct sl_ctx *ctx, struct sl_burst *in, struct sl_emit *out)
 {
 	uint64_t *cnt = ctx->counters;
 	struct rte_mbuf **evs = in->ev;
@@ -696,7 +696,7 @@ pc_stage_process(const struct pc_stage *st, pc_parse_fn parse, const void *conf,
 		struct sl_rec_writer w;
 		struct sl_meta *meta;
 		uint32_t raw_len, cap, rec_len = 0, err_off = 0;
-		uint16_t port = PC_PORT_DEFAULT;
+		uint16_t port = PARSE_PORT_DEFAULT;
 		uint8_t *rec;
 		int rc;
 
@@ -740,8 +740,8 @@ pc_stage_process(const struct pc_stage *st, pc_parse_fn parse, const void *conf,
 		}
 		cnt[rc]++;
 		if (rc != 0) {
-			rec_len = pc_error_record(rec, cap, st->names[rc], err_off);
-			port = PC_PORT_ERRORS;
+			rec_len = parse_error_record(rec, cap, st->names[rc], err_off);
+			port = PARSE_PORT_ERRORS;
 		}
 		if (rec_len == 0) {
 			sl_drop(out, ev, SL_DROP_INVALID);

@@ -5,7 +5,7 @@
  * the overflow path runs too; the code must be a known one, an error offset must lie
  * within the line, a zero-length record must mean overflow, and a record must be one map
  * spanning the bytes written). Included by one fuzz target at a time, which defines
- * PF_TARGET first.
+ * FUZZ_TARGET first.
  */
 #ifndef SL_STAGES_PARSE_FUZZ_H
 #define SL_STAGES_PARSE_FUZZ_H
@@ -21,15 +21,15 @@
 static void fuzz_check(int ok, const char *what)
 {
 	if (!ok) {
-		fprintf(stderr, "%s: check failed: %s\n", PF_TARGET, what);
+		fprintf(stderr, "%s: check failed: %s\n", FUZZ_TARGET, what);
 		abort();
 	}
 }
 
 /* Parse data with parse and conf into rec (cap bytes, less on every 7th length). Returns
  * the record's length, or 0 when the line is an error or the record overflowed. */
-static uint32_t pf_parse(pc_parse_fn parse, const void *conf, const uint8_t *data, size_t size,
-			 uint8_t *rec, uint32_t cap, int too_large)
+static uint32_t fuzz_parse(parse_line_fn parse, const void *conf, const uint8_t *data, size_t size,
+			   uint8_t *rec, uint32_t cap, int too_large)
 {
 	struct sl_rec_writer w;
 	struct sl_val v;

@@ -345,7 +345,7 @@ struct pt_bad_case {
  * Parse every case with parse and check its code and offset. The byte after the line is
  * set to past, a byte the parser must not read as part of the line.
  */
-static __attribute__((unused)) void pt_bad_cases(pc_parse_fn parse, const void *conf,
+static __attribute__((unused)) void pt_bad_cases(parse_line_fn parse, const void *conf,
 						 const struct pt_bad_case *cases, size_t n,
 						 const char *const *names, char past)
 {
@@ -377,7 +377,7 @@ static __attribute__((unused)) void pt_bad_cases(pc_parse_fn parse, const void *
 
 /* Every writer size up to the record's: the record fits and equals the full one, or the
  * writer overflowed (the parser still succeeds; the stage turns that into too_large). */
-static __attribute__((unused)) void pt_writer_sizes(pc_parse_fn parse, const void *conf,
+static __attribute__((unused)) void pt_writer_sizes(parse_line_fn parse, const void *conf,
 						    const char *line)
 {
 	uint8_t full[1024], small[1024];

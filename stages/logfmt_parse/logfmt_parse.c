@@ -26,7 +26,7 @@ static const struct sl_param_desc logfmt_parse_params[] = {
 	{ NULL },
 };
 
-static const struct pc_stage logfmt_parse_stage = {
+static const struct parse_stage logfmt_parse_stage = {
 	.names = sl_logfmt_err_names,
 	.too_large = SL_LOGFMT_TOO_LARGE,
 	.cnt_not_line = SL_LOGFMT_N_CODES,
@@ -62,7 +62,7 @@ static int logfmt_parse_one(const void *conf, const char *line, size_t len, stru
 static void logfmt_parse_process(const void *conf, struct sl_ctx *ctx, struct sl_burst *in,
 				 struct sl_emit *out)
 {
-	pc_stage_process(&logfmt_parse_stage, logfmt_parse_one, conf, ctx, in, out);
+	parse_stage_process(&logfmt_parse_stage, logfmt_parse_one, conf, ctx, in, out);
 }
 
 const struct sl_stage_desc sl_stage_logfmt_parse = {

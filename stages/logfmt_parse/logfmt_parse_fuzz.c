@@ -14,7 +14,7 @@
 
 #include <sluice/record.h>
 
-#define PF_TARGET "logfmt_parse_fuzz"
+#define FUZZ_TARGET "logfmt_parse_fuzz"
 
 #include "parse.h"
 #include "../json_parse/parse_fuzz.h"
@@ -81,7 +81,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size > 65535)
 		return 0;
-	len = pf_parse(logfmt_one, c, data, size, rec, sizeof(rec), SL_LOGFMT_TOO_LARGE);
+	len = fuzz_parse(logfmt_one, c, data, size, rec, sizeof(rec), SL_LOGFMT_TOO_LARGE);
 	if (len == 0)
 		return 0;
 	fuzz_check(sl_mp_read(rec, rec + len, &v) && v.n > 0, "a non-empty map");

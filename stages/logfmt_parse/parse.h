@@ -60,21 +60,21 @@ static inline void logfmt_put_bare(const struct sl_logfmt_conf *c, struct sl_rec
 	bool is_float;
 
 	if (c->typed && n) {
-		if (pc_num_scan(v, e, &is_float) == n) {
-			struct pc_num x = pc_num_value(v, n, is_float);
-			if (x.kind != PC_NUM_BAD) {
-				pc_put_num(w, x);
+		if (parse_num_scan(v, e, &is_float) == n) {
+			struct parse_num x = parse_num_value(v, n, is_float);
+			if (x.kind != PARSE_NUM_BAD) {
+				parse_put_num(w, x);
 				return;
 			}
 		} else if (n == 4 && memcmp(v, "true", 4) == 0) {
-			pc_bool(w, true);
+			parse_put_bool(w, true);
 			return;
 		} else if (n == 5 && memcmp(v, "false", 5) == 0) {
-			pc_bool(w, false);
+			parse_put_bool(w, false);
 			return;
 		}
 	}
-	pc_str(w, v, n);
+	parse_put_str(w, v, n);
 }
 
 /*
@@ -101,20 +101,20 @@ static inline int logfmt_parse_line(const struct sl_logfmt_conf *c, const char *
 			*err_offset = (uint32_t)(p - line);
 			return SL_LOGFMT_BAD_KEY;
 		}
-		pc_key(w, k, (size_t)(p - k));
+		parse_put_key(w, k, (size_t)(p - k));
 		if (p == end || *p != '=') {
-			pc_bool(w, true);
+			parse_put_bool(w, true);
 			continue;
 		}
 		/* the value */
 		v = ++p;
 		if (p < end && *p == '"') {
-			rc = pc_json_str_value(w, p, end, false, &next);
-			if (rc != PC_STR_OK) {
+			rc = parse_json_str(w, p, end, false, &next);
+			if (rc != PARSE_STR_OK) {
 				*err_offset = (uint32_t)(next - line);
-				return rc == PC_STR_ESCAPE    ? SL_LOGFMT_BAD_ESCAPE
-				       : rc == PC_STR_CONTROL ? SL_LOGFMT_BAD_VALUE
-							      : SL_LOGFMT_BAD_QUOTE;
+				return rc == PARSE_STR_ESCAPE	 ? SL_LOGFMT_BAD_ESCAPE
+				       : rc == PARSE_STR_CONTROL ? SL_LOGFMT_BAD_VALUE
+								 : SL_LOGFMT_BAD_QUOTE;
 			}
 			p = next;
 			if (p < end && !logfmt_blank(*p)) {

@@ -209,41 +209,41 @@ err:
 static inline bool regex_put(struct sl_rec_writer *w, const struct sl_regex_group *g, const char *s,
 			     size_t n)
 {
-	struct pc_num v;
+	struct parse_num v;
 	bool is_float;
 	int64_t ns = 0;
 
 	switch (g->type) {
 	case SL_REGEX_INT:
 	case SL_REGEX_FLOAT:
-		if (n == 0 || pc_num_scan(s, s + n, &is_float) != n ||
+		if (n == 0 || parse_num_scan(s, s + n, &is_float) != n ||
 		    (g->type == SL_REGEX_INT && is_float))
 			return false;
-		v = pc_num_value(s, n, is_float || g->type == SL_REGEX_FLOAT);
-		if (v.kind == PC_NUM_BAD || (g->type == SL_REGEX_INT && v.kind != PC_NUM_INT))
+		v = parse_num_value(s, n, is_float || g->type == SL_REGEX_FLOAT);
+		if (v.kind == PARSE_NUM_BAD || (g->type == SL_REGEX_INT && v.kind != PARSE_NUM_INT))
 			return false;
-		pc_put_num(w, v);
+		parse_put_num(w, v);
 		return true;
 	case SL_REGEX_BOOL:
 		if (n == 4 && memcmp(s, "true", 4) == 0)
-			pc_bool(w, true);
+			parse_put_bool(w, true);
 		else if (n == 5 && memcmp(s, "false", 5) == 0)
-			pc_bool(w, false);
+			parse_put_bool(w, false);
 		else
 			return false;
 		return true;
 	case SL_REGEX_RFC3339:
-		if (pc_rfc3339(s, s + n, &ns) != n)
+		if (parse_rfc3339(s, s + n, &ns) != n)
 			return false;
-		pc_int(w, ns);
+		parse_put_int(w, ns);
 		return true;
 	case SL_REGEX_CLF:
-		if (!pc_clf_time(s, n, &ns))
+		if (!parse_clf_time(s, n, &ns))
 			return false;
-		pc_int(w, ns);
+		parse_put_int(w, ns);
 		return true;
 	default:
-		pc_str(w, s, n);
+		parse_put_str(w, s, n);
 		return true;
 	}
 }
@@ -279,7 +279,7 @@ static inline int regex_parse_line(const struct sl_regex_conf *c, pcre2_match_da
 			continue;
 		if (e < s) /* \K in a lookahead can end a match before its start */
 			e = s;
-		pc_key(w, g->name, g->name_len);
+		parse_put_key(w, g->name, g->name_len);
 		if (!regex_put(w, g, line + s, e - s)) {
 			*err_offset = (uint32_t)s;
 			return SL_REGEX_BAD_TYPE;

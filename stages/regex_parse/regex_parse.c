@@ -32,7 +32,7 @@ static const struct sl_param_desc regex_parse_params[] = {
 	{ NULL },
 };
 
-static const struct pc_stage regex_parse_stage = {
+static const struct parse_stage regex_parse_stage = {
 	.names = sl_regex_err_names,
 	.too_large = SL_REGEX_TOO_LARGE,
 	.cnt_not_line = SL_REGEX_N_CODES,
@@ -86,7 +86,7 @@ static void regex_parse_process(const void *conf, struct sl_ctx *ctx, struct sl_
 	const struct sl_regex_conf *c = conf;
 	struct regex_call call = { c, c->md[ctx->lcore % c->n_md] };
 
-	pc_stage_process(&regex_parse_stage, regex_parse_one, &call, ctx, in, out);
+	parse_stage_process(&regex_parse_stage, regex_parse_one, &call, ctx, in, out);
 }
 
 const struct sl_stage_desc sl_stage_regex_parse = {

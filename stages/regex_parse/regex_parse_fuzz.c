@@ -17,7 +17,7 @@
 
 #include <sluice/record.h>
 
-#define PF_TARGET "regex_parse_fuzz"
+#define FUZZ_TARGET "regex_parse_fuzz"
 
 #include "parse.h"
 #include "../json_parse/parse_fuzz.h"
@@ -55,8 +55,8 @@ static void fuzz_match(const struct sl_regex_conf *c, const char *line, size_t s
 	struct sl_val v, k;
 	uint32_t len, pos = 0, i = 0;
 
-	len = pf_parse(regex_one, c, (const uint8_t *)line, size, rec, sizeof(rec),
-		       SL_REGEX_TOO_LARGE);
+	len = fuzz_parse(regex_one, c, (const uint8_t *)line, size, rec, sizeof(rec),
+			 SL_REGEX_TOO_LARGE);
 	if (len == 0)
 		return;
 	while (sl_rec_next((struct sl_rec){ rec, len }, &pos, &k, &v)) {

@@ -114,8 +114,8 @@ static inline void syslog_put(struct sl_rec_writer *w, const char *key, const ch
 {
 	if (e - s == 1 && *s == '-')
 		return;
-	pc_key(w, key, strlen(key));
-	pc_str(w, s, (size_t)(e - s));
+	parse_put_key(w, key, strlen(key));
+	parse_put_str(w, s, (size_t)(e - s));
 }
 
 /* An SD-ID or PARAM-NAME at p; returns its end or NULL. */
@@ -146,10 +146,10 @@ static inline const char *syslog_sd_value(struct sl_rec_writer *w, const char *p
 	if (q == end)
 		return NULL;
 	n = (size_t)(q - s) - esc;
-	o = pc_room(w, pc_str_hdr_size(n) + n);
+	o = parse_room(w, parse_str_hdr_size(n) + n);
 	if (!o)
 		return q;
-	o = pc_put_str_hdr(o, n);
+	o = parse_put_str_hdr(o, n);
 	for (p = s; p < q; p++) {
 		if (*p == '\\' && (p[1] == '"' || p[1] == '\\' || p[1] == ']'))
 			p++;
@@ -200,7 +200,7 @@ static inline const char *syslog_sd(struct sl_rec_writer *w, const char *p, cons
 			}
 			key[klen] = '.';
 			memcpy(key + klen + 1, name, (size_t)(e - name));
-			pc_key(w, key, klen + 1 + (size_t)(e - name));
+			parse_put_key(w, key, klen + 1 + (size_t)(e - name));
 			q = syslog_sd_value(w, e + 2, end);
 			if (!q) {
 				*at = end;
@@ -216,8 +216,8 @@ static inline const char *syslog_sd(struct sl_rec_writer *w, const char *p, cons
 		if (!params) {
 			uint8_t *o;
 
-			pc_key(w, key, klen);
-			o = pc_room(w, 1);
+			parse_put_key(w, key, klen);
+			o = parse_room(w, 1);
 			if (o) {
 				*o = 0x80; /* an empty map */
 				w->len++;
@@ -233,8 +233,8 @@ static inline void syslog_msg(struct sl_rec_writer *w, const char *p, const char
 {
 	if (end - p >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0)
 		p += 3;
-	pc_key(w, "msg", 3);
-	pc_str(w, p, (size_t)(end - p));
+	parse_put_key(w, "msg", 3);
+	parse_put_str(w, p, (size_t)(end - p));
 }
 
 static inline int syslog_5424(const char *line, const char *p, const char *end,
@@ -254,18 +254,18 @@ static inline int syslog_5424(const char *line, const char *p, const char *end,
 		at = e;
 		goto bad_version;
 	}
-	pc_key(w, "version", 7);
-	pc_int(w, v);
+	parse_put_key(w, "version", 7);
+	parse_put_int(w, v);
 	/* TIMESTAMP */
 	p = at = e + 1;
 	if (p < end && *p == '-') {
 		n = 1;
 	} else {
-		n = pc_rfc3339(p, end, &ns);
+		n = parse_rfc3339(p, end, &ns);
 		if (!n)
 			goto bad_timestamp;
-		pc_key(w, "timestamp", 9);
-		pc_int(w, ns);
+		parse_put_key(w, "timestamp", 9);
+		parse_put_int(w, ns);
 	}
 	p += n;
 	if (p == end || *p != ' ') {
@@ -332,15 +332,15 @@ static inline int syslog_3164(const struct sl_syslog_conf *c, const char *line, 
 	if (end - p < 16 || p[3] != ' ' || p[6] != ' ' || p[9] != ':' || p[12] != ':' ||
 	    p[15] != ' ')
 		goto bad_timestamp;
-	mo = pc_month(p);
-	d = p[4] == ' ' ? pc_digits(p + 5, 1) : pc_digits(p + 4, 2);
-	h = pc_digits(p + 7, 2);
-	mi = pc_digits(p + 10, 2);
-	s = pc_digits(p + 13, 2);
-	if (d < 0 || h < 0 || mi < 0 || s < 0 || !pc_civil_ns(c->year, mo, d, h, mi, s, &ns))
+	mo = parse_month(p);
+	d = p[4] == ' ' ? parse_digits(p + 5, 1) : parse_digits(p + 4, 2);
+	h = parse_digits(p + 7, 2);
+	mi = parse_digits(p + 10, 2);
+	s = parse_digits(p + 13, 2);
+	if (d < 0 || h < 0 || mi < 0 || s < 0 || !parse_civil_ns(c->year, mo, d, h, mi, s, &ns))
 		goto bad_timestamp;
-	pc_key(w, "timestamp", 9);
-	pc_int(w, ns);
+	parse_put_key(w, "timestamp", 9);
+	parse_put_int(w, ns);
 	/* HOSTNAME, then a space or the end */
 	p += 16;
 	for (e = p; e < end && syslog_print(*e) && e - p < 255; e++)
@@ -350,8 +350,8 @@ static inline int syslog_3164(const struct sl_syslog_conf *c, const char *line, 
 		*err_offset = (uint32_t)(at - line);
 		return SL_SYSLOG_BAD_HOSTNAME;
 	}
-	pc_key(w, "hostname", 8);
-	pc_str(w, p, (size_t)(e - p));
+	parse_put_key(w, "hostname", 8);
+	parse_put_str(w, p, (size_t)(e - p));
 	p = e < end ? e + 1 : e;
 	/* TAG[PID]: when it ends with ':'; else everything is the message */
 	tag = p;
@@ -369,11 +369,11 @@ static inline int syslog_3164(const struct sl_syslog_conf *c, const char *line, 
 			e++;
 	}
 	if (e > tag && e < end && *e == ':' && (pid || tag_end == e)) {
-		pc_key(w, "app_name", 8);
-		pc_str(w, tag, (size_t)(tag_end - tag));
+		parse_put_key(w, "app_name", 8);
+		parse_put_str(w, tag, (size_t)(tag_end - tag));
 		if (pid) {
-			pc_key(w, "procid", 6);
-			pc_str(w, pid, (size_t)(pid_end - pid));
+			parse_put_key(w, "procid", 6);
+			parse_put_str(w, pid, (size_t)(pid_end - pid));
 		}
 		p = e + 1;
 		if (p < end && *p == ' ')
@@ -404,10 +404,10 @@ static inline int syslog_parse_line(const struct sl_syslog_conf *c, const char *
 		*err_offset = (uint32_t)(at - line);
 		return SL_SYSLOG_BAD_PRI;
 	}
-	pc_key(w, "facility", 8);
-	pc_int(w, pri >> 3);
-	pc_key(w, "severity", 8);
-	pc_int(w, pri & 7);
+	parse_put_key(w, "facility", 8);
+	parse_put_int(w, pri >> 3);
+	parse_put_key(w, "severity", 8);
+	parse_put_int(w, pri & 7);
 	if (c->format == SL_SYSLOG_AUTO) {
 		/* 5424 when a version (1-3 digits, no leading zero) and a space follow */
 		const char *e = p;

@@ -33,7 +33,7 @@ static const struct sl_param_desc syslog_parse_params[] = {
 	{ NULL },
 };
 
-static const struct pc_stage syslog_parse_stage = {
+static const struct parse_stage syslog_parse_stage = {
 	.names = sl_syslog_err_names,
 	.too_large = SL_SYSLOG_TOO_LARGE,
 	.cnt_not_line = SL_SYSLOG_N_CODES,
@@ -97,7 +97,7 @@ static int syslog_parse_one(const void *conf, const char *line, size_t len, stru
 static void syslog_parse_process(const void *conf, struct sl_ctx *ctx, struct sl_burst *in,
 				 struct sl_emit *out)
 {
-	pc_stage_process(&syslog_parse_stage, syslog_parse_one, conf, ctx, in, out);
+	parse_stage_process(&syslog_parse_stage, syslog_parse_one, conf, ctx, in, out);
 }
 
 const struct sl_stage_desc sl_stage_syslog_parse = {

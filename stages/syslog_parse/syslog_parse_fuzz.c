@@ -14,7 +14,7 @@
 
 #include <sluice/record.h>
 
-#define PF_TARGET "syslog_parse_fuzz"
+#define FUZZ_TARGET "syslog_parse_fuzz"
 
 #include "parse.h"
 #include "../json_parse/parse_fuzz.h"
@@ -45,8 +45,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size > 65535)
 		return 0;
-	len = pf_parse(syslog_one, &confs[size % 3], data, size, rec, sizeof(rec),
-		       SL_SYSLOG_TOO_LARGE);
+	len = fuzz_parse(syslog_one, &confs[size % 3], data, size, rec, sizeof(rec),
+			 SL_SYSLOG_TOO_LARGE);
 	if (len == 0)
 		return 0;
 	r = (struct sl_rec){ rec, len };

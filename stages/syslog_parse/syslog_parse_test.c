@@ -261,7 +261,7 @@ static void test_stage(void **unused)
 
 		gmtime_r(&now, &tm);
 		pt_int(sl_event_record(&pt_ctx, ev), "timestamp",
-		       pc_days_from_civil(tm.tm_year + 1900, 1, 1) * 86400 * 1000000000);
+		       parse_days_from_civil(tm.tm_year + 1900, 1, 1) * 86400 * 1000000000);
 	}
 	pt_free_out();
 	pt_teardown();
