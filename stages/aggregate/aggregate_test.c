@@ -162,18 +162,38 @@ static void model_add(const struct line *l)
 	}
 }
 
-static struct rte_mbuf *make_event(const struct line *l)
+/* A fresh event from the pool, metadata zeroed, and a writer for its record. */
+static struct rte_mbuf *begin_event(struct sl_rec_writer *w)
 {
 	struct rte_mbuf *ev = rte_pktmbuf_alloc(pool);
-	struct sl_meta *meta;
-	struct sl_rec_writer w;
-	char s[32];
-	uint32_t len;
 
 	assert_non_null(ev);
-	meta = sl_event_meta(meta_off, ev);
-	memset(meta, 0, sizeof(*meta));
+	memset(sl_event_meta(meta_off, ev), 0, sizeof(struct sl_meta));
+	sl_rec_begin(w, rte_pktmbuf_mtod(ev, void *), rte_pktmbuf_tailroom(ev));
+	return ev;
+}
+
+/* Close the record begun by begin_event: a record event. */
+static struct rte_mbuf *end_event(struct rte_mbuf *ev, struct sl_rec_writer *w)
+{
+	uint32_t len = sl_rec_end(w);
+
+	assert_true(len > 0);
+	ev->data_len = (uint16_t)len;
+	ev->pkt_len = len;
+	sl_event_meta(meta_off, ev)->kind = SL_EVENT_RECORD;
+	return ev;
+}
+
+static struct rte_mbuf *make_event(const struct line *l)
+{
+	struct sl_rec_writer w;
+	struct rte_mbuf *ev = begin_event(&w);
+	char s[32];
+
 	if (!l->has_record) {
+		struct sl_meta *meta = sl_event_meta(meta_off, ev);
+
 		memcpy(rte_pktmbuf_mtod(ev, char *), "a line", 6);
 		ev->data_len = 6;
 		ev->pkt_len = 6;
@@ -181,7 +201,6 @@ static struct rte_mbuf *make_event(const struct line *l)
 		meta->raw_len = 6;
 		return ev;
 	}
-	sl_rec_begin(&w, rte_pktmbuf_mtod(ev, void *), rte_pktmbuf_tailroom(ev));
 	if (l->has_status)
 		sl_rec_put_int(&w, "status", l->status);
 	sl_rec_put_int(&w, "bytes", l->bytes);
@@ -191,12 +210,7 @@ static struct rte_mbuf *make_event(const struct line *l)
 	sl_rec_put_str(&w, "path", s, strlen(s));
 	if (l->has_rt)
 		sl_rec_put_float(&w, "rt", l->rt);
-	len = sl_rec_end(&w);
-	assert_true(len > 0);
-	ev->data_len = (uint16_t)len;
-	ev->pkt_len = len;
-	meta->kind = SL_EVENT_RECORD;
-	return ev;
+	return end_event(ev, &w);
 }
 
 static uint64_t x_rng = 777;
@@ -476,22 +490,12 @@ static void test_merge_equals_single(void **unused)
 /* One record {"v": i, "s": s} for the small tests. */
 static struct rte_mbuf *make_small(int64_t i, const char *s)
 {
-	struct rte_mbuf *ev = rte_pktmbuf_alloc(pool);
-	struct sl_meta *meta;
 	struct sl_rec_writer w;
-	uint32_t len;
+	struct rte_mbuf *ev = begin_event(&w);
 
-	assert_non_null(ev);
-	meta = sl_event_meta(meta_off, ev);
-	memset(meta, 0, sizeof(*meta));
-	sl_rec_begin(&w, rte_pktmbuf_mtod(ev, void *), rte_pktmbuf_tailroom(ev));
 	sl_rec_put_int(&w, "v", i);
 	sl_rec_put_str(&w, "s", s, strlen(s));
-	len = sl_rec_end(&w);
-	ev->data_len = (uint16_t)len;
-	ev->pkt_len = len;
-	meta->kind = SL_EVENT_RECORD;
-	return ev;
+	return end_event(ev, &w);
 }
 
 static void test_no_group_by_and_overflow(void **unused)
@@ -603,15 +607,9 @@ static void test_emit_resumes_after_empty_pool(void **unused)
 /* {"k": k, "t": ...} with t an integer, a float, a string or (type 0) missing. */
 static struct rte_mbuf *make_timed(const char *k, int type, int64_t i, double f, const char *str)
 {
-	struct rte_mbuf *ev = rte_pktmbuf_alloc(pool);
-	struct sl_meta *meta;
 	struct sl_rec_writer w;
-	uint32_t len;
+	struct rte_mbuf *ev = begin_event(&w);
 
-	assert_non_null(ev);
-	meta = sl_event_meta(meta_off, ev);
-	memset(meta, 0, sizeof(*meta));
-	sl_rec_begin(&w, rte_pktmbuf_mtod(ev, void *), rte_pktmbuf_tailroom(ev));
 	sl_rec_put_str(&w, "k", k, strlen(k));
 	if (type == 1)
 		sl_rec_put_int(&w, "t", i);
@@ -619,11 +617,7 @@ static struct rte_mbuf *make_timed(const char *k, int type, int64_t i, double f,
 		sl_rec_put_float(&w, "t", f);
 	else if (type == 3)
 		sl_rec_put_str(&w, "t", str, strlen(str));
-	len = sl_rec_end(&w);
-	ev->data_len = (uint16_t)len;
-	ev->pkt_len = len;
-	meta->kind = SL_EVENT_RECORD;
-	return ev;
+	return end_event(ev, &w);
 }
 
 static void test_event_time_parse(void **unused)

@@ -40,7 +40,8 @@ LINES=${AGGREGATE_LINES:-200000}
 python3 "$TESTLIB/gen_nginx_log.py" -n "$LINES" -o access.log --seed 5 >/dev/null
 tap_diag "$LINES lines, $(wc -c < access.log) bytes"
 
-# Issue 5's stage, exactly as written there, and the same with quoted items.
+# Issue 5's stage, exactly as written there; the runs below use it with quoted items and
+# their own replica count.
 cat > exact.yaml <<'YAML'
 sources:
   access: { type: file, path: access.log }
@@ -62,22 +63,9 @@ sinks:
 YAML
 
 pipeline() { # REPLICAS
+	sed -n '1,/top_k/p' exact.yaml |
+		sed -e "s/replicas: 2/replicas: $1/" -e 's/- \({.*}\)$/- "\1"/'
 	cat <<YAML
-sources:
-  access: { type: file, path: access.log }
-stages:
-  parse: { use: nginx_parse, inputs: [access] }
-  stats:
-    use: aggregate
-    inputs: [parse]
-    group_by: [status]
-    window: all
-    replicas: $1
-    aggregations:
-      - "{ name: requests,  fn: count }"
-      - "{ name: clients,   fn: distinct, field: ip }"
-      - "{ name: p99_bytes, fn: quantile, field: bytes, q: 0.99 }"
-      - "{ name: top_paths, fn: top_k, field: path, k: 3 }"
   full:
     use: aggregate
     inputs: [parse]
