@@ -316,6 +316,32 @@ static inline void file_emit(struct file_source *fs, struct rte_mbuf **ev, uint1
 	fs->n_lines++;
 }
 
+/* A whole line of k bytes at src, already copied into the top stash mbuf: emit it (less a
+ * final '\r' with strip_cr), or count it when empty. Both engines frame with this. */
+static inline void file_line_whole(struct file_source *fs, struct rte_mbuf **ev, uint16_t *n,
+				   const char *src, uint32_t k, uint64_t off, uint64_t tsc)
+{
+	if (unlikely(fs->strip_cr) && k && src[k - 1] == '\r')
+		k--;
+	if (k)
+		file_emit(fs, ev, n, k, 0, off, tsc);
+	else
+		fs->n_empty++;
+}
+
+/* No newline within line_max + 1 bytes: keep line_max of them (flagged), or none (skip
+ * policy). The caller then drops the rest up to the newline. */
+static inline void file_line_long(struct file_source *fs, struct rte_mbuf **ev, uint16_t *n,
+				  uint64_t off, uint64_t tsc)
+{
+	if (fs->skip_long) {
+		fs->n_skipped++;
+	} else {
+		file_emit(fs, ev, n, fs->line_max, SL_META_F_TRUNCATED, off, tsc);
+		fs->n_truncated++;
+	}
+}
+
 /* Set up the head buffer's region: the carried partial line followed by the data. */
 static bool file_region_begin(struct file_source *fs)
 {
@@ -420,28 +446,13 @@ static uint16_t file_poll(void *self, struct rte_mbuf **ev, uint16_t max, bool *
 					   c->p, lim);
 			if (k < lim) {
 				/* A whole line of k bytes. */
-				uint32_t len = k;
-
-				if (unlikely(fs->strip_cr) && len && c->p[len - 1] == '\r')
-					len--;
-				if (len)
-					file_emit(fs, ev, &n, len, 0, c->p_off, tsc);
-				else
-					fs->n_empty++;
+				file_line_whole(fs, ev, &n, c->p, k, c->p_off, tsc);
 				c->p_off += k + 1;
 				c->p += k + 1;
 				continue;
 			}
 			if (avail > fs->line_max) {
-				/* No newline within line_max + 1 bytes: keep line_max of them, or
-				 * none (skip policy). */
-				if (fs->skip_long) {
-					fs->n_skipped++;
-				} else {
-					file_emit(fs, ev, &n, fs->line_max, SL_META_F_TRUNCATED,
-						  c->p_off, tsc);
-					fs->n_truncated++;
-				}
+				file_line_long(fs, ev, &n, c->p_off, tsc);
 				c->skip = true;
 				c->p_off += lim;
 				c->p += lim;
@@ -1029,26 +1040,13 @@ static bool tail_frame(struct file_source *fs, struct tail_file *f, struct rte_m
 			return false;
 		k = file_copy_line(rte_pktmbuf_mtod(fs->stash[fs->n_stash - 1], char *), t->p, lim);
 		if (k < lim) {
-			uint32_t len = k;
-
-			if (fs->strip_cr && len && t->p[len - 1] == '\r')
-				len--;
-			if (len)
-				file_emit(fs, ev, n, len, 0, t->p_off, tsc);
-			else
-				fs->n_empty++;
+			file_line_whole(fs, ev, n, t->p, k, t->p_off, tsc);
 			t->p_off += k + 1;
 			t->p += k + 1;
 			continue;
 		}
 		if (avail > fs->line_max) {
-			if (fs->skip_long) {
-				fs->n_skipped++;
-			} else {
-				file_emit(fs, ev, n, fs->line_max, SL_META_F_TRUNCATED, t->p_off,
-					  tsc);
-				fs->n_truncated++;
-			}
+			file_line_long(fs, ev, n, t->p_off, tsc);
 			f->skip = true;
 			t->p_off += lim;
 			t->p += lim;
@@ -1546,6 +1544,16 @@ static int file_check(const struct sl_args *args, struct sl_error *err)
 	return 0;
 }
 
+/* Only the read-once engine splits (byte ranges of one file); the tail engine reads any
+ * number of files one at a time, as they grow. */
+static bool file_can_split(const struct sl_args *args)
+{
+	const struct sl_arg *follow = sl_args_get(args, "follow");
+	const struct sl_arg *paths = sl_args_get(args, "paths");
+
+	return !(follow && follow->b) && !(paths && paths->n_list);
+}
+
 static int file_create(const struct sl_args *args, const struct sl_io_env *env, void **self,
 		       struct sl_error *err)
 {
@@ -1594,7 +1602,7 @@ static int file_create(const struct sl_args *args, const struct sl_io_env *env, 
 	a = sl_args_get(args, "follow");
 	follow = a && a->b;
 	a = sl_args_get(args, "paths");
-	if (follow || (a && a->n_list)) {
+	if (!file_can_split(args)) {
 		if (env->n_replicas > 1) {
 			err->key = follow ? "follow" : "paths";
 			snprintf(err->msg, sizeof(err->msg),
@@ -1664,6 +1672,7 @@ const struct sl_source_ops sl_source_file = {
 	.params = file_params,
 	.create = file_create,
 	.check = file_check,
+	.can_split = file_can_split,
 	.poll = file_poll,
 	.stop = file_stop,
 	.summary_line = file_summary_line,

@@ -597,6 +597,20 @@ static void test_follow_over_4gib(void **state)
 	unlink(path);
 }
 
+/* Only one path read once splits between replicas; the config loader asks can_split. */
+static void test_can_split(void **state)
+{
+	struct tail_args ta;
+	struct test_args once;
+
+	make_args(&once, "x.log", 4096, 4, 0);
+	assert_true(sl_source_file.can_split(&once.a));
+	tail_make_args(&ta, "*.log", true);
+	assert_false(sl_source_file.can_split(&ta.a));
+	tail_make_args(&ta, "*.log", false);
+	assert_false(sl_source_file.can_split(&ta.a));
+}
+
 /* Parameters the tail engine adds are judged by check, each error naming its key. */
 static void test_tail_check_errors(void **state)
 {
@@ -647,6 +661,7 @@ int main(void)
 		cmocka_unit_test(test_follow_pread),
 		cmocka_unit_test(test_follow_over_4gib),
 		cmocka_unit_test(test_tail_check_errors),
+		cmocka_unit_test(test_can_split),
 	};
 	struct io_uring ring;
 	int rc;

@@ -46,6 +46,10 @@ struct sl_source_ops {
 	uint16_t (*poll)(void *self, struct rte_mbuf **ev, uint16_t max, bool *done);
 	/** Stop early (SIGINT): the next poll must return done. */
 	void (*stop)(void *self);
+	/** Optional: whether this configuration can split its input between replicas
+	 *  (with SL_SOURCE_F_REPLICAS set). NULL: the flag alone decides. A file source
+	 *  that follows or reads globs cannot; reading one path once, it can. */
+	bool (*can_split)(const struct sl_args *args);
 	/** Print source-specific totals ("lines=... bytes=... truncated=...") into buf. */
 	void (*summary_line)(void *self, char *buf, size_t len);
 	void (*destroy)(void *self);
