@@ -464,14 +464,21 @@ static uint64_t fsyncs_for(const char *mode, const char *interval)
 	return strtoull(p + 7, NULL, 10);
 }
 
-static void check_fsync_modes(void)
+static void check_fsync_modes(bool uring)
 {
+	uint64_t n;
+
 	assert_int_equal(fsyncs_for("none", NULL), 0);
 	assert_int_equal(fsyncs_for("false", NULL), 0);
 	assert_int_equal(fsyncs_for("end", NULL), 1);
 	assert_int_equal(fsyncs_for("true", NULL), 1);
-	/* Every flushed buffer, then the final one. */
-	assert_int_equal(fsyncs_for("every_batch", NULL), 4);
+	/* Every flushed buffer, then the final one. With io_uring, buffers whose writes
+	 * complete together share one sync: at least one of them plus the final one. */
+	n = fsyncs_for("every_batch", NULL);
+	if (uring)
+		assert_true(n >= 2 && n <= 4);
+	else
+		assert_int_equal(n, 4);
 	/* 1 ms interval, 3 ms between flushes: one per flush, then the final one. */
 	assert_int_equal(fsyncs_for("interval", "1ms"), 4);
 	/* 1 h interval: the first flush syncs (no sync yet), then only the final one. */
@@ -481,13 +488,13 @@ static void check_fsync_modes(void)
 static void test_fsync_uring(void **state)
 {
 	unsetenv("SLUICE_NO_URING");
-	check_fsync_modes();
+	check_fsync_modes(true);
 }
 
 static void test_fsync_pwrite(void **state)
 {
 	setenv("SLUICE_NO_URING", "1", 1);
-	check_fsync_modes();
+	check_fsync_modes(false);
 	unsetenv("SLUICE_NO_URING");
 }
 
