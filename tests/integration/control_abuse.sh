@@ -32,7 +32,7 @@ EOF
 
 PID=
 cleanup() {
-	[ -n "$PID" ] && kill -9 "$PID" 2>/dev/null
+	[ -n "$PID" ] && { pkill -9 -P "$PID"; kill -9 "$PID"; } 2>/dev/null
 	[ -z "${SLUICE_KEEP_TMP:-}" ] && rm -rf "$TMP"
 }
 trap cleanup EXIT

@@ -14,7 +14,7 @@ tap_tmpdir
 cd "$TMP" || exit 1
 PIDS=()
 cleanup() {
-	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+	for p in "${PIDS[@]}"; do pkill -9 -P "$p" 2>/dev/null; kill -9 "$p" 2>/dev/null; done
 	[ -z "${SLUICE_KEEP_TMP:-}" ] && rm -rf "$TMP"
 }
 trap cleanup EXIT

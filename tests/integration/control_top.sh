@@ -16,7 +16,7 @@ cd "$TMP" || exit 1
 TMUX_SOCK=sluice-top-$$
 PID=
 cleanup() {
-	[ -n "$PID" ] && kill -9 "$PID" 2>/dev/null
+	[ -n "$PID" ] && { pkill -9 -P "$PID"; kill -9 "$PID"; } 2>/dev/null
 	tmux -L "$TMUX_SOCK" kill-server 2>/dev/null
 	[ -z "${SLUICE_KEEP_TMP:-}" ] && rm -rf "$TMP"
 }
