@@ -21,56 +21,38 @@ static pthread_mutex_t tel_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct sl_control *tel_ctl; /* guarded by tel_lock */
 static bool tel_registered;
 
-static int tel_info(const char *cmd, const char *params, struct rte_tel_data *d)
+static int tel_info(struct sl_control *c, const char *params, struct rte_tel_data *d)
 {
-	int rc = -ENODEV;
-
-	pthread_mutex_lock(&tel_lock);
-	if (tel_ctl) {
-		rte_tel_data_start_dict(d);
-		rte_tel_data_add_dict_string(d, "sluice", tel_ctl->version);
-		rte_tel_data_add_dict_string(
-			d, "state",
-			__atomic_load_n(&tel_ctl->ended, __ATOMIC_ACQUIRE) ? "ended" : "running");
-		rte_tel_data_add_dict_int(d, "pid", (int)getpid());
-		rte_tel_data_add_dict_string(d, "socket", tel_ctl->path);
-		rte_tel_data_add_dict_u64(d, "nodes", sl_pipeline_n_nodes(tel_ctl->p));
-		rc = 0;
-	}
-	pthread_mutex_unlock(&tel_lock);
-	return rc;
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_string(d, "sluice", c->version);
+	rte_tel_data_add_dict_string(
+		d, "state", __atomic_load_n(&c->ended, __ATOMIC_ACQUIRE) ? "ended" : "running");
+	rte_tel_data_add_dict_int(d, "pid", (int)getpid());
+	rte_tel_data_add_dict_string(d, "socket", c->path);
+	rte_tel_data_add_dict_u64(d, "nodes", sl_pipeline_n_nodes(c->p));
+	return 0;
 }
 
-static int tel_nodes(const char *cmd, const char *params, struct rte_tel_data *d)
+static int tel_nodes(struct sl_control *c, const char *params, struct rte_tel_data *d)
 {
-	int rc = -ENODEV;
+	rte_tel_data_start_array(d, RTE_TEL_STRING_VAL);
+	for (uint32_t i = 0; i < sl_pipeline_n_nodes(c->p); i++) {
+		struct sl_node_stats s;
 
-	pthread_mutex_lock(&tel_lock);
-	if (tel_ctl) {
-		rte_tel_data_start_array(d, RTE_TEL_STRING_VAL);
-		for (uint32_t i = 0; i < sl_pipeline_n_nodes(tel_ctl->p); i++) {
-			struct sl_node_stats s;
-
-			sl_pipeline_node_stats(tel_ctl->p, i, &s);
-			rte_tel_data_add_array_string(d, s.name);
-		}
-		rc = 0;
+		sl_pipeline_node_stats(c->p, i, &s);
+		rte_tel_data_add_array_string(d, s.name);
 	}
-	pthread_mutex_unlock(&tel_lock);
-	return rc;
+	return 0;
 }
 
-static int tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
+/* A node's counters; nothing (an error reply) for an unknown node. */
+static int tel_stats(struct sl_control *c, const char *params, struct rte_tel_data *d)
 {
-	int rc = -ENODEV;
-
-	pthread_mutex_lock(&tel_lock);
-	for (uint32_t i = 0; tel_ctl && i < sl_pipeline_n_nodes(tel_ctl->p); i++) {
+	for (uint32_t i = 0; i < sl_pipeline_n_nodes(c->p); i++) {
 		struct sl_node_stats s;
 		char key[64];
 
-		rc = -EINVAL; /* no such node, or none named */
-		sl_pipeline_node_stats(tel_ctl->p, i, &s);
+		sl_pipeline_node_stats(c->p, i, &s);
 		if (!params || strcmp(params, s.name) != 0)
 			continue;
 		rte_tel_data_start_dict(d);
@@ -90,11 +72,37 @@ static int tel_stats(const char *cmd, const char *params, struct rte_tel_data *d
 			snprintf(key, sizeof(key), "dropped_%s", sl_drop_reason_name(r));
 			rte_tel_data_add_dict_u64(d, key, s.drop[r]);
 		}
-		rc = 0;
-		break;
+		return 0;
 	}
+	return -EINVAL;
+}
+
+/* Run one command against the attached control; -ENODEV when none is (after the run).
+ * A negative return makes DPDK answer null. */
+static int tel_run(int (*fn)(struct sl_control *, const char *, struct rte_tel_data *),
+		   const char *params, struct rte_tel_data *d)
+{
+	int rc;
+
+	pthread_mutex_lock(&tel_lock);
+	rc = tel_ctl ? fn(tel_ctl, params, d) : -ENODEV;
 	pthread_mutex_unlock(&tel_lock);
 	return rc;
+}
+
+static int tel_cb_info(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	return tel_run(tel_info, params, d);
+}
+
+static int tel_cb_nodes(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	return tel_run(tel_nodes, params, d);
+}
+
+static int tel_cb_stats(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	return tel_run(tel_stats, params, d);
 }
 
 void sl_control_telemetry_attach(struct sl_control *c)
@@ -103,13 +111,13 @@ void sl_control_telemetry_attach(struct sl_control *c)
 	tel_ctl = c;
 	if (!tel_registered) {
 		tel_registered = true;
-		if (rte_telemetry_register_cmd("/sluice/info", tel_info,
+		if (rte_telemetry_register_cmd("/sluice/info", tel_cb_info,
 					       "Sluice version, state, pid, control socket. "
 					       "No parameters") < 0 ||
-		    rte_telemetry_register_cmd("/sluice/nodes", tel_nodes,
+		    rte_telemetry_register_cmd("/sluice/nodes", tel_cb_nodes,
 					       "Names of the pipeline's nodes. No parameters") <
 			    0 ||
-		    rte_telemetry_register_cmd("/sluice/stats", tel_stats,
+		    rte_telemetry_register_cmd("/sluice/stats", tel_cb_stats,
 					       "Counters of one node. Parameter: node name") < 0)
 			SL_WARN("control", "cannot register the telemetry commands");
 	}
