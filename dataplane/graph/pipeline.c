@@ -467,19 +467,21 @@ static void node_plan_fields(struct rt_node *n, const struct sl_config *cfg)
 			total, used ? kept : "none");
 }
 
+/* Events that can be in flight at once: every input ring full, every replica holding a
+ * burst and its emits, the lcore caches, and 2048 spare for stages that allocate. Not
+ * rounded up to a power of two: each event is an 8 KiB buffer the kernel zeroes when the
+ * pool is created and DPDK zeroes again when it is freed, so extra ones cost start-up and
+ * tear-down time (tens of ms per 100 MB). */
 static unsigned pool_size(const struct sl_pipeline *p)
 {
 	uint64_t n = 2048 + (uint64_t)PIPELINE_CACHE * 1.5 * rte_lcore_count();
-	unsigned pow = 1;
 
 	for (uint32_t i = 0; i < p->n_nodes; i++) {
 		const struct rt_node *nd = &p->nodes[i];
 		n += (uint64_t)nd->n_rings * nd->cfg->ring_size;
 		n += (uint64_t)nd->n_replicas * (SL_BURST_MAX + SL_EMIT_CAP * (nd->n_ports + 1u));
 	}
-	while (pow < n)
-		pow <<= 1;
-	return pow - 1;
+	return n > UINT32_MAX / 2 ? UINT32_MAX / 2 : (unsigned)n;
 }
 
 static int replica_init(struct sl_pipeline *p, struct rt_node *n, struct rt_replica *r,
