@@ -547,6 +547,7 @@ struct tail {
 	int ifd;	  /* inotify, -1 without */
 	bool poll_armed;
 	bool need_scan;
+	bool yield;   /* the last file gave way after its quantum: round-robin next */
 	bool started; /* the first scan ran: later files start at the beginning */
 	struct tail_forgotten forgotten[TAIL_FORGET_MAX];
 	uint32_t forget_next;
@@ -560,18 +561,19 @@ static bool tail_has_magic(const char *s)
 	return strpbrk(s, "*?[") != NULL;
 }
 
-/* Rate of warnings is bounded by the path list: each path is warned about once. */
-static void tail_warn_once(struct file_source *fs, const char *path, const char *why)
+/* Rate of warnings is bounded by the path list: each path is warned about once. Returns
+ * whether this was the first warning about path. */
+static bool tail_warn_once(struct file_source *fs, const char *path, const char *why)
 {
 	struct tail *t = fs->tail;
 
 	for (uint32_t i = 0; i < t->n_warned; i++)
 		if (strcmp(t->warned[i], path) == 0)
-			return;
+			return false;
 	if (t->n_warned < TAIL_WARN_MAX && (t->warned[t->n_warned] = strdup(path)) != NULL)
 		t->n_warned++;
-	t->n_nonregular++;
 	SL_WARN(fs->name, "%s: skipped: %s", path, why);
+	return true;
 }
 
 /* Hash of the first len bytes of fd; false when they cannot be read. */
@@ -747,6 +749,7 @@ static void tail_consider(struct file_source *fs, const char *path)
 {
 	struct tail *t = fs->tail;
 	struct stat lst, st;
+	int rc;
 
 	if (lstat(path, &lst) < 0)
 		return;
@@ -756,18 +759,21 @@ static void tail_consider(struct file_source *fs, const char *path)
 
 		free(rp);
 		if (!inside) {
-			tail_warn_once(fs, path, "symbolic link to outside the glob directories");
+			if (tail_warn_once(fs, path,
+					   "symbolic link to outside the glob directories"))
+				t->n_nonregular++;
 			return;
 		}
 	}
 	if (stat(path, &st) < 0)
 		return;
 	if (!S_ISREG(st.st_mode)) {
-		tail_warn_once(fs, path,
-			       S_ISDIR(st.st_mode)    ? "a directory"
-			       : S_ISFIFO(st.st_mode) ? "a FIFO"
-			       : S_ISSOCK(st.st_mode) ? "a socket"
-						      : "not a regular file");
+		if (tail_warn_once(fs, path,
+				   S_ISDIR(st.st_mode)	  ? "a directory"
+				   : S_ISFIFO(st.st_mode) ? "a FIFO"
+				   : S_ISSOCK(st.st_mode) ? "a socket"
+							  : "not a regular file"))
+			t->n_nonregular++;
 		return;
 	}
 	for (uint32_t i = 0; i < t->n_files; i++) {
@@ -788,8 +794,11 @@ static void tail_consider(struct file_source *fs, const char *path)
 			return;
 		}
 	}
-	if (tail_add(fs, path, &st) == 0)
+	rc = tail_add(fs, path, &st);
+	if (rc == 0)
 		t->files[t->n_files - 1]->seen = true;
+	else if (rc != -EAGAIN && rc != -ENOENT)
+		tail_warn_once(fs, path, strerror(-rc)); /* tried again at every scan */
 }
 
 /* Close file i (read to its end): its parked partial line is emitted by the caller. */
@@ -1061,9 +1070,10 @@ static bool tail_frame(struct file_source *fs, struct tail_file *f, struct rte_m
  * then live ones round-robin. */
 static int tail_pick(struct tail *t)
 {
-	for (uint32_t i = 0; i < t->n_files; i++)
+	for (uint32_t i = 0; i < t->n_files && !t->yield; i++)
 		if (t->files[i]->gone && t->files[i]->dirty)
 			return (int)i;
+	t->yield = false;
 	for (uint32_t k = 0; k < t->n_files; k++) {
 		uint32_t i = (t->rr + k) % t->n_files;
 
@@ -1164,8 +1174,10 @@ static void tail_run(struct file_source *fs, struct rte_mbuf **ev, uint16_t *n, 
 			return;
 		/* Region consumed up to a partial line. */
 		if (t->eof_now || (t->quantum >= TAIL_QUANTUM && tail_others_dirty(t))) {
-			if (!t->eof_now)
+			if (!t->eof_now) {
 				f->dirty = true;
+				t->yield = true;
+			}
 			tail_park(fs, f);
 			continue;
 		}
