@@ -117,6 +117,12 @@ class Writer:
         self.lines(self.batch)
         self.wait_delivered()
 
+    def reopen(self):
+        """The writer opens its file again (after a rotation) and waits until found."""
+        self.close()
+        self.open()
+        self.settle_new_file()
+
     def save(self):
         with open(self.args.ledger, "w") as f:
             for line in self.ledger:
@@ -137,9 +143,7 @@ def scenario(args):
             w.load(per)
             os.replace(w.path, w.path + ".1")
             w.lines(20)  # late lines into the renamed file
-            w.close()
-            w.open()
-            w.settle_new_file()
+            w.reopen()
     elif name == "copytruncate":
         # logrotate's `copytruncate`: copy, then truncate the live file in place; the
         # writer keeps its O_APPEND descriptor. Lines written between the tailer's last
@@ -170,9 +174,7 @@ def scenario(args):
             w.load(per // 2)
             os.unlink(w.path)
             w.load(per - per // 2)
-            w.close()
-            w.open()
-            w.settle_new_file()
+            w.reopen()
     elif name == "delete_recreate":
         # Deleted and at once re-created under the same name (the inode may be reused):
         # wait for delivery first, the deleted file's unread bytes would be gone.
@@ -194,18 +196,14 @@ def scenario(args):
                 os.write(w.fd, b"\n")
             else:
                 os.replace(w.path, w.path + ".1")
-                w.close()
-                w.open()
-                w.settle_new_file()
+                w.reopen()
     elif name == "long_lines":
         # Lines several times longer than the read buffer (read_bytes: 64).
         w.pad = 900
         for r in range(rounds):
             w.load(per)
             os.replace(w.path, w.path + ".1")
-            w.close()
-            w.open()
-            w.settle_new_file()
+            w.reopen()
     else:
         sys.exit("unknown scenario " + name)
     w.close()
