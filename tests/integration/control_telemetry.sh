@@ -20,7 +20,7 @@ else
 fi
 PID=
 cleanup() {
-	[ -n "$PID" ] && kill -9 "$PID" 2>/dev/null
+	[ -n "$PID" ] && { pkill -9 -P "$PID"; kill -9 "$PID"; } 2>/dev/null
 	rm -rf "$RUNDIR"
 	# A file prefix means hugepage files named after it (unlinked at once with
 	# --huge-unlink; this is for a run that was killed first).
