@@ -84,6 +84,7 @@ struct rt_replica {
 	uint8_t cur;
 	uint64_t epoch;
 	bool closing, final_close;
+	bool final_flush; /* the final window is emitted; done once nothing is pending */
 	void *close_state;
 	uint64_t cursor;
 
@@ -257,8 +258,9 @@ static unsigned stage_close_emit(struct rt_replica *r)
 	st->reset(n->cfg->stage_conf, r->close_state);
 	r->closing = false;
 	if (r->final_close) {
-		node_mark_done(n);
-		r->task.finished = true;
+		/* Done only after the last results left: a full ring holds them as pending,
+		 * and stage_run flushes those first (a source does the same). */
+		r->final_flush = true;
 		return made;
 	}
 	/* Open the next window; replicas may flip again once they see the new epoch. */
@@ -321,6 +323,11 @@ static unsigned stage_run(struct sl_task *t)
 
 	if (r->out.n_pending && sl_edge_flush(&r->out))
 		return 0;
+	if (r->final_flush) {
+		node_mark_done(n);
+		r->task.finished = true;
+		return 0;
+	}
 	if (r->closing)
 		return stage_close_emit(r);
 	t0 = rte_rdtsc();

@@ -5,11 +5,13 @@
 #    second pipeline with the same seed), with 2 replicas merging their partials;
 #  - a `drop_newest` input ring of 64 behind a fast generator: every event is accounted
 #    for (generated = consumer in + ring_full drops) and the sink wrote exactly what the
-#    consumer emitted; the default `block` policy on the same pipeline loses nothing.
+#    consumer emitted; the default `block` policy on the same pipeline loses nothing;
+#  - the final window's results outlast a full output ring: count by ip (thousands of
+#    groups) into a sink behind a 64-entry ring writes every group awk finds.
 set -u
 . "$(dirname "$0")/../lib/tap.sh"
 tap_need_sluice
-tap_plan 11
+tap_plan 13
 tap_tmpdir
 cd "$TMP"
 
@@ -80,4 +82,20 @@ assert p["in"] == p["out"] + other + p["in_flight"], "parse does not conserve"' 
 		tap_is "$pdrop" 0 "[block] nothing dropped"
 	fi
 done
+
+# Many results at the final close into a small ring: the ones that wait as pending must
+# still be written before the stage counts as done.
+awk '{ c[$1]++ } END { print length(c) }' lines.log > ips.expect
+cat > many.yaml <<'YAML'
+sources:
+  g: { type: file, path: lines.log }
+stages:
+  parse: { use: nginx_parse, inputs: [g] }
+  by_ip: { use: count, inputs: [parse], key: ip, window: all, max_groups: 100000 }
+sinks:
+  out: { type: file, inputs: [by_ip], path: ips.jsonl, format: jsonl, ring_size: 64 }
+YAML
+"$SLUICE" run many.yaml -q
+tap_is "$?" 0 "count by ip into a 64-entry sink ring exits 0"
+tap_is "$(wc -l < ips.jsonl)" "$(cat ips.expect)" "every group of the final window is written ($(cat ips.expect) ips)"
 tap_done
