@@ -471,6 +471,60 @@ static int config_list_from_default(struct loader *ld, const char *def, struct s
 	return 0;
 }
 
+/* A scalar in flow text: as is, or double-quoted (\" and \\ escaped) when flow syntax
+ * would misread it. Returns the end of what was written. */
+static char *config_flow_scalar(char *o, const char *t)
+{
+	size_t n = strlen(t);
+
+	if (n && !strpbrk(t, ",{}[]:\"'#\\") && t[0] != ' ' && t[n - 1] != ' ') {
+		memcpy(o, t, n);
+		return o + n;
+	}
+	*o++ = '"';
+	for (; *t; t++) {
+		if (*t == '"' || *t == '\\')
+			*o++ = '\\';
+		*o++ = *t;
+	}
+	*o++ = '"';
+	return o;
+}
+
+/* A list item that is a mapping of scalars, as its flow text "{ k: v, k: v }" (the stage
+ * parses it: aggregate's `aggregations`). NULL when a key or value is not a scalar. */
+static const char *config_flow_text(struct loader *ld, yaml_node_t *map)
+{
+	size_t len = 5;
+	char *s, *o;
+
+	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+	     p++) {
+		yaml_node_t *k = config_yaml_node(ld, p->key), *v = config_yaml_node(ld, p->value);
+
+		if (!config_is_text(k) || !config_is_text(v))
+			return NULL;
+		len += 2 * (strlen(config_text(k)) + strlen(config_text(v))) + 10;
+	}
+	s = config_alloc(ld, len, 1);
+	if (!s)
+		return NULL;
+	o = s;
+	*o++ = '{';
+	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+	     p++) {
+		*o++ = p == map->data.mapping.pairs.start ? ' ' : ',';
+		if (p != map->data.mapping.pairs.start)
+			*o++ = ' ';
+		o = config_flow_scalar(o, config_text(config_yaml_node(ld, p->key)));
+		*o++ = ':';
+		*o++ = ' ';
+		o = config_flow_scalar(o, config_text(config_yaml_node(ld, p->value)));
+	}
+	memcpy(o, " }", 3);
+	return s;
+}
+
 /* One declared parameter from its YAML value. */
 static void config_arg_from_node(struct loader *ld, const struct sl_config_node *node,
 				 const struct sl_param_desc *pd, yaml_node_t *k, yaml_node_t *v,
@@ -530,15 +584,25 @@ static void config_arg_from_node(struct loader *ld, const struct sl_config_node 
 	for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
 	     it++) {
 		yaml_node_t *item = config_yaml_node(ld, *it);
+		const char *text = NULL;
 
-		if (!config_is_text(item)) {
-			config_err(ld, item, "%s '%s': %s: list items must be scalars, got %s",
-				   config_role_name(node->role), node->name, pd->name,
-				   config_what_is(item));
+		if (item->type == YAML_MAPPING_NODE)
+			text = config_flow_text(ld, item);
+		else if (config_is_text(item))
+			text = config_strdup(ld, config_text(item));
+		if (!text) {
+			if (!ld->oom)
+				config_err(ld, item,
+					   "%s '%s': %s: list items must be scalars%s, got %s",
+					   config_role_name(node->role), node->name, pd->name,
+					   item->type == YAML_MAPPING_NODE
+						   ? " or mappings of scalars"
+						   : "",
+					   config_what_is(item));
 			continue;
 		}
-		list[i] = config_strdup(ld, config_text(item));
-		joined += strlen(config_text(item)) + 2;
+		list[i] = text;
+		joined += strlen(text) + 2;
 		i++;
 	}
 	list[i] = NULL;

@@ -523,6 +523,36 @@ static void test_values_typed(void **state)
 	sl_config_destroy(c);
 }
 
+/* A list of mappings of scalars (aggregate's `aggregations`) reaches the stage as one flow
+ * text per item, quoting what flow syntax would misread. */
+static void test_list_of_mappings(void **state)
+{
+	const char *yaml = SRC "stages:\n"
+			       "  f:\n"
+			       "    use: fixture\n"
+			       "    inputs: [in]\n"
+			       "    fields:\n"
+			       "      - { name: requests,  fn: count }\n"
+			       "      - name: p99\n"
+			       "        q: 0.99\n"
+			       "      - { name: 'a, b', x: 'say \"hi\"' }\n"
+			       "      - plain\n" SINK("f");
+	struct sl_config *c = load_ok(yaml);
+	const struct sl_arg *a = sl_args_get(&c->nodes[1].args, "fields");
+
+	assert_int_equal(a->n_list, 4);
+	assert_string_equal(a->list[0], "{ name: requests, fn: count }");
+	assert_string_equal(a->list[1], "{ name: p99, q: 0.99 }");
+	assert_string_equal(a->list[2], "{ name: \"a, b\", x: \"say \\\"hi\\\"\" }");
+	assert_string_equal(a->list[3], "plain");
+	sl_config_destroy(c);
+	expect_error(
+		SRC
+		"stages:\n  p: { use: fixture, inputs: [in], fields: [{ a: [1] }] }\n" SINK("p"),
+		"{ a", 0,
+		"fields: list items must be scalars or mappings of scalars, got a mapping");
+}
+
 /* Integers through a parameter: each text and what it must become, computed by hand. */
 static void test_int_forms(void **state)
 {
@@ -1165,6 +1195,7 @@ int main(void)
 		cmocka_unit_test(test_flow_block_equivalent),
 		cmocka_unit_test(test_defaults_fill),
 		cmocka_unit_test(test_values_typed),
+		cmocka_unit_test(test_list_of_mappings),
 		cmocka_unit_test(test_int_forms),
 		cmocka_unit_test(test_err_yaml_syntax),
 		cmocka_unit_test(test_err_unknown_top_key),
