@@ -1094,7 +1094,6 @@ static bool agg_state_emit(const void *conf, void *state, uint64_t *cursor, stru
 	}
 	while (*cursor < st->n_groups && emitted < SL_EMIT_CAP) {
 		struct rte_mbuf *m = ctx->host->event_alloc(ctx);
-		struct sl_meta *meta;
 		uint32_t len;
 
 		if (!m)
@@ -1102,19 +1101,8 @@ static bool agg_state_emit(const void *conf, void *state, uint64_t *cursor, stru
 		len = agg_record(c, st, st->order[*cursor], m);
 		(*cursor)++;
 		emitted++;
-		if (len == 0) {
+		if (!sl_emit_new_record(ctx, out, 0, m, len))
 			ctx->counters[AGG_CNT_EMIT_TOO_LARGE]++;
-			sl_drop(out, m, SL_DROP_INVALID);
-			continue;
-		}
-		m->data_len = (uint16_t)len;
-		m->pkt_len = len;
-		meta = sl_ctx_meta(ctx, m);
-		meta->kind = SL_EVENT_RECORD;
-		meta->rec_off = 0;
-		meta->raw_len = 0;
-		meta->ingest_tsc = ctx->now_tsc;
-		sl_emit(out, 0, m);
 	}
 	return *cursor < st->n_groups;
 }

@@ -581,7 +581,6 @@ static bool count_state_emit(const void *conf, void *state, uint64_t *cursor, st
 		const struct count_slot *s = &st->slots[st->order[*cursor]];
 		struct rte_mbuf *m = ctx->host->event_alloc(ctx);
 		struct sl_rec_writer w;
-		struct sl_meta *meta;
 		uint32_t len;
 
 		if (!m)
@@ -592,19 +591,8 @@ static bool count_state_emit(const void *conf, void *state, uint64_t *cursor, st
 		len = sl_rec_end(&w);
 		(*cursor)++;
 		emitted++;
-		if (len == 0) {
+		if (!sl_emit_new_record(ctx, out, 0, m, len))
 			ctx->counters[COUNT_CNT_EMIT_TOO_LARGE]++;
-			sl_drop(out, m, SL_DROP_INVALID);
-			continue;
-		}
-		m->data_len = (uint16_t)len;
-		m->pkt_len = len;
-		meta = sl_ctx_meta(ctx, m);
-		meta->kind = SL_EVENT_RECORD;
-		meta->rec_off = 0;
-		meta->raw_len = 0;
-		meta->ingest_tsc = ctx->now_tsc;
-		sl_emit(out, 0, m);
 	}
 	return *cursor < st->n_groups;
 }

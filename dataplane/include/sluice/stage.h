@@ -226,6 +226,31 @@ static inline struct sl_rec sl_event_record(const struct sl_ctx *ctx, struct rte
 	return r;
 }
 
+/**
+ * Emit m, a fresh event (host->event_alloc) whose data starts with a record of len bytes
+ * (sl_rec_end's result), as a record event on port; when len is 0 (the record did not
+ * fit) drop it as invalid instead and return false. For stages that make results.
+ */
+static inline bool sl_emit_new_record(const struct sl_ctx *ctx, struct sl_emit *out, uint16_t port,
+				      struct rte_mbuf *m, uint32_t len)
+{
+	struct sl_meta *meta;
+
+	if (len == 0) {
+		sl_drop(out, m, SL_DROP_INVALID);
+		return false;
+	}
+	m->data_len = (uint16_t)len;
+	m->pkt_len = len;
+	meta = sl_ctx_meta(ctx, m);
+	meta->kind = SL_EVENT_RECORD;
+	meta->rec_off = 0;
+	meta->raw_len = 0;
+	meta->ingest_tsc = ctx->now_tsc;
+	sl_emit(out, port, m);
+	return true;
+}
+
 /** Mergeable per-replica state: how a stateless stage aggregates. All optional but create. */
 struct sl_state_ops {
 	/** Allocate one replica's empty state (control thread). NULL on failure. */
