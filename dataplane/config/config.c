@@ -1594,7 +1594,8 @@ static void config_apply_replicas(struct loader *ld)
 
 	for (uint32_t n = 0; n < ld->c->n_nodes; n++) {
 		struct sl_config_node *node = &ld->c->nodes[n];
-		bool splits = node->source && (node->source->flags & SL_SOURCE_F_REPLICAS);
+		bool splits = node->source && (node->source->flags & SL_SOURCE_F_REPLICAS) &&
+			      (!node->source->can_split || node->source->can_split(&node->args));
 
 		if (node->role == SL_NODE_SOURCE && node->replicas > 1 && !splits)
 			config_err_at(

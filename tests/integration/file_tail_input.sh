@@ -182,9 +182,10 @@ sources:
 sinks:
   out: { type: "null", inputs: [in] }
 YAML
-timeout 60 "$SLUICE" run r.yaml -q 2>r.err
+# Refused when the file is loaded (so `validate` says it too), before anything starts.
+timeout 60 "$SLUICE" validate r.yaml 2>r.err
 rc=$?
-[ "$rc" -ne 0 ] && grep -q 'r.yaml:2:.*follow: true cannot be split between replicas' r.err
-tap_ok $? "[replicas] follow with replicas: 2 is refused with a clear error (exit $rc)"
+[ "$rc" -eq 2 ] && grep -q "r.yaml:2:.*source 'in' (file): cannot split its input, so replicas must be 1" r.err
+tap_ok $? "[replicas] follow with replicas: 2 is refused at load with a clear error (exit $rc)"
 tap_diag "$(head -2 r.err)"
 tap_done
