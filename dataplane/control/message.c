@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sluice/record.h>
+
 #include "../base/check.h"
 
 struct jr {
@@ -142,38 +144,6 @@ static size_t jr_utf8_put(uint32_t cp, char *o)
 	return 4;
 }
 
-/* Length of the valid UTF-8 sequence at p (RFC 3629), 0 when invalid. */
-static size_t jr_utf8_len(const unsigned char *p, const unsigned char *end)
-{
-	unsigned char c = p[0], lo = 0x80, hi = 0xbf;
-	size_t n;
-
-	if (c >= 0xc2 && c <= 0xdf)
-		n = 2;
-	else if (c >= 0xe0 && c <= 0xef)
-		n = 3;
-	else if (c >= 0xf0 && c <= 0xf4)
-		n = 4;
-	else
-		return 0;
-	if ((size_t)(end - p) < n)
-		return 0;
-	if (c == 0xe0)
-		lo = 0xa0;
-	else if (c == 0xed)
-		hi = 0x9f;
-	else if (c == 0xf0)
-		lo = 0x90;
-	else if (c == 0xf4)
-		hi = 0x8f;
-	if (p[1] < lo || p[1] > hi)
-		return 0;
-	for (size_t i = 2; i < n; i++)
-		if (p[i] < 0x80 || p[i] > 0xbf)
-			return 0;
-	return n;
-}
-
 /* A string at r->p (on the opening quote): decoded into *out (malloc'ed), length in len. */
 static int jr_string(struct jr *r, char **out, size_t *len)
 {
@@ -201,7 +171,7 @@ static int jr_string(struct jr *r, char **out, size_t *len)
 			goto err;
 		}
 		if (*r->p >= 0x80) {
-			size_t n = jr_utf8_len(r->p, r->end);
+			size_t n = sl_utf8_len(r->p, r->end);
 
 			if (n == 0) {
 				jr_fail(r, "invalid UTF-8 in a string");

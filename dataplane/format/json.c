@@ -55,38 +55,6 @@ static const uint8_t json_class[256] = {
 	[0x80 ... 0xff] = 2,
 };
 
-/* Length of the valid UTF-8 sequence at s (RFC 3629 table 3-7), 0 when invalid. */
-static size_t utf8_valid_len(const uint8_t *s, size_t n)
-{
-	uint8_t c = s[0], lo = 0x80, hi = 0xbf;
-	size_t len;
-
-	if (c >= 0xc2 && c <= 0xdf)
-		len = 2;
-	else if (c >= 0xe0 && c <= 0xef)
-		len = 3;
-	else if (c >= 0xf0 && c <= 0xf4)
-		len = 4;
-	else
-		return 0;
-	if (n < len)
-		return 0;
-	if (c == 0xe0)
-		lo = 0xa0;
-	else if (c == 0xed)
-		hi = 0x9f;
-	else if (c == 0xf0)
-		lo = 0x90;
-	else if (c == 0xf4)
-		hi = 0x8f;
-	if (s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 2; i < len; i++)
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return 0;
-	return len;
-}
-
 static void json_escape_byte(struct json_out *o, uint8_t c)
 {
 	char e[6] = { '\\', 'u', '0', '0', hex_digits[c >> 4], hex_digits[c & 15] };
@@ -137,7 +105,7 @@ static void json_str(struct json_out *o, const char *str, size_t n)
 			json_escape_byte(o, *s++);
 			continue;
 		}
-		u = utf8_valid_len(s, (size_t)(end - s));
+		u = sl_utf8_len(s, end);
 		if (u) {
 			json_put(o, s, u);
 			s += u;

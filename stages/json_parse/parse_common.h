@@ -255,38 +255,6 @@ enum parse_str_err {
 	PARSE_STR_ROOM,		/* the unescaped bytes do not fit dst */
 };
 
-/* Length of the valid UTF-8 sequence at s (RFC 3629), 0 when invalid. */
-static inline size_t parse_utf8_len(const uint8_t *s, const uint8_t *end)
-{
-	uint8_t c = s[0], lo = 0x80, hi = 0xbf;
-	size_t len, n = (size_t)(end - s);
-
-	if (c >= 0xc2 && c <= 0xdf)
-		len = 2;
-	else if (c >= 0xe0 && c <= 0xef)
-		len = 3;
-	else if (c >= 0xf0 && c <= 0xf4)
-		len = 4;
-	else
-		return 0;
-	if (n < len)
-		return 0;
-	if (c == 0xe0)
-		lo = 0xa0;
-	else if (c == 0xed)
-		hi = 0x9f;
-	else if (c == 0xf0)
-		lo = 0x90;
-	else if (c == 0xf4)
-		hi = 0x8f;
-	if (s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 2; i < len; i++)
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return 0;
-	return len;
-}
-
 static inline int parse_hex4(const char *p)
 {
 	int v = 0;
@@ -373,7 +341,7 @@ static inline int parse_json_unescape(const char *q, const char *end, uint8_t *d
 		if ((uint8_t)*p >= 0x80) {
 			k = 1;
 			if (check_utf8) {
-				k = parse_utf8_len((const uint8_t *)p, (const uint8_t *)end);
+				k = sl_utf8_len((const uint8_t *)p, (const uint8_t *)end);
 				if (!k) {
 					*next = p;
 					return PARSE_STR_UTF8;

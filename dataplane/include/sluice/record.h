@@ -51,6 +51,42 @@ struct sl_val {
 
 #define SL_REC_MAX_DEPTH 32
 
+/**
+ * Length of the well-formed UTF-8 sequence of 2 to 4 bytes starting at s (RFC 3629 table
+ * 3-7: no overlong forms, surrogates or code points above U+10FFFF), or 0 when s does not
+ * start one that ends by end. ASCII bytes are the caller's business.
+ */
+static inline size_t sl_utf8_len(const uint8_t *s, const uint8_t *end)
+{
+	uint8_t c = s[0], lo = 0x80, hi = 0xbf;
+	size_t len;
+
+	if (c >= 0xc2 && c <= 0xdf)
+		len = 2;
+	else if (c >= 0xe0 && c <= 0xef)
+		len = 3;
+	else if (c >= 0xf0 && c <= 0xf4)
+		len = 4;
+	else
+		return 0;
+	if ((size_t)(end - s) < len)
+		return 0;
+	if (c == 0xe0)
+		lo = 0xa0;
+	else if (c == 0xed)
+		hi = 0x9f;
+	else if (c == 0xf0)
+		lo = 0x90;
+	else if (c == 0xf4)
+		hi = 0x8f;
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i < len; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	return len;
+}
+
 static inline uint32_t sl_mp_be16(const uint8_t *p)
 {
 	return (uint32_t)p[0] << 8 | p[1];
