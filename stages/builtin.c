@@ -18,9 +18,12 @@ extern const struct sl_stage_desc sl_stage_logfmt_parse;
 extern const struct sl_stage_desc sl_stage_syslog_parse;
 extern const struct sl_stage_desc sl_stage_regex_parse;
 extern const struct sl_stage_desc sl_stage_aggregate;
+extern const struct sl_stage_desc sl_stage_sample;
 
 const struct sl_stage_desc *const sl_builtin_stages[] = {
-	&sl_stage_nginx_parse, &sl_stage_filter,       &sl_stage_count,
-	&sl_stage_json_parse,  &sl_stage_logfmt_parse, &sl_stage_syslog_parse,
-	&sl_stage_regex_parse, &sl_stage_aggregate,    NULL,
+	&sl_stage_nginx_parse,	&sl_stage_filter,
+	&sl_stage_count,	&sl_stage_json_parse,
+	&sl_stage_logfmt_parse, &sl_stage_syslog_parse,
+	&sl_stage_regex_parse,	&sl_stage_aggregate,
+	&sl_stage_sample,	NULL,
 };
