@@ -19,11 +19,20 @@ extern const struct sl_stage_desc sl_stage_syslog_parse;
 extern const struct sl_stage_desc sl_stage_regex_parse;
 extern const struct sl_stage_desc sl_stage_aggregate;
 extern const struct sl_stage_desc sl_stage_sample;
+extern const struct sl_stage_desc sl_stage_drop_fields;
 
+/* clang-format off: one stage per line */
 const struct sl_stage_desc *const sl_builtin_stages[] = {
-	&sl_stage_nginx_parse,	&sl_stage_filter,
-	&sl_stage_count,	&sl_stage_json_parse,
-	&sl_stage_logfmt_parse, &sl_stage_syslog_parse,
-	&sl_stage_regex_parse,	&sl_stage_aggregate,
-	&sl_stage_sample,	NULL,
+	&sl_stage_nginx_parse,
+	&sl_stage_filter,
+	&sl_stage_count,
+	&sl_stage_json_parse,
+	&sl_stage_logfmt_parse,
+	&sl_stage_syslog_parse,
+	&sl_stage_regex_parse,
+	&sl_stage_aggregate,
+	&sl_stage_sample,
+	&sl_stage_drop_fields,
+	NULL,
 };
+/* clang-format on */
