@@ -20,8 +20,10 @@ extern const struct sl_stage_desc sl_stage_regex_parse;
 extern const struct sl_stage_desc sl_stage_aggregate;
 extern const struct sl_stage_desc sl_stage_sample;
 extern const struct sl_stage_desc sl_stage_drop_fields;
+extern const struct sl_stage_desc sl_stage_rename;
 
-/* clang-format off: one stage per line */
+/* One stage per line. */
+/* clang-format off */
 const struct sl_stage_desc *const sl_builtin_stages[] = {
 	&sl_stage_nginx_parse,
 	&sl_stage_filter,
@@ -33,6 +35,7 @@ const struct sl_stage_desc *const sl_builtin_stages[] = {
 	&sl_stage_aggregate,
 	&sl_stage_sample,
 	&sl_stage_drop_fields,
+	&sl_stage_rename,
 	NULL,
 };
 /* clang-format on */

@@ -1,8 +1,10 @@
 /*
- * Unit test of drop_fields: init checks `fields`; process() on real mbufs removes exactly
+ * Unit test of drop_fields and rename. drop_fields: init checks `fields`; process() on real mbufs removes exactly
  * the listed fields and keeps the others with their values and order, leaves an event with
  * none of them untouched (same bytes, no copy), copies a shared event instead of changing
- * it, and keeps the raw line in front of the record. Expected records are built by hand.
+ * it, and keeps the raw line in front of the record. rename: new names in place, a field
+ * already under a new name replaced, lists of different lengths refused. Expected records
+ * are built by hand.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -24,7 +26,7 @@
 
 static struct rte_mempool *pool;
 static int meta_off;
-static const struct sl_stage_desc *desc;
+static const struct sl_stage_desc *desc, *ren;
 static struct sl_ctx_host host_priv;
 static uint64_t counters[SL_COUNTER_MAX];
 static struct sl_ctx ctx;
@@ -36,7 +38,10 @@ static int setup(void **unused)
 	for (int i = 0; sl_builtin_stages[i]; i++)
 		if (strcmp(sl_builtin_stages[i]->name, "drop_fields") == 0)
 			desc = sl_builtin_stages[i];
+		else if (strcmp(sl_builtin_stages[i]->name, "rename") == 0)
+			ren = sl_builtin_stages[i];
 	assert_non_null(desc);
+	assert_non_null(ren);
 	host_priv.pool = pool;
 	ctx = (struct sl_ctx){ .host = &sl_host_table,
 			       .meta_offset = meta_off,
@@ -84,14 +89,32 @@ static struct rte_mbuf *make_event(void)
 	return ev;
 }
 
-static void run(void *conf, struct rte_mbuf **evs, uint16_t n)
+static void run_stage(const struct sl_stage_desc *d, void *conf, struct rte_mbuf **evs, uint16_t n)
 {
 	struct sl_burst in = { .ev = evs, .n = n };
 
 	memset(&out, 0, sizeof(out));
 	out.n_ports = 1;
 	memset(counters, 0, sizeof(counters));
-	desc->process(conf, &ctx, &in, &out);
+	d->process(conf, &ctx, &in, &out);
+}
+
+static void run(void *conf, struct rte_mbuf **evs, uint16_t n)
+{
+	run_stage(desc, conf, evs, n);
+}
+
+static int init_rename(const char *const *from, uint32_t nf, const char *const *to, uint32_t nt,
+		       void **conf, struct sl_error *err)
+{
+	struct sl_arg v[2] = {
+		{ .key = "from", .type = SL_PARAM_LIST, .str = "", .list = from, .n_list = nf },
+		{ .key = "to", .type = SL_PARAM_LIST, .str = "", .list = to, .n_list = nt },
+	};
+	struct sl_args args = { .file = "t.yaml", .name = "r", .n = 2, .v = v };
+
+	memset(err, 0, sizeof(*err));
+	return ren->init(&sl_host_table, &args, conf, err);
 }
 
 /* The record's keys in order, joined by ',' */
@@ -192,13 +215,41 @@ static void test_shared_event_copied(void **unused)
 	desc->fini(conf);
 }
 
+static void test_rename(void **unused)
+{
+	static const char *const from[] = { "a", "b", NULL };
+	static const char *const to_x[] = { "x", "c", NULL };
+	static const char *const one[] = { "x", NULL };
+	struct rte_mbuf *ev = make_event();
+	struct sl_error err;
+	struct sl_val v;
+	void *conf = NULL;
+	char keys[64];
+
+	assert_int_equal(init_rename(from, 2, one, 1, &conf, &err), -EINVAL);
+	assert_string_equal(err.key, "to");
+	/* a -> x; b -> c, and the record's own c gives way to it */
+	assert_int_equal(init_rename(from, 2, to_x, 2, &conf, &err), 0);
+	run_stage(ren, conf, &ev, 1);
+	assert_int_equal(out.n[0], 1);
+	keys_of(out.port[0][0], keys, sizeof(keys));
+	assert_string_equal(keys, "x,c");
+	assert_true(sl_rec_find(sl_event_record(&ctx, out.port[0][0]), "c", 1, &v));
+	assert_int_equal(v.type, SL_VAL_STR);
+	assert_memory_equal(v.s.p, "two", 3);
+	assert_true(sl_rec_find(sl_event_record(&ctx, out.port[0][0]), "x", 1, &v));
+	assert_int_equal(v.i, 1);
+	assert_memory_equal(rte_pktmbuf_mtod(out.port[0][0], char *), "LINE", 4);
+	rte_pktmbuf_free(out.port[0][0]);
+	ren->fini(conf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_init_errors),
-		cmocka_unit_test(test_drop),
-		cmocka_unit_test(test_untouched),
-		cmocka_unit_test(test_shared_event_copied),
+		cmocka_unit_test(test_init_errors), cmocka_unit_test(test_drop),
+		cmocka_unit_test(test_untouched),   cmocka_unit_test(test_shared_event_copied),
+		cmocka_unit_test(test_rename),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);

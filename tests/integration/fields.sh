@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# drop_fields, end to end: nginx_parse -> drop_fields [referer, user_agent, time] -> jsonl;
-# every record equals the one Python builds from the same line with its own regex, minus
-# those fields, in input order; malformed lines still go to parse.errors; and with a raw
-# sink on the same output the lines come out byte for byte.
+# drop_fields and rename, end to end: nginx_parse -> drop_fields [referer, user_agent, time]
+# -> rename ip to client -> jsonl; every record equals the one Python builds from the same
+# line with its own regex, minus those fields and with ip renamed, in input order (keys in
+# order too); and with a raw sink on the same output the lines come out byte for byte.
 set -u
 . "$(dirname "$0")/../lib/tap.sh"
 tap_need_sluice
-tap_plan 4
+tap_plan 5
 tap_tmpdir
 cd "$TMP"
 
@@ -17,9 +17,10 @@ sources:
 stages:
   parse: { use: nginx_parse, inputs: [in] }
   slim:  { use: drop_fields, inputs: [parse], fields: [referer, user_agent, time] }
+  named: { use: rename, inputs: [slim], from: [ip], to: [client] }
 sinks:
-  recs: { type: file, inputs: [slim], path: recs.jsonl, format: jsonl }
-  raw:  { type: file, inputs: [slim], path: raw.log, format: raw }
+  recs: { type: file, inputs: [named], path: recs.jsonl, format: jsonl }
+  raw:  { type: file, inputs: [named], path: raw.log, format: raw }
   bad:  { type: "null", inputs: [parse.errors] }
 YAML
 "$SLUICE" run p.yaml -q --stats-json s.json
@@ -35,9 +36,13 @@ for line in open(sys.argv[1], encoding="latin-1"):
         continue
     ip, user, tm, method, path, proto, status, nbytes, ref, ua = m.groups()
     want.append({"status": int(status), "bytes": 0 if nbytes == "-" else int(nbytes),
-                 "method": method, "path": path, "ip": ip, "user": user, "protocol": proto})
+                 "method": method, "path": path, "client": ip, "user": user, "protocol": proto})
     lines.append(line)
 got = [json.loads(l) for l in open(sys.argv[2], encoding="utf-8", errors="surrogateescape")]
+# key order too: nginx_parse's order, ip renamed in place
+order = ["status", "bytes", "method", "path", "client", "user", "protocol"]
+if any(list(r) != order for r in got):
+    print("order no")
 raw = [l.rstrip("\n") for l in open(sys.argv[3], encoding="latin-1")]
 print("records", "yes" if got == want else "no", len(got), len(want))
 if got != want:
@@ -47,7 +52,8 @@ if got != want:
             break
 print("raw", "yes" if raw == lines else "no", len(raw), len(lines))
 PY
-tap_is "$(grep -c '^records yes' check.out)" 1 "records are Python's, minus referer, user_agent and time, in order ($(grep '^records' check.out))"
+tap_is "$(grep -c '^records yes' check.out)" 1 "records are Python's, minus referer, user_agent and time, ip renamed client, in order ($(grep '^records' check.out))"
+tap_is "$(grep -c '^order no' check.out)" 0 "fields keep nginx_parse's order, client where ip was"
 tap_is "$(grep -c '^raw yes' check.out)" 1 "the raw lines pass unchanged"
 grep '^first difference' check.out | head -1 | while read -r l; do tap_diag "$l"; done
 python3 -c '
