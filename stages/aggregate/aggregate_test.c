@@ -46,16 +46,8 @@ static int setup(void **unused)
 {
 	pool = sl_test_pool(2048, 2048, &meta_off);
 	tiny_pool = sl_test_pool(128, 2048, &meta_off);
-	for (int i = 0; sl_builtin_stages[i]; i++)
-		if (strcmp(sl_builtin_stages[i]->name, "aggregate") == 0)
-			desc = sl_builtin_stages[i];
-	assert_non_null(desc);
-	host_priv.pool = pool;
-	ctx = (struct sl_ctx){ .host = &sl_host_table,
-			       .meta_offset = meta_off,
-			       .counters = counters,
-			       .name = "stats",
-			       .host_priv = &host_priv };
+	desc = sl_test_builtin("aggregate");
+	ctx = sl_test_ctx(&host_priv, pool, meta_off, counters, "stats");
 	return 0;
 }
 

@@ -49,16 +49,8 @@ static int setup(void **unused)
 {
 	pool = sl_test_pool(1024, 512, &meta_off);
 	tiny_pool = sl_test_pool(128, 512, &meta_off);
-	for (int i = 0; sl_builtin_stages[i]; i++)
-		if (strcmp(sl_builtin_stages[i]->name, "count") == 0)
-			desc = sl_builtin_stages[i];
-	assert_non_null(desc);
-	host_priv.pool = pool;
-	ctx = (struct sl_ctx){ .host = &sl_host_table,
-			       .meta_offset = meta_off,
-			       .counters = counters,
-			       .name = "count",
-			       .host_priv = &host_priv };
+	desc = sl_test_builtin("count");
+	ctx = sl_test_ctx(&host_priv, pool, meta_off, counters, "count");
 	return 0;
 }
 

@@ -35,20 +35,9 @@ static struct sl_emit out;
 static int setup(void **unused)
 {
 	pool = sl_test_pool(128, 1024, &meta_off);
-	for (int i = 0; sl_builtin_stages[i]; i++)
-		if (strcmp(sl_builtin_stages[i]->name, "drop_fields") == 0)
-			desc = sl_builtin_stages[i];
-		else if (strcmp(sl_builtin_stages[i]->name, "rename") == 0)
-			ren = sl_builtin_stages[i];
-	assert_non_null(desc);
-	assert_non_null(ren);
-	host_priv.pool = pool;
-	ctx = (struct sl_ctx){ .host = &sl_host_table,
-			       .meta_offset = meta_off,
-			       .counters = counters,
-			       .name = "drop",
-			       .host_priv = &host_priv,
-			       .fields_mask = ~0ull };
+	desc = sl_test_builtin("drop_fields");
+	ren = sl_test_builtin("rename");
+	ctx = sl_test_ctx(&host_priv, pool, meta_off, counters, "drop");
 	return 0;
 }
 

@@ -34,16 +34,8 @@ static struct sl_emit out;
 static int setup(void **unused)
 {
 	pool = sl_test_pool(256, 512, &meta_off);
-	for (int i = 0; sl_builtin_stages[i]; i++)
-		if (strcmp(sl_builtin_stages[i]->name, "filter") == 0)
-			desc = sl_builtin_stages[i];
-	assert_non_null(desc);
-	host_priv.pool = pool;
-	ctx = (struct sl_ctx){ .host = &sl_host_table,
-			       .meta_offset = meta_off,
-			       .counters = counters,
-			       .name = "filter",
-			       .host_priv = &host_priv };
+	desc = sl_test_builtin("filter");
+	ctx = sl_test_ctx(&host_priv, pool, meta_off, counters, "filter");
 	return 0;
 }
 

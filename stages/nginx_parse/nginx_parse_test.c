@@ -347,18 +347,9 @@ static int setup(void **unused)
 	pool = sl_test_pool(512, 2048, &meta_off);
 	small_pool = sl_test_pool(128, 256, &small_off);
 	assert_int_equal(small_off, meta_off);
-	for (int i = 0; sl_builtin_stages[i]; i++)
-		if (strcmp(sl_builtin_stages[i]->name, "nginx_parse") == 0)
-			desc = sl_builtin_stages[i];
-	assert_non_null(desc);
+	desc = sl_test_builtin("nginx_parse");
 	assert_int_equal(desc->init(&sl_host_table, &args, &conf, &err), 0);
-	host_priv.pool = pool;
-	ctx = (struct sl_ctx){ .host = &sl_host_table,
-			       .meta_offset = meta_off,
-			       .counters = counters,
-			       .name = "parse",
-			       .host_priv = &host_priv,
-			       .fields_mask = ~0ull };
+	ctx = sl_test_ctx(&host_priv, pool, meta_off, counters, "parse");
 	return 0;
 }
 

@@ -14,6 +14,7 @@
 
 #include "eal/eal.h"
 #include "event/event.h"
+#include "plugin/registry.h"
 
 void sl_test_eal_init(void)
 {
@@ -69,4 +70,25 @@ struct rte_mbuf *sl_test_line_event(struct rte_mempool *pool, int meta_offset, c
 	meta->kind = SL_EVENT_LINE;
 	meta->raw_len = (uint16_t)n;
 	return m;
+}
+
+const struct sl_stage_desc *sl_test_builtin(const char *name)
+{
+	for (int i = 0; sl_builtin_stages[i]; i++)
+		if (strcmp(sl_builtin_stages[i]->name, name) == 0)
+			return sl_builtin_stages[i];
+	fprintf(stderr, "test: no built-in stage %s\n", name);
+	exit(1);
+}
+
+struct sl_ctx sl_test_ctx(struct sl_ctx_host *priv, struct rte_mempool *pool, int meta_offset,
+			  uint64_t *counters, const char *name)
+{
+	priv->pool = pool;
+	return (struct sl_ctx){ .host = &sl_host_table,
+				.meta_offset = meta_offset,
+				.counters = counters,
+				.name = name,
+				.host_priv = priv,
+				.fields_mask = ~0ull };
 }

@@ -7,6 +7,10 @@
 
 #include <rte_mempool.h>
 
+#include <sluice/stage.h>
+
+#include "event/event.h"
+
 /** Initialise the EAL for a test; aborts the test program if that fails. */
 void sl_test_eal_init(void);
 
@@ -17,5 +21,13 @@ struct rte_mempool *sl_test_pool(unsigned n, unsigned data_room, int *meta_offse
 /** A line event holding s (no newline) from pool, metadata zeroed but kind and raw_len;
  *  NULL when the pool is empty. */
 struct rte_mbuf *sl_test_line_event(struct rte_mempool *pool, int meta_offset, const char *s);
+
+/** The built-in stage called name; exits the test program when there is none. */
+const struct sl_stage_desc *sl_test_builtin(const char *name);
+
+/** A context for process() calls: the runtime's host table over pool (through priv), the
+ *  meta offset, counters, the stage's name, and every field wanted (fields_mask all ones). */
+struct sl_ctx sl_test_ctx(struct sl_ctx_host *priv, struct rte_mempool *pool, int meta_offset,
+			  uint64_t *counters, const char *name);
 
 #endif
