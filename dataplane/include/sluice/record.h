@@ -451,10 +451,14 @@ static inline bool sl_rec_key_eq(const uint8_t *p, size_t ks, const uint8_t *end
 /** sl_rec_find with a prepared key. */
 static inline bool sl_rec_get(struct sl_rec rec, const struct sl_rec_key *key, struct sl_val *v)
 {
-	const uint8_t *p, *end = rec.p + rec.len;
+	const uint8_t *p, *end;
 	struct sl_val k;
 	uint32_t i, n;
 
+	v->type = SL_VAL_NONE;
+	if (rec.len == 0) /* no record (sl_event_record gives { NULL, 0 }) */
+		return false;
+	end = rec.p + rec.len;
 	if (!sl_mp_map_head(rec.p, end, &n, &p))
 		return false;
 	for (i = 0; i < n; i++) {
@@ -508,10 +512,13 @@ static inline bool sl_rec_find(struct sl_rec rec, const char *key, size_t klen, 
 /** Iterate a record's top-level pairs: call with *pos = 0 first; false at the end. */
 static inline bool sl_rec_next(struct sl_rec rec, uint32_t *pos, struct sl_val *k, struct sl_val *v)
 {
-	const uint8_t *end = rec.p + rec.len, *p;
+	const uint8_t *end, *p;
 	struct sl_val m;
 	uint64_t ch;
 
+	if (rec.len == 0) /* no record */
+		return false;
+	end = rec.p + rec.len;
 	if (*pos == 0) {
 		p = sl_mp_head(rec.p, end, &m, &ch);
 		if (!p || m.type != SL_VAL_MAP || m.n == 0)
