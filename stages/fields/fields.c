@@ -46,6 +46,7 @@ struct dropf_conf {
 	struct sl_rec_key keys[DROPF_MAX];
 	char *names[DROPF_MAX];
 	char *to[DROPF_MAX]; /* rename only */
+	struct sl_rec_key to_keys[DROPF_MAX];
 };
 
 static const char *const dropf_reads_none[] = { NULL };
@@ -106,20 +107,20 @@ static int dropf_init(const struct sl_host *host, const struct sl_args *args, vo
 	return 0;
 }
 
-/* Index of the key (a string value) in names, or -1. */
-static int dropf_index(const char *const *names, uint32_t n, const struct sl_val *k)
+/* Index of the key (a string value) among the prepared names, or -1. */
+static int dropf_index(const struct sl_rec_key *names, uint32_t n, const struct sl_val *k)
 {
 	if (k->type != SL_VAL_STR)
 		return -1;
 	for (uint32_t i = 0; i < n; i++)
-		if (strlen(names[i]) == k->s.len && memcmp(names[i], k->s.p, k->s.len) == 0)
+		if (names[i].len == k->s.len && memcmp(names[i].name, k->s.p, k->s.len) == 0)
 			return (int)i;
 	return -1;
 }
 
 static bool dropf_listed(const struct dropf_conf *c, const struct sl_val *k)
 {
-	return dropf_index((const char *const *)c->names, c->n, k) >= 0;
+	return dropf_index(c->keys, c->n, k) >= 0;
 }
 
 /* Some top-level key of rec is listed. */
@@ -148,11 +149,11 @@ static bool dropf_rewrite(const struct dropf_conf *c, bool rename, struct sl_ctx
 
 	sl_rec_begin(&w, dst, (uint32_t)rte_pktmbuf_tailroom(ev));
 	while (sl_rec_next(rec, &pos, &k, &v)) {
-		int i = dropf_index((const char *const *)c->names, c->n, &k);
+		int i = dropf_index(c->keys, c->n, &k);
 
 		if (i < 0 && rename) {
 			/* a field already under a new name gives way when its source is here */
-			int t = dropf_index((const char *const *)c->to, c->n, &k);
+			int t = dropf_index(c->to_keys, c->n, &k);
 			struct sl_val tmp;
 
 			if (t >= 0 && sl_rec_get(rec, &c->keys[t], &tmp))
@@ -161,7 +162,7 @@ static bool dropf_rewrite(const struct dropf_conf *c, bool rename, struct sl_ctx
 		if (i >= 0 && !rename)
 			continue;
 		if (i >= 0)
-			sl_rec_key(&w, c->to[i], strlen(c->to[i]));
+			sl_rec_key(&w, c->to_keys[i].name, c->to_keys[i].len);
 		else
 			sl_rec_key(&w, k.s.p, k.s.len);
 		sl_rec_writer_cb(&w, (const char *)v.raw, v.raw_len);
@@ -279,6 +280,7 @@ static int rename_init(const struct sl_host *host, const struct sl_args *args, v
 			return -ENOMEM;
 		}
 		sl_rec_key_init(&c->keys[i], c->names[i], strlen(c->names[i]));
+		sl_rec_key_init(&c->to_keys[i], c->to[i], strlen(c->to[i]));
 	}
 	*conf = c;
 	return 0;
