@@ -11,8 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_lcore.h>
@@ -23,6 +25,41 @@
 
 /* Whether we chose the file prefix, so the runtime directory is ours to remove. */
 static bool own_prefix;
+
+/*
+ * TSC calibration. DPDK 22.11 first asks the CPU for the TSC frequency (CPUID leaf 0x15, or
+ * an Intel MSR); where neither answers (AMD CPUs, most VMs) it measures: rdtsc and
+ * CLOCK_MONOTONIC_RAW before and after nanosleep(100 ms), the TSC ticks divided by the
+ * elapsed time actually measured, rounded to 10 MHz. That sleep was over half of a short
+ * run's wall time. Since the division uses the measured time, not the requested one, a
+ * shorter sleep gives the same answer: 10 ms of a 2.6 GHz TSC are 26 M ticks, and the
+ * reads that bracket it are tens of nanoseconds apart (an error near 1e-5, far inside the
+ * 10 MHz rounding). So while rte_eal_init runs on this thread, and only then, a request to
+ * sleep exactly 100 ms sleeps EAL_CALIBRATION_NS instead. The EAL calls nanosleep through
+ * its PLT, which binds to this definition; every other caller, thread or duration sleeps
+ * as asked. sl_eal_init logs the frequency it got (at info level).
+ */
+#define EAL_CALIBRATION_SLEEP_NS 100000000L /* what DPDK 22.11's get_tsc_freq() asks for */
+#define EAL_CALIBRATION_NS	 10000000L
+
+static __thread bool in_eal_init;
+
+int nanosleep(const struct timespec *req, struct timespec *rem)
+{
+	static const struct timespec shorter = { 0, EAL_CALIBRATION_NS };
+	int err;
+
+	if (in_eal_init && req && req->tv_sec == 0 && req->tv_nsec == EAL_CALIBRATION_SLEEP_NS) {
+		req = &shorter;
+		rem = NULL;
+	}
+	err = clock_nanosleep(CLOCK_REALTIME, 0, req, rem);
+	if (err) {
+		errno = err;
+		return -1;
+	}
+	return 0;
+}
 
 static bool eal_has_opt(int argc, char **argv, const char *const *names)
 {
@@ -132,12 +169,15 @@ int sl_eal_init(int argc, char **argv, struct sl_eal_info *info)
 		eal_argv[n++] = argv[i];
 	}
 	eal_argv[n] = NULL;
+	in_eal_init = true;
 	ret = rte_eal_init(n, eal_argv);
+	in_eal_init = false;
 	if (ret < 0) {
 		SL_ERR("eal", "EAL initialisation failed: %s", rte_strerror(rte_errno));
 		return -rte_errno ? -rte_errno : -EINVAL;
 	}
 	info->n_lcores = rte_lcore_count();
+	SL_INFO("eal", "TSC %.2f MHz", (double)rte_get_tsc_hz() / 1e6);
 	return 0;
 }
 
