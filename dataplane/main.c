@@ -21,6 +21,7 @@
 #include "config/config.h"
 #include "control/control.h"
 #include "eal/eal.h"
+#include "port/port.h"
 #include "event/event.h"
 #include "graph/pipeline.h"
 #include "plugin/registry.h"
@@ -355,6 +356,8 @@ static void control_linger(uint32_t ms)
 static int cmd_run(const struct cli *c, struct sl_registry *reg)
 {
 	struct sl_eal_info info;
+	int eal_argc;
+	char **eal_argv;
 	struct sl_pipeline *p = NULL;
 	struct sl_config *cfg = NULL;
 	struct sl_control *ctl = NULL;
@@ -367,7 +370,12 @@ static int cmd_run(const struct cli *c, struct sl_registry *reg)
 		return 2;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	dpdk_log_route();
-	ret = sl_eal_init(c->eal_argc, c->eal_argv, &info);
+	/* Ports named in the file become --vdev / -a EAL options (dataplane/port). */
+	if (sl_port_plan(cfg, c->eal_argc, c->eal_argv, &eal_argc, &eal_argv) < 0) {
+		sl_config_destroy(cfg);
+		return 2;
+	}
+	ret = sl_eal_init(eal_argc, eal_argv, &info);
 	if (ret < 0) {
 		sl_config_destroy(cfg);
 		return 1;

@@ -42,6 +42,7 @@ const struct sl_sink_ops *sl_sink_at(uint32_t i);
 extern const struct sl_sink_ops sl_sink_file;
 extern const struct sl_sink_ops sl_sink_stdout;
 extern const struct sl_sink_ops sl_sink_null;
+extern const struct sl_sink_ops sl_sink_dpdk;
 
 /** Parse `format:`; -1 when unknown. */
 int sl_sink_format_parse(const char *s);

@@ -18,6 +18,7 @@
 static const struct sl_source_ops *const source_kinds[] = {
 	&sl_source_file,
 	&sl_source_gen,
+	&sl_source_dpdk,
 };
 
 const struct sl_source_ops *sl_source_find(const char *type)
