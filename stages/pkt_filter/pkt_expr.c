@@ -1,0 +1,472 @@
+/*
+ * Compiler and evaluator of the packet filter language (pkt_expr.h). A recursive-descent
+ * parser (depth bounded by SL_PKT_EXPR_DEPTH) emits code for one boolean accumulator, the
+ * scheme stages/filter uses: `A and B` is A; JF end; B; `A or B` is A; JT end; B; `not A`
+ * is A; NOT. Jumps only go forward, so evaluation is one loop. The program is immutable
+ * after compilation and shared by every replica.
+ */
+#include "pkt_expr.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SL_PKT_EXPR_DEPTH 32
+#define SL_PKT_EXPR_INSN  256
+
+enum pexpr_op {
+	PX_TEST = 0, /* acc = test(field, cmp, value) */
+	PX_JF,
+	PX_JT,
+	PX_NOT,
+};
+
+enum pexpr_field {
+	PF_IP = 0, /* words */
+	PF_IPV4,
+	PF_IPV6,
+	PF_UDP,
+	PF_TCP,
+	PF_ICMP,
+	PF_VLAN_WORD,
+	PF_FRAGMENT,
+	PF_SRC_PORT, /* integer fields */
+	PF_DST_PORT,
+	PF_PORT,
+	PF_PROTO,
+	PF_VLAN,
+	PF_LEN,
+	PF_SRC_IP, /* address fields */
+	PF_DST_IP,
+	PF_ADDR,
+};
+
+enum pexpr_cmp { PC_EQ = 0, PC_NE, PC_LT, PC_LE, PC_GT, PC_GE };
+
+struct pexpr_insn {
+	uint8_t op, field, cmp;
+	uint8_t ip_ver;	 /* address literal family */
+	uint8_t prefix;	 /* address literal prefix bits */
+	uint16_t target; /* jumps */
+	int64_t i;
+	uint8_t addr[16];
+};
+
+struct sl_pkt_expr {
+	uint32_t n;
+	struct pexpr_insn insn[];
+};
+
+struct pexpr_parser {
+	const char *s;
+	size_t pos;
+	struct pexpr_insn *insn;
+	uint32_t n;
+	int depth;
+	bool failed;
+	uint32_t err_off;
+	char *msg;
+	size_t msg_len;
+};
+
+static const struct {
+	const char *name;
+	uint8_t field;
+} pexpr_names[] = {
+	{ "ip", PF_IP },
+	{ "ipv4", PF_IPV4 },
+	{ "ipv6", PF_IPV6 },
+	{ "udp", PF_UDP },
+	{ "tcp", PF_TCP },
+	{ "icmp", PF_ICMP },
+	{ "fragment", PF_FRAGMENT },
+	{ "src_port", PF_SRC_PORT },
+	{ "dst_port", PF_DST_PORT },
+	{ "port", PF_PORT },
+	{ "proto", PF_PROTO },
+	{ "len", PF_LEN },
+	{ "src_ip", PF_SRC_IP },
+	{ "dst_ip", PF_DST_IP },
+	{ "addr", PF_ADDR },
+	{ "vlan", PF_VLAN },
+};
+
+static void pexpr_fail(struct pexpr_parser *ps, size_t off, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void pexpr_fail(struct pexpr_parser *ps, size_t off, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (ps->failed)
+		return;
+	ps->failed = true;
+	ps->err_off = (uint32_t)off;
+	va_start(ap, fmt);
+	vsnprintf(ps->msg, ps->msg_len, fmt, ap);
+	va_end(ap);
+}
+
+static void pexpr_space(struct pexpr_parser *ps)
+{
+	while (ps->s[ps->pos] == ' ' || ps->s[ps->pos] == '\t' || ps->s[ps->pos] == '\n' ||
+	       ps->s[ps->pos] == '\r')
+		ps->pos++;
+}
+
+static bool pexpr_word_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '_';
+}
+
+/* Whether the next token is the keyword kw (a whole word); consumes it if so. */
+static bool pexpr_accept(struct pexpr_parser *ps, const char *kw)
+{
+	size_t n = strlen(kw);
+
+	pexpr_space(ps);
+	if (strncmp(ps->s + ps->pos, kw, n) != 0 || pexpr_word_char(ps->s[ps->pos + n]))
+		return false;
+	ps->pos += n;
+	return true;
+}
+
+static struct pexpr_insn *pexpr_emit(struct pexpr_parser *ps, uint8_t op)
+{
+	if (ps->n == SL_PKT_EXPR_INSN) {
+		pexpr_fail(ps, ps->pos, "expression too long");
+		return NULL;
+	}
+	memset(&ps->insn[ps->n], 0, sizeof(ps->insn[0]));
+	ps->insn[ps->n].op = op;
+	return &ps->insn[ps->n++];
+}
+
+static void pexpr_or(struct pexpr_parser *ps);
+
+static void pexpr_value(struct pexpr_parser *ps, struct pexpr_insn *t)
+{
+	size_t start, end;
+	char buf[64], *slash;
+	bool is_addr = t->field >= PF_SRC_IP;
+
+	pexpr_space(ps);
+	start = end = ps->pos;
+	while (pexpr_word_char(ps->s[end]) || ps->s[end] == '.' || ps->s[end] == ':' ||
+	       ps->s[end] == '/')
+		end++;
+	if (end == start || end - start >= sizeof(buf)) {
+		pexpr_fail(ps, start, is_addr ? "expected an address" : "expected an integer");
+		return;
+	}
+	memcpy(buf, ps->s + start, end - start);
+	buf[end - start] = '\0';
+	ps->pos = end;
+	if (!is_addr) {
+		char *e;
+		long long v;
+
+		errno = 0;
+		v = strtoll(buf, &e, 0);
+		if (*e || errno || v < 0 || v > 0xffffffffll) {
+			pexpr_fail(ps, start, "expected an integer, not '%s'", buf);
+			return;
+		}
+		t->i = v;
+		return;
+	}
+	slash = strchr(buf, '/');
+	if (slash)
+		*slash++ = '\0';
+	if (inet_pton(AF_INET, buf, t->addr) == 1) {
+		t->ip_ver = 4;
+		t->prefix = 32;
+	} else if (inet_pton(AF_INET6, buf, t->addr) == 1) {
+		t->ip_ver = 6;
+		t->prefix = 128;
+	} else {
+		pexpr_fail(ps, start, "expected an IPv4 or IPv6 address, not '%s'", buf);
+		return;
+	}
+	if (slash) {
+		char *e;
+		long v = strtol(slash, &e, 10);
+
+		if (!*slash || *e || v < 0 || v > t->prefix) {
+			pexpr_fail(ps, start + (size_t)(slash - buf), "bad prefix length '%s'",
+				   slash);
+			return;
+		}
+		t->prefix = (uint8_t)v;
+	}
+}
+
+static void pexpr_atom(struct pexpr_parser *ps)
+{
+	static const char *const ops[] = { "==", "!=", "<=", ">=", "<", ">" };
+	static const uint8_t op_cmp[] = { PC_EQ, PC_NE, PC_LE, PC_GE, PC_LT, PC_GT };
+	size_t start, end;
+	struct pexpr_insn *t;
+	int f = -1;
+
+	pexpr_space(ps);
+	start = end = ps->pos;
+	while (pexpr_word_char(ps->s[end]))
+		end++;
+	for (size_t k = 0; k < sizeof(pexpr_names) / sizeof(pexpr_names[0]); k++)
+		if (strlen(pexpr_names[k].name) == end - start &&
+		    memcmp(pexpr_names[k].name, ps->s + start, end - start) == 0)
+			f = pexpr_names[k].field;
+	if (f < 0) {
+		if (end == start)
+			pexpr_fail(ps, start, ps->s[start] ? "unexpected '%c'" : "unexpected end",
+				   ps->s[start]);
+		else
+			pexpr_fail(ps, start, "unknown word '%.*s'", (int)(end - start),
+				   ps->s + start);
+		return;
+	}
+	ps->pos = end;
+	t = pexpr_emit(ps, PX_TEST);
+	if (!t)
+		return;
+	t->field = (uint8_t)f;
+	pexpr_space(ps);
+	for (size_t k = 0; k < sizeof(ops) / sizeof(ops[0]); k++) {
+		size_t n = strlen(ops[k]);
+
+		if (strncmp(ps->s + ps->pos, ops[k], n) != 0)
+			continue;
+		if (f < PF_SRC_PORT) {
+			pexpr_fail(ps, ps->pos, "'%.*s' is a protocol word, not a field",
+				   (int)(end - start), ps->s + start);
+			return;
+		}
+		if (f >= PF_SRC_IP && op_cmp[k] != PC_EQ && op_cmp[k] != PC_NE) {
+			pexpr_fail(ps, ps->pos, "addresses compare with == or != only");
+			return;
+		}
+		t->cmp = op_cmp[k];
+		ps->pos += n;
+		pexpr_value(ps, t);
+		return;
+	}
+	if (f == PF_VLAN) {
+		/* `vlan` alone is the word: the frame has a tag. */
+		t->field = PF_VLAN_WORD;
+		return;
+	}
+	if (f >= PF_SRC_PORT)
+		pexpr_fail(ps, ps->pos, "expected an operator after '%.*s'", (int)(end - start),
+			   ps->s + start);
+}
+
+static void pexpr_factor(struct pexpr_parser *ps)
+{
+	if (++ps->depth > SL_PKT_EXPR_DEPTH) {
+		pexpr_fail(ps, ps->pos, "expression nested too deeply");
+		return;
+	}
+	if (pexpr_accept(ps, "not")) {
+		pexpr_factor(ps);
+		pexpr_emit(ps, PX_NOT);
+	} else {
+		pexpr_space(ps);
+		if (ps->s[ps->pos] == '(') {
+			ps->pos++;
+			pexpr_or(ps);
+			pexpr_space(ps);
+			if (ps->s[ps->pos] != ')')
+				pexpr_fail(ps, ps->pos, "expected ')'");
+			else
+				ps->pos++;
+		} else {
+			pexpr_atom(ps);
+		}
+	}
+	ps->depth--;
+}
+
+/* Left op right...: patch every jump of this chain to the end of it. */
+static void pexpr_chain(struct pexpr_parser *ps, const char *kw, uint8_t jump,
+			void (*operand)(struct pexpr_parser *))
+{
+	uint32_t jumps[SL_PKT_EXPR_INSN];
+	uint32_t n_jumps = 0;
+
+	operand(ps);
+	while (!ps->failed && pexpr_accept(ps, kw)) {
+		struct pexpr_insn *j = pexpr_emit(ps, jump);
+
+		if (!j)
+			return;
+		jumps[n_jumps++] = ps->n - 1;
+		operand(ps);
+	}
+	for (uint32_t k = 0; k < n_jumps; k++)
+		ps->insn[jumps[k]].target = (uint16_t)ps->n;
+}
+
+static void pexpr_and(struct pexpr_parser *ps)
+{
+	pexpr_chain(ps, "and", PX_JF, pexpr_factor);
+}
+
+static void pexpr_or(struct pexpr_parser *ps)
+{
+	pexpr_chain(ps, "or", PX_JT, pexpr_and);
+}
+
+int sl_pkt_expr_compile(const char *src, struct sl_pkt_expr **out, uint32_t *err_off, char *msg,
+			size_t msg_len)
+{
+	struct pexpr_insn insn[SL_PKT_EXPR_INSN];
+	struct pexpr_parser ps = { .s = src, .insn = insn, .msg = msg, .msg_len = msg_len };
+	struct sl_pkt_expr *e;
+
+	*out = NULL;
+	pexpr_or(&ps);
+	pexpr_space(&ps);
+	if (!ps.failed && src[ps.pos] != '\0')
+		pexpr_fail(&ps, ps.pos, "unexpected '%s'", src + ps.pos);
+	if (ps.failed) {
+		*err_off = ps.err_off;
+		return -EINVAL;
+	}
+	e = malloc(sizeof(*e) + ps.n * sizeof(insn[0]));
+	if (!e)
+		return -ENOMEM;
+	e->n = ps.n;
+	memcpy(e->insn, insn, ps.n * sizeof(insn[0]));
+	*out = e;
+	return 0;
+}
+
+void sl_pkt_expr_destroy(struct sl_pkt_expr *e)
+{
+	free(e);
+}
+
+static inline bool pexpr_cmp_int(uint8_t cmp, int64_t a, int64_t b)
+{
+	switch (cmp) {
+	case PC_EQ:
+		return a == b;
+	case PC_NE:
+		return a != b;
+	case PC_LT:
+		return a < b;
+	case PC_LE:
+		return a <= b;
+	case PC_GT:
+		return a > b;
+	default:
+		return a >= b;
+	}
+}
+
+static inline bool pexpr_addr_in(const struct pexpr_insn *t, const struct sl_pkt_view *v,
+				 const uint8_t *a)
+{
+	uint32_t full = t->prefix / 8, rest = t->prefix % 8;
+
+	if (v->ip_ver != t->ip_ver)
+		return false;
+	if (memcmp(a, t->addr, full) != 0)
+		return false;
+	return rest == 0 || ((a[full] ^ t->addr[full]) & (uint8_t)(0xff << (8 - rest))) == 0;
+}
+
+static inline bool pexpr_test(const struct pexpr_insn *t, const struct sl_pkt_view *v,
+			      uint32_t frame_len)
+{
+	bool eq;
+
+	switch (t->field) {
+	case PF_IP:
+		return v->ip_ver != 0;
+	case PF_IPV4:
+		return v->ip_ver == 4;
+	case PF_IPV6:
+		return v->ip_ver == 6;
+	case PF_UDP:
+		return v->has_ports && v->proto == 17;
+	case PF_TCP:
+		return v->has_ports && v->proto == 6;
+	case PF_ICMP:
+		return v->ip_ver && !v->fragment && (v->proto == 1 || v->proto == 58);
+	case PF_VLAN_WORD:
+		return v->vlan != 0xffff;
+	case PF_FRAGMENT:
+		return v->fragment;
+	case PF_SRC_PORT:
+		return v->has_ports && pexpr_cmp_int(t->cmp, v->src_port, t->i);
+	case PF_DST_PORT:
+		return v->has_ports && pexpr_cmp_int(t->cmp, v->dst_port, t->i);
+	case PF_PORT:
+		if (!v->has_ports)
+			return false;
+		if (t->cmp == PC_NE) /* neither side is it */
+			return v->src_port != t->i && v->dst_port != t->i;
+		return pexpr_cmp_int(t->cmp, v->src_port, t->i) ||
+		       pexpr_cmp_int(t->cmp, v->dst_port, t->i);
+	case PF_PROTO:
+		return v->ip_ver && pexpr_cmp_int(t->cmp, v->proto, t->i);
+	case PF_VLAN:
+		return v->vlan != 0xffff && pexpr_cmp_int(t->cmp, v->vlan, t->i);
+	case PF_LEN:
+		return pexpr_cmp_int(t->cmp, frame_len, t->i);
+	case PF_SRC_IP:
+		if (!v->ip_ver)
+			return false;
+		eq = pexpr_addr_in(t, v, v->src_ip);
+		return t->cmp == PC_EQ ? eq : !eq;
+	case PF_DST_IP:
+		if (!v->ip_ver)
+			return false;
+		eq = pexpr_addr_in(t, v, v->dst_ip);
+		return t->cmp == PC_EQ ? eq : !eq;
+	default: /* PF_ADDR: either side */
+		if (!v->ip_ver)
+			return false;
+		if (t->cmp == PC_EQ)
+			return pexpr_addr_in(t, v, v->src_ip) || pexpr_addr_in(t, v, v->dst_ip);
+		return !pexpr_addr_in(t, v, v->src_ip) && !pexpr_addr_in(t, v, v->dst_ip);
+	}
+}
+
+bool sl_pkt_expr_eval(const struct sl_pkt_expr *e, const struct sl_pkt_view *v, uint32_t frame_len)
+{
+	bool acc = true;
+
+	for (uint32_t pc = 0; pc < e->n;) {
+		const struct pexpr_insn *t = &e->insn[pc];
+
+		switch (t->op) {
+		case PX_TEST:
+			acc = pexpr_test(t, v, frame_len);
+			break;
+		case PX_NOT:
+			acc = !acc;
+			break;
+		case PX_JF:
+			if (!acc) {
+				pc = t->target;
+				continue;
+			}
+			break;
+		default: /* PX_JT */
+			if (acc) {
+				pc = t->target;
+				continue;
+			}
+			break;
+		}
+		pc++;
+	}
+	return acc;
+}

@@ -1,0 +1,377 @@
+/*
+ * Unit test of pkt_filter's language (pkt_expr.h): compile errors with their offsets, and
+ * evaluation on views of hand-built packets (IPv4 UDP to 514 on VLAN 5, IPv6 TCP, an IPv4
+ * fragment, ARP) for every word and field, with prefixes, either-side fields and
+ * the rule that a missing field compares false; then the stage on real mbufs: matches
+ * emitted, the rest and unparsed packets dropped as filtered.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <rte_mbuf.h>
+
+#include <sluice/stage.h>
+
+#include "eal.h"
+#include "event/event.h"
+#include "pkt_expr.h"
+
+static struct rte_mempool *pool;
+static int meta_off;
+
+/* Frames: 0 IPv4/UDP 10.0.0.1:40000 -> 10.0.0.2:514 on VLAN 5; 1 IPv6/TCP fd00::1:22 ->
+ * fd00::2:60000; 2 IPv4 fragment, proto 17; 3 ARP. */
+static uint32_t frame(int which, uint8_t *b)
+{
+	static const uint8_t udp4[] = { 2,
+					0,
+					0,
+					0,
+					0,
+					1,
+					2,
+					0,
+					0,
+					0,
+					0,
+					2,
+					0x81,
+					0,
+					0,
+					5,
+					8,
+					0,
+					/* IPv4 */ 0x45,
+					0,
+					0,
+					32,
+					0,
+					0,
+					0,
+					0,
+					64,
+					17,
+					0,
+					0,
+					10,
+					0,
+					0,
+					1,
+					10,
+					0,
+					0,
+					2,
+					/* UDP */ 0x9c,
+					0x40,
+					2,
+					2,
+					0,
+					12,
+					0,
+					0,
+					'a',
+					'b',
+					'c',
+					'd' };
+	static const uint8_t tcp6[] = { 2,
+					0,
+					0,
+					0,
+					0,
+					1,
+					2,
+					0,
+					0,
+					0,
+					0,
+					2,
+					0x86,
+					0xdd,
+					/* IPv6 */ 0x60,
+					0,
+					0,
+					0,
+					0,
+					20,
+					6,
+					64,
+					0xfd,
+					0,
+					0,
+					0,
+					0,
+					0,
+					0,
+					0,
+					0,
+					0,
+					0,
+					0,
+					0,
+					0,
+					0,
+					1,
+					0xfd,
+					0,
+					0,
+					0,
+					0,
+					0,
+					0,
+					0,
+					0,
+					0,
+					0,
+					0,
+					0,
+					0,
+					0,
+					2,
+					/* TCP */ 0,
+					22,
+					0xea,
+					0x60,
+					0,
+					0,
+					0,
+					0,
+					0,
+					0,
+					0,
+					0,
+					0x50,
+					0,
+					0,
+					0,
+					0,
+					0,
+					0,
+					0 };
+	static const uint8_t frag4[] = { 2,
+					 0,
+					 0,
+					 0,
+					 0,
+					 1,
+					 2,
+					 0,
+					 0,
+					 0,
+					 0,
+					 2,
+					 8,
+					 0,
+					 /* IPv4, offset 8 */ 0x45,
+					 0,
+					 0,
+					 28,
+					 0,
+					 0,
+					 0,
+					 1,
+					 64,
+					 17,
+					 0,
+					 0,
+					 192,
+					 168,
+					 1,
+					 1,
+					 10,
+					 0,
+					 0,
+					 2,
+					 1,
+					 2,
+					 3,
+					 4,
+					 5,
+					 6,
+					 7,
+					 8 };
+	static const uint8_t arp[42] = { 2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 8, 6 };
+	const uint8_t *const f[] = { udp4, tcp6, frag4, arp };
+	const uint32_t n[] = { sizeof(udp4), sizeof(tcp6), sizeof(frag4), sizeof(arp) };
+
+	memcpy(b, f[which], n[which]);
+	return n[which];
+}
+
+static struct rte_mbuf *packet(int which, bool parse)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(pool);
+	struct sl_pkt_info pi;
+	uint32_t n;
+
+	assert_non_null(m);
+	n = frame(which, rte_pktmbuf_mtod(m, uint8_t *));
+	m->data_len = (uint16_t)n;
+	m->pkt_len = n;
+	memset(sl_event_meta(meta_off, m), 0, sizeof(struct sl_meta));
+	sl_event_meta(meta_off, m)->kind = SL_EVENT_PACKET;
+	if (parse) {
+		assert_int_equal(sl_pkt_parse(rte_pktmbuf_mtod(m, uint8_t *), n, &pi), SL_PKT_OK);
+		sl_pkt_store(m, &pi);
+	}
+	return m;
+}
+
+/* Which of the four frames src matches, as a bit mask. */
+static unsigned matches(const char *src)
+{
+	struct sl_pkt_expr *e;
+	char msg[200];
+	uint32_t off;
+	unsigned mask = 0;
+
+	if (sl_pkt_expr_compile(src, &e, &off, msg, sizeof(msg)) != 0)
+		fail_msg("'%s' does not compile: %s at %u", src, msg, off);
+	for (int i = 0; i < 4; i++) {
+		struct rte_mbuf *m = packet(i, true);
+		struct sl_pkt_view v;
+
+		assert_true(sl_pkt_view(m, &v));
+		if (sl_pkt_expr_eval(e, &v, m->pkt_len))
+			mask |= 1u << i;
+		rte_pktmbuf_free(m);
+	}
+	sl_pkt_expr_destroy(e);
+	return mask;
+}
+
+static void test_eval(void **unused)
+{
+	assert_int_equal(matches("udp and dst_port == 514"), 0x1);
+	assert_int_equal(matches("udp"), 0x1); /* the fragment has no UDP header */
+	assert_int_equal(matches("tcp or udp"), 0x3);
+	assert_int_equal(matches("ip"), 0x7);
+	assert_int_equal(matches("ipv4"), 0x5);
+	assert_int_equal(matches("ipv6 and tcp and src_port == 22 and dst_port > 59999"), 0x2);
+	assert_int_equal(matches("not ip"), 0x8);
+	assert_int_equal(matches("fragment"), 0x4);
+	assert_int_equal(matches("proto == 17"), 0x5);
+	assert_int_equal(matches("vlan"), 0x1);
+	assert_int_equal(matches("vlan == 5"), 0x1);
+	assert_int_equal(matches("vlan != 5"), 0x0);
+	assert_int_equal(matches("port == 40000"), 0x1);
+	assert_int_equal(matches("port != 514"), 0x2);
+	assert_int_equal(matches("port != 9"), 0x3);
+	assert_int_equal(matches("src_ip == 10.0.0.1"), 0x1);
+	assert_int_equal(matches("dst_ip == 10.0.0.0/8"), 0x5);
+	assert_int_equal(matches("addr == 192.168.0.0/16"), 0x4);
+	assert_int_equal(matches("addr != 192.168.0.0/16"), 0x3);
+	assert_int_equal(matches("src_ip == fd00::/8"), 0x2);
+	assert_int_equal(matches("dst_ip == fd00::2"), 0x2);
+	assert_int_equal(matches("len >= 60"), 0x2);
+	assert_int_equal(matches("(udp or tcp) and not (port == 22)"), 0x1);
+	assert_int_equal(matches("not not udp"), 0x1);
+	assert_int_equal(matches("icmp"), 0x0);
+}
+
+static void test_compile_errors(void **unused)
+{
+	static const struct {
+		const char *src;
+		uint32_t off;
+		const char *msg;
+	} cases[] = {
+		{ "", 0, "unexpected end" },
+		{ "udp and", 7, "unexpected end" },
+		{ "udpp", 0, "unknown word 'udpp'" },
+		{ "udp == 1", 4, "protocol word" },
+		{ "dst_port", 8, "expected an operator" },
+		{ "dst_port == x", 12, "expected an integer" },
+		{ "src_ip < 10.0.0.1", 7, "== or != only" },
+		{ "src_ip == 10.0.0.300", 10, "expected an IPv4 or IPv6 address" },
+		{ "src_ip == 10.0.0.0/33", 19, "bad prefix length" },
+		{ "(udp", 4, "expected ')'" },
+		{ "udp tcp", 4, "unexpected 'tcp'" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct sl_pkt_expr *e = NULL;
+		char msg[200] = "";
+		uint32_t off = 99;
+
+		assert_int_equal(sl_pkt_expr_compile(cases[i].src, &e, &off, msg, sizeof(msg)),
+				 -EINVAL);
+		if (off != cases[i].off || !strstr(msg, cases[i].msg))
+			fail_msg("'%s': offset %u '%s', expected %u '%s'", cases[i].src, off, msg,
+				 cases[i].off, cases[i].msg);
+		assert_null(e);
+	}
+	/* Nesting is bounded. */
+	{
+		char deep[200];
+		struct sl_pkt_expr *e;
+		char msg[200];
+		uint32_t off;
+
+		memset(deep, '(', 100);
+		strcpy(deep + 100, "udp");
+		assert_int_equal(sl_pkt_expr_compile(deep, &e, &off, msg, sizeof(msg)), -EINVAL);
+		assert_non_null(strstr(msg, "nested too deeply"));
+	}
+}
+
+static void test_stage(void **unused)
+{
+	const struct sl_stage_desc *desc = sl_test_builtin("pkt_filter");
+	struct sl_arg arg = { .key = "where",
+			      .type = SL_PARAM_STR,
+			      .str = "udp and dst_port == 514" };
+	struct sl_args args = { .file = "t.yaml", .name = "f", .n = 1, .v = &arg };
+	static struct sl_emit out;
+	uint64_t counters[SL_COUNTER_MAX] = { 0 };
+	struct sl_ctx_host priv;
+	struct sl_ctx ctx = sl_test_ctx(&priv, pool, meta_off, counters, "f");
+	struct rte_mbuf *evs[5];
+	struct sl_burst in = { evs, 5 };
+	struct sl_error err = { 0 };
+	void *conf;
+
+	assert_int_equal(desc->init(NULL, &args, &conf, &err), 0);
+	for (int i = 0; i < 4; i++)
+		evs[i] = packet(i, true);
+	evs[4] = packet(0, false); /* not parsed: never matches */
+	out.n_ports = 1;
+	desc->process(conf, &ctx, &in, &out);
+	assert_int_equal(out.n[0], 1);
+	assert_ptr_equal(out.port[0][0], evs[0]);
+	assert_int_equal(out.n_drop, 4);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(out.drop_reason[i], SL_DROP_FILTERED);
+	assert_int_equal(counters[0], 1);
+	assert_int_equal(counters[1], 3);
+	assert_int_equal(counters[2], 1);
+	rte_pktmbuf_free_bulk(out.port[0], out.n[0]);
+	rte_pktmbuf_free_bulk(out.drop, out.n_drop);
+	desc->fini(conf);
+	assert_int_equal(rte_mempool_avail_count(pool), 256);
+}
+
+static int setup(void **unused)
+{
+	sl_test_eal_init();
+	pool = sl_test_pool(256, 2048, &meta_off);
+	return pool ? 0 : -1;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_eval),
+		cmocka_unit_test(test_compile_errors),
+		cmocka_unit_test(test_stage),
+	};
+
+	return cmocka_run_group_tests(tests, setup, NULL);
+}

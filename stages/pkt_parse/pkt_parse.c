@@ -1,0 +1,118 @@
+/*
+ * pkt_parse: parses each packet event's headers (pkt.h: Ethernet, VLAN/QinQ, IPv4/IPv6,
+ * UDP/TCP/ICMP) and stores the result in the mbuf's own fields (packet_type, l2_len,
+ * l3_len, l4_len), where pkt_filter, udp_payload and flow_count read it. Well-formed
+ * frames leave on the default output, malformed ones on `errors` (unchanged apart from a
+ * cleared packet_type), each counted by the reason the parser gives; non-packet events are
+ * dropped as invalid. Frames are read only up to the event's data length. Built-in stage,
+ * stateless; an event shared with another consumer is copied before its mbuf is written.
+ */
+#include <errno.h>
+
+#include <rte_mbuf.h>
+#include <rte_prefetch.h>
+
+#include <sluice/event.h>
+#include <sluice/stage.h>
+
+#include "pkt.h"
+
+/* Counter i for i in 1..SL_PKT_ERR_MAX-1 is the error of that code; 0 counts good frames,
+ * and the last two count fragments and frames without IP. */
+enum { PKT_CNT_PARSED = 0, PKT_CNT_FRAGMENTS = SL_PKT_ERR_MAX, PKT_CNT_NON_IP };
+
+static const char *const pkt_parse_counters[] = {
+	"parsed",
+	"runt",
+	"vlan_truncated",
+	"vlan_depth",
+	"ip_version",
+	"ip_truncated",
+	"ipv4_ihl",
+	"ipv4_total_len",
+	"ipv6_payload_len",
+	"ipv6_ext_truncated",
+	"ipv6_ext_limit",
+	"l4_truncated",
+	"udp_len",
+	"tcp_offset",
+	"fragments",
+	"non_ip",
+	NULL,
+};
+
+_Static_assert(PKT_CNT_NON_IP + 1 <= SL_COUNTER_MAX, "pkt_parse counters fit the ABI");
+_Static_assert(sizeof(pkt_parse_counters) / sizeof(pkt_parse_counters[0]) == PKT_CNT_NON_IP + 2,
+	       "one counter name per error code");
+
+static const char *const pkt_parse_outputs[] = { "default", "errors", NULL };
+
+static const struct sl_param_desc pkt_parse_params[] = {
+	{ NULL },
+};
+
+static int pkt_parse_init(const struct sl_host *host, const struct sl_args *args, void **conf,
+			  struct sl_error *err)
+{
+	*conf = NULL;
+	return 0;
+}
+
+static void pkt_parse_process(const void *conf, struct sl_ctx *ctx, struct sl_burst *in,
+			      struct sl_emit *out)
+{
+	uint64_t *cnt = ctx->counters;
+	struct rte_mbuf **evs = in->ev;
+	uint16_t n = in->n;
+
+	if (n > 0)
+		rte_prefetch0(rte_pktmbuf_mtod(evs[0], void *));
+	for (uint16_t i = 0; i < n; i++) {
+		struct rte_mbuf *ev = evs[i];
+		struct sl_pkt_info pi;
+		enum sl_pkt_err rc;
+
+		if (i + 1 < n) {
+			rte_prefetch0(rte_pktmbuf_mtod(evs[i + 1], void *));
+			if (i + 2 < n)
+				rte_prefetch0((char *)evs[i + 2] + RTE_CACHE_LINE_SIZE);
+		}
+		if (sl_ctx_meta(ctx, ev)->kind != SL_EVENT_PACKET) {
+			sl_drop(out, ev, SL_DROP_INVALID);
+			continue;
+		}
+		rc = sl_pkt_parse(rte_pktmbuf_mtod(ev, const uint8_t *), ev->data_len, &pi);
+		if (rte_mbuf_refcnt_read(ev) > 1) {
+			ev = ctx->host->event_unshare(ctx, ev);
+			if (!ev)
+				continue; /* counted by the host as nombuf */
+		}
+		if (rc != SL_PKT_OK) {
+			ev->packet_type = 0;
+			ev->tx_offload = 0;
+			cnt[rc]++;
+			sl_emit(out, 1, ev);
+			continue;
+		}
+		sl_pkt_store(ev, &pi);
+		cnt[PKT_CNT_PARSED]++;
+		if (pi.fragment)
+			cnt[PKT_CNT_FRAGMENTS]++;
+		if (pi.proto == 0 && !(pi.ptype & RTE_PTYPE_L3_MASK))
+			cnt[PKT_CNT_NON_IP]++;
+		sl_emit(out, 0, ev);
+	}
+}
+
+const struct sl_stage_desc sl_stage_pkt_parse = {
+	SL_STAGE_DESC_INIT,
+	.name = "pkt_parse",
+	.version = "1.0.0",
+	.summary = "parse Ethernet/VLAN/IPv4/IPv6/UDP/TCP/ICMP headers; malformed frames to errors",
+	.params = pkt_parse_params,
+	.outputs = pkt_parse_outputs,
+	.counters = pkt_parse_counters,
+	.flags = SL_STAGE_F_FORWARDS,
+	.init = pkt_parse_init,
+	.process = pkt_parse_process,
+};
