@@ -25,6 +25,7 @@
 #include "event/event.h"
 #include "graph/pipeline.h"
 #include "plugin/registry.h"
+#include "sink/dlq.h"
 #include "sink/sink.h"
 #include "source/source.h"
 
@@ -368,6 +369,7 @@ static int cmd_run(const struct cli *c, struct sl_registry *reg)
 
 	if (load_config(c, reg, true, &cfg) < 0)
 		return 2;
+	sl_dlq_bind(cfg, reg);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	dpdk_log_route();
 	/* Ports named in the file become --vdev / -a EAL options (dataplane/port). */

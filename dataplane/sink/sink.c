@@ -8,12 +8,14 @@
 #include <string.h>
 
 #include "base/check.h"
+#include "dlq.h"
 #include "format/json.h"
 
 static const struct sl_sink_ops *const sink_kinds[] = {
 	&sl_sink_file,
 	&sl_sink_stdout,
 	&sl_sink_null,
+	&sl_sink_dlq,
 	&sl_sink_dpdk,
 };
 

@@ -14,10 +14,12 @@
 
 #include "base/check.h"
 #include "base/log.h"
+#include "sink/dlq.h"
 
 static const struct sl_source_ops *const source_kinds[] = {
 	&sl_source_file,
 	&sl_source_gen,
+	&sl_source_dlq,
 	&sl_source_dpdk,
 };
 
