@@ -3,10 +3,11 @@
  * syslog or JSON sent over UDP flows into the log stages. The payload is what the UDP
  * length says, cut at the end of the IP packet (Ethernet padding is not payload);
  * trailing CR and LF bytes are removed, as a line has no newline. The event is trimmed in
- * place (rte_pktmbuf_adj, no copy unless it is shared); a payload longer than half the
- * event's room is cut to it and flagged truncated, so a parser's record still fits behind
- * the line. Packets that are not UDP (or are fragments, or were not parsed) are dropped as
- * filtered and counted. Built-in stage, stateless.
+ * place (rte_pktmbuf_adj, no copy unless it is shared) and, when little room is left
+ * behind it, moved to the start of the buffer, so a parser has the most room for the
+ * record it appends (a record that still does not fit is that parser's error, as for any
+ * long line). Packets that are not UDP (or are fragments, or were not parsed) are dropped
+ * as filtered and counted. Built-in stage, stateless.
  */
 #include <errno.h>
 #include <string.h>
@@ -19,9 +20,9 @@
 
 #include "../pkt_parse/pkt.h"
 
-enum { UDP_PAYLOAD_CNT_LINES = 0, UDP_PAYLOAD_CNT_NOT_UDP, UDP_PAYLOAD_CNT_TRUNCATED };
+enum { UDP_PAYLOAD_CNT_LINES = 0, UDP_PAYLOAD_CNT_NOT_UDP };
 
-static const char *const udp_payload_counters[] = { "lines", "not_udp", "truncated", NULL };
+static const char *const udp_payload_counters[] = { "lines", "not_udp", NULL };
 
 static const struct sl_param_desc udp_payload_params[] = {
 	{ NULL },
@@ -46,7 +47,7 @@ static void udp_payload_process(const void *conf, struct sl_ctx *ctx, struct sl_
 		struct sl_meta *meta = sl_ctx_meta(ctx, ev);
 		struct sl_pkt_view v;
 		const uint8_t *p;
-		uint32_t off, end, room, len;
+		uint32_t off, end, len;
 
 		if (i + 1 < n)
 			rte_prefetch0(rte_pktmbuf_mtod(evs[i + 1], void *));
@@ -68,27 +69,17 @@ static void udp_payload_process(const void *conf, struct sl_ctx *ctx, struct sl_
 		while (end > off && (p[end - 1] == '\n' || p[end - 1] == '\r'))
 			end--;
 		len = end - off;
-		/* The same limit the sources use: half the data room. */
-		room = (uint32_t)(ev->buf_len - RTE_PKTMBUF_HEADROOM) / 2;
-		if (room > UINT16_MAX)
-			room = UINT16_MAX;
 		if (rte_mbuf_refcnt_read(ev) > 1) {
 			ev = ctx->host->event_unshare(ctx, ev);
 			if (!ev)
 				continue; /* counted by the host as nombuf */
 			meta = sl_ctx_meta(ctx, ev);
 		}
-		meta->flags = 0;
-		if (len > room) {
-			len = room;
-			meta->flags |= SL_META_F_TRUNCATED;
-			cnt[UDP_PAYLOAD_CNT_TRUNCATED]++;
-		}
 		rte_pktmbuf_adj(ev, (uint16_t)off);
 		ev->data_len = (uint16_t)len;
 		ev->pkt_len = len;
 		/* Leave a parser room for its record behind the line. */
-		if (rte_pktmbuf_tailroom(ev) < room && ev->data_off > RTE_PKTMBUF_HEADROOM) {
+		if (rte_pktmbuf_tailroom(ev) < len + 256 && ev->data_off > RTE_PKTMBUF_HEADROOM) {
 			char *dst = (char *)ev->buf_addr + RTE_PKTMBUF_HEADROOM;
 
 			memmove(dst, rte_pktmbuf_mtod(ev, char *), len);
