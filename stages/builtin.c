@@ -24,6 +24,7 @@ extern const struct sl_stage_desc sl_stage_rename;
 extern const struct sl_stage_desc sl_stage_pkt_parse;
 extern const struct sl_stage_desc sl_stage_pkt_filter;
 extern const struct sl_stage_desc sl_stage_udp_payload;
+extern const struct sl_stage_desc sl_stage_flow_count;
 
 /* One stage per line. */
 /* clang-format off */
@@ -42,6 +43,7 @@ const struct sl_stage_desc *const sl_builtin_stages[] = {
 	&sl_stage_pkt_parse,
 	&sl_stage_pkt_filter,
 	&sl_stage_udp_payload,
+	&sl_stage_flow_count,
 	NULL,
 };
 /* clang-format on */

@@ -9,14 +9,18 @@
   packets.py expect IN.pcap OUT_DIR       what the pipeline of issue 4 must write, from
                                           this file's own reading of IN.pcap:
                                           OUT_DIR/expect.frames (the frames of out.pcap,
-                                          hex, one a line), OUT_DIR/expect.log, and
-                                          OUT_DIR/expect.counts ("name value" lines)
+                                          hex, one a line), OUT_DIR/expect.log,
+                                          OUT_DIR/expect.counts ("name value" lines) and
+                                          OUT_DIR/expect.flows (flow_count's records,
+                                          JSON with sorted keys, sorted)
   packets.py frames OUT.pcap              the frames of a capture, hex, one a line
   packets.py corpus DIR                   seed files for the pkt_parse fuzz target
 
 The reference parser below is written from docs/packets.md, not from stages/pkt_parse.
 """
 
+import ipaddress
+import json
 import os
 import random
 import struct
@@ -59,7 +63,7 @@ def parse(f):
         total = be16(ip, 2)
         if total < ihl or total > len(ip):
             return "ipv4_total_len", None
-        info.update(ip=4, proto=ip[9], end=l2 + total)
+        info.update(ip=4, proto=ip[9], end=l2 + total, src=ip[12:16], dst=ip[16:20])
         if be16(ip, 6) & 0x3FFF:
             info["frag"] = True
             return None, info
@@ -97,7 +101,7 @@ def parse(f):
             if frag:
                 info["frag"] = True
                 break
-        info.update(ip=6, proto=nh, end=l2 + end)
+        info.update(ip=6, proto=nh, end=l2 + end, src=ip[8:24], dst=ip[24:40])
         if info["frag"]:
             return None, info
         l4, l4end = l2 + o, l2 + end
@@ -248,8 +252,20 @@ def crafted(seed):
     return frames
 
 
+def flow_of(info, fr, flows):
+    """Count fr in flows under its 5-tuple (ports 0 without a UDP/TCP header)."""
+    if not info["ip"]:
+        return
+    addr = ipaddress.ip_address
+    ports = info["proto"] in (6, 17) and not info["frag"]
+    key = (str(addr(bytes(info["src"]))), str(addr(bytes(info["dst"]))),
+           info["sport"] if ports else 0, info["dport"] if ports else 0, info["proto"])
+    p, b = flows.get(key, (0, 0))
+    flows[key] = (p + 1, b + len(fr))
+
+
 def expect(frames, outdir):
-    counts, out, log = {}, [], []
+    counts, out, log, flows = {}, [], [], {}
     for fr in frames:
         if len(fr) > EVENT_ROOM:
             counts["oversize"] = counts.get("oversize", 0) + 1
@@ -260,6 +276,7 @@ def expect(frames, outdir):
         if err:
             counts["errors"] = counts.get("errors", 0) + 1
             continue
+        flow_of(info, fr, flows)
         if info["proto"] == 17 and not info["frag"] and info["dport"] == 514:
             out.append(fr)
             line = info["payload"]
@@ -272,6 +289,10 @@ def expect(frames, outdir):
             f.write(fr.hex() + "\n")
     with open(os.path.join(outdir, "expect.log"), "wb") as f:
         f.write(b"".join(log))
+    with open(os.path.join(outdir, "expect.flows"), "w") as f:
+        for (s, d, sp, dp, pr), (p, b) in sorted(flows.items()):
+            f.write(json.dumps({"src_ip": s, "dst_ip": d, "src_port": sp, "dst_port": dp,
+                                "proto": pr, "packets": p, "bytes": b}, sort_keys=True) + "\n")
     with open(os.path.join(outdir, "expect.counts"), "w") as f:
         for k in sorted(counts):
             f.write("%s %d\n" % (k, counts[k]))

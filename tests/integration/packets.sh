@@ -8,11 +8,12 @@
 #     the source reports the port statistics and the jumbo frame it could not hold;
 #   - conservation at every node; `sluice validate` accepts the file without an EAL;
 #   - the lines flow into syslog_parse (hostnames as Python reads them);
+#   - flow_count's per-flow packets and bytes equal Python's;
 #   - `loop: true` keeps replaying until SIGINT, then drains and exits 0.
 set -u
 . "$(dirname "$0")/../lib/tap.sh"
 tap_need_sluice
-tap_plan 14
+tap_plan 16
 tap_tmpdir
 cd "$TMP" || exit 1
 # A backgrounded sluice never outlives the test.
@@ -110,6 +111,23 @@ for host, optional in want:
 print("hosts", "yes" if ok and i == len(got) and got else "no %d %d" % (len(got), len(want)))
 PY
 tap_is "$(grep -c '^hosts yes' hosts.check)" 1 "syslog_parse reads the hostname of every non-empty line"
+
+# flow_count over the whole capture, against Python's flows.
+cat >flows.yaml <<'YAML'
+sources:
+  wire: { type: dpdk, device: "net_pcap3,rx_pcap=in.pcap" }
+stages:
+  parse: { use: pkt_parse, inputs: [wire] }
+  flows: { use: flow_count, inputs: [parse] }
+sinks:
+  out:   { type: file, inputs: [flows], path: flows.jsonl, format: jsonl }
+YAML
+timeout -k 5 60 "$SLUICE" run flows.yaml -q --stats-json flows.json
+tap_is "$?" 0 "flow_count runs"
+python3 -c 'import json, sys
+for l in sorted(json.dumps(json.loads(x), sort_keys=True) for x in open(sys.argv[1])): print(l)' flows.jsonl >got.flows
+sort expect.flows >want.flows
+tap_cmp got.flows want.flows "flow_count's packets and bytes per 5-tuple = Python's ($(wc -l <want.flows) flows)"
 
 # loop: true replays until stopped (net_pcap's infinite_rx: frames must fit one mbuf, so
 # it replays out.pcap, which has no jumbo frame).
