@@ -1,13 +1,16 @@
 /*
- * filter: passes the events whose record satisfies the `where` expression (expr.h) and
- * drops the others as filtered. The expression is compiled once in init into an immutable
- * program shared by every replica; process evaluates it per event with no allocation.
- * Built-in stage; uses only the SDK. Events are only read, never modified, so shared
- * (fanned-out) events pass through without a copy.
+ * filter: passes the events whose record satisfies the `where` expression and drops the
+ * others as filtered. The expression (the shared engine, stages/expr, docs/expressions.md)
+ * is compiled once in init into an immutable program shared by every replica, with its
+ * per-lcore blocks; process evaluates it per event with no allocation (a plain
+ * `field OP integer` is one lookup and a range check, inline here). Built-in stage; uses
+ * only the SDK. Events are only read, never modified, so shared (fanned-out) events pass
+ * through without a copy.
  */
 #include <errno.h>
 #include <stdio.h>
 
+#include <rte_lcore.h>
 #include <rte_mbuf.h>
 #include <rte_prefetch.h>
 
@@ -15,7 +18,7 @@
 #include <sluice/record.h>
 #include <sluice/stage.h>
 
-#include "expr.h"
+#include "../expr/expr.h"
 
 enum { FILTER_CNT_MATCHED = 0, FILTER_CNT_REJECTED, FILTER_CNT_NO_RECORD };
 
@@ -43,7 +46,7 @@ static int filter_init(const struct sl_host *host, const struct sl_args *args, v
 		snprintf(err->msg, sizeof(err->msg), "missing the required parameter 'where'");
 		return -EINVAL;
 	}
-	rc = sl_expr_compile(where->str, &e, &off, err->msg, sizeof(err->msg));
+	rc = sl_expr_compile(where->str, RTE_MAX_LCORE, &e, &off, err->msg, sizeof(err->msg));
 	if (rc == -ENOMEM) {
 		err->key = NULL;
 		snprintf(err->msg, sizeof(err->msg), "out of memory compiling 'where'");
@@ -53,6 +56,15 @@ static int filter_init(const struct sl_host *host, const struct sl_args *args, v
 		err->key = "where";
 		err->offset = off;
 		return rc;
+	}
+	if (sl_expr_result_kind(e) != SL_EXPR_KIND_BOOL &&
+	    sl_expr_result_kind(e) != SL_EXPR_KIND_ANY) {
+		err->key = "where";
+		err->offset = 0;
+		snprintf(err->msg, sizeof(err->msg), "the condition is %s, not true/false",
+			 sl_expr_kind_name(sl_expr_result_kind(e)));
+		sl_expr_destroy(e);
+		return -EINVAL;
 	}
 	*conf = e;
 	return 0;
@@ -70,6 +82,7 @@ static void filter_process(const void *conf, struct sl_ctx *ctx, struct sl_burst
 	uint64_t *cnt = ctx->counters;
 	struct rte_mbuf **evs = in->ev;
 	uint16_t n = in->n;
+	unsigned lcore = ctx->lcore;
 
 	for (uint16_t i = 0; i < n && i < 2; i++) {
 		rte_prefetch0(evs[i]);
@@ -92,7 +105,7 @@ static void filter_process(const void *conf, struct sl_ctx *ctx, struct sl_burst
 		rec = sl_event_record(ctx, ev);
 		if (rec.len == 0)
 			cnt[FILTER_CNT_NO_RECORD]++;
-		if (sl_expr_eval(e, rec)) {
+		if (sl_expr_test(e, rec, lcore)) {
 			cnt[FILTER_CNT_MATCHED]++;
 			sl_emit(out, 0, ev);
 		} else {
@@ -110,7 +123,7 @@ static const char *const *filter_reads(const void *conf)
 
 const struct sl_stage_desc sl_stage_filter = {
 	SL_STAGE_DESC_INIT,	     .name = "filter",
-	.version = "1.1.0",	     .summary = "keep events whose record matches a condition",
+	.version = "1.2.0",	     .summary = "keep events whose record matches a condition",
 	.params = filter_params,     .outputs = NULL,
 	.counters = filter_counters, .flags = SL_STAGE_F_FORWARDS,
 	.init = filter_init,	     .process = filter_process,
