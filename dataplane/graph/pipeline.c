@@ -616,7 +616,8 @@ static int pipeline_assign_tasks(struct sl_pipeline *p)
 int sl_pipeline_create(struct sl_config *cfg, struct sl_pipeline **out)
 {
 	struct sl_event_pool_conf pc = { .name = "sl_events",
-					 .data_room = SL_EVENT_DATA_ROOM,
+					 .data_room = SL_EVENT_SMALL_ROOM,
+					 .big_room = SL_EVENT_DATA_ROOM,
 					 .cache = PIPELINE_CACHE,
 					 .socket = -1 };
 	struct sl_pipeline *p = calloc(1, sizeof(*p));
@@ -1065,7 +1066,7 @@ void sl_pipeline_destroy(struct sl_pipeline *p)
 	free(p->nodes);
 	free(p->workers);
 	free(p->task_slots);
-	rte_mempool_free(p->pool);
+	sl_event_pool_free(p->pool);
 	if (the_pipeline == p)
 		the_pipeline = NULL;
 	free(p);

@@ -48,6 +48,7 @@
 
 #include "base/check.h"
 #include "base/log.h"
+#include "event/event.h"
 #include "source.h"
 
 #define FILE_STASH     64 /* mbufs allocated per refill */
@@ -96,6 +97,7 @@ struct file_source {
 	int meta_offset;
 	uint16_t node_id;
 	uint32_t line_max, read_bytes, depth;
+	uint32_t line_small; /* longest line an event holds before it is enlarged */
 	struct file_buf *bufs;
 	struct file_cursor cur;
 	bool uring;
@@ -296,6 +298,30 @@ static inline uint32_t file_copy_line(char *dst, const char *src, uint32_t lim)
 #endif
 }
 
+/*
+ * Frame and copy the line at src (avail bytes up to the region's end) into the event at
+ * the top of the stash, whose data it becomes. Copied into the mbuf's own room first; a
+ * line longer than that is copied again into a big buffer attached to the event
+ * (sl_event_enlarge), which stays with it. *lim is set to min(avail, line_max + 1). Returns
+ * the newline's index, lim when there is none within lim (as file_copy_line), or UINT32_MAX
+ * when no big buffer was free (the caller retries on the next poll).
+ */
+static inline uint32_t file_frame(struct file_source *fs, const char *src, uint32_t avail,
+				  uint32_t *lim)
+{
+	struct rte_mbuf *m = fs->stash[fs->n_stash - 1];
+	uint32_t all = avail > fs->line_max ? fs->line_max + 1 : avail;
+	uint32_t first = all > fs->line_small ? fs->line_small + 1 : all;
+	uint32_t k = file_copy_line(rte_pktmbuf_mtod(m, char *), src, first);
+
+	*lim = all;
+	if (likely(k < first) || first == all)
+		return k;
+	if (!RTE_MBUF_HAS_EXTBUF(m) && !sl_event_enlarge(m))
+		return UINT32_MAX;
+	return file_copy_line(rte_pktmbuf_mtod(m, char *), src, all);
+}
+
 /* Finish the event at the top of the stash, whose data already holds len line bytes. */
 static inline void file_emit(struct file_source *fs, struct rte_mbuf **ev, uint16_t *n,
 			     uint32_t len, uint8_t flags, uint64_t off, uint64_t tsc)
@@ -437,13 +463,15 @@ static uint16_t file_poll(void *self, struct rte_mbuf **ev, uint16_t max, bool *
 				file_finish(fs, 0);
 				break;
 			}
-			uint32_t lim = avail > fs->line_max ? fs->line_max + 1 : avail;
-			uint32_t k;
+			uint32_t lim, k;
 
 			if (fs->n_stash == 0 && !file_stash_refill(fs))
 				break;
-			k = file_copy_line(rte_pktmbuf_mtod(fs->stash[fs->n_stash - 1], char *),
-					   c->p, lim);
+			k = file_frame(fs, c->p, avail, &lim);
+			if (unlikely(k == UINT32_MAX)) {
+				fs->n_nombuf++;
+				break;
+			}
 			if (k < lim) {
 				/* A whole line of k bytes. */
 				file_line_whole(fs, ev, &n, c->p, k, c->p_off, tsc);
@@ -1044,10 +1072,13 @@ static bool tail_frame(struct file_source *fs, struct tail_file *f, struct rte_m
 			f->skip = false;
 			continue;
 		}
-		lim = avail > fs->line_max ? fs->line_max + 1 : avail;
 		if (fs->n_stash == 0 && !file_stash_refill(fs))
 			return false;
-		k = file_copy_line(rte_pktmbuf_mtod(fs->stash[fs->n_stash - 1], char *), t->p, lim);
+		k = file_frame(fs, t->p, avail, &lim);
+		if (unlikely(k == UINT32_MAX)) {
+			fs->n_nombuf++;
+			return false;
+		}
 		if (k < lim) {
 			file_line_whole(fs, ev, n, t->p, k, t->p_off, tsc);
 			t->p_off += k + 1;
@@ -1587,7 +1618,7 @@ static int file_create(const struct sl_args *args, const struct sl_io_env *env, 
 		err->key = NULL;
 		snprintf(err->msg, sizeof(err->msg),
 			 "events are too small for lines: data room %u bytes",
-			 rte_pktmbuf_data_room_size(env->pool));
+			 rte_pktmbuf_data_room_size(env->pool) - RTE_PKTMBUF_HEADROOM);
 		return -EINVAL;
 	}
 	if (max_line < 0 || max_line > room) {
@@ -1605,6 +1636,7 @@ static int file_create(const struct sl_args *args, const struct sl_io_env *env, 
 	fs->meta_offset = env->meta_offset;
 	fs->node_id = env->node_id;
 	fs->line_max = max_line ? (uint32_t)max_line : room;
+	fs->line_small = RTE_MIN(fs->line_max, sl_event_line_max_small(env->pool));
 	fs->read_bytes = (uint32_t)read_bytes;
 	fs->depth = (uint32_t)depth;
 	a = sl_args_get(args, "max_line_policy");

@@ -20,6 +20,7 @@
 #include <rte_mbuf.h>
 
 #include "base/check.h"
+#include "event/event.h"
 #include "gen_nginx.h"
 #include "source.h"
 
@@ -411,7 +412,8 @@ static int gen_create(const struct sl_args *args, const struct sl_io_env *env, v
 	const struct sl_arg *count = sl_args_get(args, "count");
 	const struct sl_arg *rate = sl_args_get(args, "rate");
 	const struct sl_arg *seed = sl_args_get(args, "seed");
-	uint32_t room = sl_source_line_room(env->pool);
+	/* Generated lines are short: they go in events as they come, never enlarged. */
+	uint32_t room = sl_event_line_max_small(env->pool);
 	struct gen_source *g;
 
 	*self = NULL;

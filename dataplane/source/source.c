@@ -14,6 +14,7 @@
 
 #include "base/check.h"
 #include "base/log.h"
+#include "event/event.h"
 #include "sink/dlq.h"
 
 static const struct sl_source_ops *const source_kinds[] = {
@@ -38,11 +39,9 @@ const struct sl_source_ops *sl_source_at(uint32_t i)
 
 uint32_t sl_source_line_room(struct rte_mempool *pool)
 {
-	uint32_t room = rte_pktmbuf_data_room_size(pool);
+	/* Enlarged if need be (event.h); a source copies into a small event first. */
+	uint32_t room = sl_event_line_max(pool);
 
-	if (room <= RTE_PKTMBUF_HEADROOM + 64)
-		return 0;
-	room = (room - RTE_PKTMBUF_HEADROOM) / 2;
 	/* meta->raw_len is 16 bits wide. */
 	return room > UINT16_MAX ? UINT16_MAX : room;
 }
