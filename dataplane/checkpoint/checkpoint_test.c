@@ -40,6 +40,17 @@ static const struct sl_ckpt_file sample[] = {
 	{ .dev = 0, .ino = 0, .fp = 0, .off = 0, .fp_len = 1, .slot = 0, .flags = 0 },
 };
 
+static void assert_file_equal(const struct sl_ckpt_file *a, const struct sl_ckpt_file *b)
+{
+	assert_int_equal(a->dev, b->dev);
+	assert_int_equal(a->ino, b->ino);
+	assert_int_equal(a->fp, b->fp);
+	assert_int_equal(a->off, b->off);
+	assert_int_equal(a->fp_len, b->fp_len);
+	assert_int_equal(a->slot, b->slot);
+	assert_int_equal(a->flags, b->flags);
+}
+
 static void round_trip(const struct sl_ckpt_file *in, uint32_t n)
 {
 	struct sl_ckpt_error err = { 0 };
@@ -52,7 +63,7 @@ static void round_trip(const struct sl_ckpt_file *in, uint32_t n)
 	assert_int_equal(sl_ckpt_parse(buf, len, &out, &got, &err), 0);
 	assert_int_equal(got, n);
 	for (uint32_t i = 0; i < n; i++)
-		assert_memory_equal(&out[i], &in[i], sizeof(*in));
+		assert_file_equal(&out[i], &in[i]);
 	free(out);
 	free(buf);
 }
@@ -205,12 +216,13 @@ static void test_store_load(void **state)
 	assert_int_equal(stat(tmp, &st), -1);
 	assert_int_equal(sl_ckpt_load(path, &out, &n, msg, sizeof(msg)), 0);
 	assert_int_equal(n, 2);
-	assert_memory_equal(out, sample, 2 * sizeof(*out));
+	assert_file_equal(&out[0], &sample[0]);
+	assert_file_equal(&out[1], &sample[1]);
 	free(out);
 	assert_int_equal(sl_ckpt_store(path, sample + 2, 1, msg, sizeof(msg)), 0);
 	assert_int_equal(sl_ckpt_load(path, &out, &n, msg, sizeof(msg)), 0);
 	assert_int_equal(n, 1);
-	assert_memory_equal(out, sample + 2, sizeof(*out));
+	assert_file_equal(&out[0], &sample[2]);
 	free(out);
 	/* A damaged checkpoint is reported with its path and the byte offset. */
 	assert_int_equal(truncate(path, 30), 0);

@@ -44,7 +44,7 @@
 #define FILE_SINK_BUFS	    4
 #define FILE_SINK_BUF_BYTES (1u << 20)
 #define FILE_SINK_NONE	    UINT32_MAX
-#define FILE_SINK_SYNC_TAG  UINT64_MAX /* user_data of an fsync request */
+#define FILE_SINK_SYNC_TAG  (1ull << 63) /* user_data of an fsync: tag | events it covers */
 
 enum file_sink_fsync {
 	FSYNC_NONE = 0,
@@ -61,10 +61,11 @@ enum wbuf_state {
 
 struct wbuf {
 	char *mem;
-	uint32_t len;  /* bytes formatted */
-	uint32_t done; /* bytes written so far */
-	uint64_t off;  /* file offset of mem[0] */
-	uint8_t state; /* enum wbuf_state */
+	uint32_t len;	   /* bytes formatted */
+	uint32_t done;	   /* bytes written so far */
+	uint64_t off;	   /* file offset of mem[0] */
+	uint64_t ev_start; /* events taken before this buffer's first one */
+	uint8_t state;	   /* enum wbuf_state */
 };
 
 struct file_sink {
@@ -88,6 +89,11 @@ struct file_sink {
 	uint64_t n_events, n_bytes, n_encode_errors, n_write_errors, n_discarded;
 	uint64_t n_fsyncs, n_rotations;
 	char *path;
+	/* Durability, counted in events in the order write took them (sink.h, durable). */
+	bool event_id;	     /* write each event's id */
+	uint64_t n_taken;    /* events write took, formatted or not */
+	uint64_t ev_synced;  /* events covered by a completed sync */
+	uint64_t ev_durable; /* last answer of durable(); frozen after a write error */
 };
 
 static const struct sl_param_desc file_sink_params[] = {
@@ -100,6 +106,8 @@ static const struct sl_param_desc file_sink_params[] = {
 	{ "fsync_interval", SL_PARAM_STR, false, "1s", "fsync: interval: at most this often" },
 	{ "rotate_bytes", SL_PARAM_INT, false, "0",
 	  "rename the file to PATH.N once it holds this many bytes (0 = never)" },
+	{ "event_id", SL_PARAM_BOOL, false, "false",
+	  "write each event's id (jsonl: an \"event_id\" field; raw: \"ID \" before the line)" },
 	{ NULL },
 };
 
@@ -114,21 +122,39 @@ static void file_sink_error(struct file_sink *s, int err)
 	}
 }
 
-/* Start an fdatasync of what was written so far: a ring request, or a call now. */
+/* Events whose bytes are all written: those taken before the first buffer still being
+ * filled or written (buffers are filled and queued in event order). */
+static uint64_t file_sink_written(const struct file_sink *s)
+{
+	uint64_t w = s->n_taken;
+
+	for (uint32_t i = 0; i < FILE_SINK_BUFS; i++)
+		if (s->bufs[i].state != WBUF_FREE && s->bufs[i].ev_start < w)
+			w = s->bufs[i].ev_start;
+	return w;
+}
+
+/* Start an fdatasync of what was written so far: a ring request, or a call now. It covers
+ * the writes completed before it starts, so it makes that many events durable. */
 static void file_sink_sync_start(struct file_sink *s)
 {
+	uint64_t mark = file_sink_written(s);
 	struct io_uring_sqe *sqe;
 
 	s->sync_wanted = false;
 	s->synced_off = s->next_off;
-	if (s->err || s->next_off == UINT64_MAX)
+	if (s->err)
 		return;
+	if (s->next_off == UINT64_MAX) {
+		s->ev_synced = mark; /* a pipe or device: nothing to sync */
+		return;
+	}
 	s->n_fsyncs++;
 	if (s->uring) {
 		sqe = io_uring_get_sqe(&s->ring);
 		if (sqe) {
 			io_uring_prep_fsync(sqe, s->fd, IORING_FSYNC_DATASYNC);
-			io_uring_sqe_set_data64(sqe, FILE_SINK_SYNC_TAG);
+			io_uring_sqe_set_data64(sqe, FILE_SINK_SYNC_TAG | mark);
 			s->n_sync_inflight++;
 			io_uring_submit(&s->ring);
 			return;
@@ -136,6 +162,8 @@ static void file_sink_sync_start(struct file_sink *s)
 	}
 	if (fdatasync(s->fd) < 0 && errno != EINVAL)
 		file_sink_error(s, -errno);
+	else if (mark > s->ev_synced)
+		s->ev_synced = mark;
 }
 
 /* Queue the rest of buffer i (io_uring), or write it out now. */
@@ -241,11 +269,16 @@ static void file_sink_reap(struct file_sink *s, bool wait)
 	}
 	io_uring_for_each_cqe (&s->ring, head, cqe) {
 		seen++;
-		if (io_uring_cqe_get_data64(cqe) == FILE_SINK_SYNC_TAG) {
+		uint64_t data = io_uring_cqe_get_data64(cqe);
+
+		if (data & FILE_SINK_SYNC_TAG) {
 			s->n_sync_inflight--;
 			before++; /* not a write: keeps the resubmission count below exact */
 			if (cqe->res < 0 && cqe->res != -EINVAL)
 				file_sink_error(s, cqe->res);
+			/* Syncs may complete in any order; a later one covers an earlier one. */
+			else if ((data & ~FILE_SINK_SYNC_TAG) > s->ev_synced)
+				s->ev_synced = data & ~FILE_SINK_SYNC_TAG;
 			continue;
 		}
 		file_sink_complete(s, (uint32_t)io_uring_cqe_get_data64(cqe), cqe->res);
@@ -315,12 +348,21 @@ static struct wbuf *file_sink_buf(struct file_sink *s)
 				s->cur = i;
 				s->bufs[i].state = WBUF_FILLING;
 				s->bufs[i].len = 0;
+				s->bufs[i].ev_start = s->n_taken;
 				return &s->bufs[i];
 			}
 		}
 		file_sink_reap(s, false);
 	}
 	return NULL;
+}
+
+static inline long file_sink_format(const struct file_sink *s, struct rte_mbuf *m, char *out,
+				    size_t cap)
+{
+	if (unlikely(s->event_id))
+		return sl_sink_format_event_id(s->fmt, s->meta_offset, m, out, cap);
+	return sl_sink_format_event(s->fmt, s->meta_offset, m, out, cap);
 }
 
 static uint16_t file_sink_write(void *self, struct rte_mbuf **ev, uint16_t n)
@@ -336,6 +378,7 @@ static uint16_t file_sink_write(void *self, struct rte_mbuf **ev, uint16_t n)
 
 		if (s->err) {
 			s->n_discarded += n - i;
+			s->n_taken += n - i;
 			rte_pktmbuf_free_bulk(ev + i, n - i);
 			return n;
 		}
@@ -344,16 +387,15 @@ static uint16_t file_sink_write(void *self, struct rte_mbuf **ev, uint16_t n)
 		b = file_sink_buf(s);
 		if (!b)
 			break;
-		r = sl_sink_format_event(s->fmt, s->meta_offset, m, b->mem + b->len,
-					 FILE_SINK_BUF_BYTES - b->len);
+		r = file_sink_format(s, m, b->mem + b->len, FILE_SINK_BUF_BYTES - b->len);
 		if (r == -2 && b->len > 0) {
 			file_sink_submit_cur(s);
 			b = file_sink_buf(s);
 			if (!b)
 				break;
-			r = sl_sink_format_event(s->fmt, s->meta_offset, m, b->mem,
-						 FILE_SINK_BUF_BYTES);
+			r = file_sink_format(s, m, b->mem, FILE_SINK_BUF_BYTES);
 		}
+		s->n_taken++;
 		if (r < 0) {
 			s->n_encode_errors++;
 		} else {
@@ -393,7 +435,27 @@ static int file_sink_flush(void *self, bool final)
 		if (fsync(s->fd) < 0 && errno != EINVAL)
 			file_sink_error(s, -errno);
 	}
+	if (!s->err)
+		s->ev_synced = file_sink_written(s);
 	return s->err;
+}
+
+/* Events durable per the fsync policy: written (none, end: the page cache holds them, so
+ * they survive the process though not the machine) or written and synced (interval,
+ * every_batch). After a write error, nothing more: those events were not written. */
+static uint64_t file_sink_durable(void *self)
+{
+	struct file_sink *s = self;
+
+	if (s->err)
+		return s->ev_durable;
+	file_sink_reap(s, false);
+	if (s->err)
+		return s->ev_durable;
+	s->ev_durable = s->fsync_mode == FSYNC_INTERVAL || s->fsync_mode == FSYNC_EVERY_BATCH
+				? s->ev_synced
+				: file_sink_written(s);
+	return s->ev_durable;
 }
 
 static void file_sink_summary_line(void *self, char *buf, size_t len)
@@ -561,6 +623,7 @@ static int file_sink_create(const struct sl_args *args, const struct sl_io_env *
 	const struct sl_arg *fs = sl_args_get(args, "fsync");
 	const struct sl_arg *interval = sl_args_get(args, "fsync_interval");
 	const struct sl_arg *rotate = sl_args_get(args, "rotate_bytes");
+	const struct sl_arg *event_id = sl_args_get(args, "event_id");
 	int fmt = format ? sl_sink_format_parse(format->str) : SL_FORMAT_JSONL;
 	bool do_append = append && append->b;
 	struct file_sink *s;
@@ -583,6 +646,7 @@ static int file_sink_create(const struct sl_args *args, const struct sl_io_env *
 		sl_window_parse(interval->str, &ns);
 	s->sync_interval_tsc = ns / 1000 * (rte_get_tsc_hz() / 1000) / 1000;
 	s->rotate_bytes = rotate && rotate->i > 0 ? (uint64_t)rotate->i : 0;
+	s->event_id = event_id && event_id->b;
 	s->path = strdup(path->str);
 	if (!s->path) {
 		rc = -ENOMEM;
@@ -634,6 +698,7 @@ const struct sl_sink_ops sl_sink_file = {
 	.check = file_sink_check,
 	.write = file_sink_write,
 	.flush = file_sink_flush,
+	.durable = file_sink_durable,
 	.summary_line = file_sink_summary_line,
 	.destroy = file_sink_destroy,
 };

@@ -5,6 +5,8 @@
  */
 #include "sink.h"
 
+#include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "base/check.h"
@@ -12,11 +14,7 @@
 #include "format/json.h"
 
 static const struct sl_sink_ops *const sink_kinds[] = {
-	&sl_sink_file,
-	&sl_sink_stdout,
-	&sl_sink_null,
-	&sl_sink_dlq,
-	&sl_sink_dpdk,
+	&sl_sink_file, &sl_sink_stdout, &sl_sink_null, &sl_sink_dlq, &sl_sink_dpdk,
 };
 
 const struct sl_sink_ops *sl_sink_find(const char *type)
@@ -73,4 +71,38 @@ long sl_sink_format_event(enum sl_sink_format fmt, int meta_offset, struct rte_m
 		return -2;
 	out[n] = '\n';
 	return n + 1;
+}
+
+long sl_sink_format_event_id(enum sl_sink_format fmt, int meta_offset, struct rte_mbuf *ev,
+			     char *out, size_t cap)
+{
+	const struct sl_meta *m = sl_event_meta(meta_offset, ev);
+	bool has_rec = m->kind == SL_EVENT_RECORD && m->rec_off < ev->data_len;
+	uint32_t raw = m->raw_len < ev->data_len ? m->raw_len : ev->data_len;
+	char pre[40];
+	long n;
+	int pl;
+
+	if (fmt == SL_FORMAT_RAW && (raw > 0 || !has_rec)) {
+		pl = snprintf(pre, sizeof(pre), "%" PRIu64 " ", m->event_id);
+		if (cap < (size_t)pl)
+			return -2;
+		n = sl_sink_format_event(fmt, meta_offset, ev, out + pl, cap - (size_t)pl);
+		if (n < 0)
+			return n;
+		memcpy(out, pre, (size_t)pl);
+		return n + pl;
+	}
+	/* The object is written one byte before the end of the prefix, so the prefix's
+	 * final ',' replaces its '{'. */
+	pl = snprintf(pre, sizeof(pre), "{\"event_id\":%" PRIu64 ",", m->event_id);
+	if (cap < (size_t)pl + 2)
+		return -2;
+	n = sl_sink_format_event(fmt, meta_offset, ev, out + pl - 1, cap - (size_t)pl + 1);
+	if (n < 0)
+		return n;
+	if (out[pl] == '}')
+		pre[pl - 1] = ' '; /* an empty object: no field follows */
+	memcpy(out, pre, (size_t)pl);
+	return n + pl - 1;
 }

@@ -32,6 +32,14 @@ struct sl_sink_ops {
 	uint16_t (*write)(void *self, struct rte_mbuf **ev, uint16_t n);
 	/** Push buffered output; final = end of input, must complete. 0 or -errno. */
 	int (*flush)(void *self, bool final);
+	/** Optional: the acknowledgement path of end-to-end delivery. How many of the events
+	 *  write took (counted from the first, in the order taken, including ones it could not
+	 *  encode) are durable per the sink's own policy; never decreases, and stops growing
+	 *  after a write error (those events were not delivered). The runtime acknowledges
+	 *  events to their sources up to this count; called on the sink's lcore, after write
+	 *  and flush, often (keep it cheap: no syscall when nothing completed). NULL: an event
+	 *  is durable once write took it (stdout, null). */
+	uint64_t (*durable)(void *self);
 	void (*summary_line)(void *self, char *buf, size_t len);
 	void (*destroy)(void *self);
 };
@@ -53,5 +61,11 @@ int sl_sink_format_parse(const char *s);
  *  written, -1 when the record cannot be encoded, -2 when out is too small. Any thread. */
 long sl_sink_format_event(enum sl_sink_format fmt, int meta_offset, struct rte_mbuf *ev, char *out,
 			  size_t cap);
+
+/** As sl_sink_format_event, with the event's id (meta->event_id, decimal): jsonl objects
+ *  get "event_id" as their first field, raw lines a prefix "ID " (so a reader splits at
+ *  the first space). */
+long sl_sink_format_event_id(enum sl_sink_format fmt, int meta_offset, struct rte_mbuf *ev,
+			     char *out, size_t cap);
 
 #endif

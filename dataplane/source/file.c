@@ -48,6 +48,7 @@
 
 #include "base/check.h"
 #include "base/log.h"
+#include "checkpoint/checkpoint.h"
 #include "event/event.h"
 #include "source.h"
 
@@ -133,6 +134,10 @@ static const struct sl_param_desc file_params[] = {
 	{ "glob_interval", SL_PARAM_STR, false, "1s", "re-scan the globs this often" },
 	{ "rotate_wait", SL_PARAM_STR, false, "1s",
 	  "keep a rotated-away or deleted file open this long after its last new byte" },
+	{ "checkpoint", SL_PARAM_STR, false, NULL,
+	  "file keeping each file's acknowledged offset across restarts (at-least-once)" },
+	{ "checkpoint_interval", SL_PARAM_STR, false, "1s",
+	  "how often the position is taken; bounds the duplicates after a crash" },
 	{ NULL },
 };
 
@@ -345,12 +350,13 @@ static inline void file_emit(struct file_source *fs, struct rte_mbuf **ev, uint1
 /* A whole line of k bytes at src, already copied into the top stash mbuf: emit it (less a
  * final '\r' with strip_cr), or count it when empty. Both engines frame with this. */
 static inline void file_line_whole(struct file_source *fs, struct rte_mbuf **ev, uint16_t *n,
-				   const char *src, uint32_t k, uint64_t off, uint64_t tsc)
+				   const char *src, uint32_t k, uint64_t off, uint64_t tsc,
+				   uint8_t stamp)
 {
 	if (unlikely(fs->strip_cr) && k && src[k - 1] == '\r')
 		k--;
 	if (k)
-		file_emit(fs, ev, n, k, 0, off, tsc);
+		file_emit(fs, ev, n, k, stamp, off, tsc);
 	else
 		fs->n_empty++;
 }
@@ -358,12 +364,12 @@ static inline void file_line_whole(struct file_source *fs, struct rte_mbuf **ev,
 /* No newline within line_max + 1 bytes: keep line_max of them (flagged), or none (skip
  * policy). The caller then drops the rest up to the newline. */
 static inline void file_line_long(struct file_source *fs, struct rte_mbuf **ev, uint16_t *n,
-				  uint64_t off, uint64_t tsc)
+				  uint64_t off, uint64_t tsc, uint8_t stamp)
 {
 	if (fs->skip_long) {
 		fs->n_skipped++;
 	} else {
-		file_emit(fs, ev, n, fs->line_max, SL_META_F_TRUNCATED, off, tsc);
+		file_emit(fs, ev, n, fs->line_max, SL_META_F_TRUNCATED | stamp, off, tsc);
 		fs->n_truncated++;
 	}
 }
@@ -474,13 +480,13 @@ static uint16_t file_poll(void *self, struct rte_mbuf **ev, uint16_t max, bool *
 			}
 			if (k < lim) {
 				/* A whole line of k bytes. */
-				file_line_whole(fs, ev, &n, c->p, k, c->p_off, tsc);
+				file_line_whole(fs, ev, &n, c->p, k, c->p_off, tsc, 0);
 				c->p_off += k + 1;
 				c->p += k + 1;
 				continue;
 			}
 			if (avail > fs->line_max) {
-				file_line_long(fs, ev, &n, c->p_off, tsc);
+				file_line_long(fs, ev, &n, c->p_off, tsc, 0);
 				c->skip = true;
 				c->p_off += lim;
 				c->p += lim;
@@ -579,6 +585,22 @@ struct tail {
 	bool started; /* the first scan ran: later files start at the beginning */
 	struct tail_forgotten forgotten[TAIL_FORGET_MAX];
 	uint32_t forget_next;
+	/* checkpoint: (NULL path: none) */
+	char *ckpt_path;
+	struct sl_source_ack ack;
+	uint8_t stamp;		     /* of the current epoch, in every event's flags; 0 without */
+	uint64_t epoch_tsc;	     /* checkpoint_interval */
+	uint64_t epoch_end_tsc;	     /* when the current epoch closes */
+	bool final_closed;	     /* the last epoch is closed: nothing more is emitted */
+	bool ckpt_loaded;	     /* a checkpoint existed: start_at no longer applies */
+	struct sl_ckpt_file *resume; /* loaded at start, not yet matched by a scan */
+	uint32_t n_resume;
+	struct tail_snap {
+		struct sl_ckpt_file *f;
+		uint32_t n, cap;
+	} snap[SL_ACK_EPOCHS];	 /* position when epoch e closed, in snap[e % SL_ACK_EPOCHS] */
+	struct tail_snap stored; /* what the checkpoint file holds (controller's copy) */
+	uint64_t n_resumed, n_commits, n_commit_errors;
 	char *warned[TAIL_WARN_MAX];
 	uint32_t n_warned;
 	uint64_t n_opened, n_closed, n_truncations, n_nonregular, n_fp_changes;
@@ -740,6 +762,32 @@ static int tail_add(struct file_source *fs, const char *path, const struct stat 
 	if (!tail_hash(fd, f->fp_len, &f->fp))
 		f->fp_len = 0, f->fp = XXH64(NULL, 0, 0);
 	f->dirty = true;
+	/* A file in the checkpoint: resume at its committed offset if it is still the
+	 * same file (same first bytes) and still that long. */
+	for (uint32_t i = 0; i < t->n_resume; i++) {
+		struct sl_ckpt_file r = t->resume[i];
+		uint64_t h;
+
+		if (r.dev != f->dev || r.ino != f->ino)
+			continue;
+		t->resume[i] = t->resume[--t->n_resume];
+		if (r.fp_len <= (uint64_t)fst.st_size && tail_hash(fd, r.fp_len, &h) && h == r.fp) {
+			if (r.off <= (uint64_t)fst.st_size) {
+				f->read_off = r.off;
+				f->skip = r.flags & SL_CKPT_F_SKIP;
+				t->n_resumed++;
+			} else {
+				t->n_truncations++; /* shorter than what we had: rewritten */
+			}
+			f->slot = r.slot;
+			for (uint32_t k = 0; k < t->n_files; k++)
+				if (t->files[k]->slot == f->slot)
+					f->slot = tail_slot(t, f->dev, f->ino, f->fp);
+			goto added;
+		}
+		t->n_fp_changes++;
+		break;
+	}
 	/* A file seen before (renamed away and back): resume where it was closed, unless
 	 * its first bytes changed (the inode was reused for another file). */
 	for (uint32_t i = 0; i < TAIL_FORGET_MAX; i++) {
@@ -758,7 +806,7 @@ static int tail_add(struct file_source *fs, const char *path, const struct stat 
 		t->n_fp_changes++;
 	}
 	f->slot = tail_slot(t, f->dev, f->ino, f->fp);
-	if (t->follow && t->start_end && !t->started && fst.st_size > 0) {
+	if (t->follow && t->start_end && !t->started && !t->ckpt_loaded && fst.st_size > 0) {
 		char last = '\n';
 
 		f->read_off = (uint64_t)fst.st_size;
@@ -1026,7 +1074,7 @@ static void tail_emit_pend(struct file_source *fs, struct tail_file *f, struct r
 	if (f->n_pend && (!f->skip || f->orphan)) {
 		memcpy(rte_pktmbuf_mtod(fs->stash[fs->n_stash - 1], char *), f->pend, f->n_pend);
 		fs->cur.slot = f->slot;
-		file_emit(fs, ev, n, f->n_pend, 0, off, tsc);
+		file_emit(fs, ev, n, f->n_pend, fs->tail->stamp, off, tsc);
 	}
 	f->n_pend = 0;
 	f->orphan = false;
@@ -1080,13 +1128,13 @@ static bool tail_frame(struct file_source *fs, struct tail_file *f, struct rte_m
 			return false;
 		}
 		if (k < lim) {
-			file_line_whole(fs, ev, n, t->p, k, t->p_off, tsc);
+			file_line_whole(fs, ev, n, t->p, k, t->p_off, tsc, t->stamp);
 			t->p_off += k + 1;
 			t->p += k + 1;
 			continue;
 		}
 		if (avail > fs->line_max) {
-			file_line_long(fs, ev, n, t->p_off, tsc);
+			file_line_long(fs, ev, n, t->p_off, tsc, t->stamp);
 			f->skip = true;
 			t->p_off += lim;
 			t->p += lim;
@@ -1245,6 +1293,126 @@ static void tail_retire(struct file_source *fs, struct rte_mbuf **ev, uint16_t *
 	}
 }
 
+/* Offset of the first byte of f (file i) not yet emitted: where a restart resumes. */
+static uint64_t tail_emitted_off(const struct tail *t, uint32_t i, const struct tail_file *f)
+{
+	if ((int)i == t->act)
+		return t->have_region ? t->p_off : f->read_off - t->carry;
+	/* An orphan's parked line belongs to the content before a truncation. */
+	return f->orphan ? f->read_off : f->read_off - f->n_pend;
+}
+
+static bool tail_snap_reserve(struct tail_snap *sn, uint32_t n)
+{
+	struct sl_ckpt_file *nf;
+
+	if (n <= sn->cap)
+		return true;
+	nf = realloc(sn->f, n * sizeof(*nf));
+	if (!nf)
+		return false;
+	sn->f = nf;
+	sn->cap = n;
+	return true;
+}
+
+/*
+ * Close the current epoch: record where every file stands (open files at the first byte
+ * not yet emitted, closed ones where they were closed) and open the next epoch. Returns
+ * false when SL_ACK_EPOCHS - 1 epochs are open already (the caller pauses reading); the
+ * last close (final) is always possible, so stopping never waits for a commit.
+ */
+static bool tail_epoch_close(struct file_source *fs, bool final)
+{
+	struct tail *t = fs->tail;
+	uint64_t opened = t->ack.opened;
+	/* Pairs with the release in the controller's commit: the slot is free again. */
+	uint64_t committed = __atomic_load_n(&t->ack.committed, __ATOMIC_ACQUIRE);
+	struct tail_snap *sn = &t->snap[(opened - 1) % SL_ACK_EPOCHS];
+	uint32_t n = 0;
+
+	if (!final && opened + 1 - committed > SL_ACK_EPOCHS - 1)
+		return false;
+	/* Allocation once a second at most, and only when the file count grew. */
+	if (!tail_snap_reserve(sn, t->n_files + TAIL_FORGET_MAX))
+		return false;
+	for (uint32_t i = 0; i < t->n_files; i++) {
+		const struct tail_file *f = t->files[i];
+
+		sn->f[n++] = (struct sl_ckpt_file){ .dev = f->dev,
+						    .ino = f->ino,
+						    .fp = f->fp,
+						    .fp_len = f->fp_len,
+						    .off = tail_emitted_off(t, i, f),
+						    .slot = f->slot,
+						    .flags = f->skip ? SL_CKPT_F_SKIP : 0 };
+	}
+	for (uint32_t i = 0; i < TAIL_FORGET_MAX; i++) {
+		const struct tail_forgotten *g = &t->forgotten[i];
+
+		if (g->used)
+			sn->f[n++] = (struct sl_ckpt_file){ .dev = g->dev,
+							    .ino = g->ino,
+							    .fp = g->fp,
+							    .fp_len = g->fp_len,
+							    .off = g->off,
+							    .slot = g->slot };
+	}
+	sn->n = n;
+	t->stamp = sl_ack_stamp(opened);
+	/* Pairs with the controller's acquire: the position of epoch opened - 1, and the
+	 * counts of every event stamped with it, are visible before it is seen closed. */
+	__atomic_store_n(&t->ack.opened, opened + 1, __ATOMIC_RELEASE);
+	return true;
+}
+
+static bool tail_snap_same(const struct tail_snap *a, const struct tail_snap *b)
+{
+	if (a->n != b->n)
+		return false;
+	for (uint32_t i = 0; i < a->n; i++) {
+		const struct sl_ckpt_file *x = &a->f[i], *y = &b->f[i];
+
+		if (x->dev != y->dev || x->ino != y->ino || x->fp != y->fp || x->off != y->off ||
+		    x->fp_len != y->fp_len || x->slot != y->slot || x->flags != y->flags)
+			return false;
+	}
+	return true;
+}
+
+static int file_commit(void *self, uint64_t epoch)
+{
+	struct file_source *fs = self;
+	struct tail *t = fs->tail;
+	const struct tail_snap *sn = &t->snap[epoch % SL_ACK_EPOCHS];
+	char msg[512];
+	int rc;
+
+	/* An idle source closes an epoch every interval: rewrite only what changed. */
+	if (t->n_commits && tail_snap_same(sn, &t->stored))
+		return 0;
+	rc = sl_ckpt_store(t->ckpt_path, sn->f, sn->n, msg, sizeof(msg));
+	if (rc < 0) {
+		/* Rate: once per failing commit, at most once per checkpoint_interval. */
+		if (t->n_commit_errors++ == 0 || t->n_commit_errors % 64 == 0)
+			SL_ERR(fs->name, "%s (the previous checkpoint stays)", msg);
+		return rc;
+	}
+	if (tail_snap_reserve(&t->stored, sn->n)) {
+		memcpy(t->stored.f, sn->f, sn->n * sizeof(*sn->f));
+		t->stored.n = sn->n;
+	}
+	t->n_commits++;
+	return 0;
+}
+
+static struct sl_source_ack *file_ack(void *self)
+{
+	struct file_source *fs = self;
+
+	return fs->tail && fs->tail->ckpt_path ? &fs->tail->ack : NULL;
+}
+
 static uint16_t tail_poll(struct file_source *fs, struct rte_mbuf **ev, uint16_t max, bool *done)
 {
 	struct tail *t = fs->tail;
@@ -1254,8 +1422,16 @@ static uint16_t tail_poll(struct file_source *fs, struct rte_mbuf **ev, uint16_t
 	bool read_done;
 
 	if (__atomic_load_n(&fs->stopped, __ATOMIC_RELAXED)) {
+		if (t->ckpt_path && !t->final_closed)
+			t->final_closed = tail_epoch_close(fs, true);
 		*done = true;
 		return 0;
+	}
+	if (unlikely(t->ckpt_path != NULL) && now >= t->epoch_end_tsc) {
+		/* K epochs open: nothing is read until the sinks catch up (backpressure). */
+		if (!tail_epoch_close(fs, false))
+			return 0;
+		t->epoch_end_tsc = now + t->epoch_tsc;
 	}
 	if (!t->poll_armed)
 		tail_poll_arm(fs);
@@ -1270,7 +1446,49 @@ static uint16_t tail_poll(struct file_source *fs, struct rte_mbuf **ev, uint16_t
 	if (t->act < 0)
 		tail_retire(fs, ev, &n, max, now);
 	*done = !t->follow && t->n_files == 0;
+	if (*done && t->ckpt_path && !t->final_closed) {
+		/* This poll's events belong to the current epoch: closing it now counts them
+		 * in, because the runtime adds their counts before the next poll only. The
+		 * close therefore waits for the next poll. */
+		*done = false;
+		if (n == 0)
+			*done = t->final_closed = tail_epoch_close(fs, true);
+	}
 	return n;
+}
+
+/* Checkpoint set-up: the directory, the previous checkpoint (a damaged one stops the
+ * start: resuming from a guess could lose or repeat anything), the first epoch. */
+static int tail_ckpt_open(struct file_source *fs, const struct sl_args *args, const char *path,
+			  struct sl_error *err)
+{
+	struct tail *t = fs->tail;
+	const struct sl_arg *a = sl_args_get(args, "checkpoint_interval");
+	uint64_t ns = 1000000000ull;
+	int rc;
+
+	err->key = "checkpoint";
+	rc = sl_ckpt_prepare(path, err->msg, sizeof(err->msg));
+	if (rc < 0)
+		return rc;
+	rc = sl_ckpt_load(path, &t->resume, &t->n_resume, err->msg, sizeof(err->msg));
+	if (rc < 0 && rc != -ENOENT)
+		return rc;
+	t->ckpt_loaded = rc == 0;
+	err->msg[0] = '\0';
+	err->key = NULL;
+	if (t->ckpt_loaded)
+		SL_INFO(fs->name, "checkpoint %s: resuming %u file(s)", path, t->n_resume);
+	t->ckpt_path = strdup(path);
+	if (!t->ckpt_path)
+		return -ENOMEM;
+	if (a && a->str)
+		sl_window_parse(a->str, &ns);
+	t->epoch_tsc = ns / 1000 * (rte_get_tsc_hz() / 1000) / 1000;
+	t->epoch_end_tsc = rte_rdtsc() + t->epoch_tsc;
+	t->ack.opened = 1;
+	t->stamp = sl_ack_stamp(0);
+	return 0;
 }
 
 /* Set up the tail engine: globs, their directories, inotify, the first scan. */
@@ -1349,7 +1567,34 @@ static int tail_create(struct file_source *fs, const struct sl_args *args, bool 
 		}
 		free(dir);
 	}
+	a = sl_args_get(args, "checkpoint");
+	if (a && a->str) {
+		int rc = tail_ckpt_open(fs, args, a->str, err);
+
+		if (rc < 0)
+			return rc;
+	}
 	tail_scan(fs);
+	if (t->ckpt_path) {
+		/* Files of the checkpoint no scan found (renamed out of the globs, deleted, not
+		 * there yet) are remembered like closed files: if one comes back unchanged it
+		 * resumes; the newest TAIL_FORGET_MAX stay in later checkpoints. */
+		for (uint32_t i = 0; i < t->n_resume; i++) {
+			const struct sl_ckpt_file *r = &t->resume[i];
+
+			t->forgotten[t->forget_next] = (struct tail_forgotten){ .dev = r->dev,
+										.ino = r->ino,
+										.fp = r->fp,
+										.fp_len = r->fp_len,
+										.off = r->off,
+										.slot = r->slot,
+										.used = true };
+			t->forget_next = (t->forget_next + 1) % TAIL_FORGET_MAX;
+		}
+		free(t->resume);
+		t->resume = NULL;
+		t->n_resume = 0;
+	}
 	t->next_scan_tsc = rte_rdtsc() + t->scan_tsc;
 	if (t->n_files == 0)
 		SL_WARN(fs->name, "no file matches %s%s", t->globs[0],
@@ -1378,6 +1623,11 @@ static void tail_destroy(struct file_source *fs)
 	free(t->globs);
 	free(t->roots);
 	free(t->mem);
+	for (uint32_t i = 0; i < SL_ACK_EPOCHS; i++)
+		free(t->snap[i].f);
+	free(t->stored.f);
+	free(t->resume);
+	free(t->ckpt_path);
 	free(t);
 	fs->tail = NULL;
 }
@@ -1411,6 +1661,16 @@ static void file_summary_line(void *self, char *buf, size_t len)
 		 " inode_reused=%" PRIu64 " nonregular_skipped=%" PRIu64 " partial_bytes=%" PRIu64,
 		 t->n_opened, t->n_closed, t->n_truncations, t->n_fp_changes, t->n_nonregular,
 		 pend);
+	if (t->ckpt_path) {
+		size_t l = strlen(buf);
+
+		snprintf(buf + l, len - l,
+			 " resumed=%" PRIu64 " epochs=%" PRIu64 " committed=%" PRIu64
+			 " checkpoints=%" PRIu64 " checkpoint_errors=%" PRIu64,
+			 t->n_resumed, __atomic_load_n(&t->ack.opened, __ATOMIC_RELAXED) - 1,
+			 __atomic_load_n(&t->ack.committed, __ATOMIC_RELAXED), t->n_commits,
+			 t->n_commit_errors);
+	}
 }
 
 static void file_destroy(void *self)
@@ -1515,7 +1775,8 @@ static void file_share(struct file_source *fs, uint16_t k, uint16_t n)
 /* Parameters that can be judged without a pool or the file (validate, create). */
 static int file_check(const struct sl_args *args, struct sl_error *err)
 {
-	static const char *const durations[] = { "glob_interval", "rotate_wait" };
+	static const char *const durations[] = { "glob_interval", "rotate_wait",
+						 "checkpoint_interval" };
 	const struct sl_arg *path = sl_args_get(args, "path");
 	const struct sl_arg *paths = sl_args_get(args, "paths");
 	const struct sl_arg *a;
@@ -1584,6 +1845,12 @@ static int file_check(const struct sl_args *args, struct sl_error *err)
 		snprintf(err->msg, sizeof(err->msg), "max_line_bytes must not be negative");
 		return -EINVAL;
 	}
+	a = sl_args_get(args, "checkpoint");
+	if (a && a->str && !a->str[0]) {
+		err->key = "checkpoint";
+		snprintf(err->msg, sizeof(err->msg), "checkpoint: a file path is required");
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -1593,8 +1860,10 @@ static bool file_can_split(const struct sl_args *args)
 {
 	const struct sl_arg *follow = sl_args_get(args, "follow");
 	const struct sl_arg *paths = sl_args_get(args, "paths");
+	const struct sl_arg *ckpt = sl_args_get(args, "checkpoint");
 
-	return !(follow && follow->b) && !(paths && paths->n_list);
+	/* A checkpoint needs fingerprints and per-file offsets: the tail engine's. */
+	return !(follow && follow->b) && !(paths && paths->n_list) && !(ckpt && ckpt->str);
 }
 
 static int file_create(const struct sl_args *args, const struct sl_io_env *env, void **self,
@@ -1648,11 +1917,15 @@ static int file_create(const struct sl_args *args, const struct sl_io_env *env, 
 	a = sl_args_get(args, "paths");
 	if (!file_can_split(args)) {
 		if (env->n_replicas > 1) {
-			err->key = follow ? "follow" : "paths";
+			const char *why = follow	   ? "follow: true"
+					  : a && a->n_list ? "paths:"
+							   : "checkpoint:";
+
+			err->key = follow ? "follow" : a && a->n_list ? "paths" : "checkpoint";
 			snprintf(err->msg, sizeof(err->msg),
 				 "%s cannot be split between replicas: set replicas: 1 on this "
 				 "source (and do not give it --replicas)",
-				 follow ? "follow: true" : "paths:");
+				 why);
 			rc = -EINVAL;
 			goto err_free;
 		}
@@ -1719,6 +1992,8 @@ const struct sl_source_ops sl_source_file = {
 	.can_split = file_can_split,
 	.poll = file_poll,
 	.stop = file_stop,
+	.ack = file_ack,
+	.commit = file_commit,
 	.summary_line = file_summary_line,
 	.destroy = file_destroy,
 };

@@ -30,6 +30,33 @@ struct sl_io_env {
 /** The source can split its input between replicas (env.replica of env.n_replicas). */
 #define SL_SOURCE_F_REPLICAS 0x1
 
+/** Epochs a checkpointed source may have open (not yet committed) at once; event stamps
+ *  and the runtime's counters are indexed by epoch % SL_ACK_EPOCHS. */
+#define SL_ACK_EPOCHS 64
+
+/**
+ * End-to-end acknowledgement state of a source with a checkpoint (docs/architecture.md,
+ * Delivery). The source stamps every event with its current epoch (sl_ack_stamp) and, at
+ * every checkpoint interval, records where it stands (the position after the last event
+ * it emitted) for the epoch it closes, then opens the next one. The controller commits an
+ * epoch once every event stamped with it or an older one was acknowledged by every sink.
+ */
+struct sl_source_ack {
+	/** Epochs opened; the current one is opened - 1. Written by the source's lcore
+	 *  (release, after the position of the epoch it closed is recorded); read by the
+	 *  controller (acquire). */
+	uint64_t opened;
+	/** Epochs committed (their positions persisted). Written by the controller (release,
+	 *  after the commit), read by the source (acquire) before it reuses a slot. */
+	uint64_t committed;
+};
+
+/** The stamp of epoch e in meta->flags (SL_META_F_ACK_MASK bits). */
+static inline uint8_t sl_ack_stamp(uint64_t e)
+{
+	return (uint8_t)((e % SL_ACK_EPOCHS + 1) << SL_META_F_ACK_SHIFT);
+}
+
 struct sl_source_ops {
 	const char *type;
 	const char *summary;
@@ -50,6 +77,14 @@ struct sl_source_ops {
 	 *  (with SL_SOURCE_F_REPLICAS set). NULL: the flag alone decides. A file source
 	 *  that follows or reads globs cannot; reading one path once, it can. */
 	bool (*can_split)(const struct sl_args *args);
+	/** Optional: the acknowledgement state when this instance keeps a checkpoint
+	 *  (`checkpoint:`), else NULL. Control thread, after create. */
+	struct sl_source_ack *(*ack)(void *self);
+	/** Optional, with ack: everything emitted in epochs up to and including epoch was
+	 *  acknowledged; persist the position recorded when it closed. Controller (main
+	 *  lcore) only, never concurrently with itself; the source's lcore keeps polling.
+	 *  0 or -errno (the source logs why). */
+	int (*commit)(void *self, uint64_t epoch);
 	/** Print source-specific totals ("lines=... bytes=... truncated=...") into buf. */
 	void (*summary_line)(void *self, char *buf, size_t len);
 	void (*destroy)(void *self);

@@ -39,6 +39,11 @@ struct sl_meta {
 };
 
 #define SL_META_F_TRUNCATED 0x01 /**< the source cut the line to fit the event */
+/** Bits 1-7 of flags belong to the runtime: the acknowledgement stamp of an event from a
+ *  source with a checkpoint (epoch % 64 + 1; 0 = not tracked). A stage that copies an
+ *  event copies flags whole (event_unshare does); a new event (event_alloc) has none. */
+#define SL_META_F_ACK_SHIFT 1
+#define SL_META_F_ACK_MASK  0xfe
 
 #define SL_META_DYNFIELD_NAME "sluice_meta"
 
