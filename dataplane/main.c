@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <rte_eal.h>
 #include <rte_log.h>
@@ -25,6 +26,8 @@
 #include "event/event.h"
 #include "graph/pipeline.h"
 #include "plugin/registry.h"
+#include "resilience/blame.h"
+#include "resilience/supervise.h"
 #include "sink/dlq.h"
 #include "sink/sink.h"
 #include "source/source.h"
@@ -57,6 +60,11 @@ static void usage(FILE *f)
 		"        `replicas` run N replicas, in lanes: replica k on lcore k, so events "
 		"stay\n"
 		"        on one core (output order across replicas is not kept)\n"
+		"        --supervise: run it as a child and restart it when it dies of a\n"
+		"        signal (fault in a stage), with backoff from --restart-delay MS (100);\n"
+		"        give up after --max-crashes K (5) within --crash-window S (60).\n"
+		"        --blame-file PATH: where a fault's blame record goes (default: the\n"
+		"        runtime directory, blame-PID.json)\n"
 		"  validate PIPELINE       check a pipeline file; print every problem as "
 		"file:line:col\n"
 		"  stages [PIPELINE]       list stage, source and sink kinds with their "
@@ -97,6 +105,9 @@ struct cli {
 	unsigned count;
 	int eal_argc;
 	char **eal_argv;
+	bool supervise;
+	const char *blame_file;
+	struct sl_supervise_opts sup;
 };
 
 /* A decimal in lo..hi. 0 or -EINVAL. */
@@ -126,6 +137,11 @@ static int cli_parse(int argc, char **argv, struct cli *c)
 		{ "interval", required_argument, NULL, 'i' },
 		{ "count", required_argument, NULL, 'n' },
 		{ "log-format", required_argument, NULL, 'L' },
+		{ "supervise", no_argument, NULL, 0x100 },
+		{ "blame-file", required_argument, NULL, 0x101 },
+		{ "max-crashes", required_argument, NULL, 0x102 },
+		{ "crash-window", required_argument, NULL, 0x103 },
+		{ "restart-delay", required_argument, NULL, 0x104 },
 		{ NULL, 0, NULL, 0 },
 	};
 	int opt, own = argc;
@@ -176,6 +192,34 @@ static int cli_parse(int argc, char **argv, struct cli *c)
 			break;
 		case 'N':
 			c->node = optarg;
+			break;
+		case 0x100:
+			c->supervise = true;
+			break;
+		case 0x101:
+			c->blame_file = optarg;
+			break;
+		case 0x102:
+			if (cli_uint(optarg, 1, 1000, &c->sup.max_crashes) < 0) {
+				fprintf(stderr, "sluice: --max-crashes takes 1..1000\n");
+				return -EINVAL;
+			}
+			break;
+		case 0x103: {
+			unsigned s;
+
+			if (cli_uint(optarg, 1, 86400, &s) < 0) {
+				fprintf(stderr, "sluice: --crash-window takes 1..86400 seconds\n");
+				return -EINVAL;
+			}
+			c->sup.window_s = s;
+			break;
+		}
+		case 0x104:
+			if (cli_uint(optarg, 1, 60000, &c->sup.delay_ms) < 0) {
+				fprintf(stderr, "sluice: --restart-delay takes 1..60000 ms\n");
+				return -EINVAL;
+			}
 			break;
 		case 'j':
 			c->json = true;
@@ -402,6 +446,11 @@ static int cmd_run(const struct cli *c, struct sl_registry *reg)
 	}
 	if (ret < 0)
 		SL_WARN("run", "running without a control socket");
+	/* Fail fast with blame (docs/resilience.md); every lcore gets an alternate stack. */
+	if (sl_blame_setup(cfg, reg, c->blame_file) == 0) {
+		rte_eal_mp_remote_launch(sl_blame_thread_init, NULL, SKIP_MAIN);
+		rte_eal_mp_wait_lcore();
+	}
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
@@ -425,11 +474,67 @@ static int cmd_run(const struct cli *c, struct sl_registry *reg)
 	if (ctl && cfg->control.linger_ms && ret == 0)
 		control_linger(cfg->control.linger_ms);
 out:
+	sl_blame_fini();
 	sl_control_stop(ctl);
 	sl_pipeline_destroy(p);
 	sl_config_destroy(cfg);
 	sl_eal_cleanup();
 	return status;
+}
+
+/* `run --supervise`: the same command line without the supervisor's options, with a
+ * --blame-file the supervisor reads, run as a child by sl_supervise. */
+static int run_supervised(int argc, char **argv, struct cli *c)
+{
+	static const char *const own[] = { "--max-crashes", "--crash-window", "--restart-delay" };
+	char **args = calloc((size_t)argc + 3, sizeof(*args));
+	char path[4096];
+	int n = 0, rc;
+
+	if (!args)
+		return 1;
+	if (!c->blame_file) {
+		if (sl_blame_default_path(path, sizeof(path), (long)getpid()) < 0) {
+			SL_ERR("supervise",
+			       "no runtime directory for the blame file; give --blame-file");
+			free(args);
+			return 1;
+		}
+		c->blame_file = path;
+	}
+	args[n++] = argv[0];
+	args[n++] = (char *)"--blame-file";
+	args[n++] = (char *)c->blame_file;
+	for (int i = 1; i < argc; i++) {
+		bool skip =
+			strcmp(argv[i], "--supervise") == 0 || strcmp(argv[i], "--blame-file") == 0;
+
+		if (strcmp(argv[i], "--") == 0) {
+			while (i < argc)
+				args[n++] = argv[i++];
+			break;
+		}
+		if (strncmp(argv[i], "--blame-file=", 13) == 0)
+			continue;
+		for (size_t k = 0; k < sizeof(own) / sizeof(own[0]); k++) {
+			size_t l = strlen(own[k]);
+			if (strncmp(argv[i], own[k], l) == 0 && argv[i][l] == '=')
+				skip = true;
+			else if (strcmp(argv[i], own[k]) == 0)
+				skip = true;
+		}
+		if (skip) {
+			/* Options with a separate value take the next word too. */
+			if (strcmp(argv[i], "--supervise") != 0 && !strchr(argv[i], '='))
+				i++;
+			continue;
+		}
+		args[n++] = argv[i];
+	}
+	c->sup.blame_file = c->blame_file;
+	rc = sl_supervise(args, &c->sup);
+	free(args);
+	return rc;
 }
 
 int main(int argc, char **argv)
@@ -474,6 +579,8 @@ int main(int argc, char **argv)
 		return sl_ctl_cli_top(c.socket, c.interval_s, c.count);
 	}
 	sl_log_set_level(c.quiet ? SL_LOG_ERR : SL_LOG_NOTICE + c.verbose);
+	if (strcmp(c.cmd, "run") == 0 && c.supervise)
+		return run_supervised(argc, argv, &c);
 	if (sl_registry_create(&reg) < 0) {
 		SL_ERR("sluice", "cannot create the stage registry");
 		return 1;
