@@ -22,6 +22,7 @@ static const struct sl_source_ops *const source_kinds[] = {
 	&sl_source_gen,
 	&sl_source_dlq,
 	&sl_source_dpdk,
+	&sl_source_pktgen,
 };
 
 const struct sl_source_ops *sl_source_find(const char *type)

@@ -98,6 +98,7 @@ const struct sl_source_ops *sl_source_at(uint32_t i);
 extern const struct sl_source_ops sl_source_file;
 extern const struct sl_source_ops sl_source_gen;
 extern const struct sl_source_ops sl_source_dpdk;
+extern const struct sl_source_ops sl_source_pktgen;
 
 /** Longest line a source puts in one event of pool: half the data room, so the record a
  *  stage parses from it (about the line's size again, plus keys) fits behind it (an 8192-byte
