@@ -11,11 +11,13 @@
 #   - flow_count's per-flow packets and bytes equal Python's;
 #   - `loop: true` keeps replaying until SIGINT, then drains and exits 0;
 #   - the pktgen source: every frame as docs/packets.md defines it (IMIX pattern, flows,
-#     sequence, IPv4 checksum, seeded payload), split between replicas, rate held.
+#     sequence, IPv4 checksum, seeded payload), split between replicas, rate held;
+#   - the pktcheck sink counts what comes back: a filter that drops one flow in four
+#     must show as exactly that loss, no reordering, and ordered latency percentiles.
 set -u
 . "$(dirname "$0")/../lib/tap.sh"
 tap_need_sluice
-tap_plan 20
+tap_plan 22
 tap_tmpdir
 cd "$TMP" || exit 1
 # A backgrounded sluice never outlives the test.
@@ -212,4 +214,26 @@ t1=$(date +%s.%N)
 python3 -c "import sys; t = $t1 - $t0; sys.exit(0 if 1.8 < t < 6 else 1)" &&
 	grep -q "packets=3000 .*target=1500 (held" rate.err
 tap_ok $? "rate: 1500 pps for 3000 packets takes about 2 s and the summary says the rate was held"
+
+cat >check.yaml <<'YAML'
+sources:
+  gen: { type: pktgen, count: 1000, size: imix, flows: 4, dst_port: 7 }
+stages:
+  parse: { use: pkt_parse, inputs: [gen] }
+  drop:  { use: pkt_filter, inputs: [parse], where: "src_port != 1024" }
+sinks:
+  chk: { type: pktcheck, inputs: [drop], dst_port: 7 }
+YAML
+timeout -k 5 60 "$SLUICE" run check.yaml >check.out 2>check.err
+tap_is "$?" 0 "pktgen -> pkt_filter -> pktcheck runs"
+line=$(grep -o 'received=.*' check.err)
+python3 - "$line" <<'PY'
+import re, sys
+f = dict(re.findall(r"(\S+)=(\d+)", sys.argv[1]))
+ok = (f.get("received") == "750" and f.get("lost") == "250" and f.get("reordered") == "0"
+      and f.get("other") == "0"
+      and int(f["p50"]) <= int(f["p99"]) <= int(f["p99.9"]) <= int(f["max"]))
+sys.exit(0 if ok else 1)
+PY
+tap_ok $? "pktcheck: received 750, lost 250 (flow 0 of 4 dropped), none reordered, p50 <= p99 <= p99.9 <= max ($line)"
 tap_done
