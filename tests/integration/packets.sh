@@ -13,11 +13,13 @@
 #   - the pktgen source: every frame as docs/packets.md defines it (IMIX pattern, flows,
 #     sequence, IPv4 checksum, seeded payload), split between replicas, rate held;
 #   - the pktcheck sink counts what comes back: a filter that drops one flow in four
-#     must show as exactly that loss, no reordering, and ordered latency percentiles.
+#     must show as exactly that loss, no reordering, and ordered latency percentiles;
+#   - replicas: a net_null port read by two replicas has two RX queues, both busy, and a
+#     run stopped by SIGINT still conserves every event.
 set -u
 . "$(dirname "$0")/../lib/tap.sh"
 tap_need_sluice
-tap_plan 22
+tap_plan 24
 tap_tmpdir
 cd "$TMP" || exit 1
 # A backgrounded sluice never outlives the test.
@@ -236,4 +238,24 @@ ok = (f.get("received") == "750" and f.get("lost") == "250" and f.get("reordered
 sys.exit(0 if ok else 1)
 PY
 tap_ok $? "pktcheck: received 750, lost 250 (flow 0 of 4 dropped), none reordered, p50 <= p99 <= p99.9 <= max ($line)"
+
+cat >null.yaml <<'YAML'
+sources:
+  wire: { type: dpdk, device: "net_null0,size=128", replicas: 2 }
+stages:
+  parse: { use: pkt_parse, inputs: [wire] }
+sinks:
+  out: { type: dpdk, device: net_null1, inputs: [parse, parse.errors] }
+YAML
+timeout -k 5 60 "$SLUICE" run null.yaml --stats-json null.json >null.out 2>null.err &
+pid=$!
+sleep 1.5
+kill -INT $pid 2>/dev/null
+wait $pid
+tap_is "$?" 0 "two replicas on net_null run until SIGINT and exit 0"
+q0=$(grep -o 'queue=0 rx=[0-9]*' null.err | head -1 | cut -d= -f3)
+q1=$(grep -o 'queue=1 rx=[0-9]*' null.err | head -1 | cut -d= -f3)
+python3 "$TESTLIB/check_stats.py" conserve null.json >null.conserve &&
+	[ "${q0:-0}" -gt 0 ] && [ "${q1:-0}" -gt 0 ]
+tap_ok $? "both RX queues delivered ($q0 and $q1 packets) and every node conserves"
 tap_done
