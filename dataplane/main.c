@@ -292,6 +292,8 @@ static const char *param_type_name(enum sl_param_type t)
 		return "bool";
 	case SL_PARAM_LIST:
 		return "list";
+	case SL_PARAM_MAP:
+		return "map";
 	}
 	return "?";
 }

@@ -56,9 +56,18 @@ struct config_msg {
 	char *text;
 };
 
+/* Where one entry of a map parameter's value sits. */
+struct item_pos {
+	uint32_t line, column;
+	int8_t col_adj;
+};
+
 /* Where a parameter's value sits, so an init error offset can be turned into a column. */
 struct arg_pos {
 	int8_t col_adj; /* 0 plain, 1 quoted (skip the quote), -1: no single-line text */
+	/* A map's entries: where each value sits (sl_error.item picks one). */
+	uint32_t n_items;
+	struct item_pos *items;
 };
 
 struct loader {
@@ -425,6 +434,8 @@ static int config_value_from_text(struct loader *ld, enum sl_param_type type, co
 		arg->n_list = 1;
 		return 0;
 	}
+	case SL_PARAM_MAP: /* no text form; an absent map is empty */
+		return 0;
 	}
 	snprintf(why, why_len, "declared with unknown type %d", (int)type);
 	return -EINVAL;
@@ -525,6 +536,128 @@ static const char *config_flow_text(struct loader *ld, yaml_node_t *map)
 	return s;
 }
 
+/* 0 when a byte offset into scalar v's value is a column offset (plain, one line, no
+ * escapes), 1 when it is after the opening quote, -1 when it is neither. */
+static int8_t config_col_adj(const yaml_node_t *v)
+{
+	yaml_scalar_style_t st = v->data.scalar.style;
+	size_t span = v->end_mark.index - v->start_mark.index;
+
+	if (v->start_mark.line != v->end_mark.line)
+		return -1;
+	if (st == YAML_PLAIN_SCALAR_STYLE && span == v->data.scalar.length)
+		return 0;
+	if ((st == YAML_SINGLE_QUOTED_SCALAR_STYLE || st == YAML_DOUBLE_QUOTED_SCALAR_STYLE) &&
+	    span == v->data.scalar.length + 2)
+		return 1;
+	return -1;
+}
+
+/* An output name: [A-Za-z_][A-Za-z0-9_]* (as the registry wants of declared ones). */
+static bool config_is_ident(const char *s)
+{
+	if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || *s == '_'))
+		return false;
+	for (s++; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '_'))
+			return false;
+	return true;
+}
+
+/* A SL_PARAM_MAP parameter: a mapping of names to scalars, as name, value, ... in
+ * arg->list, each value's position in pos->items. When the stage names its outputs
+ * after it (outputs_from), the names must be output names too. */
+static void config_map_from_node(struct loader *ld, const struct sl_config_node *node,
+				 const struct sl_param_desc *pd, yaml_node_t *v, struct sl_arg *arg,
+				 struct arg_pos *pos)
+{
+	uint32_t n = 0, i = 0;
+	bool outputs = node->stage && node->stage->outputs_from &&
+		       strcmp(node->stage->outputs_from, pd->name) == 0;
+	const char **list;
+	size_t joined = 1;
+	char *str;
+
+	for (yaml_node_pair_t *p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top; p++)
+		n++;
+	list = config_alloc(ld, 2 * (size_t)n + 1, sizeof(*list));
+	pos->items = config_alloc(ld, n ? n : 1, sizeof(*pos->items));
+	if (!list || !pos->items)
+		return;
+	for (yaml_node_pair_t *p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top;
+	     p++) {
+		yaml_node_t *k = config_yaml_node(ld, p->key),
+			    *val = config_yaml_node(ld, p->value);
+		const char *name;
+		bool dup = false;
+
+		if (!config_is_text(k) || config_is_null(k)) {
+			config_err(ld, k, "%s '%s': %s: names must be scalars, got %s",
+				   config_role_name(node->role), node->name, pd->name,
+				   config_what_is(k));
+			continue;
+		}
+		name = config_text(k);
+		for (uint32_t j = 0; j < i && !dup; j++)
+			dup = strcmp(list[2 * j], name) == 0;
+		if (dup) {
+			config_err(ld, k, "%s '%s': %s: '%s' is named twice",
+				   config_role_name(node->role), node->name, pd->name,
+				   config_show(ld, name));
+			continue;
+		}
+		if (outputs) {
+			bool taken = false;
+
+			for (const char *const *o = node->stage->outputs; o && *o && !taken; o++)
+				taken = strcmp(*o, name) == 0;
+			if (!config_is_ident(name) || strlen(name) > 48 || taken) {
+				config_err(ld, k,
+					   "%s '%s': %s: '%s' cannot name an output (letters, "
+					   "digits and _, not starting with a digit, at most 48, "
+					   "not %s)",
+					   config_role_name(node->role), node->name, pd->name,
+					   config_show(ld, name),
+					   node->stage->outputs && node->stage->outputs[0]
+						   ? node->stage->outputs[0]
+						   : "default");
+				continue;
+			}
+		}
+		if (val->type != YAML_SCALAR_NODE || !config_is_text(val) || config_is_null(val)) {
+			config_err(ld, config_err_node(k, val),
+				   "%s '%s': %s: '%s': expected %s, got %s",
+				   config_role_name(node->role), node->name, pd->name,
+				   config_show(ld, name), "a scalar", config_what_is(val));
+			continue;
+		}
+		list[2 * i] = config_strdup(ld, name);
+		list[2 * i + 1] = config_strdup(ld, config_text(val));
+		pos->items[i].line = MARK_LINE(val->start_mark);
+		pos->items[i].column = MARK_COL(val->start_mark);
+		pos->items[i].col_adj = config_col_adj(val);
+		joined += strlen(name) + strlen(config_text(val)) + 4;
+		i++;
+	}
+	list[2 * i] = NULL;
+	pos->n_items = i;
+	arg->list = list;
+	arg->n_list = 2 * i;
+	/* The text of a map: "name: value, ..." */
+	str = config_alloc(ld, joined, 1);
+	if (!str)
+		return;
+	for (uint32_t k = 0; k < i; k++) {
+		if (k)
+			strcat(str, ", ");
+		strcat(str, list[2 * k]);
+		strcat(str, ": ");
+		strcat(str, list[2 * k + 1]);
+	}
+	arg->str = str;
+}
+
 /* One declared parameter from its YAML value. */
 static void config_arg_from_node(struct loader *ld, const struct sl_config_node *node,
 				 const struct sl_param_desc *pd, yaml_node_t *k, yaml_node_t *v,
@@ -539,6 +672,16 @@ static void config_arg_from_node(struct loader *ld, const struct sl_config_node 
 	if (config_is_null(v)) {
 		config_err(ld, k, "%s '%s': %s: expected a value", config_role_name(node->role),
 			   node->name, pd->name);
+		return;
+	}
+	if (pd->type == SL_PARAM_MAP) {
+		if (v->type == YAML_MAPPING_NODE)
+			config_map_from_node(ld, node, pd, v, arg, pos);
+		else
+			config_err(ld, v,
+				   "%s '%s': %s: expected a mapping of names to values, got %s",
+				   config_role_name(node->role), node->name, pd->name,
+				   config_what_is(v));
 		return;
 	}
 	if (v->type == YAML_SCALAR_NODE) {
@@ -637,6 +780,8 @@ static void config_arg_default(struct loader *ld, const struct sl_config_node *n
 	}
 	if (!pd->def)
 		return;
+	if (pd->type == SL_PARAM_MAP)
+		return; /* maps have no default but empty */
 	if (pd->type == SL_PARAM_LIST)
 		rc = config_list_from_default(ld, pd->def, arg);
 	else
@@ -966,6 +1111,38 @@ static void config_resolve_outputs(struct loader *ld, struct sl_config_node *nod
 	node->n_outputs = (uint16_t)n;
 }
 
+/* A stage with outputs_from: its map parameter's names follow the declared outputs. */
+static void config_outputs_from(struct loader *ld, struct sl_config_node *node)
+{
+	const struct sl_arg *a = NULL;
+	uint32_t n, extra;
+	char **names;
+
+	if (!node->stage || !node->stage->outputs_from || !node->output_names)
+		return;
+	for (uint32_t i = 0; i < node->args.n && !a; i++)
+		if (strcmp(node->args.v[i].key, node->stage->outputs_from) == 0)
+			a = &node->args.v[i];
+	if (!a || a->n_list == 0)
+		return;
+	n = node->n_outputs;
+	extra = a->n_list / 2;
+	if (n + extra > SL_PORT_MAX) {
+		config_err_at(ld, a->line, a->column,
+			      "stage '%s': %s: at most %u entries (a stage has at most %u outputs)",
+			      node->name, node->stage->outputs_from, SL_PORT_MAX - n, SL_PORT_MAX);
+		return;
+	}
+	names = config_alloc(ld, n + extra + 1, sizeof(char *));
+	if (!names)
+		return;
+	memcpy(names, node->output_names, n * sizeof(char *));
+	for (uint32_t i = 0; i < extra; i++)
+		names[n + i] = config_strdup(ld, a->list[2 * i]);
+	node->output_names = names;
+	node->n_outputs = (uint16_t)(n + extra);
+}
+
 static void config_load_node(struct loader *ld, struct sl_config_node *node, yaml_node_t *map)
 {
 	const char *what = config_role_name(node->role);
@@ -1092,6 +1269,7 @@ static void config_load_node(struct loader *ld, struct sl_config_node *node, yam
 			config_arg_default(ld, node, &params[i], &args[i], &pos[i]);
 		}
 	}
+	config_outputs_from(ld, node);
 }
 
 static bool config_valid_name(const char *s)
@@ -1563,13 +1741,23 @@ static void config_init_stages(struct loader *ld)
 			err.msg[sizeof(err.msg) - 1] = '\0';
 			for (uint32_t i = 0; err.key && i < node->args.n; i++) {
 				const struct sl_arg *a = &node->args.v[i];
+				const struct arg_pos *ap = ld->pos[n] ? &ld->pos[n][i] : NULL;
 
 				if (strcmp(a->key, err.key) != 0 || a->line == 0)
 					continue;
 				line = a->line;
 				column = a->column;
-				if (ld->pos[n] && ld->pos[n][i].col_adj >= 0)
-					column += (uint32_t)ld->pos[n][i].col_adj + err.offset;
+				if (ap && err.item > 0 && err.item <= ap->n_items) {
+					/* an entry of a map: the position of its value */
+					const struct item_pos *it = &ap->items[err.item - 1];
+
+					line = it->line;
+					column = it->column;
+					if (it->col_adj >= 0)
+						column += (uint32_t)it->col_adj + err.offset;
+				} else if (ap && ap->col_adj >= 0) {
+					column += (uint32_t)ap->col_adj + err.offset;
+				}
 			}
 			config_err_at(ld, line, column, "%s '%s' (%s): %s%s%s",
 				      config_role_name(node->role), node->name, node->kind,

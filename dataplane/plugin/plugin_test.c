@@ -243,8 +243,8 @@ static void test_desc_bad_params(void **state)
 		{ NULL },
 	};
 	static const struct sl_param_desc type0[] = { { .name = "x", .type = 0 }, { NULL } };
-	static const struct sl_param_desc type5[] = {
-		{ .name = "x", .type = (enum sl_param_type)5 }, { NULL }
+	static const struct sl_param_desc type6[] = {
+		{ .name = "x", .type = (enum sl_param_type)6 }, { NULL }
 	};
 	static const struct sl_param_desc badname[] = { { .name = "max-len", .type = SL_PARAM_INT },
 							{ NULL } };
@@ -257,8 +257,8 @@ static void test_desc_bad_params(void **state)
 	expect_bad(&d, "parameter 'field' declared twice");
 	d.params = type0;
 	expect_bad(&d, "parameter 'x' has unknown type 0");
-	d.params = type5;
-	expect_bad(&d, "parameter 'x' has unknown type 5");
+	d.params = type6;
+	expect_bad(&d, "parameter 'x' has unknown type 6");
 	d.params = badname;
 	expect_bad(&d, "parameter 0 is not an identifier");
 	d.params = reserved;

@@ -138,7 +138,7 @@ static int reg_check_params(const char *stage, const struct sl_param_desc *p, ch
 					      "stage '%s': parameter %u is not an identifier of at "
 					      "most %d characters",
 					      stage, n, REG_NAME_MAX);
-		if (p[n].type < SL_PARAM_STR || p[n].type > SL_PARAM_LIST)
+		if (p[n].type < SL_PARAM_STR || p[n].type > SL_PARAM_MAP)
 			return sl_plugin_fail(err, err_len, -EINVAL,
 					      "stage '%s': parameter '%s' has unknown type %d",
 					      stage, p[n].name, (int)p[n].type);
@@ -240,6 +240,15 @@ int sl_stage_desc_check(const struct sl_stage_desc *d, char *err, size_t err_len
 		rc = reg_check_params(name, f.params, err, err_len);
 	if (rc == 0)
 		rc = reg_check_state(name, f.state, f.flags, err, err_len);
+	if (rc == 0 && f.outputs_from) {
+		const struct sl_param_desc *p = f.params;
+
+		while (p && p->name && strcmp(p->name, f.outputs_from) != 0)
+			p++;
+		if (!p || !p->name || p->type != SL_PARAM_MAP)
+			rc = sl_plugin_fail(err, err_len, -EINVAL,
+					    "stage '%s': outputs_from names no map parameter", name);
+	}
 	return rc;
 }
 

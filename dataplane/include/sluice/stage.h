@@ -24,7 +24,7 @@
 #include <sluice/record.h>
 
 #define SL_ABI_MAJOR 1
-#define SL_ABI_MINOR 1
+#define SL_ABI_MINOR 2
 
 /** Most events one process call receives. */
 #define SL_BURST_MAX 64
@@ -41,6 +41,9 @@ enum sl_param_type {
 	SL_PARAM_INT,	  /**< integer (decimal, 0x hex, with optional k/M/G suffix) */
 	SL_PARAM_BOOL,	  /**< true/false */
 	SL_PARAM_LIST,	  /**< sequence of scalars, or one scalar taken as a list of one */
+	/** (ABI 1.2) a mapping of names to scalars, in file order: sl_arg.list holds
+	 *  name, value, name, value, ... and n_list is twice the number of entries */
+	SL_PARAM_MAP,
 };
 
 /** One declared parameter. A descriptor's table ends with a zeroed entry. */
@@ -126,6 +129,10 @@ struct sl_error {
 	const char *key; /**< parameter at fault, or NULL for the stage as a whole */
 	uint32_t offset; /**< byte offset inside the parameter's value */
 	char msg[240];
+	/** (ABI 1.2; check host->abi_minor) 1 + the index of the SL_PARAM_MAP entry at
+	 *  fault: the host reports the position of that entry's value, offset inside it;
+	 *  0 = the parameter's value as a whole */
+	uint32_t item;
 };
 
 /** Why an event left a stage without being emitted. */
@@ -305,6 +312,10 @@ struct sl_stage_desc {
 	/** Optional: the record fields process writes, NULL-terminated, at most SL_WRITES_MAX;
 	 *  indexes the bits of sl_ctx.fields_mask. */
 	const char *const *writes;
+	/* ABI 1.2 */
+	/** Optional: the name of a SL_PARAM_MAP parameter whose entries' names are more
+	 *  outputs, after those of `outputs` (route: one output per route). */
+	const char *outputs_from;
 };
 
 #define SL_STAGE_DESC_INIT \
