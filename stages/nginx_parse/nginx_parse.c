@@ -1,12 +1,14 @@
 /*
- * nginx_parse: turns nginx "combined" access-log lines into records (parse.h has the
- * format and the parser). The record is appended after the line inside the same mbuf, so
+ * nginx_parse: turns nginx access-log lines into records: the "combined" format by a
+ * parser written for it (parse.h), any other `log_format` by a compiled format
+ * (log_format.h). The record is appended after the line inside the same mbuf, so
  * a raw sink still writes the original bytes and no copy is made. Lines that do not parse
  * leave on the "errors" output with a record {"error": reason, "offset": byte offset}.
  * Built-in stage; uses only the SDK. process runs on worker lcores, possibly on several
- * replicas at once; the stage keeps no state and has no parameters. It declares the fields
- * it writes, and writes only those the runtime says are read downstream (ctx->fields_mask,
- * projection); the line is always kept in the event and always checked in full.
+ * replicas at once; the stage keeps no state. For combined it declares the fields it
+ * writes, and writes only those the runtime says are read downstream (ctx->fields_mask,
+ * projection); a custom format writes every field. The line is always kept in the event
+ * and always checked in full.
  */
 #include <stdint.h>
 #include <string.h>
@@ -18,6 +20,7 @@
 #include <sluice/record.h>
 #include <sluice/stage.h>
 
+#include "log_format.h"
 #include "parse.h"
 
 /* Counter indexes after the parser's codes (which count parsed lines and each reason). */
@@ -31,30 +34,60 @@ enum { NGINX_PORT_DEFAULT = 0, NGINX_PORT_ERRORS = 1 };
 static const char *const nginx_parse_outputs[] = { "default", "errors", NULL };
 
 static const char *const nginx_parse_counters[] = {
-	"parsed",    "bad_ip",	 "bad_user",  "bad_time", "bad_request", "bad_status", "bad_bytes",
-	"bad_quote", "trailing", "too_large", "not_line", "nombuf",	 NULL,
+	"parsed",     "bad_ip",	    "bad_user",	 "bad_time", "bad_request",
+	"bad_status", "bad_bytes",  "bad_quote", "trailing", "too_large",
+	"bad_format", "bad_number", "not_line",	 "nombuf",   NULL,
 };
 _Static_assert(sizeof(nginx_parse_counters) / sizeof(nginx_parse_counters[0]) ==
 		       NGINX_CNT_NOMBUF + 2,
 	       "one counter per parser code plus not_line and nombuf");
 
-static const struct sl_param_desc nginx_parse_params[] = { { NULL } };
+static const struct sl_param_desc nginx_parse_params[] = {
+	{ .name = "log_format",
+	  .type = SL_PARAM_STR,
+	  .def = "combined",
+	  .help = "the line format as in nginx.conf's log_format ($remote_addr, $request_time, "
+		  "...), or combined" },
+	{ NULL },
+};
 
 /* In record order; bit i of ctx->fields_mask selects nginx_parse_writes[i]. */
 static const char *const nginx_parse_writes[] = { SL_NGINX_FIELDS, NULL };
 
-/* The stage has no configuration; conf points here so it is never NULL. */
-static char nginx_parse_conf_token;
+/* combined: conf points here (never NULL); otherwise at a compiled struct ngx_fmt. */
+static char nginx_parse_combined;
 
 static int nginx_parse_init(const struct sl_host *host, const struct sl_args *args, void **conf,
 			    struct sl_error *err)
 {
-	*conf = &nginx_parse_conf_token;
+	const struct sl_arg *a = sl_args_get(args, "log_format");
+	struct ngx_fmt *f;
+	uint32_t off = 0;
+
+	(void)host;
+	*conf = &nginx_parse_combined;
+	if (!a || !a->str || strcmp(a->str, "combined") == 0 ||
+	    strcmp(a->str, NGX_FMT_COMBINED) == 0)
+		return 0;
+	f = malloc(sizeof(*f));
+	if (!f) {
+		snprintf(err->msg, sizeof(err->msg), "out of memory");
+		return -ENOMEM;
+	}
+	if (ngx_fmt_compile(a->str, f, &off, err->msg, sizeof(err->msg)) < 0) {
+		err->key = "log_format";
+		err->offset = off;
+		free(f);
+		return -EINVAL;
+	}
+	*conf = f;
 	return 0;
 }
 
 static void nginx_parse_fini(void *conf)
 {
+	if (conf != &nginx_parse_combined)
+		free(conf);
 }
 
 /* Replace whatever follows the line with an error record; 0 when it does not fit. */
@@ -127,8 +160,12 @@ static void nginx_parse_process(const void *conf, struct sl_ctx *ctx, struct sl_
 		rec = rte_pktmbuf_mtod_offset(ev, uint8_t *, raw_len);
 		cap = rte_pktmbuf_tailroom(ev);
 		sl_rec_begin(&w, rec, cap);
-		rc = nginx_parse_line(rte_pktmbuf_mtod(ev, const char *), raw_len, &w, &err_off,
-				      ctx->fields_mask);
+		if (likely(conf == &nginx_parse_combined))
+			rc = nginx_parse_line(rte_pktmbuf_mtod(ev, const char *), raw_len, &w,
+					      &err_off, ctx->fields_mask);
+		else
+			rc = ngx_fmt_parse_line(conf, rte_pktmbuf_mtod(ev, const char *), raw_len,
+						&w, &err_off);
 		cnt[rc]++;
 		if (rc == SL_NGINX_OK) {
 			rec_len = sl_rec_end(&w);

@@ -24,8 +24,10 @@
 
 #include "eal.h"
 #include "event/event.h"
+#include "log_format.h"
 #include "parse.h"
 #include "plugin/registry.h"
+#include "source/gen_nginx.h"
 
 #define TIME "10/Oct/2023:13:55:36 +0200"
 
@@ -653,6 +655,204 @@ static void test_descriptor_checks(void **unused)
 		fail_msg("descriptor rejected: %s", err);
 }
 
+/* ---- log_format ---- */
+
+static void test_log_format_compile_errors(void **unused)
+{
+	static const struct {
+		const char *fmt;
+		uint32_t off;
+	} bad[] = {
+		{ "", 0 },
+		{ "$", 0 },
+		{ "abc $ x", 4 },
+		{ "abc ${x", 4 },
+		{ "abc ${}", 4 },
+		{ "$a$b", 2 },
+		{ "x $a${b}", 4 },
+		{ "[$a_variable_name_of_sixty_bytes_is_longer_than_what_we_keep_xx]", 1 },
+	};
+	struct ngx_fmt *f = malloc(sizeof(*f));
+	char msg[200];
+
+	assert_non_null(f);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		uint32_t off = 999;
+
+		if (ngx_fmt_compile(bad[i].fmt, f, &off, msg, sizeof(msg)) != -EINVAL)
+			fail_msg("'%s' compiled", bad[i].fmt);
+		if (off != bad[i].off)
+			fail_msg("'%s': offset %u, expected %u (%s)", bad[i].fmt, off, bad[i].off,
+				 msg);
+	}
+	assert_int_equal(ngx_fmt_compile("${a}-$b", f, &(uint32_t){ 0 }, msg, sizeof(msg)), 0);
+	assert_int_equal(f->n, 3);
+	free(f);
+}
+
+static int parse_fmt(const struct ngx_fmt *f, const char *line, uint8_t *buf, size_t cap,
+		     struct sl_rec *r, uint32_t *off)
+{
+	struct sl_rec_writer w;
+	int rc;
+
+	sl_rec_begin(&w, buf, (uint32_t)cap);
+	rc = ngx_fmt_parse_line(f, line, strlen(line), &w, off);
+	r->p = buf;
+	r->len = rc == SL_NGINX_OK ? sl_rec_end(&w) : 0;
+	return rc;
+}
+
+static void test_log_format_fields(void **unused)
+{
+	const char *fmt =
+		"$remote_addr - $remote_user [$time_local] \"$request\" $status "
+		"$body_bytes_sent \"$http_referer\" \"$http_user_agent\" rt=$request_time "
+		"uct=\"$upstream_connect_time\" urt=$upstream_response_time len=$request_length "
+		"host=$host";
+	const char *line = "10.1.2.3 - bob [" TIME "] \"POST /api/v1 HTTP/2.0\" 201 512 "
+			   "\"https://r/\" \"curl/8.0 (x)\" rt=0.125 uct=\"-\" urt=0.010, 0.020 "
+			   "len=- host=example.org\r";
+	struct ngx_fmt *f = malloc(sizeof(*f));
+	uint8_t buf[1024];
+	struct sl_rec r;
+	struct sl_val v;
+	uint32_t off = 0;
+	char msg[200];
+
+	assert_non_null(f);
+	assert_int_equal(ngx_fmt_compile(fmt, f, &off, msg, sizeof(msg)), 0);
+	assert_int_equal(parse_fmt(f, line, buf, sizeof(buf), &r, &off), SL_NGINX_OK);
+	expect_str(r, "ip", "10.1.2.3");
+	expect_str(r, "user", "bob");
+	expect_str(r, "time", TIME);
+	expect_str(r, "method", "POST");
+	expect_str(r, "path", "/api/v1");
+	expect_str(r, "protocol", "HTTP/2.0");
+	expect_int(r, "status", 201);
+	expect_int(r, "bytes", 512);
+	expect_str(r, "referer", "https://r/");
+	expect_str(r, "user_agent", "curl/8.0 (x)");
+	assert_true(sl_rec_find(r, "request_time", 12, &v));
+	assert_int_equal(v.type, SL_VAL_FLOAT);
+	assert_true(v.f > 0.1249999 && v.f < 0.1250001);
+	/* "-" leaves a number out; a list stays text; the last variable loses the '\r' */
+	assert_false(sl_rec_find(r, "upstream_connect_time", 21, &v));
+	expect_str(r, "upstream_response_time", "0.010, 0.020");
+	assert_false(sl_rec_find(r, "request_length", 14, &v));
+	expect_str(r, "host", "example.org");
+
+	/* Reasons and offsets. */
+	static const struct {
+		const char *line;
+		int code;
+		uint32_t off;
+	} bad[] = {
+		{ "10.1.2.3 + bob", SL_NGINX_BAD_FORMAT, 14 }, /* no " - " after the address */
+		{ "10.1.2.x - bob [", SL_NGINX_BAD_IP, 7 },
+		{ "1.2.3.4 - - [10/Oct/2023:13:55:36 +0200] \"GET / HTTP/1.1\" 20x 5 \"-\" \"-\" "
+		  "rt=1 uct=\"-\" urt=- len=1 host=h",
+		  SL_NGINX_BAD_STATUS, 58 },
+		{ "1.2.3.4 - - [10/Oct/2023:13:55:36 +0200] \"GET / HTTP/1.1\" 200 5 \"-\" \"-\" "
+		  "rt=1 uct=\"-\" urt=- len=12a host=h",
+		  SL_NGINX_BAD_NUMBER, 95 },
+		{ "1.2.3.4 - - [10/Oct/2023:13:55:36 +0200] \"GET  HTTP/1.1\" 200 5 \"-\" \"-\"",
+		  SL_NGINX_BAD_REQUEST, 42 }, /* offsets: where the value starts */
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int rc = parse_fmt(f, bad[i].line, buf, sizeof(buf), &r, &off);
+
+		if (rc != bad[i].code || off != bad[i].off)
+			fail_msg("'%s': %s at %u, expected %s at %u", bad[i].line,
+				 sl_nginx_err_names[rc], off, sl_nginx_err_names[bad[i].code],
+				 bad[i].off);
+	}
+	/* A format ending in a literal: bytes after it are trailing. */
+	assert_int_equal(ngx_fmt_compile("[$status]", f, &off, msg, sizeof(msg)), 0);
+	assert_int_equal(parse_fmt(f, "[200]", buf, sizeof(buf), &r, &off), SL_NGINX_OK);
+	assert_int_equal(parse_fmt(f, "[200]x", buf, sizeof(buf), &r, &off), SL_NGINX_TRAILING);
+	assert_int_equal(off, 5);
+	/* A record too big for the writer. */
+	assert_int_equal(parse_fmt(f, "[200]", buf, 4, &r, &off), SL_NGINX_TOO_LARGE);
+	free(f);
+}
+
+/* The combined format, compiled, reads every generated line as the combined parser does. */
+static void test_log_format_agrees_with_combined(void **unused)
+{
+	static const char *const keys[] = {
+		"status", "bytes", "method",   "path",	  "ip",
+		"user",	  "time",  "protocol", "referer", "user_agent"
+	};
+	struct ngx_fmt *f = malloc(sizeof(*f));
+	uint64_t rng = sl_gen_nginx_seed(11);
+	uint8_t a[2048], b[2048];
+	char line[SL_GEN_NGINX_LINE_MAX + 1];
+	uint32_t off = 0;
+	char msg[200];
+
+	assert_non_null(f);
+	assert_int_equal(ngx_fmt_compile(NGX_FMT_COMBINED, f, &off, msg, sizeof(msg)), 0);
+	for (uint64_t i = 0; i < 3000; i++) {
+		size_t n = sl_gen_nginx_line(&rng, i, line, sizeof(line));
+		struct sl_rec_writer w;
+		struct sl_rec ra, rb;
+		int rc;
+
+		line[n] = '\0';
+		sl_rec_begin(&w, a, sizeof(a));
+		rc = nginx_parse_line(line, n, &w, &off, SL_NGINX_ALL_FIELDS);
+		assert_int_equal(rc, SL_NGINX_OK);
+		ra = (struct sl_rec){ a, sl_rec_end(&w) };
+		if (parse_fmt(f, line, b, sizeof(b), &rb, &off) != SL_NGINX_OK)
+			fail_msg("line %llu: '%s' not read by the compiled format",
+				 (unsigned long long)i, line);
+		for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+			struct sl_val va, vb;
+
+			assert_true(sl_rec_find(ra, keys[k], strlen(keys[k]), &va));
+			assert_true(sl_rec_find(rb, keys[k], strlen(keys[k]), &vb));
+			if (va.raw_len != vb.raw_len || memcmp(va.raw, vb.raw, va.raw_len) != 0)
+				fail_msg("line %llu: field %s differs", (unsigned long long)i,
+					 keys[k]);
+		}
+	}
+	free(f);
+}
+
+/* The stage with log_format: init errors name the parameter and offset; lines parse. */
+static void test_process_log_format(void **unused)
+{
+	struct sl_arg arg = { .key = "log_format", .type = SL_PARAM_STR, .str = "$status $x$y" };
+	struct sl_args args = { .file = "t.yaml", .name = "parse", .n = 1, .v = &arg };
+	struct sl_error err = { 0 };
+	void *fconf = NULL, *saved = conf;
+	struct rte_mbuf *ev[2];
+	struct sl_rec r;
+
+	assert_int_equal(desc->init(&sl_host_table, &args, &fconf, &err), -EINVAL);
+	assert_string_equal(err.key, "log_format");
+	assert_int_equal(err.offset, 10);
+	arg.str = "$status $request_time";
+	assert_int_equal(desc->init(&sl_host_table, &args, &fconf, &err), 0);
+	conf = fconf;
+	ev[0] = make_event(pool, "404 0.5", SL_EVENT_LINE);
+	ev[1] = make_event(pool, "40x 0.5", SL_EVENT_LINE);
+	run(ev, 2);
+	assert_int_equal(out.n[0], 1);
+	assert_int_equal(out.n[1], 1);
+	r = sl_event_record(&ctx, out.port[0][0]);
+	expect_int(r, "status", 404);
+	r = sl_event_record(&ctx, out.port[1][0]);
+	expect_str(r, "error", "bad_status");
+	expect_int(r, "offset", 0);
+	assert_int_equal(counter("parsed"), 1);
+	assert_int_equal(counter("bad_status"), 1);
+	free_out();
+	desc->fini(fconf);
+	conf = saved;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -667,6 +867,10 @@ int main(void)
 		cmocka_unit_test(test_process_shared),
 		cmocka_unit_test(test_process_small_event),
 		cmocka_unit_test(test_process_projection),
+		cmocka_unit_test(test_log_format_compile_errors),
+		cmocka_unit_test(test_log_format_fields),
+		cmocka_unit_test(test_log_format_agrees_with_combined),
+		cmocka_unit_test(test_process_log_format),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -42,12 +42,14 @@ enum sl_nginx_err {
 	SL_NGINX_BAD_QUOTE,   /* a quoted field lacks its opening or closing quote */
 	SL_NGINX_TRAILING,    /* bytes other than ' ' or '\r' after the user agent */
 	SL_NGINX_TOO_LARGE,   /* the record does not fit the writer */
+	SL_NGINX_BAD_FORMAT,  /* log_format: the text between variables does not match */
+	SL_NGINX_BAD_NUMBER,  /* log_format: an integer variable is not "-" or digits */
 	SL_NGINX_N_CODES,
 };
 
 static const char *const sl_nginx_err_names[SL_NGINX_N_CODES] = {
-	"parsed",     "bad_ip",	   "bad_user",	"bad_time", "bad_request",
-	"bad_status", "bad_bytes", "bad_quote", "trailing", "too_large",
+	"parsed",    "bad_ip",	  "bad_user", "bad_time",  "bad_request", "bad_status",
+	"bad_bytes", "bad_quote", "trailing", "too_large", "bad_format",  "bad_number",
 };
 
 /* Longest textual IPv6 address (INET6_ADDRSTRLEN - 1). */

@@ -1,0 +1,396 @@
+/*
+ * nginx `log_format` strings, for nginx_parse's `log_format:` parameter: compiled once at
+ * init into literals and variables, then matched against each line. The format is written
+ * as in nginx.conf (`$remote_addr - $remote_user [$time_local] "$request" ...`, `${name}`
+ * also accepted). A variable's value ends where the literal after it starts (nginx escapes
+ * '"' and control bytes in logged values as \xHH, so a quoted value holds no '"'; a '"'
+ * after an odd number of backslashes is taken as part of the value, as the combined
+ * parser does); the last
+ * variable takes the rest of the line, less trailing spaces and '\r' (which the combined
+ * parser also allows). Two variables with nothing
+ * between them cannot be told apart and are refused at compile time.
+ *
+ * Fields: the variables of the combined format keep nginx_parse's names and types (ip,
+ * user, time, method/path/protocol from $request, status, bytes, referer, user_agent);
+ * $request_time, $msec and $upstream_*_time become floats (seconds; "-" leaves the field
+ * out, a list such as "0.010, 0.002" stays a string); $bytes_sent, $request_length,
+ * $connection, $connection_requests and $pid become integers; any other variable becomes
+ * a string field of its own name. Header-only (the fuzz target includes it); no
+ * allocation per line.
+ */
+#ifndef SL_NGINX_LOG_FORMAT_H
+#define SL_NGINX_LOG_FORMAT_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <sluice/record.h>
+
+#include "parse.h"
+
+#define NGX_FMT_MAX_ITEMS 64
+#define NGX_FMT_KEY_MAX	  48
+
+/** The format nginx calls "combined", which the fast parser (parse.h) handles. */
+#define NGX_FMT_COMBINED                                                                   \
+	"$remote_addr - $remote_user [$time_local] \"$request\" $status $body_bytes_sent " \
+	"\"$http_referer\" \"$http_user_agent\""
+
+enum ngx_var_kind {
+	NGX_V_STR,	    /* as written */
+	NGX_V_IP,	    /* $remote_addr: address characters only */
+	NGX_V_TIME_LOCAL,   /* dd/Mon/yyyy:hh:mm:ss +zzzz, kept as text like the fast path */
+	NGX_V_REQUEST,	    /* METHOD PATH PROTOCOL -> method, path, protocol */
+	NGX_V_STATUS,	    /* three digits 100..599 */
+	NGX_V_UINT,	    /* digits; "-" is 0 ($body_bytes_sent as the fast path) */
+	NGX_V_UINT_OPT,	    /* digits; "-" leaves the field out */
+	NGX_V_FLOAT_OR_STR, /* a decimal number -> float; "-" -> left out; else the text */
+};
+
+struct ngx_fmt_item {
+	bool is_var;
+	uint8_t kind;	 /* enum ngx_var_kind */
+	uint16_t off;	 /* literal: offset in ngx_fmt.text */
+	uint16_t len;	 /* literal: length */
+	uint8_t key_len; /* variable: record key */
+	char key[NGX_FMT_KEY_MAX];
+};
+
+struct ngx_fmt {
+	uint32_t n;
+	struct ngx_fmt_item it[NGX_FMT_MAX_ITEMS];
+	char text[1024]; /* the literals, back to back */
+	uint32_t text_len;
+};
+
+struct ngx_var_map {
+	const char *var;
+	const char *key;
+	enum ngx_var_kind kind;
+};
+
+static const struct ngx_var_map ngx_var_maps[] = {
+	{ "remote_addr", "ip", NGX_V_IP },
+	{ "remote_user", "user", NGX_V_STR },
+	{ "time_local", "time", NGX_V_TIME_LOCAL },
+	{ "time_iso8601", "time", NGX_V_STR },
+	{ "request", NULL, NGX_V_REQUEST },
+	{ "status", "status", NGX_V_STATUS },
+	{ "body_bytes_sent", "bytes", NGX_V_UINT },
+	{ "http_referer", "referer", NGX_V_STR },
+	{ "http_user_agent", "user_agent", NGX_V_STR },
+	{ "bytes_sent", "bytes_sent", NGX_V_UINT_OPT },
+	{ "request_length", "request_length", NGX_V_UINT_OPT },
+	{ "connection", "connection", NGX_V_UINT_OPT },
+	{ "connection_requests", "connection_requests", NGX_V_UINT_OPT },
+	{ "pid", "pid", NGX_V_UINT_OPT },
+	{ "request_time", "request_time", NGX_V_FLOAT_OR_STR },
+	{ "msec", "msec", NGX_V_FLOAT_OR_STR },
+	{ "upstream_response_time", "upstream_response_time", NGX_V_FLOAT_OR_STR },
+	{ "upstream_connect_time", "upstream_connect_time", NGX_V_FLOAT_OR_STR },
+	{ "upstream_header_time", "upstream_header_time", NGX_V_FLOAT_OR_STR },
+};
+
+static inline bool ngx_var_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '_';
+}
+
+/*
+ * Compile fmt. 0, or -EINVAL with *err_off (byte offset in fmt) and msg set.
+ */
+static inline int ngx_fmt_compile(const char *fmt, struct ngx_fmt *f, uint32_t *err_off, char *msg,
+				  size_t msg_len)
+{
+	size_t len = strlen(fmt), i = 0;
+
+	memset(f, 0, sizeof(*f));
+	if (len == 0) {
+		*err_off = 0;
+		snprintf(msg, msg_len, "empty log_format");
+		return -EINVAL;
+	}
+	while (i < len) {
+		struct ngx_fmt_item *it;
+
+		if (f->n == NGX_FMT_MAX_ITEMS) {
+			*err_off = (uint32_t)i;
+			snprintf(msg, msg_len, "more than %d parts", NGX_FMT_MAX_ITEMS);
+			return -EINVAL;
+		}
+		it = &f->it[f->n];
+		if (fmt[i] == '$') {
+			size_t start = i, s, e;
+			bool braced = i + 1 < len && fmt[i + 1] == '{';
+
+			s = i + 1 + braced;
+			for (e = s; e < len && ngx_var_char(fmt[e]); e++)
+				;
+			if (e == s || (braced && (e == len || fmt[e] != '}'))) {
+				*err_off = (uint32_t)start;
+				snprintf(msg, msg_len,
+					 braced ? "expected ${name}"
+						: "expected a variable name after '$'");
+				return -EINVAL;
+			}
+			if (e - s >= NGX_FMT_KEY_MAX) {
+				*err_off = (uint32_t)start;
+				snprintf(msg, msg_len, "variable name longer than %d bytes",
+					 NGX_FMT_KEY_MAX - 1);
+				return -EINVAL;
+			}
+			if (f->n > 0 && f->it[f->n - 1].is_var) {
+				*err_off = (uint32_t)start;
+				snprintf(msg, msg_len,
+					 "variable right after another: nothing tells where one "
+					 "ends");
+				return -EINVAL;
+			}
+			it->is_var = true;
+			it->kind = NGX_V_STR;
+			memcpy(it->key, fmt + s, e - s);
+			it->key_len = (uint8_t)(e - s);
+			for (size_t m = 0; m < sizeof(ngx_var_maps) / sizeof(ngx_var_maps[0]);
+			     m++) {
+				if (strlen(ngx_var_maps[m].var) == e - s &&
+				    memcmp(ngx_var_maps[m].var, fmt + s, e - s) == 0) {
+					it->kind = (uint8_t)ngx_var_maps[m].kind;
+					if (ngx_var_maps[m].key) {
+						it->key_len = (uint8_t)strlen(ngx_var_maps[m].key);
+						memcpy(it->key, ngx_var_maps[m].key,
+						       it->key_len + 1);
+					}
+					break;
+				}
+			}
+			i = e + braced;
+		} else {
+			size_t e = i;
+
+			while (e < len && fmt[e] != '$')
+				e++;
+			if (f->text_len + (e - i) > sizeof(f->text)) {
+				*err_off = (uint32_t)i;
+				snprintf(msg, msg_len, "literal text longer than %zu bytes in all",
+					 sizeof(f->text));
+				return -EINVAL;
+			}
+			it->is_var = false;
+			it->off = (uint16_t)f->text_len;
+			it->len = (uint16_t)(e - i);
+			memcpy(f->text + f->text_len, fmt + i, e - i);
+			f->text_len += (uint32_t)(e - i);
+			i = e;
+		}
+		f->n++;
+	}
+	return 0;
+}
+
+static inline const char *ngx_memmem(const char *h, size_t hn, const char *n, size_t nn)
+{
+	if (nn == 0)
+		return h;
+	while (hn >= nn) {
+		const char *p = memchr(h, n[0], hn - nn + 1);
+
+		if (!p)
+			return NULL;
+		if (memcmp(p, n, nn) == 0)
+			return p;
+		hn -= (size_t)(p + 1 - h);
+		h = p + 1;
+	}
+	return NULL;
+}
+
+/* The literal lit in [p, end). One starting with '"' ends a quoted value: a '"' after an
+ * odd number of backslashes is part of the value, as the combined parser reads it. */
+static inline const char *ngx_find_lit(const char *p, const char *end, const char *lit, size_t n)
+{
+	const char *s = p, *q, *b;
+
+	for (;;) {
+		q = ngx_memmem(p, (size_t)(end - p), lit, n);
+		if (!q || lit[0] != '"')
+			return q;
+		for (b = q; b > s && b[-1] == '\\'; b--)
+			;
+		if (((q - b) & 1) == 0)
+			return q;
+		p = q + 1;
+	}
+}
+
+/* A decimal number ("0.123", "12", "1.5e3" not accepted: nginx writes fixed point). */
+static inline bool ngx_decimal(const char *s, size_t n, double *out)
+{
+	double v = 0, scale = 1;
+	bool dot = false, any = false;
+
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '.' && !dot) {
+			dot = true;
+			continue;
+		}
+		if ((unsigned)(s[i] - '0') > 9)
+			return false;
+		any = true;
+		if (dot) {
+			scale /= 10;
+			v += (s[i] - '0') * scale;
+		} else {
+			v = v * 10 + (s[i] - '0');
+		}
+	}
+	*out = v;
+	return any;
+}
+
+static inline bool ngx_uint(const char *s, size_t n, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (n == 0 || n > 19)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if ((unsigned)(s[i] - '0') > 9)
+			return false;
+		v = v * 10 + (uint64_t)(s[i] - '0');
+	}
+	if (v > (uint64_t)INT64_MAX)
+		return false;
+	*out = v;
+	return true;
+}
+
+/* Write one variable's value [s, s + n) at line offset off; an SL_NGINX_* code. */
+static inline int ngx_fmt_put(const struct ngx_fmt_item *it, const char *line, const char *s,
+			      size_t n, struct sl_rec_writer *w, uint32_t *err_off)
+{
+	const char *sp1, *sp2;
+	uint64_t u;
+	double d;
+
+	*err_off = (uint32_t)(s - line);
+	switch ((enum ngx_var_kind)it->kind) {
+	case NGX_V_IP:
+		if (n == 0 || n > SL_NGINX_IP_MAX)
+			return SL_NGINX_BAD_IP;
+		for (size_t i = 0; i < n; i++)
+			if (!sl_nginx_ip_char[(uint8_t)s[i]]) {
+				*err_off += (uint32_t)i;
+				return SL_NGINX_BAD_IP;
+			}
+		break;
+	case NGX_V_TIME_LOCAL: {
+		char t[SL_NGINX_TIME_LEN + 16] = { 0 };
+
+		if (n != SL_NGINX_TIME_LEN)
+			return SL_NGINX_BAD_TIME;
+		memcpy(t, s, n); /* nginx_time_ok reads 16-byte blocks */
+		if (!nginx_time_ok(t))
+			return SL_NGINX_BAD_TIME;
+		break;
+	}
+	case NGX_V_REQUEST:
+		sp1 = memchr(s, ' ', n);
+		if (!sp1 || sp1 == s)
+			return SL_NGINX_BAD_REQUEST;
+		sp2 = memchr(sp1 + 1, ' ', (size_t)(s + n - sp1 - 1));
+		if (!sp2 || sp2 == sp1 + 1 || sp2 + 1 == s + n ||
+		    memchr(sp2 + 1, ' ', (size_t)(s + n - sp2 - 1)))
+			return SL_NGINX_BAD_REQUEST;
+		sl_rec_put_str(w, "method", s, (size_t)(sp1 - s));
+		sl_rec_put_str(w, "path", sp1 + 1, (size_t)(sp2 - sp1 - 1));
+		sl_rec_put_str(w, "protocol", sp2 + 1, (size_t)(s + n - sp2 - 1));
+		return SL_NGINX_OK;
+	case NGX_V_STATUS:
+		if (n != 3 || s[0] < '1' || s[0] > '5' || !ngx_uint(s, 3, &u))
+			return SL_NGINX_BAD_STATUS;
+		sl_rec_put_int(w, it->key, (int64_t)u);
+		return SL_NGINX_OK;
+	case NGX_V_UINT:
+	case NGX_V_UINT_OPT:
+		if (n == 1 && s[0] == '-') {
+			if (it->kind == NGX_V_UINT)
+				sl_rec_put_int(w, it->key, 0);
+			return SL_NGINX_OK;
+		}
+		if (!ngx_uint(s, n, &u))
+			return it->kind == NGX_V_UINT ? SL_NGINX_BAD_BYTES : SL_NGINX_BAD_NUMBER;
+		sl_rec_put_int(w, it->key, (int64_t)u);
+		return SL_NGINX_OK;
+	case NGX_V_FLOAT_OR_STR:
+		if (n == 1 && s[0] == '-')
+			return SL_NGINX_OK;
+		if (ngx_decimal(s, n, &d))
+			sl_rec_put_float(w, it->key, d);
+		else
+			sl_rec_put_str(w, it->key, s, n);
+		return SL_NGINX_OK;
+	case NGX_V_STR:
+		break;
+	}
+	sl_rec_put_str(w, it->key, s, n);
+	return SL_NGINX_OK;
+}
+
+/*
+ * Match line (len bytes, no newline) against f, writing the record into w. Returns
+ * SL_NGINX_OK or the reason, with *err_offset the byte offset of the first byte at fault.
+ */
+static inline int ngx_fmt_parse_line(const struct ngx_fmt *f, const char *line, size_t len,
+				     struct sl_rec_writer *w, uint32_t *err_offset)
+{
+	const char *p = line, *end = line + len;
+	int rc;
+
+	/* As the combined parser: spaces and a '\r' at the end of a line are not data. */
+	while (end > line && (end[-1] == ' ' || end[-1] == '\r'))
+		end--;
+	for (uint32_t i = 0; i < f->n; i++) {
+		const struct ngx_fmt_item *it = &f->it[i];
+
+		if (!it->is_var) {
+			if ((size_t)(end - p) < it->len ||
+			    memcmp(p, f->text + it->off, it->len) != 0) {
+				*err_offset = (uint32_t)(p - line);
+				return SL_NGINX_BAD_FORMAT;
+			}
+			p += it->len;
+			continue;
+		}
+		const char *v_end = end;
+
+		if (i + 1 < f->n) {
+			const struct ngx_fmt_item *lit = &f->it[i + 1];
+
+			v_end = ngx_find_lit(p, end, f->text + lit->off, lit->len);
+			if (!v_end) {
+				*err_offset = (uint32_t)(end - line);
+				return SL_NGINX_BAD_FORMAT;
+			}
+		}
+		rc = ngx_fmt_put(it, line, p, (size_t)(v_end - p), w, err_offset);
+		if (rc != SL_NGINX_OK)
+			return rc;
+		p = v_end;
+	}
+	if (p != end) {
+		*err_offset = (uint32_t)(p - line);
+		return SL_NGINX_TRAILING;
+	}
+	if (w->overflow) {
+		*err_offset = (uint32_t)len;
+		return SL_NGINX_TOO_LARGE;
+	}
+	return SL_NGINX_OK;
+}
+
+#endif
