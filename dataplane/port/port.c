@@ -29,13 +29,14 @@ struct sl_port {
 	char *device; /* the declaring device string (with args), or NULL for a bare name */
 	bool pci;
 	bool loop;
+	bool added;	       /* sl_port_plan passed it to the EAL */
 	uint16_t n_rxq, n_txq; /* planned */
 	int64_t rx_expected;   /* packets in the rx_pcap files, -1 unknown */
 	bool capture;	       /* net_pcap reading rx_pcap files */
 	/* after the EAL is up */
 	uint16_t port_id;
 	bool configured, started;
-	uint16_t n_rxq_ready;
+	uint16_t n_rxq_ready; /* RX queues set up; also the next one to hand out */
 	uint16_t txq_next;
 	uint16_t n_txq_conf;
 	uint32_t refs;
@@ -202,9 +203,10 @@ int sl_port_plan(const struct sl_config *cfg, int argc, char **argv, int *out_ar
 		}
 		if (strchr(dev->str, ',')) {
 			if (p->device && strcmp(p->device, dev->str) != 0) {
-				SL_ERR("port",
-				       "%s: port %s is declared twice with different arguments",
-				       nd->name, p->name);
+				fprintf(stderr,
+					"%s:%u:%u: %s: port %s is declared twice with different "
+					"arguments (name it by its bare name the second time)\n",
+					cfg->file, dev->line, dev->column, nd->name, p->name);
 				return -EINVAL;
 			}
 			if (!p->device)
@@ -255,6 +257,7 @@ int sl_port_plan(const struct sl_config *cfg, int argc, char **argv, int *out_ar
 		}
 		eal_argv[n++] = p->pci ? "-a" : "--vdev";
 		eal_argv[n++] = arg;
+		p->added = true;
 		SL_DEBUG("port", "EAL %s %s", p->pci ? "-a" : "--vdev", arg);
 	}
 	eal_argv[n] = NULL;
@@ -271,7 +274,14 @@ static int port_configure(struct sl_port *p, char *err, size_t errlen)
 	int ret;
 
 	if (rte_eth_dev_get_port_by_name(p->name, &p->port_id) != 0) {
-		snprintf(err, errlen, "no port named %s (devices: --vdev DRIVER, -a PCI)", p->name);
+		if (p->added)
+			snprintf(err, errlen,
+				 "port %s was not created: the EAL could not probe it (see DPDK's "
+				 "message above)",
+				 p->name);
+		else
+			snprintf(err, errlen, "no port named %s (devices: --vdev DRIVER, -a PCI)",
+				 p->name);
 		return -ENODEV;
 	}
 	ret = rte_eth_dev_info_get(p->port_id, &info);
@@ -355,11 +365,11 @@ static struct sl_port *port_for_open(const char *device, char *err, size_t errle
 	return p;
 }
 
-int sl_port_open_rx(const char *device, uint16_t queue, uint16_t n_queues, struct rte_mempool *pool,
-		    struct sl_port **out, char *err, size_t errlen)
+int sl_port_open_rx(const char *device, struct rte_mempool *pool, struct sl_port **out,
+		    uint16_t *queue_out, char *err, size_t errlen)
 {
 	struct sl_port *p = port_for_open(device, err, errlen);
-	uint16_t nb_rxd = PORT_RX_DESC, nb_txd = PORT_TX_DESC;
+	uint16_t nb_rxd = PORT_RX_DESC, nb_txd = PORT_TX_DESC, queue;
 	int ret;
 
 	*out = NULL;
@@ -367,8 +377,10 @@ int sl_port_open_rx(const char *device, uint16_t queue, uint16_t n_queues, struc
 		return -ENODEV;
 	if (!p->configured && (ret = port_configure(p, err, errlen)) < 0)
 		return ret;
+	/* Queues in open order: replicas of one source, then the next source's. */
+	queue = p->n_rxq_ready;
 	if (queue >= p->n_rxq) {
-		snprintf(err, errlen, "%s: RX queue %u of %u planned", p->name, queue, p->n_rxq);
+		snprintf(err, errlen, "%s: all %u planned RX queues are taken", p->name, p->n_rxq);
 		return -EINVAL;
 	}
 	rte_eth_dev_adjust_nb_rx_tx_desc(p->port_id, &nb_rxd, &nb_txd);
@@ -383,6 +395,7 @@ int sl_port_open_rx(const char *device, uint16_t queue, uint16_t n_queues, struc
 		sl_port_close(p);
 		return ret;
 	}
+	*queue_out = queue;
 	*out = p;
 	return 0;
 }

@@ -38,12 +38,12 @@ int sl_port_plan(const struct sl_config *cfg, int argc, char **argv, int *out_ar
 void sl_port_device_name(const char *device, char *name, size_t len);
 
 /**
- * Open RX queue `queue` of the port named by device (EAL must be up), taking its mbufs
- * from pool. Configures the port at its first open and starts it when every planned RX
- * queue is set up. 0 or -errno with a message in err.
+ * Open the next RX queue of the port named by device (EAL must be up), taking its mbufs
+ * from pool; *queue gets its number. Configures the port at its first open and starts it
+ * when every planned RX queue is set up. 0 or -errno with a message in err.
  */
-int sl_port_open_rx(const char *device, uint16_t queue, uint16_t n_queues, struct rte_mempool *pool,
-		    struct sl_port **out, char *err, size_t errlen);
+int sl_port_open_rx(const char *device, struct rte_mempool *pool, struct sl_port **out,
+		    uint16_t *queue, char *err, size_t errlen);
 
 /** Open the next free TX queue of the port named by device; *queue gets its number. */
 int sl_port_open_tx(const char *device, struct sl_port **out, uint16_t *queue, char *err,

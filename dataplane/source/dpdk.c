@@ -77,15 +77,13 @@ static int dpdk_create(const struct sl_args *args, const struct sl_io_env *env, 
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
-	ret = sl_port_open_rx(dev->str, env->replica, env->n_replicas, env->pool, &s->port,
-			      err->msg, sizeof(err->msg));
+	ret = sl_port_open_rx(dev->str, env->pool, &s->port, &s->queue, err->msg, sizeof(err->msg));
 	if (ret < 0) {
 		err->key = "device";
 		free(s);
 		return ret;
 	}
 	s->port_id = sl_port_id(s->port);
-	s->queue = env->replica;
 	s->meta_offset = env->meta_offset;
 	s->node_id = env->node_id;
 	s->capture = sl_port_is_capture(s->port);

@@ -15,11 +15,14 @@
 #   - the pktcheck sink counts what comes back: a filter that drops one flow in four
 #     must show as exactly that loss, no reordering, and ordered latency percentiles;
 #   - replicas: a net_null port read by two replicas has two RX queues, both busy, and a
-#     run stopped by SIGINT still conserves every event.
+#     run stopped by SIGINT still conserves every event; two sources on one port get
+#     queues 0 and 1;
+#   - errors name the file, line and node: a capture that does not exist, one port
+#     declared twice with different arguments (before the EAL starts), an unknown port.
 set -u
 . "$(dirname "$0")/../lib/tap.sh"
 tap_need_sluice
-tap_plan 24
+tap_plan 28
 tap_tmpdir
 cd "$TMP" || exit 1
 # A backgrounded sluice never outlives the test.
@@ -258,4 +261,51 @@ q1=$(grep -o 'queue=1 rx=[0-9]*' null.err | head -1 | cut -d= -f3)
 python3 "$TESTLIB/check_stats.py" conserve null.json >null.conserve &&
 	[ "${q0:-0}" -gt 0 ] && [ "${q1:-0}" -gt 0 ]
 tap_ok $? "both RX queues delivered ($q0 and $q1 packets) and every node conserves"
+
+cat >two.yaml <<'YAML'
+sources:
+  a: { type: dpdk, device: "net_null2,size=64" }
+  b: { type: dpdk, device: net_null2 }
+sinks:
+  out: { type: null, inputs: [a, b] }
+YAML
+timeout -k 5 60 "$SLUICE" run two.yaml >two.out 2>two.err &
+pid=$!
+sleep 1
+kill -INT $pid 2>/dev/null
+wait $pid
+[ "$?" -eq 0 ] && grep -q 'port=net_null2 queue=0 rx=[1-9]' two.err &&
+	grep -q 'port=net_null2 queue=1 rx=[1-9]' two.err
+tap_ok $? "two sources on one port read queues 0 and 1"
+
+cat >bad1.yaml <<'YAML'
+sources:
+  wire: { type: dpdk, device: "net_pcap7,rx_pcap=no-such.pcap" }
+sinks:
+  out: { type: null, inputs: [wire] }
+YAML
+timeout -k 5 60 "$SLUICE" run bad1.yaml >bad1.out 2>bad1.err
+rc=$?
+[ $rc -eq 1 ] && grep -q '^bad1.yaml:2:31: wire: port net_pcap7 was not created' bad1.err
+tap_ok $? "a missing capture: exit 1, file:line:col and the node (rc $rc)"
+cat >bad2.yaml <<'YAML'
+sources:
+  wire: { type: dpdk, device: "net_pcap8,rx_pcap=in.pcap" }
+sinks:
+  out: { type: dpdk, device: "net_pcap8,tx_pcap=x.pcap", inputs: [wire] }
+YAML
+timeout -k 5 60 "$SLUICE" run bad2.yaml >bad2.out 2>bad2.err
+rc=$?
+[ $rc -eq 2 ] && grep -q '^bad2.yaml:4:30: out: port net_pcap8 is declared twice' bad2.err
+tap_ok $? "one port declared twice with different arguments: exit 2 before the EAL (rc $rc)"
+cat >bad3.yaml <<'YAML'
+sources:
+  wire: { type: dpdk, device: eth7 }
+sinks:
+  out: { type: null, inputs: [wire] }
+YAML
+timeout -k 5 60 "$SLUICE" run bad3.yaml >bad3.out 2>bad3.err
+rc=$?
+[ $rc -eq 1 ] && grep -q '^bad3.yaml:2:31: wire: no port named eth7' bad3.err
+tap_ok $? "an unknown port: exit 1 and its name (rc $rc)"
 tap_done
