@@ -21,6 +21,9 @@ extern const struct sl_stage_desc sl_stage_aggregate;
 extern const struct sl_stage_desc sl_stage_sample;
 extern const struct sl_stage_desc sl_stage_drop_fields;
 extern const struct sl_stage_desc sl_stage_rename;
+extern const struct sl_stage_desc sl_stage_route;
+extern const struct sl_stage_desc sl_stage_set;
+extern const struct sl_stage_desc sl_stage_redact;
 extern const struct sl_stage_desc sl_stage_pkt_parse;
 extern const struct sl_stage_desc sl_stage_pkt_filter;
 extern const struct sl_stage_desc sl_stage_udp_payload;
@@ -40,6 +43,9 @@ const struct sl_stage_desc *const sl_builtin_stages[] = {
 	&sl_stage_sample,
 	&sl_stage_drop_fields,
 	&sl_stage_rename,
+	&sl_stage_route,
+	&sl_stage_set,
+	&sl_stage_redact,
 	&sl_stage_pkt_parse,
 	&sl_stage_pkt_filter,
 	&sl_stage_udp_payload,

@@ -782,7 +782,7 @@ static enum sl_expr_kind expr_parse_arith(struct expr_parser *ps, unsigned depth
 	for (;;) {
 		enum expr_op op;
 		enum sl_expr_kind r;
-		size_t off = ps->tok_off;
+		size_t off = ps->tok_off, r_off;
 		char what[8];
 
 		if (level == 0 && ps->tok == TOK_PLUS)
@@ -805,8 +805,9 @@ static enum sl_expr_kind expr_parse_arith(struct expr_parser *ps, unsigned depth
 			expr_fail(ps, ps->tok_off, "expected a value after '%s'", expr_op_text[op]);
 			return SL_EXPR_KIND_ANY;
 		}
+		r_off = ps->tok_off;
 		r = level == 0 ? expr_parse_arith(ps, depth, 1) : expr_parse_unary(ps, depth);
-		if (!expr_want(ps, r, KIND_BIT(NUM), off, what, " on its right"))
+		if (!expr_want(ps, r, KIND_BIT(NUM), r_off, what, " on its right"))
 			return SL_EXPR_KIND_ANY;
 		expr_emit(ps, op, 0, 0);
 		l = SL_EXPR_KIND_NUM;
@@ -1018,6 +1019,7 @@ static enum sl_expr_kind expr_parse_chain(struct expr_parser *ps, unsigned depth
 			expr_fail(ps, ps->tok_off, "expected a value after %s", word);
 			return SL_EXPR_KIND_BOOL;
 		}
+		off = ps->tok_off;
 		r = kw == TOK_OR ? expr_parse_chain(ps, depth, TOK_AND) : expr_parse_not(ps, depth);
 		if (!expr_want(ps, r, KIND_BIT(BOOL), off, word, " on its right"))
 			return SL_EXPR_KIND_BOOL;
