@@ -27,6 +27,7 @@
 #include "graph/pipeline.h"
 #include "plugin/registry.h"
 #include "resilience/blame.h"
+#include "resilience/privilege.h"
 #include "resilience/supervise.h"
 #include "sink/dlq.h"
 #include "sink/sink.h"
@@ -65,6 +66,8 @@ static void usage(FILE *f)
 		"        give up after --max-crashes K (5) within --crash-window S (60).\n"
 		"        --blame-file PATH: where a fault's blame record goes (default: the\n"
 		"        runtime directory, blame-PID.json)\n"
+		"        --user U [--group G]: as root, switch to U (and G) once started, with\n"
+		"        no capabilities on any thread (overrides `user:` / `group:`)\n"
 		"  validate PIPELINE       check a pipeline file; print every problem as "
 		"file:line:col\n"
 		"  stages [PIPELINE]       list stage, source and sink kinds with their "
@@ -107,6 +110,7 @@ struct cli {
 	char **eal_argv;
 	bool supervise;
 	const char *blame_file;
+	const char *user, *group;
 	struct sl_supervise_opts sup;
 };
 
@@ -142,6 +146,8 @@ static int cli_parse(int argc, char **argv, struct cli *c)
 		{ "max-crashes", required_argument, NULL, 0x102 },
 		{ "crash-window", required_argument, NULL, 0x103 },
 		{ "restart-delay", required_argument, NULL, 0x104 },
+		{ "user", required_argument, NULL, 0x105 },
+		{ "group", required_argument, NULL, 0x106 },
 		{ NULL, 0, NULL, 0 },
 	};
 	int opt, own = argc;
@@ -198,6 +204,12 @@ static int cli_parse(int argc, char **argv, struct cli *c)
 			break;
 		case 0x101:
 			c->blame_file = optarg;
+			break;
+		case 0x105:
+			c->user = optarg;
+			break;
+		case 0x106:
+			c->group = optarg;
 			break;
 		case 0x102:
 			if (cli_uint(optarg, 1, 1000, &c->sup.max_crashes) < 0) {
@@ -411,12 +423,16 @@ static int cmd_run(const struct cli *c, struct sl_registry *reg)
 	struct sl_control_opts co;
 	struct timespec t0, t1, t2;
 	struct sigaction sa;
+	char msg[512];
 	int ret, status = 0;
 
 	if (load_config(c, reg, true, &cfg) < 0)
 		return 2;
 	sl_dlq_bind(cfg, reg);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	/* Before the EAL makes threads, so all of them inherit it (docs/resilience.md). */
+	if (sl_priv_prepare(msg, sizeof(msg)) < 0)
+		SL_WARN("run", "%s", msg);
 	dpdk_log_route();
 	/* Ports named in the file become --vdev / -a EAL options (dataplane/port). */
 	if (sl_port_plan(cfg, c->eal_argc, c->eal_argv, &eal_argc, &eal_argv) < 0) {
@@ -453,6 +469,25 @@ static int cmd_run(const struct cli *c, struct sl_registry *reg)
 		rte_eal_mp_remote_launch(sl_blame_thread_init, NULL, SKIP_MAIN);
 		rte_eal_mp_wait_lcore();
 	}
+	/* Everything privileged is done: hugepages, ports, files, the control socket. */
+	ret = sl_priv_drop(c->user ? c->user : cfg->user, c->group ? c->group : cfg->group, msg,
+			   sizeof(msg));
+	if (ret < 0) {
+		if (!c->user && !c->group && (cfg->user_line || cfg->group_line))
+			fprintf(stderr, "%s:%u:%u: %s\n", cfg->file,
+				cfg->user_line ? cfg->user_line : cfg->group_line,
+				cfg->user_line ? cfg->user_column : cfg->group_column, msg);
+		else
+			SL_ERR("run", "privilege drop failed: %s", msg);
+		status = 1;
+		goto out;
+	}
+	if (ret > 0)
+		SL_NOTICE("run", "%s", msg);
+	else if (c->user || cfg->user)
+		SL_INFO("run",
+			"running as user %s (uid %u, gid %u), no capabilities, on every thread",
+			c->user ? c->user : cfg->user, (unsigned)getuid(), (unsigned)getgid());
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);

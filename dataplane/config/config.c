@@ -1548,6 +1548,53 @@ static void config_load_control(struct loader *ld, yaml_node_t *key, yaml_node_t
 	}
 }
 
+/* A user or group name (POSIX portable characters) or a numeric id, 1 to 32 bytes. */
+static bool config_identity_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n < 1 || n > 32 || s[0] == '-')
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!(s[i] >= 'a' && s[i] <= 'z') && !(s[i] >= 'A' && s[i] <= 'Z') &&
+		    !(s[i] >= '0' && s[i] <= '9') && s[i] != '_' && s[i] != '.' && s[i] != '-')
+			return false;
+	return true;
+}
+
+/* `user: NAME` and `group: NAME`: whom `sluice run` switches to once it has started, when
+ * it runs as root (docs/resilience.md). Only the form is checked here; the names are
+ * looked up when the run drops its privileges. */
+static void config_load_identity(struct loader *ld, yaml_node_t *key, yaml_node_t *val)
+{
+	bool is_user = strcmp(config_text(key), "user") == 0;
+	const char *what = is_user ? "user" : "group";
+	const char *text;
+
+	if (val->type != YAML_SCALAR_NODE || !config_is_text(val) || config_is_null(val)) {
+		config_err(ld, config_err_node(key, val), "%s: expected a %s name or id, got %s",
+			   what, what, config_what_is(val));
+		return;
+	}
+	text = config_text(val);
+	if (!config_identity_ok(text)) {
+		config_err(ld, val,
+			   "%s: '%s' is not a %s name or id (letters, digits, '_', '.', '-'; "
+			   "1 to 32 bytes)",
+			   what, config_show(ld, text), what);
+		return;
+	}
+	if (is_user) {
+		ld->c->user = config_strdup(ld, text);
+		ld->c->user_line = MARK_LINE(val->start_mark);
+		ld->c->user_column = MARK_COL(val->start_mark);
+	} else {
+		ld->c->group = config_strdup(ld, text);
+		ld->c->group_line = MARK_LINE(val->start_mark);
+		ld->c->group_column = MARK_COL(val->start_mark);
+	}
+}
+
 /* The top-level keys, in the order they are processed whatever their order in the file:
  * plugins add stage kinds before stages are resolved, and nodes are stored sources,
  * stages, sinks. A new top-level key is one line here. */
@@ -1559,6 +1606,8 @@ static const struct top_key {
 	{ "plugins", config_load_plugins, false }, { "sources", config_load_sources, true },
 	{ "stages", config_load_stages, true },	   { "sinks", config_load_sinks, true },
 	{ "control", config_load_control, false },
+	{ "user", config_load_identity, false },
+	{ "group", config_load_identity, false },
 };
 
 /* Link every input to its node and output port. */

@@ -27,6 +27,16 @@ static volatile pid_t sup_child;
 
 static void sup_on_signal(int sig)
 {
+	static struct timespec last;
+	struct timespec now;
+
+	/* The same request twice in 100 ms (timeout(1) signals its child and then its
+	 * process group) is passed on once: a second one would force the child to stop. */
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (sup_stop == sig &&
+	    (now.tv_sec - last.tv_sec) * 1000000000L + (now.tv_nsec - last.tv_nsec) < 100000000L)
+		return;
+	last = now;
 	sup_stop = sig;
 	if (sup_child > 0)
 		kill(sup_child, sig);

@@ -116,7 +116,7 @@ EOF
 timeout 60 "$SLUICE" run gen.yaml --supervise --blame-file blame4.json "${eal[@]}" >out4 2>err4 &
 sup=$!
 sleep 1.5
-kill -TERM "$sup"
+kill -TERM "$(pgrep -P "$sup" | head -1)"
 wait "$sup"
 tap_is "$?" 0 "SIGTERM drains the child and the supervisor exits 0"
 tap_is "$(grep -c 'died of\|restarting' err4)" 0 "no restart after a stop"
