@@ -471,6 +471,11 @@ bool sl_port_is_capture(const struct sl_port *p)
 	return p->capture && !p->loop;
 }
 
+bool sl_port_is_pci(const struct sl_port *p)
+{
+	return p->pci;
+}
+
 void sl_port_stats(const struct sl_port *p, struct rte_eth_stats *st)
 {
 	memset(st, 0, sizeof(*st));

@@ -62,6 +62,9 @@ int64_t sl_port_rx_expected(const struct sl_port *p);
 /** Whether the port replays a capture (its end ends the source). */
 bool sl_port_is_capture(const struct sl_port *p);
 
+/** Whether the port is a PCI device (it DMAs: buffers need an IOVA). */
+bool sl_port_is_pci(const struct sl_port *p);
+
 /** Port statistics (zeroed when the PMD cannot say). */
 void sl_port_stats(const struct sl_port *p, struct rte_eth_stats *st);
 

@@ -4,8 +4,10 @@
  * same device). write runs on the worker lcore that drives the sink and hands the burst
  * to rte_eth_tx_burst; what the PMD does not take goes back to the task, which offers it
  * again (backpressure). The PMD frees what it sent. Packet events go out as received
- * (possibly shortened by stages); line and record events go out as their bytes. Owns its
- * counters and a reference on the port.
+ * (possibly shortened by stages); line and record events go out as their bytes. An event
+ * in an enlarged buffer (long lines, jumbo frames) has no IOVA: virtual devices send it as
+ * any other, but a PCI device could not DMA it, so there it is freed and counted as
+ * no_iova. Owns its counters and a reference on the port.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -22,7 +24,8 @@
 struct dpdk_sink {
 	struct sl_port *port;
 	uint16_t port_id, queue;
-	uint64_t n_tx, n_bytes, n_full;
+	bool pci;
+	uint64_t n_tx, n_bytes, n_full, n_no_iova;
 };
 
 static const struct sl_param_desc dpdk_params[] = {
@@ -68,18 +71,47 @@ static int dpdk_create(const struct sl_args *args, const struct sl_io_env *env, 
 		return ret;
 	}
 	s->port_id = sl_port_id(s->port);
+	s->pci = sl_port_is_pci(s->port);
 	*self = s;
 	return 0;
+}
+
+/* Take the events a NIC cannot DMA out of the burst (PCI ports only); returns the rest. */
+static uint16_t dpdk_drop_no_iova(struct dpdk_sink *s, struct rte_mbuf **ev, uint16_t n)
+{
+	uint16_t k = 0;
+
+	for (uint16_t i = 0; i < n; i++) {
+		if (unlikely(ev[i]->buf_iova == RTE_BAD_IOVA)) {
+			s->n_no_iova++;
+			rte_pktmbuf_free(ev[i]);
+			continue;
+		}
+		ev[k++] = ev[i];
+	}
+	return k;
 }
 
 static uint16_t dpdk_write(void *self, struct rte_mbuf **ev, uint16_t n)
 {
 	struct dpdk_sink *s = self;
-	uint16_t sent;
-
-	/* Bytes first: the PMD may free what it sends before returning. */
+	uint16_t sent, taken = 0;
 	uint64_t bytes = 0;
 
+	if (unlikely(s->pci)) {
+		/* Compacting changes the burst's order only by removing events: the task
+		 * offers what is left after `taken` again, so count the dropped as taken
+		 * by moving the kept ones to the end. */
+		uint16_t k = dpdk_drop_no_iova(s, ev, n);
+
+		if (k < n) {
+			memmove(ev + (n - k), ev, k * sizeof(*ev));
+			taken = n - k;
+			ev += taken;
+			n = k;
+		}
+	}
+	/* Bytes first: the PMD may free what it sends before returning. */
 	for (uint16_t i = 0; i < n; i++)
 		bytes += ev[i]->pkt_len;
 	sent = rte_eth_tx_burst(s->port_id, s->queue, ev, n);
@@ -90,7 +122,7 @@ static uint16_t dpdk_write(void *self, struct rte_mbuf **ev, uint16_t n)
 	}
 	s->n_tx += sent;
 	s->n_bytes += bytes;
-	return sent;
+	return (uint16_t)(taken + sent);
 }
 
 static int dpdk_flush(void *self, bool final)
@@ -106,10 +138,10 @@ static void dpdk_summary_line(void *self, char *buf, size_t len)
 	sl_port_stats(s->port, &st);
 	snprintf(buf, len,
 		 "port=%s queue=%u tx=%" PRIu64 " bytes=%" PRIu64 " tx_full=%" PRIu64
-		 " | opackets=%" PRIu64 " oerrors=%" PRIu64 " ipackets=%" PRIu64 " imissed=%" PRIu64
-		 " rx_nombuf=%" PRIu64,
-		 sl_port_name(s->port), s->queue, s->n_tx, s->n_bytes, s->n_full, st.opackets,
-		 st.oerrors, st.ipackets, st.imissed, st.rx_nombuf);
+		 " no_iova=%" PRIu64 " | opackets=%" PRIu64 " oerrors=%" PRIu64 " ipackets=%" PRIu64
+		 " imissed=%" PRIu64 " rx_nombuf=%" PRIu64,
+		 sl_port_name(s->port), s->queue, s->n_tx, s->n_bytes, s->n_full, s->n_no_iova,
+		 st.opackets, st.oerrors, st.ipackets, st.imissed, st.rx_nombuf);
 }
 
 static void dpdk_destroy(void *self)

@@ -3,8 +3,10 @@
  * (dataplane/port/port.h configures and starts the port). poll runs on the worker lcore
  * that drives this replica and does one rte_eth_rx_burst straight into the event array:
  * no copy, no allocation; each frame becomes a packet event (meta kind SL_EVENT_PACKET,
- * event_id = port << 48 | per-queue sequence). A frame that needs more than one mbuf is
- * freed and counted as oversize (events are single mbufs). A port replaying a capture
+ * event_id = port << 48 | per-queue sequence). Events are single mbufs: a frame the PMD
+ * chained over several (longer than a small event) is copied into an enlarged event
+ * (sl_event_enlarge), or, when longer than that too or no big buffer is free, freed and
+ * counted as oversize. A port replaying a capture
  * (net_pcap rx_pcap) ends the source when the capture is consumed: the port's ipackets +
  * rx_nombuf + ierrors reach the packets counted in the files at plan time, or, when the
  * files could not be counted, after a second without packets. Other ports run until
@@ -21,6 +23,7 @@
 #include <rte_mbuf.h>
 #include <rte_prefetch.h>
 
+#include "event/event.h"
 #include "port/port.h"
 #include "source.h"
 
@@ -34,7 +37,8 @@ struct dpdk_source {
 	int64_t expected;
 	uint64_t tsc_hz, idle_since;
 	uint64_t seq;
-	uint64_t n_rx, n_bytes, n_oversize;
+	struct rte_mempool *pool;
+	uint64_t n_rx, n_bytes, n_oversize, n_enlarged;
 };
 
 static const struct sl_param_desc dpdk_params[] = {
@@ -84,6 +88,7 @@ static int dpdk_create(const struct sl_args *args, const struct sl_io_env *env, 
 		return ret;
 	}
 	s->port_id = sl_port_id(s->port);
+	s->pool = env->pool;
 	s->meta_offset = env->meta_offset;
 	s->node_id = env->node_id;
 	s->capture = sl_port_is_capture(s->port);
@@ -109,6 +114,36 @@ static bool dpdk_capture_done(struct dpdk_source *s, uint64_t now)
 	return now - s->idle_since > s->tsc_hz;
 }
 
+/* One event for a chained frame: an enlarged mbuf holding all its bytes, or NULL (the chain
+ * is freed either way). */
+static struct rte_mbuf *dpdk_linearize(struct dpdk_source *s, struct rte_mbuf *chain)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(s->pool);
+	uint32_t len = chain->pkt_len, off = 0;
+
+	if (m && (!sl_event_enlarge(m) || rte_pktmbuf_tailroom(m) < len)) {
+		rte_pktmbuf_free(m);
+		m = NULL;
+	}
+	if (m) {
+		for (struct rte_mbuf *seg = chain; seg && off < len; seg = seg->next) {
+			uint32_t n = RTE_MIN((uint32_t)seg->data_len, len - off);
+
+			memcpy(rte_pktmbuf_mtod_offset(m, char *, off),
+			       rte_pktmbuf_mtod(seg, char *), n);
+			off += n;
+		}
+		m->data_len = (uint16_t)off;
+		m->pkt_len = off;
+		m->port = chain->port;
+		s->n_enlarged++;
+	} else {
+		s->n_oversize++;
+	}
+	rte_pktmbuf_free(chain);
+	return m;
+}
+
 static uint16_t dpdk_poll(void *self, struct rte_mbuf **ev, uint16_t max, bool *done)
 {
 	struct dpdk_source *s = self;
@@ -132,11 +167,8 @@ static uint16_t dpdk_poll(void *self, struct rte_mbuf **ev, uint16_t max, bool *
 
 		if (i + 1 < n)
 			rte_prefetch0((char *)ev[i + 1] + RTE_CACHE_LINE_SIZE);
-		if (unlikely(m->nb_segs > 1)) {
-			s->n_oversize++;
-			rte_pktmbuf_free(m);
+		if (unlikely(m->nb_segs > 1) && !(m = dpdk_linearize(s, m)))
 			continue;
-		}
 		meta = sl_event_meta(s->meta_offset, m);
 		meta->event_id = (uint64_t)s->port_id << 48 | (s->seq++ & 0xffffffffffffull);
 		meta->ingest_tsc = tsc;
@@ -175,11 +207,11 @@ static void dpdk_summary_line(void *self, char *buf, size_t len)
 
 	sl_port_stats(s->port, &st);
 	snprintf(buf, len,
-		 "port=%s queue=%u rx=%" PRIu64 " bytes=%" PRIu64 " oversize=%" PRIu64
-		 " | ipackets=%" PRIu64 " imissed=%" PRIu64 " rx_nombuf=%" PRIu64
-		 " ierrors=%" PRIu64 " oerrors=%" PRIu64,
-		 sl_port_name(s->port), s->queue, s->n_rx, s->n_bytes, s->n_oversize, st.ipackets,
-		 st.imissed, st.rx_nombuf, st.ierrors, st.oerrors);
+		 "port=%s queue=%u rx=%" PRIu64 " bytes=%" PRIu64 " enlarged=%" PRIu64
+		 " oversize=%" PRIu64 " | ipackets=%" PRIu64 " imissed=%" PRIu64
+		 " rx_nombuf=%" PRIu64 " ierrors=%" PRIu64 " oerrors=%" PRIu64,
+		 sl_port_name(s->port), s->queue, s->n_rx, s->n_bytes, s->n_enlarged, s->n_oversize,
+		 st.ipackets, st.imissed, st.rx_nombuf, st.ierrors, st.oerrors);
 }
 
 static void dpdk_destroy(void *self)

@@ -5,8 +5,10 @@
  * trailing CR and LF bytes are removed, as a line has no newline. The event is trimmed in
  * place (rte_pktmbuf_adj, no copy unless it is shared) and, when little room is left
  * behind it, moved to the start of the buffer, so a parser has the most room for the
- * record it appends (a record that still does not fit is that parser's error, as for any
- * long line). Packets that are not UDP (or are fragments, or were not parsed) are dropped
+ * record it appends; a line too long for that (about the line's size again plus 256
+ * bytes of keys) is copied into a fresh event from host->event_alloc, which has the
+ * runtime's largest room (copy-on-write, as event_unshare does). A record that still does
+ * not fit is the parser's error, as for any long line. Packets that are not UDP (or are fragments, or were not parsed) are dropped
  * as filtered and counted. Built-in stage, stateless.
  */
 #include <errno.h>
@@ -79,6 +81,23 @@ static void udp_payload_process(const void *conf, struct sl_ctx *ctx, struct sl_
 		ev->data_len = (uint16_t)len;
 		ev->pkt_len = len;
 		/* Leave a parser room for its record behind the line. */
+		if (2 * len + 256 > (uint32_t)(ev->buf_len - RTE_PKTMBUF_HEADROOM)) {
+			struct rte_mbuf *big = ctx->host->event_alloc(ctx);
+
+			if (big && rte_pktmbuf_tailroom(big) > rte_pktmbuf_tailroom(ev) &&
+			    rte_pktmbuf_tailroom(big) >= len) {
+				memcpy(rte_pktmbuf_mtod(big, void *), rte_pktmbuf_mtod(ev, void *),
+				       len);
+				big->data_len = (uint16_t)len;
+				big->pkt_len = len;
+				*sl_ctx_meta(ctx, big) = *meta;
+				rte_pktmbuf_free(ev);
+				ev = big;
+				meta = sl_ctx_meta(ctx, ev);
+			} else if (big) {
+				rte_pktmbuf_free(big);
+			}
+		}
 		if (rte_pktmbuf_tailroom(ev) < len + 256 && ev->data_off > RTE_PKTMBUF_HEADROOM) {
 			char *dst = (char *)ev->buf_addr + RTE_PKTMBUF_HEADROOM;
 

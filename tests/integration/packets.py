@@ -247,6 +247,10 @@ def crafted(seed):
             frames.append(pad(eth(0x0800) + ipv4(17, udp(40008, 514, b""))))
         else:  # long syslog line
             frames.append(eth(0x0800) + ipv4(17, udp(40009, 514, msg + b" " + b"x" * 1200)))
+    # Longer than a small event: the source copies them into an enlarged one.
+    frames.append(eth(0x0800) + ipv4(17, udp(40011, 514, b"<14>Nov 27 11:00:00 big01 app: " +
+                                             b"y" * 3900 + b"\n")))
+    frames.append(eth(0x86DD) + ipv6(17, udp(40012, 53, b"z" * 2500)))
     # A jumbo frame the event cannot hold (dropped by the source as oversize).
     frames.append(eth(0x0800) + ipv4(17, udp(40010, 514, b"j" * 8900)))
     return frames
