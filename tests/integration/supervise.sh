@@ -7,12 +7,14 @@
 # backs off (50, 100 ms) and gives up after --max-crashes 3 with a clear message. 3: after
 # the first crash the input is repaired; the restarted child finishes and writes every
 # line. 4: SIGTERM to the supervisor drains the child once and is not taken for a crash.
+# 5: with a checkpointed file source, the restart resumes where the acknowledged output
+# ended: every line exactly once.
 set -u
 . "$(dirname "$0")/../lib/tap.sh"
 tap_need_sluice
 plugin=$SLUICE_BUILD/plugins/testing/crash_on.so
 [ -f "$plugin" ] || tap_skip_all "crash_on plugin not built: $plugin"
-tap_plan 16
+tap_plan 19
 tap_tmpdir
 cd "$TMP" || exit 1
 trap 'pkill -9 -P $$ 2>/dev/null; rm -rf "$TMP"' EXIT
@@ -120,4 +122,52 @@ kill -TERM "$(pgrep -P "$sup" | head -1)"
 wait "$sup"
 tap_is "$?" 0 "SIGTERM drains the child and the supervisor exits 0"
 tap_is "$(grep -c 'died of\|restarting' err4)" 0 "no restart after a stop"
+
+# 5: resume from a checkpoint. A followed file with a checkpoint is read and written out
+# (20000 lines, acknowledged); then 200 lines with BOOM among them are appended; the child
+# crashes; BOOM is repaired in place (same inode, so the checkpoint still names the file)
+# and the restarted child resumes at the checkpoint: every line is written, none twice.
+python3 -c '
+with open("f.log", "w") as f:
+    for i in range(20000): f.write("event %05d fine\n" % i)'
+cat >ck.yaml <<'EOF2'
+plugins: [./crash_on.so]
+sources:
+  access: { type: file, paths: [f.log], follow: true, checkpoint: state/f.ckpt, checkpoint_interval: 50ms }
+stages:
+  risky: { use: crash_on, inputs: [access], marker: "BOOM" }
+sinks:
+  kept: { type: file, inputs: [risky], path: out/ck.log, format: raw, append: true }
+EOF2
+mkdir -p state
+timeout 60 "$SLUICE" run ck.yaml --supervise --restart-delay 1000 --blame-file blame5.json \
+	"${eal[@]}" >out5 2>err5 &
+sup=$!
+for _ in $(seq 1 200); do
+	[ "$(cat out/ck.log 2>/dev/null | wc -l)" -ge 20000 ] && break
+	sleep 0.05
+done
+sleep 0.5
+python3 -c '
+with open("f.log", "a") as f:
+    for i in range(20000, 20200): f.write("event %05d %s\n" % (i, "BOOM" if i == 20100 else "fine"))'
+for _ in $(seq 1 200); do
+	grep -q 'died of' err5 && break
+	sleep 0.05
+done
+python3 -c '
+f = open("f.log", "r+b"); d = f.read(); f.seek(d.index(b"BOOM")); f.write(b"boom"); f.close()'
+for _ in $(seq 1 200); do
+	[ "$(sort -u out/ck.log | wc -l)" -ge 20200 ] && break
+	sleep 0.05
+done
+sleep 0.3
+kill -TERM "$(pgrep -P "$sup" | head -1)"
+wait "$sup"
+tap_is "$?" 0 "checkpointed run: crash, restart, stop; the supervisor exits 0"
+grep -q 'resumed=1' err5
+tap_ok $? "the restarted child resumed the file from its checkpoint"
+sort out/ck.log >ck.sorted
+sort f.log >f.sorted
+tap_cmp ck.sorted f.sorted "every line was written exactly once across the crash (no loss, no duplicate)"
 tap_done
