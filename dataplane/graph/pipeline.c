@@ -228,6 +228,26 @@ static inline void ack_add(struct rt_replica *r, uint32_t cell, int64_t d)
 	__atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + d, __ATOMIC_RELEASE);
 }
 
+/* Add d times the number of events in each run of equal cells of cell[0..n) (events of a
+ * burst are nearly always of one epoch: one store per burst, not per event). */
+static inline void ack_add_runs(struct rt_replica *r, const uint32_t *cell, uint16_t n, int64_t d)
+{
+	uint32_t run = ACK_NONE;
+	int64_t k = 0;
+
+	for (uint16_t i = 0; i < n; i++) {
+		if (cell[i] != run) {
+			if (run != ACK_NONE)
+				ack_add(r, run, k * d);
+			run = cell[i];
+			k = 0;
+		}
+		k++;
+	}
+	if (run != ACK_NONE)
+		ack_add(r, run, k * d);
+}
+
 /* sl_edge_send, counting each tracked event once per consumer before it is enqueued, and
  * taking back what a drop_newest edge freed. */
 static void ack_send(struct rt_replica *r, uint16_t port, struct rte_mbuf **ev, uint16_t n)
@@ -241,11 +261,10 @@ static void ack_send(struct rt_replica *r, uint16_t port, struct rte_mbuf **ev, 
 
 	for (uint16_t i = 0; i < n; i++) {
 		cell[i] = ack_cell(p, ev[i]);
-		if (cell[i] != ACK_NONE && pt->n_dest) {
-			ack_add(r, cell[i], pt->n_dest);
-			any = true;
-		}
+		any |= cell[i] != ACK_NONE;
 	}
+	if (any && pt->n_dest)
+		ack_add_runs(r, cell, n, pt->n_dest);
 	for (uint16_t d = 0; any && d < pt->n_dest; d++) {
 		before[d] = r->out.n_full_drop[base + d];
 		lossy |= pt->dest[d].drop_newest;
@@ -255,9 +274,8 @@ static void ack_send(struct rt_replica *r, uint16_t port, struct rte_mbuf **ev, 
 		/* A drop_newest edge frees the tail of the burst that did not fit. */
 		uint64_t lost = r->out.n_full_drop[base + d] - before[d];
 
-		for (uint16_t i = (uint16_t)(n - lost); i < n; i++)
-			if (cell[i] != ACK_NONE)
-				ack_add(r, cell[i], -1);
+		if (lost)
+			ack_add_runs(r, cell + (n - lost), (uint16_t)lost, -1);
 	}
 }
 
@@ -532,9 +550,8 @@ static __rte_always_inline unsigned stage_run_impl(struct sl_task *t, bool ack)
 	r->n_in += burst.n;
 	replica_account_emit(r, o, ack);
 	/* The inputs are done with only now that their outputs are counted. */
-	for (uint16_t i = 0; ack && i < burst.n; i++)
-		if (in_cell[i] != ACK_NONE)
-			ack_add(r, in_cell[i], -1);
+	if (ack)
+		ack_add_runs(r, in_cell, burst.n, -1);
 	return burst.n;
 }
 
@@ -555,9 +572,7 @@ static unsigned stage_run_ack(struct sl_task *t)
 static void ack_sink_taken(struct rt_replica *r, const uint32_t *cell, uint16_t k)
 {
 	if (!r->node->cfg->sink->durable) {
-		for (uint16_t i = 0; i < k; i++)
-			if (cell[i] != ACK_NONE)
-				ack_add(r, cell[i], -1);
+		ack_add_runs(r, cell, k, -1);
 		return;
 	}
 	for (uint16_t i = 0; i < k; i++) {
