@@ -621,8 +621,13 @@ static __rte_always_inline uint16_t sink_offer(struct rt_replica *r, bool ack)
 
 	if (ack && r->node->cfg->sink->durable && ACK_RUNS_MAX - r->n_runs < n)
 		n = (uint16_t)(ACK_RUNS_MAX - r->n_runs);
-	if (n == 0)
+	if (n == 0) {
+		/* The run list is full (events of alternating epochs, or tracked and untracked
+		 * sources mixed): push the sink's buffers so they become durable and free runs;
+		 * the periodic flush is not reached while events are held. */
+		r->node->cfg->sink->flush(r->io, false);
 		return 0;
+	}
 	k = r->node->cfg->sink->write(r->io, &r->held[r->held_head], n);
 	if (ack)
 		ack_sink_taken(r, &r->held_cell[r->held_head], k);

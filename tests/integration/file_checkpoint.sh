@@ -9,7 +9,8 @@
 # duplicates within the bound of one checkpoint lag per kill. Then: files rotated several
 # times while sluice is stopped (every rotated name still inside the globs) resume with
 # nothing lost or repeated; a damaged checkpoint stops the start with its path and byte
-# offset; without checkpoint nothing is written.
+# offset; a checkpointed source and an untracked one share a sink; without checkpoint
+# nothing is written.
 set -u
 . "$(dirname "$0")/../lib/tap.sh"
 tap_need_sluice
@@ -17,7 +18,7 @@ KILLS=${SLUICE_CHECKPOINT_KILLS:-4}
 RATE=8000
 INTERVAL_MS=200
 PY=$SLUICE_SOURCE/tests/integration/file_checkpoint.py
-tap_plan $((KILLS + 13))
+tap_plan $((KILLS + 15))
 tap_tmpdir
 # sluice runs under timeout: kill the sluice children of our timeouts first, then the rest.
 cleanup() {
@@ -143,6 +144,28 @@ tap_ok $((rc == 0)) "[damaged] sluice refuses to start (exit $rc)"
 grep -q 'checkpoint state/app.ckpt: byte 58: end line counts 2 files, 1 were read' bad.log
 tap_ok $? "[damaged] the error names the checkpoint and the byte offset"
 tap_diag "$(grep -m1 checkpoint bad.log)"
+
+# ---- a checkpointed source and an untracked one into the same sink ----
+D=$TMP/mixed
+mkdir -p "$D/logs"
+cd "$D" || exit 1
+cat >p.yaml <<YAML
+sources:
+  app: { type: file, paths: [logs/*.log], follow: true, checkpoint: state/app.ckpt,
+         checkpoint_interval: 50ms }
+  noise: { type: gen, count: 300000 }
+sinks:
+  out: { type: file, inputs: [app, noise], path: out/out.log, format: raw, append: true }
+YAML
+python3 "$PY" gen "$D" 0.5 8000 2 >/dev/null
+start run.log
+settle
+stop TERM
+tap_is "$RC" 0 "[mixed] exits 0 with an untracked source beside the checkpointed one"
+python3 "$PY" ckpt state/app.ckpt --complete logs >ckpt.out &&
+	[ "$(grep -c '^s=' out/out.log)" = 4000 ] &&
+	[ "$(wc -l <out/out.log)" = 304000 ]
+tap_ok $? "[mixed] every line and generated event written, both files committed in full"
 
 # ---- no checkpoint: nothing written, nothing stamped ----
 D=$TMP/none
