@@ -142,7 +142,12 @@ static void file_sink_sync_start(struct file_sink *s)
 	struct io_uring_sqe *sqe;
 
 	s->sync_wanted = false;
+	/* What this sync covers: up to the first write still in flight. A write completing
+	 * later leaves synced_off behind next_off, so the next interval syncs again. */
 	s->synced_off = s->next_off;
+	for (uint32_t i = 0; i < FILE_SINK_BUFS; i++)
+		if (s->bufs[i].state == WBUF_INFLIGHT && s->bufs[i].off < s->synced_off)
+			s->synced_off = s->bufs[i].off;
 	if (s->err)
 		return;
 	if (s->next_off == UINT64_MAX) {
