@@ -38,6 +38,7 @@ struct dpdk_source {
 	uint64_t tsc_hz, idle_since;
 	uint64_t seq;
 	struct rte_mempool *pool;
+	uint64_t rate, start_tsc; /* packets per second of this replica, 0 = no limit */
 	uint64_t n_rx, n_bytes, n_oversize, n_enlarged;
 };
 
@@ -46,12 +47,15 @@ static const struct sl_param_desc dpdk_params[] = {
 	  "EAL device: \"net_pcap0,rx_pcap=in.pcap\", a PCI address, or a port's bare name" },
 	{ "loop", SL_PARAM_BOOL, false, "false",
 	  "net_pcap capture: replay it forever (infinite_rx) instead of ending" },
+	{ "rate", SL_PARAM_INT, false, "0",
+	  "packets per second at most (replay a capture at this rate; 0 = as fast as it comes)" },
 	{ NULL },
 };
 
 static int dpdk_check(const struct sl_args *args, struct sl_error *err)
 {
 	const struct sl_arg *dev = sl_args_get(args, "device");
+	const struct sl_arg *rate = sl_args_get(args, "rate");
 	char name[64];
 
 	if (!dev || !dev->str || !dev->str[0] || dev->str[0] == ',') {
@@ -63,6 +67,11 @@ static int dpdk_check(const struct sl_args *args, struct sl_error *err)
 		err->key = "device";
 		snprintf(err->msg, sizeof(err->msg), "device name longer than %zu bytes",
 			 sizeof(name) - 1);
+		return -EINVAL;
+	}
+	if (rate && rate->i < 0) {
+		err->key = "rate";
+		snprintf(err->msg, sizeof(err->msg), "rate must be >= 0");
 		return -EINVAL;
 	}
 	return 0;
@@ -89,6 +98,14 @@ static int dpdk_create(const struct sl_args *args, const struct sl_io_env *env, 
 	}
 	s->port_id = sl_port_id(s->port);
 	s->pool = env->pool;
+	{
+		const struct sl_arg *rate = sl_args_get(args, "rate");
+		uint64_t r = rate && rate->i > 0 ? (uint64_t)rate->i : 0;
+		uint16_t n = env->n_replicas ? env->n_replicas : 1;
+
+		/* Each replica takes its share, at least 1 packet per second. */
+		s->rate = r ? (r / n ? r / n : 1) : 0;
+	}
 	s->meta_offset = env->meta_offset;
 	s->node_id = env->node_id;
 	s->capture = sl_port_is_capture(s->port);
@@ -153,6 +170,18 @@ static uint16_t dpdk_poll(void *self, struct rte_mbuf **ev, uint16_t max, bool *
 	if (__atomic_load_n(&s->stopped, __ATOMIC_RELAXED)) {
 		*done = true;
 		return 0;
+	}
+	if (s->rate) {
+		/* Paced like the generators: what is due by now, from the first poll. */
+		uint64_t now = rte_rdtsc(), due;
+
+		if (!s->start_tsc)
+			s->start_tsc = now;
+		due = (uint64_t)((unsigned __int128)(now - s->start_tsc) * s->rate / s->tsc_hz) + 1;
+		if (due <= s->n_rx)
+			return 0;
+		if (due - s->n_rx < max)
+			max = (uint16_t)(due - s->n_rx);
 	}
 	n = rte_eth_rx_burst(s->port_id, s->queue, ev, max);
 	tsc = rte_rdtsc();

@@ -17,12 +17,13 @@
 #   - replicas: a net_null port read by two replicas has two RX queues, both busy, and a
 #     run stopped by SIGINT still conserves every event; two sources on one port get
 #     queues 0 and 1;
+#   - `rate:` replays a capture at that rate, the same frames;
 #   - errors name the file, line and node: a capture that does not exist, one port
 #     declared twice with different arguments (before the EAL starts), an unknown port.
 set -u
 . "$(dirname "$0")/../lib/tap.sh"
 tap_need_sluice
-tap_plan 28
+tap_plan 29
 tap_tmpdir
 cd "$TMP" || exit 1
 # A backgrounded sluice never outlives the test.
@@ -254,6 +255,30 @@ q1=$(grep -o 'queue=1 rx=[0-9]*' null.err | head -1 | cut -d= -f3)
 python3 "$TESTLIB/check_stats.py" conserve null.json >null.conserve &&
 	[ "${q0:-0}" -gt 0 ] && [ "${q1:-0}" -gt 0 ]
 tap_ok $? "both RX queues delivered ($q0 and $q1 packets) and every node conserves"
+
+cat >rated.yaml <<'YAML'
+sources:
+  wire: { type: dpdk, device: "net_pcap9,rx_pcap=in.pcap,tx_pcap=rated.pcap", rate: 400 }
+sinks:
+  back: { type: dpdk, device: net_pcap9, inputs: [wire] }
+YAML
+t0=$(date +%s.%N)
+timeout -k 5 60 "$SLUICE" run rated.yaml -q
+rc=$?
+t1=$(date +%s.%N)
+python3 - "$PK" in.pcap rated.pcap "$t0" "$t1" <<'PY'
+import os, sys
+sys.path.insert(0, os.path.dirname(sys.argv[1]))
+import packets
+src = [f for f in packets.read_pcap(sys.argv[2]) if len(f) <= packets.EVENT_ROOM]
+got = packets.read_pcap(sys.argv[3])
+t = float(sys.argv[5]) - float(sys.argv[4])
+# 403 frames at 400/s: about a second (plus start-up), never much less.
+sys.exit(0 if got == src and 0.95 < t < 4 else 1)
+PY
+py=$?
+[ $rc -eq 0 ] && [ $py -eq 0 ]
+tap_ok $? "rate: 400 replays the capture in about a second, every frame it can hold, in order"
 
 cat >two.yaml <<'YAML'
 sources:
