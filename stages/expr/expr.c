@@ -1494,8 +1494,9 @@ static bool expr_count(const struct sl_expr_value *v, int64_t *n)
 void sl_expr_eval(const struct sl_expr *e, struct sl_rec rec, unsigned lcore,
 		  struct sl_expr_value *out)
 {
-	struct sl_expr_value st[SL_EXPR_STACK + 1];
-	struct sl_expr_value *t = st - 1; /* top of stack */
+	/* st[0] is never a value: t starts there so the first push lands on st[1]. */
+	struct sl_expr_value st[SL_EXPR_STACK + 2];
+	struct sl_expr_value *t = st; /* top of stack */
 	uint32_t pc = 0;
 
 	lcore %= e->n_lcores;
