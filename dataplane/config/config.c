@@ -14,6 +14,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,7 @@
 
 #include "../base/check.h"
 #include "../plugin/registry.h"
+#include "../resilience/plugin_trust.h"
 #include "../sink/sink.h"
 #include "../source/source.h"
 
@@ -1357,6 +1359,40 @@ static void config_load_sinks(struct loader *ld, yaml_node_t *key, yaml_node_t *
 	config_load_section(ld, SL_NODE_SINK, key, val);
 }
 
+/* `plugin_dirs: [DIR, ...]`: plugins load only from these directories (docs/plugins.md).
+ * Set before `plugins:` is read; only when plugins are really loaded (not when fuzzing). */
+static void config_load_plugin_dirs(struct loader *ld, yaml_node_t *key, yaml_node_t *val)
+{
+	const char *dirs[64];
+	uint32_t n = 0;
+	char err[300];
+
+	if (val->type != YAML_SEQUENCE_NODE) {
+		config_err(ld, config_err_node(key, val),
+			   "plugin_dirs: expected a list of directories, got %s",
+			   config_what_is(val));
+		return;
+	}
+	for (yaml_node_item_t *it = val->data.sequence.items.start;
+	     it < val->data.sequence.items.top; it++) {
+		yaml_node_t *item = config_yaml_node(ld, *it);
+
+		if (!config_is_text(item) || config_is_null(item) || !config_text(item)[0]) {
+			config_err(ld, item, "plugin_dirs: expected a directory, got %s",
+				   config_what_is(item));
+			return;
+		}
+		if (n == SL_ARRAY_SIZE(dirs)) {
+			config_err(ld, item, "plugin_dirs: at most %zu directories",
+				   SL_ARRAY_SIZE(dirs));
+			return;
+		}
+		dirs[n++] = config_text(item);
+	}
+	if (ld->opts->load_plugins && sl_plugin_trust_set_dirs(dirs, n, err, sizeof(err)) < 0)
+		config_err(ld, val, "%s", err);
+}
+
 static void config_load_plugins(struct loader *ld, yaml_node_t *key, yaml_node_t *val)
 {
 	yaml_node_item_t one, *start, *end;
@@ -1585,6 +1621,17 @@ static void config_load_identity(struct loader *ld, yaml_node_t *key, yaml_node_
 		return;
 	}
 	if (is_user) {
+		if (ld->opts->load_plugins) {
+			struct passwd *pw = getpwnam(text);
+			char *end;
+			unsigned long id = strtoul(text, &end, 10);
+
+			/* The service user may own plugins too (docs/plugins.md). */
+			if (pw)
+				sl_plugin_trust_set_uid(pw->pw_uid);
+			else if (!*end && text[0] >= '0' && text[0] <= '9')
+				sl_plugin_trust_set_uid((uid_t)id);
+		}
 		ld->c->user = config_strdup(ld, text);
 		ld->c->user_line = MARK_LINE(val->start_mark);
 		ld->c->user_column = MARK_COL(val->start_mark);
@@ -1603,11 +1650,12 @@ static const struct top_key {
 	void (*load)(struct loader *ld, yaml_node_t *key, yaml_node_t *val);
 	bool holds_nodes; /* a mapping of name: node, counted to size the nodes array */
 } top_keys[] = {
+	{ "plugin_dirs", config_load_plugin_dirs, false },
+	{ "user", config_load_identity, false },
+	{ "group", config_load_identity, false },
 	{ "plugins", config_load_plugins, false }, { "sources", config_load_sources, true },
 	{ "stages", config_load_stages, true },	   { "sinks", config_load_sinks, true },
 	{ "control", config_load_control, false },
-	{ "user", config_load_identity, false },
-	{ "group", config_load_identity, false },
 };
 
 /* Link every input to its node and output port. */

@@ -26,6 +26,7 @@
 
 #include "base/log.h"
 #include "elf.h"
+#include "resilience/plugin_trust.h"
 
 /* Longest stage name, and longest output, counter or parameter name. */
 #define REG_NAME_MAX 48
@@ -443,7 +444,7 @@ static int reg_check_file(const char *path, int *fd_out, struct stat *st, char *
 			(unsigned)(st->st_mode & 07777));
 		goto err_close;
 	}
-	if (st->st_uid != 0 && st->st_uid != geteuid()) {
+	if (!sl_plugin_trust_owner(st->st_uid)) {
 		rc = sl_plugin_fail(
 			err, err_len, -EPERM,
 			"plugin %s: is owned by uid %u, not by root or the running user (uid %u)",
@@ -529,6 +530,10 @@ int sl_plugin_load(struct sl_registry *r, const char *path, char *err, size_t er
 	for (uint32_t i = 0; i < r->n_plugins; i++)
 		if (strcmp(r->plugins[i].path, path) == 0)
 			return 0;
+	/* The directories on the way first: who could swap the file (plugin_trust.h). */
+	rc = sl_plugin_trust_check(path, err, err_len);
+	if (rc < 0)
+		return rc;
 	rc = reg_check_file(path, &fd, &st, err, err_len);
 	if (rc < 0)
 		return rc;
