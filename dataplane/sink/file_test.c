@@ -533,7 +533,10 @@ static void test_tables(void **state)
 	assert_ptr_equal(sl_sink_find("null"), &sl_sink_null);
 	assert_null(sl_sink_find("kafka"));
 	assert_ptr_equal(sl_sink_at(0), &sl_sink_file);
-	assert_null(sl_sink_at(3));
+	/* Any kinds after those: each found by its own name, and the table ends. */
+	for (uint32_t i = 1; sl_sink_at(i) && i < 64; i++)
+		assert_ptr_equal(sl_sink_find(sl_sink_at(i)->type), sl_sink_at(i));
+	assert_null(sl_sink_at(64));
 	assert_int_equal(sl_sink_format_parse("raw"), SL_FORMAT_RAW);
 	assert_int_equal(sl_sink_format_parse("jsonl"), SL_FORMAT_JSONL);
 	assert_int_equal(sl_sink_format_parse("table"), SL_FORMAT_TABLE);

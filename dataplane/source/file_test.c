@@ -325,7 +325,10 @@ static void test_table(void **state)
 	assert_null(sl_source_find("nope"));
 	assert_ptr_equal(sl_source_at(0), &sl_source_file);
 	assert_ptr_equal(sl_source_at(1), &sl_source_gen);
-	assert_null(sl_source_at(2));
+	/* Any kinds after those: each found by its own name, and the table ends. */
+	for (uint32_t i = 2; sl_source_at(i) && i < 64; i++)
+		assert_ptr_equal(sl_source_find(sl_source_at(i)->type), sl_source_at(i));
+	assert_null(sl_source_at(64));
 	/* The line room rule: half the data room (after headroom). */
 	assert_int_equal(sl_source_line_room(pool), TEST_ROOM);
 	/* path (or paths, checked by check) has no default; the rest have defaults the loader
