@@ -21,6 +21,7 @@
 #include "base/log.h"
 #include "config/config.h"
 #include "control/control.h"
+#include "control/message.h"
 #include "eal/eal.h"
 #include "port/port.h"
 #include "event/event.h"
@@ -81,7 +82,12 @@ static void usage(FILE *f)
 		"                          counters of a running sluice (table, or JSON)\n"
 		"  top [--interval S] [-n N]\n"
 		"                          live per-node view of a running sluice\n"
-		"        run, ctl, stats and top take --socket PATH; the clients otherwise find\n"
+		"  tap NODE[.OUTPUT] [--limit N] [--rate R]\n"
+		"                          sampled events a node sends (all its outputs, or one)\n"
+		"                          as JSON lines: N events (100), at most R a second "
+		"(100)\n"
+		"        run, ctl, stats, top and tap take --socket PATH; the clients otherwise "
+		"find\n"
 		"        the one sluice running as this user (docs/control.md)\n"
 		"\n"
 		"options:\n"
@@ -106,6 +112,8 @@ struct cli {
 	bool json;
 	double interval_s;
 	unsigned count;
+	int64_t tap_limit;
+	double tap_rate;
 	int eal_argc;
 	char **eal_argv;
 	bool supervise;
@@ -148,12 +156,16 @@ static int cli_parse(int argc, char **argv, struct cli *c)
 		{ "restart-delay", required_argument, NULL, 0x104 },
 		{ "user", required_argument, NULL, 0x105 },
 		{ "group", required_argument, NULL, 0x106 },
+		{ "limit", required_argument, NULL, 0x110 },
+		{ "rate", required_argument, NULL, 0x111 },
 		{ NULL, 0, NULL, 0 },
 	};
 	int opt, own = argc;
 
 	memset(c, 0, sizeof(*c));
 	c->interval_s = 1.0;
+	c->tap_limit = SL_CTL_TAP_LIMIT_DEFAULT;
+	c->tap_rate = SL_CTL_TAP_RATE_DEFAULT;
 	for (int i = 1; i < argc; i++)
 		if (strcmp(argv[i], "--") == 0) {
 			own = i;
@@ -244,6 +256,29 @@ static int cli_parse(int argc, char **argv, struct cli *c)
 				return -EINVAL;
 			}
 			c->interval_s = v;
+			break;
+		}
+		case 0x110: {
+			unsigned v;
+			if (cli_uint(optarg, 1, SL_CTL_TAP_LIMIT_MAX, &v) < 0) {
+				fprintf(stderr, "sluice: --limit takes 1..%d events\n",
+					SL_CTL_TAP_LIMIT_MAX);
+				return -EINVAL;
+			}
+			c->tap_limit = v;
+			break;
+		}
+		case 0x111: {
+			char *end;
+			double v = strtod(optarg, &end);
+			if (*end || !(v > 0 && v <= SL_CTL_TAP_RATE_MAX)) {
+				fprintf(stderr,
+					"sluice: --rate takes events per second, above 0 and "
+					"at most %g\n",
+					SL_CTL_TAP_RATE_MAX);
+				return -EINVAL;
+			}
+			c->tap_rate = v;
 			break;
 		}
 		case 'n':
@@ -605,6 +640,13 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		return sl_ctl_cli_ctl(c.socket, c.file, c.node);
+	}
+	if (strcmp(c.cmd, "tap") == 0) {
+		if (!c.file) {
+			fprintf(stderr, "sluice tap: which node? (NODE or NODE.OUTPUT)\n");
+			return 2;
+		}
+		return sl_ctl_cli_tap(c.socket, c.file, c.tap_limit, c.tap_rate);
 	}
 	if (strcmp(c.cmd, "stats") == 0 || strcmp(c.cmd, "top") == 0) {
 		if (c.file) {

@@ -10,11 +10,13 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "control.h"
@@ -344,4 +346,137 @@ int sl_ctl_cli_top(const char *socket_arg, double interval_s, unsigned count)
 		}
 	close(fd);
 	return status;
+}
+
+/* ---- tap ---- */
+
+/* s as a JSON string body (quotes not included) into buf. */
+static void cli_json_escape(char *buf, size_t len, const char *s)
+{
+	size_t n = 0;
+
+	for (const char *p = s; *p && n + 8 < len && p - s < SL_CTL_NAME_MAX; p++) {
+		if (*p == '"' || *p == '\\')
+			buf[n++] = '\\';
+		if ((unsigned char)*p < 0x20) {
+			n += (size_t)snprintf(buf + n, len - n, "\\u%04x", *p);
+			continue;
+		}
+		buf[n++] = *p;
+	}
+	buf[n] = '\0';
+}
+
+/* Handle one line of a tap's answer: 1 go on, 0 done, -1 failed. */
+static int cli_tap_line(const char *path, char *line, size_t len, bool *started)
+{
+	const struct sl_jr_val *ok, *err, *res, *done, *ev, *why;
+	struct sl_jr_val v;
+	char perr[256];
+	int rc = 1;
+
+	if (sl_jr_parse(line, len, SL_CTL_JSON_DEPTH, &v, perr, sizeof(perr)) < 0) {
+		fprintf(stderr, "sluice: %s: unreadable line: %s\n", path, perr);
+		return -1;
+	}
+	if (!sl_jr_get(&v, "v")) {
+		/* An event: printed as the server wrote it. */
+		fwrite(line, 1, len, stdout);
+		fputc('\n', stdout);
+		fflush(stdout);
+		sl_jr_free(&v);
+		return 1;
+	}
+	ok = sl_jr_get(&v, "ok");
+	res = sl_jr_get(&v, "result");
+	if (!ok || ok->type != SL_JR_BOOL || !ok->b) {
+		err = sl_jr_get(&v, "error");
+		fprintf(stderr, "sluice: %s\n",
+			err && err->type == SL_JR_STR ? err->s : "tap refused");
+		rc = -1;
+	} else if ((done = sl_jr_get(res, "done")) && done->type == SL_JR_BOOL && done->b) {
+		ev = sl_jr_get(res, "events");
+		why = sl_jr_get(res, "reason");
+		fprintf(stderr, "sluice: tap: %lld events (%s)\n",
+			ev && ev->type == SL_JR_INT ? (long long)ev->i : 0LL,
+			why && why->type == SL_JR_STR && strcmp(why->s, "ended") == 0
+				? "the pipeline ended"
+				: "limit reached");
+		rc = 0;
+	} else {
+		*started = true;
+	}
+	sl_jr_free(&v);
+	return rc;
+}
+
+int sl_ctl_cli_tap(const char *socket_arg, const char *target, int64_t limit, double rate)
+{
+	char path[512], node[SL_CTL_NAME_MAX + 1], enode[2 * SL_CTL_NAME_MAX + 8],
+		eout[2 * SL_CTL_NAME_MAX + 8], req[1024];
+	const char *dot = strchr(target, '.');
+	size_t have = 0, cap = 1 << 20;
+	char *buf = NULL;
+	bool started = false;
+	struct sigaction sa;
+	int fd, rc = 1;
+
+	snprintf(node, sizeof(node), "%.*s", dot ? (int)(dot - target) : (int)strlen(target),
+		 target);
+	cli_json_escape(enode, sizeof(enode), node);
+	if (dot)
+		cli_json_escape(eout, sizeof(eout), dot + 1);
+	snprintf(req, sizeof(req),
+		 "{\"v\":%d,\"cmd\":\"tap\",\"node\":\"%s\"%s%s%s,\"limit\":%lld,\"rate\":%g}\n",
+		 SL_CTL_VERSION, enode, dot ? ",\"output\":\"" : "", dot ? eout : "",
+		 dot ? "\"" : "", (long long)limit, rate);
+	fd = cli_open(socket_arg, path, sizeof(path));
+	if (fd < 0)
+		return 1;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = cli_on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	buf = malloc(cap);
+	if (!buf || send(fd, req, strlen(req), MSG_NOSIGNAL) != (ssize_t)strlen(req)) {
+		fprintf(stderr, "sluice: %s: cannot send the request\n", path);
+		goto out;
+	}
+	while (!cli_interrupted) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		char *nl;
+		ssize_t n;
+
+		if (poll(&p, 1, 200) <= 0)
+			continue;
+		n = recv(fd, buf + have, cap - have, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			fprintf(stderr, "sluice: %s: connection closed%s\n", path,
+				started ? " (the pipeline ended?)" : "");
+			goto out;
+		}
+		have += (size_t)n;
+		while ((nl = memchr(buf, '\n', have)) != NULL) {
+			size_t len = (size_t)(nl - buf);
+			int r = cli_tap_line(path, buf, len, &started);
+
+			memmove(buf, nl + 1, have - len - 1);
+			have -= len + 1;
+			if (r <= 0) {
+				rc = r == 0 ? 0 : 1;
+				goto out;
+			}
+		}
+		if (have == cap) {
+			fprintf(stderr, "sluice: %s: line longer than %zu bytes\n", path, cap);
+			goto out;
+		}
+	}
+	rc = 0; /* interrupted: closing the socket ends the tap */
+out:
+	free(buf);
+	close(fd);
+	return rc;
 }

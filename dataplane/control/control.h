@@ -68,5 +68,8 @@ int sl_ctl_cli_ctl(const char *socket_arg, const char *command, const char *node
 int sl_ctl_cli_stats(const char *socket_arg, bool json, const char *node);
 /* count 0: until the pipeline ends or SIGINT. */
 int sl_ctl_cli_top(const char *socket_arg, double interval_s, unsigned count);
+/* `sluice tap NODE[.OUTPUT]`: print sampled events as JSON lines until limit, the end of
+ * the pipeline or SIGINT. */
+int sl_ctl_cli_tap(const char *socket_arg, const char *target, int64_t limit, double rate);
 
 #endif

@@ -16,6 +16,9 @@
 #include "control.h"
 
 struct MHD_Daemon;
+struct sl_tap;
+
+#define CTL_MAX_TAPS 8 /* taps at once (one per node) */
 
 /* One control client. */
 struct ctl_conn {
@@ -29,6 +32,12 @@ struct ctl_conn {
 	bool closing; /* close once out is written */
 	bool eof;
 	uint64_t last_ns; /* last request or write progress */
+	/* `tap` in progress: events are streamed until tap_left reaches 0 */
+	struct sl_tap *tap;
+	int tap_slot; /* index in sl_control.taps */
+	uint32_t tap_node;
+	uint64_t tap_left, tap_sent;
+	struct sl_ctl_request tap_req;
 };
 
 /* Progress of the pipeline as /health judges it (docs/control.md). */
@@ -62,6 +71,10 @@ struct sl_control {
 	uint32_t metrics_ip;
 	uint16_t metrics_port; /* bound port */
 	struct ctl_conn conns[SL_CTL_MAX_CONN];
+	/* Taps are made on first use and kept until sl_control_stop (see edge/tap.h). */
+	struct sl_tap *taps[CTL_MAX_TAPS];
+	bool tap_busy[CTL_MAX_TAPS];
+	uint32_t tap_node[CTL_MAX_TAPS];
 };
 
 uint64_t sl_control_now_ns(void);

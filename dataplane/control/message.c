@@ -496,9 +496,13 @@ static const struct {
 	const char *name;
 	bool changes_state;
 } ctl_cmds[SL_CTL_CMD_N] = {
-	[SL_CTL_CMD_PING] = { "ping", false },	 [SL_CTL_CMD_VERSION] = { "version", false },
-	[SL_CTL_CMD_NODES] = { "nodes", false }, [SL_CTL_CMD_STATS] = { "stats", false },
+	[SL_CTL_CMD_PING] = { "ping", false },
+	[SL_CTL_CMD_VERSION] = { "version", false },
+	[SL_CTL_CMD_NODES] = { "nodes", false },
+	[SL_CTL_CMD_STATS] = { "stats", false },
 	[SL_CTL_CMD_STOP] = { "stop", true },
+	/* Logged: it hooks a copy onto the data path of a node. */
+	[SL_CTL_CMD_TAP] = { "tap", true },
 };
 
 const char *sl_ctl_cmd_name(enum sl_ctl_cmd cmd)
@@ -535,8 +539,8 @@ static int ctl_field_type(const char *key, const struct sl_jr_val *v, enum sl_jr
 int sl_ctl_request_decode(const char *buf, size_t len, struct sl_ctl_request *req, char *err,
 			  size_t err_len)
 {
-	static const char *const fields[] = { "v", "cmd", "id", "node" };
-	const struct sl_jr_val *v, *cmd, *id, *node;
+	static const char *const fields[] = { "v", "cmd", "id", "node", "output", "limit", "rate" };
+	const struct sl_jr_val *v, *cmd, *id, *node, *output, *limit, *rate;
 	struct sl_jr_val root;
 	char show[64];
 	int rc;
@@ -575,7 +579,9 @@ int sl_ctl_request_decode(const char *buf, size_t len, struct sl_ctl_request *re
 			if (strcmp(root.keys[i], fields[f]) == 0)
 				break;
 		if (f == SL_ARRAY_SIZE(fields)) {
-			snprintf(err, err_len, "unknown field '%s' (fields: v, cmd, id, node)",
+			snprintf(err, err_len,
+				 "unknown field '%s' (fields: v, cmd, id, node, output, limit, "
+				 "rate)",
 				 ctl_show(root.keys[i], strlen(root.keys[i]), show, sizeof(show)));
 			goto out;
 		}
@@ -629,12 +635,66 @@ int sl_ctl_request_decode(const char *buf, size_t len, struct sl_ctl_request *re
 				 SL_CTL_NAME_MAX);
 			goto out;
 		}
-		if (req->cmd != SL_CTL_CMD_STATS && req->cmd != SL_CTL_CMD_NODES) {
-			snprintf(err, err_len, "field 'node': only for stats and nodes");
+		if (req->cmd != SL_CTL_CMD_STATS && req->cmd != SL_CTL_CMD_NODES &&
+		    req->cmd != SL_CTL_CMD_TAP) {
+			snprintf(err, err_len, "field 'node': only for stats, nodes and tap");
 			goto out;
 		}
 		memcpy(req->node, node->s, node->len + 1);
 		req->has_node = true;
+	}
+	output = sl_jr_get(&root, "output");
+	limit = sl_jr_get(&root, "limit");
+	rate = sl_jr_get(&root, "rate");
+	if (req->cmd != SL_CTL_CMD_TAP && (output || limit || rate)) {
+		snprintf(err, err_len, "fields 'output', 'limit' and 'rate': only for tap");
+		goto out;
+	}
+	if (req->cmd == SL_CTL_CMD_TAP && !node) {
+		snprintf(err, err_len,
+			 "tap: missing field 'node' (the node whose output to watch)");
+		goto out;
+	}
+	if (output) {
+		if (ctl_field_type("output", output, SL_JR_STR, err, err_len) < 0)
+			goto out;
+		if (output->len == 0 || output->len > SL_CTL_NAME_MAX ||
+		    memchr(output->s, '\0', output->len)) {
+			snprintf(err, err_len,
+				 "field 'output': must be an output name of 1 to %d bytes",
+				 SL_CTL_NAME_MAX);
+			goto out;
+		}
+		memcpy(req->output, output->s, output->len + 1);
+		req->has_output = true;
+	}
+	req->limit = SL_CTL_TAP_LIMIT_DEFAULT;
+	if (limit) {
+		if (ctl_field_type("limit", limit, SL_JR_INT, err, err_len) < 0)
+			goto out;
+		if (limit->i < 1 || limit->i > SL_CTL_TAP_LIMIT_MAX) {
+			snprintf(err, err_len, "field 'limit': must be from 1 to %d",
+				 SL_CTL_TAP_LIMIT_MAX);
+			goto out;
+		}
+		req->limit = limit->i;
+	}
+	req->rate = SL_CTL_TAP_RATE_DEFAULT;
+	if (rate) {
+		double r = rate->type == SL_JR_INT ? (double)rate->i : rate->d;
+
+		if (rate->type != SL_JR_INT && rate->type != SL_JR_NUM) {
+			snprintf(err, err_len, "field 'rate': expected a number, got %s",
+				 sl_jr_type_name(rate->type));
+			goto out;
+		}
+		if (!(r > 0 && r <= SL_CTL_TAP_RATE_MAX)) {
+			snprintf(err, err_len,
+				 "field 'rate': must be above 0 and at most %g per second",
+				 SL_CTL_TAP_RATE_MAX);
+			goto out;
+		}
+		req->rate = r;
 	}
 	rc = 0;
 out:

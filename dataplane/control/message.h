@@ -59,6 +59,7 @@ enum sl_ctl_cmd {
 	SL_CTL_CMD_NODES,
 	SL_CTL_CMD_STATS,
 	SL_CTL_CMD_STOP,
+	SL_CTL_CMD_TAP,
 	SL_CTL_CMD_N,
 };
 
@@ -68,8 +69,18 @@ struct sl_ctl_request {
 	bool has_id;
 	uint64_t id; /* "id": echoed in the response (0 .. 2^53 - 1) */
 	bool has_node;
-	char node[SL_CTL_NAME_MAX + 1]; /* "node": restrict stats / nodes to one node */
+	char node[SL_CTL_NAME_MAX + 1]; /* "node": restrict stats / nodes to one node; tap's node */
+	/* tap only */
+	bool has_output;
+	char output[SL_CTL_NAME_MAX + 1]; /* "output": one output of the node (default: all) */
+	int64_t limit;			  /* "limit": events, then done (default 100) */
+	double rate;			  /* "rate": samples per second at most (default 100) */
 };
+
+#define SL_CTL_TAP_LIMIT_DEFAULT 100
+#define SL_CTL_TAP_LIMIT_MAX	 1000000
+#define SL_CTL_TAP_RATE_DEFAULT	 100.0
+#define SL_CTL_TAP_RATE_MAX	 100000.0
 
 /* Decode one request (the line without its newline). 0, or -EINVAL with the reason in
  * err; req->has_id and req->id are set as soon as the id was read, so an error response

@@ -55,6 +55,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			__builtin_trap();
 		if (req.has_node && (req.node[0] == '\0' || strlen(req.node) > SL_CTL_NAME_MAX))
 			__builtin_trap();
+		if (req.cmd == SL_CTL_CMD_TAP &&
+		    (!req.has_node || req.limit < 1 || req.limit > SL_CTL_TAP_LIMIT_MAX ||
+		     !(req.rate > 0 && req.rate <= SL_CTL_TAP_RATE_MAX)))
+			__builtin_trap();
+		if (req.has_output && (req.cmd != SL_CTL_CMD_TAP || req.output[0] == '\0' ||
+				       strlen(req.output) > SL_CTL_NAME_MAX))
+			__builtin_trap();
 	} else if (rc != -ENOMEM && err[0] == '\0') {
 		__builtin_trap();
 	}

@@ -140,7 +140,9 @@ static void test_request_ok(void **state)
 	for (int c = 0; c < SL_CTL_CMD_N; c++) {
 		char req[64];
 
-		snprintf(req, sizeof(req), "{\"v\":1,\"cmd\":\"%s\"}", sl_ctl_cmd_name(c));
+		/* tap needs a node */
+		snprintf(req, sizeof(req), "{\"v\":1,\"cmd\":\"%s\"%s}", sl_ctl_cmd_name(c),
+			 c == SL_CTL_CMD_TAP ? ",\"node\":\"n\"" : "");
 		assert_int_equal(decode(req, &r, err), 0);
 		assert_int_equal(r.cmd, c);
 	}
@@ -148,6 +150,23 @@ static void test_request_ok(void **state)
 	assert_false(sl_ctl_cmd_changes_state(SL_CTL_CMD_STATS));
 	assert_int_equal(decode("{\"v\":1,\"cmd\":\"ping\",\"id\":9007199254740992}", &r, err), 0);
 	assert_int_equal(r.id, (uint64_t)1 << 53);
+	/* tap: defaults, then every field */
+	assert_int_equal(decode("{\"v\":1,\"cmd\":\"tap\",\"node\":\"parse\"}", &r, err), 0);
+	assert_int_equal(r.cmd, SL_CTL_CMD_TAP);
+	assert_false(r.has_output);
+	assert_int_equal(r.limit, SL_CTL_TAP_LIMIT_DEFAULT);
+	assert_true(r.rate == SL_CTL_TAP_RATE_DEFAULT);
+	assert_true(sl_ctl_cmd_changes_state(SL_CTL_CMD_TAP));
+	assert_int_equal(decode("{\"v\":1,\"cmd\":\"tap\",\"node\":\"parse\",\"output\":"
+				"\"errors\",\"limit\":7,\"rate\":0.5}",
+				&r, err),
+			 0);
+	assert_true(r.has_output);
+	assert_string_equal(r.output, "errors");
+	assert_int_equal(r.limit, 7);
+	assert_true(r.rate == 0.5);
+	assert_int_equal(decode("{\"v\":1,\"cmd\":\"tap\",\"node\":\"p\",\"rate\":3}", &r, err), 0);
+	assert_true(r.rate == 3.0);
 }
 
 static void test_request_wrong_types(void **state)
@@ -198,17 +217,31 @@ static void test_request_errors(void **state)
 	request_bad("{\"v\":2,\"cmd\":\"stats\"}",
 		    "unsupported protocol version 2 (this server speaks 1)");
 	request_bad("{\"v\":1,\"cmd\":\"stats\",\"colour\":1}",
-		    "unknown field 'colour' (fields: v, cmd, id, node)");
+		    "unknown field 'colour' (fields: v, cmd, id, node, output, limit, rate)");
 	request_bad("{\"v\":1,\"cmd\":\"stats\",\"cmd\":\"nodes\"}", "duplicate field 'cmd'");
 	request_bad("{\"v\":1,\"cmd\":\"reboot\"}",
-		    "unknown command 'reboot' (commands: ping, version, nodes, stats, stop)");
+		    "unknown command 'reboot' (commands: ping, version, nodes, stats, stop, tap)");
 	request_bad("{\"v\":1,\"cmd\":\"st\\u0000ats\"}",
-		    "unknown command 'st?ats' (commands: ping, version, nodes, stats, stop)");
+		    "unknown command 'st?ats' (commands: ping, version, nodes, stats, stop, tap)");
 	request_bad("{\"v\":1,\"cmd\":\"stats\",\"id\":-1}", "field 'id': must be from 0 to 2^53");
 	request_bad("{\"v\":1,\"cmd\":\"stats\",\"node\":\"\"}",
 		    "field 'node': must be a node name of 1 to 128 bytes");
 	request_bad("{\"v\":1,\"cmd\":\"ping\",\"node\":\"a\"}",
-		    "field 'node': only for stats and nodes");
+		    "field 'node': only for stats, nodes and tap");
+	request_bad("{\"v\":1,\"cmd\":\"tap\"}",
+		    "tap: missing field 'node' (the node whose output to watch)");
+	request_bad("{\"v\":1,\"cmd\":\"stats\",\"limit\":1}",
+		    "fields 'output', 'limit' and 'rate': only for tap");
+	request_bad("{\"v\":1,\"cmd\":\"tap\",\"node\":\"p\",\"limit\":0}",
+		    "field 'limit': must be from 1 to 1000000");
+	request_bad("{\"v\":1,\"cmd\":\"tap\",\"node\":\"p\",\"limit\":1.5}",
+		    "field 'limit': expected an integer, got a number");
+	request_bad("{\"v\":1,\"cmd\":\"tap\",\"node\":\"p\",\"rate\":0}",
+		    "field 'rate': must be above 0 and at most 100000 per second");
+	request_bad("{\"v\":1,\"cmd\":\"tap\",\"node\":\"p\",\"rate\":\"x\"}",
+		    "field 'rate': expected a number, got a string");
+	request_bad("{\"v\":1,\"cmd\":\"tap\",\"node\":\"p\",\"output\":\"\"}",
+		    "field 'output': must be an output name of 1 to 128 bytes");
 	request_bad("{\"v\":1,\"cmd\":\"stats\"", "invalid JSON at byte 20: expected ',' or '}'");
 	/* The id is kept when a later field is wrong, so the error can carry it. */
 	assert_int_equal(decode("{\"id\":5,\"v\":\"1\",\"cmd\":\"stats\"}", &r, err), -EINVAL);

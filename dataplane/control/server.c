@@ -32,10 +32,14 @@
 #include "base/check.h"
 #include "base/log.h"
 #include "control_internal.h"
+#include "edge/tap.h"
+#include "event/event.h"
 #include "format/json.h"
+#include "graph/pipeline.h"
 #include "message.h"
 
-#define CTL_TICK_MS 200
+#define CTL_TICK_MS	200
+#define CTL_TAP_TICK_MS 20 /* while a tap streams */
 
 static uint64_t ctl_now_ns(void)
 {
@@ -175,10 +179,13 @@ static int ctl_listen(struct sl_control *c)
 
 /* ---- responses ---- */
 
+static void ctl_tap_stop(struct sl_control *c, struct ctl_conn *k);
+
 static void ctl_close(struct sl_control *c, struct ctl_conn *k)
 {
 	if (k->fd < 0)
 		return;
+	ctl_tap_stop(c, k);
 	close(k->fd);
 	free(k->out);
 	k->out = NULL;
@@ -389,6 +396,203 @@ static void ctl_metrics_addr(const struct sl_control *c, FILE *f)
 	}
 }
 
+/* ---- tap ---- */
+
+static bool ctl_tapping(const struct sl_control *c)
+{
+	for (int i = 0; i < CTL_MAX_TAPS; i++)
+		if (c->tap_busy[i])
+			return true;
+	return false;
+}
+
+/* Unhook and disarm k's tap; the tap itself stays for reuse (edge/tap.h). */
+static void ctl_tap_stop(struct sl_control *c, struct ctl_conn *k)
+{
+	if (!k->tap)
+		return;
+	sl_tap_disarm(k->tap);
+	sl_pipeline_tap(c->p, k->tap_node, NULL);
+	c->tap_busy[k->tap_slot] = false;
+	k->tap = NULL;
+}
+
+/* Hook a tap for k on node's output(s). 0, or -1 with the reason in msg. */
+static int ctl_tap_start(struct sl_control *c, struct ctl_conn *k, const struct sl_ctl_request *req,
+			 int node, char *msg, size_t msg_len)
+{
+	const struct sl_config_node *cn = &c->cfg->nodes[node];
+	uint16_t port = SL_TAP_ALL_PORTS;
+	int slot = -1;
+
+	if (cn->role == SL_NODE_SINK) {
+		snprintf(msg, msg_len,
+			 "'%s' is a sink: it has no outputs to tap (tap the node feeding it)",
+			 cn->name);
+		return -1;
+	}
+	if (req->has_output) {
+		for (port = 0; port < cn->n_outputs; port++)
+			if (strcmp(cn->output_names[port], req->output) == 0)
+				break;
+		if (port == cn->n_outputs) {
+			int n = snprintf(msg, msg_len,
+					 "'%s' has no output '%s' (outputs:", cn->name,
+					 req->output);
+			for (uint16_t o = 0; o < cn->n_outputs && n < (int)msg_len; o++)
+				n += snprintf(msg + n, msg_len - (size_t)n, " %s",
+					      cn->output_names[o]);
+			if (n < (int)msg_len)
+				snprintf(msg + n, msg_len - (size_t)n, ")");
+			return -1;
+		}
+	}
+	if (ctl_ended(c)) {
+		snprintf(msg, msg_len, "the pipeline has ended: nothing flows any more");
+		return -1;
+	}
+	for (int i = 0; i < CTL_MAX_TAPS; i++) {
+		if (c->tap_busy[i] && c->tap_node[i] == (uint32_t)node) {
+			snprintf(msg, msg_len, "'%s' is tapped by another client already",
+				 cn->name);
+			return -1;
+		}
+		if (!c->tap_busy[i] && slot < 0)
+			slot = i;
+	}
+	if (slot < 0) {
+		snprintf(msg, msg_len, "%d taps at once already", CTL_MAX_TAPS);
+		return -1;
+	}
+	if (!c->taps[slot]) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "sl_tap%d", slot);
+		c->taps[slot] = sl_tap_create(name, sl_pipeline_meta_offset(c->p));
+		if (!c->taps[slot]) {
+			snprintf(msg, msg_len, "cannot make a tap: out of memory");
+			return -1;
+		}
+	}
+	sl_tap_arm(c->taps[slot], port, req->rate, sl_pipeline_tsc_hz(c->p));
+	if (sl_pipeline_tap(c->p, (uint32_t)node, c->taps[slot]) < 0) {
+		sl_tap_disarm(c->taps[slot]);
+		snprintf(msg, msg_len, "cannot tap '%s'", cn->name);
+		return -1;
+	}
+	c->tap_busy[slot] = true;
+	c->tap_node[slot] = (uint32_t)node;
+	k->tap = c->taps[slot];
+	k->tap_slot = slot;
+	k->tap_node = (uint32_t)node;
+	k->tap_left = (uint64_t)req->limit;
+	k->tap_sent = 0;
+	k->tap_req = *req;
+	return 0;
+}
+
+/* The first line of a tap's answer; events follow, one per line, then a "done" line. */
+static void ctl_cmd_tap(struct sl_control *c, const struct sl_ctl_request *req, int node, FILE *f)
+{
+	fputs("{\"node\":", f);
+	ctl_json_str(f, c->cfg->nodes[node].name);
+	fputs(",\"output\":", f);
+	if (req->has_output)
+		ctl_json_str(f, req->output);
+	else
+		fputs("null", f);
+	fprintf(f, ",\"limit\":%" PRId64 ",\"rate\":%g}", req->limit, req->rate);
+}
+
+/* One tapped event as a JSON line. */
+static void ctl_tap_line(FILE *f, const struct sl_config_node *cn, const struct sl_tap_item *it)
+{
+	static char jbuf[6 * SL_TAP_SLOT_BYTES + 64];
+	long n;
+
+	fputs("{\"node\":", f);
+	ctl_json_str(f, cn->name);
+	fputs(",\"output\":", f);
+	ctl_json_str(f, it->port < cn->n_outputs ? cn->output_names[it->port] : "?");
+	fprintf(f, ",\"event_id\":%" PRIu64, it->event_id);
+	if (it->kind == SL_EVENT_PACKET) {
+		fprintf(f, ",\"packet\":{\"len\":%u,\"hex\":\"", it->orig_len);
+		for (uint32_t i = 0; i < it->len && i < 64; i++)
+			fprintf(f, "%02x", (uint8_t)it->data[i]);
+		fputs("\"}", f);
+	} else {
+		uint32_t raw = it->kind == SL_EVENT_LINE ? it->len : RTE_MIN(it->raw_len, it->len);
+
+		if (raw) {
+			n = sl_json_string(it->data, raw, jbuf, sizeof(jbuf));
+			if (n > 0) {
+				fputs(",\"line\":", f);
+				fwrite(jbuf, 1, (size_t)n, f);
+			}
+		}
+		if (it->kind == SL_EVENT_RECORD && it->rec_off < it->len) {
+			struct sl_rec r = { (const uint8_t *)it->data + it->rec_off,
+					    it->len - it->rec_off };
+
+			n = sl_json_from_record(r, jbuf, sizeof(jbuf));
+			if (n > 0) {
+				fputs(",\"record\":", f);
+				fwrite(jbuf, 1, (size_t)n, f);
+			} else {
+				fputs(",\"record\":null", f);
+			}
+		}
+	}
+	if (it->orig_len > it->len)
+		fprintf(f, ",\"truncated\":%u", it->orig_len);
+	fputs("}\n", f);
+}
+
+/* Stream what k's tap caught; finish after the limit or once the pipeline ended. */
+static void ctl_tap_pump(struct sl_control *c, struct ctl_conn *k)
+{
+	const struct sl_config_node *cn;
+	struct sl_tap_item *it;
+	size_t len = 0;
+	char *buf = NULL;
+	bool ended, any = false;
+	FILE *f;
+
+	if (!k->tap || k->out || k->fd < 0)
+		return;
+	ended = ctl_ended(c);
+	f = open_memstream(&buf, &len);
+	if (!f) {
+		ctl_close(c, k);
+		return;
+	}
+	cn = &c->cfg->nodes[k->tap_node];
+	while (k->tap_left > 0 && (it = sl_tap_take(k->tap)) != NULL) {
+		ctl_tap_line(f, cn, it);
+		sl_tap_release(k->tap, it);
+		k->tap_left--;
+		k->tap_sent++;
+		any = true;
+	}
+	if (k->tap_left == 0 || ended) {
+		uint64_t skipped = __atomic_load_n(&k->tap->n_no_slot, __ATOMIC_RELAXED);
+
+		ctl_head(f, &k->tap_req, true);
+		fprintf(f,
+			",\"cmd\":\"tap\",\"result\":{\"done\":true,\"events\":%" PRIu64
+			",\"skipped\":%" PRIu64 ",\"reason\":\"%s\"}}\n",
+			k->tap_sent, skipped, k->tap_left == 0 ? "limit" : "ended");
+		ctl_tap_stop(c, k);
+		any = true;
+	}
+	if (fclose(f) != 0 || !any) {
+		free(buf);
+		return;
+	}
+	k->last_ns = ctl_now_ns();
+	ctl_queue(c, k, buf, len);
+}
+
 static void ctl_dispatch(struct sl_control *c, struct ctl_conn *k, const struct sl_ctl_request *req)
 {
 	size_t len = 0;
@@ -402,6 +606,14 @@ static void ctl_dispatch(struct sl_control *c, struct ctl_conn *k, const struct 
 			char msg[SL_CTL_NAME_MAX + 64];
 
 			snprintf(msg, sizeof(msg), "no node named '%s'", req->node);
+			ctl_error(c, k, req, msg, false);
+			return;
+		}
+	}
+	if (req->cmd == SL_CTL_CMD_TAP) {
+		char msg[SL_CTL_NAME_MAX * 2 + 160];
+
+		if (ctl_tap_start(c, k, req, only, msg, sizeof(msg)) < 0) {
 			ctl_error(c, k, req, msg, false);
 			return;
 		}
@@ -437,6 +649,9 @@ static void ctl_dispatch(struct sl_control *c, struct ctl_conn *k, const struct 
 	case SL_CTL_CMD_STATS:
 		ctl_cmd_stats(c, req, only, f);
 		break;
+	case SL_CTL_CMD_TAP:
+		ctl_cmd_tap(c, req, only, f);
+		break;
 	case SL_CTL_CMD_STOP:
 		/* The same path as SIGTERM: sources stop, in-flight events drain. The control
 		 * thread blocks the signal, so another thread takes it. */
@@ -458,7 +673,7 @@ static void ctl_dispatch(struct sl_control *c, struct ctl_conn *k, const struct 
 /* Handle the complete lines in k->in, one at a time (the next waits for the response). */
 static void ctl_handle_input(struct sl_control *c, struct ctl_conn *k)
 {
-	while (k->fd >= 0 && !k->out && !k->closing) {
+	while (k->fd >= 0 && !k->out && !k->closing && !k->tap) {
 		char *nl = memchr(k->in, '\n', k->in_len);
 		struct sl_ctl_request req;
 		char err[256];
@@ -585,7 +800,8 @@ static void ctl_check_idle(struct sl_control *c, uint64_t now)
 	for (int i = 0; i < SL_CTL_MAX_CONN; i++) {
 		struct ctl_conn *k = &c->conns[i];
 
-		if (k->fd < 0 || now - k->last_ns < (uint64_t)SL_CTL_IDLE_TIMEOUT_S * 1000000000u)
+		if (k->fd < 0 || k->tap ||
+		    now - k->last_ns < (uint64_t)SL_CTL_IDLE_TIMEOUT_S * 1000000000u)
 			continue;
 		if (k->out) {
 			/* It has not read its response for that long: give up on it. */
@@ -625,7 +841,7 @@ static void *ctl_thread(void *arg)
 				pfd[n].events = 0;
 			map[n++] = i;
 		}
-		rc = poll(pfd, (nfds_t)n, CTL_TICK_MS);
+		rc = poll(pfd, (nfds_t)n, ctl_tapping(c) ? CTL_TAP_TICK_MS : CTL_TICK_MS);
 		if (rc < 0 && errno != EINTR)
 			SL_ERR("control", "poll: %s", strerror(errno));
 		if (pfd[0].revents)
@@ -644,12 +860,29 @@ static void *ctl_thread(void *arg)
 		}
 		if (rc > 0 && pfd[1].revents)
 			ctl_accept(c);
+		for (int i = 0; i < SL_CTL_MAX_CONN; i++) {
+			struct ctl_conn *k = &c->conns[i];
+
+			if (k->fd >= 0 && k->tap && k->eof)
+				ctl_close(c, k); /* the client went away mid-tap */
+			else
+				ctl_tap_pump(c, k);
+		}
 		now = ctl_now_ns();
 		ctl_check_idle(c, now);
 		sl_control_health_sample(c, now);
 	}
-	for (int i = 0; i < SL_CTL_MAX_CONN; i++)
-		ctl_close(c, &c->conns[i]);
+	for (int i = 0; i < SL_CTL_MAX_CONN; i++) {
+		struct ctl_conn *k = &c->conns[i];
+
+		/* A tap's last events and its "done" line, if the socket takes them now. */
+		if (k->fd >= 0 && k->tap && !k->out) {
+			ctl_tap_pump(c, k);
+			if (k->fd >= 0 && k->out)
+				ctl_flush(c, k);
+		}
+		ctl_close(c, k);
+	}
 	return NULL;
 }
 
@@ -767,6 +1000,9 @@ void sl_control_stop(struct sl_control *c)
 	for (int i = 0; i < 2; i++)
 		if (c->wake[i] >= 0)
 			close(c->wake[i]);
+	/* Every tap is unhooked (the thread closed its clients); the workers have stopped. */
+	for (int i = 0; i < CTL_MAX_TAPS; i++)
+		sl_tap_free(c->taps[i]);
 	pthread_mutex_destroy(&c->health_lock);
 	free(c);
 }

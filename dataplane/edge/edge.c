@@ -68,6 +68,10 @@ void sl_edge_send(struct sl_edge_out *o, uint16_t port, struct rte_mbuf **ev, ui
 	SL_BUG_ON_HOT(n > SL_EMIT_CAP || port >= o->n_ports);
 	if (n == 0)
 		return;
+	/* The only cost of taps while nobody taps: this load and branch, once per burst. */
+	struct sl_tap *tap = __atomic_load_n(&o->tap, __ATOMIC_ACQUIRE);
+	if (unlikely(tap != NULL))
+		sl_tap_offer(tap, port, ev, n);
 	if (p->n_dest == 0) {
 		rte_pktmbuf_free_bulk(ev, n);
 		o->n_unrouted += n;

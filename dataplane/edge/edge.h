@@ -20,6 +20,8 @@
 
 #include <sluice/stage.h>
 
+#include "tap.h"
+
 /** Most consumers of one output port. */
 #define SL_EDGE_DEST_MAX 16
 
@@ -60,6 +62,7 @@ struct sl_edge_out {
 	uint64_t n_unrouted;	      /**< events sent on a port with none (freed) */
 	uint64_t *n_full_drop;	      /**< per (port, dest): drop_newest losses */
 	uint64_t *n_enqueued;	      /**< per (port, dest): events that reached the ring */
+	struct sl_tap *tap;	      /**< hooked by the control thread (tap.h); else NULL */
 };
 
 /** Set up a producer's outputs; lane / n_lanes are its replica index and count. */

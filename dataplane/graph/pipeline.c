@@ -1088,14 +1088,22 @@ static bool pipeline_tick(void *arg)
 {
 	struct sl_pipeline *p = arg;
 	static sig_atomic_t seen;
+	static uint64_t first_tsc;
 	uint32_t done = 0;
 
 	if (pipeline_signals != seen) {
-		seen = pipeline_signals;
-		if (seen == 1) {
+		uint64_t now = rte_rdtsc();
+
+		if (seen == 0) {
+			seen = pipeline_signals;
+			first_tsc = now;
 			SL_NOTICE("pipeline",
 				  "stopping: draining in-flight events (again to force)");
 			__atomic_store_n(&p->stopping, 1, __ATOMIC_RELAXED);
+		} else if (now - first_tsc < p->tsc_hz / 5) {
+			/* Within 200 ms of the first: the same request. timeout(1) relays one
+			 * signal to its child and again to its process group. */
+			seen = pipeline_signals;
 		} else {
 			SL_WARN("pipeline", "forced stop: in-flight events are discarded");
 			p->forced = true;
@@ -1333,6 +1341,23 @@ uint64_t sl_pipeline_tsc_hz(const struct sl_pipeline *p)
 const char *sl_drop_reason_name(int reason)
 {
 	return reason >= 0 && reason < SL_DROP_REASON_MAX ? drop_reason_names[reason] : "";
+}
+
+int sl_pipeline_tap(struct sl_pipeline *p, uint32_t i, struct sl_tap *tap)
+{
+	struct rt_node *n = &p->nodes[i];
+
+	if (n->cfg->role == SL_NODE_SINK)
+		return -EINVAL;
+	/* Release: a producer that sees the pointer sees the armed tap behind it. */
+	for (uint32_t k = 0; k < n->n_replicas; k++)
+		__atomic_store_n(&n->replicas[k].out.tap, tap, __ATOMIC_RELEASE);
+	return 0;
+}
+
+int sl_pipeline_meta_offset(const struct sl_pipeline *p)
+{
+	return p->meta_offset;
 }
 
 void sl_pipeline_node_stats(const struct sl_pipeline *p, uint32_t i, struct sl_node_stats *s)

@@ -67,6 +67,13 @@ const char *sl_drop_reason_name(int reason);
 /** The same JSON as sl_pipeline_write_stats_json, written to f. 0 or -EIO. */
 int sl_pipeline_stats_json(const struct sl_pipeline *p, FILE *f);
 
+struct sl_tap;
+/** Hook tap on the outputs of every replica of node i, or unhook with NULL (control
+ *  thread; see edge/tap.h). -EINVAL for a sink, which has no outputs. */
+int sl_pipeline_tap(struct sl_pipeline *p, uint32_t i, struct sl_tap *tap);
+/** The event metadata dynfield offset (for sl_tap_create). */
+int sl_pipeline_meta_offset(const struct sl_pipeline *p);
+
 void sl_pipeline_destroy(struct sl_pipeline *p);
 
 #endif

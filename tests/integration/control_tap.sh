@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# `sluice tap` against a running pipeline (docs/control.md): a followed file fed 2,000
+# lines every 0.1 s through nginx_parse into a raw and a jsonl file sink (the jsonl sink
+# reads every field, so nginx_parse writes them all: a tap shows records as written).
+#   - `tap parse --limit 5` prints exactly 5 JSON lines; each holds a line the sink wrote
+#     (checked after the run) and a record whose status is the one Python reads from that
+#     line; the tap reports its end on stderr and exits 0;
+#   - `--rate 4 --limit 3` takes at least half a second (two gaps of 1/4 s);
+#   - `tap parse.errors` on an output no sink reads still shows the lines that failed,
+#     with the reason; the lines are exactly those Python's regex rejects;
+#   - a sink, an unknown output (the outputs are listed) and an unknown node are refused;
+#   - a client killed mid-tap releases the node: the next tap on it works;
+#   - a tap with a large limit ends when the pipeline ends;
+#   - no event is lost or duplicated by tapping: the sink holds every parsed line once.
+set -u
+. "$(dirname "$0")/../lib/tap.sh"
+tap_need_sluice
+tap_plan 14
+tap_tmpdir
+cd "$TMP" || exit 1
+PID=
+cleanup() {
+	[ -n "$PID" ] && { pkill -9 -P "$PID"; kill -9 "$PID"; } 2>/dev/null
+	[ -z "${SLUICE_KEEP_TMP:-}" ] && rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+python3 "$SLUICE_SOURCE/tests/lib/gen_nginx_log.py" -n 60000 -o in.log --seed 4 --bad-ratio 0.05 >/dev/null
+cat >p.yaml <<'EOF2'
+sources:
+  lines: { type: file, paths: [in.log], follow: true }
+stages:
+  parse: { use: nginx_parse, inputs: [lines] }
+sinks:
+  out: { type: file, inputs: [parse], path: out.log, format: raw }
+  recs: { type: file, inputs: [parse], path: recs.jsonl, format: jsonl }
+EOF2
+# Feed the followed file 2,000 lines every 0.1 s, over and over, until told to stop.
+mv in.log all.log
+: > in.log
+split -l 2000 -d -a 3 all.log chunk.
+timeout 60 "$SLUICE" run p.yaml -q --socket s.sock >run.out 2>run.err &
+PID=$!
+( for _ in $(seq 1 20); do
+	for f in chunk.*; do
+		[ -e stop ] && exit 0
+		cat "$f" >> in.log
+		sleep 0.1
+	done
+done ) &
+FEED=$!
+for _ in $(seq 1 100); do [ -S s.sock ] && break; sleep 0.05; done
+
+timeout 10 "$SLUICE" tap parse --limit 5 --socket s.sock >t1.out 2>t1.err
+tap_is "$?" 0 "tap parse --limit 5 exits 0"
+tap_is "$(wc -l <t1.out)" 5 "exactly 5 events printed"
+grep -q 'tap: 5 events (limit reached)' t1.err
+tap_ok $? "the end is reported on stderr ($(cat t1.err))"
+
+start=$(date +%s.%N)
+timeout 10 "$SLUICE" tap parse --limit 3 --rate 4 --socket s.sock >t2.out 2>t2.err
+end=$(date +%s.%N)
+python3 -c "import sys; sys.exit(0 if float(sys.argv[2]) - float(sys.argv[1]) >= 0.45 else 1)" "$start" "$end"
+tap_ok $? "--rate 4 spaces 3 samples at least 0.5 s apart in all ($(wc -l <t2.out) events)"
+
+timeout 10 "$SLUICE" tap parse.errors --limit 3 --socket s.sock >t3.out 2>t3.err
+tap_is "$?" 0 "tap parse.errors (read by no sink) exits 0"
+
+timeout 5 "$SLUICE" tap out --socket s.sock >/dev/null 2>t4.err
+rc=$?
+grep -q "'out' is a sink" t4.err
+tap_ok $(( rc == 1 && $? == 0 ? 0 : 1 )) "a sink is refused ($(cat t4.err))"
+timeout 5 "$SLUICE" tap parse.nope --socket s.sock >/dev/null 2>t5.err
+grep -q "has no output 'nope' (outputs: default errors)" t5.err
+tap_ok $? "an unknown output is refused with the outputs listed"
+timeout 5 "$SLUICE" tap nobody --socket s.sock >/dev/null 2>t6.err
+grep -q "no node named 'nobody'" t6.err
+tap_ok $? "an unknown node is refused"
+
+# A client that goes away mid-tap: the node is free again afterwards.
+timeout -s KILL 0.5 "$SLUICE" tap parse --limit 1000000 --rate 1 --socket s.sock >/dev/null 2>&1
+timeout 10 "$SLUICE" tap parse --limit 1 --socket s.sock >t7.out 2>t7.err
+tap_is "$(wc -l <t7.out)" 1 "after a client was killed mid-tap, the node can be tapped again"
+
+# Until the end: a tap with a large limit stops when the pipeline does.
+timeout 30 "$SLUICE" tap parse --limit 1000000 --rate 1000 --socket s.sock >t8.out 2>t8.err &
+TAP=$!
+sleep 0.3
+touch stop
+wait "$FEED"
+# Let the last lines through: until the sink's file stops growing.
+prev=-1
+for _ in $(seq 1 50); do
+	now=$(wc -l <out.log 2>/dev/null || echo 0)
+	[ "$now" = "$prev" ] && break
+	prev=$now
+	sleep 0.3
+done
+kill -INT "$PID"
+wait "$PID"
+rc=$?
+tap_is "$rc" 0 "the pipeline drains and exits 0 while tapped ($(tail -1 run.err))"
+PID=
+wait "$TAP"
+grep -q 'tap: [0-9]* events (the pipeline ended)' t8.err
+tap_ok $? "a running tap ends with the pipeline ($(cat t8.err))"
+
+python3 - in.log out.log t1.out t3.out t8.out >check.out <<'PY'
+import codecs, json, re, sys
+# The tap writes valid UTF-8 as it is and each byte of invalid UTF-8 as \u00XX: decode
+# the files the same way to compare.
+codecs.register_error("bytewise", lambda e: ("".join(chr(b) for b in e.object[e.start:e.end]), e.end))
+def lines(path):
+    return [l.rstrip(b"\n").decode("utf-8", "bytewise") for l in open(path, "rb")]
+rx = re.compile(r'^([0-9a-fA-F.:]{1,45}) - (\S+) \[([^\]]{26})\] "(\S+) (\S+) (\S+)" ([1-5][0-9][0-9]) (-|[0-9]+) "((?:[^"\\]|\\.)*)" "((?:[^"\\]|\\.)*)"[ \r]*$')
+src = lines(sys.argv[1])
+good = [l for l in src if rx.match(l)]
+bad = set(l for l in src if not rx.match(l))
+out = lines(sys.argv[2])
+print("sink", "yes" if out == good else "no", len(out), len(good))
+outset = set(out)
+ok = True
+for f in (sys.argv[3], sys.argv[5]):
+    for l in open(f):
+        e = json.loads(l)
+        m = rx.match(e["line"])
+        ok &= e["node"] == "parse" and e["output"] == "default" and e["line"] in outset
+        ok &= m is not None and e["record"]["status"] == int(m.group(7))
+print("default", "yes" if ok else "no")
+errs = [json.loads(l) for l in open(sys.argv[4])]
+print("errors", "yes" if len(errs) == 3 and all(e["output"] == "errors" and e["line"] in bad
+                                               and "error" in e["record"] for e in errs) else "no")
+PY
+tap_is "$(grep -c '^sink yes' check.out)" 1 "the sink holds every parsed line once, in order ($(grep '^sink' check.out))"
+tap_is "$(grep -c '^default yes' check.out)" 1 "tapped events are lines the sink wrote, with the status Python reads"
+tap_is "$(grep -c '^errors yes' check.out)" 1 "tapped errors are lines Python rejects, with a reason"
