@@ -224,9 +224,22 @@ static void dpdk_stop(void *self)
 	__atomic_store_n(&s->stopped, true, __ATOMIC_RELAXED);
 }
 
+/* One RX queue per replica: net_pcap has one per rx_pcap / rx_iface argument, so a
+ * capture read from one file stays one replica under `--replicas N`; other PMDs say how
+ * many queues they have only once the EAL is up (too many fail there, naming the port). */
 static bool dpdk_can_split(const struct sl_args *args)
 {
-	return true;
+	const struct sl_arg *dev = sl_args_get(args, "device");
+	const char *s;
+	int n = 0;
+
+	if (!dev || !dev->str || strncmp(dev->str, "net_pcap", 8) != 0)
+		return true;
+	for (s = strchr(dev->str, ','); s; s = strchr(s + 1, ','))
+		if (strncmp(s + 1, "rx_pcap=", 8) == 0 || strncmp(s + 1, "rx_iface=", 9) == 0 ||
+		    strncmp(s + 1, "iface=", 6) == 0)
+			n++;
+	return n > 1;
 }
 
 static void dpdk_summary_line(void *self, char *buf, size_t len)

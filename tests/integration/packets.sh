@@ -18,12 +18,14 @@
 #     run stopped by SIGINT still conserves every event; two sources on one port get
 #     queues 0 and 1;
 #   - `rate:` replays a capture at that rate, the same frames;
+#   - `--replicas 2` leaves a one-file capture at one replica (same outputs); a capture
+#     of two files is read by two replicas, one queue each, and ends after both;
 #   - errors name the file, line and node: a capture that does not exist, one port
 #     declared twice with different arguments (before the EAL starts), an unknown port.
 set -u
 . "$(dirname "$0")/../lib/tap.sh"
 tap_need_sluice
-tap_plan 29
+tap_plan 31
 tap_tmpdir
 cd "$TMP" || exit 1
 # A backgrounded sluice never outlives the test.
@@ -279,6 +281,29 @@ PY
 py=$?
 [ $rc -eq 0 ] && [ $py -eq 0 ]
 tap_ok $? "rate: 400 replays the capture in about a second, every frame it can hold, in order"
+
+mkdir -p r2/out
+cp in.pcap issue4.yaml r2/
+(cd r2 && timeout -k 5 60 "$SLUICE" run issue4.yaml -q --replicas 2 --stats-json s.json)
+rc=$?
+python3 "$PK" frames r2/out.pcap >r2/got.frames 2>/dev/null
+[ $rc -eq 0 ] && cmp -s r2/got.frames expect.frames && cmp -s r2/out/syslog.log expect.log &&
+	[ "$(python3 "$TESTLIB/check_stats.py" get r2/s.json wire replicas)" = 1 ]
+tap_ok $? "--replicas 2: the one-file capture stays one replica, the outputs are the same"
+cp in.pcap in2.pcap
+cat >tworx.yaml <<'YAML'
+sources:
+  wire: { type: dpdk, device: "net_pcap10,rx_pcap=in.pcap,rx_pcap=in2.pcap", replicas: 2 }
+sinks:
+  none: { type: null, inputs: [wire] }
+YAML
+timeout -k 5 60 "$SLUICE" run tworx.yaml --stats-json tworx.json >tworx.out 2>tworx.err
+rc=$?
+held=$(python3 -c "import sys; sys.path.insert(0, '$(dirname "$PK")'); import packets
+print(sum(1 for f in packets.read_pcap('in.pcap') if len(f) <= packets.EVENT_ROOM))")
+[ $rc -eq 0 ] && [ "$(python3 "$TESTLIB/check_stats.py" get tworx.json wire generated)" = $((2 * held)) ] &&
+	grep -q 'queue=1 rx=' tworx.err
+tap_ok $? "two rx_pcap files, two replicas: both queues read, the run ends with $((2 * held)) events"
 
 cat >two.yaml <<'YAML'
 sources:
