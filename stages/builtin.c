@@ -28,6 +28,7 @@ extern const struct sl_stage_desc sl_stage_pkt_parse;
 extern const struct sl_stage_desc sl_stage_pkt_filter;
 extern const struct sl_stage_desc sl_stage_udp_payload;
 extern const struct sl_stage_desc sl_stage_flow_count;
+extern const struct sl_stage_desc sl_stage_bpf_filter;
 
 /* One stage per line. */
 /* clang-format off */
@@ -50,6 +51,7 @@ const struct sl_stage_desc *const sl_builtin_stages[] = {
 	&sl_stage_pkt_filter,
 	&sl_stage_udp_payload,
 	&sl_stage_flow_count,
+	&sl_stage_bpf_filter,
 	NULL,
 };
 /* clang-format on */
