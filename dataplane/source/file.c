@@ -22,6 +22,7 @@
  * rotation, truncation and deletion handled as docs/file-tailing.md describes. The read-once
  * path above is untouched by it: file_poll branches once per call.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -603,7 +604,7 @@ struct tail {
 		uint32_t n, cap;
 	} snap[SL_ACK_EPOCHS];	 /* position when epoch e closed, in snap[e % SL_ACK_EPOCHS] */
 	struct tail_snap stored; /* what the checkpoint file holds (controller's copy) */
-	uint64_t n_resumed, n_commits, n_commit_errors;
+	uint64_t n_resumed, n_moved, n_commits, n_commit_errors;
 	char *warned[TAIL_WARN_MAX];
 	uint32_t n_warned;
 	uint64_t n_opened, n_closed, n_truncations, n_nonregular, n_fp_changes;
@@ -1494,6 +1495,64 @@ static int tail_ckpt_open(struct file_source *fs, const struct sl_args *args, co
 	return 0;
 }
 
+/*
+ * Files of the checkpoint that the first scan did not find may have been rotated out of the
+ * globs while Sluice was stopped (app.log -> app.log.1 beside it, with paths: [app.log]).
+ * Look for them by device and inode in the glob directories; one whose first bytes still
+ * match is read from its committed offset to its end, like a file renamed away while open
+ * (gone: closed after rotate_wait). Files created and rotated away while stopped were never
+ * in a checkpoint and cannot be found this way.
+ */
+static void tail_find_moved(struct file_source *fs)
+{
+	struct tail *t = fs->tail;
+
+	for (uint32_t r = 0; r < t->n_roots && t->n_resume; r++) {
+		DIR *d = opendir(t->roots[r]);
+		struct dirent *de;
+
+		if (!d)
+			continue;
+		while (t->n_resume && (de = readdir(d)) != NULL) {
+			const struct sl_ckpt_file *hit = NULL;
+			char path[PATH_MAX];
+			struct stat st;
+			uint64_t h;
+			int fd;
+
+			if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+			    !S_ISREG(st.st_mode))
+				continue;
+			for (uint32_t i = 0; i < t->n_resume && !hit; i++)
+				if (t->resume[i].dev == (uint64_t)st.st_dev &&
+				    t->resume[i].ino == (uint64_t)st.st_ino)
+					hit = &t->resume[i];
+			if (!hit || hit->fp_len > (uint64_t)st.st_size ||
+			    snprintf(path, sizeof(path), "%s/%s", t->roots[r], de->d_name) >=
+				    (int)sizeof(path))
+				continue;
+			/* Only the same file: an inode reused for another would be read whole. */
+			fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+			if (fd < 0)
+				continue;
+			if (!tail_hash(fd, hit->fp_len, &h) || h != hit->fp) {
+				close(fd);
+				continue;
+			}
+			close(fd);
+			if (tail_add(fs, path, &st) == 0) {
+				tail_set_gone(t->files[t->n_files - 1]);
+				t->n_moved++;
+				SL_INFO(fs->name,
+					"%s: moved out of the globs while stopped: reading it "
+					"from its checkpoint to its end",
+					path);
+			}
+		}
+		closedir(d);
+	}
+}
+
 /* Set up the tail engine: globs, their directories, inotify, the first scan. */
 static int tail_create(struct file_source *fs, const struct sl_args *args, bool follow,
 		       struct sl_error *err)
@@ -1578,6 +1637,8 @@ static int tail_create(struct file_source *fs, const struct sl_args *args, bool 
 			return rc;
 	}
 	tail_scan(fs);
+	if (t->ckpt_path && t->n_resume)
+		tail_find_moved(fs);
 	if (t->ckpt_path) {
 		/* Files of the checkpoint no scan found (renamed out of the globs, deleted, not
 		 * there yet) are remembered like closed files: if one comes back unchanged it
@@ -1668,9 +1729,11 @@ static void file_summary_line(void *self, char *buf, size_t len)
 		size_t l = strlen(buf);
 
 		snprintf(buf + l, len - l,
-			 " resumed=%" PRIu64 " epochs=%" PRIu64 " committed=%" PRIu64
-			 " checkpoints=%" PRIu64 " checkpoint_errors=%" PRIu64,
-			 t->n_resumed, __atomic_load_n(&t->ack.opened, __ATOMIC_RELAXED) - 1,
+			 " resumed=%" PRIu64 " moved=%" PRIu64 " epochs=%" PRIu64
+			 " committed=%" PRIu64 " checkpoints=%" PRIu64
+			 " checkpoint_errors=%" PRIu64,
+			 t->n_resumed, t->n_moved,
+			 __atomic_load_n(&t->ack.opened, __ATOMIC_RELAXED) - 1,
 			 __atomic_load_n(&t->ack.committed, __ATOMIC_RELAXED), t->n_commits,
 			 t->n_commit_errors);
 	}

@@ -8,7 +8,8 @@
 # (SIGTERM: drained, final checkpoint, exit 0) the ledger must show no line lost, and
 # duplicates within the bound of one checkpoint lag per kill. Then: files rotated several
 # times while sluice is stopped (every rotated name still inside the globs) resume with
-# nothing lost or repeated; a damaged checkpoint stops the start with its path and byte
+# nothing lost or repeated, and a file rotated out of the globs while stopped is found by
+# its inode and read to its end; a damaged checkpoint stops the start with its path and byte
 # offset; a checkpointed source and an untracked one share a sink; without checkpoint
 # nothing is written.
 set -u
@@ -18,7 +19,7 @@ KILLS=${SLUICE_CHECKPOINT_KILLS:-4}
 RATE=8000
 INTERVAL_MS=200
 PY=$SLUICE_SOURCE/tests/integration/file_checkpoint.py
-tap_plan $((KILLS + 15))
+tap_plan $((KILLS + 17))
 tap_tmpdir
 # sluice runs under timeout: kill the sluice children of our timeouts first, then the rest.
 cleanup() {
@@ -136,7 +137,29 @@ tap_ok $rc "[rotate] 3 rotations while stopped: nothing lost, nothing read twice
 python3 "$PY" ckpt state/app.ckpt --complete logs >/dev/null
 tap_ok $? "[rotate] the checkpoint holds all 4 files at their full size"
 
+# ---- rotated out of the globs while stopped ----
+D=$TMP/moved
+mkdir -p "$D/logs"
+cd "$D" || exit 1
+pipeline "" | sed 's|paths: \[logs/\*.log\*\]|paths: [logs/*.log]|' >p.yaml
+python3 "$PY" gen "$D" 0.5 4000 1 >/dev/null
+start run1.log
+settle
+stop TERM
+python3 "$PY" gen "$D" 0.3 4000 1 >/dev/null
+mv logs/s00.log logs/s00.log.1
+python3 "$PY" gen "$D" 0.3 4000 1 >/dev/null
+start run2.log
+settle
+stop TERM
+tap_is "$RC" 0 "[moved] second run exits 0"
+python3 "$PY" ledger out/out.log writer.state --max-dup 0 >ledger.out
+rc=$?
+tap_diag "$(cat ledger.out); $(grep -o 'moved=[0-9]*' run2.log)"
+tap_ok $rc "[moved] a file rotated out of the globs while stopped is read to its end: nothing lost"
+
 # ---- a damaged checkpoint stops the start ----
+cd "$TMP/rotate" || exit 1
 printf 'sluice-checkpoint 1\nfile 1 2 3 00000000000000ff 4 5 0\nend 2 0000000000000000\n' >state/app.ckpt
 timeout 30 "$SLUICE" run p.yaml -- --no-huge -m 256 >bad.log 2>&1
 rc=$?
