@@ -134,6 +134,7 @@ struct cli_node {
 	const char *name, *role, *kind;
 	uint64_t replicas, in, out, generated, queued, pending, ring_capacity, busy_cycles;
 	const struct sl_jr_val *dropped;
+	double call_p99_us; /* NAN: not reported (sources) */
 };
 
 static uint64_t cli_u64(const struct sl_jr_val *o, const char *key)
@@ -164,6 +165,13 @@ static void cli_node_read(const struct sl_jr_val *o, struct cli_node *n)
 	n->ring_capacity = cli_u64(o, "ring_capacity");
 	n->busy_cycles = cli_u64(o, "busy_cycles");
 	n->dropped = sl_jr_get(o, "dropped");
+	n->call_p99_us = NAN;
+	{
+		const struct sl_jr_val *p99 = sl_jr_get(sl_jr_get(o, "latency_us"), "call_p99");
+
+		if (p99 && (p99->type == SL_JR_NUM || p99->type == SL_JR_INT))
+			n->call_p99_us = p99->type == SL_JR_NUM ? p99->d : (double)p99->i;
+	}
 }
 
 /* 1234567 -> "1.23M": fits the columns. */
@@ -194,7 +202,7 @@ static void cli_frame(FILE *f, const char *title, const char *path, const struct
 	const struct sl_jr_val *nodes = sl_jr_get(res, "nodes"), *pnodes = sl_jr_get(prev, "nodes");
 	const struct sl_jr_val *el = sl_jr_get(res, "elapsed_s");
 	double elapsed = el && (el->type == SL_JR_NUM || el->type == SL_JR_INT) ? el->d : 0;
-	char t[32], a[16], b[16], c[16], q[40], drops[160];
+	char t[32], a[16], b[16], c[16], l[16], q[40], drops[160];
 	time_t now = time(NULL);
 	struct tm tm;
 
@@ -202,8 +210,8 @@ static void cli_frame(FILE *f, const char *title, const char *path, const struct
 	strftime(t, sizeof(t), "%H:%M:%S", &tm);
 	fprintf(f, "%s  %s  %s %.1f s  %s UTC  (rates over %s)\n", title, path,
 		cli_str(res, "state"), elapsed, t, prev ? "the last interval" : "the whole run");
-	fprintf(f, "%-16s %-6s %-12s %4s %8s %8s %15s %8s  %s\n", "NODE", "ROLE", "KIND", "REPL",
-		"IN/s", "OUT/s", "QUEUE/CAP", "CYC/EV", "DROPS");
+	fprintf(f, "%-16s %-6s %-12s %4s %8s %8s %15s %8s %8s  %s\n", "NODE", "ROLE", "KIND",
+		"REPL", "IN/s", "OUT/s", "QUEUE/CAP", "CYC/EV", "P99us", "DROPS");
 	if (!prev)
 		dt = elapsed;
 	for (size_t i = 0; nodes && nodes->type == SL_JR_ARR && i < nodes->n; i++) {
@@ -233,10 +241,12 @@ static void cli_frame(FILE *f, const char *title, const char *path, const struct
 					      n.dropped->keys[d],
 					      cli_human((double)x->i, a, sizeof(a)));
 		}
-		fprintf(f, "%-16.16s %-6.6s %-12.12s %4" PRIu64 " %8s %8s %15s %8s  %s\n", n.name,
-			n.role, n.kind, n.replicas, cli_human(dt > 0 ? in / dt : NAN, a, sizeof(a)),
+		fprintf(f, "%-16.16s %-6.6s %-12.12s %4" PRIu64 " %8s %8s %15s %8s %8s  %s\n",
+			n.name, n.role, n.kind, n.replicas,
+			cli_human(dt > 0 ? in / dt : NAN, a, sizeof(a)),
 			cli_human(dt > 0 ? out / dt : NAN, b, sizeof(b)), q,
-			cli_human(cyc, c, sizeof(c)), drops[0] ? drops : "-");
+			cli_human(cyc, c, sizeof(c)), cli_human(n.call_p99_us, l, sizeof(l)),
+			drops[0] ? drops : "-");
 	}
 }
 

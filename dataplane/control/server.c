@@ -316,7 +316,13 @@ static void ctl_node_json(FILE *f, const struct sl_node_stats *s)
 		ctl_json_str(f, s->counter_names[k]);
 		fprintf(f, ":%" PRIu64, s->counters[k]);
 	}
-	fputs("}}", f);
+	fputs("}", f);
+	if (s->has_latency)
+		fprintf(f,
+			",\"latency_us\":{\"call_p50\":%.3f,\"call_p99\":%.3f,\"age_p50\":%.3f,"
+			"\"age_p99\":%.3f}",
+			s->call_p50_us, s->call_p99_us, s->age_p50_us, s->age_p99_us);
+	fputs("}", f);
 }
 
 static bool ctl_ended(const struct sl_control *c)

@@ -51,6 +51,7 @@
 #include <rte_ring.h>
 
 #include "base/check.h"
+#include "base/lathist.h"
 #include "base/log.h"
 #include "edge/edge.h"
 #include "event/event.h"
@@ -91,6 +92,10 @@ struct rt_replica {
 	uint64_t n_drop[SL_DROP_REASON_MAX];
 	uint64_t busy_tsc;
 	uint64_t n_calls;
+	/* stages and sinks, per burst (base/lathist.h): cycles inside process or write, and
+	 * the age (now - ingest_tsc) of the burst's first event when it was taken */
+	uint64_t lat_call[SL_LAT_BUCKETS];
+	uint64_t lat_age[SL_LAT_BUCKETS];
 
 	/* stage windows */
 	void *state[2];
@@ -379,6 +384,16 @@ static unsigned source_run_ack(struct sl_task *t)
 
 /* ---- stages ---- */
 
+/* The age of a burst's first event as it is taken (read before the burst is processed:
+ * afterwards the event may be freed). Events without an ingest time are not counted. */
+static inline void lat_age_add(struct rt_replica *r, struct rte_mbuf *m, uint64_t now)
+{
+	uint64_t in = sl_event_meta(the_pipeline->meta_offset, m)->ingest_tsc;
+
+	if (in && in <= now)
+		r->lat_age[sl_lat_bucket(now - in)]++;
+}
+
 static __rte_always_inline void replica_account_emit(struct rt_replica *r, struct sl_emit *o,
 						     bool ack)
 {
@@ -540,12 +555,14 @@ static __rte_always_inline unsigned stage_run_impl(struct sl_task *t, bool ack)
 	}
 	emit_reset(o);
 	r->ctx.now_tsc = t0;
+	lat_age_add(r, ev[0], t0);
 	/* Read before process: afterwards an input may be freed or passed on. */
 	for (uint16_t i = 0; ack && i < burst.n; i++)
 		in_cell[i] = ack_cell(the_pipeline, ev[i]);
 	n->cfg->stage->process(n->cfg->stage_conf, &r->ctx, &burst, o);
 	t1 = rte_rdtsc();
 	r->busy_tsc += t1 - t0;
+	r->lat_call[sl_lat_bucket(t1 - t0)]++;
 	r->n_calls++;
 	r->n_in += burst.n;
 	replica_account_emit(r, o, ack);
@@ -659,12 +676,17 @@ static __rte_always_inline unsigned sink_run_impl(struct sl_task *t, bool ack)
 		(uint16_t)rte_ring_dequeue_burst(n->rings[0], (void **)r->held, SL_BURST_MAX, NULL);
 	r->held_head = 0;
 	if (r->n_held) {
+		uint64_t t1;
+
 		r->n_in += r->n_held;
+		lat_age_add(r, r->held[0], t0);
 		for (uint16_t i = 0; ack && i < r->n_held; i++)
 			r->held_cell[i] = ack_cell(the_pipeline, r->held[i]);
 		k = sink_offer(r, ack);
 		r->n_calls++;
-		r->busy_tsc += rte_rdtsc() - t0;
+		t1 = rte_rdtsc();
+		r->busy_tsc += t1 - t0;
+		r->lat_call[sl_lat_bucket(t1 - t0)]++;
 		return k ? k : 1;
 	}
 	if (up_done) {
@@ -1181,6 +1203,7 @@ struct node_totals {
 	uint64_t in, out, generated, written, dropped, in_flight, pending, queued, busy, calls;
 	uint64_t drop[SL_DROP_REASON_MAX];
 	uint64_t counters[SL_COUNTER_MAX];
+	uint64_t lat_call[SL_LAT_BUCKETS], lat_age[SL_LAT_BUCKETS];
 };
 
 static void node_totals(const struct sl_pipeline *p, const struct rt_node *n, struct node_totals *t)
@@ -1204,6 +1227,10 @@ static void node_totals(const struct sl_pipeline *p, const struct rt_node *n, st
 			t->drop[d] += r->n_drop[d];
 		for (int c = 0; c < SL_COUNTER_MAX; c++)
 			t->counters[c] += r->counters[c];
+		for (int b = 0; b < SL_LAT_BUCKETS; b++) {
+			t->lat_call[b] += r->lat_call[b];
+			t->lat_age[b] += r->lat_age[b];
+		}
 	}
 	/* Losses on this node's input edges are charged to it as ring_full. */
 	for (uint32_t u = 0; u < p->n_nodes; u++) {
@@ -1383,6 +1410,15 @@ void sl_pipeline_node_stats(const struct sl_pipeline *p, uint32_t i, struct sl_n
 		s->ring_capacity += rte_ring_get_capacity(n->rings[k]);
 	s->busy_cycles = t.busy;
 	s->calls = t.calls;
+	if (c->role != SL_NODE_SOURCE) {
+		double us = 1e6 / (double)p->tsc_hz;
+
+		s->has_latency = true;
+		s->call_p50_us = (double)sl_lat_quantile(t.lat_call, 0.50) * us;
+		s->call_p99_us = (double)sl_lat_quantile(t.lat_call, 0.99) * us;
+		s->age_p50_us = (double)sl_lat_quantile(t.lat_age, 0.50) * us;
+		s->age_p99_us = (double)sl_lat_quantile(t.lat_age, 0.99) * us;
+	}
 	memcpy(s->drop, t.drop, sizeof(s->drop));
 	if (c->role == SL_NODE_STAGE && c->stage->counters) {
 		s->counter_names = c->stage->counters;
@@ -1425,7 +1461,13 @@ int sl_pipeline_stats_json(const struct sl_pipeline *p, FILE *f)
 			json_str(f, s.counter_names[k]);
 			fprintf(f, ": %" PRIu64, s.counters[k]);
 		}
-		fprintf(f, "}}");
+		fprintf(f, "}");
+		if (s.has_latency)
+			fprintf(f,
+				", \"latency_us\": {\"call_p50\": %.3f, \"call_p99\": %.3f, "
+				"\"age_p50\": %.3f, \"age_p99\": %.3f}",
+				s.call_p50_us, s.call_p99_us, s.age_p50_us, s.age_p99_us);
+		fprintf(f, "}");
 	}
 	fprintf(f, "\n]}\n");
 	return ferror(f) ? -EIO : 0;

@@ -53,6 +53,11 @@ struct sl_node_stats {
 	uint32_t n_counters;		     /**< stage-declared counters (names below) */
 	const char *const *counter_names;
 	uint64_t counters[SL_COUNTER_MAX];
+	/** Stages and sinks (has_latency), from per-burst histograms since the start (25 %
+	 *  resolution): microseconds inside one process/write call, and the age of events
+	 *  (now - ingest time at the source) as the node takes them, p50 and p99. */
+	bool has_latency;
+	double call_p50_us, call_p99_us, age_p50_us, age_p99_us;
 };
 
 uint32_t sl_pipeline_n_nodes(const struct sl_pipeline *p);

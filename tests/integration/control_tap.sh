@@ -11,11 +11,13 @@
 #   - a sink, an unknown output (the outputs are listed) and an unknown node are refused;
 #   - a client killed mid-tap releases the node: the next tap on it works;
 #   - a tap with a large limit ends when the pipeline ends;
-#   - no event is lost or duplicated by tapping: the sink holds every parsed line once.
+#   - no event is lost or duplicated by tapping: the sink holds every parsed line once;
+#   - latency: `stats --json` and --stats-json give p50 <= p99 per-call and age latencies
+#     for the stage and the sinks, none for the source; `top` shows a P99us column.
 set -u
 . "$(dirname "$0")/../lib/tap.sh"
 tap_need_sluice
-tap_plan 14
+tap_plan 16
 tap_tmpdir
 cd "$TMP" || exit 1
 PID=
@@ -39,7 +41,7 @@ EOF2
 mv in.log all.log
 : > in.log
 split -l 2000 -d -a 3 all.log chunk.
-timeout 60 "$SLUICE" run p.yaml -q --socket s.sock >run.out 2>run.err &
+timeout 60 "$SLUICE" run p.yaml -q --socket s.sock --stats-json final.json >run.out 2>run.err &
 PID=$!
 ( for _ in $(seq 1 20); do
 	for f in chunk.*; do
@@ -63,6 +65,8 @@ end=$(date +%s.%N)
 python3 -c "import sys; sys.exit(0 if float(sys.argv[2]) - float(sys.argv[1]) >= 0.45 else 1)" "$start" "$end"
 tap_ok $? "--rate 4 spaces 3 samples at least 0.5 s apart in all ($(wc -l <t2.out) events)"
 
+timeout 5 "$SLUICE" top -n 1 --socket s.sock >top.out 2>&1
+timeout 5 "$SLUICE" stats --json --socket s.sock >live.json 2>&1
 timeout 10 "$SLUICE" tap parse.errors --limit 3 --socket s.sock >t3.out 2>t3.err
 tap_is "$?" 0 "tap parse.errors (read by no sink) exits 0"
 
@@ -134,3 +138,22 @@ PY
 tap_is "$(grep -c '^sink yes' check.out)" 1 "the sink holds every parsed line once, in order ($(grep '^sink' check.out))"
 tap_is "$(grep -c '^default yes' check.out)" 1 "tapped events are lines the sink wrote, with the status Python reads"
 tap_is "$(grep -c '^errors yes' check.out)" 1 "tapped errors are lines Python rejects, with a reason"
+
+python3 - final.json live.json >lat.out <<'PY'
+import json, sys
+ok = True
+for path in sys.argv[1:]:
+    d = json.load(open(path))
+    for n in d["nodes"]:
+        lat = n.get("latency_us")
+        if n["role"] == "source":
+            ok &= lat is None
+            continue
+        ok &= lat is not None and lat["call_p50"] <= lat["call_p99"] and lat["age_p50"] <= lat["age_p99"]
+        if n["name"] in ("parse", "out") and path == sys.argv[1]:
+            ok &= lat["call_p99"] > 0 and lat["age_p99"] > 0
+print("latency", "yes" if ok else "no")
+PY
+tap_is "$(grep -c '^latency yes' lat.out)" 1 "latency p50 <= p99 (call and age) for stages and sinks, none for the source"
+grep -q 'P99us' top.out
+tap_ok $? "top shows the P99us column"
