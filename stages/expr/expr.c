@@ -53,11 +53,14 @@ enum expr_op {
 	OP_LOWER,    /* top = top with A-Z lowered, in string buffer a */
 	OP_UPPER,
 	OP_LEN, /* top = bytes of a string, elements of an array or map */
+	/* push (paths[a] cmp consts[b]): `field OP literal` fused, the usual condition */
+	OP_FIELD_CMP,
 };
 
 struct expr_insn {
 	uint8_t op;
 	bool neg;
+	uint8_t cmp; /* OP_FIELD_CMP: OP_EQ .. OP_GE */
 	uint32_t a, b;
 };
 
@@ -75,6 +78,7 @@ struct sl_expr {
 	struct sl_expr_head head; /* first: sl_expr_test reads it through the header */
 	uint32_t n_insn, n_const, n_path, n_key, n_re, n_buf, n_lcores;
 	enum sl_expr_kind kind;
+	bool bool_only; /* only FIELD_CMP, AND, OR, NOT, BOOL: one boolean is the stack */
 	struct expr_insn *insn;
 	struct sl_expr_value *consts;
 	struct expr_path *paths;
@@ -441,6 +445,7 @@ static int expr_stack_delta(enum expr_op op)
 	switch (op) {
 	case OP_CONST:
 	case OP_FIELD:
+	case OP_FIELD_CMP:
 		return 1;
 	case OP_ADD:
 	case OP_SUB:
@@ -900,6 +905,39 @@ static void expr_parse_match(struct expr_parser *ps, bool neg)
 	expr_next(ps);
 }
 
+/*
+ * Emit comparison op; when its operands are one field and one literal (the last two
+ * instructions: a composite operand always ends with its operator, and no jump lands
+ * between them, since jumps land after a BOOL), fuse the three into one OP_FIELD_CMP.
+ */
+static void expr_emit_cmp(struct expr_parser *ps, enum expr_op op)
+{
+	static const enum expr_op flip[] = { [OP_EQ] = OP_EQ, [OP_NE] = OP_NE, [OP_LT] = OP_GT,
+					     [OP_LE] = OP_GE, [OP_GT] = OP_LT, [OP_GE] = OP_LE };
+	struct sl_expr *e = ps->e;
+	uint32_t n = e->n_insn, path, lit;
+	struct expr_insn *in;
+
+	if (ps->failed)
+		return;
+	if (n >= 2 && e->insn[n - 2].op == OP_FIELD && e->insn[n - 1].op == OP_CONST) {
+		path = e->insn[n - 2].a;
+		lit = e->insn[n - 1].a;
+	} else if (n >= 2 && e->insn[n - 2].op == OP_CONST && e->insn[n - 1].op == OP_FIELD) {
+		path = e->insn[n - 1].a;
+		lit = e->insn[n - 2].a;
+		op = flip[op];
+	} else {
+		expr_emit(ps, op, 0, 0);
+		return;
+	}
+	/* FIELD, CONST, CMP push 2 and pop 1: the fused form pushes 1 in their place. */
+	e->n_insn = n - 2;
+	ps->sp -= 2;
+	in = &e->insn[expr_emit(ps, OP_FIELD_CMP, path, lit)];
+	in->cmp = (uint8_t)op;
+}
+
 static enum sl_expr_kind expr_parse_cmp(struct expr_parser *ps, unsigned depth)
 {
 	enum sl_expr_kind l = expr_parse_arith(ps, depth, 0), r;
@@ -963,7 +1001,7 @@ static enum sl_expr_kind expr_parse_cmp(struct expr_parser *ps, unsigned depth)
 			  "if needed");
 		return SL_EXPR_KIND_BOOL;
 	}
-	expr_emit(ps, op, 0, 0);
+	expr_emit_cmp(ps, op);
 	return SL_EXPR_KIND_BOOL;
 }
 
@@ -1089,28 +1127,19 @@ enum sl_expr_kind sl_expr_result_kind(const struct sl_expr *e)
 /* `field OP integer` (either way round): answered by sl_expr_test with a range check. */
 static void expr_find_fast(struct sl_expr *e)
 {
-	static const enum expr_op flip[] = { [OP_EQ] = OP_EQ, [OP_NE] = OP_NE, [OP_LT] = OP_GT,
-					     [OP_LE] = OP_GE, [OP_GT] = OP_LT, [OP_GE] = OP_LE };
 	const struct expr_insn *in = e->insn;
 	const struct expr_path *path;
 	enum expr_op op;
 	int64_t c, lo, hi;
 	bool neg = false;
-	int f;
 
-	if (e->n_insn != 3 || in[2].op < OP_EQ || in[2].op > OP_GE)
+	if (e->n_insn != 1 || in[0].op != OP_FIELD_CMP)
 		return;
-	if (in[0].op == OP_FIELD && in[1].op == OP_CONST)
-		f = 0;
-	else if (in[0].op == OP_CONST && in[1].op == OP_FIELD)
-		f = 1;
-	else
+	path = &e->paths[in[0].a];
+	if (path->n_seg != 1 || e->consts[in[0].b].type != SL_EXPR_INT)
 		return;
-	path = &e->paths[in[f].a];
-	if (path->n_seg != 1 || e->consts[in[1 - f].a].type != SL_EXPR_INT)
-		return;
-	c = e->consts[in[1 - f].a].i;
-	op = f == 0 ? (enum expr_op)in[2].op : flip[in[2].op];
+	c = e->consts[in[0].b].i;
+	op = (enum expr_op)in[0].cmp;
 	lo = INT64_MIN;
 	hi = INT64_MAX;
 	switch (op) {
@@ -1236,6 +1265,11 @@ int sl_expr_compile(const char *src, uint32_t n_lcores, struct sl_expr **out, ui
 		return rc;
 	}
 	expr_find_fast(e);
+	e->bool_only = true;
+	for (uint32_t k = 0; k < e->n_insn; k++)
+		if (e->insn[k].op != OP_FIELD_CMP && e->insn[k].op != OP_AND &&
+		    e->insn[k].op != OP_OR && e->insn[k].op != OP_NOT && e->insn[k].op != OP_BOOL)
+			e->bool_only = false;
 	*out = e;
 	return 0;
 }
@@ -1287,12 +1321,16 @@ static void expr_load(const struct sl_expr *e, const struct expr_path *p, struct
 {
 	struct sl_val x;
 
-	if (!sl_rec_get(rec, &p->full, &x) && p->n_seg > 1) {
+	/* A failed lookup may leave x half-filled (a value it stepped over): NONE it. */
+	if (!sl_rec_get(rec, &p->full, &x)) {
 		struct sl_rec r = rec;
 
-		for (uint32_t k = 0; k < p->n_seg; k++) {
-			if (!sl_rec_get(r, &e->keys[p->first + k], &x))
+		x.type = SL_VAL_NONE;
+		for (uint32_t k = 0; p->n_seg > 1 && k < p->n_seg; k++) {
+			if (!sl_rec_get(r, &e->keys[p->first + k], &x)) {
+				x.type = SL_VAL_NONE;
 				break;
+			}
 			if (k + 1 == p->n_seg)
 				break;
 			if (x.type != SL_VAL_MAP) {
@@ -1457,6 +1495,60 @@ static void expr_arith(enum expr_op op, struct sl_expr_value *a, const struct sl
 	}
 }
 
+/* Which outcomes of a three-way compare (bit c + 1 for c = -1, 0, 1) each operator
+ * accepts. */
+static const uint8_t expr_accept[] = { [OP_EQ - OP_EQ] = 0x2, [OP_NE - OP_EQ] = 0x5,
+				       [OP_LT - OP_EQ] = 0x1, [OP_LE - OP_EQ] = 0x3,
+				       [OP_GT - OP_EQ] = 0x4, [OP_GE - OP_EQ] = 0x6 };
+
+/* a op b for a comparison operator, with the rules of expr_equal and expr_order. */
+static bool expr_compare(enum expr_op op, const struct sl_expr_value *a,
+			 const struct sl_expr_value *b)
+{
+	int c;
+
+	if (op == OP_EQ || op == OP_NE) {
+		c = expr_equal(a, b);
+		return c >= 0 && (c == 1) == (op == OP_EQ);
+	}
+	c = expr_order(a, b);
+	return c != 2 && ((expr_accept[op - OP_EQ] >> (c + 1)) & 1);
+}
+
+/* OP_FIELD_CMP: integer and string fields against a literal of their type without
+ * building values; anything else through expr_compare. */
+static bool expr_field_cmp(const struct sl_expr *e, const struct expr_insn *in, struct sl_rec rec)
+{
+	const struct expr_path *p = &e->paths[in->a];
+	const struct sl_expr_value *lit = &e->consts[in->b];
+	struct sl_expr_value v;
+	struct sl_val x;
+
+	if (p->n_seg == 1) {
+		int c;
+
+		if (!sl_rec_get(rec, &p->full, &x)) {
+			/* missing: equal to null only */
+			return lit->type == SL_EXPR_NULL && in->cmp == OP_EQ;
+		}
+		if (x.type == SL_VAL_INT && lit->type == SL_EXPR_INT) {
+			c = (x.i > lit->i) - (x.i < lit->i);
+			return (expr_accept[in->cmp - OP_EQ] >> (c + 1)) & 1;
+		}
+		if (x.type == SL_VAL_STR && lit->type == SL_EXPR_STR) {
+			uint32_t n = x.s.len < lit->s.len ? x.s.len : lit->s.len;
+
+			c = n ? memcmp(x.s.p, lit->s.p, n) : 0;
+			c = c ? (c < 0 ? -1 : 1) : (x.s.len > lit->s.len) - (x.s.len < lit->s.len);
+			return (expr_accept[in->cmp - OP_EQ] >> (c + 1)) & 1;
+		}
+		expr_from_val(&x, &v);
+	} else {
+		expr_load(e, p, rec, &v);
+	}
+	return expr_compare((enum expr_op)in->cmp, &v, lit);
+}
+
 static inline bool expr_true(const struct sl_expr_value *v)
 {
 	return v->type == SL_EXPR_BOOL && v->b;
@@ -1527,30 +1619,17 @@ void sl_expr_eval(const struct sl_expr *e, struct sl_rec rec, unsigned lcore,
 			expr_arith((enum expr_op)in->op, t, t + 1);
 			break;
 		case OP_EQ:
-		case OP_NE: {
-			int c;
-
-			t--;
-			c = expr_equal(t, t + 1);
-			expr_set_bool(t, c >= 0 && (c == 1) == (in->op == OP_EQ));
-			break;
-		}
+		case OP_NE:
 		case OP_LT:
 		case OP_LE:
 		case OP_GT:
-		case OP_GE: {
-			/* Which outcomes (bit c + 1 for c = -1, 0, 1) each operator accepts. */
-			static const uint8_t accept[] = { [OP_LT - OP_LT] = 0x1,
-							  [OP_LE - OP_LT] = 0x3,
-							  [OP_GT - OP_LT] = 0x4,
-							  [OP_GE - OP_LT] = 0x6 };
-			int c;
-
+		case OP_GE:
 			t--;
-			c = expr_order(t, t + 1);
-			expr_set_bool(t, c != 2 && ((accept[in->op - OP_LT] >> (c + 1)) & 1));
+			expr_set_bool(t, expr_compare((enum expr_op)in->op, t, t + 1));
 			break;
-		}
+		case OP_FIELD_CMP:
+			expr_set_bool(++t, expr_field_cmp(e, in, rec));
+			break;
 		case OP_NOT:
 			expr_set_bool(t, !expr_true(t));
 			break;
@@ -1662,12 +1741,70 @@ void sl_expr_eval(const struct sl_expr *e, struct sl_rec rec, unsigned lcore,
 	*out = *t;
 }
 
-bool sl_expr_test_slow(const struct sl_expr *e, struct sl_rec rec, unsigned lcore)
+/*
+ * A program of field-literal comparisons joined by and / or / not never holds more than
+ * one value, a boolean: run it with that boolean in a register (the fuzz target checks it
+ * agrees with sl_expr_eval).
+ */
+static bool expr_run_bool(const struct sl_expr *e, struct sl_rec rec)
+{
+	bool acc = false;
+	uint32_t pc = 0;
+
+	while (pc < e->n_insn) {
+		const struct expr_insn *in = &e->insn[pc++];
+
+		switch ((enum expr_op)in->op) {
+		case OP_FIELD_CMP: {
+			const struct expr_path *p = &e->paths[in->a];
+			const struct sl_expr_value *lit = &e->consts[in->b];
+			struct sl_val x;
+
+			/* An integer field against an integer: here, without a call. */
+			if (p->n_seg == 1 && lit->type == SL_EXPR_INT &&
+			    sl_rec_get(rec, &p->full, &x) && x.type == SL_VAL_INT) {
+				int c = (x.i > lit->i) - (x.i < lit->i);
+
+				acc = (expr_accept[in->cmp - OP_EQ] >> (c + 1)) & 1;
+			} else {
+				acc = expr_field_cmp(e, in, rec);
+			}
+			break;
+		}
+		case OP_AND:
+			if (!acc)
+				pc = in->a;
+			break;
+		case OP_OR:
+			if (acc)
+				pc = in->a;
+			break;
+		case OP_NOT:
+			acc = !acc;
+			break;
+		default: /* OP_BOOL */
+			break;
+		}
+	}
+	return acc;
+}
+
+/* Kept out of sl_expr_test_slow so that its value stack does not weigh on the boolean
+ * path (register saves and the stack guard on every call). */
+static __attribute__((noinline)) bool expr_test_values(const struct sl_expr *e, struct sl_rec rec,
+						       unsigned lcore)
 {
 	struct sl_expr_value v;
 
 	sl_expr_eval(e, rec, lcore, &v);
 	return expr_true(&v);
+}
+
+bool sl_expr_test_slow(const struct sl_expr *e, struct sl_rec rec, unsigned lcore)
+{
+	if (e->bool_only)
+		return expr_run_bool(e, rec);
+	return expr_test_values(e, rec, lcore);
 }
 
 void sl_expr_destroy(struct sl_expr *e)
