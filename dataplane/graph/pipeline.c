@@ -139,6 +139,7 @@ struct ack_source {
 	uint64_t committed;	/* controller's copy of st->committed */
 	uint64_t retry_tsc;	/* after a failed commit, the next attempt */
 	uint64_t n_commit_fail; /* commits the source could not persist */
+	bool warned;		/* a count went negative (logged once) */
 };
 
 struct rt_node {
@@ -320,7 +321,17 @@ static void ack_tick(struct sl_pipeline *p, uint64_t now)
 		while (c + 1 < opened &&
 		       (sum = ack_sum(p, a * SL_ACK_EPOCHS + (uint32_t)(c % SL_ACK_EPOCHS))) == 0)
 			c++;
-		SL_BUG_ON(sum < 0);
+		if (unlikely(sum < 0) && !as->warned) {
+			/* More acknowledged than sent: an event's flags were changed on the way (a
+			 * stage must copy them whole) or one was emitted twice. Committing could
+			 * skip lines, so this epoch never commits and the source stops in time. */
+			as->warned = true;
+			SL_ERR(as->node->cfg->name,
+			       "delivery counts for epoch %" PRIu64 " went negative (%" PRId64
+			       "): an event's flags were altered or an event was emitted twice; "
+			       "the checkpoint stops here",
+			       c, sum);
+		}
 		if (c == as->committed)
 			continue;
 		if (as->node->cfg->source->commit(as->io, c - 1) < 0) {
