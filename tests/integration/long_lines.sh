@@ -26,12 +26,12 @@ special = [1, 2, 100, 700, 767, 768, 769, 770, 1000, 1024, 2047, 2048, 2049, 300
 with open("in.log", "w") as f:
     for i in range(6000):
         n = special[i % len(special)] if i % 3 == 0 else r.randint(1, 5000)
-        body = "".join(r.choice("abcdefghijklmnopqrstuvwxyz0123456789 ") for _ in range(n))
+        body = "".join(r.choices("abcdefghijklmnopqrstuvwxyz0123456789 ", k=n))
         f.write((f"{i:06d}:" + body)[:n] + "\n")
 with open("access.log", "w") as f:
     for i in range(6000):
         n = special[i % len(special)] if i % 3 == 0 else r.randint(1, 4000)
-        ua = "".join(r.choice("abcdefghij ;/.()") for _ in range(n))
+        ua = "".join(r.choices("abcdefghij ;/.()", k=n))
         status = r.choice([200, 200, 301, 404, 500, 502])
         f.write(f'10.0.{i % 250}.{i % 7} - - [10/Oct/2026:13:55:36 +0000] "GET /p/{i} HTTP/1.1" '
                 f'{status} {i} "-" "{ua}"\n')
