@@ -1521,7 +1521,7 @@ static bool expr_field_cmp(const struct sl_expr *e, const struct expr_insn *in, 
 {
 	const struct expr_path *p = &e->paths[in->a];
 	const struct sl_expr_value *lit = &e->consts[in->b];
-	struct sl_expr_value v;
+	struct sl_expr_value v = { .type = SL_EXPR_MISSING };
 	struct sl_val x;
 
 	if (p->n_seg == 1) {
@@ -1746,7 +1746,7 @@ void sl_expr_eval(const struct sl_expr *e, struct sl_rec rec, unsigned lcore,
  * one value, a boolean: run it with that boolean in a register (the fuzz target checks it
  * agrees with sl_expr_eval).
  */
-static bool expr_run_bool(const struct sl_expr *e, struct sl_rec rec)
+static __attribute__((flatten)) bool expr_run_bool(const struct sl_expr *e, struct sl_rec rec)
 {
 	bool acc = false;
 	uint32_t pc = 0;
