@@ -46,7 +46,8 @@ struct pktgen_source {
 	uint64_t rate;	/* this replica's packets per second; 0 = unpaced */
 	uint64_t tsc_hz;
 	uint64_t start_tsc, last_tsc;
-	uint64_t n_sent; /* packets made by this replica */
+	uint64_t duration_tsc; /* stop this long after the first poll; 0 = no limit */
+	uint64_t n_sent;       /* packets made by this replica */
 	uint16_t replica, n_replicas;
 	uint64_t rng;
 	bool stopped;
@@ -58,6 +59,11 @@ struct pktgen_source {
 static const struct sl_param_desc pktgen_params[] = {
 	{ "count", SL_PARAM_INT, false, "1000000", "packets to send (0 = until stopped)" },
 	{ "rate", SL_PARAM_INT, false, "0", "packets per second (0 = as fast as possible)" },
+	{ "bitrate", SL_PARAM_INT, false, "0",
+	  "bits per second on the wire (frame + FCS, preamble and gap: 24 bytes), instead of "
+	  "rate; 10G = 10 Gbit/s" },
+	{ "duration", SL_PARAM_STR, false, NULL,
+	  "stop after this long (10s, 500ms), whichever of count and duration comes first" },
 	{ "size", SL_PARAM_STR, false, "60",
 	  "frame bytes without FCS (60..9000, at most the event's room), or imix" },
 	{ "flows", SL_PARAM_INT, false, "1", "distinct flows (source port / address)" },
@@ -103,13 +109,26 @@ static int pktgen_check(const struct sl_args *args, struct sl_error *err)
 		const char *key;
 		int64_t min, max;
 	} ranges[] = {
-		{ "count", 0, INT64_MAX },
-		{ "rate", 0, INT64_MAX },
-		{ "flows", 1, 1 << 24 },
-		{ "dst_port", 0, 65535 },
+		{ "count", 0, INT64_MAX }, { "rate", 0, INT64_MAX }, { "bitrate", 0, INT64_MAX },
+		{ "flows", 1, 1 << 24 },   { "dst_port", 0, 65535 },
 	};
+	const struct sl_arg *rate = sl_args_get(args, "rate"),
+			    *bitrate = sl_args_get(args, "bitrate"),
+			    *duration = sl_args_get(args, "duration");
+	uint64_t ns;
 	uint16_t size;
 
+	if (rate && bitrate && rate->i && bitrate->i) {
+		err->key = "bitrate";
+		snprintf(err->msg, sizeof(err->msg), "give rate or bitrate, not both");
+		return -EINVAL;
+	}
+	if (duration && duration->str && (sl_window_parse(duration->str, &ns) < 0 || ns == 0)) {
+		err->key = "duration";
+		snprintf(err->msg, sizeof(err->msg),
+			 "duration must look like 10s or 500ms, not '%s'", duration->str);
+		return -EINVAL;
+	}
 	for (size_t i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++) {
 		const struct sl_arg *a = sl_args_get(args, ranges[i].key);
 
@@ -177,6 +196,10 @@ static uint16_t pktgen_poll(void *self, struct rte_mbuf **ev, uint16_t max, bool
 	}
 	if (!g->start_tsc)
 		g->start_tsc = tsc;
+	if (g->duration_tsc && tsc - g->start_tsc >= g->duration_tsc) {
+		*done = true;
+		return 0;
+	}
 	if (g->count && g->count - g->n_sent < want)
 		want = g->count - g->n_sent;
 	if (g->rate) {
@@ -289,7 +312,26 @@ static int pktgen_create(const struct sl_args *args, const struct sl_io_env *env
 	g->count = total / n + (k < total % n);
 	if (total && g->count == 0)
 		g->stopped = true; /* a share of nothing (count 0 would mean unbounded) */
-	g->rate = rate && rate->i ? ((uint64_t)rate->i / n ? (uint64_t)rate->i / n : 1) : 0;
+	{
+		const struct sl_arg *bitrate = sl_args_get(args, "bitrate");
+		const struct sl_arg *duration = sl_args_get(args, "duration");
+		uint64_t pps = rate ? (uint64_t)rate->i : 0, ns = 0;
+
+		if (bitrate && bitrate->i > 0) {
+			/* Mean wire bytes per packet: frame + FCS 4 + preamble 8 + gap 12. */
+			uint64_t wire12 = 0;
+
+			for (int i = 0; i < 12; i++)
+				wire12 += (uint64_t)(size ? size : pktgen_imix[i]) + 24;
+			pps = (uint64_t)bitrate->i * 12 / (wire12 * 8);
+			if (pps == 0)
+				pps = 1;
+		}
+		g->rate = pps ? (pps / n ? pps / n : 1) : 0;
+		if (duration && duration->str && sl_window_parse(duration->str, &ns) == 0)
+			g->duration_tsc =
+				(uint64_t)((unsigned __int128)ns * g->tsc_hz / 1000000000u);
+	}
 	g->rng = seed ? (uint64_t)seed->i : 1;
 	for (size_t i = 0; i < sizeof(g->fill); i++)
 		g->fill[i] = (uint8_t)pktgen_next(&g->rng);
