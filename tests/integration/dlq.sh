@@ -54,7 +54,6 @@ for n in range(4000):
     out.write(l + b"\n")
     off += len(l) + 1
 json.dump(expect, open("expect.json", "w"))
-print(len(expect))
 EOF
 n_bad=$(python3 -c 'import json; print(len(json.load(open("expect.json"))))')
 tap_diag "input: 4000 lines, $n_bad malformed"
