@@ -25,6 +25,7 @@
 #include <rte_cycles.h>
 #include <rte_mbuf.h>
 
+#include "event/event.h"
 #include "source.h"
 
 #define PKTGEN_HDR	   42 /* Ethernet 14 + IPv4 20 + UDP 8 */
@@ -41,6 +42,7 @@ struct pktgen_source {
 	int meta_offset;
 	uint16_t node_id;
 	uint16_t size; /* 0 = IMIX */
+	bool big;      /* frames need an enlarged event (longer than a small mbuf) */
 	uint32_t flows;
 	uint64_t count; /* this replica's share; 0 = unbounded */
 	uint64_t rate;	/* this replica's packets per second; 0 = unpaced */
@@ -222,6 +224,13 @@ static uint16_t pktgen_poll(void *self, struct rte_mbuf **ev, uint16_t max, bool
 		uint64_t seq = g->n_sent * g->n_replicas + g->replica;
 		uint16_t len = g->size ? g->size : pktgen_imix[seq % 12];
 
+		if (g->big && !sl_event_enlarge(m)) {
+			/* No big buffer free now: send what is ready, try again next poll. */
+			rte_pktmbuf_free_bulk(ev + i, (unsigned)(want - i));
+			g->n_nombuf++;
+			want = i;
+			break;
+		}
 		pktgen_frame(g, rte_pktmbuf_mtod(m, uint8_t *), len, seq, tsc);
 		m->data_len = len;
 		m->pkt_len = len;
@@ -279,7 +288,8 @@ static int pktgen_create(const struct sl_args *args, const struct sl_io_env *env
 	const struct sl_arg *flows = sl_args_get(args, "flows");
 	const struct sl_arg *dport = sl_args_get(args, "dst_port");
 	const struct sl_arg *seed = sl_args_get(args, "seed");
-	uint32_t room = rte_pktmbuf_data_room_size(env->pool) - RTE_PKTMBUF_HEADROOM;
+	uint32_t small = rte_pktmbuf_data_room_size(env->pool) - RTE_PKTMBUF_HEADROOM, room = small;
+	struct rte_mbuf *probe = rte_pktmbuf_alloc(env->pool);
 	static const uint8_t macs[12] = { 2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1 };
 	struct pktgen_source *g;
 	uint16_t size, k = env->replica, n = env->n_replicas ? env->n_replicas : 1;
@@ -291,6 +301,10 @@ static int pktgen_create(const struct sl_args *args, const struct sl_io_env *env
 		return ret;
 	if ((ret = pktgen_size(args, &size, err)) < 0)
 		return ret;
+	/* The room of an enlarged event, if the pool has big buffers. */
+	if (probe && sl_event_enlarge(probe))
+		room = rte_pktmbuf_tailroom(probe);
+	rte_pktmbuf_free(probe);
 	if ((size ? size : 1514) > room) {
 		err->key = "size";
 		snprintf(err->msg, sizeof(err->msg), "events hold frames of %u bytes, not %u", room,
@@ -304,6 +318,7 @@ static int pktgen_create(const struct sl_args *args, const struct sl_io_env *env
 	g->meta_offset = env->meta_offset;
 	g->node_id = env->node_id;
 	g->size = size;
+	g->big = size > small;
 	g->flows = flows ? (uint32_t)flows->i : 1;
 	g->tsc_hz = env->tsc_hz ? env->tsc_hz : rte_get_tsc_hz();
 	g->replica = k;

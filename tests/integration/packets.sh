@@ -25,7 +25,7 @@
 set -u
 . "$(dirname "$0")/../lib/tap.sh"
 tap_need_sluice
-tap_plan 32
+tap_plan 33
 tap_tmpdir
 cd "$TMP" || exit 1
 # A backgrounded sluice never outlives the test.
@@ -203,6 +203,30 @@ print("seqs", "yes" if sorted(seqs) == list(range(1200)) else "no")
 PY
 tap_is "$(grep -c '^frames yes' gen.check)" 1 "every pktgen frame is as documented ($(grep frames gen.check))"
 tap_is "$(grep -c '^seqs yes' gen.check)" 1 "the replicas' sequence numbers are 0..1199, each once"
+# Frames longer than a small event go out of enlarged ones.
+cat >jumbo.yaml <<'YAML'
+sources:
+  gen: { type: pktgen, count: 300, size: 8000, dst_port: 514 }
+stages:
+  parse: { use: pkt_parse, inputs: [gen] }
+sinks:
+  tx: { type: dpdk, device: "net_pcap11,tx_pcap=jumbo.pcap", inputs: [parse] }
+YAML
+timeout -k 5 60 "$SLUICE" run jumbo.yaml -q
+rc=$?
+python3 - "$PK" jumbo.pcap <<'PY'
+import os, sys
+sys.path.insert(0, os.path.dirname(sys.argv[1]))
+import packets
+fr = packets.read_pcap(sys.argv[2])
+ok = len(fr) == 300 and all(len(f) == 8000 and packets.parse(f)[0] is None and
+                            packets.parse(f)[1]["dport"] == 514 for f in fr)
+sys.exit(0 if ok else 1)
+PY
+py=$?
+[ $rc -eq 0 ] && [ $py -eq 0 ]
+tap_ok $? "pktgen size 8000: 300 well-formed 8000-byte frames through enlarged events"
+
 cat >rate.yaml <<'YAML'
 sources:
   gen: { type: pktgen, count: 3000, rate: 1500 }
