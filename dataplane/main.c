@@ -21,6 +21,7 @@
 #include "base/log.h"
 #include "config/config.h"
 #include "control/control.h"
+#include "control/ledger.h"
 #include "control/message.h"
 #include "eal/eal.h"
 #include "port/port.h"
@@ -82,6 +83,10 @@ static void usage(FILE *f)
 		"                          counters of a running sluice (table, or JSON)\n"
 		"  top [--interval S] [-n N]\n"
 		"                          live per-node view of a running sluice\n"
+		"  cost LEDGER [--price P] [--json]\n"
+		"                          the bill of the last run in a ledger (`ledger: PATH`):\n"
+		"                          per node events, busy and held core-seconds, cycles\n"
+		"                          per event, cost per million events at P per core-hour\n"
 		"  tap NODE[.OUTPUT] [--limit N] [--rate R]\n"
 		"                          sampled events a node sends (all its outputs, or one)\n"
 		"                          as JSON lines: N events (100), at most R a second "
@@ -114,6 +119,7 @@ struct cli {
 	unsigned count;
 	int64_t tap_limit;
 	double tap_rate;
+	double price;
 	int eal_argc;
 	char **eal_argv;
 	bool supervise;
@@ -158,6 +164,7 @@ static int cli_parse(int argc, char **argv, struct cli *c)
 		{ "group", required_argument, NULL, 0x106 },
 		{ "limit", required_argument, NULL, 0x110 },
 		{ "rate", required_argument, NULL, 0x111 },
+		{ "price", required_argument, NULL, 0x112 },
 		{ NULL, 0, NULL, 0 },
 	};
 	int opt, own = argc;
@@ -166,6 +173,7 @@ static int cli_parse(int argc, char **argv, struct cli *c)
 	c->interval_s = 1.0;
 	c->tap_limit = SL_CTL_TAP_LIMIT_DEFAULT;
 	c->tap_rate = SL_CTL_TAP_RATE_DEFAULT;
+	c->price = SL_COST_DEFAULT_PRICE;
 	for (int i = 1; i < argc; i++)
 		if (strcmp(argv[i], "--") == 0) {
 			own = i;
@@ -279,6 +287,17 @@ static int cli_parse(int argc, char **argv, struct cli *c)
 				return -EINVAL;
 			}
 			c->tap_rate = v;
+			break;
+		}
+		case 0x112: {
+			char *end;
+			double v = strtod(optarg, &end);
+			if (*end || !(v >= 0 && v <= 1e6)) {
+				fprintf(stderr, "sluice: --price takes a price per core-hour, 0 or "
+						"more\n");
+				return -EINVAL;
+			}
+			c->price = v;
 			break;
 		}
 		case 'n':
@@ -449,6 +468,7 @@ static void control_linger(uint32_t ms)
 
 static int cmd_run(const struct cli *c, struct sl_registry *reg)
 {
+	struct sl_ledger *ledger = NULL;
 	struct sl_eal_info info;
 	int eal_argc;
 	char **eal_argv;
@@ -499,6 +519,11 @@ static int cmd_run(const struct cli *c, struct sl_registry *reg)
 	}
 	if (ret < 0)
 		SL_WARN("run", "running without a control socket");
+	/* Opened before privileges go, like every other file the run writes. */
+	if (cfg->ledger && sl_ledger_start(cfg->ledger, p, 1.0, &ledger) < 0) {
+		status = 1;
+		goto out;
+	}
 	/* Fail fast with blame (docs/resilience.md); every lcore gets an alternate stack. */
 	if (sl_blame_setup(cfg, reg, c->blame_file) == 0) {
 		rte_eal_mp_remote_launch(sl_blame_thread_init, NULL, SKIP_MAIN);
@@ -534,6 +559,8 @@ static int cmd_run(const struct cli *c, struct sl_registry *reg)
 		info.n_lcores, info.no_huge ? " without hugepages" : "");
 	ret = sl_pipeline_run(p);
 	sl_control_ended(ctl);
+	sl_ledger_stop(ledger); /* the final sample: counters are final now */
+	ledger = NULL;
 	fflush(stdout);
 	if (!c->quiet)
 		sl_pipeline_summary(p, stderr);
@@ -546,6 +573,7 @@ static int cmd_run(const struct cli *c, struct sl_registry *reg)
 	if (ctl && cfg->control.linger_ms && ret == 0)
 		control_linger(cfg->control.linger_ms);
 out:
+	sl_ledger_stop(ledger);
 	sl_blame_fini();
 	sl_control_stop(ctl);
 	sl_pipeline_destroy(p);
@@ -640,6 +668,14 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		return sl_ctl_cli_ctl(c.socket, c.file, c.node);
+	}
+	if (strcmp(c.cmd, "cost") == 0) {
+		if (!c.file) {
+			fprintf(stderr, "sluice cost: which ledger file? (`ledger: PATH` in the "
+					"pipeline)\n");
+			return 2;
+		}
+		return sl_cost_cli(c.file, c.price, c.json);
 	}
 	if (strcmp(c.cmd, "tap") == 0) {
 		if (!c.file) {

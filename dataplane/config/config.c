@@ -1642,6 +1642,18 @@ static void config_load_identity(struct loader *ld, yaml_node_t *key, yaml_node_
 	}
 }
 
+/* `ledger: PATH`: where `sluice run` appends its usage ledger (docs/scaling.md, "Ledger"). */
+static void config_load_ledger(struct loader *ld, yaml_node_t *key, yaml_node_t *val)
+{
+	if (val->type != YAML_SCALAR_NODE || !config_is_text(val) || config_is_null(val) ||
+	    !config_text(val)[0]) {
+		config_err(ld, config_err_node(key, val), "ledger: expected a file path, got %s",
+			   config_what_is(val));
+		return;
+	}
+	ld->c->ledger = config_strdup(ld, config_text(val));
+}
+
 /* The top-level keys, in the order they are processed whatever their order in the file:
  * plugins add stage kinds before stages are resolved, and nodes are stored sources,
  * stages, sinks. A new top-level key is one line here. */
@@ -1653,9 +1665,12 @@ static const struct top_key {
 	{ "plugin_dirs", config_load_plugin_dirs, false },
 	{ "user", config_load_identity, false },
 	{ "group", config_load_identity, false },
-	{ "plugins", config_load_plugins, false }, { "sources", config_load_sources, true },
-	{ "stages", config_load_stages, true },	   { "sinks", config_load_sinks, true },
+	{ "plugins", config_load_plugins, false },
+	{ "sources", config_load_sources, true },
+	{ "stages", config_load_stages, true },
+	{ "sinks", config_load_sinks, true },
 	{ "control", config_load_control, false },
+	{ "ledger", config_load_ledger, false },
 };
 
 /* Link every input to its node and output port. */

@@ -97,6 +97,7 @@ struct sl_config {
 	uint32_t n_plugins;
 	struct sl_config_control control;
 	char *user, *group; /**< `user:` / `group:` to run as after start-up, or NULL */
+	char *ledger;	    /**< `ledger: PATH`: the usage ledger to append, or NULL */
 	uint32_t user_line, user_column, group_line, group_column;
 	void *priv; /**< loader-owned memory (strings, arrays) */
 };
