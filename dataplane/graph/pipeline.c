@@ -56,6 +56,7 @@
 #include "edge/edge.h"
 #include "event/event.h"
 #include "projection.h"
+#include "resilience/blame.h"
 #include "sink/sink.h"
 #include "source/source.h"
 #include "worker/worker.h"
@@ -570,7 +571,9 @@ static __rte_always_inline unsigned stage_run_impl(struct sl_task *t, bool ack)
 	/* Read before process: afterwards an input may be freed or passed on. */
 	for (uint16_t i = 0; ack && i < burst.n; i++)
 		in_cell[i] = ack_cell(the_pipeline, ev[i]);
+	sl_blame_enter(&r->ctx, &burst);
 	n->cfg->stage->process(n->cfg->stage_conf, &r->ctx, &burst, o);
+	sl_blame_leave(&r->ctx);
 	t1 = rte_rdtsc();
 	r->busy_tsc += t1 - t0;
 	r->lat_call[sl_lat_bucket(t1 - t0)]++;

@@ -22,6 +22,14 @@
  * the file is synced (unless fsync: none), closed and renamed PATH.N (N = 1, 2, ... in
  * order, skipping names that exist) and a new PATH is opened. The wait blocks the lcore
  * for the writes in flight (at most FILE_SINK_BUFS buffers), once per rotation.
+ *
+ * Disk full (ENOSPC, EDQUOT): the buffer keeps what it could not write (stalled), the sink
+ * says so once and takes no more events, so backpressure stops its inputs and, in the end,
+ * the sources; every FILE_SINK_RETRY_MS the stalled buffers are written again, in file
+ * order, and once they all went through the sink takes events again (logged with how long
+ * it waited). Nothing taken is dropped and no file is truncated or needs deleting. The
+ * final flush keeps retrying for FILE_SINK_FULL_GIVE_UP_S, then gives up with an error
+ * (the events are counted as write errors; a checkpointed source has not committed them).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -41,10 +49,12 @@
 #include "base/log.h"
 #include "sink.h"
 
-#define FILE_SINK_BUFS	    4
-#define FILE_SINK_BUF_BYTES (1u << 20)
-#define FILE_SINK_NONE	    UINT32_MAX
-#define FILE_SINK_SYNC_TAG  (1ull << 63) /* user_data of an fsync: tag | events it covers */
+#define FILE_SINK_BUFS		 4
+#define FILE_SINK_BUF_BYTES	 (1u << 20)
+#define FILE_SINK_NONE		 UINT32_MAX
+#define FILE_SINK_SYNC_TAG	 (1ull << 63) /* user_data of an fsync: tag | events it covers */
+#define FILE_SINK_RETRY_MS	 200	      /* disk full: retry the stalled writes this often */
+#define FILE_SINK_FULL_GIVE_UP_S 60	      /* disk full at the final flush: wait at most this */
 
 enum file_sink_fsync {
 	FSYNC_NONE = 0,
@@ -57,6 +67,7 @@ enum wbuf_state {
 	WBUF_FREE = 0,
 	WBUF_FILLING,
 	WBUF_INFLIGHT,
+	WBUF_STALLED, /* disk full: [done, len) waits for space */
 };
 
 struct wbuf {
@@ -88,6 +99,12 @@ struct file_sink {
 	int err; /* first write error, -errno */
 	uint64_t n_events, n_bytes, n_encode_errors, n_write_errors, n_discarded;
 	uint64_t n_fsyncs, n_rotations;
+	/* disk full */
+	bool full;		/* stalled buffers wait; no events are taken */
+	uint64_t full_since;	/* TSC of the first stall of this episode; 0 = none */
+	uint64_t retry_tsc;	/* next retry */
+	uint64_t n_full_pauses; /* episodes */
+	uint64_t tsc_hz;
 	char *path;
 	/* Durability, counted in events in the order write took them (sink.h, durable). */
 	bool event_id;	     /* write each event's id */
@@ -110,6 +127,65 @@ static const struct sl_param_desc file_sink_params[] = {
 	  "write each event's id (jsonl: an \"event_id\" field; raw: \"ID \" before the line)" },
 	{ NULL },
 };
+
+static bool file_sink_no_space(int err)
+{
+	return err == -ENOSPC || err == -EDQUOT;
+}
+
+/* Buffer i could not be written for lack of space: keep it for a retry. */
+static void file_sink_stall(struct file_sink *s, uint32_t i, int err)
+{
+	uint64_t now = rte_rdtsc();
+
+	s->bufs[i].state = WBUF_STALLED;
+	s->full = true;
+	s->retry_tsc = now + s->tsc_hz / 1000 * FILE_SINK_RETRY_MS;
+	if (s->full_since == 0) {
+		s->full_since = now;
+		s->n_full_pauses++;
+		SL_ERR("file",
+		       "%s: %s: pausing (no events taken, inputs held back), retrying every %d "
+		       "ms",
+		       s->path, strerror(-err), FILE_SINK_RETRY_MS);
+	}
+}
+
+static void file_sink_write_start(struct file_sink *s, uint32_t i);
+
+/* Disk full and the retry time came: write the stalled buffers again, in file order. */
+static void file_sink_retry(struct file_sink *s)
+{
+	if (!s->full || rte_rdtsc() < s->retry_tsc)
+		return;
+	s->full = false;
+	for (;;) {
+		uint32_t first = FILE_SINK_NONE;
+
+		for (uint32_t i = 0; i < FILE_SINK_BUFS; i++)
+			if (s->bufs[i].state == WBUF_STALLED &&
+			    (first == FILE_SINK_NONE || s->bufs[i].off < s->bufs[first].off))
+				first = i;
+		if (first == FILE_SINK_NONE || s->full)
+			break;
+		file_sink_write_start(s, first);
+	}
+	if (s->uring)
+		io_uring_submit(&s->ring);
+}
+
+/* A write went through: if a disk-full episode is over, say so. */
+static void file_sink_maybe_resumed(struct file_sink *s)
+{
+	if (!s->full_since || s->full)
+		return;
+	for (uint32_t i = 0; i < FILE_SINK_BUFS; i++)
+		if (s->bufs[i].state == WBUF_STALLED)
+			return;
+	SL_NOTICE("file", "%s: space again: resumed after %.1f s", s->path,
+		  (double)(rte_rdtsc() - s->full_since) / (double)s->tsc_hz);
+	s->full_since = 0;
+}
 
 static void file_sink_error(struct file_sink *s, int err)
 {
@@ -196,6 +272,10 @@ static void file_sink_write_start(struct file_sink *s, uint32_t i)
 
 		if (r < 0 && errno == EINTR)
 			continue;
+		if (r < 0 && file_sink_no_space(-errno)) {
+			file_sink_stall(s, i, -errno);
+			return;
+		}
 		if (r <= 0) {
 			file_sink_error(s, r < 0 ? -errno : -EIO);
 			break;
@@ -204,6 +284,7 @@ static void file_sink_write_start(struct file_sink *s, uint32_t i)
 	}
 	b->state = WBUF_FREE;
 	b->len = b->done = 0;
+	file_sink_maybe_resumed(s);
 	if (s->fsync_mode == FSYNC_EVERY_BATCH)
 		file_sink_sync_start(s);
 }
@@ -239,6 +320,10 @@ static void file_sink_complete(struct file_sink *s, uint32_t i, int res)
 		file_sink_write_start(s, i);
 		return;
 	}
+	if (file_sink_no_space(res)) {
+		file_sink_stall(s, i, res);
+		return;
+	}
 	if (res <= 0) {
 		file_sink_error(s, res < 0 ? res : -EIO);
 	} else {
@@ -251,6 +336,7 @@ static void file_sink_complete(struct file_sink *s, uint32_t i, int res)
 	b->state = WBUF_FREE;
 	b->len = b->done = 0;
 	s->sync_wanted |= s->fsync_mode == FSYNC_EVERY_BATCH;
+	file_sink_maybe_resumed(s);
 }
 
 /* Take completions; wait for at least one when wait is set and writes are in flight. */
@@ -313,6 +399,11 @@ static void file_sink_rotate(struct file_sink *s)
 
 	file_sink_submit_cur(s);
 	file_sink_drain(s);
+	if (s->full) {
+		/* Disk full: the stalled buffers belong to this file; rotate once they are in. */
+		free(to);
+		return;
+	}
 	if (s->fsync_mode != FSYNC_NONE && s->synced_off != s->next_off) {
 		file_sink_sync_start(s);
 		file_sink_drain(s);
@@ -376,6 +467,9 @@ static uint16_t file_sink_write(void *self, struct rte_mbuf **ev, uint16_t n)
 	uint16_t i;
 
 	file_sink_reap(s, false);
+	file_sink_retry(s);
+	if (unlikely(s->full))
+		return 0; /* disk full: hold the inputs back */
 	for (i = 0; i < n; i++) {
 		struct rte_mbuf *m = ev[i];
 		struct wbuf *b;
@@ -423,6 +517,7 @@ static int file_sink_flush(void *self, bool final)
 
 	file_sink_submit_cur(s);
 	file_sink_reap(s, false);
+	file_sink_retry(s);
 	if (!final) {
 		if (s->fsync_mode == FSYNC_INTERVAL && s->synced_off != s->next_off) {
 			uint64_t now = rte_rdtsc();
@@ -435,6 +530,16 @@ static int file_sink_flush(void *self, bool final)
 		return s->err;
 	}
 	file_sink_drain(s);
+	/* Disk full at the end: keep retrying for a while before giving up. */
+	for (uint64_t start = rte_rdtsc(); s->full && !s->err;) {
+		if (rte_rdtsc() - start > s->tsc_hz * FILE_SINK_FULL_GIVE_UP_S) {
+			file_sink_error(s, -ENOSPC);
+			break;
+		}
+		usleep(FILE_SINK_RETRY_MS * 1000);
+		file_sink_retry(s);
+		file_sink_drain(s);
+	}
 	if (s->fsync_mode != FSYNC_NONE && !s->err && s->next_off != UINT64_MAX) {
 		s->n_fsyncs++;
 		if (fsync(s->fd) < 0 && errno != EINVAL)
@@ -469,10 +574,10 @@ static void file_sink_summary_line(void *self, char *buf, size_t len)
 
 	snprintf(buf, len,
 		 "events=%" PRIu64 " bytes=%" PRIu64 " encode_errors=%" PRIu64
-		 " write_errors=%" PRIu64 " discarded=%" PRIu64 " fsyncs=%" PRIu64
-		 " rotations=%" PRIu64,
+		 " write_errors=%" PRIu64 " discarded=%" PRIu64 " full_pauses=%" PRIu64
+		 " fsyncs=%" PRIu64 " rotations=%" PRIu64,
 		 s->n_events, s->n_bytes, s->n_encode_errors, s->n_write_errors, s->n_discarded,
-		 s->n_fsyncs, s->n_rotations);
+		 s->n_full_pauses, s->n_fsyncs, s->n_rotations);
 }
 
 static void file_sink_destroy(void *self)
@@ -644,6 +749,7 @@ static int file_sink_create(const struct sl_args *args, const struct sl_io_env *
 		return -ENOMEM;
 	s->fd = -1;
 	s->cur = FILE_SINK_NONE;
+	s->tsc_hz = rte_get_tsc_hz();
 	s->fmt = (enum sl_sink_format)fmt;
 	s->meta_offset = env->meta_offset;
 	s->fsync_mode = (uint8_t)file_sink_fsync_parse(fs);
