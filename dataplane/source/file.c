@@ -111,7 +111,8 @@ struct file_source {
 	bool skip_long; /* max_line_policy: skip (else truncate) */
 	bool strip_cr;	/* drop a '\r' before the newline */
 	uint64_t n_lines, n_bytes, n_truncated, n_empty, n_nombuf, n_read_errors, n_skipped;
-	uint64_t size; /* at open; replicas split [0, size) */
+	uint64_t size;		    /* at open; replicas split [0, size) */
+	struct file_claims *claims; /* replicas of a read-once file: chunks handed out */
 	char *path;
 	char *name;
 	struct tail *tail; /* follow or paths: the tail engine's state, else NULL */
@@ -196,6 +197,10 @@ static void file_refill(struct file_source *fs)
 
 		if (b->state != FILE_BUF_FREE)
 			continue;
+		/* A share needs bytes up to the end of a line starting just before its end. */
+		if (c->stop_off != UINT64_MAX &&
+		    c->next_off > c->stop_off + fs->line_max + fs->read_bytes)
+			break;
 		b->off = c->next_off;
 		b->want = fs->read_bytes;
 		b->got = 0;
@@ -421,6 +426,110 @@ static void file_finish(struct file_source *fs, int err)
 	c->scanning = false;
 }
 
+/*
+ * Read-once files split between replicas are cut in chunks (FILE_CHUNK_BYTES, or fewer
+ * when the file is small: at least FILE_CHUNKS_PER_REPLICA per replica). Replica k starts
+ * with chunk k; a replica done with its chunk takes the next one not taken yet (one atomic
+ * add), so replicas whose lcore has other work (a sink, the controller) read less and all
+ * finish together. Every line belongs to the chunk it starts in (file_seek).
+ */
+#define FILE_CHUNK_BYTES	(16u << 20)
+#define FILE_CHUNKS_PER_REPLICA 4
+
+struct file_claims {
+	uint64_t chunk;	   /* bytes per chunk */
+	uint64_t n_chunks; /* the last one ends at the file's end */
+	uint64_t next;	   /* atomic: the next chunk to hand out */
+	uint16_t node_id;
+	uint16_t users; /* replicas holding it (control thread) */
+};
+
+/* Claims are found by node: the replicas of one source are created one after the other
+ * on the control thread, replica 0 first. */
+static struct file_claims *file_claims_live[64];
+
+static struct file_claims *file_claims_get(uint16_t node_id, uint16_t replica, uint16_t n,
+					   uint64_t size)
+{
+	struct file_claims *cl = NULL;
+	unsigned slot = node_id % SL_ARRAY_SIZE(file_claims_live);
+
+	if (replica == 0) {
+		uint64_t per = size / ((uint64_t)n * FILE_CHUNKS_PER_REPLICA);
+
+		cl = calloc(1, sizeof(*cl));
+		if (!cl)
+			return NULL;
+		cl->chunk = per < FILE_CHUNK_BYTES ? (per ? per : 1) : FILE_CHUNK_BYTES;
+		cl->n_chunks = (size + cl->chunk - 1) / cl->chunk;
+		if (cl->n_chunks < n)
+			cl->n_chunks = n; /* a tiny file: some chunks are empty */
+		cl->next = n;
+		cl->node_id = node_id;
+		file_claims_live[slot] = cl;
+	} else if (file_claims_live[slot] && file_claims_live[slot]->node_id == node_id) {
+		cl = file_claims_live[slot];
+	}
+	if (cl)
+		cl->users++;
+	return cl;
+}
+
+static void file_claims_put(struct file_claims *cl)
+{
+	if (!cl || --cl->users)
+		return;
+	for (size_t i = 0; i < SL_ARRAY_SIZE(file_claims_live); i++)
+		if (file_claims_live[i] == cl)
+			file_claims_live[i] = NULL;
+	free(cl);
+}
+
+/*
+ * Read the lines that start in [lo, hi) from now on: every buffer is dropped (reads in
+ * flight are waited for), reading starts one byte early and drops everything up to the
+ * first newline (the previous chunk's last line, or just that newline when a line starts
+ * exactly at lo), and the share stops at the first line that starts at or after hi.
+ */
+static void file_seek(struct file_source *fs, uint64_t lo, uint64_t hi)
+{
+	struct file_cursor *c = &fs->cur;
+
+	while (fs->uring && fs->n_inflight) {
+		struct io_uring_cqe *cqe;
+
+		if (io_uring_wait_cqe(&fs->ring, &cqe) < 0)
+			break;
+		fs->n_inflight--;
+		io_uring_cqe_seen(&fs->ring, cqe);
+	}
+	for (uint32_t i = 0; i < fs->depth; i++)
+		fs->bufs[i].state = FILE_BUF_FREE;
+	c->head = 0;
+	c->scanning = false;
+	c->carry = 0;
+	c->eof_seen = false;
+	c->p = c->end = NULL;
+	c->next_off = lo ? lo - 1 : 0;
+	c->skip = lo > 0;
+	c->stop_off = hi >= fs->size ? UINT64_MAX : hi;
+}
+
+/* This replica's chunk is done: move to the next free one. False when none is left. */
+static bool file_next_chunk(struct file_source *fs)
+{
+	struct file_claims *cl = fs->claims;
+	uint64_t i;
+
+	if (!cl)
+		return false;
+	i = __atomic_fetch_add(&cl->next, 1, __ATOMIC_RELAXED);
+	if (i >= cl->n_chunks)
+		return false;
+	file_seek(fs, i * cl->chunk, i + 1 == cl->n_chunks ? UINT64_MAX : (i + 1) * cl->chunk);
+	return true;
+}
+
 /* Not inlined into file_poll: the read-once loop's code (callgrind: Ir per line on the issue-2
  * benchmark) then does not change with the tail engine's. */
 static __attribute__((noinline)) uint16_t tail_poll(struct file_source *fs, struct rte_mbuf **ev,
@@ -465,11 +574,25 @@ static uint16_t file_poll(void *self, struct rte_mbuf **ev, uint16_t max, bool *
 			}
 			c->p_off += (uint64_t)(c->end - c->p);
 			c->p = c->end;
+			if (c->p_off > c->stop_off) {
+				/* A long line that started in this share; the rest is skipped by
+				 * the next one's owner too. */
+				if (file_next_chunk(fs)) {
+					file_refill(fs);
+					continue;
+				}
+				file_finish(fs, 0);
+				break;
+			}
 		} else if (c->p < c->end) {
 			uint32_t avail = (uint32_t)(c->end - c->p);
 
 			if (c->p_off >= c->stop_off) {
-				/* The rest belongs to the next replica's share. */
+				/* The rest belongs to another share: take the next chunk, if any. */
+				if (file_next_chunk(fs)) {
+					file_refill(fs);
+					continue;
+				}
 				file_finish(fs, 0);
 				break;
 			}
@@ -1745,6 +1868,7 @@ static void file_destroy(void *self)
 
 	if (!fs)
 		return;
+	file_claims_put(fs->claims);
 	if (fs->uring && fs->tail) {
 		/* The tail engine's read may be in flight into its buffer; its inotify poll
 		 * owns no memory and is cancelled with the ring. */
@@ -2033,8 +2157,16 @@ static int file_create(const struct sl_args *args, const struct sl_io_env *env, 
 		goto err_free;
 	}
 	fs->cur.stop_off = UINT64_MAX;
-	if (env->n_replicas > 1)
-		file_share(fs, env->replica, env->n_replicas);
+	if (env->n_replicas > 1) {
+		fs->claims = file_claims_get(env->node_id, env->replica, env->n_replicas, fs->size);
+		if (fs->claims)
+			file_seek(fs, fs->claims->chunk * env->replica,
+				  env->replica + 1u == fs->claims->n_chunks
+					  ? UINT64_MAX
+					  : fs->claims->chunk * (env->replica + 1u));
+		else
+			file_share(fs, env->replica, env->n_replicas);
+	}
 	fs->uring = sl_io_uring_init(&fs->ring, fs->depth, "file");
 	*self = fs;
 	return 0;

@@ -340,14 +340,28 @@ static void test_table(void **state)
 }
 
 /*
- * Replicas split a file: replica k of n reads the lines that start in its k-th share of
- * the bytes. Read every replica in turn; their events, concatenated in replica order, must
- * be exactly the whole file's lines (each once, whole or truncated as without replicas),
- * whatever the share boundaries cut: mid-line, at a line start, inside a truncated line.
+ * Replicas split a file: each line is read by exactly one replica, whole (or truncated as
+ * without replicas), whatever the chunk boundaries cut: mid-line, at a line start, inside
+ * a truncated line. The replicas are all created first (as the runtime does: they share
+ * the chunk counter), then read one after the other, in an order that varies, so chunks
+ * are handed out unevenly; the events, sorted by offset, must be exactly the file's lines.
  */
+struct got_line {
+	uint64_t off;
+	uint32_t len;
+};
+
+static int got_cmp(const void *a, const void *b)
+{
+	const struct got_line *x = a, *y = b;
+
+	return x->off < y->off ? -1 : x->off > y->off;
+}
+
 static void check_shares(const char *d, size_t len, const char *name)
 {
 	static struct want_line w[20000];
+	static struct got_line g[20000];
 	static const int64_t reads[] = { 7, 64, 4096 };
 	static const uint16_t shares[] = { 2, 3, 5, 16 };
 	char path[256];
@@ -359,48 +373,64 @@ static void check_shares(const char *d, size_t len, const char *name)
 	n_want = split_lines(d, len, TEST_ROOM, w, 20000, &n_empty);
 	for (size_t r = 0; r < sizeof(reads) / sizeof(reads[0]); r++)
 		for (size_t s = 0; s < sizeof(shares) / sizeof(shares[0]); s++) {
+			void *src[16] = { NULL };
+			struct test_args ta[16];
 			uint32_t got = 0;
 
 			for (uint16_t k = 0; k < shares[s]; k++) {
 				struct sl_io_env env = test_env();
-				struct test_args ta;
 				struct sl_error err = { 0 };
-				void *src = NULL;
-				bool done = false;
 
 				env.replica = k;
 				env.n_replicas = shares[s];
-				make_args(&ta, path, reads[r], 4, 0);
-				assert_int_equal(sl_source_file.create(&ta.a, &env, &src, &err), 0);
+				make_args(&ta[k], path, reads[r], 4, 0);
+				assert_int_equal(
+					sl_source_file.create(&ta[k].a, &env, &src[k], &err), 0);
+			}
+			for (uint16_t j = 0; j < shares[s]; j++) {
+				/* Odd rounds read the last replica first. */
+				uint16_t k = (r + s) % 2 ? (uint16_t)(shares[s] - 1 - j) : j;
+				bool done = false;
+
 				while (!done) {
 					struct rte_mbuf *ev[64];
-					uint16_t n = sl_source_file.poll(src, ev, 64, &done);
+					uint16_t n = sl_source_file.poll(src[k], ev, 64, &done);
 
 					for (uint16_t i = 0; i < n; i++) {
 						struct sl_meta *m = sl_event_meta(meta_off, ev[i]);
+						uint64_t off = m->event_id & ((1ull << 48) - 1);
 
-						if (got >= n_want || m->event_id != w[got].off ||
-						    ev[i]->data_len != w[got].len ||
-						    memcmp(rte_pktmbuf_mtod(ev[i], char *),
-							   d + w[got].off, w[got].len) != 0)
+						if (got >= 20000 ||
+						    memcmp(rte_pktmbuf_mtod(ev[i], char *), d + off,
+							   ev[i]->data_len) != 0)
 							fail_msg("%s read_bytes=%ld replicas=%u "
-								 "replica %u: "
-								 "event %u at %lu len %u, want %lu "
-								 "len %u",
+								 "replica "
+								 "%u: event at %lu is not the "
+								 "file's "
+								 "bytes there",
 								 name, (long)reads[r], shares[s], k,
-								 got, (unsigned long)m->event_id,
-								 ev[i]->data_len,
-								 (unsigned long)w[got].off,
-								 w[got].len);
+								 (unsigned long)off);
+						g[got].off = off;
+						g[got].len = ev[i]->data_len;
 						got++;
 					}
 					rte_pktmbuf_free_bulk(ev, n);
 				}
-				sl_source_file.destroy(src);
 			}
+			for (uint16_t k = 0; k < shares[s]; k++)
+				sl_source_file.destroy(src[k]);
 			if (got != n_want)
 				fail_msg("%s read_bytes=%ld replicas=%u: %u events, want %u", name,
 					 (long)reads[r], shares[s], got, n_want);
+			qsort(g, got, sizeof(g[0]), got_cmp);
+			for (uint32_t i = 0; i < got; i++)
+				if (g[i].off != w[i].off || g[i].len != w[i].len)
+					fail_msg(
+						"%s read_bytes=%ld replicas=%u: line %u at %lu len "
+						"%u, want %lu len %u",
+						name, (long)reads[r], shares[s], i,
+						(unsigned long)g[i].off, g[i].len,
+						(unsigned long)w[i].off, w[i].len);
 		}
 	unlink(path);
 }
