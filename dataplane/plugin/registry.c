@@ -248,7 +248,8 @@ int sl_stage_desc_check(const struct sl_stage_desc *d, char *err, size_t err_len
 			p++;
 		if (!p || !p->name || p->type != SL_PARAM_MAP)
 			rc = sl_plugin_fail(err, err_len, -EINVAL,
-					    "stage '%s': outputs_from names no map parameter", name);
+					    "stage '%s': outputs_from names no map parameter",
+					    name);
 	}
 	return rc;
 }

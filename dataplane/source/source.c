@@ -18,11 +18,7 @@
 #include "sink/dlq.h"
 
 static const struct sl_source_ops *const source_kinds[] = {
-	&sl_source_file,
-	&sl_source_gen,
-	&sl_source_dlq,
-	&sl_source_dpdk,
-	&sl_source_pktgen,
+	&sl_source_file, &sl_source_gen, &sl_source_dlq, &sl_source_dpdk, &sl_source_pktgen,
 };
 
 const struct sl_source_ops *sl_source_find(const char *type)
