@@ -268,29 +268,6 @@ static int dlq_resolve_input(struct dlq_sink *s, const char *name, struct sl_err
 	return 0;
 }
 
-static int dlq_mkdirs(const char *path, struct sl_error *err)
-{
-	char *dir = strdup(path);
-	int rc = 0;
-
-	if (!dir)
-		return -ENOMEM;
-	for (char *p = dir + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
-			rc = -errno;
-			snprintf(err->msg, sizeof(err->msg), "cannot create directory %s: %s", dir,
-				 strerror(-rc));
-			break;
-		}
-		*p = '/';
-	}
-	free(dir);
-	return rc;
-}
-
 static int dlq_create(const struct sl_args *args, const struct sl_io_env *env, void **self,
 		      struct sl_error *err)
 {
@@ -323,7 +300,7 @@ static int dlq_create(const struct sl_args *args, const struct sl_io_env *env, v
 	if (rc < 0)
 		goto err_free;
 	err->key = "path";
-	if ((!mk || mk->b) && (rc = dlq_mkdirs(s->path, err)) < 0)
+	if ((!mk || mk->b) && (rc = sl_sink_mkdirs(s->path, err->msg, sizeof(err->msg))) < 0)
 		goto err_free;
 	s->fd = open(s->path,
 		     O_WRONLY | O_CREAT | O_CLOEXEC | (!append || append->b ? O_APPEND : O_TRUNC),

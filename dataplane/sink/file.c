@@ -600,30 +600,6 @@ static void file_sink_destroy(void *self)
 	free(s);
 }
 
-/* mkdir -p of path's parent directory. */
-static int file_sink_mkdirs(const char *path, char *msg, size_t msg_len)
-{
-	char *dir = strdup(path);
-	int rc = 0;
-
-	if (!dir)
-		return -ENOMEM;
-	for (char *p = dir + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
-			rc = -errno;
-			snprintf(msg, msg_len, "cannot create directory %s for %s: %s", dir, path,
-				 strerror(-rc));
-			break;
-		}
-		*p = '/';
-	}
-	free(dir);
-	return rc;
-}
-
 /* fsync's value: a mode name, or a boolean (true: at the end, as before the modes). */
 static int file_sink_fsync_parse(const struct sl_arg *a)
 {
@@ -771,7 +747,7 @@ static int file_sink_create(const struct sl_args *args, const struct sl_io_env *
 		}
 	}
 	err->key = "path";
-	if ((!mk || mk->b) && (rc = file_sink_mkdirs(s->path, err->msg, sizeof(err->msg))) < 0)
+	if ((!mk || mk->b) && (rc = sl_sink_mkdirs(s->path, err->msg, sizeof(err->msg))) < 0)
 		goto err_free;
 	rc = file_sink_open(s, do_append, err->msg, sizeof(err->msg));
 	if (rc < 0)

@@ -5,9 +5,12 @@
  */
 #include "sink.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "base/check.h"
 #include "dlq.h"
@@ -106,4 +109,27 @@ long sl_sink_format_event_id(enum sl_sink_format fmt, int meta_offset, struct rt
 		pre[pl - 1] = ' '; /* an empty object: no field follows */
 	memcpy(out, pre, (size_t)pl);
 	return n + pl - 1;
+}
+
+int sl_sink_mkdirs(const char *path, char *msg, size_t msg_len)
+{
+	char *dir = strdup(path);
+	int rc = 0;
+
+	if (!dir)
+		return -ENOMEM;
+	for (char *p = dir + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+			rc = -errno;
+			snprintf(msg, msg_len, "cannot create directory %s for %s: %s", dir, path,
+				 strerror(-rc));
+			break;
+		}
+		*p = '/';
+	}
+	free(dir);
+	return rc;
 }

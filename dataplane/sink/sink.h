@@ -69,4 +69,8 @@ long sl_sink_format_event(enum sl_sink_format fmt, int meta_offset, struct rte_m
 long sl_sink_format_event_id(enum sl_sink_format fmt, int meta_offset, struct rte_mbuf *ev,
 			     char *out, size_t cap);
 
+/** mkdir -p of path's parent directory (mode 0755). 0, or -errno with a sentence naming
+ *  the directory in msg. Control path. */
+int sl_sink_mkdirs(const char *path, char *msg, size_t msg_len);
+
 #endif
