@@ -1119,6 +1119,30 @@ const char *const *sl_expr_fields(const struct sl_expr *e)
 	return e->fields;
 }
 
+const char **sl_expr_fields_union(struct sl_expr *const *e, uint32_t n_expr)
+{
+	uint32_t total = 0, n = 0;
+	const char **fields;
+
+	for (uint32_t i = 0; i < n_expr; i++)
+		for (const char *const *f = sl_expr_fields(e[i]); *f; f++)
+			total++;
+	fields = calloc(total + 1, sizeof(*fields));
+	if (!fields)
+		return NULL;
+	for (uint32_t i = 0; i < n_expr; i++) {
+		for (const char *const *f = sl_expr_fields(e[i]); *f; f++) {
+			bool seen = false;
+
+			for (uint32_t k = 0; k < n && !seen; k++)
+				seen = strcmp(fields[k], *f) == 0;
+			if (!seen)
+				fields[n++] = *f;
+		}
+	}
+	return fields;
+}
+
 enum sl_expr_kind sl_expr_result_kind(const struct sl_expr *e)
 {
 	return e->kind;

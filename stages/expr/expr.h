@@ -121,6 +121,11 @@ const char *sl_expr_kind_name(enum sl_expr_kind k);
  * first part of every path, and a dotted path's whole text (also looked up as one key). */
 const char *const *sl_expr_fields(const struct sl_expr *e);
 
+/** The fields of n expressions, each once, in first-use order: a calloc'ed NULL-terminated
+ *  array of the expressions' own strings (free the array only), or NULL when out of
+ *  memory. For stages that declare what they read (projection). */
+const char **sl_expr_fields_union(struct sl_expr *const *e, uint32_t n);
+
 void sl_expr_destroy(struct sl_expr *e);
 
 #endif

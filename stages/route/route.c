@@ -73,30 +73,6 @@ static int route_fail(struct sl_error *err, const char *key, uint32_t item, uint
 	return -EINVAL;
 }
 
-/* The union of the conditions' fields, each once. */
-static int route_collect_fields(struct route_conf *c)
-{
-	uint32_t total = 0, n = 0;
-
-	for (uint32_t i = 0; i < c->n; i++)
-		for (const char *const *f = sl_expr_fields(c->cond[i]); *f; f++)
-			total++;
-	c->fields = calloc(total + 1, sizeof(*c->fields));
-	if (!c->fields)
-		return -ENOMEM;
-	for (uint32_t i = 0; i < c->n; i++) {
-		for (const char *const *f = sl_expr_fields(c->cond[i]); *f; f++) {
-			bool seen = false;
-
-			for (uint32_t k = 0; k < n && !seen; k++)
-				seen = strcmp(c->fields[k], *f) == 0;
-			if (!seen)
-				c->fields[n++] = *f;
-		}
-	}
-	return 0;
-}
-
 static int route_init(const struct sl_host *host, const struct sl_args *args, void **conf,
 		      struct sl_error *err)
 {
@@ -144,7 +120,8 @@ static int route_init(const struct sl_host *host, const struct sl_args *args, vo
 			return route_fail(err, "routes", i + 1, 0, msg);
 		}
 	}
-	rc = route_collect_fields(c);
+	c->fields = sl_expr_fields_union(c->cond, c->n);
+	rc = c->fields ? 0 : -ENOMEM;
 	if (rc < 0) {
 		route_fini(c);
 		return rc;

@@ -66,29 +66,6 @@ static void set_fini(void *conf)
 	free(c);
 }
 
-static int set_collect_fields(struct set_conf *c)
-{
-	uint32_t total = 0, n = 0;
-
-	for (uint32_t i = 0; i < c->n; i++)
-		for (const char *const *f = sl_expr_fields(c->expr[i]); *f; f++)
-			total++;
-	c->fields = calloc(total + 1, sizeof(*c->fields));
-	if (!c->fields)
-		return -ENOMEM;
-	for (uint32_t i = 0; i < c->n; i++) {
-		for (const char *const *f = sl_expr_fields(c->expr[i]); *f; f++) {
-			bool seen = false;
-
-			for (uint32_t k = 0; k < n && !seen; k++)
-				seen = strcmp(c->fields[k], *f) == 0;
-			if (!seen)
-				c->fields[n++] = *f;
-		}
-	}
-	return 0;
-}
-
 static int set_init(const struct sl_host *host, const struct sl_args *args, void **conf,
 		    struct sl_error *err)
 {
@@ -136,7 +113,8 @@ static int set_init(const struct sl_host *host, const struct sl_args *args, void
 			return rc;
 		}
 	}
-	rc = set_collect_fields(c);
+	c->fields = sl_expr_fields_union(c->expr, c->n);
+	rc = c->fields ? 0 : -ENOMEM;
 	c->n_lcores = RTE_MAX_LCORE;
 	c->scratch = malloc((size_t)c->n_lcores * SET_SCRATCH);
 	if (rc < 0 || !c->scratch) {
