@@ -23,7 +23,7 @@
  * order, skipping names that exist) and a new PATH is opened. The wait blocks the lcore
  * for the writes in flight (at most FILE_SINK_BUFS buffers), once per rotation.
  *
- * Disk full (ENOSPC, EDQUOT): the buffer keeps what it could not write (stalled), the sink
+ * Disk full (ENOSPC, EDQUOT on a regular file): the buffer keeps what it could not write (stalled), the sink
  * says so once and takes no more events, so backpressure stops its inputs and, in the end,
  * the sources; every FILE_SINK_RETRY_MS the stalled buffers are written again, in file
  * order, and once they all went through the sink takes events again (logged with how long
@@ -128,9 +128,11 @@ static const struct sl_param_desc file_sink_params[] = {
 	{ NULL },
 };
 
-static bool file_sink_no_space(int err)
+/* Out of space on a regular file: worth waiting for (a device such as /dev/full that says
+ * ENOSPC is not going to change its mind: that is an error as any other). */
+static bool file_sink_no_space(const struct file_sink *s, int err)
 {
-	return err == -ENOSPC || err == -EDQUOT;
+	return (err == -ENOSPC || err == -EDQUOT) && s->next_off != UINT64_MAX;
 }
 
 /* Buffer i could not be written for lack of space: keep it for a retry. */
@@ -272,7 +274,7 @@ static void file_sink_write_start(struct file_sink *s, uint32_t i)
 
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r < 0 && file_sink_no_space(-errno)) {
+		if (r < 0 && file_sink_no_space(s, -errno)) {
 			file_sink_stall(s, i, -errno);
 			return;
 		}
@@ -320,7 +322,7 @@ static void file_sink_complete(struct file_sink *s, uint32_t i, int res)
 		file_sink_write_start(s, i);
 		return;
 	}
-	if (file_sink_no_space(res)) {
+	if (file_sink_no_space(s, res)) {
 		file_sink_stall(s, i, res);
 		return;
 	}
