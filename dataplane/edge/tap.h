@@ -21,8 +21,9 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
-#define SL_TAP_SLOTS	  64
-#define SL_TAP_SLOT_BYTES 4096 /* bytes of an event kept; longer ones are cut (flagged) */
+#define SL_TAP_SLOTS 64
+/* Bytes of an event kept: the biggest event holds 8 KiB; longer frames are cut (flagged). */
+#define SL_TAP_SLOT_BYTES 8192
 #define SL_TAP_ALL_PORTS  UINT16_MAX
 
 struct sl_tap_item {

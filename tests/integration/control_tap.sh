@@ -127,6 +127,8 @@ ok = True
 for f in (sys.argv[3], sys.argv[5]):
     for l in open(f):
         e = json.loads(l)
+        if "truncated" in e:
+            continue  # longer than a tap slot: the copy is cut, the record unreadable
         m = rx.match(e["line"])
         ok &= e["node"] == "parse" and e["output"] == "default" and e["line"] in outset
         ok &= m is not None and e["record"]["status"] == int(m.group(7))
