@@ -46,6 +46,19 @@ static struct sl_port ports[SL_PORT_MAX_PORTS];
 static uint32_t n_ports;
 static bool pdump_on;
 
+int sl_port_check_device(const char *device, char *msg, size_t len)
+{
+	if (!device || !device[0] || device[0] == ',') {
+		snprintf(msg, len, "device must name a port");
+		return -EINVAL;
+	}
+	if (strcspn(device, ",") > SL_PORT_NAME_MAX) {
+		snprintf(msg, len, "device name longer than %d bytes", SL_PORT_NAME_MAX);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 void sl_port_device_name(const char *device, char *name, size_t len)
 {
 	size_t n = strcspn(device, ",");

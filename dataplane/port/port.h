@@ -37,6 +37,13 @@ int sl_port_plan(const struct sl_config *cfg, int argc, char **argv, int *out_ar
 /** Device name of a device string: the text before the first ','. */
 void sl_port_device_name(const char *device, char *name, size_t len);
 
+/** Longest device name (the text before the first ','), as the ports keep it. */
+#define SL_PORT_NAME_MAX 63
+
+/** Check a `device:` value (a source's or a sink's): it names a port, in at most
+ *  SL_PORT_NAME_MAX bytes. 0, or -EINVAL with a sentence in msg. */
+int sl_port_check_device(const char *device, char *msg, size_t len);
+
 /**
  * Open the next RX queue of the port named by device (EAL must be up), taking its mbufs
  * from pool; *queue gets its number. Configures the port at its first open and starts it

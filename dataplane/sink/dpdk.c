@@ -38,17 +38,8 @@ static int dpdk_check(const struct sl_args *args, struct sl_error *err)
 {
 	const struct sl_arg *dev = sl_args_get(args, "device");
 
-	if (!dev || !dev->str || !dev->str[0] || dev->str[0] == ',') {
-		err->key = "device";
-		snprintf(err->msg, sizeof(err->msg), "device must name a port");
-		return -EINVAL;
-	}
-	if (strcspn(dev->str, ",") >= 64) {
-		err->key = "device";
-		snprintf(err->msg, sizeof(err->msg), "device name longer than 63 bytes");
-		return -EINVAL;
-	}
-	return 0;
+	err->key = "device";
+	return sl_port_check_device(dev ? dev->str : NULL, err->msg, sizeof(err->msg));
 }
 
 static int dpdk_create(const struct sl_args *args, const struct sl_io_env *env, void **self,

@@ -56,19 +56,10 @@ static int dpdk_check(const struct sl_args *args, struct sl_error *err)
 {
 	const struct sl_arg *dev = sl_args_get(args, "device");
 	const struct sl_arg *rate = sl_args_get(args, "rate");
-	char name[64];
 
-	if (!dev || !dev->str || !dev->str[0] || dev->str[0] == ',') {
-		err->key = "device";
-		snprintf(err->msg, sizeof(err->msg), "device must name a port");
+	err->key = "device";
+	if (sl_port_check_device(dev ? dev->str : NULL, err->msg, sizeof(err->msg)) < 0)
 		return -EINVAL;
-	}
-	if (strcspn(dev->str, ",") >= sizeof(name)) {
-		err->key = "device";
-		snprintf(err->msg, sizeof(err->msg), "device name longer than %zu bytes",
-			 sizeof(name) - 1);
-		return -EINVAL;
-	}
 	if (rate && rate->i < 0) {
 		err->key = "rate";
 		snprintf(err->msg, sizeof(err->msg), "rate must be >= 0");
