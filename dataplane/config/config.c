@@ -954,8 +954,9 @@ static void config_resolve_kind(struct loader *ld, struct sl_config_node *node, 
 		node->source = sl_source_find(node->kind);
 	else if (node->role == SL_NODE_SINK)
 		node->sink = sl_sink_find(node->kind);
-	else
-		node->stage = config_find_stage(ld, node->kind);
+	else if (!(node->stage = config_find_stage(ld, node->kind)) &&
+		 strcmp(node->kind, "forward") == 0)
+		node->sink = sl_sink_find("dpdk"); /* forward: see config_load_node */
 	if (config_node_resolved(node))
 		return;
 	config_list_kinds(ld, node->role, known, sizeof(known));
@@ -1243,6 +1244,13 @@ static void config_load_node(struct loader *ld, struct sl_config_node *node, yam
 			      "%s '%s': missing required key 'inputs'", what, node->name);
 
 	config_resolve_outputs(ld, node);
+	if (node->role == SL_NODE_STAGE && node->sink) {
+		/* `use: forward` (TX to a port) is a dpdk sink written among the stages: it
+		 * takes the sink's keys and becomes one here (docs/packets.md). */
+		node->role = SL_NODE_SINK;
+		node->replicas = 1;
+		ld->section_used[SL_NODE_SINK] = true;
+	}
 	if (!params)
 		return;
 	struct sl_arg *args = config_alloc(ld, n_params ? n_params : 1, sizeof(*args));

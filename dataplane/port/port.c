@@ -204,7 +204,9 @@ int sl_port_plan(const struct sl_config *cfg, int argc, char **argv, int *out_ar
 		const struct sl_arg *dev, *loop;
 		struct sl_port *p;
 
-		if (nd->role == SL_NODE_STAGE || strcmp(nd->kind, "dpdk") != 0)
+		/* `forward` is a dpdk sink written as a stage (config.c turns it into one). */
+		if (nd->role == SL_NODE_STAGE ||
+		    (strcmp(nd->kind, "dpdk") != 0 && strcmp(nd->kind, "forward") != 0))
 			continue;
 		dev = sl_args_get(&nd->args, "device");
 		if (!dev || !dev->str || !dev->str[0])

@@ -14,6 +14,8 @@
                                           OUT_DIR/expect.flows (flow_count's records,
                                           JSON with sorted keys, sorted)
   packets.py frames OUT.pcap              the frames of a capture, hex, one a line
+  packets.py forward IN.pcap              the frames `pkt_parse -> pkt_filter "tcp or (udp
+                                          and port == 514)" -> forward` must send, hex
   packets.py corpus DIR                   seed files for the pkt_parse fuzz target
 
 The reference parser below is written from docs/packets.md, not from stages/pkt_parse.
@@ -302,6 +304,19 @@ def expect(frames, outdir):
             f.write("%s %d\n" % (k, counts[k]))
 
 
+def forwarded(frames):
+    """The frames matching 'tcp or (udp and port == 514)' (docs/packets.md: a fragment
+    has no L4 header; malformed and oversize frames never reach the filter)."""
+    for fr in frames:
+        if len(fr) > EVENT_ROOM:
+            continue
+        err, info = parse(fr)
+        if err or not info["ip"] or info["frag"]:
+            continue
+        if info["proto"] == 6 or (info["proto"] == 17 and 514 in (info["sport"], info["dport"])):
+            yield fr
+
+
 def corpus(d):
     os.makedirs(d, exist_ok=True)
     seen = set()
@@ -322,6 +337,9 @@ def main():
         expect(read_pcap(sys.argv[2]), sys.argv[3])
     elif cmd == "frames":
         for fr in read_pcap(sys.argv[2]):
+            print(fr.hex())
+    elif cmd == "forward":
+        for fr in forwarded(read_pcap(sys.argv[2])):
             print(fr.hex())
     elif cmd == "corpus":
         corpus(sys.argv[2])
