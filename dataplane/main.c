@@ -24,6 +24,7 @@
 #include "control/ledger.h"
 #include "control/message.h"
 #include "eal/eal.h"
+#include "port/gen_cli.h"
 #include "port/port.h"
 #include "event/event.h"
 #include "graph/pipeline.h"
@@ -76,6 +77,8 @@ static void usage(FILE *f)
 		"parameters\n"
 		"                          (with a file: including the stages of its plugins)\n"
 		"  default                 print the built-in default pipeline\n"
+		"  gen --device DEV [...]  send generated packets out of a port and report what\n"
+		"                          comes back (sluice gen --help)\n"
 		"  ctl COMMAND [--node NAME]\n"
 		"                          send one control request (ping, version, nodes,\n"
 		"                          stats, stop) to a running sluice; print the reply\n"
@@ -126,6 +129,7 @@ struct cli {
 	const char *blame_file;
 	const char *user, *group;
 	struct sl_supervise_opts sup;
+	const char *pipeline_text; /* `sluice gen`: the pipeline it assembled */
 };
 
 /* A decimal in lo..hi. 0 or -EINVAL. */
@@ -334,6 +338,9 @@ static int load_config(const struct cli *c, struct sl_registry *reg, bool keep,
 
 	if (c->file)
 		ret = sl_config_load_file(c->file, &o, cfg, &d);
+	else if (c->pipeline_text)
+		ret = sl_config_load_buffer("<sluice gen>", c->pipeline_text,
+					    strlen(c->pipeline_text), &o, cfg, &d);
 	else
 		ret = sl_config_load_buffer("<default>", default_pipeline, strlen(default_pipeline),
 					    &o, cfg, &d);
@@ -644,6 +651,27 @@ int main(int argc, char **argv)
 	struct cli c;
 	int status;
 
+	if (argc > 1 && strcmp(argv[1], "gen") == 0) {
+		/* `sluice gen`: its own options make a pipeline, run as `run` runs a file. */
+		struct sl_gen_cli g;
+
+		status = sl_gen_cli_parse(argc - 1, argv + 1, &g);
+		if (status != 0)
+			return status > 0 ? 0 : 2;
+		memset(&c, 0, sizeof(c));
+		c.cmd = "run";
+		c.pipeline_text = g.pipeline;
+		c.stats_json = g.stats_json;
+		c.eal_argc = g.eal_argc;
+		c.eal_argv = g.eal_argv;
+		sl_log_set_level(SL_LOG_NOTICE + g.verbose);
+		if (sl_registry_create(&reg) < 0)
+			return 1;
+		status = cmd_run(&c, reg);
+		sl_registry_destroy(reg);
+		free(g.pipeline);
+		return status;
+	}
 	if (cli_parse(argc, argv, &c) < 0) {
 		usage(stderr);
 		return 2;

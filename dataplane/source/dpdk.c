@@ -38,7 +38,8 @@ struct dpdk_source {
 	uint64_t tsc_hz, idle_since;
 	uint64_t seq;
 	struct rte_mempool *pool;
-	uint64_t rate, start_tsc; /* packets per second of this replica, 0 = no limit */
+	uint64_t rate, start_tsc;	/* packets per second of this replica, 0 = no limit */
+	uint64_t idle_tsc, quiet_since; /* `idle:` end after this long without a packet */
 	uint64_t n_rx, n_bytes, n_oversize, n_enlarged;
 };
 
@@ -49,6 +50,9 @@ static const struct sl_param_desc dpdk_params[] = {
 	  "net_pcap capture: replay it forever (infinite_rx) instead of ending" },
 	{ "rate", SL_PARAM_INT, false, "0",
 	  "packets per second at most (replay a capture at this rate; 0 = as fast as it comes)" },
+	{ "idle", SL_PARAM_STR, false, NULL,
+	  "end after this long without a packet (500ms, 2s), counted from the start: a live "
+	  "port's traffic has an end" },
 	{ NULL },
 };
 
@@ -56,6 +60,8 @@ static int dpdk_check(const struct sl_args *args, struct sl_error *err)
 {
 	const struct sl_arg *dev = sl_args_get(args, "device");
 	const struct sl_arg *rate = sl_args_get(args, "rate");
+	const struct sl_arg *idle = sl_args_get(args, "idle");
+	uint64_t ns;
 
 	err->key = "device";
 	if (sl_port_check_device(dev ? dev->str : NULL, err->msg, sizeof(err->msg)) < 0)
@@ -63,6 +69,12 @@ static int dpdk_check(const struct sl_args *args, struct sl_error *err)
 	if (rate && rate->i < 0) {
 		err->key = "rate";
 		snprintf(err->msg, sizeof(err->msg), "rate must be >= 0");
+		return -EINVAL;
+	}
+	if (idle && idle->str && (sl_window_parse(idle->str, &ns) < 0 || ns == 0)) {
+		err->key = "idle";
+		snprintf(err->msg, sizeof(err->msg),
+			 "idle must be a duration such as 500ms or 2s, not '%s'", idle->str);
 		return -EINVAL;
 	}
 	return 0;
@@ -102,6 +114,13 @@ static int dpdk_create(const struct sl_args *args, const struct sl_io_env *env, 
 	s->capture = sl_port_is_capture(s->port);
 	s->expected = sl_port_rx_expected(s->port);
 	s->tsc_hz = env->tsc_hz ? env->tsc_hz : rte_get_tsc_hz();
+	{
+		const struct sl_arg *idle = sl_args_get(args, "idle");
+		uint64_t ns = 0;
+
+		if (idle && idle->str && sl_window_parse(idle->str, &ns) == 0)
+			s->idle_tsc = (uint64_t)((unsigned __int128)ns * s->tsc_hz / 1000000000u);
+	}
 	*self = s;
 	return 0;
 }
@@ -177,10 +196,14 @@ static uint16_t dpdk_poll(void *self, struct rte_mbuf **ev, uint16_t max, bool *
 	n = rte_eth_rx_burst(s->port_id, s->queue, ev, max);
 	tsc = rte_rdtsc();
 	if (n == 0) {
-		*done = dpdk_capture_done(s, tsc);
+		if (s->idle_tsc && !s->quiet_since)
+			s->quiet_since = tsc;
+		*done = dpdk_capture_done(s, tsc) ||
+			(s->idle_tsc && tsc - s->quiet_since > s->idle_tsc);
 		return 0;
 	}
 	s->idle_since = 0;
+	s->quiet_since = 0;
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *m = ev[i];
 		struct sl_meta *meta;

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# `sluice gen` (issue 4): the generator against a port, with the report of what came back.
+# net_ring0 is a loopback port (what goes out of its TX queue comes back on its RX queue),
+# so every frame sent must be received:
+#   - --rate 20k --count 20000 --size imix --flows 16: sent = received = 20000, lost 0,
+#     reordered 0, bytes = the IMIX pattern summed by Python from docs/packets.md, the
+#     rate held, latency percentiles in order;
+#   - --duration 1s at 10k/s: 10000 frames within 1 %, all received;
+#   - --pcap FILE --rate 1000: the capture's frames (as Python counts them) go out at that
+#     rate (the replay takes at least their count / rate) and all come back (counted by
+#     pktcheck as `other`: they carry no generator header);
+#   - --print-pipeline shows the pipeline it runs; usage errors exit 2 with a sentence.
+set -u
+. "$(dirname "$0")/../lib/tap.sh"
+tap_need_sluice
+tap_plan 12
+tap_tmpdir
+cd "$TMP" || exit 1
+trap 'pkill -9 -P $$ 2>/dev/null; [ -z "${SLUICE_KEEP_TMP:-}" ] && rm -rf "$TMP"' EXIT
+
+# The JSON stats of a run -> "name key value" lines for the checks below.
+summary() {
+	python3 - "$1" <<'PY'
+import json, re, sys
+for n in json.load(open(sys.argv[1]))["nodes"]:
+    print(n["name"], "in", n.get("in", 0))
+    print(n["name"], "generated", n.get("generated", 0))
+PY
+}
+
+timeout -k 5 60 "$SLUICE" gen --device net_ring0 --rate 20k --count 20000 --size imix \
+	--flows 16 --stats-json s1.json >g1.out 2>g1.err
+rc=$?
+tap_is "$rc" 0 "sluice gen --device net_ring0 --rate 20k --count 20000 --size imix --flows 16"
+[ "$rc" -eq 0 ] || tap_diag "$(tail -20 g1.err)"
+imix_bytes=$(python3 -c '
+p = [60, 60, 60, 590, 60, 60, 590, 60, 60, 590, 590, 1514]
+print(sum(p[i % 12] for i in range(20000)))')
+grep -q "packets=20000 bytes=$imix_bytes nombuf=0 pps=[0-9]* target=20000 (held" g1.err
+tap_ok "$?" "sent 20000 frames, $imix_bytes bytes as Python sums the IMIX pattern, rate held"
+grep -q "received=20000 lost=0 reordered=0 other=0 " g1.err
+tap_ok "$?" "received 20000, lost 0, reordered 0: $(grep -o 'received=.*' g1.err)"
+python3 - g1.err >lat.check <<'PY'
+import re, sys
+m = re.search(r"p50=(\d+) p99=(\d+) p99\.9=(\d+) max=(\d+)", open(sys.argv[1]).read())
+v = [int(x) for x in m.groups()] if m else []
+print("yes" if v and 0 < v[0] <= v[1] <= v[2] <= v[3] else "no %s" % v)
+PY
+tap_is "$(cat lat.check)" "yes" "latency p50 <= p99 <= p99.9 <= max, all above 0"
+grep -q "port=net_ring0 queue=0 rx=20000 bytes=$imix_bytes " g1.err
+tap_ok "$?" "the receiving port counted the same frames and bytes"
+
+timeout -k 5 60 "$SLUICE" gen --device net_ring0 --rate 10k --duration 1s >g2.out 2>g2.err
+rc=$?
+sent=$(grep -o 'packets=[0-9]*' g2.err | head -1 | cut -d= -f2)
+# Within 1 % when the machine keeps up, and the report must say which it was.
+verdict=$(grep -o '(held\|(NOT held' g2.err | head -1)
+ok=1
+if [ "$rc" -eq 0 ] && [ "${sent:-0}" -le 10100 ]; then
+	if [ "${sent:-0}" -ge 9900 ]; then [ "$verdict" = "(held" ] && ok=0; else [ "$verdict" = "(NOT held" ] && ok=0; fi
+fi
+tap_ok "$ok" "--rate 10k --duration 1s: 10000 frames within 1 %, or the report says NOT held (${sent:-none}, $verdict)"
+grep -q "received=${sent:-x} lost=0 " g2.err
+tap_ok "$?" "and all of them come back"
+
+python3 "$SLUICE_SOURCE/tests/integration/packets.py" write in.pcap
+frames=$(python3 "$SLUICE_SOURCE/tests/integration/packets.py" frames in.pcap | awk 'length($0) <= 2 * 8192' | wc -l)
+start=$(date +%s%N)
+timeout -k 5 60 "$SLUICE" gen --device net_ring0 --pcap in.pcap --rate 1000 --stats-json s3.json \
+	>g3.out 2>g3.err
+rc=$?
+ms=$((($(date +%s%N) - start) / 1000000))
+tap_is "$rc" 0 "sluice gen --pcap in.pcap --rate 1000"
+[ "$rc" -eq 0 ] || tap_diag "$(tail -20 g3.err)"
+grep -q "port=net_ring0 queue=0 rx=$frames " g3.err && grep -qw "other=$frames" g3.err
+tap_ok "$?" "the $frames frames of the capture (as Python counts them) come back, as frames not the generator's: $(grep -o 'other=[0-9]*' g3.err)"
+tap_ok "$([ "$ms" -ge $((frames * 1000 / 1000)) ] && echo 0 || echo 1)" \
+	"the replay is paced: $ms ms for $frames frames at 1000/s"
+
+"$SLUICE" gen --device "net_pcap9,tx_pcap=x.pcap" --rx-device none --rate 5 --print-pipeline >p.out
+grep -q 'tx: { type: dpdk, device: "net_pcap9,tx_pcap=x.pcap", inputs: \[gen\] }' p.out &&
+	! grep -q pktcheck p.out
+tap_ok "$?" "--print-pipeline shows the pipeline; --rx-device none sends only"
+
+"$SLUICE" gen --rate 5 >e1.out 2>&1
+rc1=$?
+"$SLUICE" gen --device net_ring0 --loop >e2.out 2>&1
+rc2=$?
+tap_is "$rc1 $rc2 $(grep -c 'which port' e1.out) $(grep -c 'loop' e2.out)" "2 2 1 1" \
+	"usage errors exit 2 and say why: $(head -1 e1.out); $(head -1 e2.out)"
+tap_done
