@@ -510,6 +510,14 @@ static uint16_t file_sink_write(void *self, struct rte_mbuf **ev, uint16_t n)
 	/* Every taken event was copied out; give them back to the pool in one go. */
 	if (i)
 		rte_pktmbuf_free_bulk(ev, i);
+	/* A short burst means the input ring ran dry: write what is buffered now rather than
+	 * at the runtime's next periodic flush (100 ms), so a followed line reaches the file
+	 * within a worker loop (perf/bench-file-latency.sh: p99 100 ms -> under 1 ms at 100 k
+	 * lines/s). Full bursts (throughput) still fill whole buffers. every_batch syncs each
+	 * write: there, a short burst waits while a write or sync is in flight (group commit). */
+	if (n < SL_BURST_MAX && i == n && s->cur != FILE_SINK_NONE &&
+	    (s->fsync_mode != FSYNC_EVERY_BATCH || (s->n_inflight == 0 && s->n_sync_inflight == 0)))
+		file_sink_submit_cur(s);
 	return i;
 }
 
