@@ -26,6 +26,7 @@
 #include "../base/check.h"
 #include "../plugin/registry.h"
 #include "../resilience/plugin_trust.h"
+#include "../resilience/sandbox.h"
 #include "../sink/sink.h"
 #include "../source/source.h"
 
@@ -1146,6 +1147,28 @@ static void config_outputs_from(struct loader *ld, struct sl_config_node *node)
 	node->n_outputs = (uint16_t)(n + extra);
 }
 
+/* An isolation key of a stage (resilience/sandbox.c checks the values later). */
+static void config_iso_key(struct loader *ld, struct sl_config_node *node, yaml_node_t *k,
+			   yaml_node_t *v)
+{
+	for (uint32_t i = 0; i < node->n_iso; i++)
+		if (strcmp(node->iso[i].key, config_text(k)) == 0) {
+			config_err(ld, k, "stage '%s': duplicate key '%s' (first at line %u)",
+				   node->name, config_text(k), node->iso[i].line);
+			return;
+		}
+	if (!config_is_text(v) || config_is_null(v) || node->n_iso >= 8) {
+		config_err(ld, config_err_node(k, v), "stage '%s': %s: expected a value, got %s",
+			   node->name, config_text(k), config_what_is(v));
+		return;
+	}
+	node->iso[node->n_iso] = (struct sl_config_iso){
+		config_strdup(ld, config_text(k)), config_strdup(ld, config_text(v)),
+		MARK_LINE(v->start_mark), MARK_COL(v->start_mark)
+	};
+	node->n_iso++;
+}
+
 static void config_load_node(struct loader *ld, struct sl_config_node *node, yaml_node_t *map)
 {
 	const char *what = config_role_name(node->role);
@@ -1213,6 +1236,10 @@ static void config_load_node(struct loader *ld, struct sl_config_node *node, yam
 		for (uint32_t i = 0; i < n_params && !slot; i++)
 			if (strcmp(config_text(k), params[i].name) == 0)
 				slot = &seen_param[i];
+		if (!slot && node->role == SL_NODE_STAGE && sl_sandbox_is_key(config_text(k))) {
+			config_iso_key(ld, node, k, v);
+			continue;
+		}
 		if (!slot) {
 			if (node->role == SL_NODE_SOURCE && strcmp(config_text(k), "inputs") == 0) {
 				config_err(ld, k, "source '%s' takes no inputs", node->name);
@@ -1832,6 +1859,43 @@ out:
 	free(next);
 }
 
+/* Isolation keys (resilience/sandbox.c): `isolation: process` adds a `failed` output, so
+ * this runs before inputs are resolved. */
+static void config_isolate_stages(struct loader *ld)
+{
+	for (uint32_t n = 0; n < ld->c->n_nodes; n++) {
+		struct sl_config_node *node = &ld->c->nodes[n];
+		void *mem;
+		char msg[240];
+		int bad;
+
+		if (!node->n_iso || !node->stage || node->role != SL_NODE_STAGE)
+			continue;
+		mem = config_alloc(ld, 1, sl_sandbox_conf_size());
+		if (mem && sl_sandbox_check(node, mem, msg, sizeof(msg), &bad) < 0)
+			config_err_at(ld, bad >= 0 ? node->iso[bad].line : node->line,
+				      bad >= 0 ? node->iso[bad].column : node->column,
+				      "stage '%s' (%s): %s", node->name, node->kind, msg);
+	}
+}
+
+/* After init: a sandboxed stage becomes its proxy, and for a run its sandbox starts now,
+ * before the EAL. */
+static void config_sandbox_stages(struct loader *ld)
+{
+	for (uint32_t n = 0; n < ld->c->n_nodes; n++) {
+		struct sl_config_node *node = &ld->c->nodes[n];
+		char msg[240];
+		int bad;
+
+		if (node->sandbox &&
+		    sl_sandbox_wrap(node, &node->stage_conf, ld->opts->keep_stage_conf, msg,
+				    sizeof(msg), &bad) < 0)
+			config_err_at(ld, node->line, node->column, "stage '%s' (%s): %s",
+				      node->name, node->kind, msg);
+	}
+}
+
 /* Run every stage's init once, and every source's and sink's check: parameter errors only
  * the kind can see (an expression that does not compile, an unknown format) surface at load
  * time, at the value's position. */
@@ -2098,6 +2162,7 @@ static void config_load_document(struct loader *ld)
 		if (r != SL_NODE_STAGE && !ld->section_used[r])
 			config_err(ld, where, "pipeline has no %s", roles[r].section);
 	}
+	config_isolate_stages(ld);
 	config_resolve_inputs(ld);
 	config_find_cycles(ld);
 }
@@ -2166,6 +2231,8 @@ int sl_config_load_buffer(const char *name, const char *buf, size_t len,
 			config_apply_replicas(&ld);
 		if (!config_failed(&ld))
 			config_init_stages(&ld);
+		if (!config_failed(&ld))
+			config_sandbox_stages(&ld);
 	}
 	free(ld.pos);
 	rc = config_failed(&ld) ? (ld.oom ? -ENOMEM : -EINVAL) : 0;

@@ -72,6 +72,13 @@ struct sl_config_node {
 	const struct sl_source_ops *source;
 	const struct sl_sink_ops *sink;
 	void *stage_conf;   /**< result of stage init, kept when opts.keep_stage_conf */
+	/** Stages: `isolation:` and its keys as written (resilience/sandbox.h checks them) */
+	struct sl_config_iso {
+		const char *key, *val;
+		uint32_t line, column;
+	} iso[8];
+	uint32_t n_iso;
+	void *sandbox; /**< resilience/sandbox.c's state of an `isolation: process` stage */
 	uint16_t n_outputs; /**< sources 1, sinks 0, stages per descriptor */
 	char **output_names;
 };
