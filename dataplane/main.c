@@ -90,13 +90,18 @@ static void usage(FILE *f)
 		"                          the bill of the last run in a ledger (`ledger: PATH`):\n"
 		"                          per node events, busy and held core-seconds, cycles\n"
 		"                          per event, cost per million events at P per core-hour\n"
+		"  swap STAGE PLUGIN.so    replace a plugin stage's code in a running sluice\n"
+		"                          (same parameters, outputs and counters; no event lost)\n"
+		"  reload [PIPELINE]       apply a changed pipeline file (default: the running\n"
+		"                          one) to a running sluice: changed stages switch at a\n"
+		"                          burst boundary; anything invalid changes nothing\n"
 		"  tap NODE[.OUTPUT] [--limit N] [--rate R]\n"
 		"                          sampled events a node sends (all its outputs, or one)\n"
 		"                          as JSON lines: N events (100), at most R a second "
 		"(100)\n"
-		"        run, ctl, stats, top and tap take --socket PATH; the clients otherwise "
-		"find\n"
-		"        the one sluice running as this user (docs/control.md)\n"
+		"        run, ctl, stats, top, tap, swap and reload take --socket PATH; the\n"
+		"        clients otherwise find the one sluice running as this user\n"
+		"        (docs/control.md)\n"
 		"\n"
 		"options:\n"
 		"  -v, --verbose           more log output (repeat for debug)\n"
@@ -113,6 +118,7 @@ static void usage(FILE *f)
 struct cli {
 	const char *cmd;
 	const char *file;
+	const char *arg2; /* second word: only commands that take one check it */
 	const char *stats_json;
 	int verbose, quiet;
 	unsigned replicas;
@@ -320,6 +326,9 @@ static int cli_parse(int argc, char **argv, struct cli *c)
 	c->cmd = argv[optind++];
 	if (optind < own)
 		c->file = argv[optind++];
+	/* A second word for the commands that take two (swap STAGE PLUGIN). */
+	if (optind < own)
+		c->arg2 = argv[optind++];
 	return optind < own ? -EINVAL : 0;
 }
 
@@ -518,6 +527,9 @@ static int cmd_run(const struct cli *c, struct sl_registry *reg)
 	}
 	sl_control_opts_from_config(cfg, c->socket, &co);
 	co.version = SLUICE_VERSION;
+	co.config_file = c->file;
+	co.default_replicas = c->replicas;
+	co.host = &sl_host_table;
 	ret = sl_control_start(&co, p, cfg, &ctl);
 	if (ret < 0 && (co.socket_path || co.metrics)) {
 		/* Asked for by name: not serving it is an error, before anything runs. */
@@ -711,6 +723,24 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		return sl_ctl_cli_tap(c.socket, c.file, c.tap_limit, c.tap_rate);
+	}
+	if (strcmp(c.cmd, "swap") == 0) {
+		if (!c.file || !c.arg2) {
+			fprintf(stderr, "sluice swap: usage: sluice swap STAGE PLUGIN.so\n");
+			return 2;
+		}
+		return sl_ctl_cli_live(c.socket, "swap", c.file, c.arg2);
+	}
+	if (strcmp(c.cmd, "reload") == 0) {
+		if (c.arg2) {
+			fprintf(stderr, "sluice reload: unexpected argument '%s'\n", c.arg2);
+			return 2;
+		}
+		return sl_ctl_cli_live(c.socket, "reload", NULL, c.file);
+	}
+	if (c.arg2) {
+		fprintf(stderr, "sluice %s: unexpected argument '%s'\n", c.cmd, c.arg2);
+		return 2;
 	}
 	if (strcmp(c.cmd, "stats") == 0 || strcmp(c.cmd, "top") == 0) {
 		if (c.file) {

@@ -490,3 +490,70 @@ out:
 	close(fd);
 	return rc;
 }
+
+/* ---- swap and reload ---- */
+
+static void cli_json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fprintf(f, "\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			fprintf(f, "\\u%04x", *s);
+		else
+			fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+int sl_ctl_cli_live(const char *socket_arg, const char *cmd, const char *node, const char *file)
+{
+	char path[512], abs[4096];
+	const struct sl_jr_val *res, *applied;
+	struct sl_jr_val v;
+	char *req = NULL, *line = NULL;
+	size_t req_len = 0;
+	FILE *f;
+	int fd, rc;
+
+	/* The server has its own working directory: send the file as an absolute path. */
+	if (file && !realpath(file, abs)) {
+		fprintf(stderr, "sluice %s: %s: %s\n", cmd, file, strerror(errno));
+		return 1;
+	}
+	f = open_memstream(&req, &req_len);
+	if (!f)
+		return 1;
+	fprintf(f, "{\"v\":%d,\"cmd\":\"%s\"", SL_CTL_VERSION, cmd);
+	if (node) {
+		fputs(",\"node\":", f);
+		cli_json_str(f, node);
+	}
+	if (file) {
+		fputs(",\"path\":", f);
+		cli_json_str(f, abs);
+	}
+	fputs("}", f);
+	if (fclose(f) != 0) {
+		free(req);
+		return 1;
+	}
+	fd = cli_open(socket_arg, path, sizeof(path));
+	if (fd < 0) {
+		free(req);
+		return 1;
+	}
+	rc = cli_request(fd, path, req, &v, &line);
+	if (rc == 0) {
+		res = sl_jr_get(&v, "result");
+		applied = res ? sl_jr_get(res, "applied") : NULL;
+		printf("%s\n", applied && applied->type == SL_JR_STR ? applied->s : line);
+	}
+	if (line)
+		sl_jr_free(&v);
+	free(line);
+	free(req);
+	close(fd);
+	return rc == 0 ? 0 : 1;
+}

@@ -31,6 +31,10 @@ struct sl_control_opts {
 	uint16_t metrics_port;	 /* 0: any free port (logged, and in `version`) */
 	uint32_t stall_after_ms; /* /health: 503 after this long without progress */
 	const char *version;	 /* of the sluice binary, for `version` */
+	/* `swap` and `reload` (reload.h): how the running file was loaded */
+	const char *config_file;   /* NULL: the built-in default */
+	uint32_t default_replicas; /* `sluice run --replicas N` */
+	const struct sl_host *host;
 };
 
 /* Fill opts from the pipeline's `control:` block and a --socket PATH (which wins). */
@@ -71,5 +75,8 @@ int sl_ctl_cli_top(const char *socket_arg, double interval_s, unsigned count);
 /* `sluice tap NODE[.OUTPUT]`: print sampled events as JSON lines until limit, the end of
  * the pipeline or SIGINT. */
 int sl_ctl_cli_tap(const char *socket_arg, const char *target, int64_t limit, double rate);
+/* `sluice swap STAGE PLUGIN.so` (cmd "swap") and `sluice reload [FILE]` (cmd "reload",
+ * node NULL): send the file as an absolute path, print what was applied. */
+int sl_ctl_cli_live(const char *socket_arg, const char *cmd, const char *node, const char *file);
 
 #endif

@@ -75,6 +75,7 @@ struct sl_control {
 	struct sl_tap *taps[CTL_MAX_TAPS];
 	bool tap_busy[CTL_MAX_TAPS];
 	uint32_t tap_node[CTL_MAX_TAPS];
+	struct sl_reload *reload; /* swap and reload (reload.h) */
 };
 
 uint64_t sl_control_now_ns(void);

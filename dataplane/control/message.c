@@ -503,6 +503,8 @@ static const struct {
 	[SL_CTL_CMD_STOP] = { "stop", true },
 	/* Logged: it hooks a copy onto the data path of a node. */
 	[SL_CTL_CMD_TAP] = { "tap", true },
+	[SL_CTL_CMD_SWAP] = { "swap", true },
+	[SL_CTL_CMD_RELOAD] = { "reload", true },
 };
 
 const char *sl_ctl_cmd_name(enum sl_ctl_cmd cmd)
@@ -539,8 +541,9 @@ static int ctl_field_type(const char *key, const struct sl_jr_val *v, enum sl_jr
 int sl_ctl_request_decode(const char *buf, size_t len, struct sl_ctl_request *req, char *err,
 			  size_t err_len)
 {
-	static const char *const fields[] = { "v", "cmd", "id", "node", "output", "limit", "rate" };
-	const struct sl_jr_val *v, *cmd, *id, *node, *output, *limit, *rate;
+	static const char *const fields[] = { "v",	"cmd",	 "id",	 "node",
+					      "output", "limit", "rate", "path" };
+	const struct sl_jr_val *v, *cmd, *id, *node, *output, *limit, *rate, *path;
 	struct sl_jr_val root;
 	char show[64];
 	int rc;
@@ -581,7 +584,7 @@ int sl_ctl_request_decode(const char *buf, size_t len, struct sl_ctl_request *re
 		if (f == SL_ARRAY_SIZE(fields)) {
 			snprintf(err, err_len,
 				 "unknown field '%s' (fields: v, cmd, id, node, output, limit, "
-				 "rate)",
+				 "rate, path)",
 				 ctl_show(root.keys[i], strlen(root.keys[i]), show, sizeof(show)));
 			goto out;
 		}
@@ -636,12 +639,35 @@ int sl_ctl_request_decode(const char *buf, size_t len, struct sl_ctl_request *re
 			goto out;
 		}
 		if (req->cmd != SL_CTL_CMD_STATS && req->cmd != SL_CTL_CMD_NODES &&
-		    req->cmd != SL_CTL_CMD_TAP) {
-			snprintf(err, err_len, "field 'node': only for stats, nodes and tap");
+		    req->cmd != SL_CTL_CMD_TAP && req->cmd != SL_CTL_CMD_SWAP) {
+			snprintf(err, err_len, "field 'node': only for stats, nodes, tap and swap");
 			goto out;
 		}
 		memcpy(req->node, node->s, node->len + 1);
 		req->has_node = true;
+	}
+	path = sl_jr_get(&root, "path");
+	if (path && req->cmd != SL_CTL_CMD_SWAP && req->cmd != SL_CTL_CMD_RELOAD) {
+		snprintf(err, err_len, "field 'path': only for swap and reload");
+		goto out;
+	}
+	if (req->cmd == SL_CTL_CMD_SWAP && (!node || !path)) {
+		snprintf(err, err_len,
+			 "swap: fields 'node' (the stage) and 'path' (the plugin) are required");
+		goto out;
+	}
+	if (path) {
+		if (ctl_field_type("path", path, SL_JR_STR, err, err_len) < 0)
+			goto out;
+		if (path->len == 0 || path->len > SL_CTL_PATH_MAX ||
+		    memchr(path->s, '\0', path->len) || path->s[0] != '/') {
+			snprintf(err, err_len,
+				 "field 'path': must be an absolute path of 1 to %d bytes",
+				 SL_CTL_PATH_MAX);
+			goto out;
+		}
+		memcpy(req->path, path->s, path->len + 1);
+		req->has_path = true;
 	}
 	output = sl_jr_get(&root, "output");
 	limit = sl_jr_get(&root, "limit");

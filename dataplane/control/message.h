@@ -17,6 +17,7 @@
 #define SL_CTL_VERSION	    1		/* protocol version spoken (field "v") */
 #define SL_CTL_MSG_MAX	    4096	/* bytes of one request line, newline excluded */
 #define SL_CTL_NAME_MAX	    128		/* bytes of a node name in a request */
+#define SL_CTL_PATH_MAX	    1024	/* bytes of a file path in a request */
 #define SL_CTL_JSON_DEPTH   32		/* nesting the reader accepts */
 #define SL_CTL_RESPONSE_MAX (64u << 20) /* bytes of one response a client reads */
 
@@ -60,6 +61,8 @@ enum sl_ctl_cmd {
 	SL_CTL_CMD_STATS,
 	SL_CTL_CMD_STOP,
 	SL_CTL_CMD_TAP,
+	SL_CTL_CMD_SWAP,
+	SL_CTL_CMD_RELOAD,
 	SL_CTL_CMD_N,
 };
 
@@ -75,6 +78,9 @@ struct sl_ctl_request {
 	char output[SL_CTL_NAME_MAX + 1]; /* "output": one output of the node (default: all) */
 	int64_t limit;			  /* "limit": events, then done (default 100) */
 	double rate;			  /* "rate": samples per second at most (default 100) */
+	/* swap (required: the plugin) and reload (optional: the pipeline file) */
+	bool has_path;
+	char path[SL_CTL_PATH_MAX + 1]; /* "path": absolute, as the client resolved it */
 };
 
 #define SL_CTL_TAP_LIMIT_DEFAULT 100

@@ -140,12 +140,24 @@ static void test_request_ok(void **state)
 	for (int c = 0; c < SL_CTL_CMD_N; c++) {
 		char req[64];
 
-		/* tap needs a node */
+		/* tap needs a node, swap a node and a plugin path */
 		snprintf(req, sizeof(req), "{\"v\":1,\"cmd\":\"%s\"%s}", sl_ctl_cmd_name(c),
-			 c == SL_CTL_CMD_TAP ? ",\"node\":\"n\"" : "");
+			 c == SL_CTL_CMD_TAP	? ",\"node\":\"n\""
+			 : c == SL_CTL_CMD_SWAP ? ",\"node\":\"n\",\"path\":\"/p.so\""
+						: "");
 		assert_int_equal(decode(req, &r, err), 0);
 		assert_int_equal(r.cmd, c);
 	}
+	assert_int_equal(decode("{\"v\":1,\"cmd\":\"swap\",\"node\":\"tag\",\"path\":\"/x/v2.so\"}",
+				&r, err),
+			 0);
+	assert_true(r.has_path);
+	assert_string_equal(r.path, "/x/v2.so");
+	assert_string_equal(r.node, "tag");
+	assert_int_equal(decode("{\"v\":1,\"cmd\":\"reload\"}", &r, err), 0);
+	assert_false(r.has_path);
+	assert_true(sl_ctl_cmd_changes_state(SL_CTL_CMD_SWAP));
+	assert_true(sl_ctl_cmd_changes_state(SL_CTL_CMD_RELOAD));
 	assert_true(sl_ctl_cmd_changes_state(SL_CTL_CMD_STOP));
 	assert_false(sl_ctl_cmd_changes_state(SL_CTL_CMD_STATS));
 	assert_int_equal(decode("{\"v\":1,\"cmd\":\"ping\",\"id\":9007199254740992}", &r, err), 0);
@@ -217,17 +229,33 @@ static void test_request_errors(void **state)
 	request_bad("{\"v\":2,\"cmd\":\"stats\"}",
 		    "unsupported protocol version 2 (this server speaks 1)");
 	request_bad("{\"v\":1,\"cmd\":\"stats\",\"colour\":1}",
-		    "unknown field 'colour' (fields: v, cmd, id, node, output, limit, rate)");
+		    "unknown field 'colour' (fields: v, cmd, id, node, output, limit, rate, path)");
 	request_bad("{\"v\":1,\"cmd\":\"stats\",\"cmd\":\"nodes\"}", "duplicate field 'cmd'");
-	request_bad("{\"v\":1,\"cmd\":\"reboot\"}",
-		    "unknown command 'reboot' (commands: ping, version, nodes, stats, stop, tap)");
-	request_bad("{\"v\":1,\"cmd\":\"st\\u0000ats\"}",
-		    "unknown command 'st?ats' (commands: ping, version, nodes, stats, stop, tap)");
+	request_bad(
+		"{\"v\":1,\"cmd\":\"reboot\"}",
+		"unknown command 'reboot' (commands: ping, version, nodes, stats, stop, tap, swap, "
+		"reload)");
+	request_bad(
+		"{\"v\":1,\"cmd\":\"st\\u0000ats\"}",
+		"unknown command 'st?ats' (commands: ping, version, nodes, stats, stop, tap, swap, "
+		"reload)");
 	request_bad("{\"v\":1,\"cmd\":\"stats\",\"id\":-1}", "field 'id': must be from 0 to 2^53");
 	request_bad("{\"v\":1,\"cmd\":\"stats\",\"node\":\"\"}",
 		    "field 'node': must be a node name of 1 to 128 bytes");
 	request_bad("{\"v\":1,\"cmd\":\"ping\",\"node\":\"a\"}",
-		    "field 'node': only for stats, nodes and tap");
+		    "field 'node': only for stats, nodes, tap and swap");
+	request_bad("{\"v\":1,\"cmd\":\"swap\",\"node\":\"a\"}",
+		    "swap: fields 'node' (the stage) and 'path' (the plugin) are required");
+	request_bad("{\"v\":1,\"cmd\":\"swap\",\"path\":\"/a.so\"}",
+		    "swap: fields 'node' (the stage) and 'path' (the plugin) are required");
+	request_bad("{\"v\":1,\"cmd\":\"reload\",\"path\":\"p.yaml\"}",
+		    "field 'path': must be an absolute path of 1 to 1024 bytes");
+	request_bad("{\"v\":1,\"cmd\":\"reload\",\"path\":\"/a\\u0000b\"}",
+		    "field 'path': must be an absolute path of 1 to 1024 bytes");
+	request_bad("{\"v\":1,\"cmd\":\"reload\",\"path\":7}",
+		    "field 'path': expected a string, got an integer");
+	request_bad("{\"v\":1,\"cmd\":\"stats\",\"path\":\"/p\"}",
+		    "field 'path': only for swap and reload");
 	request_bad("{\"v\":1,\"cmd\":\"tap\"}",
 		    "tap: missing field 'node' (the node whose output to watch)");
 	request_bad("{\"v\":1,\"cmd\":\"stats\",\"limit\":1}",

@@ -37,6 +37,7 @@
 #include "format/json.h"
 #include "graph/pipeline.h"
 #include "message.h"
+#include "reload.h"
 
 #define CTL_TICK_MS	200
 #define CTL_TAP_TICK_MS 20 /* while a tap streams */
@@ -599,10 +600,41 @@ static void ctl_tap_pump(struct sl_control *c, struct ctl_conn *k)
 	ctl_queue(c, k, buf, len);
 }
 
+/* swap and reload: applied here, on the control thread (reload.h); 0 with the summary in
+ * *out (malloc'ed), or -1 after an error response. */
+static int ctl_live_change(struct sl_control *c, struct ctl_conn *k,
+			   const struct sl_ctl_request *req, char **out)
+{
+	size_t cap = 16384;
+	char *msg = malloc(cap);
+	int rc;
+
+	if (!msg) {
+		ctl_error(c, k, req, "out of memory", false);
+		return -1;
+	}
+	if (ctl_ended(c)) {
+		snprintf(msg, cap, "the pipeline has ended");
+		rc = -ESRCH;
+	} else if (req->cmd == SL_CTL_CMD_SWAP)
+		rc = sl_reload_swap(c->reload, req->node, req->path, msg, cap);
+	else
+		rc = sl_reload_apply(c->reload, req->has_path ? req->path : NULL, msg, cap);
+	if (rc < 0) {
+		SL_WARN("control", "%s refused: %s", sl_ctl_cmd_name(req->cmd), msg);
+		ctl_error(c, k, req, msg, false);
+		free(msg);
+		return -1;
+	}
+	*out = msg;
+	return 0;
+}
+
 static void ctl_dispatch(struct sl_control *c, struct ctl_conn *k, const struct sl_ctl_request *req)
 {
 	size_t len = 0;
 	char *buf = NULL;
+	char *live_msg = NULL;
 	int only = -1;
 	FILE *f;
 
@@ -627,8 +659,12 @@ static void ctl_dispatch(struct sl_control *c, struct ctl_conn *k, const struct 
 	if (sl_ctl_cmd_changes_state(req->cmd))
 		SL_NOTICE("control", "command %s from uid=%u pid=%d", sl_ctl_cmd_name(req->cmd),
 			  (unsigned)k->uid, (int)k->pid);
+	if ((req->cmd == SL_CTL_CMD_SWAP || req->cmd == SL_CTL_CMD_RELOAD) &&
+	    ctl_live_change(c, k, req, &live_msg) < 0)
+		return;
 	f = open_memstream(&buf, &len);
 	if (!f) {
+		free(live_msg);
 		ctl_close(c, k);
 		return;
 	}
@@ -664,9 +700,16 @@ static void ctl_dispatch(struct sl_control *c, struct ctl_conn *k, const struct 
 		kill(getpid(), SIGTERM);
 		fputs("{\"stopping\":true}", f);
 		break;
+	case SL_CTL_CMD_SWAP:
+	case SL_CTL_CMD_RELOAD:
+		fputs("{\"applied\":", f);
+		ctl_json_str(f, live_msg);
+		fputs("}", f);
+		break;
 	case SL_CTL_CMD_N:
 		break;
 	}
+	free(live_msg);
 	fputs("}\n", f);
 	if (fclose(f) != 0) {
 		free(buf);
@@ -948,6 +991,13 @@ int sl_control_start(const struct sl_control_opts *o, struct sl_pipeline *p,
 	rc = ctl_listen(c);
 	if (rc < 0)
 		goto err;
+	rc = sl_reload_create(p, cfg,
+			      &(struct sl_reload_opts){ .file = o->config_file,
+							.default_replicas = o->default_replicas,
+							.host = o->host },
+			      &c->reload);
+	if (rc < 0)
+		goto err;
 	if (pipe2(c->wake, O_CLOEXEC) < 0) {
 		rc = -errno;
 		goto err;
@@ -1009,6 +1059,7 @@ void sl_control_stop(struct sl_control *c)
 	/* Every tap is unhooked (the thread closed its clients); the workers have stopped. */
 	for (int i = 0; i < CTL_MAX_TAPS; i++)
 		sl_tap_free(c->taps[i]);
+	sl_reload_destroy(c->reload);
 	pthread_mutex_destroy(&c->health_lock);
 	free(c);
 }

@@ -93,6 +93,7 @@ struct rt_replica {
 	uint64_t n_drop[SL_DROP_REASON_MAX];
 	uint64_t busy_tsc;
 	uint64_t n_calls;
+	uint64_t call_seq; /* stages: odd while inside process (sl_pipeline_stage_replace) */
 	/* stages and sinks, per burst (base/lathist.h): cycles inside process or write, and
 	 * the age (now - ingest_tsc) of the burst's first event when it was taken */
 	uint64_t lat_call[SL_LAT_BUCKETS];
@@ -157,6 +158,7 @@ struct rt_node {
 	uint64_t window_tsc; /* windowed stages: period; 0 = all */
 	bool windowed;
 	uint64_t fields_mask; /* stages: sl_ctx.fields_mask (projection.h) */
+	struct rt_impl *impl; /* stages: set once replaced live (swap, reload); else cfg's */
 
 	/* shared between replicas and the controller */
 	uint32_t done;	     /* release-stored once; pairs with upstream_done's acquire */
@@ -519,6 +521,28 @@ static void stage_finish(struct rt_replica *r)
 	r->final_close = true;
 }
 
+/* A stage's implementation after a live replacement (sluice swap / reload). */
+struct rt_impl {
+	const struct sl_stage_desc *desc;
+	void *conf;
+};
+
+/* Enter process: the replica's call_seq turns odd (a full barrier, so the swapper either
+ * sees the call or the call sees the new implementation), then the current one is read. */
+static __rte_always_inline void stage_call(struct rt_replica *r, struct rt_node *n,
+					   struct sl_burst *in, struct sl_emit *o)
+{
+	const struct rt_impl *im;
+
+	__atomic_store_n(&r->call_seq, r->call_seq + 1, __ATOMIC_SEQ_CST);
+	im = __atomic_load_n(&n->impl, __ATOMIC_SEQ_CST);
+	if (likely(!im))
+		n->cfg->stage->process(n->cfg->stage_conf, &r->ctx, in, o);
+	else
+		im->desc->process(im->conf, &r->ctx, in, o);
+	__atomic_store_n(&r->call_seq, r->call_seq + 1, __ATOMIC_RELEASE);
+}
+
 static __rte_always_inline unsigned stage_run_impl(struct sl_task *t, bool ack)
 {
 	struct rt_replica *r = (struct rt_replica *)t;
@@ -572,7 +596,7 @@ static __rte_always_inline unsigned stage_run_impl(struct sl_task *t, bool ack)
 	for (uint16_t i = 0; ack && i < burst.n; i++)
 		in_cell[i] = ack_cell(the_pipeline, ev[i]);
 	sl_blame_enter(&r->ctx, &burst);
-	n->cfg->stage->process(n->cfg->stage_conf, &r->ctx, &burst, o);
+	stage_call(r, n, &burst, o);
 	sl_blame_leave(&r->ctx);
 	t1 = rte_rdtsc();
 	r->busy_tsc += t1 - t0;
@@ -1536,6 +1560,7 @@ void sl_pipeline_destroy(struct sl_pipeline *p)
 		free(n->rings);
 		free(n->ports);
 		free(n->upstream);
+		free(n->impl);
 	}
 	free(p->nodes);
 	free(p->workers);
@@ -1547,4 +1572,48 @@ void sl_pipeline_destroy(struct sl_pipeline *p)
 	if (the_pipeline == p)
 		the_pipeline = NULL;
 	free(p);
+}
+
+/* ---- live replacement of a stage's implementation (sluice swap, sluice reload) ---- */
+
+int sl_pipeline_stage_replace(struct sl_pipeline *p, uint32_t i, const struct sl_stage_desc *d,
+			      void *conf, unsigned timeout_ms)
+{
+	uint64_t deadline = rte_get_tsc_cycles() + (uint64_t)timeout_ms * (p->tsc_hz / 1000);
+	struct rt_impl *im, *old;
+	struct rt_node *n;
+
+	if (i >= p->n_nodes)
+		return -EINVAL;
+	n = &p->nodes[i];
+	if (n->cfg->role != SL_NODE_STAGE || n->windowed)
+		return -ENOTSUP;
+	im = malloc(sizeof(*im));
+	if (!im)
+		return -ENOMEM;
+	im->desc = d;
+	im->conf = conf;
+	/* From here every call that starts reads the new implementation (stage_call). */
+	old = __atomic_exchange_n(&n->impl, im, __ATOMIC_SEQ_CST);
+	/* Grace period: wait until each replica is outside any call that began before. */
+	for (uint32_t k = 0; k < n->n_replicas; k++) {
+		struct rt_replica *r = &n->replicas[k];
+		uint64_t seq = __atomic_load_n(&r->call_seq, __ATOMIC_SEQ_CST);
+
+		if (!(seq & 1))
+			continue;
+		while (__atomic_load_n(&r->call_seq, __ATOMIC_ACQUIRE) == seq) {
+			if (rte_get_tsc_cycles() > deadline) {
+				/* Still inside the old code: it must stay loaded (leaked). */
+				SL_WARN(n->cfg->name,
+					"replica %u still in a call after %u ms; the previous "
+					"implementation is kept loaded",
+					k, timeout_ms);
+				return -ETIMEDOUT;
+			}
+			rte_delay_us_sleep(20);
+		}
+	}
+	free(old);
+	return 0;
 }

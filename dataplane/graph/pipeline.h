@@ -79,6 +79,18 @@ int sl_pipeline_tap(struct sl_pipeline *p, uint32_t i, struct sl_tap *tap);
 /** The event metadata dynfield offset (for sl_tap_create). */
 int sl_pipeline_meta_offset(const struct sl_pipeline *p);
 
+/**
+ * Replace the implementation of stage node i live (control thread; `sluice swap`,
+ * `sluice reload`): each replica's next process call uses desc/conf (already initialised
+ * by the caller, same outputs and counters); returns once no replica is inside a call
+ * that may still use the previous one, waiting at most timeout_ms (then -ETIMEDOUT: the
+ * previous implementation may still run and must stay loaded). The previous conf is the
+ * caller's to fini after 0. -ENOTSUP for a node that is not a stage or keeps window
+ * state, -EINVAL for a bad index.
+ */
+int sl_pipeline_stage_replace(struct sl_pipeline *p, uint32_t i, const struct sl_stage_desc *d,
+			      void *conf, unsigned timeout_ms);
+
 void sl_pipeline_destroy(struct sl_pipeline *p);
 
 #endif
