@@ -35,7 +35,8 @@ sinks:
   keep: { type: "null", inputs: [udp9] }
   bad:  { type: "null", inputs: [parse.errors] }
 YAML
-for _ in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.1; done
+# memif sockets are abstract by default (no file): wait for testpmd's prompt instead.
+for _ in $(seq 200); do grep -q "testpmd>" tp.out && break; sleep 0.1; done
 timeout -k 5 40 "$SLUICE" run memif.yaml -v --stats-json s.json -- --file-prefix sl-sl-$$ \
 	>run.out 2>run.err &
 SL=$!

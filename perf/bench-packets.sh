@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Benchmark (issue 4): packet pass-through on net_null ports, Sluice vs dpdk-testpmd, side
+# by side in one run, alternating (A B, then B A, ...), one busy lcore each:
+#   - sluice: `dpdk rx (net_null0) -> pkt_parse -> pkt_filter -> dpdk tx (net_null1)`
+#     with `-- -l 1` (the main lcore runs every task: one worker), stopped by SIGINT after
+#     SECONDS; Mpps = frames the tx sink sent / the run's elapsed_s (--stats-json).
+#   - testpmd: `--forward-mode=io` between net_null0 and net_null1 on lcore 1 (`-l 0,1
+#     --nb-cores=1`: lcore 0 only reads the command line), driven on stdin: start once the
+#     prompt shows, stop SECONDS later; Mpps = its accumulated TX-packets / the time
+#     between the two commands.
+# net_null hands out 64-byte frames without writing them (copy=0), so the frames are the
+# mbufs' zeroed bytes: pkt_parse finds Ethernet with EtherType 0 (non-IP, well formed) and
+# the filter "not (udp and dst_port == 53)" passes them all. Prints one line per run and the
+# medians, min-max and ratio. Each run holds /tmp/sluice-bench.lock (BENCH.md).
+#
+# usage: perf/bench-packets.sh [--rounds N] [--seconds S]
+# Environment: SLUICE_BUILD (default build/).
+set -eu
+cd "$(dirname "$0")/.."
+SRC=$PWD
+SLUICE=${SLUICE_BUILD:-$SRC/build}/sluice
+ROUNDS=5
+SECONDS_RUN=3
+while [ $# -gt 0 ]; do
+	case $1 in
+	--rounds) ROUNDS=$2; shift ;;
+	--seconds) SECONDS_RUN=$2; shift ;;
+	*) echo "usage: $0 [--rounds N] [--seconds S]" >&2; exit 2 ;;
+	esac
+	shift
+done
+[ -x "$SLUICE" ] || { echo "bench: $SLUICE not built" >&2; exit 1; }
+command -v dpdk-testpmd >/dev/null || { echo "bench: dpdk-testpmd missing (scripts/setup)" >&2; exit 1; }
+OUT=$(mktemp -d /tmp/sluice-bench-packets.XXXXXX)
+trap 'pkill -9 -P $$ 2>/dev/null; rm -rf "$OUT"' EXIT
+cat >"$OUT/p.yaml" <<'YAML'
+sources:
+  rx: { type: dpdk, device: net_null0 }
+stages:
+  parse: { use: pkt_parse, inputs: [rx] }
+  pick:  { use: pkt_filter, inputs: [parse], where: "not (udp and dst_port == 53)" }
+sinks:
+  tx:  { type: dpdk, device: net_null1, inputs: [pick] }
+  bad: { type: "null", inputs: [parse.errors] }
+YAML
+
+run_sluice() {
+	flock /tmp/sluice-bench.lock timeout -s INT "$SECONDS_RUN" "$SLUICE" run "$OUT/p.yaml" -q \
+		--stats-json "$OUT/s.json" -- -l 1 >/dev/null 2>"$OUT/sluice.err" || true
+	python3 - "$OUT/s.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+st = {n["name"]: n for n in d["nodes"]}
+sent = st["tx"]["out"]
+assert st["rx"]["generated"] == sent, "pass-through lost frames"
+print("%.3f" % (sent / d["elapsed_s"] / 1e6))
+PY
+}
+
+run_testpmd() {
+	rm -f "$OUT/tp.in"
+	mkfifo "$OUT/tp.in"
+	flock /tmp/sluice-bench.lock dpdk-testpmd -l 0,1 --no-pci --in-memory --vdev net_null0 \
+		--vdev net_null1 -- -i --forward-mode=io --nb-cores=1 <"$OUT/tp.in" >"$OUT/tp.out" 2>&1 &
+	local tp=$!
+	exec 3>"$OUT/tp.in"
+	for _ in $(seq 300); do grep -q "testpmd>" "$OUT/tp.out" && break; sleep 0.1; done
+	local t0 t1
+	t0=$(date +%s%N)
+	echo start >&3
+	sleep "$SECONDS_RUN"
+	t1=$(date +%s%N)
+	echo stop >&3
+	sleep 0.5
+	echo quit >&3
+	exec 3>&-
+	wait $tp || true
+	local n
+	n=$(awk '/Accumulated forward statistics/ {a = 1} a && /TX-packets:/ {print $2; exit}' "$OUT/tp.out")
+	python3 -c "print('%.3f' % ($n / (($t1 - $t0) / 1e9) / 1e6))"
+}
+
+echo "# machine: nproc $(nproc), $(lscpu | sed -n 's/^Model name: *//p'), kernel $(uname -r)," \
+	"DPDK $(dpkg-query -W -f='${Version}' dpdk 2>/dev/null), load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# sluice: $SLUICE ($(git -C "$SRC" rev-parse --short HEAD)); ${SECONDS_RUN}s per run, $ROUNDS rounds"
+: >"$OUT/sluice.txt"
+: >"$OUT/testpmd.txt"
+for r in $(seq "$ROUNDS"); do
+	if [ $((r % 2)) -eq 1 ]; then order="sluice testpmd"; else order="testpmd sluice"; fi
+	for w in $order; do
+		v=$(run_$w)
+		echo "$v" >>"$OUT/$w.txt"
+		echo "round $r $w ${v} Mpps"
+	done
+done
+python3 - "$OUT/sluice.txt" "$OUT/testpmd.txt" <<'PY'
+import statistics, sys
+s = [float(x) for x in open(sys.argv[1])]
+t = [float(x) for x in open(sys.argv[2])]
+for name, v in (("sluice", s), ("testpmd", t)):
+    print("%-8s median %.2f Mpps  min %.2f  max %.2f" % (name, statistics.median(v), min(v), max(v)))
+print("ratio sluice/testpmd (medians): %.3f  (target >= 0.80)" % (statistics.median(s) / statistics.median(t)))
+PY
+echo "# load after: $(cut -d' ' -f1-3 /proc/loadavg)"
