@@ -656,6 +656,7 @@ static uint16_t file_poll(void *self, struct rte_mbuf **ev, uint16_t max, bool *
 #define TAIL_FORGET_MAX 64	   /* closed files remembered, to resume if they come back */
 #define TAIL_WARN_MAX	256	   /* non-regular paths warned about (one warning each) */
 #define TAIL_QUANTUM	(4u << 20) /* bytes read from one file while others are dirty */
+#define TAIL_SKIP_READS 32	   /* synchronous reads per poll inside an over-long line */
 #define TAIL_TAG_READ	1
 #define TAIL_TAG_POLL	2
 
@@ -1333,6 +1334,7 @@ static void tail_run(struct file_source *fs, struct rte_mbuf **ev, uint16_t *n, 
 		     uint64_t tsc)
 {
 	struct tail *t = fs->tail;
+	unsigned n_sync = 0;
 
 	while (*n < max) {
 		struct tail_file *f;
@@ -1362,9 +1364,32 @@ static void tail_run(struct file_source *fs, struct rte_mbuf **ev, uint16_t *n, 
 		}
 		f = t->files[t->act];
 		if (!t->have_region) {
-			if (!t->inflight)
-				tail_submit_read(fs, f);
-			if (!fs->uring) {
+			/* Inside an over-long line a read makes no event, so the worker would
+			 * back off to sleeping between reads (1 ms each once idle for 10 ms: a
+			 * 1 GiB line took 28 s with 128 KiB reads): read it synchronously,
+			 * TAIL_SKIP_READS reads per poll at most. */
+			bool sync =
+				!fs->uring || (f->skip && !t->inflight && n_sync < TAIL_SKIP_READS);
+
+			if (!t->inflight) {
+				if (sync) {
+					t->read_at = f->read_off;
+					t->inflight = true;
+					n_sync++;
+				} else {
+					int res = 0;
+					bool rd;
+
+					/* A read from the page cache of a filesystem with nowait reads
+					 * (ext4, xfs) completes within the submit: take it now rather
+					 * than on the next poll. */
+					tail_submit_read(fs, f);
+					tail_reap(fs, &res, &rd);
+					if (rd)
+						tail_read_done(fs, f, res);
+				}
+			}
+			if (sync) {
 				ssize_t r;
 
 				do

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The `file` source in follow mode on hostile input and surroundings (docs/file-tailing.md):
-# NUL bytes, invalid UTF-8, CRLF, a 4 MiB line with no newline that is finished later,
+# NUL bytes, invalid UTF-8, CRLF, a 4 MiB line with no newline that is finished later, a
+# 1 GiB one (sparse), the pipeline file of issue 3 item 7 as written across a restart,
 # with max_line_policy truncate and skip and strip_cr off and on; the expected output is
 # computed here in Python from the same bytes. Also: non-regular files matching the glob
 # (FIFO, socket, directory, symlink to outside) skipped with one warning each while a
@@ -10,7 +11,7 @@
 set -u
 . "$(dirname "$0")/../lib/tap.sh"
 tap_need_sluice
-tap_plan 21
+tap_plan 26
 tap_tmpdir
 cd "$TMP" || exit 1
 
@@ -18,7 +19,7 @@ cd "$TMP" || exit 1
 wait_lines() {
 	local i
 	for ((i = 0; i < 500; i++)); do
-		[ "$(wc -l <"$1" 2>/dev/null || echo 0)" -ge "$2" ] && return 0
+		[ "$(wc -l 2>/dev/null <"$1" || echo 0)" -ge "$2" ] && return 0
 		sleep 0.02
 	done
 	return 1
@@ -159,6 +160,66 @@ YAML
 }
 idle_case
 idle_case SLUICE_NO_URING=1
+
+# A 1 GiB line with no newline (a sparse file: its hole reads as NUL bytes), then its end
+# and more lines: truncated to max_line_bytes, the rest dropped without holding it, and
+# following goes on.
+D=$TMP/gib
+mkdir -p "$D/logs"
+cd "$D" || exit 1
+truncate -s 1G logs/big.log
+cat >p.yaml <<'YAML'
+sources:
+  in: { type: file, paths: [logs/*.log], follow: true, max_line_bytes: 100 }
+sinks:
+  out: { type: file, inputs: [in], path: out.log, format: raw }
+YAML
+timeout --foreground 120 "$SLUICE" run p.yaml >stdout 2>stderr &
+pid=$!
+sleep 0.3
+printf 'end of the 1 GiB line\nafter it\n' >>logs/big.log
+wait_lines out.log 2
+sleep 0.2
+printf 'later\n' >>logs/big.log
+wait_lines out.log 3
+tap_ok $? "[1 GiB line] the lines after a 1 GiB line without newline are delivered while following"
+stop "$pid"
+python3 -c 'import sys; sys.stdout.buffer.write(b"\0" * 100 + b"\nafter it\nlater\n")' >want
+tap_cmp out.log want "[1 GiB line] truncated to max_line_bytes (100 NULs), then the next lines; $(grep -o 'truncated=[0-9]*' stderr)"
+
+# The pipeline file of issue 3 item 7, exactly as written, with a sink: two logs, a
+# restart (SIGTERM), more lines; every line once, the checkpoint where the file says.
+D=$TMP/item7
+mkdir -p "$D/logs"
+cd "$D" || exit 1
+cat >p.yaml <<'YAML'
+sources:
+  access: { type: file, paths: [logs/*.log], follow: true, start_at: beginning,
+            checkpoint: state/access.ckpt }
+sinks:
+  out: { type: file, inputs: [access], path: out.log, format: raw, append: true }
+YAML
+seq -f 'a%g' 1 1000 >logs/a.log
+seq -f 'b%g' 1 1000 >logs/b.log
+timeout --foreground 60 "$SLUICE" run p.yaml >run1.out 2>&1 &
+pid=$!
+wait_lines out.log 2000
+stop "$pid"
+rc1=$?
+seq -f 'a%g' 1001 1500 >>logs/a.log
+seq -f 'c%g' 1 10 >logs/c.log
+timeout --foreground 60 "$SLUICE" run p.yaml >run2.out 2>&1 &
+pid=$!
+wait_lines out.log 2510
+seq -f 'b%g' 1001 1200 >>logs/b.log
+wait_lines out.log 2710
+stop "$pid"
+rc2=$?
+tap_ok $((rc1 || rc2)) "[item 7] the pipeline runs as written and stops with exit 0 (twice)"
+cat logs/*.log | sort >want
+tap_cmp <(sort out.log) want "[item 7] every line of every log once across the restart ($(wc -l <out.log) lines)"
+python3 "$SLUICE_SOURCE/tests/integration/file_checkpoint.py" ckpt state/access.ckpt --complete logs >ckpt.out
+tap_ok $? "[item 7] state/access.ckpt holds the 3 logs at their full size ($(tail -1 ckpt.out | sed 's/^# //'))"
 
 # paths without follow: every match read once, then the run ends by itself.
 D=$TMP/once
