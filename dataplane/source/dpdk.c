@@ -10,7 +10,7 @@
  * (net_pcap rx_pcap) ends the source when the capture is consumed: the port's ipackets +
  * rx_nombuf + ierrors reach the packets counted in the files at plan time, or, when the
  * files could not be counted, after a second without packets. Other ports run until
- * stopped. The instance owns its counters and a reference on the port.
+ * stopped, or until `idle:` passes without a packet. The instance owns its counters and a reference on the port.
  */
 #include <errno.h>
 #include <inttypes.h>
