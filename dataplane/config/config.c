@@ -802,6 +802,7 @@ enum common_key {
 	CK_REPLICAS,
 	CK_RING_SIZE,
 	CK_WHEN_FULL,
+	CK_SCALE,
 	CK_N,
 };
 
@@ -815,7 +816,7 @@ static const struct role_info roles[] = {
 	[SL_NODE_SOURCE] = { "sources", "type", 1u << CK_KIND | 1u << CK_REPLICAS },
 	[SL_NODE_STAGE] = { "stages", "use",
 			    1u << CK_KIND | 1u << CK_INPUTS | 1u << CK_REPLICAS |
-				    1u << CK_RING_SIZE | 1u << CK_WHEN_FULL },
+				    1u << CK_RING_SIZE | 1u << CK_WHEN_FULL | 1u << CK_SCALE },
 	[SL_NODE_SINK] = { "sinks", "type",
 			   1u << CK_KIND | 1u << CK_INPUTS | 1u << CK_RING_SIZE |
 				   1u << CK_WHEN_FULL },
@@ -823,8 +824,8 @@ static const struct role_info roles[] = {
 
 static const char *config_common_name(enum sl_node_role role, unsigned k)
 {
-	static const char *const names[CK_N] = { NULL, "inputs", "replicas", "ring_size",
-						 "when_full" };
+	static const char *const names[CK_N] = { NULL,	      "inputs",	   "replicas",
+						 "ring_size", "when_full", "scale" };
 
 	return k == CK_KIND ? roles[role].kind_key : names[k];
 }
@@ -1038,6 +1039,60 @@ static void config_load_inputs(struct loader *ld, struct sl_config_node *node, y
 	node->n_inputs = i;
 }
 
+/* `scale: { min: A, max: B }` of a stage (docs/scaling.md): autoscaled replicas. */
+static void config_load_scale(struct loader *ld, struct sl_config_node *node, yaml_node_t *k,
+			      yaml_node_t *v)
+{
+	int64_t x[2] = { -1, -1 };
+
+	if (v->type != YAML_MAPPING_NODE) {
+		config_err(ld, config_err_node(k, v),
+			   "stage '%s': scale: expected { min: N, max: N }, got %s", node->name,
+			   config_what_is(v));
+		return;
+	}
+	for (yaml_node_pair_t *p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top;
+	     p++) {
+		yaml_node_t *mk = config_yaml_node(ld, p->key),
+			    *mv = config_yaml_node(ld, p->value);
+		int i = !config_is_text(mk)		      ? -1
+			: strcmp(config_text(mk), "min") == 0 ? 0
+			: strcmp(config_text(mk), "max") == 0 ? 1
+							      : -1;
+
+		if (i < 0) {
+			config_err(ld, mk,
+				   "stage '%s': scale: unknown key '%s' (valid keys: min, max)",
+				   node->name,
+				   config_is_text(mk) ? config_show(ld, config_text(mk)) : "?");
+			continue;
+		}
+		if (config_uint_key(ld, node, i ? "scale: max" : "scale: min", mk, mv, &x[i]) < 0)
+			return;
+		if (x[i] < 0 || x[i] > SL_CONFIG_SCALE_MAX) {
+			config_err(ld, mv, "stage '%s': scale: %s: must be from 0 to %u, got %s",
+				   node->name, i ? "max" : "min", SL_CONFIG_SCALE_MAX,
+				   config_show(ld, config_text(mv)));
+			return;
+		}
+	}
+	if (x[1] < 0) {
+		config_err(ld, v, "stage '%s': scale: missing required key 'max'", node->name);
+		return;
+	}
+	if (x[0] < 0)
+		x[0] = 0;
+	if (x[1] < 1 || x[0] > x[1]) {
+		config_err(ld, v, "stage '%s': scale: need 0 <= min <= max, max >= 1; got %d, %d",
+			   node->name, (int)x[0], (int)x[1]);
+		return;
+	}
+	node->scale_set = true;
+	node->scale_min = (uint32_t)x[0];
+	node->scale_max = (uint32_t)x[1];
+	node->scale_line = MARK_LINE(k->start_mark);
+}
+
 static void config_load_common(struct loader *ld, struct sl_config_node *node, unsigned common,
 			       yaml_node_t *k, yaml_node_t *v)
 {
@@ -1084,6 +1139,9 @@ static void config_load_common(struct loader *ld, struct sl_config_node *node, u
 			config_err(ld, config_err_node(k, v),
 				   "%s '%s': when_full: expected block or drop_newest, got %s",
 				   what, node->name, config_what_is(v));
+		break;
+	case CK_SCALE:
+		config_load_scale(ld, node, k, v);
 		break;
 	}
 }
@@ -1689,6 +1747,24 @@ static void config_load_ledger(struct loader *ld, yaml_node_t *key, yaml_node_t 
 	ld->c->ledger = config_strdup(ld, config_text(val));
 }
 
+/* `cores: N`: the most replicas all autoscaled stages may run at once (docs/scaling.md). */
+static void config_load_cores(struct loader *ld, yaml_node_t *key, yaml_node_t *val)
+{
+	int64_t x;
+
+	if (!config_is_text(val) || config_is_null(val) ||
+	    config_parse_int(config_text(val), &x) < 0 || x < 1 || x > 1024) {
+		config_err(ld, config_err_node(key, val),
+			   "cores: expected an integer from 1 to 1024, got %s",
+			   config_is_text(val) && !config_is_null(val)
+				   ? config_show(ld, config_text(val))
+				   : config_what_is(val));
+		return;
+	}
+	ld->c->cores = (uint32_t)x;
+	ld->c->cores_line = MARK_LINE(key->start_mark);
+}
+
 /* The top-level keys, in the order they are processed whatever their order in the file:
  * plugins add stage kinds before stages are resolved, and nodes are stored sources,
  * stages, sinks. A new top-level key is one line here. */
@@ -1706,6 +1782,7 @@ static const struct top_key {
 	{ "sinks", config_load_sinks, true },
 	{ "control", config_load_control, false },
 	{ "ledger", config_load_ledger, false },
+	{ "cores", config_load_cores, false },
 };
 
 /* Link every input to its node and output port. */
@@ -1958,6 +2035,30 @@ static void config_init_stages(struct loader *ld)
 	}
 }
 
+/* `scale:` excludes `replicas:`; the mins of all scaled stages fit in `cores:`. */
+static void config_check_scale(struct loader *ld)
+{
+	uint32_t mins = 0;
+
+	for (uint32_t n = 0; n < ld->c->n_nodes; n++) {
+		struct sl_config_node *node = &ld->c->nodes[n];
+
+		if (!node->scale_set)
+			continue;
+		if (node->replicas_set)
+			config_err_at(ld, node->scale_line, node->column,
+				      "stage '%s': scale: and replicas: exclude each other (scale: "
+				      "sets the range the autoscaler moves in)",
+				      node->name);
+		node->replicas = node->scale_max;
+		mins += node->scale_min;
+	}
+	if (ld->c->cores && mins > ld->c->cores)
+		config_err_at(ld, ld->c->cores_line, 1,
+			      "cores: %u is fewer than the scale: mins of the stages together (%u)",
+			      ld->c->cores, mins);
+}
+
 /* Fill in replicas not written in the file, and refuse replicas on a source that cannot
  * split its input (each replica would read everything again). */
 static void config_apply_replicas(struct loader *ld)
@@ -1977,6 +2078,7 @@ static void config_apply_replicas(struct loader *ld)
 		else if (!node->replicas_set && (node->role == SL_NODE_STAGE || splits))
 			node->replicas = def;
 	}
+	config_check_scale(ld);
 }
 
 static void config_report_parser_error(struct loader *ld, const yaml_parser_t *p)

@@ -33,6 +33,7 @@ struct sl_sink_ops;
 #define SL_CONFIG_MAX_NODES	 1024	     /**< sources + stages + sinks */
 #define SL_CONFIG_MAX_INPUTS	 256	     /**< entries of one node's `inputs:` */
 #define SL_CONFIG_MAX_FILE	 (16u << 20) /**< bytes of a pipeline file */
+#define SL_CONFIG_SCALE_MAX	 64	     /**< `scale: max` of a stage */
 
 enum sl_node_role {
 	SL_NODE_SOURCE = 0,
@@ -81,6 +82,10 @@ struct sl_config_node {
 	void *sandbox; /**< resilience/sandbox.c's state of an `isolation: process` stage */
 	uint16_t n_outputs; /**< sources 1, sinks 0, stages per descriptor */
 	char **output_names;
+
+	/* `scale: {min, max}` given (docs/scaling.md): autoscaled, and replicas = max */
+	bool scale_set;
+	uint32_t scale_min, scale_max, scale_line;
 };
 
 /** The top-level `control:` block (docs/control.md); every key optional. */
@@ -105,6 +110,8 @@ struct sl_config {
 	struct sl_config_control control;
 	char *user, *group; /**< `user:` / `group:` to run as after start-up, or NULL */
 	char *ledger;	    /**< `ledger: PATH`: the usage ledger to append, or NULL */
+	uint32_t cores;	    /**< `cores: N`: most replicas of autoscaled stages at once; 0 none */
+	uint32_t cores_line;
 	uint32_t user_line, user_column, group_line, group_column;
 	void *priv; /**< loader-owned memory (strings, arrays) */
 };

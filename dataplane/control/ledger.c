@@ -58,9 +58,16 @@ static void ledger_sample(struct sl_ledger *l, bool final)
 		fprintf(l->f,
 			",\"replicas\":%u,\"in\":%" PRIu64 ",\"out\":%" PRIu64
 			",\"generated\":%" PRIu64 ",\"busy_cycles\":%" PRIu64 ",\"calls\":%" PRIu64
-			",\"tsc_hz\":%" PRIu64 ",\"final\":%s}\n",
-			s.replicas, s.in, s.out, s.generated, s.busy_cycles, s.calls, hz,
-			final ? "true" : "false");
+			",\"tsc_hz\":%" PRIu64,
+			s.replicas, s.in, s.out, s.generated, s.busy_cycles, s.calls, hz);
+		/* Autoscaled: replicas is the count at this sample; replica_s integrates it. */
+		if (s.scaled)
+			fprintf(l->f,
+				",\"replica_s\":%.6f,\"scale_min\":%u,\"scale_max\":%u,"
+				"\"cold_starts\":%" PRIu64 ",\"cold_start_us_max\":%.3f",
+				s.replica_seconds, s.scale_min, s.scale_max, s.cold_starts,
+				s.cold_start_us_max);
+		fprintf(l->f, ",\"final\":%s}\n", final ? "true" : "false");
 	}
 	fflush(l->f);
 }
@@ -151,6 +158,7 @@ struct cost_node {
 	char name[SL_CTL_NAME_MAX + 1], role[16], kind[64];
 	uint64_t replicas, in, out, generated, busy, tsc_hz;
 	double t;
+	double replica_s; /* replicas x seconds held, when the line has it (else < 0) */
 };
 
 static bool cost_u64(const struct sl_jr_val *o, const char *k, uint64_t *v)
@@ -221,6 +229,10 @@ int sl_cost_cli(const char *path, double price, bool json)
 			goto fail;
 		}
 		c.t = t->type == SL_JR_NUM ? t->d : (double)t->i;
+		t = sl_jr_get(&v, "replica_s");
+		c.replica_s = t && t->type == SL_JR_NUM	  ? t->d
+			      : t && t->type == SL_JR_INT ? (double)t->i
+							  : -1;
 		/* A new run starts the bill over: the last run in the file is the one shown. */
 		if (strcmp(this_run, run) != 0) {
 			snprintf(run, sizeof(run), "%s", this_run);
@@ -261,7 +273,8 @@ int sl_cost_cli(const char *path, double price, bool json)
 		const struct cost_node *c = &nodes[i];
 		uint64_t events = c->in + c->generated;
 		double busy_s = (double)c->busy / (double)c->tsc_hz;
-		double held_s = (double)c->replicas * elapsed;
+		/* Autoscaled replicas change over time: the ledger integrates them. */
+		double held_s = c->replica_s >= 0 ? c->replica_s : (double)c->replicas * elapsed;
 		double cyc = events ? (double)c->busy / (double)events : NAN;
 		double per_m = events ? busy_s / 3600.0 * price / (double)events * 1e6 : NAN;
 

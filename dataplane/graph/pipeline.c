@@ -48,6 +48,7 @@
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
 #include <rte_prefetch.h>
+#include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 
 #include "base/check.h"
@@ -57,6 +58,7 @@
 #include "event/event.h"
 #include "projection.h"
 #include "resilience/blame.h"
+#include "scale/policy.h"
 #include "sink/sink.h"
 #include "source/source.h"
 #include "worker/worker.h"
@@ -122,7 +124,44 @@ struct rt_replica {
 	struct ack_run *runs;		  /* sinks: taken, not yet durable, in order */
 	uint32_t run_head, n_runs;
 	uint64_t n_taken, n_acked; /* sinks: events taken by write, acknowledged */
+
+	/* autoscaled stages (see "scaling" below) */
+	uint32_t mode;	   /* enum rt_mode */
+	bool cold_pending; /* woke from standby: the next burst is a cold start */
+	uint64_t n_cold, cold_tsc_sum, cold_tsc_max; /* this lcore */
+	uint64_t activated_tsc; /* controller, before RUN is published; the replica zeroes it */
+	uint64_t react_tsc_last, react_tsc_max; /* this lcore: activation -> first burst */
+	/* controller only */
+	bool listed, unlisting; /* in its home worker's list; leaving it (grace pending) */
+	unsigned home;		/* index into sl_pipeline.workers */
 } __rte_cache_aligned;
+
+/*
+ * Replica modes of an autoscaled stage. Each transition has one writer: the controller
+ * IDLE->RUN (before publishing the list that holds it), RUN->DRAIN, DRAIN->RUN,
+ * PARKED->RUN|STANDBY|IDLE; the replica DRAIN->PARKED, STANDBY->RUN, RUN|STANDBY->FINISHED.
+ * From RUN, DRAIN and STANDBY both may move, so those transitions are CASes.
+ */
+enum rt_mode {
+	RM_IDLE = 0, /* in no task list */
+	RM_RUN,	     /* dequeues and processes */
+	RM_DRAIN,    /* takes nothing new; parks once its held outputs are enqueued */
+	RM_PARKED,   /* holds nothing; the controller lists it as standby or removes it */
+	RM_STANDBY,  /* the stage is at zero: checks the ring, wakes on the first event */
+	RM_FINISHED, /* saw its input done and empty */
+};
+
+/* The controller's view of an autoscaled stage (main lcore only, but stats read
+ * running/desired relaxed). */
+struct node_scale {
+	struct sl_scale_params params;
+	struct sl_scale_state state;
+	uint64_t last_busy, last_in, last_queued, last_tsc;
+	uint32_t running;     /* replicas in RUN at the last tick */
+	uint64_t replica_tsc; /* integral of running over time, in TSC cycles (ledger) */
+	uint32_t desired;     /* the last decision (after pin and budget) */
+	uint64_t n_up, n_down;
+};
 
 /* Consecutive events taken by a sink with the same count cell. */
 struct ack_run {
@@ -166,6 +205,11 @@ struct rt_node {
 	uint32_t n_flipped;  /* replicas flipped for the current epoch; acq_rel */
 	uint64_t epoch;	     /* release-stored by the closer; acquire in window_check */
 	uint64_t window_end_tsc;
+
+	/* autoscaled (scale:): n_replicas is the max, all created; the controller runs some */
+	bool scaled;
+	int32_t pin; /* sluice scale: replicas pinned, -1 auto; control thread stores */
+	struct node_scale *sc;
 };
 
 struct sl_pipeline {
@@ -177,7 +221,6 @@ struct sl_pipeline {
 	uint64_t tsc_hz;
 	struct sl_worker *workers;
 	unsigned n_workers;
-	struct sl_task **task_slots;
 	uint64_t start_tsc, end_tsc;
 	bool forced;
 	uint32_t stopping; /* sources should stop; relaxed */
@@ -188,6 +231,15 @@ struct sl_pipeline {
 	uint16_t *ack_of_node;	       /* node id -> index in ack + 1, 0 = none */
 	struct rt_replica **ack_order; /* every replica, downstream nodes first */
 	uint32_t n_ack_order;
+
+	/* autoscaling: task lists published with RCU (none scaled: lists never change) */
+	uint32_t n_scaled;
+	struct rte_rcu_qsbr *qs;
+	struct sl_task_list **base;  /* per worker: the tasks of unscaled nodes */
+	struct sl_task_list **spare; /* per worker: the list not published */
+	uint64_t qs_token;
+	bool qs_pending; /* a publish waits for its grace period */
+	uint32_t *scale_want, *scale_min, *scale_grant;
 };
 
 /* The running pipeline: one per process, set before workers launch. */
@@ -500,9 +552,85 @@ static void window_check(struct rt_replica *r, uint64_t now)
 	r->final_close = false;
 }
 
+/* An autoscaled replica's mode before each run: true to run as usual. */
+static __rte_noinline bool stage_gate(struct rt_replica *r)
+{
+	struct rt_node *n = r->node;
+	uint32_t m = __atomic_load_n(&r->mode, __ATOMIC_ACQUIRE), want;
+	bool up;
+
+	switch (m) {
+	case RM_RUN:
+		return true;
+	case RM_DRAIN:
+		/* What it took is processed; what it made must reach the next ring. */
+		if (r->out.n_pending && sl_edge_flush(&r->out))
+			return false;
+		/* Release pairs with the controller's acquire: our enqueues come first. */
+		__atomic_compare_exchange_n(&r->mode, &m, RM_PARKED, false, __ATOMIC_ACQ_REL,
+					    __ATOMIC_ACQUIRE);
+		return false;
+	case RM_STANDBY:
+		/* Read upstream state before the ring: empty after done means finished. */
+		up = upstream_done(n, the_pipeline);
+		if (rte_ring_empty(n->rings[0])) {
+			want = RM_FINISHED;
+			if (up && __atomic_compare_exchange_n(&r->mode, &m, want, false,
+							      __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+				r->task.finished = true;
+			return false;
+		}
+		if (!__atomic_compare_exchange_n(&r->mode, &m, RM_RUN, false, __ATOMIC_ACQ_REL,
+						 __ATOMIC_ACQUIRE))
+			return false;
+		r->cold_pending = true;
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* The first burst of a replica just woken or activated: cold start (from the event's
+ * ingest time: an upper bound of enqueue -> process) and reaction (from activation). */
+static __rte_noinline void stage_first_burst(struct rt_replica *r, struct rte_mbuf *ev,
+					     uint64_t now)
+{
+	uint64_t act = __atomic_load_n(&r->activated_tsc, __ATOMIC_RELAXED);
+
+	if (r->cold_pending) {
+		uint64_t in = sl_event_meta(the_pipeline->meta_offset, ev)->ingest_tsc, d;
+
+		r->cold_pending = false;
+		if (in && in <= now) {
+			d = now - in;
+			r->cold_tsc_sum += d;
+			if (d > r->cold_tsc_max)
+				r->cold_tsc_max = d;
+			r->n_cold++;
+		}
+	}
+	if (act && act <= now) {
+		r->react_tsc_last = now - act;
+		if (r->react_tsc_last > r->react_tsc_max)
+			r->react_tsc_max = r->react_tsc_last;
+		__atomic_store_n(&r->activated_tsc, 0, __ATOMIC_RELAXED);
+	}
+}
+
 static void stage_finish(struct rt_replica *r)
 {
 	struct rt_node *n = r->node;
+
+	if (n->scaled) {
+		/* The controller marks the node done once every listed replica finished. A
+		 * replica asked to drain meanwhile parks on its next run instead. */
+		uint32_t m = RM_RUN;
+
+		if (__atomic_compare_exchange_n(&r->mode, &m, RM_FINISHED, false, __ATOMIC_ACQ_REL,
+						__ATOMIC_ACQUIRE))
+			r->task.finished = true;
+		return;
+	}
 
 	if (__atomic_add_fetch(&n->n_finished, 1, __ATOMIC_ACQ_REL) != n->n_replicas) {
 		r->task.finished = true;
@@ -554,6 +682,8 @@ static __rte_always_inline unsigned stage_run_impl(struct sl_task *t, bool ack)
 	bool up_done;
 	uint64_t t0, t1;
 
+	if (n->scaled && !stage_gate(r))
+		return 0;
 	if (r->out.n_pending && sl_edge_flush(&r->out))
 		return 0;
 	if (r->final_flush) {
@@ -591,6 +721,8 @@ static __rte_always_inline unsigned stage_run_impl(struct sl_task *t, bool ack)
 	}
 	emit_reset(o);
 	r->ctx.now_tsc = t0;
+	if (unlikely(r->cold_pending || r->activated_tsc))
+		stage_first_burst(r, ev[0], t0);
 	lat_age_add(r, ev[0], t0);
 	/* Read before process: afterwards an input may be freed or passed on. */
 	for (uint16_t i = 0; ack && i < burst.n; i++)
@@ -1006,6 +1138,13 @@ out:
 	return ret;
 }
 
+static struct sl_task_list *task_list_new(uint32_t cap)
+{
+	return calloc(1, sizeof(struct sl_task_list) + sizeof(struct sl_task *) * (cap + 1));
+}
+
+static void scale_publish(struct sl_pipeline *p);
+
 static int pipeline_assign_tasks(struct sl_pipeline *p)
 {
 	unsigned lcore, w = 0, n_tasks = 0, next = 0;
@@ -1014,15 +1153,21 @@ static int pipeline_assign_tasks(struct sl_pipeline *p)
 	p->workers = calloc(p->n_workers, sizeof(*p->workers));
 	for (uint32_t i = 0; i < p->n_nodes; i++)
 		n_tasks += p->nodes[i].n_replicas;
-	p->task_slots = calloc((size_t)n_tasks * p->n_workers + 1, sizeof(*p->task_slots));
-	if (!p->workers || !p->task_slots)
+	p->base = calloc(p->n_workers, sizeof(*p->base));
+	p->spare = calloc(p->n_workers, sizeof(*p->spare));
+	if (!p->workers || !p->base || !p->spare)
 		return -ENOMEM;
 	/* Main lcore first, then the others in order. */
 	p->workers[w++].lcore = rte_get_main_lcore();
 	RTE_LCORE_FOREACH_WORKER (lcore)
 		p->workers[w++].lcore = lcore;
-	for (w = 0; w < p->n_workers; w++)
-		p->workers[w].tasks = &p->task_slots[(size_t)w * n_tasks];
+	for (w = 0; w < p->n_workers; w++) {
+		p->base[w] = task_list_new(n_tasks);
+		p->spare[w] = task_list_new(n_tasks);
+		p->workers[w].list = task_list_new(n_tasks);
+		if (!p->base[w] || !p->spare[w] || !p->workers[w].list)
+			return -ENOMEM;
+	}
 	/*
 	 * Replica k of a replicated node runs on lcore k (mod lcores): with the same replica
 	 * count along a chain, lane k's events stay on one lcore from source to last stage
@@ -1033,14 +1178,53 @@ static int pipeline_assign_tasks(struct sl_pipeline *p)
 	 */
 	for (uint32_t i = 0; i < p->n_nodes; i++) {
 		struct rt_node *n = &p->nodes[i];
+		/* An autoscaled stage's replica k has a home worker from a rotating start, so
+		 * its first replica is not always on the main lcore. */
+		unsigned first = n->scaled ? next++ : 0;
+
 		for (uint32_t k = 0; k < n->n_replicas; k++) {
-			unsigned slot = n->n_replicas > 1 ? k : next++;
+			unsigned slot = n->scaled ? first + k : n->n_replicas > 1 ? k : next++;
 			struct sl_worker *wk = &p->workers[slot % p->n_workers];
+			struct sl_task_list *b = p->base[slot % p->n_workers];
+
 			n->replicas[k].lcore = wk->lcore;
 			n->replicas[k].ctx.lcore = (uint16_t)wk->lcore;
-			wk->tasks[wk->n_tasks++] = &n->replicas[k].task;
+			n->replicas[k].home = slot % p->n_workers;
+			if (!n->scaled)
+				b->tasks[b->n++] = &n->replicas[k].task;
 		}
 	}
+	if (p->n_scaled) {
+		ssize_t sz = rte_rcu_qsbr_get_memsize(p->n_workers);
+
+		if (sz < 0)
+			return -EINVAL;
+		p->qs = rte_zmalloc("sl_qsbr", (size_t)sz, RTE_CACHE_LINE_SIZE);
+		if (!p->qs || rte_rcu_qsbr_init(p->qs, p->n_workers) != 0)
+			return -ENOMEM;
+		for (w = 0; w < p->n_workers; w++) {
+			p->workers[w].qs = p->qs;
+			p->workers[w].qs_id = w;
+			p->workers[w].keep_running = true;
+			if (rte_rcu_qsbr_thread_register(p->qs, w) != 0)
+				return -EINVAL;
+		}
+		/* Start at min; a stage with min 0 starts parked, its first replica on standby. */
+		for (uint32_t i = 0; i < p->n_nodes; i++) {
+			struct rt_node *n = &p->nodes[i];
+
+			for (uint32_t k = 0; n->scaled && k < n->n_replicas; k++) {
+				struct rt_replica *r = &n->replicas[k];
+
+				r->listed = k < n->cfg->scale_min || k == 0;
+				r->mode = k < n->cfg->scale_min ? RM_RUN
+					  : k == 0		? RM_STANDBY
+								: RM_IDLE;
+			}
+		}
+	}
+	scale_publish(p);
+	p->qs_pending = false; /* nothing ran yet */
 	return 0;
 }
 
@@ -1073,12 +1257,31 @@ int sl_pipeline_create(struct sl_config *cfg, struct sl_pipeline **out)
 		n->ports = calloc(n->n_ports ? n->n_ports : 1, sizeof(*n->ports));
 		n->upstream = calloc(c->n_inputs ? c->n_inputs : 1, sizeof(*n->upstream));
 		n->n_replicas = c->role == SL_NODE_SINK ? 1 : c->replicas;
+		n->scaled = c->role == SL_NODE_STAGE && c->scale_set;
+		n->pin = -1;
 		if (!n->ports || !n->upstream)
 			goto err;
-		/* A replicated stage gets a ring per replica (lanes, see edge.h). */
-		n->n_rings = c->role == SL_NODE_SOURCE	? 0
-			     : c->role == SL_NODE_STAGE ? n->n_replicas
-							: 1;
+		if (n->scaled && c->stage->state) {
+			fprintf(stderr,
+				"%s:%u: stage '%s': scale: is not supported on a stage that keeps "
+				"window state (%s); use replicas:\n",
+				cfg->file, c->scale_line, c->name, c->kind);
+			ret = -ENOTSUP;
+			goto err;
+		}
+		if (n->scaled) {
+			n->sc = calloc(1, sizeof(*n->sc));
+			if (!n->sc)
+				goto err;
+			sl_scale_params_default(&n->sc->params, c->scale_min, c->scale_max);
+			sl_scale_state_init(&n->sc->state);
+			p->n_scaled++;
+		}
+		/* A replicated stage gets a ring per replica (lanes, see edge.h); an autoscaled
+		 * one shares one ring between however many replicas run. */
+		n->n_rings = c->role == SL_NODE_SOURCE		      ? 0
+			     : c->role == SL_NODE_STAGE && !n->scaled ? n->n_replicas
+								      : 1;
 		n->rings = calloc(n->n_rings ? n->n_rings : 1, sizeof(*n->rings));
 		if (!n->rings)
 			goto err;
@@ -1132,6 +1335,13 @@ int sl_pipeline_create(struct sl_config *cfg, struct sl_pipeline **out)
 	ret = pipeline_setup_ack(p);
 	if (ret < 0)
 		goto err;
+	p->scale_want = calloc(p->n_scaled + 1, sizeof(uint32_t));
+	p->scale_min = calloc(p->n_scaled + 1, sizeof(uint32_t));
+	p->scale_grant = calloc(p->n_scaled + 1, sizeof(uint32_t));
+	if (!p->scale_want || !p->scale_min || !p->scale_grant) {
+		ret = -ENOMEM;
+		goto err;
+	}
 	ret = pipeline_assign_tasks(p);
 	if (ret < 0)
 		goto err;
@@ -1140,6 +1350,248 @@ int sl_pipeline_create(struct sl_config *cfg, struct sl_pipeline **out)
 err:
 	sl_pipeline_destroy(p);
 	return ret < 0 ? ret : -ENOMEM;
+}
+
+/* ---- scaling (docs/scaling.md): the controller, on the main lcore's tick ---- */
+
+/* Give every worker a new list: its unscaled tasks plus the listed replicas it is home
+ * to. The lists replaced stay untouched until the grace period (scale_tick). */
+static void scale_publish(struct sl_pipeline *p)
+{
+	for (unsigned w = 0; w < p->n_workers; w++) {
+		struct sl_task_list *l = p->spare[w], *old;
+
+		memcpy(l->tasks, p->base[w]->tasks, sizeof(l->tasks[0]) * p->base[w]->n);
+		l->n = p->base[w]->n;
+		for (uint32_t i = 0; i < p->n_nodes; i++) {
+			struct rt_node *n = &p->nodes[i];
+
+			for (uint32_t k = 0; n->scaled && k < n->n_replicas; k++)
+				if (n->replicas[k].listed && n->replicas[k].home == w)
+					l->tasks[l->n++] = &n->replicas[k].task;
+		}
+		old = p->workers[w].list;
+		/* Release pairs with the worker's acquire: it sees the list whole, and the
+		 * modes the controller stored before. */
+		__atomic_store_n(&p->workers[w].list, l, __ATOMIC_RELEASE);
+		p->spare[w] = old;
+	}
+	if (p->qs) {
+		p->qs_token = rte_rcu_qsbr_start(p->qs);
+		p->qs_pending = true;
+	}
+}
+
+static inline uint32_t mode_of(struct rt_replica *r)
+{
+	return __atomic_load_n(&r->mode, __ATOMIC_ACQUIRE);
+}
+
+/* Sample one stage and ask the policy (or the pin) how many replicas it wants. */
+static uint32_t scale_want(struct sl_pipeline *p, struct rt_node *n, uint64_t now)
+{
+	struct node_scale *sc = n->sc;
+	uint64_t busy = 0, in = 0, queued = rte_ring_count(n->rings[0]);
+	struct sl_scale_sample x = { .capacity = rte_ring_get_capacity(n->rings[0]) };
+	int32_t pin = __atomic_load_n(&n->pin, __ATOMIC_RELAXED);
+	uint32_t want;
+
+	for (uint32_t k = 0; k < n->n_replicas; k++) {
+		struct rt_replica *r = &n->replicas[k];
+
+		busy += __atomic_load_n(&r->busy_tsc, __ATOMIC_RELAXED);
+		in += __atomic_load_n(&r->n_in, __ATOMIC_RELAXED);
+		x.replicas += mode_of(r) == RM_RUN;
+	}
+	if (sc->last_tsc == 0)
+		sc->last_tsc = p->start_tsc;
+	__atomic_store_n(&sc->replica_tsc, sc->replica_tsc + sc->running * (now - sc->last_tsc),
+			 __ATOMIC_RELAXED);
+	x.now_ns = (uint64_t)((double)(now - p->start_tsc) * 1e9 / (double)p->tsc_hz);
+	x.busy = now > sc->last_tsc ? (double)(busy - sc->last_busy) / (double)(now - sc->last_tsc)
+				    : 0;
+	x.queued = queued;
+	x.arrived = in + queued > sc->last_in + sc->last_queued
+			    ? in + queued - sc->last_in - sc->last_queued
+			    : 0;
+	sc->last_busy = busy;
+	sc->last_in = in;
+	sc->last_queued = queued;
+	sc->last_tsc = now;
+	sc->running = x.replicas;
+	want = sl_scale_policy(&sc->params, &sc->state, &x);
+	if (pin >= 0)
+		want = (uint32_t)pin;
+	return want;
+}
+
+/* Move a stage toward target running replicas. Returns whether lists must change. */
+static bool scale_apply(struct sl_pipeline *p, struct rt_node *n, uint32_t target, uint64_t now)
+{
+	struct node_scale *sc = n->sc;
+	uint32_t running = 0, live = 0;
+	bool standby_busy = false, publish = false;
+
+	for (uint32_t k = 0; k < n->n_replicas; k++) {
+		uint32_t m = mode_of(&n->replicas[k]);
+
+		running += m == RM_RUN;
+		live += m == RM_RUN || m == RM_DRAIN || m == RM_STANDBY;
+		standby_busy |= m == RM_STANDBY;
+	}
+	/* A standby with events waiting is waking on its own (its cold start counts). */
+	standby_busy &= !rte_ring_empty(n->rings[0]);
+	if (running + standby_busy < target) {
+		for (uint32_t k = 0; k < n->n_replicas && running + standby_busy < target; k++) {
+			struct rt_replica *r = &n->replicas[k];
+			uint32_t m = mode_of(r);
+
+			if (m == RM_DRAIN) {
+				if (__atomic_compare_exchange_n(&r->mode, &m, RM_RUN, false,
+								__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+					running++;
+			} else if (m == RM_PARKED && r->listed) {
+				__atomic_store_n(&r->activated_tsc, now, __ATOMIC_RELAXED);
+				__atomic_store_n(&r->mode, RM_RUN, __ATOMIC_RELEASE);
+				running++;
+			} else if (m == RM_IDLE && !r->unlisting && !p->qs_pending) {
+				/* Published with the next list (release), before which no
+				 * worker can run it. */
+				__atomic_store_n(&r->activated_tsc, now, __ATOMIC_RELAXED);
+				__atomic_store_n(&r->mode, RM_RUN, __ATOMIC_RELAXED);
+				r->listed = true;
+				publish = true;
+				running++;
+				live++;
+			}
+		}
+		sc->n_up++;
+	} else if (running > target) {
+		for (uint32_t k = n->n_replicas; k-- > 0 && running > target;) {
+			struct rt_replica *r = &n->replicas[k];
+			uint32_t m = RM_RUN;
+
+			if (__atomic_compare_exchange_n(&r->mode, &m, RM_DRAIN, false,
+							__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+				running--;
+		}
+		sc->n_down++;
+	}
+	/* Parked replicas hold nothing: the last one stays listed as the standby (unless
+	 * pinned to 0), the others leave their lists. */
+	for (uint32_t k = 0; k < n->n_replicas; k++) {
+		struct rt_replica *r = &n->replicas[k];
+
+		if (!r->listed || mode_of(r) != RM_PARKED)
+			continue;
+		if (live == 0 && __atomic_load_n(&n->pin, __ATOMIC_RELAXED) != 0) {
+			__atomic_store_n(&r->mode, RM_STANDBY, __ATOMIC_RELEASE);
+			live++;
+		} else if (!p->qs_pending) {
+			r->listed = false;
+			r->unlisting = true;
+			publish = true;
+		}
+	}
+	sc->desired = target;
+	return publish;
+}
+
+/* A stage is done when its input is done and every listed replica has finished. */
+static void scale_check_done(struct sl_pipeline *p, struct rt_node *n)
+{
+	uint32_t listed = 0;
+
+	if (__atomic_load_n(&n->done, __ATOMIC_RELAXED) || !upstream_done(n, p))
+		return;
+	for (uint32_t k = 0; k < n->n_replicas; k++) {
+		struct rt_replica *r = &n->replicas[k];
+
+		if (!r->listed)
+			continue;
+		if (mode_of(r) != RM_FINISHED)
+			return;
+		listed++;
+	}
+	if (listed == 0 && !rte_ring_empty(n->rings[0]))
+		return; /* pinned to 0 with events waiting */
+	/* The acquire loads of FINISHED above order every replica's last enqueue before
+	 * this release (pairs with upstream_done's acquire downstream). */
+	node_mark_done(n);
+}
+
+static void scale_tick(struct sl_pipeline *p, uint64_t now)
+{
+	uint32_t j = 0;
+	bool publish = false;
+
+	if (p->qs_pending && rte_rcu_qsbr_check(p->qs, p->qs_token, false) == 1) {
+		/* No worker holds the lists replaced last time: the replicas they dropped are
+		 * out of every worker's hands. */
+		p->qs_pending = false;
+		for (uint32_t i = 0; i < p->n_nodes; i++)
+			for (uint32_t k = 0; p->nodes[i].scaled && k < p->nodes[i].n_replicas;
+			     k++) {
+				struct rt_replica *r = &p->nodes[i].replicas[k];
+
+				if (r->unlisting) {
+					r->unlisting = false;
+					__atomic_store_n(&r->mode, RM_IDLE, __ATOMIC_RELAXED);
+				}
+			}
+	}
+	for (uint32_t i = 0; i < p->n_nodes; i++) {
+		struct rt_node *n = &p->nodes[i];
+
+		if (!n->scaled)
+			continue;
+		p->scale_want[j] = scale_want(p, n, now);
+		p->scale_min[j] = __atomic_load_n(&n->pin, __ATOMIC_RELAXED) >= 0
+					  ? p->scale_want[j]
+					  : n->cfg->scale_min;
+		j++;
+	}
+	sl_scale_budget(p->n_scaled, p->scale_want, p->scale_min, p->cfg->cores, p->scale_grant);
+	j = 0;
+	for (uint32_t i = 0; i < p->n_nodes; i++) {
+		struct rt_node *n = &p->nodes[i];
+
+		if (!n->scaled)
+			continue;
+		if (!__atomic_load_n(&n->done, __ATOMIC_RELAXED))
+			publish |= scale_apply(p, n, p->scale_grant[j], now);
+		j++;
+	}
+	if (publish)
+		scale_publish(p);
+	for (uint32_t i = 0; i < p->n_nodes; i++)
+		if (p->nodes[i].scaled)
+			scale_check_done(p, &p->nodes[i]);
+}
+
+int sl_pipeline_scale(struct sl_pipeline *p, uint32_t i, int32_t replicas, char *err, size_t len)
+{
+	struct rt_node *n;
+
+	if (i >= p->n_nodes)
+		return -EINVAL;
+	n = &p->nodes[i];
+	if (!n->scaled) {
+		snprintf(err, len,
+			 "'%s' is not autoscaled (it has %s); give it scale: { min, max } in the "
+			 "pipeline file",
+			 n->cfg->name,
+			 n->cfg->role == SL_NODE_STAGE ? "static replicas:"
+						       : "no replicas to scale");
+		return -ENOTSUP;
+	}
+	if (replicas > (int32_t)n->n_replicas) {
+		snprintf(err, len, "'%s' has scale: max %u; cannot pin %d replicas", n->cfg->name,
+			 n->n_replicas, (int)replicas);
+		return -ERANGE;
+	}
+	__atomic_store_n(&n->pin, replicas < 0 ? -1 : replicas, __ATOMIC_RELAXED);
+	return 0;
 }
 
 /* ---- running ---- */
@@ -1172,6 +1624,8 @@ static bool pipeline_tick(void *arg)
 	}
 	if (p->n_ack)
 		ack_tick(p, rte_rdtsc());
+	if (p->n_scaled)
+		scale_tick(p, rte_rdtsc());
 	for (uint32_t i = 0; i < p->n_nodes; i++)
 		done += __atomic_load_n(&p->nodes[i].done, __ATOMIC_ACQUIRE);
 	return done != p->n_nodes;
@@ -1203,7 +1657,7 @@ int sl_pipeline_run(struct sl_pipeline *p)
 	sl_worker_loop(main_w);
 	/* Normal end: every node is done, so worker lcores have returned or will shortly. */
 	for (unsigned w = 1; w < p->n_workers; w++)
-		if (p->forced)
+		if (p->forced || p->n_scaled)
 			p->workers[w].stop = true;
 	rte_eal_mp_wait_lcore();
 	__atomic_store_n(&p->end_tsc, rte_rdtsc(), __ATOMIC_RELAXED);
@@ -1337,6 +1791,16 @@ void sl_pipeline_summary(const struct sl_pipeline *p, FILE *f)
 			}
 		if (line[0])
 			fprintf(f, "%-16s   dropped:%s\n", "", line);
+		if (n->scaled) {
+			struct sl_node_stats st;
+
+			sl_pipeline_node_stats(p, i, &st);
+			fprintf(f,
+				"%-16s   scale: min %u max %u, %.3f replica-s, %" PRIu64
+				" cold start(s) (max %.1f us), slowest added replica %.1f us\n",
+				"", st.scale_min, st.scale_max, st.replica_seconds, st.cold_starts,
+				st.cold_start_us_max, st.react_us_max);
+		}
 		if (c->role == SL_NODE_STAGE && c->stage->counters) {
 			line[0] = '\0';
 			for (int k = 0; k < SL_COUNTER_MAX && c->stage->counters[k]; k++)
@@ -1458,6 +1922,36 @@ void sl_pipeline_node_stats(const struct sl_pipeline *p, uint32_t i, struct sl_n
 		s->age_p99_us = (double)sl_lat_quantile(t.lat_age, 0.99) * us;
 	}
 	memcpy(s->drop, t.drop, sizeof(s->drop));
+	s->replica_seconds = (double)n->n_replicas * sl_pipeline_elapsed_s(p);
+	if (n->scaled) {
+		double us = 1e6 / (double)p->tsc_hz;
+		uint64_t cold_sum = 0, cold_max = 0, react_max = 0;
+
+		s->scaled = true;
+		s->scale_min = c->scale_min;
+		s->scale_max = c->scale_max;
+		s->pinned = __atomic_load_n(&n->pin, __ATOMIC_RELAXED);
+		s->desired = __atomic_load_n(&n->sc->desired, __ATOMIC_RELAXED);
+		s->replicas = 0;
+		for (uint32_t k = 0; k < n->n_replicas; k++) {
+			struct rt_replica *r = &n->replicas[k];
+			uint64_t cm = __atomic_load_n(&r->cold_tsc_max, __ATOMIC_RELAXED);
+			uint64_t rm = __atomic_load_n(&r->react_tsc_max, __ATOMIC_RELAXED);
+
+			s->replicas += mode_of(r) == RM_RUN;
+			s->cold_starts += __atomic_load_n(&r->n_cold, __ATOMIC_RELAXED);
+			cold_sum += __atomic_load_n(&r->cold_tsc_sum, __ATOMIC_RELAXED);
+			cold_max = cm > cold_max ? cm : cold_max;
+			react_max = rm > react_max ? rm : react_max;
+		}
+		s->cold_start_us_max = (double)cold_max * us;
+		s->cold_start_us_avg =
+			s->cold_starts ? (double)cold_sum / (double)s->cold_starts * us : 0;
+		s->react_us_max = (double)react_max * us;
+		s->replica_seconds =
+			(double)__atomic_load_n(&n->sc->replica_tsc, __ATOMIC_RELAXED) /
+			(double)p->tsc_hz;
+	}
 	if (c->role == SL_NODE_STAGE && c->stage->counters) {
 		s->counter_names = c->stage->counters;
 		while (s->n_counters < SL_COUNTER_MAX && c->stage->counters[s->n_counters])
@@ -1505,6 +1999,15 @@ int sl_pipeline_stats_json(const struct sl_pipeline *p, FILE *f)
 				", \"latency_us\": {\"call_p50\": %.3f, \"call_p99\": %.3f, "
 				"\"age_p50\": %.3f, \"age_p99\": %.3f}",
 				s.call_p50_us, s.call_p99_us, s.age_p50_us, s.age_p99_us);
+		if (s.scaled)
+			fprintf(f,
+				", \"scale\": {\"min\": %u, \"max\": %u, \"desired\": %u, "
+				"\"pinned\": %d, \"cold_starts\": %" PRIu64
+				", \"cold_start_us_max\": %.3f, \"cold_start_us_avg\": %.3f, "
+				"\"react_us_max\": %.3f, \"replica_seconds\": %.6f}",
+				s.scale_min, s.scale_max, s.desired, (int)s.pinned, s.cold_starts,
+				s.cold_start_us_max, s.cold_start_us_avg, s.react_us_max,
+				s.replica_seconds);
 		fprintf(f, "}");
 	}
 	fprintf(f, "\n]}\n");
@@ -1560,11 +2063,24 @@ void sl_pipeline_destroy(struct sl_pipeline *p)
 		free(n->rings);
 		free(n->ports);
 		free(n->upstream);
+		free(n->sc);
 		free(n->impl);
 	}
+	for (unsigned w = 0; w < p->n_workers && p->workers; w++) {
+		free(p->workers[w].list);
+		if (p->base)
+			free(p->base[w]);
+		if (p->spare)
+			free(p->spare[w]);
+	}
+	free(p->base);
+	free(p->spare);
+	rte_free(p->qs);
+	free(p->scale_want);
+	free(p->scale_min);
+	free(p->scale_grant);
 	free(p->nodes);
 	free(p->workers);
-	free(p->task_slots);
 	free(p->ack);
 	free(p->ack_of_node);
 	free(p->ack_order);

@@ -58,6 +58,18 @@ struct sl_node_stats {
 	 *  (now - ingest time at the source) as the node takes them, p50 and p99. */
 	bool has_latency;
 	double call_p50_us, call_p99_us, age_p50_us, age_p99_us;
+	/** Autoscaled stages (scale:; docs/scaling.md): replicas above is the number
+	 *  running; the range, the pin (-1: auto), the last decision, cold starts (first
+	 *  event after zero: its ingest time to the process call) and the reaction of the
+	 *  last added replica (activation to its first burst). */
+	bool scaled;
+	uint32_t scale_min, scale_max, desired;
+	int32_t pinned;
+	uint64_t cold_starts;
+	double cold_start_us_max, cold_start_us_avg, react_us_max;
+	/** Replicas x seconds they ran (autoscaled: integrated every tick; else replicas x
+	 *  elapsed): the core-seconds the node held. */
+	double replica_seconds;
 };
 
 uint32_t sl_pipeline_n_nodes(const struct sl_pipeline *p);
@@ -71,6 +83,10 @@ uint64_t sl_pipeline_tsc_hz(const struct sl_pipeline *p);
 const char *sl_drop_reason_name(int reason);
 /** The same JSON as sl_pipeline_write_stats_json, written to f. 0 or -EIO. */
 int sl_pipeline_stats_json(const struct sl_pipeline *p, FILE *f);
+
+/** `sluice scale`: pin node i (an autoscaled stage) to replicas running, or -1 to give
+ *  it back to the autoscaler. Any thread. 0, or -ENOTSUP / -ERANGE with a sentence in err. */
+int sl_pipeline_scale(struct sl_pipeline *p, uint32_t i, int32_t replicas, char *err, size_t len);
 
 struct sl_tap;
 /** Hook tap on the outputs of every replica of node i, or unhook with NULL (control

@@ -12,6 +12,7 @@
 
 #include <rte_cycles.h>
 #include <rte_pause.h>
+#include <rte_rcu_qsbr.h>
 
 #define WORKER_SPIN_US	      200
 #define WORKER_SHORT_IDLE_US  10000
@@ -31,20 +32,27 @@ int sl_worker_loop(void *arg)
 	uint64_t us_tsc = rte_get_tsc_hz() / 1000000;
 	uint64_t idle_since = 0;
 
+	if (w->qs)
+		rte_rcu_qsbr_thread_online(w->qs, w->qs_id);
 	for (;;) {
+		/* Pairs with the controller's release store of a new list (graph/pipeline.c). */
+		const struct sl_task_list *l = __atomic_load_n(&w->list, __ATOMIC_ACQUIRE);
 		unsigned work = 0;
 		bool alive = false;
 		uint64_t now, idle;
 
 		if (w->stop)
 			break;
-		for (uint32_t i = 0; i < w->n_tasks; i++) {
-			struct sl_task *t = w->tasks[i];
+		for (uint32_t i = 0; i < l->n; i++) {
+			struct sl_task *t = l->tasks[i];
 			if (t->finished)
 				continue;
 			work += t->run(t);
 			alive |= !t->finished;
 		}
+		/* Nothing of l is used past this point: the controller may reuse it. */
+		if (w->qs)
+			rte_rcu_qsbr_quiescent(w->qs, w->qs_id);
 		w->n_rounds++;
 		now = rte_rdtsc();
 		if (w->tick) {
@@ -53,7 +61,7 @@ int sl_worker_loop(void *arg)
 				if (!w->tick(w->tick_arg))
 					break;
 			}
-		} else if (!alive) {
+		} else if (!alive && !w->keep_running) {
 			break;
 		}
 		if (work) {
@@ -68,9 +76,16 @@ int sl_worker_loop(void *arg)
 			rte_pause();
 			continue;
 		}
+		/* Asleep, the worker holds no list: grace periods need not wait for it. */
+		if (w->qs)
+			rte_rcu_qsbr_thread_offline(w->qs, w->qs_id);
 		worker_sleep_ns(idle < WORKER_SHORT_IDLE_US ? WORKER_SHORT_SLEEP_NS
 							    : WORKER_LONG_SLEEP_NS);
+		if (w->qs)
+			rte_rcu_qsbr_thread_online(w->qs, w->qs_id);
 		w->n_sleeps++;
 	}
+	if (w->qs)
+		rte_rcu_qsbr_thread_offline(w->qs, w->qs_id);
 	return 0;
 }

@@ -3,8 +3,10 @@
  * replicas, sink writers). A task's run returns how much work it did; a worker that finds
  * nothing to do backs off from polling to sleeps after 200 us, so idle cores cost little (and
  * more lcores than CPUs still make progress). The main lcore runs a worker too, calling
- * the controller's tick between rounds. Task lists are fixed for the run here; the
- * scaling issue publishes them with RCU.
+ * the controller's tick between rounds. The controller may publish a new task list for a
+ * worker at any time (autoscaling, docs/scaling.md): the worker reads its list once per
+ * round and reports a quiescent state (rte_rcu_qsbr) after each round, and is offline
+ * while it sleeps, so the controller knows when an old list is no longer in use.
  */
 #ifndef SL_WORKER_WORKER_H
 #define SL_WORKER_WORKER_H
@@ -23,10 +25,22 @@ struct sl_task {
 	const char *name;
 };
 
+/** What a worker runs, published whole (release) by the controller. */
+struct sl_task_list {
+	uint32_t n;
+	struct sl_task *tasks[];
+};
+
+struct rte_rcu_qsbr;
+
 struct sl_worker {
 	unsigned lcore;
-	uint32_t n_tasks;
-	struct sl_task **tasks;
+	struct sl_task_list *list; /**< acquire-loaded once per round; pairs with the publish */
+	struct rte_rcu_qsbr *qs;   /**< NULL: the list never changes */
+	unsigned qs_id;		   /**< this worker's thread id in qs */
+	/** Stay when every task has finished: the controller may still give it tasks, and
+	 *  sets stop when the pipeline is done. */
+	bool keep_running;
 	volatile bool stop; /**< set by the controller: leave the loop now */
 	uint64_t n_rounds, n_idle_rounds, n_sleeps;
 	/** Main lcore only: called between rounds; returns false to leave the loop. */

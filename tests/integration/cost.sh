@@ -55,7 +55,7 @@ with open("want.txt", "w") as f:
         r = per[n][-1]
         ev = r["in"] + r["generated"]
         busy = r["busy_cycles"] / r["tsc_hz"]
-        held = r["replicas"] * max(x["t"] for x in last)
+        held = r["replica_s"] if "replica_s" in r else r["replicas"] * max(x["t"] for x in last)
         f.write("%s %d %.6f %.3f %.1f %.7f\n" % (n, ev, busy, held, r["busy_cycles"] / ev,
                                                  busy / 3600 * price / ev * 1e6))
 PY
