@@ -99,3 +99,55 @@ void sl_log(int level, const char *comp, const char *fmt, ...)
 	if (write(STDERR_FILENO, line, (size_t)n) < 0)
 		return;
 }
+
+/* ---- limited lines for the data path ---- */
+
+bool sl_log_limit_take(struct sl_log_limit *l, uint64_t now_ns, uint32_t *suppressed)
+{
+	uint64_t per = 1000000000ull / SL_LOG_LIMIT_RATE;
+
+	if (!l->started) {
+		l->started = true;
+		l->tokens = SL_LOG_LIMIT_BURST;
+		l->last_ns = now_ns;
+	} else if (now_ns >= l->last_ns + per) {
+		uint64_t add = (now_ns - l->last_ns) / per;
+
+		l->tokens = add >= SL_LOG_LIMIT_BURST - l->tokens ? SL_LOG_LIMIT_BURST
+								  : l->tokens + (uint32_t)add;
+		l->last_ns += add * per;
+	}
+	if (l->tokens == 0) {
+		l->suppressed++;
+		return false;
+	}
+	l->tokens--;
+	*suppressed = l->suppressed;
+	l->suppressed = 0;
+	return true;
+}
+
+uint64_t sl_log_coarse_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void sl_log_limited(struct sl_log_limit *l, int level, const char *comp, const char *fmt, ...)
+{
+	uint32_t suppressed;
+	char msg[1024];
+	va_list ap;
+
+	if (level > log_level || !sl_log_limit_take(l, sl_log_coarse_ns(), &suppressed))
+		return;
+	if (suppressed)
+		sl_log(level, comp, "%u similar lines suppressed (at most %d a second)", suppressed,
+		       SL_LOG_LIMIT_RATE);
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	sl_log(level, comp, "%s", msg);
+}

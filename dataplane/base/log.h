@@ -1,7 +1,10 @@
 /*
  * Structured log lines for the control path on stderr: logfmt ("ts=... level=... comp=...
  * msg=...") by default, or one JSON object per line (`--log-format json`). Levels follow
- * syslog (3 err .. 7 debug). Data paths must not log per event.
+ * syslog (3 err .. 7 debug). Data paths must not log per event; what they may log goes
+ * through a limiter (struct sl_log_limit, SL_LOG_LIMITED), so a stage that logs for every
+ * event prints at most SL_LOG_LIMIT_BURST lines at once and SL_LOG_LIMIT_RATE a second,
+ * then one line saying how many it suppressed.
  */
 #ifndef SL_BASE_LOG_H
 #define SL_BASE_LOG_H
@@ -31,6 +34,36 @@ int sl_log_get_level(void);
 /** Log one line; comp names the module or stage ("eal", "file", a stage name). */
 void sl_log(int level, const char *comp, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define SL_LOG_LIMIT_BURST 10 /* lines a limiter lets through at once */
+#define SL_LOG_LIMIT_RATE  5  /* lines a second it lets through after that */
+
+/** A token bucket for log lines from the data path: one per call site or per replica,
+ *  zero-initialised. Not locked: threads sharing one may let a line more through. */
+struct sl_log_limit {
+	uint64_t last_ns; /**< when tokens were last refilled */
+	uint32_t tokens;  /**< lines that may go now */
+	uint32_t suppressed;
+	bool started;
+};
+
+/** May a line go at now_ns? On true, *suppressed is how many were held back since the
+ *  last line that went (say so first when nonzero). */
+bool sl_log_limit_take(struct sl_log_limit *l, uint64_t now_ns, uint32_t *suppressed);
+/** CLOCK_MONOTONIC_COARSE in ns (vDSO: no system call). */
+uint64_t sl_log_coarse_ns(void);
+/** Log through a limiter (level checked first, so lines that would not print cost one
+ *  compare); prints "N similar lines suppressed" before a line that follows a gap. */
+void sl_log_limited(struct sl_log_limit *l, int level, const char *comp, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+#define SL_LOG_LIMITED(level, comp, ...)                                       \
+	do {                                                                   \
+		static struct sl_log_limit sl_log_limit_site_;                 \
+		sl_log_limited(&sl_log_limit_site_, level, comp, __VA_ARGS__); \
+	} while (0)
 
 #define SL_ERR(comp, ...)    sl_log(SL_LOG_ERR, comp, __VA_ARGS__)
 #define SL_WARN(comp, ...)   sl_log(SL_LOG_WARN, comp, __VA_ARGS__)

@@ -206,15 +206,23 @@ bool sl_event_enlarge(struct rte_mbuf *m)
 	return true;
 }
 
+/* A stage logs from process, on the data path: through its replica's limiter. */
 static void host_log(const struct sl_ctx *ctx, int level, const char *fmt, ...)
 {
+	struct sl_ctx_host *h = ctx ? ctx->host_priv : NULL;
+	const char *comp = ctx && ctx->name ? ctx->name : "stage";
 	char msg[512];
 	va_list ap;
 
+	if (level > sl_log_get_level())
+		return;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	sl_log(level, ctx && ctx->name ? ctx->name : "stage", "%s", msg);
+	if (h)
+		sl_log_limited(&h->log_limit, level, comp, "%s", msg);
+	else
+		sl_log(level, comp, "%s", msg);
 }
 
 static struct rte_mbuf *event_alloc(struct sl_ctx *ctx, bool big)

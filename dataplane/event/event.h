@@ -23,6 +23,8 @@
 
 #include <sluice/stage.h>
 
+#include "base/log.h"
+
 struct sl_event_pool_conf {
 	const char *name;
 	unsigned n_events;  /**< mbufs in the pool */
@@ -74,8 +76,9 @@ extern const struct sl_host sl_host_table;
 /** What the host callbacks find behind ctx->host_priv. */
 struct sl_ctx_host {
 	struct rte_mempool *pool;
-	uint64_t n_alloc_fail;	 /**< event_alloc calls that found the pool empty */
-	uint64_t n_unshare_drop; /**< input events lost because a private copy failed */
+	uint64_t n_alloc_fail;	       /**< event_alloc calls that found the pool empty */
+	uint64_t n_unshare_drop;       /**< input events lost because a private copy failed */
+	struct sl_log_limit log_limit; /**< host->log from this replica (data path) */
 };
 
 #endif

@@ -4,7 +4,8 @@
  * passes the event on, so the output shows which version handled each event. Built
  * three times from this file: version_tag_v1.so and version_tag_v2.so (tags "v1", "v2";
  * swappable for each other) and version_tag_v3_params.so (tag "v3", one more parameter:
- * a swap to it must be refused). `note: fail` makes init fail. Used by
+ * a swap to it must be refused). `note: fail` makes init fail; `note: log` logs a
+ * warning for every event (the data-path log limiter's test, control_logs.sh). Used by
  * tests/integration/control_swap.sh.
  */
 #include <errno.h>
@@ -37,8 +38,8 @@ static int version_tag_init(const struct sl_host *host, const struct sl_args *ar
 		snprintf(err->msg, sizeof(err->msg), "asked to fail (note: fail)");
 		return -EINVAL;
 	}
-	/* Any non-NULL conf: the tag is compiled in. */
-	*conf = (void *)VERSION_TAG;
+	/* The conf is the tag, compiled in; "log" as the note: log every event. */
+	*conf = (void *)(note && note->str && strcmp(note->str, "log") == 0 ? "log" : VERSION_TAG);
 	return 0;
 }
 
@@ -50,6 +51,8 @@ static void version_tag_process(const void *conf, struct sl_ctx *ctx, struct sl_
 
 		if (ev->data_len >= 2)
 			memcpy(rte_pktmbuf_mtod(ev, char *), VERSION_TAG, 2);
+		if (conf != (const void *)VERSION_TAG)
+			ctx->host->log(ctx, 4, "event %u of this burst", i);
 		sl_emit(out, 0, ev);
 	}
 	ctx->counters[0] += in->n;

@@ -3,10 +3,13 @@
 # (ts= level= comp= msg="...") and one JSON object with ts, level, comp and msg under
 # --log-format json; DPDK's own EAL messages come through the same stream (comp dpdk).
 # The per-node summary that follows the logs is not a log line and is cut off first.
+# Data-path logs are rate-limited: a plugin stage that logs a warning for every one of
+# 15,000 events (1.5 s) prints at most the burst plus the rate times the run's length, and says
+# how many it suppressed (docs/control.md, "Logs").
 set -u
 . "$(dirname "$0")/../lib/tap.sh"
 tap_need_sluice
-tap_plan 5
+tap_plan 7
 tap_tmpdir
 cd "$TMP" || exit 1
 cat >p.yaml <<'EOF'
@@ -52,4 +55,26 @@ tap_ok $? "every log line is a JSON object with ts, level, comp, msg; dpdk and r
 [ -s check.out ] && tap_diag "$(cat check.out)"
 "$SLUICE" run p.yaml --log-format yaml >/dev/null 2>bad.err
 tap_is "$?/$(grep -c 'takes logfmt or json' bad.err)" "2/1" "an unknown --log-format is a usage error"
+
+cp "$SLUICE_BUILD/plugins/testing/version_tag_v1.so" . && chmod 0644 version_tag_v1.so
+cat >flood.yaml <<'EOF'
+plugins: [./version_tag_v1.so]
+sources:
+  lines: { type: gen, count: 15000, rate: 10000 }
+stages:
+  noisy: { use: version_tag, inputs: [lines], note: log }
+sinks:
+  out: { type: file, inputs: [noisy], path: out.log, format: raw }
+EOF
+start=$(date +%s%N)
+timeout 60 "$SLUICE" run flood.yaml >/dev/null 2>flood.err
+rc=$?
+ms=$((($(date +%s%N) - start) / 1000000))
+# Burst 10, then 5 a second (log.h) over the 1.5 s the paced source takes.
+n=$(grep -c 'comp=noisy msg="event ' flood.err)
+limit=$((10 + 5 * (ms / 1000 + 1)))
+tap_ok $(( rc == 0 && n > 10 && n <= limit && $(wc -l <out.log) == 15000 ? 0 : 1 )) \
+	"a stage logging each of 15,000 events prints $n lines (10 < n <= $limit in $ms ms), all pass"
+grep -q 'comp=noisy msg="[0-9]* similar lines suppressed' flood.err
+tap_ok $? "suppressed lines are counted when the next one goes"
 tap_done
