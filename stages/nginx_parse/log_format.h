@@ -65,6 +65,11 @@ struct ngx_fmt {
 	struct ngx_fmt_item it[NGX_FMT_MAX_ITEMS];
 	char text[1024]; /* the literals, back to back */
 	uint32_t text_len;
+	/* The format is the combined format followed by more (a common "combined plus
+	 * $request_time"): the combined parser (parse.h) reads the line up to the user agent's
+	 * closing quote, and items from `tail` on (a literal starting with that quote) the
+	 * rest. 0: every item is matched here. */
+	uint32_t tail;
 };
 
 struct ngx_var_map {
@@ -188,6 +193,20 @@ static inline int ngx_fmt_compile(const char *fmt, struct ngx_fmt *f, uint32_t *
 			i = e;
 		}
 		f->n++;
+	}
+	/* Combined, then more: the combined format's items but its last literal ('"') are
+	 * the first items of f, and f's next item is a literal starting with '"'. */
+	if (len > strlen(NGX_FMT_COMBINED) &&
+	    memcmp(fmt, NGX_FMT_COMBINED, strlen(NGX_FMT_COMBINED)) == 0) {
+		uint32_t k = 0;
+
+		for (uint32_t j = 0; j < f->n; j++)
+			if (f->it[j].is_var && ++k == 9) { /* $http_user_agent */
+				if (j + 1 < f->n && !f->it[j + 1].is_var &&
+				    f->text[f->it[j + 1].off] == '"')
+					f->tail = j + 1;
+				break;
+			}
 	}
 	return 0;
 }
@@ -345,16 +364,25 @@ static inline int ngx_fmt_put(const struct ngx_fmt_item *it, const char *line, c
  * Match line (len bytes, no newline) against f, writing the record into w. Returns
  * SL_NGINX_OK or the reason, with *err_offset the byte offset of the first byte at fault.
  */
-static inline int ngx_fmt_parse_line(const struct ngx_fmt *f, const char *line, size_t len,
-				     struct sl_rec_writer *w, uint32_t *err_offset)
+static inline int ngx_fmt_parse_line_mask(const struct ngx_fmt *f, const char *line, size_t len,
+					  struct sl_rec_writer *w, uint32_t *err_offset,
+					  uint64_t fields)
 {
 	const char *p = line, *end = line + len;
+	uint32_t i = 0;
 	int rc;
 
 	/* As the combined parser: spaces and a '\r' at the end of a line are not data. */
 	while (end > line && (end[-1] == ' ' || end[-1] == '\r'))
 		end--;
-	for (uint32_t i = 0; i < f->n; i++) {
+	if (f->tail) {
+		/* The combined parser for the prefix (fields: the projection of its ten). */
+		rc = nginx_parse_line_rest(line, len, w, err_offset, fields, &p);
+		if (rc != SL_NGINX_OK)
+			return rc;
+		i = f->tail;
+	}
+	for (; i < f->n; i++) {
 		const struct ngx_fmt_item *it = &f->it[i];
 
 		if (!it->is_var) {
@@ -391,6 +419,12 @@ static inline int ngx_fmt_parse_line(const struct ngx_fmt *f, const char *line, 
 		return SL_NGINX_TOO_LARGE;
 	}
 	return SL_NGINX_OK;
+}
+
+static inline int ngx_fmt_parse_line(const struct ngx_fmt *f, const char *line, size_t len,
+				     struct sl_rec_writer *w, uint32_t *err_offset)
+{
+	return ngx_fmt_parse_line_mask(f, line, len, w, err_offset, SL_NGINX_ALL_FIELDS);
 }
 
 #endif

@@ -4,7 +4,9 @@
  * each line is matched: the code is in range, an error offset lies within the line, and a
  * record decodes as one map whose string values are bytes of the line. Every line is also
  * given to the combined parser (parse.h) and to the combined format compiled: when the
- * parser reads the line, the compiled format reads it too, with the same field values.
+ * parser reads the line, the compiled format reads it too, with the same field values. A
+ * format that is the combined one and more (read by the combined parser, then the rest)
+ * gives the same fields as the same format matched item by item.
  * Runs under libFuzzer (-Dfuzz=true) or replays tests/fuzz/corpus/nginx_log_format.
  */
 #include <stdint.h>
@@ -27,7 +29,7 @@ static void fuzz_check(int ok, const char *what)
 	}
 }
 
-static struct ngx_fmt fmt, combined;
+static struct ngx_fmt fmt, combined, generic;
 static uint8_t rec[16384], rec2[16384];
 
 /* One line through the compiled format f. */
@@ -92,8 +94,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fuzz_check(line != NULL, "malloc");
 		memcpy(line, p, n);
 		line[n] = '\0';
-		if (have_fmt)
-			fuzz_line(&fmt, line, n, rec, &r);
+		if (have_fmt && fuzz_line(&fmt, line, n, rec, &r) == SL_NGINX_OK && fmt.tail) {
+			/* Combined then more: the combined parser read the prefix; matching
+			 * every item instead (tail = 0) gives the same fields. */
+			struct sl_val k, a, b;
+			uint32_t pos = 0;
+
+			generic = fmt;
+			generic.tail = 0;
+			fuzz_check(fuzz_line(&generic, line, n, rec2, &r2) == SL_NGINX_OK,
+				   "the items read what the combined prefix and tail read");
+			while (sl_rec_next(r, &pos, &k, &a))
+				fuzz_check(
+					sl_rec_find(r2, k.s.p, k.s.len, &b) &&
+						a.raw_len == b.raw_len &&
+						memcmp(a.raw, b.raw, a.raw_len) == 0,
+					"same field values with and without the combined prefix");
+		}
 		sl_rec_begin(&w, rec2, sizeof(rec2));
 		if (nginx_parse_line(line, n, &w, &off, SL_NGINX_ALL_FIELDS) == SL_NGINX_OK) {
 			static const char *const keys[] = { SL_NGINX_FIELDS };

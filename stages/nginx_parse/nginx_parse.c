@@ -164,8 +164,8 @@ static void nginx_parse_process(const void *conf, struct sl_ctx *ctx, struct sl_
 			rc = nginx_parse_line(rte_pktmbuf_mtod(ev, const char *), raw_len, &w,
 					      &err_off, ctx->fields_mask);
 		else
-			rc = ngx_fmt_parse_line(conf, rte_pktmbuf_mtod(ev, const char *), raw_len,
-						&w, &err_off);
+			rc = ngx_fmt_parse_line_mask(conf, rte_pktmbuf_mtod(ev, const char *),
+						     raw_len, &w, &err_off, ctx->fields_mask);
 		cnt[rc]++;
 		if (rc == SL_NGINX_OK) {
 			rec_len = sl_rec_end(&w);

@@ -382,9 +382,12 @@ static inline uint8_t *nginx_put_uint(uint8_t *o, uint64_t v)
  * full either way, so errors do not depend on it). Returns SL_NGINX_OK, or an error code
  * with *err_offset set to the byte offset in line where parsing failed (len for
  * SL_NGINX_TOO_LARGE, where w is marked overflowed). On error w is left unchanged.
+ * nginx_parse_line_rest with rest != NULL parses a line that starts with the combined format
+ * and goes on (log_format: combined then more): it does not check what follows the user
+ * agent and sets *rest to the agent's closing quote.
  */
-static inline int nginx_parse_line(const char *line, size_t len, struct sl_rec_writer *w,
-				   uint32_t *err_offset, uint64_t fields)
+static inline int nginx_parse_line_rest(const char *line, size_t len, struct sl_rec_writer *w,
+					uint32_t *err_offset, uint64_t fields, const char **rest)
 {
 	const char *end = line + len, *p = line, *q;
 	const char *user, *time, *req, *sp1, *sp2, *req_end, *ref, *ref_end, *ua, *ua_end;
@@ -510,9 +513,12 @@ static inline int nginx_parse_line(const char *line, size_t len, struct sl_rec_w
 		p = end;
 		goto bad_quote;
 	}
-	for (p = ua_end + 1; p < end; p++)
-		if (*p != ' ' && *p != '\r')
-			goto trailing;
+	if (rest)
+		*rest = ua_end; /* the caller parses what follows, from the closing quote */
+	else
+		for (p = ua_end + 1; p < end; p++)
+			if (*p != ' ' && *p != '\r')
+				goto trailing;
 
 	/* The strings are disjoint parts of the line, each with a header of at most 5 bytes;
 	 * the exact size is only worked out when that bound does not fit. */
@@ -602,6 +608,12 @@ bad_quote:
 trailing:
 	*err_offset = (uint32_t)(p - line);
 	return SL_NGINX_TRAILING;
+}
+
+static inline int nginx_parse_line(const char *line, size_t len, struct sl_rec_writer *w,
+				   uint32_t *err_offset, uint64_t fields)
+{
+	return nginx_parse_line_rest(line, len, w, err_offset, fields, NULL);
 }
 
 #endif
