@@ -45,7 +45,7 @@ sinks:
 YAML
 
 run_sluice() {
-	flock /tmp/sluice-bench.lock timeout -s INT "$SECONDS_RUN" "$SLUICE" run "$OUT/p.yaml" -q \
+	timeout -s INT "$SECONDS_RUN" "$SLUICE" run "$OUT/p.yaml" -q \
 		--stats-json "$OUT/s.json" -- -l 1 >/dev/null 2>"$OUT/sluice.err" || true
 	python3 - "$OUT/s.json" <<'PY'
 import json, sys
@@ -60,11 +60,12 @@ PY
 run_testpmd() {
 	rm -f "$OUT/tp.in"
 	mkfifo "$OUT/tp.in"
-	flock /tmp/sluice-bench.lock dpdk-testpmd -l 0,1 --no-pci --in-memory --vdev net_null0 \
+	dpdk-testpmd -l 0,1 --no-pci --in-memory --vdev net_null0 \
 		--vdev net_null1 -- -i --forward-mode=io --nb-cores=1 <"$OUT/tp.in" >"$OUT/tp.out" 2>&1 &
 	local tp=$!
 	exec 3>"$OUT/tp.in"
-	for _ in $(seq 300); do grep -q "testpmd>" "$OUT/tp.out" && break; sleep 0.1; done
+	for _ in $(seq 600); do grep -q "testpmd>" "$OUT/tp.out" && break; sleep 0.1; done
+	grep -q "testpmd>" "$OUT/tp.out" || { echo "bench: testpmd did not start" >&2; exit 1; }
 	local t0 t1
 	t0=$(date +%s%N)
 	echo start >&3
@@ -88,7 +89,12 @@ echo "# sluice: $SLUICE ($(git -C "$SRC" rev-parse --short HEAD)); ${SECONDS_RUN
 for r in $(seq "$ROUNDS"); do
 	if [ $((r % 2)) -eq 1 ]; then order="sluice testpmd"; else order="testpmd sluice"; fi
 	for w in $order; do
+		# The lock for the whole run (testpmd must not wait for it behind its prompt).
+		exec 9>/tmp/sluice-bench.lock
+		flock 9
 		v=$(run_$w)
+		flock -u 9
+		exec 9>&-
 		echo "$v" >>"$OUT/$w.txt"
 		echo "round $r $w ${v} Mpps"
 	done
