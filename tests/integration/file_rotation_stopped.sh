@@ -156,7 +156,7 @@ for _ in $(seq 20); do
 	[ "$(stat -c %i logs/app.log)" = "$old" ] && { reused=yes; break; }
 	mv logs/app.log "logs/hold.$RANDOM"
 done
-python3 "$PY" write . 1.5 $RATE 100 >writer.out 2>&1 &
+python3 "$PY" write . 1 $RATE 100 >writer.out 2>&1 &
 W=$!
 start run2.log
 wait "$W"
@@ -183,9 +183,9 @@ truncate -s 5G logs/big.log
 echo >>logs/big.log
 start run1.log
 started run1.log
-python3 "$PY" write . 2.0 $RATE 100 big.log >writer.out 2>&1 &
+python3 "$PY" write . 1.5 $RATE 100 big.log >writer.out 2>&1 &
 W=$!
-sleep 1
+sleep 0.7
 stop KILL 2>/dev/null
 start run2.log
 wait "$W"
