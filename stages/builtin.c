@@ -29,6 +29,8 @@ extern const struct sl_stage_desc sl_stage_pkt_filter;
 extern const struct sl_stage_desc sl_stage_udp_payload;
 extern const struct sl_stage_desc sl_stage_flow_count;
 extern const struct sl_stage_desc sl_stage_bpf_filter;
+extern const struct sl_stage_desc sl_stage_json_encode;
+extern const struct sl_stage_desc sl_stage_msgpack_encode;
 
 /* One stage per line. */
 /* clang-format off */
@@ -52,6 +54,8 @@ const struct sl_stage_desc *const sl_builtin_stages[] = {
 	&sl_stage_udp_payload,
 	&sl_stage_flow_count,
 	&sl_stage_bpf_filter,
+	&sl_stage_json_encode,
+	&sl_stage_msgpack_encode,
 	NULL,
 };
 /* clang-format on */
