@@ -26,6 +26,8 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
+#include "../aggregate/event_time.h"
+
 enum expr_op {
 	OP_CONST = 0, /* push consts[a] */
 	OP_FIELD,     /* push the value of paths[a] */
@@ -52,7 +54,8 @@ enum expr_op {
 	OP_CONTAINS, /* ... holding s */
 	OP_LOWER,    /* top = top with A-Z lowered, in string buffer a */
 	OP_UPPER,
-	OP_LEN, /* top = bytes of a string, elements of an array or map */
+	OP_LEN,	     /* top = bytes of a string, elements of an array or map */
+	OP_EPOCH_NS, /* top = a time string (nginx $time_local, RFC 3339) as epoch ns */
 	/* push (paths[a] cmp consts[b]): `field OP literal` fused, the usual condition */
 	OP_FIELD_CMP,
 };
@@ -621,6 +624,7 @@ static enum sl_expr_kind expr_parse_call(struct expr_parser *ps, unsigned depth)
 		{ "lower", OP_LOWER, 1, SL_EXPR_KIND_STR },
 		{ "upper", OP_UPPER, 1, SL_EXPR_KIND_STR },
 		{ "len", OP_LEN, 1, SL_EXPR_KIND_NUM },
+		{ "epoch_ns", OP_EPOCH_NS, 1, SL_EXPR_KIND_NUM },
 	};
 	size_t name_off = ps->tok_off, name_len = ps->tok_len, open;
 	uint32_t f, n = 0;
@@ -631,7 +635,8 @@ static enum sl_expr_kind expr_parse_call(struct expr_parser *ps, unsigned depth)
 			break;
 	if (f == sizeof(fns) / sizeof(fns[0])) {
 		expr_fail(ps, name_off,
-			  "unknown function '%.*s' (prefix, suffix, contains, lower, upper, len)",
+			  "unknown function '%.*s' (prefix, suffix, contains, lower, upper, len, "
+			  "epoch_ns)",
 			  (int)name_len, ps->src + name_off);
 		return SL_EXPR_KIND_ANY;
 	}
@@ -655,10 +660,10 @@ static enum sl_expr_kind expr_parse_call(struct expr_parser *ps, unsigned depth)
 				  fns[f].n_args, fns[f].n_args == 1 ? "" : "s");
 			return SL_EXPR_KIND_ANY;
 		}
-		if (fns[f].op == OP_LEN) {
+		if (fns[f].op == OP_LEN || fns[f].op == OP_EPOCH_NS) {
 			if (k != SL_EXPR_KIND_ANY && k != SL_EXPR_KIND_STR) {
-				expr_fail(ps, arg_off, "len() needs a string or a field, got %s",
-					  sl_expr_kind_name(k));
+				expr_fail(ps, arg_off, "%s() needs a string or a field, got %s",
+					  fns[f].name, sl_expr_kind_name(k));
 				return SL_EXPR_KIND_ANY;
 			}
 		} else if (!expr_want(ps, k, KIND_BIT(STR), arg_off, fns[f].name, "")) {
@@ -1755,6 +1760,17 @@ void sl_expr_eval(const struct sl_expr *e, struct sl_rec rec, unsigned lcore,
 			} else if (t->type == SL_EXPR_OTHER && expr_count(t, &n)) {
 				t->type = SL_EXPR_INT;
 				t->i = n;
+			} else {
+				t->type = SL_EXPR_MISSING;
+			}
+			break;
+		}
+		case OP_EPOCH_NS: {
+			int64_t ns;
+
+			if (t->type == SL_EXPR_STR && sl_agg_time_parse(t->s.p, t->s.len, &ns)) {
+				t->type = SL_EXPR_INT;
+				t->i = ns;
 			} else {
 				t->type = SL_EXPR_MISSING;
 			}

@@ -333,6 +333,13 @@ static const struct value_case value_cases[] = {
 	{ "len(status)", "missing" },
 	{ "len(nope)", "missing" },
 	{ "len(path) * 2 + 1", "i:23" },
+	/* epoch_ns: expected values from Python (calendar.timegm of the UTC time tuple) */
+	{ "epoch_ns('10/Oct/2023:13:55:36 +0200')", "i:1696938936000000000" },
+	{ "epoch_ns('2023-10-10T11:55:36.25Z')", "i:1696938936250000000" },
+	{ "epoch_ns('31/Dec/1969:23:59:59 -0130')", "i:5399000000000" },
+	{ "epoch_ns('10/Oct/2023:13:55:36')", "missing" },
+	{ "epoch_ns(path)", "missing" },
+	{ "epoch_ns(status)", "missing" },
 	{ "lower(http.req.method) == 'put' and len(q) == 9", "b:true" },
 	/* regular expressions */
 	{ "agent matches 'Firefox/[0-9]+'", "b:true" },
@@ -486,6 +493,7 @@ static const struct error_case error_cases[] = {
 	{ "prefix(1, 'a')", 7, "prefix needs strings, got a number" },
 	{ "lower(x == 1)", 6, "lower needs strings, got true/false" },
 	{ "len(5)", 4, "len() needs a string or a field, got a number" },
+	{ "epoch_ns(5)", 9, "epoch_ns() needs a string or a field, got a number" },
 	{ "5 =~ 'a'", 2, "a regular expression match needs strings, got a number" },
 	/* functions, lists, regexes */
 	{ "foo(x)", 0, "unknown function 'foo'" },

@@ -48,6 +48,7 @@ stages:
       proto: "lower(protocol)"
       method: "upper(method)"
       plen: "len(path) * 2 - 1"
+      ts: "epoch_ns(time)"
       none: "bytes / 0"
   mask:
     use: redact
@@ -74,7 +75,7 @@ timeout 120 "$SLUICE" run p.yaml -q --stats-json s.json
 tap_is "$?" 0 "pipeline with filter, route (first, all), set and redact exits 0"
 
 python3 - in.log s.json > check.out <<'PY'
-import json, re, sys
+import calendar, datetime, json, re, sys
 rx = re.compile(r'^([0-9a-fA-F.:]{1,45}) - (\S+) \[([^\]]{26})\] "(\S+) (\S+) (\S+)" ([1-5][0-9][0-9]) (-|[0-9]+) "((?:[^"\\]|\\.)*)" "((?:[^"\\]|\\.)*)"[ \r]*$')
 recs = []
 for line in open(sys.argv[1], encoding="latin-1"):
@@ -134,8 +135,10 @@ want = []
 for r in recs:
     o = dict(r)
     o["method"] = r["method"].upper()
+    t = datetime.datetime.strptime(r["time"], "%d/%b/%Y:%H:%M:%S %z")
     o.update({"kb": r["bytes"] / 1024, "rest": r["bytes"] % 1000 - 500, "ok": r["status"] < 400,
-              "proto": r["protocol"].lower(), "plen": len(r["path"]) * 2 - 1})
+              "proto": r["protocol"].lower(), "plen": len(r["path"]) * 2 - 1,
+              "ts": calendar.timegm(t.utctimetuple()) * 10**9})
     want.append(o)
 got = load("calc.jsonl")
 report("set", got, want)
