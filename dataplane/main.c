@@ -90,6 +90,8 @@ static void usage(FILE *f)
 		"                          the bill of the last run in a ledger (`ledger: PATH`):\n"
 		"                          per node events, busy and held core-seconds, cycles\n"
 		"                          per event, cost per million events at P per core-hour\n"
+		"  scale STAGE N|auto      pin an autoscaled stage (scale:) of a running sluice\n"
+		"                          to N replicas, or give it back to the autoscaler\n"
 		"  swap STAGE PLUGIN.so    replace a plugin stage's code in a running sluice\n"
 		"                          (same parameters, outputs and counters; no event lost)\n"
 		"  reload [PIPELINE]       apply a changed pipeline file (default: the running\n"
@@ -730,6 +732,13 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		return sl_ctl_cli_live(c.socket, "swap", c.file, c.arg2);
+	}
+	if (strcmp(c.cmd, "scale") == 0) {
+		if (!c.file || !c.arg2) {
+			fprintf(stderr, "sluice scale: usage: sluice scale STAGE N|auto\n");
+			return 2;
+		}
+		return sl_ctl_cli_scale(c.socket, c.file, c.arg2);
 	}
 	if (strcmp(c.cmd, "reload") == 0) {
 		if (c.arg2) {

@@ -491,6 +491,47 @@ out:
 	return rc;
 }
 
+/* ---- scale ---- */
+
+int sl_ctl_cli_scale(const char *socket_arg, const char *node, const char *count)
+{
+	char path[512], req[512], *end;
+	struct sl_jr_val v;
+	char *line = NULL, name[SL_CTL_NAME_MAX * 2 + 8];
+	long n = strcmp(count, "auto") == 0 ? -1 : strtol(count, &end, 10);
+	int fd, rc;
+
+	if (n != -1 && (!count[0] || *end || n < 0 || n > SL_CTL_SCALE_MAX)) {
+		fprintf(stderr, "sluice scale: '%s': expected a replica count (0 to %d) or auto\n",
+			count, SL_CTL_SCALE_MAX);
+		return 2;
+	}
+	if (strlen(node) > SL_CTL_NAME_MAX || strpbrk(node, "\"\\")) {
+		fprintf(stderr, "sluice scale: '%s': not a node name\n", node);
+		return 2;
+	}
+	snprintf(name, sizeof(name), "%s", node);
+	if (n < 0)
+		snprintf(req, sizeof(req),
+			 "{\"v\":%d,\"cmd\":\"scale\",\"node\":\"%s\",\"replicas\":\"auto\"}",
+			 SL_CTL_VERSION, name);
+	else
+		snprintf(req, sizeof(req),
+			 "{\"v\":%d,\"cmd\":\"scale\",\"node\":\"%s\",\"replicas\":%ld}",
+			 SL_CTL_VERSION, name, n);
+	fd = cli_open(socket_arg, path, sizeof(path));
+	if (fd < 0)
+		return 1;
+	rc = cli_request(fd, path, req, &v, &line);
+	if (rc == 0)
+		printf("%s: %s\n", node, n < 0 ? "autoscaled" : "pinned");
+	if (line)
+		sl_jr_free(&v);
+	free(line);
+	close(fd);
+	return rc == 0 ? 0 : 1;
+}
+
 /* ---- swap and reload ---- */
 
 static void cli_json_str(FILE *f, const char *s)

@@ -75,6 +75,8 @@ int sl_ctl_cli_top(const char *socket_arg, double interval_s, unsigned count);
 /* `sluice tap NODE[.OUTPUT]`: print sampled events as JSON lines until limit, the end of
  * the pipeline or SIGINT. */
 int sl_ctl_cli_tap(const char *socket_arg, const char *target, int64_t limit, double rate);
+/* `sluice scale STAGE N|auto`: pin an autoscaled stage's replicas, or release the pin. */
+int sl_ctl_cli_scale(const char *socket_arg, const char *node, const char *count);
 /* `sluice swap STAGE PLUGIN.so` (cmd "swap") and `sluice reload [FILE]` (cmd "reload",
  * node NULL): send the file as an absolute path, print what was applied. */
 int sl_ctl_cli_live(const char *socket_arg, const char *cmd, const char *node, const char *file);

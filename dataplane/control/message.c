@@ -505,6 +505,7 @@ static const struct {
 	[SL_CTL_CMD_TAP] = { "tap", true },
 	[SL_CTL_CMD_SWAP] = { "swap", true },
 	[SL_CTL_CMD_RELOAD] = { "reload", true },
+	[SL_CTL_CMD_SCALE] = { "scale", true },
 };
 
 const char *sl_ctl_cmd_name(enum sl_ctl_cmd cmd)
@@ -538,11 +539,43 @@ static int ctl_field_type(const char *key, const struct sl_jr_val *v, enum sl_jr
 	return -EINVAL;
 }
 
+/* scale: "node" and "replicas" (an integer to pin, or "auto") are required. */
+static int ctl_decode_scale(const struct sl_jr_val *root, struct sl_ctl_request *req, char *err,
+			    size_t err_len)
+{
+	const struct sl_jr_val *r = sl_jr_get(root, "replicas");
+
+	if (req->cmd != SL_CTL_CMD_SCALE) {
+		if (r) {
+			snprintf(err, err_len, "field 'replicas': only for scale");
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (!req->has_node || !r) {
+		snprintf(err, err_len,
+			 "scale: fields 'node' (the stage) and 'replicas' (a count or \"auto\") "
+			 "are required");
+		return -EINVAL;
+	}
+	if (r->type == SL_JR_STR && r->len == 4 && memcmp(r->s, "auto", 4) == 0) {
+		req->replicas = -1;
+		return 0;
+	}
+	if (r->type != SL_JR_INT || r->i < 0 || r->i > SL_CTL_SCALE_MAX) {
+		snprintf(err, err_len, "field 'replicas': must be from 0 to %d or \"auto\"",
+			 SL_CTL_SCALE_MAX);
+		return -EINVAL;
+	}
+	req->replicas = (int32_t)r->i;
+	return 0;
+}
+
 int sl_ctl_request_decode(const char *buf, size_t len, struct sl_ctl_request *req, char *err,
 			  size_t err_len)
 {
-	static const char *const fields[] = { "v",	"cmd",	 "id",	 "node",
-					      "output", "limit", "rate", "path" };
+	static const char *const fields[] = { "v",     "cmd",  "id",   "node",	  "output",
+					      "limit", "rate", "path", "replicas" };
 	const struct sl_jr_val *v, *cmd, *id, *node, *output, *limit, *rate, *path;
 	struct sl_jr_val root;
 	char show[64];
@@ -584,7 +617,7 @@ int sl_ctl_request_decode(const char *buf, size_t len, struct sl_ctl_request *re
 		if (f == SL_ARRAY_SIZE(fields)) {
 			snprintf(err, err_len,
 				 "unknown field '%s' (fields: v, cmd, id, node, output, limit, "
-				 "rate, path)",
+				 "rate, path, replicas)",
 				 ctl_show(root.keys[i], strlen(root.keys[i]), show, sizeof(show)));
 			goto out;
 		}
@@ -639,8 +672,10 @@ int sl_ctl_request_decode(const char *buf, size_t len, struct sl_ctl_request *re
 			goto out;
 		}
 		if (req->cmd != SL_CTL_CMD_STATS && req->cmd != SL_CTL_CMD_NODES &&
-		    req->cmd != SL_CTL_CMD_TAP && req->cmd != SL_CTL_CMD_SWAP) {
-			snprintf(err, err_len, "field 'node': only for stats, nodes, tap and swap");
+		    req->cmd != SL_CTL_CMD_TAP && req->cmd != SL_CTL_CMD_SWAP &&
+		    req->cmd != SL_CTL_CMD_SCALE) {
+			snprintf(err, err_len,
+				 "field 'node': only for stats, nodes, tap, swap and scale");
 			goto out;
 		}
 		memcpy(req->node, node->s, node->len + 1);
@@ -722,6 +757,8 @@ int sl_ctl_request_decode(const char *buf, size_t len, struct sl_ctl_request *re
 		}
 		req->rate = r;
 	}
+	if (ctl_decode_scale(&root, req, err, err_len) < 0)
+		goto out;
 	rc = 0;
 out:
 	sl_jr_free(&root);

@@ -63,6 +63,7 @@ enum sl_ctl_cmd {
 	SL_CTL_CMD_TAP,
 	SL_CTL_CMD_SWAP,
 	SL_CTL_CMD_RELOAD,
+	SL_CTL_CMD_SCALE,
 	SL_CTL_CMD_N,
 };
 
@@ -81,7 +82,11 @@ struct sl_ctl_request {
 	/* swap (required: the plugin) and reload (optional: the pipeline file) */
 	bool has_path;
 	char path[SL_CTL_PATH_MAX + 1]; /* "path": absolute, as the client resolved it */
+	/* scale: "replicas": N (pin, 0 .. SL_CTL_SCALE_MAX) or "auto" (-1) */
+	int32_t replicas;
 };
+
+#define SL_CTL_SCALE_MAX 64 /* the most `scale: max` allows (config.h) */
 
 #define SL_CTL_TAP_LIMIT_DEFAULT 100
 #define SL_CTL_TAP_LIMIT_MAX	 1000000

@@ -140,11 +140,12 @@ static void test_request_ok(void **state)
 	for (int c = 0; c < SL_CTL_CMD_N; c++) {
 		char req[64];
 
-		/* tap needs a node, swap a node and a plugin path */
+		/* tap needs a node, swap a node and a plugin path, scale a node and a count */
 		snprintf(req, sizeof(req), "{\"v\":1,\"cmd\":\"%s\"%s}", sl_ctl_cmd_name(c),
-			 c == SL_CTL_CMD_TAP	? ",\"node\":\"n\""
-			 : c == SL_CTL_CMD_SWAP ? ",\"node\":\"n\",\"path\":\"/p.so\""
-						: "");
+			 c == SL_CTL_CMD_TAP	 ? ",\"node\":\"n\""
+			 : c == SL_CTL_CMD_SWAP	 ? ",\"node\":\"n\",\"path\":\"/p.so\""
+			 : c == SL_CTL_CMD_SCALE ? ",\"node\":\"n\",\"replicas\":2"
+						 : "");
 		assert_int_equal(decode(req, &r, err), 0);
 		assert_int_equal(r.cmd, c);
 	}
@@ -229,21 +230,31 @@ static void test_request_errors(void **state)
 	request_bad("{\"v\":2,\"cmd\":\"stats\"}",
 		    "unsupported protocol version 2 (this server speaks 1)");
 	request_bad("{\"v\":1,\"cmd\":\"stats\",\"colour\":1}",
-		    "unknown field 'colour' (fields: v, cmd, id, node, output, limit, rate, path)");
+		    "unknown field 'colour' (fields: v, cmd, id, node, output, limit, rate, path, "
+		    "replicas)");
 	request_bad("{\"v\":1,\"cmd\":\"stats\",\"cmd\":\"nodes\"}", "duplicate field 'cmd'");
 	request_bad(
 		"{\"v\":1,\"cmd\":\"reboot\"}",
 		"unknown command 'reboot' (commands: ping, version, nodes, stats, stop, tap, swap, "
-		"reload)");
+		"reload, scale)");
+	request_bad("{\"v\":1,\"cmd\":\"scale\",\"node\":\"n\"}",
+		    "scale: fields 'node' (the stage) and 'replicas' (a count or \"auto\") are "
+		    "required");
+	request_bad("{\"v\":1,\"cmd\":\"scale\",\"node\":\"n\",\"replicas\":65}",
+		    "field 'replicas': must be from 0 to 64 or \"auto\"");
+	request_bad("{\"v\":1,\"cmd\":\"scale\",\"node\":\"n\",\"replicas\":\"many\"}",
+		    "field 'replicas': must be from 0 to 64 or \"auto\"");
+	request_bad("{\"v\":1,\"cmd\":\"stats\",\"replicas\":1}",
+		    "field 'replicas': only for scale");
 	request_bad(
 		"{\"v\":1,\"cmd\":\"st\\u0000ats\"}",
 		"unknown command 'st?ats' (commands: ping, version, nodes, stats, stop, tap, swap, "
-		"reload)");
+		"reload, scale)");
 	request_bad("{\"v\":1,\"cmd\":\"stats\",\"id\":-1}", "field 'id': must be from 0 to 2^53");
 	request_bad("{\"v\":1,\"cmd\":\"stats\",\"node\":\"\"}",
 		    "field 'node': must be a node name of 1 to 128 bytes");
 	request_bad("{\"v\":1,\"cmd\":\"ping\",\"node\":\"a\"}",
-		    "field 'node': only for stats, nodes, tap and swap");
+		    "field 'node': only for stats, nodes, tap, swap and scale");
 	request_bad("{\"v\":1,\"cmd\":\"swap\",\"node\":\"a\"}",
 		    "swap: fields 'node' (the stage) and 'path' (the plugin) are required");
 	request_bad("{\"v\":1,\"cmd\":\"swap\",\"path\":\"/a.so\"}",

@@ -662,6 +662,16 @@ static void ctl_dispatch(struct sl_control *c, struct ctl_conn *k, const struct 
 	if ((req->cmd == SL_CTL_CMD_SWAP || req->cmd == SL_CTL_CMD_RELOAD) &&
 	    ctl_live_change(c, k, req, &live_msg) < 0)
 		return;
+	if (req->cmd == SL_CTL_CMD_SCALE) {
+		char msg[SL_CTL_NAME_MAX + 160];
+
+		if (sl_pipeline_scale(c->p, (uint32_t)only, req->replicas, msg, sizeof(msg)) < 0) {
+			ctl_error(c, k, req, msg, false);
+			return;
+		}
+		SL_NOTICE("control", "scale %s: %s", req->node,
+			  req->replicas < 0 ? "auto" : "pinned");
+	}
 	f = open_memstream(&buf, &len);
 	if (!f) {
 		free(live_msg);
@@ -699,6 +709,14 @@ static void ctl_dispatch(struct sl_control *c, struct ctl_conn *k, const struct 
 		 * thread blocks the signal, so another thread takes it. */
 		kill(getpid(), SIGTERM);
 		fputs("{\"stopping\":true}", f);
+		break;
+	case SL_CTL_CMD_SCALE:
+		fputs("{\"node\":", f);
+		ctl_json_str(f, req->node);
+		if (req->replicas < 0)
+			fputs(",\"replicas\":\"auto\"}", f);
+		else
+			fprintf(f, ",\"replicas\":%d}", (int)req->replicas);
 		break;
 	case SL_CTL_CMD_SWAP:
 	case SL_CTL_CMD_RELOAD:

@@ -1446,7 +1446,9 @@ static bool scale_apply(struct sl_pipeline *p, struct rt_node *n, uint32_t targe
 			struct rt_replica *r = &n->replicas[k];
 			uint32_t m = mode_of(r);
 
-			if (m == RM_DRAIN) {
+			if (m == RM_DRAIN || (m == RM_STANDBY && !standby_busy)) {
+				/* A standby with nothing queued is started here (a pin, or
+				 * arrivals it has not seen yet): no second replica for it. */
 				if (__atomic_compare_exchange_n(&r->mode, &m, RM_RUN, false,
 								__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 					running++;
