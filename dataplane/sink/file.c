@@ -55,6 +55,7 @@
 #define FILE_SINK_SYNC_TAG	 (1ull << 63) /* user_data of an fsync: tag | events it covers */
 #define FILE_SINK_RETRY_MS	 200	      /* disk full: retry the stalled writes this often */
 #define FILE_SINK_FULL_GIVE_UP_S 60	      /* disk full at the final flush: wait at most this */
+#define FILE_SINK_MAX_AGE_US	 1000	      /* a buffer filling for this long is written */
 
 enum file_sink_fsync {
 	FSYNC_NONE = 0,
@@ -93,7 +94,9 @@ struct file_sink {
 	uint32_t rotate_seq;
 	struct io_uring ring;
 	struct wbuf bufs[FILE_SINK_BUFS];
-	uint32_t cur; /* buffer being filled, or FILE_SINK_NONE */
+	uint32_t cur;	      /* buffer being filled, or FILE_SINK_NONE */
+	uint64_t cur_tsc;     /* when it was taken */
+	uint64_t max_age_tsc; /* FILE_SINK_MAX_AGE_US */
 	uint32_t n_inflight;
 	uint64_t next_off;
 	int err; /* first write error, -errno */
@@ -447,6 +450,7 @@ static struct wbuf *file_sink_buf(struct file_sink *s)
 				s->bufs[i].state = WBUF_FILLING;
 				s->bufs[i].len = 0;
 				s->bufs[i].ev_start = s->n_taken;
+				s->cur_tsc = rte_rdtsc();
 				return &s->bufs[i];
 			}
 		}
@@ -512,10 +516,14 @@ static uint16_t file_sink_write(void *self, struct rte_mbuf **ev, uint16_t n)
 		rte_pktmbuf_free_bulk(ev, i);
 	/* A short burst means the input ring ran dry: write what is buffered now rather than
 	 * at the runtime's next periodic flush (100 ms), so a followed line reaches the file
-	 * within a worker loop (perf/bench-file-latency.sh: p99 100 ms -> under 1 ms at 100 k
-	 * lines/s). Full bursts (throughput) still fill whole buffers. every_batch syncs each
-	 * write: there, a short burst waits while a write or sync is in flight (group commit). */
-	if (n < SL_BURST_MAX && i == n && s->cur != FILE_SINK_NONE &&
+	 * within a worker loop (perf/bench-file-latency.sh: p99 100 ms -> about 2 ms at 100 k
+	 * lines/s). A sink that lags behind its input sees only full bursts: it writes a buffer
+	 * once it has been filling for FILE_SINK_MAX_AGE_US (at 10 MB/s a 1 MiB buffer would
+	 * take 100 ms to fill). Full bursts at full speed still fill whole buffers. every_batch
+	 * syncs each write: there, this waits while a write or sync is in flight (group
+	 * commit). */
+	if (i == n && s->cur != FILE_SINK_NONE &&
+	    (n < SL_BURST_MAX || rte_rdtsc() - s->cur_tsc >= s->max_age_tsc) &&
 	    (s->fsync_mode != FSYNC_EVERY_BATCH || (s->n_inflight == 0 && s->n_sync_inflight == 0)))
 		file_sink_submit_cur(s);
 	return i;
@@ -736,6 +744,7 @@ static int file_sink_create(const struct sl_args *args, const struct sl_io_env *
 	s->fd = -1;
 	s->cur = FILE_SINK_NONE;
 	s->tsc_hz = rte_get_tsc_hz();
+	s->max_age_tsc = s->tsc_hz / 1000000 * FILE_SINK_MAX_AGE_US;
 	s->fmt = (enum sl_sink_format)fmt;
 	s->meta_offset = env->meta_offset;
 	s->fsync_mode = (uint8_t)file_sink_fsync_parse(fs);
