@@ -1,6 +1,8 @@
 /*
  * Sluice's commands in DPDK telemetry (docs/control.md), so `dpdk-telemetry.py` shows the
- * stages next to the ethdev stats: /sluice/info, /sluice/nodes and /sluice/stats,NODE.
+ * stages next to the ethdev stats: /sluice/info, /sluice/nodes, /sluice/stats,NODE and
+ * /sluice/edges (every edge with the depth and capacity of the ring it feeds, as
+ * FROM/TO/queued and FROM/TO/ring_capacity: telemetry dicts nest arrays, not dicts).
  * Registered once per process by sl_control_start; the callbacks run on DPDK's telemetry
  * thread and read the live counters of the control's pipeline under tel_lock, which
  * sl_control_stop takes to detach it (registrations cannot be undone, so afterwards the
@@ -77,6 +79,40 @@ static int tel_stats(struct sl_control *c, const char *params, struct rte_tel_da
 	return -EINVAL;
 }
 
+/* A telemetry dict key: only letters, digits, '_' and '/' are allowed. */
+static void tel_key(char *key, size_t len, const char *from, const char *to, const char *what)
+{
+	snprintf(key, len, "%s/%s/%s", from, to, what);
+	for (char *p = key; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '_' || *p == '/'))
+			*p = *p == '.' ? '/' : '_';
+}
+
+/* Every edge "from[.output] -> to" as FROM[/OUTPUT]/TO/queued and .../ring_capacity: the
+ * depth and size of the consumer's input ring(s), which all its inputs share. */
+static int tel_edges(struct sl_control *c, const char *params, struct rte_tel_data *d)
+{
+	char key[RTE_TEL_MAX_STRING_LEN];
+
+	rte_tel_data_start_dict(d);
+	for (uint32_t i = 0; i < sl_pipeline_n_nodes(c->p) && i < c->cfg->n_nodes; i++) {
+		const struct sl_config_node *cn = &c->cfg->nodes[i];
+		struct sl_node_stats s;
+
+		if (cn->n_inputs == 0)
+			continue;
+		sl_pipeline_node_stats(c->p, i, &s);
+		for (uint32_t k = 0; k < cn->n_inputs; k++) {
+			tel_key(key, sizeof(key), cn->inputs[k].text, cn->name, "queued");
+			rte_tel_data_add_dict_u64(d, key, s.queued);
+			tel_key(key, sizeof(key), cn->inputs[k].text, cn->name, "ring_capacity");
+			rte_tel_data_add_dict_u64(d, key, s.ring_capacity);
+		}
+	}
+	return 0;
+}
+
 /* Run one command against the attached control; -ENODEV when none is (after the run).
  * A negative return makes DPDK answer null. */
 static int tel_run(int (*fn)(struct sl_control *, const char *, struct rte_tel_data *),
@@ -105,6 +141,11 @@ static int tel_cb_stats(const char *cmd, const char *params, struct rte_tel_data
 	return tel_run(tel_stats, params, d);
 }
 
+static int tel_cb_edges(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	return tel_run(tel_edges, params, d);
+}
+
 void sl_control_telemetry_attach(struct sl_control *c)
 {
 	pthread_mutex_lock(&tel_lock);
@@ -118,7 +159,10 @@ void sl_control_telemetry_attach(struct sl_control *c)
 					       "Names of the pipeline's nodes. No parameters") <
 			    0 ||
 		    rte_telemetry_register_cmd("/sluice/stats", tel_cb_stats,
-					       "Counters of one node. Parameter: node name") < 0)
+					       "Counters of one node. Parameter: node name") < 0 ||
+		    rte_telemetry_register_cmd("/sluice/edges", tel_cb_edges,
+					       "Edges with their ring depth and capacity. No "
+					       "parameters") < 0)
 			SL_WARN("control", "cannot register the telemetry commands");
 	}
 	pthread_mutex_unlock(&tel_lock);

@@ -5,11 +5,12 @@
 # Sluice's commands sit next to DPDK's own: / lists /sluice/info, /sluice/nodes and
 # /sluice/stats beside /eal/params; nodes lists the pipeline's nodes; stats,NODE gives a
 # node's counters, with the source's generated count growing while a gen source runs;
-# an unknown node is an error reply, not a crash.
+# an unknown node is an error reply, not a crash; /sluice/edges lists every edge (from the
+# pipeline file) with its ring's depth within its capacity.
 set -u
 . "$(dirname "$0")/../lib/tap.sh"
 tap_need_sluice
-tap_plan 6
+tap_plan 7
 tap_tmpdir
 cd "$TMP" || exit 1
 PREFIX=sl-tel-$$
@@ -65,18 +66,21 @@ time.sleep(1)
 out["stats2"] = cmd("/sluice/stats,lines")
 out["parse"] = cmd("/sluice/stats,parse")
 out["ghost"] = cmd("/sluice/stats,ghost")
+out["edges"] = cmd("/sluice/edges")
 print(json.dumps(out))
 PY
 tap_ok $? "a telemetry client connects and runs the commands"
 [ -s tel.out ] || echo '{}' >tel.out
 q() { python3 -c "import json, sys; d = json.load(open('tel.out')); print($1)" 2>/dev/null; }
-tap_is "$(q "all(c in d['list']['/'] for c in ('/sluice/info', '/sluice/nodes', '/sluice/stats', '/eal/params'))")" \
+tap_is "$(q "all(c in d['list']['/'] for c in ('/sluice/info', '/sluice/nodes', '/sluice/stats', '/sluice/edges', '/eal/params'))")" \
 	True "/ lists the sluice commands next to DPDK's own"
 tap_is "$(q "d['nodes']['/sluice/nodes']")/$(q "d['info']['/sluice/info']['state']")" \
 	"['lines', 'parse', 'discard']/running" "/sluice/nodes lists the nodes; info says running"
 tap_is "$(q "0 < d['stats1']['/sluice/stats']['generated'] < d['stats2']['/sluice/stats']['generated'] and d['parse']['/sluice/stats']['kind'] == 'nginx_parse'")" \
 	True "/sluice/stats,NODE: the gen source's count grows; kinds are right"
 tap_is "$(q "d['ghost']['/sluice/stats']")" None "an unknown node is answered with null"
+tap_is "$(q "[(e, 0 <= d['edges']['/sluice/edges'][e + '/queued'] <= d['edges']['/sluice/edges'][e + '/ring_capacity'] == 1023) for e in ('lines/parse', 'parse/discard')] + [len(d['edges']['/sluice/edges'])]")" \
+	"[('lines/parse', True), ('parse/discard', True), 4]" "/sluice/edges: both edges, depth within the rings' 1023 usable slots (ring_size 1024)"
 [ "$(q True)" = True ] || tap_diag "$(head -c 600 tel.out)"
 "$SLUICE" ctl stop --socket c.sock >/dev/null 2>&1
 wait "$PID"
