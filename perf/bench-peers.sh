@@ -58,19 +58,10 @@ need=()
 command -v mawk >/dev/null || need+=(mawk)
 command -v hyperfine >/dev/null || need+=(hyperfine)
 command -v syslog-ng >/dev/null || need+=(syslog-ng-core)
-for lib in liblognorm5 libestr0 libfastjson4; do
-	dpkg-query -W -f='${Status}' $lib 2>/dev/null | grep -q "install ok installed" || need+=($lib)
-done
+[ -x "$RSYSLOG_ROOT/usr/sbin/rsyslogd" ] || need+=("rsyslog unpacked in $RSYSLOG_ROOT")
 if [ ${#need[@]} -gt 0 ]; then
-	echo "bench: installing ${need[*]} (Debian packages)" >&2
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
-fi
-if [ ! -x "$RSYSLOG_ROOT/usr/sbin/rsyslogd" ]; then
-	# rsyslog conflicts with syslog-ng-core (both provide system-log-daemon): unpack its .deb.
-	echo "bench: unpacking the rsyslog Debian package into $RSYSLOG_ROOT" >&2
-	tmp=$(mktemp -d)
-	(cd "$tmp" && apt-get download rsyslog >&2 && dpkg -x rsyslog_*.deb "$RSYSLOG_ROOT")
-	rm -rf "$tmp"
+	echo "bench: missing ${need[*]}: run SLUICE_SETUP_PERF=1 scripts/setup" >&2
+	exit 1
 fi
 
 mkdir -p "$BENCH_DIR"

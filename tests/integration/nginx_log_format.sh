@@ -77,7 +77,7 @@ def same(a, b):
         return False
     for k in a:
         if isinstance(a[k], float):
-            if not isinstance(b[k], float) or abs(a[k] - b[k]) > 1e-9:
+            if not isinstance(b[k], float) or a[k] != b[k]:  # correctly rounded, as float()
                 return False
         elif a[k] != b[k]:
             return False
