@@ -32,7 +32,7 @@ if [ ! -f "$BASE" ]; then
 	python3 "$SRC/tests/lib/gen_nginx_log.py" -n 5000000 -o "$BASE" --seed 1
 fi
 INPUT=$BENCH_DIR/read-1g.log
-if [ ! -f "$INPUT" ] || [ "$(stat -c %s "$INPUT")" -lt $((1 << 30)) - 8192 ]; then
+if [ ! -f "$INPUT" ] || [ "$(stat -c %s "$INPUT")" -lt $(((1 << 30) - 8192)) ]; then
 	echo "bench: making $INPUT (1 GiB of $BASE, cut at a line end)" >&2
 	python3 - "$BASE" "$INPUT" <<'PY'
 import sys
