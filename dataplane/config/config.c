@@ -1938,6 +1938,20 @@ out:
 
 /* Isolation keys (resilience/sandbox.c): `isolation: process` adds a `failed` output, so
  * this runs before inputs are resolved. */
+/* A `metrics` sink is served by the control block's metrics endpoint: it needs one. */
+static void config_metrics_sinks(struct loader *ld)
+{
+	for (uint32_t n = 0; n < ld->c->n_nodes && !ld->c->control.metrics; n++) {
+		const struct sl_config_node *node = &ld->c->nodes[n];
+
+		if (node->role == SL_NODE_SINK && strcmp(node->kind, "metrics") == 0)
+			config_err_at(ld, node->line, node->column,
+				      "sink '%s' (type metrics) is served on the metrics endpoint: "
+				      "add control: { metrics: \"127.0.0.1:PORT\" }",
+				      node->name);
+	}
+}
+
 static void config_isolate_stages(struct loader *ld)
 {
 	for (uint32_t n = 0; n < ld->c->n_nodes; n++) {
@@ -2265,6 +2279,7 @@ static void config_load_document(struct loader *ld)
 			config_err(ld, where, "pipeline has no %s", roles[r].section);
 	}
 	config_isolate_stages(ld);
+	config_metrics_sinks(ld);
 	config_resolve_inputs(ld);
 	config_find_cycles(ld);
 }
