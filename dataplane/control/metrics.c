@@ -19,6 +19,7 @@
 
 #include "base/log.h"
 #include "control_internal.h"
+#include "sink/metrics.h"
 
 void sl_control_health_sample(struct sl_control *c, uint64_t now_ns)
 {
@@ -201,6 +202,8 @@ static char *metrics_text(struct sl_control *c, size_t *len)
 			metrics_label(f, st[i].counter_names[k]);
 			fprintf(f, "} %" PRIu64 "\n", st[i].counters[k]);
 		}
+	/* Then what the pipeline's `metrics` sinks made of their records. */
+	sl_metrics_sinks_render(f);
 	free(st);
 	if (fclose(f) != 0) {
 		free(buf);

@@ -17,8 +17,8 @@
 #include "format/json.h"
 
 static const struct sl_sink_ops *const sink_kinds[] = {
-	&sl_sink_file, &sl_sink_stdout, &sl_sink_null,
-	&sl_sink_dlq,  &sl_sink_dpdk,	&sl_sink_pktcheck,
+	&sl_sink_file, &sl_sink_stdout,	  &sl_sink_null,    &sl_sink_dlq,
+	&sl_sink_dpdk, &sl_sink_pktcheck, &sl_sink_metrics,
 };
 
 const struct sl_sink_ops *sl_sink_find(const char *type)

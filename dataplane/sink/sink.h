@@ -52,6 +52,7 @@ extern const struct sl_sink_ops sl_sink_stdout;
 extern const struct sl_sink_ops sl_sink_null;
 extern const struct sl_sink_ops sl_sink_dpdk;
 extern const struct sl_sink_ops sl_sink_pktcheck;
+extern const struct sl_sink_ops sl_sink_metrics;
 
 /** Parse `format:`; -1 when unknown. */
 int sl_sink_format_parse(const char *s);

@@ -48,15 +48,24 @@ enum pexpr_cmp { PC_EQ = 0, PC_NE, PC_LT, PC_LE, PC_GT, PC_GE };
 
 struct pexpr_insn {
 	uint8_t op, field, cmp;
-	uint8_t ip_ver;	 /* address literal family */
-	uint8_t prefix;	 /* address literal prefix bits */
-	uint16_t target; /* jumps */
+	uint8_t ip_ver;	  /* address literal family */
+	uint8_t prefix;	  /* address literal prefix bits */
+	uint16_t target;  /* jumps */
+	uint16_t next[2]; /* TEST: where a false / true result goes (pexpr_link) */
 	int64_t i;
 	uint8_t addr[16];
 };
 
+/* The parser's code keeps an accumulator (TEST sets it, NOT flips it, JF / JT jump on it);
+ * pexpr_link then gives each TEST the place each result leads to, so evaluation runs TESTs
+ * only: a branch program, as BPF compiles filters. Past the code: the final verdict. */
+#define PX_ACCEPT 0xfffe
+#define PX_REJECT 0xffff
+_Static_assert(SL_PKT_EXPR_INSN < PX_ACCEPT, "code indexes stay below the verdicts");
+
 struct sl_pkt_expr {
 	uint32_t n;
+	uint16_t start; /* the first TEST, or a verdict */
 	struct pexpr_insn insn[];
 };
 
@@ -321,6 +330,42 @@ static void pexpr_or(struct pexpr_parser *ps)
 	pexpr_chain(ps, "or", PX_JT, pexpr_and);
 }
 
+/* Where the code goes from pc with the accumulator at a, through NOTs and jumps, up to the
+ * next TEST (its index) or past the end (the verdict). Jumps only go forward. */
+static uint16_t pexpr_follow(const struct sl_pkt_expr *e, uint32_t pc, bool a)
+{
+	while (pc < e->n) {
+		const struct pexpr_insn *t = &e->insn[pc];
+
+		switch (t->op) {
+		case PX_TEST:
+			return (uint16_t)pc;
+		case PX_NOT:
+			a = !a;
+			pc++;
+			break;
+		case PX_JF:
+			pc = !a && t->target > pc ? t->target : pc + 1;
+			break;
+		default: /* PX_JT */
+			pc = a && t->target > pc ? t->target : pc + 1;
+			break;
+		}
+	}
+	return a ? PX_ACCEPT : PX_REJECT;
+}
+
+static void pexpr_link(struct sl_pkt_expr *e)
+{
+	for (uint32_t pc = 0; pc < e->n; pc++) {
+		if (e->insn[pc].op != PX_TEST)
+			continue;
+		e->insn[pc].next[0] = pexpr_follow(e, pc + 1, false);
+		e->insn[pc].next[1] = pexpr_follow(e, pc + 1, true);
+	}
+	e->start = pexpr_follow(e, 0, true);
+}
+
 int sl_pkt_expr_compile(const char *src, struct sl_pkt_expr **out, uint32_t *err_off, char *msg,
 			size_t msg_len)
 {
@@ -342,6 +387,7 @@ int sl_pkt_expr_compile(const char *src, struct sl_pkt_expr **out, uint32_t *err
 		return -ENOMEM;
 	e->n = ps.n;
 	memcpy(e->insn, insn, ps.n * sizeof(insn[0]));
+	pexpr_link(e);
 	*out = e;
 	return 0;
 }
@@ -441,32 +487,13 @@ static inline bool pexpr_test(const struct pexpr_insn *t, const struct sl_pkt_vi
 
 bool sl_pkt_expr_eval(const struct sl_pkt_expr *e, const struct sl_pkt_view *v, uint32_t frame_len)
 {
-	bool acc = true;
+	uint32_t pc = e->start;
 
-	for (uint32_t pc = 0; pc < e->n;) {
+	/* Every next is a later TEST or a verdict (>= n), so this ends. */
+	while (pc < e->n) {
 		const struct pexpr_insn *t = &e->insn[pc];
 
-		switch (t->op) {
-		case PX_TEST:
-			acc = pexpr_test(t, v, frame_len);
-			break;
-		case PX_NOT:
-			acc = !acc;
-			break;
-		case PX_JF:
-			if (!acc) {
-				pc = t->target;
-				continue;
-			}
-			break;
-		default: /* PX_JT */
-			if (acc) {
-				pc = t->target;
-				continue;
-			}
-			break;
-		}
-		pc++;
+		pc = t->next[pexpr_test(t, v, frame_len)];
 	}
-	return acc;
+	return pc == PX_ACCEPT;
 }

@@ -276,6 +276,84 @@ static void test_eval(void **unused)
 	assert_int_equal(matches("icmp"), 0x0);
 }
 
+/* A random expression over atoms whose masks are known; *mask gets the frames it should
+ * match, from bit operations (and = &, or = |, not = complement). */
+static uint32_t rnd_state = 12345;
+
+static uint32_t rnd(uint32_t n)
+{
+	rnd_state = rnd_state * 1103515245u + 12345u;
+	return (rnd_state >> 16) % n;
+}
+
+static void __attribute__((format(printf, 3, 4))) put(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, len, fmt, ap);
+	va_end(ap);
+	assert_true(n >= 0 && (size_t)n < len);
+}
+
+static void random_expr(char *buf, size_t len, int depth, unsigned *mask)
+{
+	static const struct {
+		const char *src;
+		unsigned mask;
+	} atoms[] = {
+		{ "udp", 0x1 },		{ "tcp", 0x2 },	 { "fragment", 0x4 },
+		{ "ip", 0x7 },		{ "ipv6", 0x2 }, { "port == 40000", 0x1 },
+		{ "len >= 60", 0x2 },	{ "vlan", 0x1 }, { "addr == 192.168.0.0/16", 0x4 },
+		{ "proto == 17", 0x5 },
+	};
+	char a[512], b[512];
+	unsigned ma, mb;
+	uint32_t k = depth > 0 ? rnd(5) : 0;
+
+	if (k == 0) {
+		uint32_t i = rnd(sizeof(atoms) / sizeof(atoms[0]));
+
+		put(buf, len, "%s", atoms[i].src);
+		*mask = atoms[i].mask;
+	} else if (k == 1) {
+		random_expr(a, sizeof(a), depth - 1, &ma);
+		put(buf, len, "not (%s)", a);
+		*mask = ~ma & 0xf;
+	} else {
+		random_expr(a, sizeof(a), depth - 1, &ma);
+		random_expr(b, sizeof(b), depth - 1, &mb);
+		/* Unparenthesised chains too: and binds tighter than or. */
+		if (k == 2) {
+			put(buf, len, "(%s) and (%s)", a, b);
+			*mask = ma & mb;
+		} else if (k == 3) {
+			put(buf, len, "(%s) or (%s)", a, b);
+			*mask = ma | mb;
+		} else {
+			uint32_t i = rnd(sizeof(atoms) / sizeof(atoms[0]));
+
+			put(buf, len, "(%s) or %s and (%s)", a, atoms[i].src, b);
+			*mask = ma | (atoms[i].mask & mb);
+		}
+	}
+}
+
+/* Evaluation follows the links compile makes (branch program) exactly as the grammar
+ * says, on 400 random expressions. */
+static void test_eval_random(void **unused)
+{
+	for (int i = 0; i < 400; i++) {
+		char src[512];
+		unsigned want;
+
+		random_expr(src, sizeof(src), 3, &want);
+		if (matches(src) != want)
+			fail_msg("'%s' matches 0x%x, expected 0x%x", src, matches(src), want);
+	}
+}
+
 static void test_compile_errors(void **unused)
 {
 	static const struct {
@@ -369,6 +447,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_eval),
+		cmocka_unit_test(test_eval_random),
 		cmocka_unit_test(test_compile_errors),
 		cmocka_unit_test(test_stage),
 	};
