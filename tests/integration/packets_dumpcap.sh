@@ -13,6 +13,7 @@ tap_plan 3
 tap_tmpdir
 cd "$TMP" || exit 1
 trap 'pkill -9 -P $$ 2>/dev/null; [ -z "${SLUICE_KEEP_TMP:-}" ] && rm -rf "$TMP"' EXIT
+trap 'exit 143' TERM INT HUP # so the EXIT trap runs on a timeout too
 
 PREFIX=sl-pd-$$
 timeout -k 5 -s INT 30 "$SLUICE" gen --device net_ring0 --rate 2000 --duration 20s -v \

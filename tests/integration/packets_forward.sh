@@ -16,6 +16,7 @@ tap_plan 9
 tap_tmpdir
 cd "$TMP" || exit 1
 trap 'pkill -9 -P $$ 2>/dev/null; [ -z "${SLUICE_KEEP_TMP:-}" ] && rm -rf "$TMP"' EXIT
+trap 'exit 143' TERM INT HUP # so the EXIT trap runs on a timeout too
 
 PK=$SLUICE_SOURCE/tests/integration/packets.py
 python3 "$PK" write in.pcap --seed 5

@@ -17,6 +17,7 @@ tap_plan 12
 tap_tmpdir
 cd "$TMP" || exit 1
 trap 'pkill -9 -P $$ 2>/dev/null; [ -z "${SLUICE_KEEP_TMP:-}" ] && rm -rf "$TMP"' EXIT
+trap 'exit 143' TERM INT HUP # so the EXIT trap runs on a timeout too
 
 # The JSON stats of a run -> "name key value" lines for the checks below.
 summary() {

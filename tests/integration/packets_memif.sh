@@ -15,6 +15,7 @@ tap_plan 6
 tap_tmpdir
 cd "$TMP" || exit 1
 trap 'pkill -9 -P $$ 2>/dev/null; [ -z "${SLUICE_KEEP_TMP:-}" ] && rm -rf "$TMP"' EXIT
+trap 'exit 143' TERM INT HUP # so the EXIT trap runs on a timeout too
 
 SOCK=$TMP/memif.sock
 # testpmd: start sending once Sluice is up, stop after 2 s, quit after Sluice drained.

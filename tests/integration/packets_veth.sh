@@ -19,6 +19,7 @@ A=slv$$a
 B=slv$$b
 A=${A:0:15} B=${B:0:15}
 trap 'pkill -9 -P $$ 2>/dev/null; ip link del "$A" 2>/dev/null; [ -z "${SLUICE_KEEP_TMP:-}" ] && rm -rf "$TMP"' EXIT
+trap 'exit 143' TERM INT HUP # so the EXIT trap runs on a timeout too
 
 PK=$SLUICE_SOURCE/tests/integration/packets.py
 python3 "$PK" write all.pcap --seed 3
