@@ -6,7 +6,7 @@
 # stop (it prints how many frames it put on the ring), quit; the checks compare Sluice's
 # counts with testpmd's own TX-packets, exactly: the source read them all, every one
 # parsed and matched, bytes = 64 per frame (the length we asked testpmd for), none lost.
-# Distinct --file-prefix per process; the test takes about 8 s.
+# Distinct --file-prefix per process; the test takes about 10 s.
 set -u
 . "$(dirname "$0")/../lib/tap.sh"
 tap_need_sluice
@@ -28,7 +28,7 @@ exec 3>tp.in
 
 cat >memif.yaml <<YAML
 sources:
-  wire: { type: dpdk, device: "net_memif0,role=client,socket=$SOCK", idle: 3s }
+  wire: { type: dpdk, device: "net_memif0,role=client,socket=$SOCK", idle: 5s }
 stages:
   parse: { use: pkt_parse, inputs: [wire] }
   udp9:  { use: pkt_filter, inputs: [parse], where: "udp and dst_port == 9" }
@@ -51,7 +51,7 @@ rc=$?
 echo quit >&3
 exec 3>&-
 wait $TP
-tap_is "$rc" 0 "sluice reads net_memif until 3 s without a frame, then ends"
+tap_is "$rc" 0 "sluice reads net_memif until 5 s without a frame, then ends"
 [ "$rc" -eq 0 ] || tap_diag "$(tail -20 run.err)"
 
 sent=$(awk '/Accumulated forward statistics/ {a = 1} a && /TX-packets:/ {print $2; exit}' tp.out)

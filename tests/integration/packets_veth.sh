@@ -41,7 +41,7 @@ done
 
 cat >veth.yaml <<YAML
 sources:
-  wire: { type: dpdk, device: "net_af_packet0,iface=$B", idle: 2s }
+  wire: { type: dpdk, device: "net_af_packet0,iface=$B", idle: 3s }
 stages:
   parse:  { use: pkt_parse, inputs: [wire] }
   syslog: { use: pkt_filter, inputs: [parse], where: "udp and dst_port == 514" }
@@ -56,7 +56,7 @@ tcpreplay -q -i "$A" --pps 2000 in.pcap >replay.out 2>&1
 tap_is "$?" 0 "tcpreplay sent the capture ($(grep -o 'Successful packets: *[0-9]*' replay.out | tr -s ' '))"
 wait $SL
 rc=$?
-tap_is "$rc" 0 "sluice reads the other end with net_af_packet and ends 2 s after the last frame"
+tap_is "$rc" 0 "sluice reads the other end with net_af_packet and ends 3 s after the last frame"
 [ "$rc" -eq 0 ] || tap_diag "$(tail -20 run.err)"
 python3 "$PK" frames out.pcap >got.frames 2>/dev/null
 tap_cmp got.frames expect.frames "out.pcap = the UDP/514 frames Python reads in the capture ($(wc -l <expect.frames))"
