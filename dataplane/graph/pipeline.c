@@ -131,6 +131,7 @@ struct rt_replica {
 	uint64_t n_cold, cold_tsc_sum, cold_tsc_max; /* this lcore */
 	uint64_t activated_tsc; /* controller, before RUN is published; the replica zeroes it */
 	uint64_t react_tsc_last, react_tsc_max; /* this lcore: activation -> first burst */
+	uint64_t cold_in_tsc, react_at_tsc; /* ingest of the last cold start; last first burst */
 	/* controller only */
 	bool listed, unlisting; /* in its home worker's list; leaving it (grace pending) */
 	unsigned home;		/* index into sl_pipeline.workers */
@@ -601,6 +602,7 @@ static __rte_noinline void stage_first_burst(struct rt_replica *r, struct rte_mb
 		uint64_t in = sl_event_meta(the_pipeline->meta_offset, ev)->ingest_tsc, d;
 
 		r->cold_pending = false;
+		__atomic_store_n(&r->cold_in_tsc, in, __ATOMIC_RELAXED);
 		if (in && in <= now) {
 			d = now - in;
 			r->cold_tsc_sum += d;
@@ -610,6 +612,7 @@ static __rte_noinline void stage_first_burst(struct rt_replica *r, struct rte_mb
 		}
 	}
 	if (act && act <= now) {
+		__atomic_store_n(&r->react_at_tsc, now, __ATOMIC_RELAXED);
 		r->react_tsc_last = now - act;
 		if (r->react_tsc_last > r->react_tsc_max)
 			r->react_tsc_max = r->react_tsc_last;
@@ -1178,9 +1181,13 @@ static int pipeline_assign_tasks(struct sl_pipeline *p)
 	 */
 	for (uint32_t i = 0; i < p->n_nodes; i++) {
 		struct rt_node *n = &p->nodes[i];
-		/* An autoscaled stage's replica k has a home worker from a rotating start, so
-		 * its first replica is not always on the main lcore. */
-		unsigned first = n->scaled ? next++ : 0;
+		/* An autoscaled stage's replica 0 (its standby at zero) lives with its first
+		 * upstream's first replica: the round that enqueues the event that wakes it
+		 * also runs it, so a sleeping worker adds nothing to the cold start. */
+		unsigned first = n->scaled && n->n_upstream
+					 ? p->nodes[n->upstream[0]].replicas[0].home
+				 : n->scaled ? next++
+					     : 0;
 
 		for (uint32_t k = 0; k < n->n_replicas; k++) {
 			unsigned slot = n->scaled ? first + k : n->n_replicas > 1 ? k : next++;
@@ -1946,6 +1953,23 @@ void sl_pipeline_node_stats(const struct sl_pipeline *p, uint32_t i, struct sl_n
 			cold_max = cm > cold_max ? cm : cold_max;
 			react_max = rm > react_max ? rm : react_max;
 		}
+		/* The last step from zero: its first event's ingest to the first burst of a
+		 * replica added after it. */
+		uint64_t step = 0, added = UINT64_MAX;
+
+		for (uint32_t k = 0; k < n->n_replicas; k++) {
+			uint64_t c = __atomic_load_n(&n->replicas[k].cold_in_tsc, __ATOMIC_RELAXED);
+
+			step = c > step ? c : step;
+		}
+		for (uint32_t k = 0; step && k < n->n_replicas; k++) {
+			uint64_t a =
+				__atomic_load_n(&n->replicas[k].react_at_tsc, __ATOMIC_RELAXED);
+
+			if (a >= step && a < added)
+				added = a;
+		}
+		s->step_react_us = added != UINT64_MAX ? (double)(added - step) * us : -1;
 		s->cold_start_us_max = (double)cold_max * us;
 		s->cold_start_us_avg =
 			s->cold_starts ? (double)cold_sum / (double)s->cold_starts * us : 0;
@@ -2006,10 +2030,11 @@ int sl_pipeline_stats_json(const struct sl_pipeline *p, FILE *f)
 				", \"scale\": {\"min\": %u, \"max\": %u, \"desired\": %u, "
 				"\"pinned\": %d, \"cold_starts\": %" PRIu64
 				", \"cold_start_us_max\": %.3f, \"cold_start_us_avg\": %.3f, "
-				"\"react_us_max\": %.3f, \"replica_seconds\": %.6f}",
+				"\"react_us_max\": %.3f, \"step_react_us\": %.3f, "
+				"\"replica_seconds\": %.6f}",
 				s.scale_min, s.scale_max, s.desired, (int)s.pinned, s.cold_starts,
 				s.cold_start_us_max, s.cold_start_us_avg, s.react_us_max,
-				s.replica_seconds);
+				s.step_react_us, s.replica_seconds);
 		fprintf(f, "}");
 	}
 	fprintf(f, "\n]}\n");

@@ -67,6 +67,9 @@ struct sl_node_stats {
 	int32_t pinned;
 	uint64_t cold_starts;
 	double cold_start_us_max, cold_start_us_avg, react_us_max;
+	/** The last load step from zero: its first event's ingest time to the first burst of
+	 *  a replica added after it (-1: none added since). */
+	double step_react_us;
 	/** Replicas x seconds they ran (autoscaled: integrated every tick; else replicas x
 	 *  elapsed): the core-seconds the node held. */
 	double replica_seconds;

@@ -45,9 +45,15 @@ timeout 90 "$SLUICE" run p.yaml --socket s.sock >run.out 2>run.err &
 PID=$!
 for _ in $(seq 1 200); do [ -S s.sock ] && break; sleep 0.05; done
 
-SLUICE="$SLUICE" python3 - >drive.out 2>drive.err <<'PY'
+SPID=$(pgrep -P "$PID" | head -1) # sluice itself, under timeout
+SLUICE="$SLUICE" SLUICE_PID="$SPID" python3 - >drive.out 2>drive.err <<'PY'
 import json, os, subprocess, time
 S = os.environ["SLUICE"]
+HZ = os.sysconf("SC_CLK_TCK")
+
+def cpu_s():  # CPU seconds sluice used so far (all threads)
+    f = open("/proc/%s/stat" % os.environ["SLUICE_PID"]).read().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / HZ
 seq = 0
 
 def stats():
@@ -103,14 +109,16 @@ for attempt in range(2):
         out["pin_rc"] = rc
         wait(lambda r, n: r == k, 5)
         _, base = stats()
-        t = time.time()
+        t, c = time.time(), cpu_s()
         target = base + 8000
         append(8000)
         _, _, ok = wait(lambda r, n: n >= target, 30)
         rates[k] = 8000 / (time.time() - t)
+        cores = (cpu_s() - c) / (time.time() - t)
         out["pin_%d_held" % k] = stats()[0] == k
     ratios.append(rates[2] / rates[1])
     out["rate_1"], out["rate_2"] = int(rates[1]), int(rates[2])
+    out["cores_2"] = round(cores, 2)
     if ratios[-1] > 1.2:
         break
 out["ratio"] = round(max(ratios), 2)
@@ -138,8 +146,14 @@ tap_is "$(val step_peak)" 2 "load step: replicas went up to max (2)"
 tap_is "$(val step_back_to_zero)" True "load stopped: back to zero replicas"
 tap_ok "$([ "$(val pin_1_held)" = True ] && [ "$(val pin_2_held)" = True ] && echo 0 || echo 1)" \
 	"sluice scale work 1 / 2 pins the replica count"
-python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) > 1.2 else 1)" "$(val ratio)"
-tap_ok $? "two replicas drain faster than one ($(val rate_2) vs $(val rate_1) events/s, x$(val ratio))"
+# Two replicas can only be faster when the machine gives the run two cores: on a busy
+# machine (other jobs on both CPUs) the comparison says nothing, and is skipped.
+if python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) >= 1.5 else 1)" "$(val cores_2)"; then
+	python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) > 1.2 else 1)" "$(val ratio)"
+	tap_ok $? "two replicas drain faster than one ($(val rate_2) vs $(val rate_1) events/s, x$(val ratio))"
+else
+	tap_skip 1 "the run got $(val cores_2) cores with 2 replicas (machine busy): throughput not comparable"
+fi
 tap_is "$(val auto_back_to_zero)" True "sluice scale work auto: back to zero"
 tap_ok "$([ "$(val static_refused)" = True ] && [ "$(val above_max_refused)" = True ] && echo 0 || echo 1)" \
 	"a static node and a pin above max are refused"
