@@ -75,6 +75,7 @@ struct expr_path {
 struct expr_regex {
 	pcre2_code *code;
 	bool jit;
+	uint32_t pat_off, pat_len; /* the pattern's text in pool */
 };
 
 struct sl_expr {
@@ -904,6 +905,8 @@ static void expr_parse_match(struct expr_parser *ps, bool neg)
 	}
 	e->re[e->n_re].code = code;
 	e->re[e->n_re].jit = pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) == 0;
+	e->re[e->n_re].pat_off = ps->tok_str_off;
+	e->re[e->n_re].pat_len = ps->tok_str_len;
 	k = expr_emit(ps, OP_MATCH, e->n_re++, 0);
 	if (!ps->failed)
 		e->insn[k].neg = neg;
@@ -1845,6 +1848,23 @@ bool sl_expr_test_slow(const struct sl_expr *e, struct sl_rec rec, unsigned lcor
 	if (e->bool_only)
 		return expr_run_bool(e, rec);
 	return expr_test_values(e, rec, lcore);
+}
+
+bool sl_expr_single_match(const struct sl_expr *e, const struct sl_rec_key **field,
+			  const char **pattern, size_t *pattern_len)
+{
+	const struct expr_path *p;
+
+	if (!e || e->n_insn != 2 || e->insn[0].op != OP_FIELD || e->insn[1].op != OP_MATCH ||
+	    e->insn[1].neg)
+		return false;
+	p = &e->paths[e->insn[0].a];
+	if (p->n_seg != 1)
+		return false;
+	*field = &p->full;
+	*pattern = e->pool + e->re[e->insn[1].a].pat_off;
+	*pattern_len = e->re[e->insn[1].a].pat_len;
+	return true;
 }
 
 void sl_expr_destroy(struct sl_expr *e)

@@ -126,6 +126,12 @@ const char *const *sl_expr_fields(const struct sl_expr *e);
  *  memory. For stages that declare what they read (projection). */
 const char **sl_expr_fields_union(struct sl_expr *const *e, uint32_t n);
 
+/** True when e is exactly `FIELD matches "RE"` on a top-level field (no `not`, nothing
+ *  else): *field is its key, *pattern the regex text (in e, not NUL-terminated). For
+ *  stages that match several such conditions at once (route with Hyperscan). */
+bool sl_expr_single_match(const struct sl_expr *e, const struct sl_rec_key **field,
+			  const char **pattern, size_t *pattern_len);
+
 void sl_expr_destroy(struct sl_expr *e);
 
 #endif

@@ -22,14 +22,26 @@
 #include <sluice/record.h>
 #include <sluice/stage.h>
 
+#ifdef SL_HAVE_HYPERSCAN
+#include <hs.h>
+#endif
+
 #include "../expr/expr.h"
 
 /* Port 0 is _unmatched; routes follow in the order written. */
 #define ROUTE_MAX (SL_PORT_MAX - 1)
 
-enum { ROUTE_CNT_ROUTED = 0, ROUTE_CNT_UNMATCHED, ROUTE_CNT_COPIES, ROUTE_CNT_NO_RECORD };
+enum {
+	ROUTE_CNT_ROUTED = 0,
+	ROUTE_CNT_UNMATCHED,
+	ROUTE_CNT_COPIES,
+	ROUTE_CNT_NO_RECORD,
+	ROUTE_CNT_HS_SCANS
+};
 
-static const char *const route_counters[] = { "routed", "unmatched", "copies", "no_record", NULL };
+/* hs_scans: events whose field went through the Hyperscan database (0 without one). */
+static const char *const route_counters[] = { "routed",	   "unmatched", "copies",
+					      "no_record", "hs_scans",	NULL };
 static const char *const route_outputs[] = { "_unmatched", NULL };
 
 static const struct sl_param_desc route_params[] = {
@@ -41,6 +53,11 @@ static const struct sl_param_desc route_params[] = {
 	  .type = SL_PARAM_STR,
 	  .def = "first",
 	  .help = "first: the first route that matches; all: every route that matches" },
+	{ .name = "hyperscan",
+	  .type = SL_PARAM_BOOL,
+	  .def = "true",
+	  .help = "match the routes that are `FIELD matches RE` on one field in one Hyperscan "
+		  "scan (when built with it and there are at least two); false: PCRE2 each" },
 	{ NULL },
 };
 
@@ -49,7 +66,112 @@ struct route_conf {
 	bool all;
 	struct sl_expr *cond[ROUTE_MAX];
 	const char **fields; /* every condition's fields, NULL-terminated (projection) */
+#ifdef SL_HAVE_HYPERSCAN
+	/* Routes `F matches RE` on the same field F, in one database (id = route index). */
+	hs_database_t *hs_db;
+	hs_scratch_t **hs_scratch; /* one per lcore */
+	const struct sl_rec_key *hs_field;
+	uint64_t hs_routes; /* bit r: route r is in hs_db */
+#endif
 };
+
+#ifdef SL_HAVE_HYPERSCAN
+static int route_hs_hit(unsigned int id, unsigned long long from, unsigned long long to,
+			unsigned int flags, void *ctx)
+{
+	(void)from;
+	(void)to;
+	(void)flags;
+	*(uint64_t *)ctx |= 1ull << id;
+	return 0;
+}
+
+/* Put the routes that are `F matches RE` on the most common such field F into one
+ * Hyperscan database, when there are two or more and Hyperscan compiles them all (it
+ * refuses backreferences, lookaround...: then PCRE2 does every route as before). */
+static int route_hs_build(struct route_conf *c)
+{
+	const struct sl_rec_key *field[ROUTE_MAX] = { 0 }, *best = NULL;
+	const char *pat[ROUTE_MAX];
+	size_t plen[ROUTE_MAX];
+	char *text[ROUTE_MAX] = { 0 };
+	unsigned flags[ROUTE_MAX], ids[ROUTE_MAX];
+	uint32_t n = 0, best_n = 0;
+	hs_compile_error_t *cerr = NULL;
+	hs_scratch_t *proto = NULL;
+	int rc = 0;
+
+	for (uint32_t r = 0; r < c->n && r < 64; r++)
+		if (!sl_expr_single_match(c->cond[r], &field[r], &pat[r], &plen[r]))
+			field[r] = NULL;
+	for (uint32_t r = 0; r < c->n && r < 64; r++) {
+		uint32_t k = 0;
+
+		for (uint32_t q = 0; field[r] && q < c->n && q < 64; q++)
+			k += field[q] && field[q]->len == field[r]->len &&
+			     memcmp(field[q]->name, field[r]->name, field[r]->len) == 0;
+		if (k > best_n) {
+			best_n = k;
+			best = field[r];
+		}
+	}
+	if (best_n < 2)
+		return 0;
+	for (uint32_t r = 0; r < c->n && r < 64; r++) {
+		if (!field[r] || field[r]->len != best->len ||
+		    memcmp(field[r]->name, best->name, best->len) != 0)
+			continue;
+		/* A NUL in the pattern cannot be given to hs_compile_multi: leave it to PCRE2. */
+		if (memchr(pat[r], '\0', plen[r]))
+			continue;
+		text[n] = strndup(pat[r], plen[r]);
+		if (!text[n]) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		flags[n] = HS_FLAG_SINGLEMATCH | HS_FLAG_ALLOWEMPTY;
+		ids[n] = r;
+		n++;
+	}
+	if (n < 2 || hs_compile_multi((const char *const *)text, flags, ids, n, HS_MODE_BLOCK, NULL,
+				      &c->hs_db, &cerr) != HS_SUCCESS) {
+		c->hs_db = NULL;
+		goto out;
+	}
+	c->hs_scratch = calloc(RTE_MAX_LCORE, sizeof(*c->hs_scratch));
+	if (!c->hs_scratch || hs_alloc_scratch(c->hs_db, &proto) != HS_SUCCESS) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (unsigned l = 0; l < RTE_MAX_LCORE; l++)
+		if (hs_clone_scratch(proto, &c->hs_scratch[l]) != HS_SUCCESS) {
+			rc = -ENOMEM;
+			goto out;
+		}
+	c->hs_field = best;
+	for (uint32_t i = 0; i < n; i++)
+		c->hs_routes |= 1ull << ids[i];
+out:
+	if (cerr)
+		hs_free_compile_error(cerr);
+	if (proto)
+		hs_free_scratch(proto);
+	for (uint32_t i = 0; i < n; i++)
+		free(text[i]);
+	return rc;
+}
+
+static void route_hs_free(struct route_conf *c)
+{
+	if (c->hs_scratch)
+		for (unsigned l = 0; l < RTE_MAX_LCORE; l++)
+			if (c->hs_scratch[l])
+				hs_free_scratch(c->hs_scratch[l]);
+	free(c->hs_scratch);
+	if (c->hs_db)
+		hs_free_database(c->hs_db);
+}
+#endif
 
 static void route_fini(void *conf)
 {
@@ -59,6 +181,9 @@ static void route_fini(void *conf)
 		return;
 	for (uint32_t i = 0; i < c->n; i++)
 		sl_expr_destroy(c->cond[i]);
+#ifdef SL_HAVE_HYPERSCAN
+	route_hs_free(c);
+#endif
 	free(c->fields);
 	free(c);
 }
@@ -122,6 +247,14 @@ static int route_init(const struct sl_host *host, const struct sl_args *args, vo
 	}
 	c->fields = sl_expr_fields_union(c->cond, c->n);
 	rc = c->fields ? 0 : -ENOMEM;
+#ifdef SL_HAVE_HYPERSCAN
+	{
+		const struct sl_arg *hs = sl_args_get(args, "hyperscan");
+
+		if (rc == 0 && (!hs || hs->b))
+			rc = route_hs_build(c);
+	}
+#endif
 	if (rc < 0) {
 		route_fini(c);
 		return rc;
@@ -151,8 +284,28 @@ static void route_process(const void *conf, struct sl_ctx *ctx, struct sl_burst 
 		rec = sl_event_record(ctx, ev);
 		if (rec.len == 0)
 			cnt[ROUTE_CNT_NO_RECORD]++;
+#ifdef SL_HAVE_HYPERSCAN
+		uint64_t hs_hit = 0;
+
+		if (c->hs_routes && rec.len) {
+			struct sl_val v;
+
+			/* As OP_MATCH: only a string matches; no record or field, no match. */
+			if (sl_rec_get(rec, c->hs_field, &v) && v.type == SL_VAL_STR) {
+				hs_scan(c->hs_db, v.s.len ? v.s.p : "", (unsigned)v.s.len, 0,
+					c->hs_scratch[lcore], route_hs_hit, &hs_hit);
+				cnt[ROUTE_CNT_HS_SCANS]++;
+			}
+		}
+#endif
 		for (uint32_t r = 0; r < c->n; r++) {
-			if (!sl_expr_test(c->cond[r], rec, lcore))
+#ifdef SL_HAVE_HYPERSCAN
+			if (c->hs_routes >> r & 1) {
+				if (!(hs_hit >> r & 1))
+					continue;
+			} else
+#endif
+				if (!sl_expr_test(c->cond[r], rec, lcore))
 				continue;
 			hit[n_hit++] = (uint16_t)(r + 1);
 			if (!c->all)
