@@ -409,6 +409,10 @@ static int cmd_stages(const struct cli *c, struct sl_registry *reg)
 		}
 		print_params(d->params);
 	}
+	/* forward is the dpdk sink written among the stages (config.c, docs/packets.md). */
+	printf("  %-14s %-8s %s  (built-in: the dpdk sink as a stage)\n", "forward", "",
+	       "send packets out of a DPDK port");
+	print_params(sl_sink_dpdk.params);
 	printf("sources:\n");
 	for (uint32_t i = 0; sl_source_at(i); i++) {
 		printf("  %-14s %s\n", sl_source_at(i)->type, sl_source_at(i)->summary);
