@@ -1944,7 +1944,7 @@ static void config_metrics_sinks(struct loader *ld)
 	for (uint32_t n = 0; n < ld->c->n_nodes && !ld->c->control.metrics; n++) {
 		const struct sl_config_node *node = &ld->c->nodes[n];
 
-		if (node->role == SL_NODE_SINK && strcmp(node->kind, "metrics") == 0)
+		if (node->role == SL_NODE_SINK && node->kind && strcmp(node->kind, "metrics") == 0)
 			config_err_at(ld, node->line, node->column,
 				      "sink '%s' (type metrics) is served on the metrics endpoint: "
 				      "add control: { metrics: \"127.0.0.1:PORT\" }",
