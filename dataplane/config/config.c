@@ -1220,10 +1220,10 @@ static void config_iso_key(struct loader *ld, struct sl_config_node *node, yaml_
 			   node->name, config_text(k), config_what_is(v));
 		return;
 	}
-	node->iso[node->n_iso] = (struct sl_config_iso){
-		config_strdup(ld, config_text(k)), config_strdup(ld, config_text(v)),
-		MARK_LINE(v->start_mark), MARK_COL(v->start_mark)
-	};
+	node->iso[node->n_iso] =
+		(struct sl_config_iso){ config_strdup(ld, config_text(k)),
+					config_strdup(ld, config_text(v)), MARK_LINE(v->start_mark),
+					MARK_COL(v->start_mark) };
 	node->n_iso++;
 }
 
