@@ -732,6 +732,7 @@ static __rte_always_inline unsigned stage_run_impl(struct sl_task *t, bool ack)
 		in_cell[i] = ack_cell(the_pipeline, ev[i]);
 	sl_blame_enter(&r->ctx, &burst);
 	stage_call(r, n, &burst, o);
+	sl_blame_check_emit(&r->ctx, o);
 	sl_blame_leave(&r->ctx);
 	t1 = rte_rdtsc();
 	r->busy_tsc += t1 - t0;

@@ -48,6 +48,7 @@ static char blame_file[4096];
 static bool blame_default; /* the path was chosen by us, not the user */
 static int blame_busy;
 static char blame_buf[16384];
+static char blame_reason[160]; /* why, when not a fault: invalid output (sl_blame_garbage) */
 
 static const int blame_signals[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL };
 
@@ -131,6 +132,8 @@ static const char *sig_name(int sig)
 		return "SIGFPE";
 	case SIGILL:
 		return "SIGILL";
+	case SIGABRT:
+		return "SIGABRT";
 	}
 	return "signal";
 }
@@ -201,6 +204,11 @@ static void blame_handler(int sig, siginfo_t *si, void *uc)
 	/* The human line, for stderr. */
 	b_str(&b, "sluice: FATAL ");
 	b_str(&b, sig_name(sig));
+	if (blame_reason[0]) {
+		b_str(&b, " (");
+		b_str(&b, blame_reason);
+		b_str(&b, ")");
+	}
 	b_str(&b, " (fault address ");
 	b_hex(&b, (uintptr_t)si->si_addr);
 	b_str(&b, ", code ");
@@ -248,6 +256,10 @@ static void blame_handler(int sig, siginfo_t *si, void *uc)
 	b_u64(&b, (uint64_t)sig);
 	b_str(&b, ",\"signame\":");
 	b_json(&b, sig_name(sig));
+	if (blame_reason[0]) {
+		b_str(&b, ",\"reason\":");
+		b_json(&b, blame_reason);
+	}
 	b_str(&b, ",\"si_code\":");
 	b_u64(&b, (uint64_t)(unsigned)si->si_code);
 	b_str(&b, ",\"fault_addr\":\"");
@@ -306,6 +318,19 @@ static void blame_handler(int sig, siginfo_t *si, void *uc)
 	raise(sig);
 	/* Not reached for these signals with their default action. */
 	_exit(128 + sig);
+}
+
+void sl_blame_garbage(const struct sl_ctx *ctx, const char *what, unsigned a, unsigned b)
+{
+	siginfo_t si;
+
+	(void)ctx; /* the slot names the stage; ctx is for the caller's symmetry */
+	snprintf(blame_reason, sizeof(blame_reason), what, a, b);
+	memset(&si, 0, sizeof(si));
+	si.si_signo = SIGABRT;
+	si.si_code = SI_USER;
+	blame_handler(SIGABRT, &si, NULL);
+	_exit(128 + SIGABRT); /* the handler raised SIGABRT with its default action */
 }
 
 /* ---- set-up (control thread) ---- */

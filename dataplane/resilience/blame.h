@@ -53,6 +53,28 @@ static inline void sl_blame_leave(const struct sl_ctx *ctx)
 	__atomic_store_n(&sl_blame_slots[ctx->lcore].ctx, NULL, __ATOMIC_RELAXED);
 }
 
+/* An in-process stage wrote invalid output that the runtime cannot use (what is a printf
+ * format with two unsigned arguments): write the blame record with this reason, as for a
+ * fault, and die of SIGABRT. Called while the blame slot is still set. */
+void sl_blame_garbage(const struct sl_ctx *ctx, const char *what, unsigned a, unsigned b)
+	__attribute__((noreturn, format(printf, 2, 0)));
+
+/* After process, before sl_blame_leave: an output count past SL_EMIT_CAP or a drop count
+ * past its list means the stage scribbled on its emit lists, so none of their events can
+ * be trusted (freeing or sending them could corrupt the pool): fail fast with a blame
+ * record rather than crash somewhere later. A few compares per burst. */
+static inline void sl_blame_check_emit(const struct sl_ctx *ctx, const struct sl_emit *o)
+{
+	for (uint16_t p = 0; p < o->n_ports && p < SL_PORT_MAX; p++)
+		if (__builtin_expect(o->n[p] > SL_EMIT_CAP, 0))
+			sl_blame_garbage(ctx,
+					 "invalid output: count %u on output %u is past the cap",
+					 o->n[p], p);
+	if (__builtin_expect(o->n_drop > SL_PORT_MAX * SL_EMIT_CAP + SL_BURST_MAX, 0))
+		sl_blame_garbage(ctx, "invalid output: drop count %u is past the cap (%u)",
+				 o->n_drop, SL_PORT_MAX * SL_EMIT_CAP + SL_BURST_MAX);
+}
+
 /* Install the fault handlers for the process and an alternate signal stack for the calling
  * thread; open (create, truncate, 0600) the blame file at path, or when path is NULL at
  * DIR/blame-PID.json in the runtime directory ($XDG_RUNTIME_DIR/sluice, /run/sluice for

@@ -9,7 +9,8 @@
 # msgpack, the same event emitted twice): stage_garbage. 4: socket_on: seccomp kills a
 # child that opens a socket (SIGSYS). 5: the circuit breaker opens after K failures, routes
 # by policy and closes after a probe; kept + DLQ hold every line once. 6: bad isolation
-# keys are refused at their position.
+# keys are refused at their position. 7: in process (isolation: none) an out-of-range
+# output count fails fast (SIGABRT) with a blame record naming the stage and the reason.
 set -u
 . "$(dirname "$0")/../lib/tap.sh"
 tap_need_sluice
@@ -17,7 +18,7 @@ pdir=$SLUICE_BUILD/plugins/testing
 for p in crash_on hang_on garbage_on socket_on; do
 	[ -f "$pdir/$p.so" ] || tap_skip_all "test plugin not built: $pdir/$p.so"
 done
-tap_plan 34
+tap_plan 37
 tap_tmpdir
 cd "$TMP" || exit 1
 trap 'pkill -9 -P $$ 2>/dev/null; rm -rf "$TMP"' EXIT
@@ -197,4 +198,19 @@ sed -e 's/isolation: jail/budget: 5ms, memory: 64M/' e1.yaml >e4.yaml
 "$SLUICE" validate e4.yaml >e4.out 2>&1
 grep -q "memory: only for stages with isolation: process" e4.out
 tap_ok $? "sandbox keys on an in-process stage are refused"
+
+# 7: garbage in process: the runtime checks the counts after every call.
+sed -e 's/crash_on/garbage_on/g' -e 's/, isolation: process//' -e 's#out/#out7/#g' p.yaml >n.yaml
+timeout 60 "$SLUICE" run n.yaml --blame-file b7.json "${eal[@]}" >out7.txt 2>err7.txt
+tap_is "$?" 134 "garbage in an in-process stage fails fast with SIGABRT, not a crash later"
+grep -q "FATAL SIGABRT (invalid output: count 60000 on output 0 is past the cap).* in stage 'risky' (garbage_on 1.0.0" err7.txt
+tap_ok $? "stderr names the invalid count, the stage and its plugin"
+[ "$?" -ne 0 ] && tap_diag "$(grep FATAL err7.txt)"
+first=$(head -1 dead.want | cut -d' ' -f1)
+python3 -c '
+import json, sys
+d = json.loads(open("b7.json").readline())
+ok = d["reason"].startswith("invalid output: count 60000") and d["stage"] == "risky" and int(sys.argv[1]) in (d["event_ids"] or [])
+sys.exit(0 if ok else 1)' "$first"
+tap_ok $? "the blame record has the reason, the stage and the marked line's id ($first) in its burst"
 tap_done
