@@ -1503,6 +1503,20 @@ static bool scale_apply(struct sl_pipeline *p, struct rt_node *n, uint32_t targe
 			publish = true;
 		}
 	}
+	/* Unpinned from 0 with nothing live: list a standby again, so the first event wakes
+	 * the stage in the round that enqueues it (not at the next tick). */
+	for (uint32_t k = 0; live == 0 && !p->qs_pending && k < n->n_replicas; k++) {
+		struct rt_replica *r = &n->replicas[k];
+
+		if (__atomic_load_n(&n->pin, __ATOMIC_RELAXED) == 0 || r->listed || r->unlisting ||
+		    mode_of(r) != RM_IDLE)
+			continue;
+		/* Published with the next list (release). */
+		__atomic_store_n(&r->mode, RM_STANDBY, __ATOMIC_RELAXED);
+		r->listed = true;
+		publish = true;
+		live++;
+	}
 	sc->desired = target;
 	return publish;
 }

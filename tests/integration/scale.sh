@@ -6,6 +6,8 @@
 #     then back to 0 once the input stops;
 #   - `sluice scale work 1` pins one replica, then `scale work 2` two: the same batch
 #     drains faster with two (throughput rises; events/s compared, 2 attempts);
+#     60 pins cycling 2, 1, 0 while a batch flows (replicas drain, park, leave and rejoin
+#     their task lists) lose and duplicate nothing;
 #     `scale work auto` gives it back to the autoscaler, which returns to 0; pins are
 #     logged with the peer's uid; a static node and a pin above max are refused;
 #   - one line after idle wakes the stage again (a cold start, counted in the ledger);
@@ -20,7 +22,7 @@ set -u
 tap_need_sluice
 SPIN=$SLUICE_BUILD/plugins/testing/spin.so
 [ -f "$SPIN" ] || tap_skip_all "spin plugin not built: $SPIN"
-tap_plan 18
+tap_plan 19
 tap_tmpdir
 cd "$TMP" || exit 1
 PID=
@@ -122,8 +124,15 @@ for attempt in range(2):
     if ratios[-1] > 1.2:
         break
 out["ratio"] = round(max(ratios), 2)
+# Churn: 60 pins (2, 1, 0, 2, 1, ...) while a batch flows: replicas drain, park, leave
+# and rejoin task lists over and over; the final check finds every line once.
+total = append(30000)
+for i in range(60):
+    scale(str([2, 1, 0][i % 3]))
 rc, msg = scale("auto")
 out["auto_rc"] = rc
+rep, n, ok = wait(lambda r, n: n >= total, 30)
+out["churn_drained"] = ok
 rep, n, ok = wait(lambda r, n: r == 0, 5)
 out["auto_back_to_zero"] = ok
 r = subprocess.run([S, "scale", "in", "1", "--socket", "s.sock"], capture_output=True, text=True)
@@ -154,6 +163,7 @@ if python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) >= 1.5 else 1)" "$(v
 else
 	tap_skip 1 "the run got $(val cores_2) cores with 2 replicas (machine busy): throughput not comparable"
 fi
+tap_is "$(val churn_drained)" True "60 pins (2, 1, 0, ...) while 30,000 lines flow, then auto: all processed"
 tap_is "$(val auto_back_to_zero)" True "sluice scale work auto: back to zero"
 tap_ok "$([ "$(val static_refused)" = True ] && [ "$(val above_max_refused)" = True ] && echo 0 || echo 1)" \
 	"a static node and a pin above max are refused"
