@@ -11,6 +11,7 @@
 # by policy and closes after a probe; kept + DLQ hold every line once. 6: bad isolation
 # keys are refused at their position. 7: in process (isolation: none) an out-of-range
 # output count fails fast (SIGABRT) with a blame record naming the stage and the reason.
+# 8: an in-process stage's `budget` is counted (budget_exceeded), not enforced.
 set -u
 . "$(dirname "$0")/../lib/tap.sh"
 tap_need_sluice
@@ -18,7 +19,7 @@ pdir=$SLUICE_BUILD/plugins/testing
 for p in crash_on hang_on garbage_on socket_on; do
 	[ -f "$pdir/$p.so" ] || tap_skip_all "test plugin not built: $pdir/$p.so"
 done
-tap_plan 37
+tap_plan 39
 tap_tmpdir
 cd "$TMP" || exit 1
 trap 'pkill -9 -P $$ 2>/dev/null; rm -rf "$TMP"' EXIT
@@ -214,4 +215,16 @@ d = json.loads(open("b7.json").readline())
 ok = d["reason"].startswith("invalid output: count 60000") and d["stage"] == "risky" and int(sys.argv[1]) in (d["event_ids"] or [])
 sys.exit(0 if ok else 1)' "$first"
 tap_ok $? "the blame record has the reason, the stage and the marked line's id ($first) in its burst"
+
+# 8: a budget in process: counted only.
+sed -e 's/, isolation: process/, budget: 1ns/' -e 's#out/#out8/#g' -e 's/"BOOM"/"NOT-IN-THE-INPUT"/' p.yaml >b8.yaml
+timeout 60 "$SLUICE" run b8.yaml "${eal[@]}" >out8.txt 2>err8.txt
+rc=$?
+cmp -s out8/kept.log in.log && [ "$rc" -eq 0 ] && grep -q 'counters: passed=3000 budget_exceeded=[1-9]' err8.txt
+tap_ok $? "a 1 ns budget on an in-process stage: every call counted over budget, every line kept"
+[ "$?" -ne 0 ] && tap_diag "$(grep counters err8.txt)"
+sed -e 's/budget: 1ns/budget: 10s/' -e 's#out8/#out9/#g' b8.yaml >b9.yaml
+timeout 60 "$SLUICE" run b9.yaml "${eal[@]}" >out9.txt 2>err9.txt
+! grep -q 'budget_exceeded=[1-9]' err9.txt && cmp -s out9/kept.log in.log
+tap_ok $? "a 10 s budget: nothing counted, every line kept"
 tap_done
