@@ -770,7 +770,7 @@ static enum sb_fail sb_wait(struct sb_conf *c, struct sb_replica *r, uint64_t t0
 }
 
 /* Strictly checks that [p, end) is one msgpack map and nothing else. */
-static bool sb_msgpack_valid(const uint8_t *p, const uint8_t *end)
+bool sl_sandbox_msgpack_valid(const uint8_t *p, const uint8_t *end)
 {
 	uint64_t pending = 1;
 	bool first = true;
@@ -909,8 +909,8 @@ static const char *sb_check(const struct sb_conf *c, struct sb_shm *s, uint32_t 
 		}
 		if (res.port != SB_PORT_DROP && e->meta.kind == SL_EVENT_RECORD &&
 		    (e->meta.rec_off > e->data_len ||
-		     !sb_msgpack_valid(s->data[res.slot] + e->data_off + e->meta.rec_off,
-				       s->data[res.slot] + e->data_off + e->data_len))) {
+		     !sl_sandbox_msgpack_valid(s->data[res.slot] + e->data_off + e->meta.rec_off,
+					       s->data[res.slot] + e->data_off + e->data_len))) {
 			snprintf(buf, len, "event %u: record is not a valid msgpack map", res.slot);
 			return buf;
 		}

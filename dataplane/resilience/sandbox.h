@@ -33,6 +33,11 @@ bool sl_sandbox_is_key(const char *key);
 /* The isolation keys, comma-separated, for "valid keys" messages. */
 const char *sl_sandbox_key_list(void);
 
+/* True when [p, end) is exactly one msgpack map (nested values of any kind, each length
+ * inside the buffer); how the proxy checks a record a sandbox child returns. Reads
+ * nothing outside [p, end). Fuzzed by sandbox_msgpack_fuzz.c. */
+bool sl_sandbox_msgpack_valid(const uint8_t *p, const uint8_t *end);
+
 /* Bytes of memory sl_sandbox_check needs per stage (zeroed; owned by the caller and kept
  * as long as the node). */
 size_t sl_sandbox_conf_size(void);
