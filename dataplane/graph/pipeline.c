@@ -134,6 +134,7 @@ struct rt_replica {
 	uint64_t cold_in_tsc, react_at_tsc; /* ingest of the last cold start; last first burst */
 	/* controller only */
 	bool listed, unlisting; /* in its home worker's list; leaving it (grace pending) */
+	uint16_t burst_max;	/* events a stage call takes (see stage_adapt_burst) */
 	unsigned home;		/* index into sl_pipeline.workers */
 } __rte_cache_aligned;
 
@@ -674,6 +675,27 @@ static __rte_always_inline void stage_call(struct rt_replica *r, struct rt_node 
 	__atomic_store_n(&r->call_seq, r->call_seq + 1, __ATOMIC_RELEASE);
 }
 
+/*
+ * An autoscaled replica's burst size follows the time its calls take, aiming at about
+ * STAGE_CALL_US a call: the tasks sharing its worker (the source feeding it, a sink) run
+ * once per round, so a 64-event burst of a 7.7 us-an-event stage (490 us a round) capped
+ * what they could move at 64 events per 490 us, and 2 replicas ran no faster than 1.
+ * Halved when a full burst took over twice the aim, doubled when one took under half.
+ */
+#define STAGE_CALL_US 50
+
+static inline void stage_adapt_burst(struct rt_replica *r, uint64_t cycles, uint16_t n)
+{
+	uint64_t aim = the_pipeline->tsc_hz / 1000000 * STAGE_CALL_US;
+
+	if (n < r->burst_max)
+		return;
+	if (cycles > 2 * aim && r->burst_max > 1)
+		r->burst_max /= 2;
+	else if (cycles < aim / 2 && r->burst_max < SL_BURST_MAX)
+		r->burst_max = (uint16_t)RTE_MIN(r->burst_max * 2, SL_BURST_MAX);
+}
+
 static __rte_always_inline unsigned stage_run_impl(struct sl_task *t, bool ack)
 {
 	struct rt_replica *r = (struct rt_replica *)t;
@@ -706,7 +728,7 @@ static __rte_always_inline unsigned stage_run_impl(struct sl_task *t, bool ack)
 	up_done = r->up_done || upstream_done(n, the_pipeline);
 	r->up_done = up_done;
 	burst.n = (uint16_t)rte_ring_dequeue_burst(n->rings[n->n_rings > 1 ? r->index : 0],
-						   (void **)ev, SL_BURST_MAX, NULL);
+						   (void **)ev, r->burst_max, NULL);
 	if (burst.n == 0) {
 		/* Own ring empty after upstream was done: nothing can arrive any more. */
 		if (up_done) {
@@ -739,6 +761,8 @@ static __rte_always_inline unsigned stage_run_impl(struct sl_task *t, bool ack)
 	r->lat_call[sl_lat_bucket(t1 - t0)]++;
 	r->n_calls++;
 	r->n_in += burst.n;
+	if (n->scaled)
+		stage_adapt_burst(r, t1 - t0, burst.n);
 	replica_account_emit(r, o, ack);
 	/* The inputs are done with only now that their outputs are counted. */
 	if (ack)
@@ -973,6 +997,7 @@ static int replica_init(struct sl_pipeline *p, struct rt_node *n, struct rt_repl
 
 	r->node = n;
 	r->index = idx;
+	r->burst_max = SL_BURST_MAX;
 	r->task.name = n->cfg->name;
 	ret = sl_edge_out_init(&r->out, n->ports, n->n_ports, idx, (uint16_t)n->n_replicas);
 	if (ret < 0)
