@@ -4,7 +4,9 @@
  * (so ASan sees any read past it), the check must agree with msgpack-c's own unpacker,
  * an independent parser: whatever msgpack-c unpacks in full as one map must be accepted,
  * and anything accepted must be a map msgpack-c unpacks in full, unless it nests deeper
- * than msgpack-c's stack allows (its limit, not an error of ours). Replayed over
+ * than msgpack-c's stack allows (its limit, not an error of ours). Inputs whose headers
+ * claim more items than bytes are not shown to msgpack-c (it would allocate them all up
+ * front) but must be refused. Replayed over
  * tests/fuzz/corpus/sandbox_msgpack/ by every build; libFuzzer drives it under -Dfuzz=true.
  */
 #include <msgpack.h>
@@ -29,6 +31,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(copy, data, size);
 	ours = sl_sandbox_msgpack_valid(copy, copy + size);
+	/* msgpack-c allocates a container's items up front: an array or map header (at any
+	 * offset, conservatively) that claims more items than there are bytes would make it
+	 * ask for gigabytes. Such input cannot be valid; we must refuse it (checked), and the
+	 * oracle is skipped. */
+	for (size_t i = 0; i < size; i++) {
+		uint8_t c = copy[i];
+		size_t lb = c == 0xdc || c == 0xde ? 2 : c == 0xdd || c == 0xdf ? 4 : 0;
+		uint64_t n = 0;
+
+		if (!lb)
+			continue;
+		for (size_t k = 1; k <= lb && i + k < size; k++)
+			n = n << 8 | copy[i + k];
+		if (n > size) {
+			if (ours && i == 0) {
+				fprintf(stderr, "sandbox_msgpack_fuzz: accepted a map longer than "
+						"its bytes\n");
+				abort();
+			}
+			free(copy);
+			return 0;
+		}
+	}
 	msgpack_unpacked_init(&u);
 	rc = msgpack_unpack_next(&u, (const char *)copy, size, &off);
 	theirs = rc == MSGPACK_UNPACK_SUCCESS && off == size && u.data.type == MSGPACK_OBJECT_MAP;
