@@ -464,9 +464,9 @@ static void sbc_main(struct sb_conf *c, uint32_t idx, uint32_t gen)
 	struct sb_shm *s = c->shm[idx];
 	static const int sigs[] = { SIGSEGV, SIGBUS,  SIGFPE, SIGILL, SIGABRT, SIGSYS,
 				    SIGXCPU, SIGTERM, SIGINT, SIGHUP, SIGPIPE };
+	pid_t zygote = getppid();
 	uint32_t seen;
 
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	prctl(PR_SET_NAME, "sluice-sandbox");
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		signal(sigs[i], SIG_DFL);
@@ -488,6 +488,11 @@ static void sbc_main(struct sb_conf *c, uint32_t idx, uint32_t gen)
 		    setresuid(65534, 65534, 65534) < 0)
 			_exit(120);
 	}
+	/* After the credential change, which clears it: die with the zygote (and so with
+	 * sluice), or be orphaned blocked on the futex forever. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != zygote)
+		_exit(0);
 	sbc_limit(RLIMIT_CORE, 0);
 	sbc_limit(RLIMIT_NOFILE, 3);
 	sbc_limit(RLIMIT_NPROC, 0);
@@ -616,9 +621,14 @@ static void sb_zygote_main(struct sb_conf *c, int rfd)
 		}
 	}
 	/* sluice closed the pipe (or died): the children go with us. */
-	for (uint32_t i = 0; i < c->n_replicas; i++)
-		if (pids[i] > 0)
+	for (uint32_t i = 0; i < c->n_replicas; i++) {
+		if (pids[i] > 0) {
+			int st;
+
 			kill(pids[i], SIGKILL);
+			waitpid(pids[i], &st, 0); /* reap: pid 1 of a container may not */
+		}
+	}
 	_exit(0);
 }
 
@@ -1199,9 +1209,14 @@ static void proxy_fini(void *conf)
 	if (c->zygote_fd >= 0) {
 		int st;
 
+		/* EOF tells the zygote to kill its children and exit; give it 200 ms. */
 		close(c->zygote_fd);
-		kill(c->zygote, SIGKILL);
-		waitpid(c->zygote, &st, 0);
+		pid_t done = 0;
+
+		for (int i = 0; i < 200 && (done = waitpid(c->zygote, &st, WNOHANG)) == 0; i++)
+			usleep(1000);
+		if (done == 0 && kill(c->zygote, SIGKILL) == 0)
+			waitpid(c->zygote, &st, 0);
 	}
 	for (uint32_t i = 0; i < c->n_replicas; i++)
 		if (c->shm[i])

@@ -19,7 +19,7 @@ pdir=$SLUICE_BUILD/plugins/testing
 for p in crash_on hang_on garbage_on socket_on; do
 	[ -f "$pdir/$p.so" ] || tap_skip_all "test plugin not built: $pdir/$p.so"
 done
-tap_plan 39
+tap_plan 40
 tap_tmpdir
 cd "$TMP" || exit 1
 trap 'pkill -9 -P $$ 2>/dev/null; rm -rf "$TMP"' EXIT
@@ -79,8 +79,13 @@ EOF
 "$SLUICE" validate p.yaml >v.out 2>&1
 tap_ok $? "the issue's pipeline validates as written"
 [ "$?" -ne 0 ] && tap_diag "$(cat v.out)"
-timeout 60 "$SLUICE" run p.yaml "${eal[@]}" >out1 2>err1
+timeout 60 "$SLUICE" run "$TMP/p.yaml" "${eal[@]}" >out1 2>err1
 tap_is "$?" 0 "it runs to the end although the stage segfaults three times"
+# Regression: children whose uid changed lost PR_SET_PDEATHSIG and outlived sluice, and
+# the zygote did not reap the ones it killed. The children's command line is sluice's.
+sleep 0.3
+left=$(ps -eo comm=,args= | awk -v t="$TMP/p.yaml" '($1 == "sluice-sandbox" || $1 == "sluice-zygote") && index($0, t)' | wc -l)
+tap_is "$left" 0 "no sandbox child or zygote of the run is left after it ends"
 tap_cmp out/kept.log kept.want "every unmarked line reaches kept.log, in order (2997 lines)"
 python3 check_dlq.py out/dlq.jsonl stage_crash dead.want >c1.out 2>&1
 tap_ok $? "the three marked lines are in the DLQ with reason stage_crash, their ids and bytes"
