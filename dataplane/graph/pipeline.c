@@ -66,6 +66,7 @@
 #define PIPELINE_CACHE	     256
 #define SINK_FLUSH_PERIOD_MS 100
 #define TICK_PERIOD_MS	     1
+#define SCALE_TICKS_PER_MS   4
 
 static const char *const drop_reason_names[SL_DROP_REASON_MAX] = {
 	[SL_DROP_FILTERED] = "filtered",   [SL_DROP_CONSUMED] = "consumed",
@@ -1688,6 +1689,10 @@ int sl_pipeline_run(struct sl_pipeline *p)
 	main_w->tick = pipeline_tick;
 	main_w->tick_arg = p;
 	main_w->tick_period_tsc = p->tsc_hz / 1000 * TICK_PERIOD_MS;
+	/* With autoscaled stages the controller ticks 4x as often: a load step is seen
+	 * (ring over a quarter full) at the next tick, so this bounds the reaction. */
+	if (p->n_scaled)
+		main_w->tick_period_tsc /= SCALE_TICKS_PER_MS;
 	__atomic_store_n(&p->start_tsc, rte_rdtsc(), __ATOMIC_RELAXED);
 	for (uint32_t i = 0; i < p->n_nodes; i++)
 		p->nodes[i].window_end_tsc = p->start_tsc + p->nodes[i].window_tsc;
@@ -2199,4 +2204,20 @@ int sl_pipeline_stage_replace(struct sl_pipeline *p, uint32_t i, const struct sl
 	}
 	free(old);
 	return 0;
+}
+
+/* ---- heartbeat (control thread) ---- */
+
+uint32_t sl_pipeline_replica_slots(const struct sl_pipeline *p, uint32_t i)
+{
+	if (i >= p->n_nodes || p->nodes[i].cfg->role != SL_NODE_STAGE)
+		return 0;
+	return p->nodes[i].n_replicas;
+}
+
+uint64_t sl_pipeline_call_seq(const struct sl_pipeline *p, uint32_t i, uint32_t k)
+{
+	if (i >= p->n_nodes || k >= p->nodes[i].n_replicas)
+		return 0;
+	return __atomic_load_n(&p->nodes[i].replicas[k].call_seq, __ATOMIC_ACQUIRE);
 }
