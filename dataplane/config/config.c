@@ -1602,7 +1602,8 @@ static int config_parse_listen(const char *s, uint32_t *ip, uint16_t *port)
 
 static void config_load_control(struct loader *ld, yaml_node_t *key, yaml_node_t *val)
 {
-	static const char *const keys[] = { "socket", "metrics", "stall_after", "linger" };
+	static const char *const keys[] = { "socket", "metrics", "stall_after", "linger",
+					    "heartbeat" };
 	struct sl_config_control *ctl = &ld->c->control;
 	const yaml_node_t *seen[SL_ARRAY_SIZE(keys)] = { NULL };
 
@@ -1627,7 +1628,7 @@ static void config_load_control(struct loader *ld, yaml_node_t *key, yaml_node_t
 		if (!config_is_text(k) || i == SL_ARRAY_SIZE(keys)) {
 			config_err(ld, k,
 				   "control: unknown key '%s' (valid keys: socket, metrics, "
-				   "stall_after, linger)",
+				   "stall_after, linger, heartbeat)",
 				   config_is_text(k) ? config_show(ld, config_text(k)) : "?");
 			continue;
 		}
@@ -1663,15 +1664,22 @@ static void config_load_control(struct loader *ld, yaml_node_t *key, yaml_node_t
 				ctl->metrics = true;
 			break;
 		default:
-			rc = config_parse_duration_ms(
-				text, 3600000, i == 2 ? &ctl->stall_after_ms : &ctl->linger_ms);
-			if (rc == 0 && i == 2 && ctl->stall_after_ms < 100)
+			rc = config_parse_duration_ms(text, 3600000,
+						      i == 2   ? &ctl->stall_after_ms
+						      : i == 3 ? &ctl->linger_ms
+							       : &ctl->heartbeat_ms);
+			if (rc == 0 && ((i == 2 && ctl->stall_after_ms < 100) ||
+					(i == 4 && ctl->heartbeat_ms < 50)))
 				rc = -ERANGE;
 			if (rc < 0)
 				config_err(ld, v,
 					   "control: %s: expected a duration from %s to 1h (e.g. "
 					   "500ms, 5s, 2m), got '%s'",
-					   keys[i], i == 2 ? "100ms" : "0s", config_show(ld, text));
+					   keys[i],
+					   i == 2   ? "100ms"
+					   : i == 4 ? "50ms"
+						    : "0s",
+					   config_show(ld, text));
 			break;
 		}
 	}
@@ -2320,6 +2328,7 @@ int sl_config_load_buffer(const char *name, const char *buf, size_t len,
 	}
 	priv->c.priv = priv;
 	priv->c.control.stall_after_ms = SL_CONFIG_STALL_AFTER_MS;
+	priv->c.control.heartbeat_ms = SL_CONFIG_HEARTBEAT_MS;
 	memset(&ld, 0, sizeof(ld));
 	ld.c = &priv->c;
 	ld.a = &priv->arena;

@@ -72,14 +72,14 @@ struct sl_config_node {
 	const struct sl_stage_desc *stage;
 	const struct sl_source_ops *source;
 	const struct sl_sink_ops *sink;
-	void *stage_conf;   /**< result of stage init, kept when opts.keep_stage_conf */
+	void *stage_conf; /**< result of stage init, kept when opts.keep_stage_conf */
 	/** Stages: `isolation:` and its keys as written (resilience/sandbox.h checks them) */
 	struct sl_config_iso {
 		const char *key, *val;
 		uint32_t line, column;
 	} iso[8];
 	uint32_t n_iso;
-	void *sandbox; /**< resilience/sandbox.c's state of an `isolation: process` stage */
+	void *sandbox;	    /**< resilience/sandbox.c's state of an `isolation: process` stage */
 	uint16_t n_outputs; /**< sources 1, sinks 0, stages per descriptor */
 	char **output_names;
 
@@ -96,10 +96,12 @@ struct sl_config_control {
 	uint16_t metrics_port;	 /**< 0: any free port */
 	uint32_t stall_after_ms; /**< `stall_after:` for /health (default 5 s) */
 	uint32_t linger_ms;	 /**< `linger:` serve control and metrics this long after the end */
+	uint32_t heartbeat_ms;	 /**< `heartbeat:` a stage call this long is a stall (1 s) */
 	uint32_t line;		 /**< of the `control:` key, 0 when absent */
 };
 
 #define SL_CONFIG_STALL_AFTER_MS 5000u
+#define SL_CONFIG_HEARTBEAT_MS	 1000u
 
 struct sl_config {
 	char *file;

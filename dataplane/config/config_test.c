@@ -1116,6 +1116,10 @@ static void test_control_block(void **state)
 	assert_int_equal(c->control.metrics_port, 9100);
 	assert_int_equal(c->control.stall_after_ms, 1500);
 	assert_int_equal(c->control.linger_ms, 2000);
+	assert_int_equal(c->control.heartbeat_ms, SL_CONFIG_HEARTBEAT_MS);
+	sl_config_destroy(c);
+	c = load_ok("control: { heartbeat: 250ms }\n" SRC SINK("in"));
+	assert_int_equal(c->control.heartbeat_ms, 250);
 	sl_config_destroy(c);
 
 	c = load_ok(
@@ -1146,7 +1150,7 @@ static void test_err_control_block(void **state)
 		{ "control: [a]\n", "[a]", "control: expected a mapping of keys, got a list" },
 		{ "control: { colour: red }\n", "colour",
 		  "control: unknown key 'colour' (valid keys: socket, metrics, stall_after, "
-		  "linger)" },
+		  "linger, heartbeat)" },
 		{ "control: { socket: [a] }\n", "[a]",
 		  "control: socket: expected a path, got a list" },
 		{ "control: { socket: }\n", "socket",
@@ -1167,6 +1171,8 @@ static void test_err_control_block(void **state)
 		{ "control: { linger: 61m }\n", "61m",
 		  "control: linger: expected a duration from 0s to 1h" },
 		{ "control: { linger: -1 }\n", "-1", "got '-1'" },
+		{ "control: { heartbeat: 20ms }\n", "20ms",
+		  "control: heartbeat: expected a duration from 50ms to 1h" },
 		{ "control: { socket: a, socket: b }\n", "socket",
 		  "control: duplicate key 'socket'" },
 	};

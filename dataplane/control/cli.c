@@ -210,6 +210,10 @@ static void cli_frame(FILE *f, const char *title, const char *path, const struct
 	strftime(t, sizeof(t), "%H:%M:%S", &tm);
 	fprintf(f, "%s  %s  %s %.1f s  %s UTC  (rates over %s)\n", title, path,
 		cli_str(res, "state"), elapsed, t, prev ? "the last interval" : "the whole run");
+	/* /health's verdict, when it is not ok (a stall, a stuck stage: heartbeat) */
+	if (strncmp(cli_str(res, "health"), "ok", 2) != 0 &&
+	    strcmp(cli_str(res, "health"), "?") != 0)
+		fprintf(f, "HEALTH  %s\n", cli_str(res, "health"));
 	fprintf(f, "%-16s %-6s %-12s %4s %8s %8s %15s %8s %8s  %s\n", "NODE", "ROLE", "KIND",
 		"REPL", "IN/s", "OUT/s", "QUEUE/CAP", "CYC/EV", "P99us", "DROPS");
 	if (!prev)

@@ -30,6 +30,7 @@ struct sl_control_opts {
 	uint32_t metrics_ip;	 /* IPv4, network order */
 	uint16_t metrics_port;	 /* 0: any free port (logged, and in `version`) */
 	uint32_t stall_after_ms; /* /health: 503 after this long without progress */
+	uint32_t heartbeat_ms;	 /* /health: 503 when a stage call runs this long */
 	const char *version;	 /* of the sluice binary, for `version` */
 	/* `swap` and `reload` (reload.h): how the running file was loaded */
 	const char *config_file;   /* NULL: the built-in default */

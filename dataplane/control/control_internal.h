@@ -47,6 +47,8 @@ struct ctl_health {
 	uint64_t last_change_ns; /* when progress last moved (or the first sample) */
 	uint64_t sampled_ns;
 	bool valid;
+	bool stuck;	     /* heartbeat: a stage is inside one call longer than heartbeat */
+	char stuck_why[200]; /* which, and for how long */
 };
 
 struct sl_control {
@@ -76,9 +78,18 @@ struct sl_control {
 	bool tap_busy[CTL_MAX_TAPS];
 	uint32_t tap_node[CTL_MAX_TAPS];
 	struct sl_reload *reload; /* swap and reload (reload.h) */
+	/* heartbeat (metrics.c): per stage replica slot, the call sequence last seen and
+	 * since when; control thread only */
+	uint64_t heartbeat_ns;
+	int tick_ms;	   /* the control thread's sampling period: <= heartbeat / 2 */
+	uint32_t *hb_base; /* node -> first slot */
+	uint64_t *hb_seq, *hb_since;
+	uint32_t hb_n;
 };
 
 uint64_t sl_control_now_ns(void);
+/* Heartbeat slots for every stage replica (sl_control_start). 0 or -ENOMEM. */
+int sl_control_heartbeat_init(struct sl_control *c);
 /* Take one progress sample (control thread). */
 void sl_control_health_sample(struct sl_control *c, uint64_t now_ns);
 /* 0 healthy, or 1 stalled, with a one-line reason. */

@@ -21,9 +21,63 @@
 #include "control_internal.h"
 #include "sink/metrics.h"
 
+int sl_control_heartbeat_init(struct sl_control *c)
+{
+	uint32_t n = sl_pipeline_n_nodes(c->p), slots = 0;
+
+	c->hb_base = calloc(n ? n : 1, sizeof(*c->hb_base));
+	if (!c->hb_base)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < n; i++) {
+		c->hb_base[i] = slots;
+		slots += sl_pipeline_replica_slots(c->p, i);
+	}
+	c->hb_n = slots;
+	c->hb_seq = calloc(slots ? slots : 1, sizeof(*c->hb_seq));
+	c->hb_since = calloc(slots ? slots : 1, sizeof(*c->hb_since));
+	return c->hb_seq && c->hb_since ? 0 : -ENOMEM;
+}
+
+/*
+ * The heartbeat of every stage replica is its call sequence (odd inside a process call).
+ * A replica whose sequence is odd and has not moved since it was first seen so, for at
+ * least the heartbeat period, is stuck in one call. The control thread samples at least
+ * twice per period, so a stall is reported within 1.5 periods of the call's start.
+ */
+static bool ctl_heartbeat(struct sl_control *c, uint64_t now_ns, char *why, size_t len)
+{
+	bool stuck = false;
+
+	for (uint32_t i = 0; i < sl_pipeline_n_nodes(c->p); i++) {
+		uint32_t slots = sl_pipeline_replica_slots(c->p, i);
+
+		for (uint32_t k = 0; k < slots && c->hb_base[i] + k < c->hb_n; k++) {
+			uint32_t x = c->hb_base[i] + k;
+			uint64_t seq = sl_pipeline_call_seq(c->p, i, k);
+
+			if (seq != c->hb_seq[x] || !(seq & 1)) {
+				c->hb_seq[x] = seq;
+				c->hb_since[x] = now_ns;
+				continue;
+			}
+			if (stuck || now_ns - c->hb_since[x] < c->heartbeat_ns)
+				continue;
+			stuck = true;
+			snprintf(why, len,
+				 "stage '%s' replica %u: one process call running for over %.0f ms "
+				 "(heartbeat %.0f ms)",
+				 c->cfg->nodes[i].name, k, (double)(now_ns - c->hb_since[x]) / 1e6,
+				 (double)c->heartbeat_ns / 1e6);
+		}
+	}
+	return stuck;
+}
+
 void sl_control_health_sample(struct sl_control *c, uint64_t now_ns)
 {
 	uint64_t progress = 0, waiting = 0;
+	char why[200] = "";
+	bool stuck = ctl_heartbeat(c, now_ns, why, sizeof(why)), was;
 
 	for (uint32_t i = 0; i < sl_pipeline_n_nodes(c->p); i++) {
 		struct sl_node_stats s;
@@ -41,7 +95,15 @@ void sl_control_health_sample(struct sl_control *c, uint64_t now_ns)
 	c->health.waiting = waiting;
 	c->health.sampled_ns = now_ns;
 	c->health.valid = true;
+	was = c->health.stuck;
+	c->health.stuck = stuck;
+	if (stuck)
+		snprintf(c->health.stuck_why, sizeof(c->health.stuck_why), "%s", why);
 	pthread_mutex_unlock(&c->health_lock);
+	if (stuck && !was)
+		SL_ERR("control", "heartbeat: %s", why);
+	else if (!stuck && was)
+		SL_NOTICE("control", "heartbeat: every stage call returned again");
 }
 
 int sl_control_health(struct sl_control *c, char *why, size_t len)
@@ -53,6 +115,10 @@ int sl_control_health(struct sl_control *c, char *why, size_t len)
 	h = c->health;
 	pthread_mutex_unlock(&c->health_lock);
 	idle_ns = h.sampled_ns - h.last_change_ns;
+	if (h.stuck) {
+		snprintf(why, len, "stalled: %s", h.stuck_why);
+		return 1;
+	}
 	if (h.waiting == 0) {
 		snprintf(why, len, "ok: nothing waiting (%" PRIu64 " events moved)", h.progress);
 		return 0;

@@ -349,9 +349,14 @@ static void ctl_cmd_stats(struct sl_control *c, const struct sl_ctl_request *req
 	uint32_t n = sl_pipeline_n_nodes(c->p);
 	bool ended = ctl_ended(c);
 
+	char why[256];
+
 	/* "ended" is read before the counters: once set, they are final. */
-	fprintf(f, "{\"state\":\"%s\",\"elapsed_s\":%.6f,\"tsc_hz\":%" PRIu64 ",\"nodes\":[",
+	fprintf(f, "{\"state\":\"%s\",\"elapsed_s\":%.6f,\"tsc_hz\":%" PRIu64 ",\"health\":",
 		ended ? "ended" : "running", sl_pipeline_elapsed_s(c->p), sl_pipeline_tsc_hz(c->p));
+	sl_control_health(c, why, sizeof(why));
+	ctl_json_str(f, why);
+	fputs(",\"nodes\":[", f);
 	for (uint32_t i = 0; i < n; i++) {
 		struct sl_node_stats s;
 
@@ -908,7 +913,7 @@ static void *ctl_thread(void *arg)
 				pfd[n].events = 0;
 			map[n++] = i;
 		}
-		rc = poll(pfd, (nfds_t)n, ctl_tapping(c) ? CTL_TAP_TICK_MS : CTL_TICK_MS);
+		rc = poll(pfd, (nfds_t)n, ctl_tapping(c) ? CTL_TAP_TICK_MS : c->tick_ms);
 		if (rc < 0 && errno != EINTR)
 			SL_ERR("control", "poll: %s", strerror(errno));
 		if (pfd[0].revents)
@@ -964,6 +969,7 @@ void sl_control_opts_from_config(const struct sl_config *cfg, const char *socket
 	o->metrics_ip = cfg->control.metrics_ip;
 	o->metrics_port = cfg->control.metrics_port;
 	o->stall_after_ms = cfg->control.stall_after_ms;
+	o->heartbeat_ms = cfg->control.heartbeat_ms;
 }
 
 int sl_control_start(const struct sl_control_opts *o, struct sl_pipeline *p,
@@ -982,6 +988,15 @@ int sl_control_start(const struct sl_control_opts *o, struct sl_pipeline *p,
 	c->owner = geteuid();
 	c->listen_fd = c->wake[0] = c->wake[1] = -1;
 	c->stall_after_ns = (uint64_t)(o->stall_after_ms ? o->stall_after_ms : 5000) * 1000000u;
+	c->heartbeat_ns = (uint64_t)(o->heartbeat_ms ? o->heartbeat_ms : 1000) * 1000000u;
+	c->tick_ms = (int)(c->heartbeat_ns / 2000000u);
+	if (c->tick_ms > CTL_TICK_MS)
+		c->tick_ms = CTL_TICK_MS;
+	rc = sl_control_heartbeat_init(c);
+	if (rc < 0) {
+		free(c);
+		return rc;
+	}
 	snprintf(c->version, sizeof(c->version), "%s", o->version ? o->version : "?");
 	pthread_mutex_init(&c->health_lock, NULL);
 	for (int i = 0; i < SL_CTL_MAX_CONN; i++)
@@ -1078,6 +1093,9 @@ void sl_control_stop(struct sl_control *c)
 	for (int i = 0; i < CTL_MAX_TAPS; i++)
 		sl_tap_free(c->taps[i]);
 	sl_reload_destroy(c->reload);
+	free(c->hb_base);
+	free(c->hb_seq);
+	free(c->hb_since);
 	pthread_mutex_destroy(&c->health_lock);
 	free(c);
 }

@@ -110,6 +110,12 @@ int sl_pipeline_meta_offset(const struct sl_pipeline *p);
 int sl_pipeline_stage_replace(struct sl_pipeline *p, uint32_t i, const struct sl_stage_desc *d,
 			      void *conf, unsigned timeout_ms);
 
+/** Heartbeat: replica slots of stage node i (0 for other nodes), and replica k's call
+ *  sequence, odd while it is inside a process call (any thread). A value that stays odd
+ *  and unchanged is a stage stuck in one call. */
+uint32_t sl_pipeline_replica_slots(const struct sl_pipeline *p, uint32_t i);
+uint64_t sl_pipeline_call_seq(const struct sl_pipeline *p, uint32_t i, uint32_t k);
+
 void sl_pipeline_destroy(struct sl_pipeline *p);
 
 #endif
