@@ -764,6 +764,17 @@ static __rte_always_inline unsigned stage_run_impl(struct sl_task *t, bool ack)
 	r->n_in += burst.n;
 	if (n->scaled)
 		stage_adapt_burst(r, t1 - t0, burst.n);
+	/* Each input leaves once (emitted or dropped); what leaves beyond that was made in
+	 * the call (a copy to another output, a split, a new record): generated, so that
+	 * in + generated = out + dropped holds for every stage. */
+	{
+		unsigned left = o->n_drop;
+
+		for (uint16_t p = 0; p < o->n_ports; p++)
+			left += o->n[p];
+		if (left > burst.n)
+			r->n_generated += left - burst.n;
+	}
 	replica_account_emit(r, o, ack);
 	/* The inputs are done with only now that their outputs are counted. */
 	if (ack)

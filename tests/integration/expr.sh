@@ -9,7 +9,7 @@
 set -u
 . "$(dirname "$0")/../lib/tap.sh"
 tap_need_sluice
-tap_plan 13
+tap_plan 14
 tap_tmpdir
 cd "$TMP"
 
@@ -160,9 +160,11 @@ n = {x["name"]: x for x in json.load(open(sys.argv[2]))["nodes"]}
 t = n["tags"]["counters"]
 # out counts every copy: one per (event, output) = the events + the copies = what the
 # outputs received
+# outputs received; the copies are what the node generated (in + generated = out)
 print("copies", "yes" if t["copies"] == copies and t["routed"] + t["unmatched"] == len(recs) and
-      n["tags"]["out"] == len(recs) + copies == sum(len(v) for v in outs.values()) else "no",
-      t["copies"], copies, n["tags"]["out"])
+      n["tags"]["out"] == len(recs) + copies == sum(len(v) for v in outs.values()) and
+      n["tags"]["generated"] == copies else "no",
+      t["copies"], copies, n["tags"]["out"], n["tags"]["generated"])
 print("unset", "yes" if n["calc"]["counters"]["unset"] == len(recs) else "no")
 PY
 for k in filter first_server first_client first_api first_rest all set redact; do
@@ -171,7 +173,9 @@ done
 tap_is "$(grep -c '^set_order yes' check.out)$(grep -c '^redact_raw yes' check.out)" 11 \
 	"set keeps fields in place and appends new ones; redact's raw sink writes the masked record, not the line"
 tap_is "$(grep -c '^copies yes' check.out)$(grep -c '^unset yes' check.out)" 11 \
-	"route all counts its copies, and each copy in out; set counts the unset field (bytes / 0) once per record"
+	"route all counts its copies, and each copy in out and generated; set counts the unset field (bytes / 0) once per record"
+python3 "$SLUICE_SOURCE/tests/lib/check_stats.py" conserve s.json >conserve.out
+tap_ok $? "every node conserves events, route all mode included $(head -3 conserve.out | tr '\n' ' ')"
 grep '^first difference' check.out | head -3 | while read -r l; do tap_diag "$l"; done
 
 # route in all mode hands one event to several outputs (its reference count raised): with a
