@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "control.h"
+#include "format/json.h"
 #include "message.h"
 
 #define CLI_TIMEOUT_MS 5000
@@ -538,20 +539,6 @@ int sl_ctl_cli_scale(const char *socket_arg, const char *node, const char *count
 
 /* ---- swap and reload ---- */
 
-static void cli_json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			fprintf(f, "\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			fprintf(f, "\\u%04x", *s);
-		else
-			fputc(*s, f);
-	}
-	fputc('"', f);
-}
-
 int sl_ctl_cli_live(const char *socket_arg, const char *cmd, const char *node, const char *file)
 {
 	char path[512], abs[4096];
@@ -573,11 +560,11 @@ int sl_ctl_cli_live(const char *socket_arg, const char *cmd, const char *node, c
 	fprintf(f, "{\"v\":%d,\"cmd\":\"%s\"", SL_CTL_VERSION, cmd);
 	if (node) {
 		fputs(",\"node\":", f);
-		cli_json_str(f, node);
+		sl_json_fput_string(f, node);
 	}
 	if (file) {
 		fputs(",\"path\":", f);
-		cli_json_str(f, abs);
+		sl_json_fput_string(f, abs);
 	}
 	fputs("}", f);
 	if (fclose(f) != 0) {

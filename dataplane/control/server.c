@@ -222,21 +222,6 @@ static int ctl_flush(struct sl_control *c, struct ctl_conn *k)
 	return 0;
 }
 
-/* A JSON string (format/json.c's escaper: invalid UTF-8 comes out as \u00XX). */
-static void ctl_json_str(FILE *f, const char *s)
-{
-	size_t len = strlen(s), cap = 6 * len + 3;
-	char stack[512], *buf = cap <= sizeof(stack) ? stack : malloc(cap);
-	long n = buf ? sl_json_string(s, len, buf, cap) : -2;
-
-	if (n > 0)
-		fwrite(buf, 1, (size_t)n, f);
-	else
-		fputs("\"\"", f);
-	if (buf != stack)
-		free(buf);
-}
-
 static void ctl_head(FILE *f, const struct sl_ctl_request *req, bool ok)
 {
 	fprintf(f, "{\"v\":%d", SL_CTL_VERSION);
@@ -268,7 +253,7 @@ static void ctl_error(struct sl_control *c, struct ctl_conn *k, const struct sl_
 	}
 	ctl_head(f, req, false);
 	fputs(",\"error\":", f);
-	ctl_json_str(f, msg);
+	sl_json_fput_string(f, msg);
 	fputs("}\n", f);
 	fclose(f);
 	k->closing = close_after;
@@ -295,9 +280,9 @@ static void ctl_node_json(FILE *f, const struct sl_node_stats *s)
 	bool first = true;
 
 	fputs("{\"name\":", f);
-	ctl_json_str(f, s->name);
+	sl_json_fput_string(f, s->name);
 	fprintf(f, ",\"role\":\"%s\",\"kind\":", s->role);
-	ctl_json_str(f, s->kind);
+	sl_json_fput_string(f, s->kind);
 	fprintf(f,
 		",\"replicas\":%u,\"in\":%" PRIu64 ",\"out\":%" PRIu64 ",\"generated\":%" PRIu64
 		",\"in_flight\":%" PRIu64 ",\"pending\":%" PRIu64 ",\"queued\":%" PRIu64
@@ -314,7 +299,7 @@ static void ctl_node_json(FILE *f, const struct sl_node_stats *s)
 	fputs("},\"counters\":{", f);
 	for (uint32_t k = 0; k < s->n_counters; k++) {
 		fputs(k ? "," : "", f);
-		ctl_json_str(f, s->counter_names[k]);
+		sl_json_fput_string(f, s->counter_names[k]);
 		fprintf(f, ":%" PRIu64, s->counters[k]);
 	}
 	fputs("}", f);
@@ -355,7 +340,7 @@ static void ctl_cmd_stats(struct sl_control *c, const struct sl_ctl_request *req
 	fprintf(f, "{\"state\":\"%s\",\"elapsed_s\":%.6f,\"tsc_hz\":%" PRIu64 ",\"health\":",
 		ended ? "ended" : "running", sl_pipeline_elapsed_s(c->p), sl_pipeline_tsc_hz(c->p));
 	sl_control_health(c, why, sizeof(why));
-	ctl_json_str(f, why);
+	sl_json_fput_string(f, why);
 	fputs(",\"nodes\":[", f);
 	for (uint32_t i = 0; i < n; i++) {
 		struct sl_node_stats s;
@@ -383,15 +368,15 @@ static void ctl_cmd_nodes(struct sl_control *c, int only, FILE *f)
 		sl_pipeline_node_stats(c->p, i, &s);
 		fputs(first ? "{\"name\":" : ",{\"name\":", f);
 		first = false;
-		ctl_json_str(f, s.name);
+		sl_json_fput_string(f, s.name);
 		fprintf(f, ",\"role\":\"%s\",\"kind\":", s.role);
-		ctl_json_str(f, s.kind);
+		sl_json_fput_string(f, s.kind);
 		fprintf(f, ",\"replicas\":%u,\"ring_capacity\":%" PRIu64 ",\"inputs\":[",
 			s.replicas, s.ring_capacity);
 		ci = sl_config_find(c->cfg, s.name);
 		for (uint32_t k = 0; ci >= 0 && k < c->cfg->nodes[ci].n_inputs; k++) {
 			fputs(k ? "," : "", f);
-			ctl_json_str(f, c->cfg->nodes[ci].inputs[k].text);
+			sl_json_fput_string(f, c->cfg->nodes[ci].inputs[k].text);
 		}
 		fputs("]}", f);
 	}
@@ -404,7 +389,7 @@ static void ctl_metrics_addr(const struct sl_control *c, FILE *f)
 
 	if (sl_control_metrics_addr(c, addr, sizeof(addr)) == 0) {
 		fputs(",\"metrics\":", f);
-		ctl_json_str(f, addr);
+		sl_json_fput_string(f, addr);
 	}
 }
 
@@ -507,10 +492,10 @@ static int ctl_tap_start(struct sl_control *c, struct ctl_conn *k, const struct 
 static void ctl_cmd_tap(struct sl_control *c, const struct sl_ctl_request *req, int node, FILE *f)
 {
 	fputs("{\"node\":", f);
-	ctl_json_str(f, c->cfg->nodes[node].name);
+	sl_json_fput_string(f, c->cfg->nodes[node].name);
 	fputs(",\"output\":", f);
 	if (req->has_output)
-		ctl_json_str(f, req->output);
+		sl_json_fput_string(f, req->output);
 	else
 		fputs("null", f);
 	fprintf(f, ",\"limit\":%" PRId64 ",\"rate\":%g}", req->limit, req->rate);
@@ -523,9 +508,9 @@ static void ctl_tap_line(FILE *f, const struct sl_config_node *cn, const struct 
 	long n;
 
 	fputs("{\"node\":", f);
-	ctl_json_str(f, cn->name);
+	sl_json_fput_string(f, cn->name);
 	fputs(",\"output\":", f);
-	ctl_json_str(f, it->port < cn->n_outputs ? cn->output_names[it->port] : "?");
+	sl_json_fput_string(f, it->port < cn->n_outputs ? cn->output_names[it->port] : "?");
 	fprintf(f, ",\"event_id\":%" PRIu64, it->event_id);
 	if (it->kind == SL_EVENT_PACKET) {
 		fprintf(f, ",\"packet\":{\"len\":%u,\"hex\":\"", it->orig_len);
@@ -692,11 +677,11 @@ static void ctl_dispatch(struct sl_control *c, struct ctl_conn *k, const struct 
 		break;
 	case SL_CTL_CMD_VERSION:
 		fputs("{\"sluice\":", f);
-		ctl_json_str(f, c->version);
+		sl_json_fput_string(f, c->version);
 		fprintf(f,
 			",\"protocol\":%d,\"abi\":\"%d.%d\",\"pid\":%d,\"socket\":", SL_CTL_VERSION,
 			SL_ABI_MAJOR, SL_ABI_MINOR, (int)getpid());
-		ctl_json_str(f, c->path);
+		sl_json_fput_string(f, c->path);
 		ctl_metrics_addr(c, f);
 		fputs("}", f);
 		break;
@@ -717,7 +702,7 @@ static void ctl_dispatch(struct sl_control *c, struct ctl_conn *k, const struct 
 		break;
 	case SL_CTL_CMD_SCALE:
 		fputs("{\"node\":", f);
-		ctl_json_str(f, req->node);
+		sl_json_fput_string(f, req->node);
 		if (req->replicas < 0)
 			fputs(",\"replicas\":\"auto\"}", f);
 		else
@@ -726,7 +711,7 @@ static void ctl_dispatch(struct sl_control *c, struct ctl_conn *k, const struct 
 	case SL_CTL_CMD_SWAP:
 	case SL_CTL_CMD_RELOAD:
 		fputs("{\"applied\":", f);
-		ctl_json_str(f, live_msg);
+		sl_json_fput_string(f, live_msg);
 		fputs("}", f);
 		break;
 	case SL_CTL_CMD_N:

@@ -311,3 +311,17 @@ long sl_json_from_line(const char *s, size_t len, char *out, size_t cap)
 	json_putc(&o, '}');
 	return o.err ? o.err : (long)o.len;
 }
+
+void sl_json_fput_string(FILE *f, const char *s)
+{
+	size_t len = strlen(s), cap = 6 * len + 3;
+	char stack[512], *buf = cap <= sizeof(stack) ? stack : malloc(cap);
+	long n = buf ? sl_json_string(s, len, buf, cap) : -2;
+
+	if (n > 0)
+		fwrite(buf, 1, (size_t)n, f);
+	else
+		fputs("\"\"", f);
+	if (buf != stack)
+		free(buf);
+}

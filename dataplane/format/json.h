@@ -9,6 +9,7 @@
 #define SL_FORMAT_JSON_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include <sluice/record.h>
@@ -26,6 +27,10 @@ long sl_json_from_value(const uint8_t *p, size_t len, char *out, size_t cap);
 
 /** Write len bytes as one quoted, escaped JSON string. Returns bytes written or -2. */
 long sl_json_string(const char *s, size_t len, char *out, size_t cap);
+
+/** The same for a C string, onto a stream (control paths: messages, stats); "" when it
+ *  cannot be escaped (out of memory). */
+void sl_json_fput_string(FILE *f, const char *s);
 
 /** Write a line event as {"line":"<escaped bytes>"}. Returns bytes written or -2. */
 long sl_json_from_line(const char *s, size_t len, char *out, size_t cap);

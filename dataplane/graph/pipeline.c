@@ -56,6 +56,7 @@
 #include "base/log.h"
 #include "edge/edge.h"
 #include "event/event.h"
+#include "format/json.h"
 #include "projection.h"
 #include "resilience/blame.h"
 #include "scale/policy.h"
@@ -1898,20 +1899,6 @@ void sl_pipeline_summary(const struct sl_pipeline *p, FILE *f)
 		p->forced ? " (forced stop)" : "");
 }
 
-static void json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			fprintf(f, "\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			fprintf(f, "\\u%04x", *s);
-		else
-			fputc(*s, f);
-	}
-	fputc('"', f);
-}
-
 uint32_t sl_pipeline_n_nodes(const struct sl_pipeline *p)
 {
 	return p->n_nodes;
@@ -2052,9 +2039,9 @@ int sl_pipeline_stats_json(const struct sl_pipeline *p, FILE *f)
 
 		sl_pipeline_node_stats(p, i, &s);
 		fprintf(f, "%s\n  {\"name\": ", i ? "," : "");
-		json_str(f, s.name);
+		sl_json_fput_string(f, s.name);
 		fprintf(f, ", \"role\": \"%s\", \"kind\": ", s.role);
-		json_str(f, s.kind);
+		sl_json_fput_string(f, s.kind);
 		fprintf(f,
 			", \"replicas\": %u, \"in\": %" PRIu64 ", \"out\": %" PRIu64
 			", \"generated\": %" PRIu64 ", \"in_flight\": %" PRIu64
@@ -2072,7 +2059,7 @@ int sl_pipeline_stats_json(const struct sl_pipeline *p, FILE *f)
 		fprintf(f, "}, \"counters\": {");
 		for (uint32_t k = 0; k < s.n_counters; k++) {
 			fprintf(f, "%s", k ? ", " : "");
-			json_str(f, s.counter_names[k]);
+			sl_json_fput_string(f, s.counter_names[k]);
 			fprintf(f, ": %" PRIu64, s.counters[k]);
 		}
 		fprintf(f, "}");
