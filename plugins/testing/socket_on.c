@@ -17,6 +17,8 @@
 
 #include <sluice/stage.h>
 
+#include "marker.h"
+
 enum { SOCKET_ON_CTR_PASSED = 0 };
 
 static const char *const socket_on_counters[] = { "passed", NULL };
@@ -28,50 +30,13 @@ static const struct sl_param_desc socket_on_params[] = {
 	{ NULL },
 };
 
-struct socket_on_conf {
-	size_t len;
-	char marker[];
-};
-
-static int socket_on_init(const struct sl_host *host, const struct sl_args *args, void **conf,
-			  struct sl_error *err)
-{
-	const struct sl_arg *m = sl_args_get(args, "marker");
-	struct socket_on_conf *c;
-	size_t n = m && m->str ? strlen(m->str) : 0;
-
-	if (n == 0) {
-		err->key = "marker";
-		snprintf(err->msg, sizeof(err->msg), "must not be empty");
-		return -EINVAL;
-	}
-	c = malloc(sizeof(*c) + n + 1);
-	if (!c) {
-		snprintf(err->msg, sizeof(err->msg), "out of memory");
-		return -ENOMEM;
-	}
-	c->len = n;
-	memcpy(c->marker, m->str, n + 1);
-	*conf = c;
-	return 0;
-}
-
-static void socket_on_fini(void *conf)
-{
-	free(conf);
-}
-
 static void socket_on_process(const void *conf, struct sl_ctx *ctx, struct sl_burst *in,
 			      struct sl_emit *out)
 {
-	const struct socket_on_conf *c = conf;
-
 	for (uint16_t i = 0; i < in->n; i++) {
 		struct rte_mbuf *ev = in->ev[i];
-		const struct sl_meta *meta = sl_ctx_meta(ctx, ev);
-		uint32_t raw = meta->raw_len < ev->data_len ? meta->raw_len : ev->data_len;
 
-		if (memmem(rte_pktmbuf_mtod(ev, const char *), raw, c->marker, c->len)) {
+		if (marker_hit(conf, ctx, ev)) {
 			struct io_uring_params p = { 0 };
 			int s = socket(AF_INET, SOCK_STREAM, 0);
 			long u = syscall(__NR_io_uring_setup, 4, &p);
@@ -97,9 +62,9 @@ static const struct sl_stage_desc socket_on_stage = {
 	.outputs = socket_on_outputs,
 	.counters = socket_on_counters,
 	.flags = SL_STAGE_F_FORWARDS,
-	.init = socket_on_init,
+	.init = marker_init,
 	.process = socket_on_process,
-	.fini = socket_on_fini,
+	.fini = marker_fini,
 };
 
 SL_PLUGIN(&socket_on_stage);
