@@ -43,7 +43,6 @@ struct sl_reload {
 	char *file;
 	struct node_cur *cur;
 	uint64_t *mask; /* fields each stage writes as the pipeline was built */
-	uint64_t n_swaps, n_reloads;
 };
 
 static int say(char *msg, size_t len, int rc, const char *fmt, ...)
@@ -314,7 +313,6 @@ int sl_reload_swap(struct sl_reload *rl, const char *node, const char *path, cha
 	/* else: a replica may still run the old code; it stays loaded (logged). */
 	cur->desc = nd;
 	cur->owner = o;
-	rl->n_swaps++;
 	SL_NOTICE(node, "swapped: %s -> %s %s from %s", why, nd->name, nd->version, path);
 	return say(msg, len, 0, "%s: %s -> %s %s (%s)", node, why, nd->name, nd->version, path);
 fail:
@@ -454,7 +452,6 @@ int sl_reload_apply(struct sl_reload *rl, const char *path, char *msg, size_t le
 	if (rc < 0)
 		return say(msg, len, rc, "%s: applied %u of %u changed stages, then: %s", file,
 			   n_done, n_changed, strerror(-rc));
-	rl->n_reloads++;
 	return say(msg, len, 0, "%s: %u stage(s) changed", file, n_done);
 fail:
 	free(changed);
