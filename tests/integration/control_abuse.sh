@@ -31,11 +31,7 @@ control: { socket: $SOCK, linger: 20s }
 EOF
 
 PID=
-cleanup() {
-	[ -n "$PID" ] && { pkill -9 -P "$PID"; kill -9 "$PID"; } 2>/dev/null
-	[ -z "${SLUICE_KEEP_TMP:-}" ] && rm -rf "$TMP"
-}
-trap cleanup EXIT
+trap tap_cleanup_pid EXIT
 
 timeout 60 "$SLUICE" run p.yaml --stats-json final.json >run.out 2>run.err &
 PID=$!

@@ -12,11 +12,7 @@ tap_plan 7
 tap_tmpdir
 cd "$TMP" || exit 1
 PID=
-cleanup() {
-	[ -n "$PID" ] && { pkill -9 -P "$PID"; kill -9 "$PID"; } 2>/dev/null
-	[ -z "${SLUICE_KEEP_TMP:-}" ] && rm -rf "$TMP"
-}
-trap cleanup EXIT
+trap tap_cleanup_pid EXIT
 
 cp "$SLUICE_BUILD/plugins/testing/hang_on.so" . && chmod 0644 hang_on.so
 : >in.log

@@ -17,11 +17,7 @@ tap_plan 7
 tap_tmpdir
 cd "$TMP" || exit 1
 PID=
-cleanup() {
-	[ -n "$PID" ] && { pkill -9 -P "$PID"; kill -9 "$PID"; } 2>/dev/null
-	[ -z "${SLUICE_KEEP_TMP:-}" ] && rm -rf "$TMP"
-}
-trap cleanup EXIT
+trap tap_cleanup_pid EXIT
 
 python3 "$SLUICE_SOURCE/tests/lib/gen_nginx_log.py" -n 20000 -o in.log --seed 11 >/dev/null
 cat >p.yaml <<EOF

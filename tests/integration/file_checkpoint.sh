@@ -21,14 +21,8 @@ INTERVAL_MS=200
 PY=$SLUICE_SOURCE/tests/integration/file_checkpoint.py
 tap_plan $((KILLS + 17))
 tap_tmpdir
-# sluice runs under timeout: kill the sluice children of our timeouts first, then the rest.
-cleanup() {
-	local p
-	for p in $(pgrep -P $$); do pkill -9 -P "$p"; done
-	pkill -9 -P $$
-	[ -z "${SLUICE_KEEP_TMP:-}" ] && rm -rf "$TMP"
-}
-trap cleanup EXIT
+. "$(dirname "$0")/../lib/sluice_proc.sh"
+trap sl_cleanup EXIT
 
 pipeline() { # extra source keys
 	cat <<YAML
@@ -45,34 +39,11 @@ sinks:
 YAML
 }
 
-# Start sluice under timeout: PID is the timeout, SPID sluice itself (signals go there;
-# killing only the timeout would leave sluice running).
-start() { # log file
-	timeout --foreground -s KILL 120 "$SLUICE" run p.yaml -- --no-huge -m 256 >"$1" 2>&1 &
-	PID=$!
-	SPID=
-	for _ in $(seq 100); do
-		SPID=$(pgrep -P "$PID") && break
-		sleep 0.02
-	done
-}
+start() { sl_start "$1"; }
 
-stop() { # signal: sluice's exit status in RC
-	kill "-$1" "$SPID"
-	wait "$PID"
-	RC=$?
-}
+stop() { sl_stop "$1"; }
 
-# Wait until the sink's output stops growing for 0.6 s (sluice caught up).
-settle() {
-	local a b=-1
-	for _ in $(seq 100); do
-		a=$(stat -c %s out/out.log 2>/dev/null || echo 0)
-		[ "$a" = "$b" ] && return 0
-		b=$a
-		sleep 0.6
-	done
-}
+settle() { sl_settle out/out.log; }
 
 # ---- kill -9 under load ----
 D=$TMP/kill

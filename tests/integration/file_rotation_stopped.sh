@@ -25,13 +25,8 @@ RATE=4000
 INTERVAL_MS=200
 tap_plan 15
 tap_tmpdir
-cleanup() {
-	local p
-	for p in $(pgrep -P $$); do pkill -9 -P "$p"; done
-	pkill -9 -P $$
-	[ -z "${SLUICE_KEEP_TMP:-}" ] && rm -rf "$TMP"
-}
-trap cleanup EXIT
+. "$(dirname "$0")/../lib/sluice_proc.sh"
+trap sl_cleanup EXIT
 
 pipeline() { # globs extra-source-keys
 	cat <<YAML
@@ -45,16 +40,7 @@ sinks:
 YAML
 }
 
-# sluice under timeout: PID the timeout, SPID sluice (signals go there).
-start() { # log
-	timeout --foreground -s KILL 120 "$SLUICE" run p.yaml -v -- --no-huge -m 256 >"$1" 2>&1 &
-	PID=$!
-	SPID=
-	for _ in $(seq 100); do
-		SPID=$(pgrep -P "$PID") && break
-		sleep 0.02
-	done
-}
+start() { sl_start "$1" -v; }
 # Wait until the pipeline runs (its first scan is done by then), so that files rotated
 # from then on are seen.
 started() { # log
@@ -63,20 +49,8 @@ started() { # log
 		sleep 0.02
 	done
 }
-stop() { # signal
-	kill "-$1" "$SPID"
-	wait "$PID"
-	RC=$?
-}
-settle() {
-	local a b=-1
-	for _ in $(seq 100); do
-		a=$(stat -c %s out/out.log 2>/dev/null || echo 0)
-		[ "$a" = "$b" ] && return 0
-		b=$a
-		sleep 0.6
-	done
-}
+stop() { sl_stop "$1"; }
+settle() { sl_settle out/out.log; }
 now() { date +%s.%N; }
 
 # Writer for 5 s; two kill -9 stops of ~1 s each; then drain and SIGTERM.

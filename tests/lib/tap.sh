@@ -97,3 +97,10 @@ tap_tmpdir() {
 		echo "# keeping $TMP"
 	fi
 }
+
+# EXIT trap for a test that runs one sluice in the background as PID (set PID= first):
+# kill it and its children, then drop TMP unless SLUICE_KEEP_TMP is set.
+tap_cleanup_pid() {
+	[ -n "${PID:-}" ] && { pkill -9 -P "$PID"; kill -9 "$PID"; } 2>/dev/null
+	[ -z "${SLUICE_KEEP_TMP:-}" ] && rm -rf "$TMP"
+}
