@@ -696,6 +696,16 @@ static enum sl_expr_kind expr_parse_call(struct expr_parser *ps, unsigned depth)
 
 static enum sl_expr_kind expr_parse_unary(struct expr_parser *ps, unsigned depth);
 
+/* Recursion guard of the descent: fails the parse past SL_EXPR_MAX_DEPTH levels. */
+static bool expr_too_deep(struct expr_parser *ps, unsigned depth)
+{
+	if (depth <= SL_EXPR_MAX_DEPTH)
+		return false;
+	expr_fail(ps, ps->tok_off, "expression nested too deeply (more than %d levels)",
+		  SL_EXPR_MAX_DEPTH);
+	return true;
+}
+
 static enum sl_expr_kind expr_parse_primary(struct expr_parser *ps, unsigned depth)
 {
 	struct sl_expr_value v;
@@ -756,11 +766,8 @@ static enum sl_expr_kind expr_parse_unary(struct expr_parser *ps, unsigned depth
 	size_t off = ps->tok_off;
 	enum sl_expr_kind k;
 
-	if (depth > SL_EXPR_MAX_DEPTH) {
-		expr_fail(ps, ps->tok_off, "expression nested too deeply (more than %d levels)",
-			  SL_EXPR_MAX_DEPTH);
+	if (expr_too_deep(ps, depth))
 		return SL_EXPR_KIND_ANY;
-	}
 	if (ps->tok != TOK_MINUS)
 		return expr_parse_primary(ps, depth);
 	expr_next(ps);
@@ -1018,11 +1025,8 @@ static enum sl_expr_kind expr_parse_not(struct expr_parser *ps, unsigned depth)
 	size_t off = ps->tok_off;
 	enum sl_expr_kind k;
 
-	if (depth > SL_EXPR_MAX_DEPTH) {
-		expr_fail(ps, ps->tok_off, "expression nested too deeply (more than %d levels)",
-			  SL_EXPR_MAX_DEPTH);
+	if (expr_too_deep(ps, depth))
 		return SL_EXPR_KIND_ANY;
-	}
 	if (ps->tok != TOK_NOT)
 		return expr_parse_cmp(ps, depth);
 	expr_next(ps);
@@ -1086,11 +1090,8 @@ static enum sl_expr_kind expr_parse_chain(struct expr_parser *ps, unsigned depth
 
 static enum sl_expr_kind expr_parse_or(struct expr_parser *ps, unsigned depth)
 {
-	if (depth > SL_EXPR_MAX_DEPTH) {
-		expr_fail(ps, ps->tok_off, "expression nested too deeply (more than %d levels)",
-			  SL_EXPR_MAX_DEPTH);
+	if (expr_too_deep(ps, depth))
 		return SL_EXPR_KIND_ANY;
-	}
 	return expr_parse_chain(ps, depth, TOK_OR);
 }
 
