@@ -803,6 +803,7 @@ enum common_key {
 	CK_RING_SIZE,
 	CK_WHEN_FULL,
 	CK_SCALE,
+	CK_ORDERED_BY,
 	CK_N,
 };
 
@@ -816,7 +817,8 @@ static const struct role_info roles[] = {
 	[SL_NODE_SOURCE] = { "sources", "type", 1u << CK_KIND | 1u << CK_REPLICAS },
 	[SL_NODE_STAGE] = { "stages", "use",
 			    1u << CK_KIND | 1u << CK_INPUTS | 1u << CK_REPLICAS |
-				    1u << CK_RING_SIZE | 1u << CK_WHEN_FULL | 1u << CK_SCALE },
+				    1u << CK_RING_SIZE | 1u << CK_WHEN_FULL | 1u << CK_SCALE |
+				    1u << CK_ORDERED_BY },
 	[SL_NODE_SINK] = { "sinks", "type",
 			   1u << CK_KIND | 1u << CK_INPUTS | 1u << CK_RING_SIZE |
 				   1u << CK_WHEN_FULL },
@@ -824,8 +826,8 @@ static const struct role_info roles[] = {
 
 static const char *config_common_name(enum sl_node_role role, unsigned k)
 {
-	static const char *const names[CK_N] = { NULL,	      "inputs",	   "replicas",
-						 "ring_size", "when_full", "scale" };
+	static const char *const names[CK_N] = { NULL,	      "inputs", "replicas",  "ring_size",
+						 "when_full", "scale",	"ordered_by" };
 
 	return k == CK_KIND ? roles[role].kind_key : names[k];
 }
@@ -1142,6 +1144,21 @@ static void config_load_common(struct loader *ld, struct sl_config_node *node, u
 		break;
 	case CK_SCALE:
 		config_load_scale(ld, node, k, v);
+		break;
+	case CK_ORDERED_BY:
+		/* A record field name: events of one value keep their order (docs/scaling.md). */
+		if (!config_is_text(v) || config_is_null(v) || !config_text(v)[0] ||
+		    strlen(config_text(v)) > 255)
+			config_err(
+				ld, config_err_node(k, v),
+				"stage '%s': ordered_by: expected a field name (1 to 255 bytes), "
+				"got %s",
+				node->name,
+				!config_is_text(v) || config_is_null(v) ? config_what_is(v)
+				: config_text(v)[0]			? "a longer name"
+									: "an empty string");
+		else
+			node->ordered_by = config_strdup(ld, config_text(v));
 		break;
 	}
 }

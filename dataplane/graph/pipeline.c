@@ -44,6 +44,7 @@
 
 #include <rte_cycles.h>
 #include <rte_errno.h>
+#include <rte_jhash.h>
 #include <rte_lcore.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
@@ -134,6 +135,8 @@ struct rt_replica {
 	uint64_t activated_tsc; /* controller, before RUN is published; the replica zeroes it */
 	uint64_t react_tsc_last, react_tsc_max; /* this lcore: activation -> first burst */
 	uint64_t cold_in_tsc, react_at_tsc; /* ingest of the last cold start; last first burst */
+	/* ordered_by: inputs taken whose outputs are all enqueued (release; order_remap) */
+	uint64_t ord_done;
 	/* controller only */
 	bool listed, unlisting; /* in its home worker's list; leaving it (grace pending) */
 	uint16_t burst_max;	/* events a stage call takes (see stage_adapt_burst) */
@@ -165,6 +168,36 @@ struct node_scale {
 	uint64_t replica_tsc; /* integral of running over time, in TSC cycles (ledger) */
 	uint32_t desired;     /* the last decision (after pin and budget) */
 	uint64_t n_up, n_down;
+};
+
+/*
+ * ordered_by (docs/scaling.md): a stage that keeps per-key order gets a dispatcher task,
+ * the only consumer of its input ring, and a small ring per replica. The dispatcher hashes
+ * each event's key field into one of ORD_BUCKETS buckets, and each bucket maps to one
+ * routed replica, so the events of one key pass one replica in ring order (events without
+ * the field are bucket 0). An autoscaled stage routes to its replicas in RUN: when that
+ * set changes, the dispatcher takes nothing new until every replica that loses buckets
+ * has passed on (outputs enqueued) all it was sent, then switches the map, so the events
+ * of a key are never on two replicas at once. A static stage routes to all its replicas.
+ * Rings per replica are small, so a change waits for at most ORD_RING_SIZE events.
+ */
+#define ORD_BUCKETS   256
+#define ORD_RING_SIZE 64
+
+struct rt_order {
+	struct sl_task task; /* first: the worker sees only this */
+	struct rt_node *node;
+	struct sl_rec_key key;
+	struct rte_ring **sub;		     /* per replica */
+	uint8_t *routed;		     /* per replica: in the map; release, dispatcher only */
+	uint64_t *sent;			     /* per replica: events enqueued to its ring */
+	uint16_t map[ORD_BUCKETS];	     /* bucket -> replica, when n_routed */
+	uint32_t n_routed;		     /* replicas in the map */
+	struct rte_mbuf *held[SL_BURST_MAX]; /* routed, not yet in their ring (full) */
+	uint16_t held_to[SL_BURST_MAX];
+	uint16_t n_held;
+	uint32_t done; /* release-stored after the last enqueue; acquire in stage_up_done */
+	uint64_t n_switch, n_wait; /* map changes; runs that waited for a drain */
 };
 
 /* Consecutive events taken by a sink with the same count cell. */
@@ -214,6 +247,9 @@ struct rt_node {
 	bool scaled;
 	int32_t pin; /* sluice scale: replicas pinned, -1 auto; control thread stores */
 	struct node_scale *sc;
+	/* ordered_by with more than one replica (or scale:); NULL otherwise. A fused edge
+	 * (output handed straight to the next stage) must never target such a node. */
+	struct rt_order *ord;
 };
 
 struct sl_pipeline {
@@ -556,6 +592,31 @@ static void window_check(struct rt_replica *r, uint64_t now)
 	r->final_close = false;
 }
 
+/* Whether nothing more can reach a stage replica's input: its upstream nodes are done or,
+ * with ordered_by, its dispatcher is (acquire pairs with order_run's release). */
+static inline bool stage_up_done(const struct rt_node *n)
+{
+	if (n->ord)
+		return __atomic_load_n(&n->ord->done, __ATOMIC_ACQUIRE);
+	return upstream_done(n, the_pipeline);
+}
+
+/* The ring a stage replica takes its input from. */
+static inline struct rte_ring *stage_ring(const struct rt_node *n, const struct rt_replica *r)
+{
+	if (n->ord)
+		return n->ord->sub[r->index];
+	return n->rings[n->n_rings > 1 ? r->index : 0];
+}
+
+/* ordered_by: all this replica took has its outputs enqueued. Release pairs with the
+ * acquire in order_remap: those enqueues come first. */
+static inline void stage_ord_done(struct rt_replica *r)
+{
+	if (r->out.n_pending == 0 && r->ord_done != r->n_in)
+		__atomic_store_n(&r->ord_done, r->n_in, __ATOMIC_RELEASE);
+}
+
 /* An autoscaled replica's mode before each run: true to run as usual. */
 static __rte_noinline bool stage_gate(struct rt_replica *r)
 {
@@ -567,6 +628,11 @@ static __rte_noinline bool stage_gate(struct rt_replica *r)
 	case RM_RUN:
 		return true;
 	case RM_DRAIN:
+		/* ordered_by: what the dispatcher still routes here is processed here (until
+		 * it switches the map away: order_remap). Pairs with its release store. */
+		if (n->ord && (__atomic_load_n(&n->ord->routed[r->index], __ATOMIC_ACQUIRE) ||
+			       !rte_ring_empty(n->ord->sub[r->index])))
+			return true;
 		/* What it took is processed; what it made must reach the next ring. */
 		if (r->out.n_pending && sl_edge_flush(&r->out))
 			return false;
@@ -576,8 +642,9 @@ static __rte_noinline bool stage_gate(struct rt_replica *r)
 		return false;
 	case RM_STANDBY:
 		/* Read upstream state before the ring: empty after done means finished. */
-		up = upstream_done(n, the_pipeline);
-		if (rte_ring_empty(n->rings[0])) {
+		up = stage_up_done(n);
+		if (rte_ring_empty(n->rings[0]) &&
+		    (!n->ord || rte_ring_empty(n->ord->sub[r->index]))) {
 			want = RM_FINISHED;
 			if (up && __atomic_compare_exchange_n(&r->mode, &m, want, false,
 							      __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
@@ -713,6 +780,8 @@ static __rte_always_inline unsigned stage_run_impl(struct sl_task *t, bool ack)
 		return 0;
 	if (r->out.n_pending && sl_edge_flush(&r->out))
 		return 0;
+	if (n->ord)
+		stage_ord_done(r);
 	if (r->final_flush) {
 		node_mark_done(n);
 		r->task.finished = true;
@@ -727,10 +796,10 @@ static __rte_always_inline unsigned stage_run_impl(struct sl_task *t, bool ack)
 			return stage_close_emit(r, ack);
 	}
 	/* Read upstream state before dequeuing: empty after done means finished. */
-	up_done = r->up_done || upstream_done(n, the_pipeline);
+	up_done = r->up_done || stage_up_done(n);
 	r->up_done = up_done;
-	burst.n = (uint16_t)rte_ring_dequeue_burst(n->rings[n->n_rings > 1 ? r->index : 0],
-						   (void **)ev, r->burst_max, NULL);
+	burst.n =
+		(uint16_t)rte_ring_dequeue_burst(stage_ring(n, r), (void **)ev, r->burst_max, NULL);
 	if (burst.n == 0) {
 		/* Own ring empty after upstream was done: nothing can arrive any more. */
 		if (up_done) {
@@ -777,6 +846,8 @@ static __rte_always_inline unsigned stage_run_impl(struct sl_task *t, bool ack)
 			r->n_generated += left - burst.n;
 	}
 	replica_account_emit(r, o, ack);
+	if (n->ord)
+		stage_ord_done(r);
 	/* The inputs are done with only now that their outputs are counted. */
 	if (ack)
 		ack_add_runs(r, in_cell, burst.n, -1);
@@ -791,6 +862,141 @@ static unsigned stage_run(struct sl_task *t)
 static unsigned stage_run_ack(struct sl_task *t)
 {
 	return stage_run_impl(t, true);
+}
+
+/* ---- ordered_by: the dispatcher (see struct rt_order) ---- */
+
+/* The bucket of an event's key: a hash of the field's value (integers by value, strings
+ * by bytes, anything else by its encoding); bucket 0 without the field or a record. */
+static inline uint32_t order_bucket(const struct rt_order *o, struct rte_mbuf *ev)
+{
+	struct sl_rec rec = sl_event_record(&o->node->replicas[0].ctx, ev);
+	struct sl_val v;
+
+	if (!sl_rec_get(rec, &o->key, &v))
+		return 0;
+	switch (v.type) {
+	case SL_VAL_NONE:
+	case SL_VAL_NIL:
+		return 0;
+	case SL_VAL_INT:
+	case SL_VAL_UINT:
+		return rte_jhash(&v.u, sizeof(v.u), 0) % ORD_BUCKETS;
+	case SL_VAL_STR:
+	case SL_VAL_BIN:
+		return rte_jhash(v.s.p, v.s.len, 0) % ORD_BUCKETS;
+	default:
+		return rte_jhash(v.raw, v.raw_len, 0) % ORD_BUCKETS;
+	}
+}
+
+/* Enqueue what is held to the replicas' rings, keeping each ring's events in order.
+ * Returns events still held (a ring is full). */
+static uint16_t order_flush(struct rt_order *o)
+{
+	struct rte_mbuf *grp[SL_BURST_MAX];
+	uint16_t idx[SL_BURST_MAX], keep = 0;
+	uint8_t seen[SL_BURST_MAX] = { 0 }; /* 1 visited, 2 enqueued */
+
+	for (uint16_t i = 0; i < o->n_held; i++) {
+		uint16_t to = o->held_to[i], g = 0;
+		unsigned e;
+
+		if (seen[i])
+			continue;
+		for (uint16_t j = i; j < o->n_held; j++)
+			if (!seen[j] && o->held_to[j] == to) {
+				seen[j] = 1;
+				idx[g] = j;
+				grp[g++] = o->held[j];
+			}
+		e = rte_ring_enqueue_burst(o->sub[to], (void *const *)grp, g, NULL);
+		o->sent[to] += e;
+		for (unsigned j = 0; j < e; j++)
+			seen[idx[j]] = 2;
+	}
+	for (uint16_t i = 0; i < o->n_held; i++)
+		if (seen[i] != 2) {
+			o->held_to[keep] = o->held_to[i];
+			o->held[keep++] = o->held[i];
+		}
+	o->n_held = keep;
+	return keep;
+}
+
+/* Follow an autoscaled stage's replicas in RUN. Returns true while a change waits for the
+ * replicas that lose buckets to pass on everything they were sent. */
+static bool order_remap(struct rt_order *o)
+{
+	struct rt_node *n = o->node;
+	uint16_t act[SL_CONFIG_SCALE_MAX], to;
+	uint32_t m = 0;
+	bool same = true;
+
+	for (uint32_t k = 0; k < n->n_replicas; k++) {
+		bool run = __atomic_load_n(&n->replicas[k].mode, __ATOMIC_ACQUIRE) == RM_RUN;
+
+		if (run)
+			act[m++] = (uint16_t)k;
+		same &= run == (o->routed[k] != 0);
+	}
+	if (same)
+		return false;
+	for (uint32_t b = 0; o->n_routed && b < ORD_BUCKETS; b++) {
+		struct rt_replica *q = &n->replicas[o->map[b]];
+
+		to = m ? act[b % m] : UINT16_MAX;
+		/* Pairs with stage_ord_done's release: its outputs are in the next ring. */
+		if (to != o->map[b] &&
+		    __atomic_load_n(&q->ord_done, __ATOMIC_ACQUIRE) != o->sent[o->map[b]]) {
+			o->n_wait++;
+			return true;
+		}
+	}
+	for (uint32_t b = 0; m && b < ORD_BUCKETS; b++)
+		o->map[b] = act[b % m];
+	for (uint32_t k = 0; k < n->n_replicas; k++) {
+		uint8_t in = 0;
+
+		for (uint32_t i = 0; i < m; i++)
+			in |= act[i] == k;
+		/* Pairs with the acquire in stage_gate (RM_DRAIN): a replica that sees itself
+		 * unrouted also sees every event this dispatcher enqueued to it. */
+		if (in != o->routed[k])
+			__atomic_store_n(&o->routed[k], in, __ATOMIC_RELEASE);
+	}
+	o->n_routed = m;
+	o->n_switch++;
+	return false;
+}
+
+static unsigned order_run(struct sl_task *t)
+{
+	struct rt_order *o = (struct rt_order *)t;
+	struct rt_node *n = o->node;
+	unsigned k;
+	bool up;
+
+	if (o->n_held && order_flush(o))
+		return 0;
+	if (n->scaled && order_remap(o))
+		return 0;
+	/* Read upstream state before the ring: empty after done means finished. */
+	up = upstream_done(n, the_pipeline);
+	if (o->n_routed == 0 || rte_ring_empty(n->rings[0])) {
+		if (up && rte_ring_empty(n->rings[0])) {
+			/* Pairs with the acquire in stage_up_done: our enqueues come first. */
+			__atomic_store_n(&o->done, 1, __ATOMIC_RELEASE);
+			t->finished = true;
+		}
+		return 0;
+	}
+	k = rte_ring_dequeue_burst(n->rings[0], (void **)o->held, SL_BURST_MAX, NULL);
+	for (unsigned i = 0; i < k; i++)
+		o->held_to[i] = o->map[order_bucket(o, o->held[i])];
+	o->n_held = (uint16_t)k;
+	order_flush(o);
+	return k;
 }
 
 /* ---- sinks ---- */
@@ -997,6 +1203,8 @@ static unsigned pool_size(const struct sl_pipeline *p)
 	for (uint32_t i = 0; i < p->n_nodes; i++) {
 		const struct rt_node *nd = &p->nodes[i];
 		n += (uint64_t)nd->n_rings * nd->cfg->ring_size;
+		if (nd->cfg->ordered_by) /* a dispatcher's held burst and rings (rt_order) */
+			n += SL_BURST_MAX + (uint64_t)nd->n_replicas * ORD_RING_SIZE;
 		n += (uint64_t)nd->n_replicas * (SL_BURST_MAX + SL_EMIT_CAP * (nd->n_ports + 1u));
 	}
 	return n > UINT32_MAX / 2 ? UINT32_MAX / 2 : (unsigned)n;
@@ -1180,6 +1388,70 @@ out:
 	return ret;
 }
 
+/* The dispatcher of an ordered_by stage with more than one replica (or scale:). */
+static int order_create(struct rt_node *n)
+{
+	struct rt_order *o;
+	char name[RTE_RING_NAMESIZE];
+
+	if (!n->cfg->ordered_by || (!n->scaled && n->n_replicas < 2))
+		return 0;
+	o = rte_zmalloc("sl_order", sizeof(*o), RTE_CACHE_LINE_SIZE);
+	if (!o)
+		return -ENOMEM;
+	n->ord = o;
+	o->node = n;
+	o->task.run = order_run;
+	o->task.name = n->cfg->name;
+	sl_rec_key_init(&o->key, n->cfg->ordered_by, strlen(n->cfg->ordered_by));
+	o->sub = calloc(n->n_replicas, sizeof(*o->sub));
+	o->routed = calloc(n->n_replicas, sizeof(*o->routed));
+	o->sent = calloc(n->n_replicas, sizeof(*o->sent));
+	if (!o->sub || !o->routed || !o->sent)
+		return -ENOMEM;
+	for (uint32_t k = 0; k < n->n_replicas; k++) {
+		snprintf(name, sizeof(name), "sl_ord_%u_%u", n->id, k);
+		o->sub[k] = rte_ring_create(name, ORD_RING_SIZE, SOCKET_ID_ANY,
+					    RING_F_SP_ENQ | RING_F_SC_DEQ | RING_F_EXACT_SZ);
+		if (!o->sub[k]) {
+			SL_ERR(n->cfg->name, "cannot create an ordered_by ring: %s",
+			       rte_strerror(rte_errno));
+			return -ENOMEM;
+		}
+	}
+	/* A static stage routes to all its replicas for good; an autoscaled one follows
+	 * the replicas in RUN (order_remap). */
+	for (uint32_t b = 0; !n->scaled && b < ORD_BUCKETS; b++)
+		o->map[b] = (uint16_t)(b % n->n_replicas);
+	for (uint32_t k = 0; !n->scaled && k < n->n_replicas; k++)
+		o->routed[k] = 1;
+	o->n_routed = n->scaled ? 0 : n->n_replicas;
+	return 0;
+}
+
+static void order_destroy(struct rt_node *n)
+{
+	struct rt_order *o = n->ord;
+	void *ev;
+
+	if (!o)
+		return;
+	if (o->n_held)
+		rte_pktmbuf_free_bulk(o->held, o->n_held);
+	for (uint32_t k = 0; o->sub && k < n->n_replicas; k++) {
+		if (!o->sub[k])
+			continue;
+		while (rte_ring_dequeue(o->sub[k], &ev) == 0)
+			rte_pktmbuf_free(ev);
+		rte_ring_free(o->sub[k]);
+	}
+	free(o->sub);
+	free(o->routed);
+	free(o->sent);
+	rte_free(o);
+	n->ord = NULL;
+}
+
 static struct sl_task_list *task_list_new(uint32_t cap)
 {
 	return calloc(1, sizeof(struct sl_task_list) + sizeof(struct sl_task *) * (cap + 1));
@@ -1194,7 +1466,7 @@ static int pipeline_assign_tasks(struct sl_pipeline *p)
 	p->n_workers = rte_lcore_count();
 	p->workers = calloc(p->n_workers, sizeof(*p->workers));
 	for (uint32_t i = 0; i < p->n_nodes; i++)
-		n_tasks += p->nodes[i].n_replicas;
+		n_tasks += p->nodes[i].n_replicas + (p->nodes[i].ord != NULL);
 	p->base = calloc(p->n_workers, sizeof(*p->base));
 	p->spare = calloc(p->n_workers, sizeof(*p->spare));
 	if (!p->workers || !p->base || !p->spare)
@@ -1238,6 +1510,12 @@ static int pipeline_assign_tasks(struct sl_pipeline *p)
 			n->replicas[k].home = slot % p->n_workers;
 			if (!n->scaled)
 				b->tasks[b->n++] = &n->replicas[k].task;
+		}
+		/* ordered_by: the dispatcher runs with replica 0 (the standby at zero). */
+		if (n->ord) {
+			struct sl_task_list *b = p->base[n->replicas[0].home];
+
+			b->tasks[b->n++] = &n->ord->task;
 		}
 	}
 	if (p->n_scaled) {
@@ -1325,9 +1603,10 @@ int sl_pipeline_create(struct sl_config *cfg, struct sl_pipeline **out)
 		}
 		/* A replicated stage gets a ring per replica (lanes, see edge.h); an autoscaled
 		 * one shares one ring between however many replicas run. */
-		n->n_rings = c->role == SL_NODE_SOURCE		      ? 0
-			     : c->role == SL_NODE_STAGE && !n->scaled ? n->n_replicas
-								      : 1;
+		n->n_rings = c->role == SL_NODE_SOURCE ? 0
+			     : c->role == SL_NODE_STAGE && !n->scaled && !c->ordered_by
+				     ? n->n_replicas
+				     : 1;
 		n->rings = calloc(n->n_rings ? n->n_rings : 1, sizeof(*n->rings));
 		if (!n->rings)
 			goto err;
@@ -1371,6 +1650,9 @@ int sl_pipeline_create(struct sl_config *cfg, struct sl_pipeline **out)
 			if (ret < 0)
 				goto err;
 		}
+		ret = order_create(n);
+		if (ret < 0)
+			goto err;
 	}
 	for (uint32_t i = 0; i < p->n_nodes; i++)
 		for (uint32_t k = 0; k < p->nodes[i].n_replicas; k++) {
@@ -1448,6 +1730,8 @@ static uint32_t scale_want(struct sl_pipeline *p, struct rt_node *n, uint64_t no
 		busy += __atomic_load_n(&r->busy_tsc, __ATOMIC_RELAXED);
 		in += __atomic_load_n(&r->n_in, __ATOMIC_RELAXED);
 		x.replicas += mode_of(r) == RM_RUN;
+		if (n->ord) /* ordered_by: taken by the dispatcher, not yet by a replica */
+			queued += rte_ring_count(n->ord->sub[k]);
 	}
 	if (sc->last_tsc == 0)
 		sc->last_tsc = p->start_tsc;
@@ -1564,7 +1848,8 @@ static void scale_check_done(struct sl_pipeline *p, struct rt_node *n)
 {
 	uint32_t listed = 0;
 
-	if (__atomic_load_n(&n->done, __ATOMIC_RELAXED) || !upstream_done(n, p))
+	if (__atomic_load_n(&n->done, __ATOMIC_RELAXED) || !upstream_done(n, p) ||
+	    (n->ord && !__atomic_load_n(&n->ord->done, __ATOMIC_ACQUIRE)))
 		return;
 	for (uint32_t k = 0; k < n->n_replicas; k++) {
 		struct rt_replica *r = &n->replicas[k];
@@ -2078,6 +2363,15 @@ int sl_pipeline_stats_json(const struct sl_pipeline *p, FILE *f)
 				s.scale_min, s.scale_max, s.desired, (int)s.pinned, s.cold_starts,
 				s.cold_start_us_max, s.cold_start_us_avg, s.react_us_max,
 				s.step_react_us, s.replica_seconds);
+		if (p->nodes[i].ord) {
+			const struct rt_order *o = p->nodes[i].ord;
+
+			fprintf(f, ", \"ordered\": {\"by\": ");
+			sl_json_fput_string(f, p->nodes[i].cfg->ordered_by);
+			fprintf(f, ", \"switches\": %" PRIu64 ", \"waits\": %" PRIu64 "}",
+				__atomic_load_n(&o->n_switch, __ATOMIC_RELAXED),
+				__atomic_load_n(&o->n_wait, __ATOMIC_RELAXED));
+		}
 		fprintf(f, "}");
 	}
 	fprintf(f, "\n]}\n");
@@ -2121,6 +2415,7 @@ void sl_pipeline_destroy(struct sl_pipeline *p)
 			rte_free(r->ack_cnt);
 			free(r->runs);
 		}
+		order_destroy(n);
 		rte_free(n->replicas);
 		for (uint32_t k = 0; n->rings && k < n->n_rings; k++) {
 			void *ev;

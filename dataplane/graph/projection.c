@@ -59,7 +59,8 @@ static bool node_reads(const struct sl_config *cfg, uint32_t c, const char *f, u
 	if (memo[c] == PROJ_NO)
 		return false;
 	reads = d->reads ? d->reads(cn->stage_conf) : NULL;
-	if (!reads || list_has(reads, f)) {
+	/* ordered_by's field is read by the runtime, to pick the replica (docs/scaling.md). */
+	if (!reads || list_has(reads, f) || (cn->ordered_by && strcmp(cn->ordered_by, f) == 0)) {
 		yes = true;
 	} else if (d->flags & SL_STAGE_F_FORWARDS) {
 		memo[c] = PROJ_BUSY;
