@@ -2035,8 +2035,10 @@ static void config_init_stages(struct loader *ld)
 			continue;
 		memset(&err, 0, sizeof(err));
 		/* Sources and sinks check parameters without opening anything. */
+		sl_sandbox_init_enter(node); /* `memory:` in process: the stage's arena */
 		ret = check ? check(&node->args, &err)
 			    : node->stage->init(ld->opts->host, &node->args, &conf, &err);
+		sl_sandbox_init_leave(node);
 		if (ret != 0) {
 			err.msg[sizeof(err.msg) - 1] = '\0';
 			for (uint32_t i = 0; err.key && i < node->args.n; i++) {

@@ -50,6 +50,7 @@
 #include "../base/log.h"
 #include "../config/config.h"
 #include "../event/event.h"
+#include "memcap.h"
 #include "sandbox.h"
 
 #if defined(__has_feature)
@@ -176,7 +177,12 @@ struct sb_conf {
 	const char *outputs[SL_PORT_MAX + 1];
 	uint16_t n_inner_counters, n_ports, failed_port;
 	uint16_t n_replicas;
-	bool in_process; /* isolation: none with a budget: only counted (budget_process) */
+	bool in_process; /* isolation: none with a budget or memory: inproc_process */
+	/* in process: which keys were given, and the counters they add after the stage's */
+	bool budget_set;
+	uint16_t ctr_budget, ctr_memory;
+	struct sl_memcap *memcap; /* `memory:` in process: the stage's arena (memcap.c) */
+	int memcap_warned;
 	/* keys */
 	uint64_t budget_ns, memory_bytes, cpu_s;
 	uint32_t breaker_failures;
@@ -441,6 +447,11 @@ static int sbc_seccomp(void)
 		return -ENOMEM;
 	for (size_t i = 0; i < sizeof(allow) / sizeof(allow[0]) && rc == 0; i++)
 		rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, allow[i], 0);
+	/* abort() (an assert, a plugin that gives up on ENOMEM) signals the child itself:
+	 * tgkill to its own process only, so it dies of SIGABRT rather than of SIGSYS. */
+	if (rc == 0)
+		rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
+				      SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid()));
 	/* Logs only: write to stderr, nothing else. */
 	if (rc == 0)
 		rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(write), 1,
@@ -502,8 +513,14 @@ static void sbc_main(struct sb_conf *c, uint32_t idx, uint32_t gen)
 	if (c->memory_bytes)
 		sbc_limit(RLIMIT_DATA, c->memory_bytes);
 #endif
-	if (c->cpu_s)
-		sbc_limit(RLIMIT_CPU, c->cpu_s);
+	if (c->cpu_s) {
+		/* The hard limit a second later: at the soft one the kernel sends SIGXCPU (so
+		 * the child is reported killed by SIGXCPU); at the hard one, SIGKILL. */
+		struct rlimit cpu = { (rlim_t)c->cpu_s, (rlim_t)c->cpu_s + 1 };
+
+		if (setrlimit(RLIMIT_CPU, &cpu) < 0)
+			sbc_log(NULL, 3, "setrlimit %d: %s", RLIMIT_CPU, strerror(errno));
+	}
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || sbc_seccomp() != 0)
 		_exit(121);
 	seen = __atomic_load_n(&s->req_seq, __ATOMIC_ACQUIRE);
@@ -1229,28 +1246,83 @@ static void proxy_fini(void *conf)
 	c->zygote_fd = -1;
 }
 
-/* An in-process stage with a budget: the call, timed; a call over budget is counted. Two
- * TSC reads and a multiply per burst. */
-static void budget_process(const void *conf, struct sl_ctx *ctx, struct sl_burst *in,
+/* Leaving a capped stage's arena: what the cap refused on this thread is counted. */
+static void inproc_leave(const struct sb_conf *c, struct sl_ctx *ctx)
+{
+	uint64_t refused = sl_memcap_leave(c->memcap);
+
+	if (likely(!refused))
+		return;
+	if (ctx)
+		ctx->counters[c->ctr_memory] += refused;
+	if (!__atomic_exchange_n(&((struct sb_conf *)(uintptr_t)c)->memcap_warned, 1,
+				 __ATOMIC_RELAXED))
+		SL_WARN(c->name,
+			"memory cap of %" PRIu64 " bytes reached: the stage's allocations are "
+			"refused (counted as memory_refused)",
+			c->memory_bytes);
+}
+
+/* An in-process stage with a budget and/or memory. budget: the call, timed (two TSC reads
+ * and a multiply per burst); a call over budget is counted. memory: the call runs on the
+ * stage's jemalloc arena (two mallctl switches and two thread-cache flushes per burst). */
+static void inproc_process(const void *conf, struct sl_ctx *ctx, struct sl_burst *in,
 			   struct sl_emit *o)
 {
 	const struct sb_conf *c = conf;
-	uint64_t t0 = rte_rdtsc(), dt;
+	uint64_t t0 = 0, dt;
 
+	if (c->memcap)
+		sl_memcap_enter(c->memcap);
+	if (c->budget_set)
+		t0 = rte_rdtsc();
 	c->inner->process(c->inner_conf, ctx, in, o);
-	dt = rte_rdtsc() - t0;
-	if (dt * 1000000000ull / (ctx->tsc_hz ? ctx->tsc_hz : 1) > c->budget_ns)
-		ctx->counters[c->n_inner_counters]++;
+	if (c->budget_set) {
+		dt = rte_rdtsc() - t0;
+		if (dt * 1000000000ull / (ctx->tsc_hz ? ctx->tsc_hz : 1) > c->budget_ns)
+			ctx->counters[c->ctr_budget]++;
+	}
+	if (c->memcap)
+		inproc_leave(c, ctx);
 }
 
-static void budget_fini(void *conf)
+static void inproc_fini(void *conf)
 {
 	struct sb_conf *c = conf;
 
-	if (c && c->inner_conf && c->inner->fini)
+	if (!c)
+		return;
+	if (c->inner_conf && c->inner->fini) {
+		if (c->memcap)
+			sl_memcap_enter(c->memcap);
 		c->inner->fini(c->inner_conf);
-	if (c)
-		c->inner_conf = NULL;
+		if (c->memcap)
+			inproc_leave(c, NULL);
+	}
+	c->inner_conf = NULL;
+}
+
+static const char *const *inproc_reads(const void *conf)
+{
+	const struct sb_conf *c = conf;
+
+	return c->inner->reads ? c->inner->reads(c->inner_conf) : NULL;
+}
+
+void sl_sandbox_init_enter(const struct sl_config_node *node)
+{
+	const struct sb_conf *c = node->sandbox;
+
+	if (c && c->memcap && node->stage == c->inner)
+		sl_memcap_enter(c->memcap);
+}
+
+void sl_sandbox_init_leave(const struct sl_config_node *node)
+{
+	const struct sb_conf *c = node->sandbox;
+
+	if (c && c->memcap && node->stage == c->inner)
+		inproc_leave(c, NULL);
 }
 
 /* ---- wrapping ---- */
@@ -1303,11 +1375,10 @@ static int sb_key(struct sb_conf *c, const struct sl_config_node *node, uint32_t
 		else
 			c->breaker_probe_ns = x;
 	} else if (strcmp(k, "memory") == 0) {
-		if (sb_bytes(v, &c->memory_bytes) < 0 || c->memory_bytes < (16ull << 20))
+		/* The least depends on the isolation (sb_memory_min). */
+		if (sb_bytes(v, &c->memory_bytes) < 0)
 			return sb_err(msg, len, bad, (int)i,
-				      "memory: expected a size of at least 16M (such as 256M), got "
-				      "'%s'",
-				      v);
+				      "memory: expected a size such as 256M, got '%s'", v);
 	} else if (strcmp(k, "cpu") == 0) {
 		if (sl_window_parse(v, &x) < 0 || x < 1000000000ull)
 			return sb_err(msg, len, bad, (int)i,
@@ -1340,7 +1411,7 @@ int sl_sandbox_check(struct sl_config_node *node, void *mem, char *msg, size_t l
 	struct sb_conf *c = mem;
 	bool process = false;
 	uint32_t n_out, n_ctr;
-	int budget;
+	int budget, memory;
 
 	*bad = -1;
 	c->zygote_fd = -1;
@@ -1350,33 +1421,66 @@ int sl_sandbox_check(struct sl_config_node *node, void *mem, char *msg, size_t l
 	c->breaker_window_ns = 10000000000ull;
 	c->breaker_probe_ns = 1000000000ull;
 	c->policy = SB_POLICY_DLQ;
-	for (uint32_t i = 0; i < node->n_iso; i++)
+	budget = memory = -1;
+	for (uint32_t i = 0; i < node->n_iso; i++) {
 		if (sb_key(c, node, i, &process, msg, len, bad) < 0)
 			return -EINVAL;
+		if (strcmp(node->iso[i].key, "budget") == 0)
+			budget = (int)i;
+		else if (strcmp(node->iso[i].key, "memory") == 0)
+			memory = (int)i;
+	}
+	if (process && memory >= 0 && c->memory_bytes < (16ull << 20))
+		return sb_err(msg, len, bad, memory,
+			      "memory: expected a size of at least 16M (such as 256M), got '%s'",
+			      node->iso[memory].val);
 	if (!process) {
 		for (uint32_t i = 0; i < node->n_iso; i++)
 			if (strcmp(node->iso[i].key, "isolation") != 0 &&
-			    strcmp(node->iso[i].key, "budget") != 0)
+			    strcmp(node->iso[i].key, "budget") != 0 &&
+			    strcmp(node->iso[i].key, "memory") != 0)
 				return sb_err(msg, len, bad, (int)i,
 					      "%s: only for stages with isolation: process",
 					      node->iso[i].key);
-		budget = -1;
-		for (uint32_t i = 0; i < node->n_iso; i++)
-			if (strcmp(node->iso[i].key, "budget") == 0)
-				budget = (int)i;
-		if (budget < 0)
+		if (budget < 0 && memory < 0)
 			return 0;
-		/* In process: the budget is counted by a thin wrapper, not enforced. */
+		/* In process: the budget is counted by a thin wrapper, not enforced; memory
+		 * is a jemalloc arena of the stage's own (memcap.c), enforced. */
 		if (d->state || (d->flags & SL_STAGE_F_WINDOWED))
-			return sb_err(msg, len, bad, budget,
-				      "budget: not for a stage with window state in process yet");
+			return sb_err(msg, len, bad, budget >= 0 ? budget : memory,
+				      "%s: not for a stage with window state in process yet",
+				      budget >= 0 ? "budget" : "memory");
 		for (n_ctr = 0; d->counters && d->counters[n_ctr]; n_ctr++)
 			c->counters[n_ctr] = d->counters[n_ctr];
-		if (n_ctr + 1 > SL_COUNTER_MAX)
-			return sb_err(msg, len, bad, budget,
-				      "budget: adds a counter and the stage has %u already", n_ctr);
-		c->counters[n_ctr] = "budget_exceeded";
 		c->n_inner_counters = (uint16_t)n_ctr;
+		if (n_ctr + (budget >= 0) + (memory >= 0) > SL_COUNTER_MAX)
+			return sb_err(msg, len, bad, budget >= 0 ? budget : memory,
+				      "%s: adds a counter and the stage has %u already",
+				      budget >= 0 ? "budget" : "memory", n_ctr);
+		if (budget >= 0) {
+			c->budget_set = true;
+			c->ctr_budget = (uint16_t)n_ctr;
+			c->counters[n_ctr++] = "budget_exceeded";
+		}
+		if (memory >= 0) {
+			char why[160];
+
+			if (c->memory_bytes < (4ull << 20))
+				return sb_err(msg, len, bad, memory,
+					      "memory: expected at least 4M for an in-process "
+					      "stage, got '%s'",
+					      node->iso[memory].val);
+			c->memcap = sl_memcap_create(c->memory_bytes, why, sizeof(why));
+			if (!c->memcap)
+				return sb_err(
+					msg, len, bad, memory,
+					"memory: a cap on an in-process stage needs a jemalloc "
+					"arena, and %s; use isolation: process (an rlimit) or a "
+					"build with jemalloc",
+					why);
+			c->ctr_memory = (uint16_t)n_ctr;
+			c->counters[n_ctr++] = "memory_refused";
+		}
 		c->in_process = true;
 		c->inner = d;
 		c->name = node->name;
@@ -1439,9 +1543,9 @@ int sl_sandbox_wrap(struct sl_config_node *node, void **conf, bool spawn, char *
 		c->desc = *c->inner;
 		c->desc.counters = c->counters;
 		c->desc.init = NULL;
-		c->desc.process = budget_process;
-		c->desc.fini = budget_fini;
-		c->desc.reads = NULL;
+		c->desc.process = inproc_process;
+		c->desc.fini = inproc_fini;
+		c->desc.reads = c->inner->reads ? inproc_reads : NULL;
 		node->stage = &c->desc;
 		*conf = c;
 		return 0;

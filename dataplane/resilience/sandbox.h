@@ -60,4 +60,12 @@ int sl_sandbox_check(struct sl_config_node *node, void *mem, char *msg, size_t l
 int sl_sandbox_wrap(struct sl_config_node *node, void **conf, bool spawn, char *msg, size_t len,
 		    int *bad);
 
+/*
+ * Around a stage's init at load time (config.c): an in-process stage with `memory:` runs
+ * its init on its own jemalloc arena, as its process and fini (memcap.h). No-op for any
+ * other node. Control thread.
+ */
+void sl_sandbox_init_enter(const struct sl_config_node *node);
+void sl_sandbox_init_leave(const struct sl_config_node *node);
+
 #endif

@@ -201,9 +201,9 @@ sed -e 's/isolation: jail/replicas: 8, isolation: process/' e1.yaml >e3.yaml
 "$SLUICE" run e3.yaml "${eal[@]}" >e3.out 2>&1
 grep -q "at most 4 replicas" e3.out
 tap_ok $? "more replicas than sandboxes are refused"
-sed -e 's/isolation: jail/budget: 5ms, memory: 64M/' e1.yaml >e4.yaml
+sed -e 's/isolation: jail/budget: 5ms, cpu: 2s/' e1.yaml >e4.yaml
 "$SLUICE" validate e4.yaml >e4.out 2>&1
-grep -q "memory: only for stages with isolation: process" e4.out
+grep -q "cpu: only for stages with isolation: process" e4.out
 tap_ok $? "sandbox keys on an in-process stage are refused"
 
 # 7: garbage in process: the runtime checks the counts after every call.
