@@ -565,6 +565,15 @@ static unsigned stage_close_emit(struct rt_replica *r, bool ack)
 		r->final_flush = true;
 		return made;
 	}
+	/* The emptied closed state, merged into every replica's other one (idle until the
+	 * epoch below), adds no result but tells each replica what the close learnt: the
+	 * aggregate stage's closed watermark (docs/aggregate.md, Time windows). */
+	for (uint32_t i = 0; st->merge && i < n->n_replicas; i++) {
+		void *q = n->replicas[i].state[n->replicas[i].cur ^ 1];
+
+		if (q != r->close_state)
+			st->merge(n->cfg->stage_conf, q, r->close_state);
+	}
 	/* Open the next window; replicas may flip again once they see the new epoch. */
 	n->window_end_tsc += n->window_tsc;
 	if (n->window_end_tsc < r->ctx.now_tsc)

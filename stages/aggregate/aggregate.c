@@ -24,7 +24,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include <rte_cycles.h>
 #include <rte_mbuf.h>
 #include <rte_prefetch.h>
 
@@ -47,6 +49,8 @@ enum {
 	AGG_CNT_GROUPS_OVERFLOW,
 	AGG_CNT_EMIT_TOO_LARGE,
 	AGG_CNT_BAD_TIME,
+	AGG_CNT_LATE,
+	AGG_CNT_LATE_AT_CLOSE,
 };
 
 static const char *const agg_counters[] = {
@@ -60,8 +64,14 @@ static const char *const agg_counters[] = {
 	"groups_overflow",
 	"emit_too_large",
 	"bad_time",
+	"late",
+	"late_at_close",
 	NULL,
 };
+
+/* Output 1 carries late events of time windows (time_window: { late: route }). */
+static const char *const agg_outputs[] = { "default", "late", NULL };
+#define AGG_PORT_LATE 1
 
 #define AGG_MAX_KEYS	8
 #define AGG_MAX_AGGS	32
@@ -94,6 +104,11 @@ static const struct sl_param_desc agg_params[] = {
 	  .type = SL_PARAM_STR,
 	  .def = "ns",
 	  .help = "unit of numeric event times since the epoch: s, ms, us or ns" },
+	{ .name = "time_window",
+	  .type = SL_PARAM_MAP,
+	  .help = "tumbling or sliding windows on event or processing time, closed by a "
+		  "watermark: { type: sliding, size: 60s, slide: 10s, time_field: ts, "
+		  "allowed_lateness: 5s, late: route }" },
 	{ .name = "aggregations",
 	  .type = SL_PARAM_LIST,
 	  .help = "items like \"{ name: p99, fn: quantile, field: bytes, q: 0.99 }\" "
@@ -124,6 +139,13 @@ struct agg_conf {
 	uint32_t arena_bytes;
 	uint32_t group_bytes;
 	uint32_t topk_cap_max; /* sizes the merge scratch */
+	/* time_window (tw_size_ns 0: none): panes of tw_slide_ns, windows of tw_size_ns */
+	uint64_t tw_size_ns, tw_slide_ns;
+	int64_t tw_lateness_ns;
+	bool tw_proc;	    /* processing time: no time_field */
+	bool tw_late_drop;  /* late: drop (else routed to output late) */
+	int64_t tw_base_ns; /* processing time: CLOCK_REALTIME at tw_base_tsc */
+	uint64_t tw_base_tsc;
 };
 
 /* Partial of sum, min, max and avg. Integers sum exactly while they fit in int64. */
@@ -164,6 +186,29 @@ struct agg_state {
 	uint8_t *arena;
 	uint8_t *groups; /* max_groups blocks of group_bytes; each starts with its event count */
 	void *scratch;	 /* top_k merge */
+
+	/* time windows: kept by reset (they describe the replica's stream, not a window) */
+	int64_t max_t;	   /* latest event time folded here (INT64_MIN: none) */
+	int64_t closed;	   /* windows ending at or before it were emitted (INT64_MIN: none) */
+	int64_t close_min; /* merges: the least max_t merged in (INT64_MAX: none) */
+	/* time windows, emit's plan and progress (struct agg_tw_ent per group) */
+	struct agg_tw_ent *tw;
+	uint32_t *tw_gstart; /* in order: where each group's panes start; then the end */
+	uint32_t tw_n_groups;
+	uint8_t *tw_block; /* one group block: a window's panes merged */
+	int64_t tw_closed_new, tw_e;
+	uint32_t tw_g;
+	bool tw_final;
+};
+
+/* A time-window group entry's key is [carried][pane start][group_by values...]: the
+ * panes a close still needs are carried into the closing replica's next state under
+ * carried = true, apart from the events replicas folded since (carried = false). */
+struct agg_tw_ent {
+	int64_t pane;
+	uint32_t rest_off; /* the group_by values: offset, length in the arena */
+	uint16_t rest_len;
+	uint8_t carried;
 };
 
 /* A value in canonical form: head (a re-encoded integer, float or string header) and body
@@ -261,10 +306,14 @@ static int agg_init_aggs(struct agg_conf *c, const struct sl_arg *a, struct sl_e
 		if (sl_agg_spec_parse(text, &it->spec, why, sizeof(why), &at) < 0)
 			return agg_fail(err, "aggregations", "item %u, at byte %u: %s", i + 1, at,
 					why);
-		if (c->event_window_ns && strcmp(it->spec.name, "window_start") == 0)
+		if ((c->event_window_ns || c->tw_size_ns) &&
+		    strcmp(it->spec.name, "window_start") == 0)
 			return agg_fail(err, "aggregations",
-					"item %u: name 'window_start' is the event-time bucket's",
+					"item %u: name 'window_start' is the window's start",
 					i + 1);
+		if (c->tw_size_ns && strcmp(it->spec.name, "window_end") == 0)
+			return agg_fail(err, "aggregations",
+					"item %u: name 'window_end' is the window's end", i + 1);
 		for (uint32_t j = 0; j < c->n_keys; j++)
 			if (strcmp(c->fields[j], it->spec.name) == 0)
 				return agg_fail(err, "aggregations",
@@ -330,6 +379,138 @@ static int agg_init_event_time(struct agg_conf *c, const struct sl_args *args, s
 	return 0;
 }
 
+/* An error in entry i (0-based) of time_window, reported at its value. */
+__attribute__((format(printf, 3, 4))) static int agg_tw_fail(struct sl_error *err, uint32_t i,
+							     const char *fmt, ...)
+{
+	va_list ap;
+
+	err->key = "time_window";
+	err->offset = 0;
+	err->item = i + 1;
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+/* A duration of time_window; "0" is allowed where zero is. */
+static bool agg_tw_duration(const char *s, bool zero_ok, uint64_t *ns)
+{
+	if (zero_ok && strcmp(s, "0") == 0) {
+		*ns = 0;
+		return true;
+	}
+	return strcmp(s, "all") != 0 && sl_window_parse(s, ns) == 0 && *ns > 0 &&
+	       *ns <= INT64_MAX / 4;
+}
+
+enum { TW_TYPE = 0, TW_SIZE, TW_SLIDE, TW_FIELD, TW_UNIT, TW_LATENESS, TW_LATE, TW_N };
+
+/* Most panes (slides) in a window: bounds the work of emitting one window. */
+#define AGG_TW_PANES_MAX 1024
+
+static int agg_init_time_window(struct agg_conf *c, const struct sl_args *args,
+				struct sl_error *err)
+{
+	static const char *const keys[TW_N] = { "type",	      "size",	   "slide",
+						"time_field", "time_unit", "allowed_lateness",
+						"late" };
+	static const struct {
+		const char *name;
+		int64_t ns;
+	} units[] = { { "s", 1000000000 }, { "ms", 1000000 }, { "us", 1000 }, { "ns", 1 } };
+	const struct sl_arg *a = sl_args_get(args, "time_window");
+	const char *v[TW_N] = { 0 };
+	uint32_t at[TW_N] = { 0 };
+	uint64_t lateness = 0;
+	bool sliding;
+
+	if (!a || a->n_list < 2)
+		return 0;
+	for (uint32_t i = 0; i < a->n_list / 2; i++) {
+		int k = -1;
+
+		for (int j = 0; j < TW_N; j++)
+			if (strcmp(a->list[2 * i], keys[j]) == 0)
+				k = j;
+		if (k < 0)
+			return agg_tw_fail(err, i,
+					   "unknown key '%s' (known: type, size, slide, "
+					   "time_field, time_unit, allowed_lateness, late)",
+					   a->list[2 * i]);
+		v[k] = a->list[2 * i + 1];
+		at[k] = i;
+	}
+	if (c->event_window_ns)
+		return agg_fail(err, "time_window",
+				"time_window and event_time/event_window do not go together");
+	if (!v[TW_TYPE] || (strcmp(v[TW_TYPE], "tumbling") && strcmp(v[TW_TYPE], "sliding")))
+		return v[TW_TYPE]
+			       ? agg_tw_fail(err, at[TW_TYPE],
+					     "type: expected tumbling or sliding, got '%s'",
+					     v[TW_TYPE])
+			       : agg_fail(err, "time_window", "needs 'type' (tumbling or sliding)");
+	sliding = v[TW_TYPE][0] == 's';
+	if (!v[TW_SIZE])
+		return agg_fail(err, "time_window", "needs 'size', a duration like 60s");
+	if (!agg_tw_duration(v[TW_SIZE], false, &c->tw_size_ns))
+		return agg_tw_fail(err, at[TW_SIZE], "size: expected a duration like 60s, got '%s'",
+				   v[TW_SIZE]);
+	c->tw_slide_ns = c->tw_size_ns;
+	if (sliding && !v[TW_SLIDE])
+		return agg_fail(err, "time_window", "a sliding window needs 'slide' (e.g. 10s)");
+	if (!sliding && v[TW_SLIDE])
+		return agg_tw_fail(err, at[TW_SLIDE], "slide: only for type sliding");
+	if (v[TW_SLIDE]) {
+		if (!agg_tw_duration(v[TW_SLIDE], false, &c->tw_slide_ns))
+			return agg_tw_fail(err, at[TW_SLIDE],
+					   "slide: expected a duration like 10s, got '%s'",
+					   v[TW_SLIDE]);
+		if (c->tw_slide_ns > c->tw_size_ns || c->tw_size_ns % c->tw_slide_ns ||
+		    c->tw_size_ns / c->tw_slide_ns > AGG_TW_PANES_MAX)
+			return agg_tw_fail(err, at[TW_SLIDE],
+					   "slide: must divide size, at most %d slides a window",
+					   AGG_TW_PANES_MAX);
+	}
+	if (v[TW_LATENESS] && !agg_tw_duration(v[TW_LATENESS], true, &lateness))
+		return agg_tw_fail(err, at[TW_LATENESS],
+				   "allowed_lateness: expected 0 or a duration like 5s, got '%s'",
+				   v[TW_LATENESS]);
+	c->tw_lateness_ns = (int64_t)lateness;
+	if (v[TW_LATE] && strcmp(v[TW_LATE], "route") && strcmp(v[TW_LATE], "drop"))
+		return agg_tw_fail(err, at[TW_LATE], "late: expected route or drop, got '%s'",
+				   v[TW_LATE]);
+	c->tw_late_drop = v[TW_LATE] && strcmp(v[TW_LATE], "drop") == 0;
+	c->tw_proc = !v[TW_FIELD];
+	if (c->tw_proc && v[TW_UNIT])
+		return agg_tw_fail(err, at[TW_UNIT], "time_unit: only with time_field");
+	c->event_unit_ns = v[TW_UNIT] ? 0 : 1;
+	for (size_t i = 0; v[TW_UNIT] && i < sizeof(units) / sizeof(units[0]); i++)
+		if (strcmp(v[TW_UNIT], units[i].name) == 0)
+			c->event_unit_ns = units[i].ns;
+	if (!c->event_unit_ns)
+		return agg_tw_fail(err, at[TW_UNIT], "time_unit: expected s, ms, us or ns");
+	for (uint32_t j = 0; j < c->n_keys; j++)
+		if (strcmp(c->fields[j], "window_start") == 0 ||
+		    strcmp(c->fields[j], "window_end") == 0)
+			return agg_fail(err, "group_by", "'%s' is the time window's output field",
+					c->fields[j]);
+	if (!c->tw_proc) {
+		if (v[TW_FIELD][0] == '\0' || strlen(v[TW_FIELD]) >= SL_AGG_NAME_MAX)
+			return agg_tw_fail(err, at[TW_FIELD], "time_field: 1 to %d bytes",
+					   SL_AGG_NAME_MAX - 1);
+		c->time_field = (uint32_t)agg_field(c, v[TW_FIELD]);
+	} else {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		c->tw_base_tsc = rte_rdtsc();
+		c->tw_base_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	}
+	return 0;
+}
+
 static int agg_init(const struct sl_host *host, const struct sl_args *args, void **conf,
 		    struct sl_error *err)
 {
@@ -362,6 +543,8 @@ static int agg_init(const struct sl_host *host, const struct sl_args *args, void
 	rc = agg_init_keys(c, sl_args_get(args, "group_by"), err);
 	if (rc == 0)
 		rc = agg_init_event_time(c, args, err);
+	if (rc == 0)
+		rc = agg_init_time_window(c, args, err);
 	if (rc == 0)
 		rc = agg_init_aggs(c, sl_args_get(args, "aggregations"), err);
 	if (rc < 0)
@@ -713,13 +896,19 @@ static void agg_key_bucket(const struct agg_conf *c, const struct sl_val *vals, 
  * canonical, concatenated (nil when missing). Returns its length, 0 when longer than
  * AGG_KEY_MAX. */
 static uint32_t agg_key(const struct agg_conf *c, const struct sl_val *vals, const bool *found,
-			uint8_t *key, uint64_t *cnt)
+			uint8_t *key, uint64_t *cnt, const int64_t *pane)
 {
 	struct agg_canon k;
 	bool missing = false;
 	uint32_t len = 0;
 
-	if (c->event_window_ns) {
+	if (pane) {
+		struct sl_val start = { .type = SL_VAL_INT, .i = *pane };
+
+		key[len++] = 0xc2; /* carried = false */
+		agg_canon_of(&start, &k);
+		agg_key_put(key, &len, &k);
+	} else if (c->event_window_ns) {
 		agg_key_bucket(c, vals, found, &k, cnt);
 		agg_key_put(key, &len, &k);
 	}
@@ -743,26 +932,79 @@ static uint32_t agg_key(const struct agg_conf *c, const struct sl_val *vals, con
 	return len;
 }
 
-static void agg_process_one(const struct agg_conf *c, struct agg_state *st, struct sl_rec rec,
-			    uint64_t *cnt)
+/* What became of an event. */
+enum { AGG_V_CONSUMED = 0, AGG_V_LATE, AGG_V_BAD_TIME };
+
+static int64_t agg_sat_sub(int64_t a, int64_t b)
+{
+	int64_t r;
+
+	return __builtin_sub_overflow(a, b, &r) ? INT64_MIN : r;
+}
+
+/* The watermark a replica's state knows: windows ending at or before it are closed. */
+static int64_t agg_tw_known(const struct agg_conf *c, const struct agg_state *st)
+{
+	int64_t own =
+		st->max_t == INT64_MIN ? INT64_MIN : agg_sat_sub(st->max_t, c->tw_lateness_ns);
+
+	return own > st->closed ? own : st->closed;
+}
+
+/* A time-window event's pane, or a verdict: late (its first window is closed as far as
+ * this state knows) or bad time. */
+static int agg_tw_pane(const struct agg_conf *c, struct agg_state *st, const struct sl_val *vals,
+		       const bool *found, int64_t now_ns, int64_t *pane, uint64_t *cnt)
+{
+	int64_t t = now_ns;
+
+	if (!c->tw_proc &&
+	    (!found[c->time_field] || !agg_event_time(c, &vals[c->time_field], &t))) {
+		cnt[AGG_CNT_BAD_TIME]++;
+		return AGG_V_BAD_TIME;
+	}
+	*pane = sl_agg_time_bucket(t, c->tw_slide_ns);
+	/* Window ends up to pane + size must fit in int64. */
+	if (*pane > INT64_MAX - 2 * (int64_t)c->tw_size_ns) {
+		cnt[AGG_CNT_BAD_TIME]++;
+		return AGG_V_BAD_TIME;
+	}
+	if (*pane + (int64_t)c->tw_slide_ns <= agg_tw_known(c, st)) {
+		cnt[AGG_CNT_LATE]++;
+		return AGG_V_LATE;
+	}
+	if (t > st->max_t)
+		st->max_t = t;
+	return AGG_V_CONSUMED;
+}
+
+static int agg_process_one(const struct agg_conf *c, struct agg_state *st, struct sl_rec rec,
+			   int64_t now_ns, uint64_t *cnt)
 {
 	struct sl_val vals[AGG_MAX_FIELDS];
 	bool found[AGG_MAX_FIELDS];
 	uint8_t key[AGG_KEY_MAX];
+	int64_t pane;
 	uint32_t len;
 	uint8_t *g;
+	int v;
 
 	for (uint32_t f = 0; f < c->n_fields; f++)
 		found[f] = rec.len != 0 && sl_rec_get(rec, &c->field_key[f], &vals[f]);
-	len = agg_key(c, vals, found, key, cnt);
+	if (c->tw_size_ns) {
+		v = agg_tw_pane(c, st, vals, found, now_ns, &pane, cnt);
+		if (v != AGG_V_CONSUMED)
+			return v;
+	}
+	len = agg_key(c, vals, found, key, cnt, c->tw_size_ns ? &pane : NULL);
 	if (len == 0) {
 		cnt[AGG_CNT_KEY_TOO_LONG]++;
-		return;
+		return AGG_V_CONSUMED;
 	}
 	g = agg_group(st, c, (uint32_t)sl_sketch_hash(key, len, AGG_HASH_SEED), key, len);
 	if (!g) {
 		cnt[AGG_CNT_GROUPS_OVERFLOW]++;
-		return;
+		return AGG_V_CONSUMED;
 	}
 	(*(uint64_t *)g)++;
 	for (uint32_t i = 0; i < c->n_aggs; i++) {
@@ -776,6 +1018,14 @@ static void agg_process_one(const struct agg_conf *c, struct agg_state *st, stru
 			agg_fold(a, g + a->off, &vals[a->field], cnt);
 	}
 	cnt[AGG_CNT_GROUPED]++;
+	return AGG_V_CONSUMED;
+}
+
+/* Processing time in epoch nanoseconds at a TSC reading. */
+static int64_t agg_now_ns(const struct agg_conf *c, uint64_t tsc, uint64_t tsc_hz)
+{
+	return c->tw_base_ns + (int64_t)((double)(int64_t)(tsc - c->tw_base_tsc) * 1e9 /
+					 (double)(tsc_hz ? tsc_hz : 1));
 }
 
 static void agg_process(const void *conf, struct sl_ctx *ctx, struct sl_burst *in,
@@ -785,6 +1035,7 @@ static void agg_process(const void *conf, struct sl_ctx *ctx, struct sl_burst *i
 	struct agg_state *st = ctx->state;
 	struct rte_mbuf **evs = in->ev;
 	uint16_t n = in->n;
+	int64_t now_ns = c->tw_proc ? agg_now_ns(c, ctx->now_tsc, ctx->tsc_hz) : 0;
 
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *ev = evs[i];
@@ -798,8 +1049,19 @@ static void agg_process(const void *conf, struct sl_ctx *ctx, struct sl_burst *i
 			sl_drop(out, ev, SL_DROP_INVALID);
 			continue;
 		}
-		agg_process_one(c, st, sl_event_record(ctx, ev), ctx->counters);
-		sl_drop(out, ev, SL_DROP_CONSUMED);
+		switch (agg_process_one(c, st, sl_event_record(ctx, ev), now_ns, ctx->counters)) {
+		case AGG_V_LATE:
+			if (c->tw_late_drop)
+				sl_drop(out, ev, SL_DROP_FILTERED);
+			else
+				sl_emit(out, AGG_PORT_LATE, ev);
+			break;
+		case AGG_V_BAD_TIME:
+			sl_drop(out, ev, SL_DROP_INVALID);
+			break;
+		default:
+			sl_drop(out, ev, SL_DROP_CONSUMED);
+		}
 	}
 }
 
@@ -818,6 +1080,9 @@ static void agg_state_destroy(const void *conf, void *state)
 	free(st->arena);
 	free(st->groups);
 	free(st->scratch);
+	free(st->tw);
+	free(st->tw_gstart);
+	free(st->tw_block);
 	free(st);
 }
 
@@ -836,8 +1101,17 @@ static void *agg_state_create(const void *conf)
 	/* calloc: large blocks come as fresh zero pages, touched only when a group uses them. */
 	st->groups = calloc(c->max_groups, c->group_bytes);
 	st->scratch = c->topk_cap_max ? malloc(sl_topk_scratch_size(c->topk_cap_max)) : NULL;
+	st->max_t = INT64_MIN;
+	st->closed = INT64_MIN;
+	st->close_min = INT64_MAX;
+	if (c->tw_size_ns) {
+		st->tw = malloc((size_t)c->max_groups * sizeof(*st->tw));
+		st->tw_gstart = malloc(((size_t)c->max_groups + 1) * sizeof(*st->tw_gstart));
+		st->tw_block = malloc(c->group_bytes);
+	}
 	if (!st->slots || !st->gkeys || !st->order || !st->arena || !st->groups ||
-	    (c->topk_cap_max && !st->scratch)) {
+	    (c->topk_cap_max && !st->scratch) ||
+	    (c->tw_size_ns && (!st->tw || !st->tw_gstart || !st->tw_block))) {
 		agg_state_destroy(conf, st);
 		return NULL;
 	}
@@ -855,6 +1129,7 @@ static void agg_state_reset(const void *conf, void *state)
 	st->n_groups = 0;
 	st->arena_used = 0;
 	st->n_lost = 0;
+	st->close_min = INT64_MAX;
 }
 
 static void agg_state_merge(const void *conf, void *dst, const void *src)
@@ -878,6 +1153,14 @@ static void agg_state_merge(const void *conf, void *dst, const void *src)
 					d->scratch);
 	}
 	d->n_lost += s->n_lost;
+	/* Time windows: the watermark is the least of the replicas' latest event times (a
+	 * state that never folded an event has no say), the closed mark the greatest. */
+	if (s->max_t != INT64_MIN && s->max_t < d->close_min)
+		d->close_min = s->max_t;
+	if (s->close_min < d->close_min)
+		d->close_min = s->close_min;
+	if (s->closed > d->closed)
+		d->closed = s->closed;
 }
 
 /* ---- emit ---- */
@@ -932,14 +1215,10 @@ static int agg_key_cmp(const uint8_t *a, uint32_t a_len, const uint8_t *b, uint3
 	return agg_val_cmp(&x, &y);
 }
 
-/* Groups by key, field after field. */
-static int agg_group_cmp(const void *x, const void *y, void *arg)
+/* Two keys, value after value. */
+static int agg_vals_cmp(const uint8_t *pa, uint32_t la, const uint8_t *pb, uint32_t lb)
 {
-	const struct agg_state *st = arg;
-	const struct agg_gkey *ka = &st->gkeys[*(const uint32_t *)x];
-	const struct agg_gkey *kb = &st->gkeys[*(const uint32_t *)y];
-	const uint8_t *pa = st->arena + ka->off, *ea = pa + ka->len;
-	const uint8_t *pb = st->arena + kb->off, *eb = pb + kb->len;
+	const uint8_t *ea = pa + la, *eb = pb + lb;
 
 	while (pa < ea && pb < eb) {
 		struct sl_val a = { 0 }, b = { 0 };
@@ -955,7 +1234,17 @@ static int agg_group_cmp(const void *x, const void *y, void *arg)
 		pa = na;
 		pb = nb;
 	}
-	return (ka->len > kb->len) - (ka->len < kb->len);
+	return (la > lb) - (la < lb);
+}
+
+/* Groups by key, field after field. */
+static int agg_group_cmp(const void *x, const void *y, void *arg)
+{
+	const struct agg_state *st = arg;
+	const struct agg_gkey *ka = &st->gkeys[*(const uint32_t *)x];
+	const struct agg_gkey *kb = &st->gkeys[*(const uint32_t *)y];
+
+	return agg_vals_cmp(st->arena + ka->off, ka->len, st->arena + kb->off, kb->len);
 }
 
 static void agg_put_nil(struct sl_rec_writer *w, const char *k)
@@ -1078,12 +1367,249 @@ static uint32_t agg_record(const struct agg_conf *c, const struct agg_state *st,
 	return sl_rec_end(&w);
 }
 
+/* ---- time windows: close ---- */
+
+/* A time-window entry from its key. */
+static void agg_tw_entry(const struct agg_state *st, uint32_t g, struct agg_tw_ent *e)
+{
+	const struct agg_gkey *k = &st->gkeys[g];
+	const uint8_t *p = st->arena + k->off, *end = p + k->len, *q;
+	struct sl_val v = { 0 };
+
+	e->carried = p[0] == 0xc3;
+	q = sl_mp_read(p + 1, end, &v);
+	/* Keys were encoded here: [bool][int][values]; keep going on the impossible. */
+	e->pane = v.type == SL_VAL_UINT ? (int64_t)v.u : v.i;
+	if (!q)
+		q = end;
+	e->rest_off = (uint32_t)(q - st->arena);
+	e->rest_len = (uint16_t)(end - q);
+}
+
+static int agg_tw_rest_cmp(const struct agg_state *st, const struct agg_tw_ent *a,
+			   const struct agg_tw_ent *b)
+{
+	return agg_vals_cmp(st->arena + a->rest_off, a->rest_len, st->arena + b->rest_off,
+			    b->rest_len);
+}
+
+/* Entries by group, then pane, carried last. */
+static int agg_tw_cmp(const void *x, const void *y, void *arg)
+{
+	const struct agg_state *st = arg;
+	const struct agg_tw_ent *a = &st->tw[*(const uint32_t *)x];
+	const struct agg_tw_ent *b = &st->tw[*(const uint32_t *)y];
+	int r = agg_tw_rest_cmp(st, a, b);
+
+	if (r)
+		return r;
+	if (a->pane != b->pane)
+		return a->pane < b->pane ? -1 : 1;
+	return (int)a->carried - (int)b->carried;
+}
+
+/* The end of the first window after `after` holding one of the live panes; INT64_MAX
+ * when none. Windows end at a pane's end and at each slide after it, up to pane + size. */
+static int64_t agg_tw_next_end(const struct agg_conf *c, const struct agg_state *st, int64_t after)
+{
+	int64_t slide = (int64_t)c->tw_slide_ns, size = (int64_t)c->tw_size_ns, best = INT64_MAX;
+	uint32_t n = st->tw_gstart[st->tw_n_groups];
+
+	for (uint32_t i = 0; i < n; i++) {
+		int64_t p = st->tw[st->order[i]].pane, e;
+
+		e = after < p + slide ? p + slide : p + ((after - p) / slide + 1) * slide;
+		if (e <= p + size && e < best)
+			best = e;
+	}
+	return best;
+}
+
+/* Plan a close: the new closed mark, the live entries sorted by group and pane (fresh
+ * events of panes whose first window was emitted already are late: counted, left out). */
+static void agg_tw_plan(const struct agg_conf *c, struct agg_state *st, struct sl_ctx *ctx)
+{
+	int64_t prev = st->closed, wm, slide = (int64_t)c->tw_slide_ns;
+	uint32_t n = 0;
+
+	if (st->tw_final) {
+		wm = INT64_MAX; /* the input ended: every window closes */
+	} else if (c->tw_proc) {
+		wm = agg_sat_sub(agg_now_ns(c, ctx->now_tsc, ctx->tsc_hz), c->tw_lateness_ns);
+	} else {
+		int64_t m = st->close_min;
+
+		if (st->max_t != INT64_MIN && st->max_t < m)
+			m = st->max_t;
+		wm = m == INT64_MAX ? INT64_MIN : agg_sat_sub(m, c->tw_lateness_ns);
+	}
+	st->tw_closed_new = wm > prev ? wm : prev;
+	for (uint32_t g = 0; g < st->n_groups; g++) {
+		struct agg_tw_ent *e = &st->tw[g];
+
+		agg_tw_entry(st, g, e);
+		if (!e->carried && prev != INT64_MIN && e->pane + slide <= prev) {
+			uint64_t events = *(const uint64_t *)agg_block(c, st, g);
+
+			ctx->counters[AGG_CNT_LATE] += events;
+			ctx->counters[AGG_CNT_LATE_AT_CLOSE] += events;
+			continue;
+		}
+		st->order[n++] = g;
+	}
+	qsort_r(st->order, n, sizeof(st->order[0]), agg_tw_cmp, st);
+	st->tw_n_groups = 0;
+	for (uint32_t i = 0; i < n; i++)
+		if (i == 0 || agg_tw_rest_cmp(st, &st->tw[st->order[i - 1]], &st->tw[st->order[i]]))
+			st->tw_gstart[st->tw_n_groups++] = i;
+	st->tw_gstart[st->tw_n_groups] = n;
+	st->tw_g = 0;
+	st->tw_e = agg_tw_next_end(c, st, prev);
+	ctx->counters[AGG_CNT_GROUPS_OVERFLOW] += st->n_lost;
+	st->n_lost = 0;
+}
+
+/* Merge group i's panes inside the window ending at end into tw_block; false if none. */
+static bool agg_tw_window(const struct agg_conf *c, struct agg_state *st, uint32_t i, int64_t end)
+{
+	int64_t start = end - (int64_t)c->tw_size_ns;
+	bool any = false;
+
+	for (uint32_t j = st->tw_gstart[i]; j < st->tw_gstart[i + 1]; j++) {
+		uint32_t g = st->order[j];
+		const uint8_t *sb;
+
+		if (st->tw[g].pane < start || st->tw[g].pane >= end)
+			continue;
+		if (!any)
+			memset(st->tw_block, 0, c->group_bytes);
+		any = true;
+		sb = agg_block(c, st, g);
+		*(uint64_t *)st->tw_block += *(const uint64_t *)sb;
+		for (uint32_t k = 0; k < c->n_aggs; k++)
+			agg_merge_block(&c->aggs[k], st->tw_block + c->aggs[k].off,
+					sb + c->aggs[k].off, st->scratch);
+	}
+	return any;
+}
+
+/* One window's record of group i (tw_block) into m; its length, 0 when it does not fit. */
+static uint32_t agg_tw_record(const struct agg_conf *c, const struct agg_state *st, uint32_t i,
+			      int64_t end, struct rte_mbuf *m)
+{
+	const struct agg_tw_ent *e = &st->tw[st->order[st->tw_gstart[i]]];
+	const uint8_t *p = st->arena + e->rest_off, *stop = p + e->rest_len;
+	struct sl_rec_writer w;
+
+	sl_rec_begin(&w, rte_pktmbuf_mtod(m, void *), rte_pktmbuf_tailroom(m));
+	sl_rec_put_int(&w, "window_start", end - (int64_t)c->tw_size_ns);
+	sl_rec_put_int(&w, "window_end", end);
+	for (uint32_t f = 0; f < c->n_keys; f++) {
+		struct sl_val v;
+		const uint8_t *q = sl_mp_read(p, stop, &v);
+
+		if (!q)
+			return 0;
+		sl_rec_put_raw(&w, c->fields[f], p, (uint32_t)(q - p));
+		p = q;
+	}
+	for (uint32_t k = 0; k < c->n_aggs; k++)
+		agg_put(&w, &c->aggs[k], st->tw_block + c->aggs[k].off);
+	return sl_rec_end(&w);
+}
+
+/* After a periodic close: the panes a later window still needs, and what this close
+ * learnt (closed mark, latest event time), go into the closing replica's current state
+ * (ctx->state: it folded nothing since it flipped, and is merged at the next close). */
+static void agg_tw_carry(const struct agg_conf *c, struct agg_state *st, struct sl_ctx *ctx)
+{
+	struct agg_state *d = ctx->state;
+	uint32_t n = st->tw_gstart[st->tw_n_groups];
+	uint8_t key[AGG_KEY_MAX];
+
+	for (uint32_t i = 0; d && i < n; i++) {
+		uint32_t g = st->order[i];
+		const struct agg_gkey *k = &st->gkeys[g];
+		const uint8_t *sb = agg_block(c, st, g);
+		uint8_t *db;
+
+		if (st->tw[g].pane + (int64_t)c->tw_size_ns <= st->tw_closed_new)
+			continue;
+		memcpy(key, st->arena + k->off, k->len);
+		key[0] = 0xc3; /* carried = true */
+		db = agg_group(d, c, (uint32_t)sl_sketch_hash(key, k->len, AGG_HASH_SEED), key,
+			       k->len);
+		if (!db) {
+			ctx->counters[AGG_CNT_GROUPS_OVERFLOW] += *(const uint64_t *)sb;
+			continue;
+		}
+		*(uint64_t *)db += *(const uint64_t *)sb;
+		for (uint32_t a = 0; a < c->n_aggs; a++)
+			agg_merge_block(&c->aggs[a], db + c->aggs[a].off, sb + c->aggs[a].off,
+					d->scratch);
+	}
+	if (d) {
+		if (st->max_t > d->max_t)
+			d->max_t = st->max_t;
+		if (st->tw_closed_new > d->closed)
+			d->closed = st->tw_closed_new;
+		/* Its events' latest time now lives in d, this replica's other state. */
+		st->max_t = INT64_MIN;
+	}
+	st->closed = st->tw_closed_new;
+}
+
+/* Emit the windows the watermark closed, in order of end, then group. */
+static bool agg_tw_emit(const struct agg_conf *c, struct agg_state *st, uint64_t *cursor,
+			struct sl_ctx *ctx, struct sl_emit *out)
+{
+	unsigned emitted = 0;
+
+	if (*cursor == 0) {
+		/* The final close merges every state into the closer's current one. */
+		st->tw_final = ctx->state == st;
+		agg_tw_plan(c, st, ctx);
+		*cursor = 1;
+	}
+	while (st->tw_e != INT64_MAX && st->tw_e <= st->tw_closed_new) {
+		while (st->tw_g < st->tw_n_groups) {
+			struct rte_mbuf *m;
+			uint32_t len;
+
+			if (emitted == SL_EMIT_CAP)
+				return true;
+			if (!agg_tw_window(c, st, st->tw_g, st->tw_e)) {
+				st->tw_g++;
+				continue;
+			}
+			m = ctx->host->event_alloc(ctx);
+			if (!m)
+				return true;
+			len = agg_tw_record(c, st, st->tw_g, st->tw_e, m);
+			st->tw_g++;
+			emitted++;
+			if (!sl_emit_new_record(ctx, out, 0, m, len))
+				ctx->counters[AGG_CNT_EMIT_TOO_LARGE]++;
+		}
+		st->tw_g = 0;
+		st->tw_e = agg_tw_next_end(c, st, st->tw_e);
+	}
+	if (!st->tw_final)
+		agg_tw_carry(c, st, ctx);
+	else
+		st->closed = st->tw_closed_new;
+	return false;
+}
+
 static bool agg_state_emit(const void *conf, void *state, uint64_t *cursor, struct sl_ctx *ctx,
 			   struct sl_emit *out)
 {
 	const struct agg_conf *c = conf;
 	struct agg_state *st = state;
 	unsigned emitted = 0;
+
+	if (c->tw_size_ns)
+		return agg_tw_emit(c, st, cursor, ctx, out);
 
 	if (*cursor == 0) {
 		for (uint32_t g = 0; g < st->n_groups; g++)
@@ -1128,7 +1654,7 @@ const struct sl_stage_desc sl_stage_aggregate = {
 	.summary = "group records by fields and compute count, sum, min, max, avg, distinct, "
 		   "quantile and top_k per group, per window",
 	.params = agg_params,
-	.outputs = NULL,
+	.outputs = agg_outputs,
 	.counters = agg_counters,
 	.flags = SL_STAGE_F_WINDOWED,
 	.init = agg_init,

@@ -8,7 +8,9 @@
  * the relative accuracy, top_k exactly (capacity above the number of paths). Also: no
  * group_by, the groups cap and its overflow counter, emit resuming after an empty pool,
  * event-time buckets (time strings against epoch seconds from Python's calendar.timegm),
- * and init's parameter errors.
+ * time windows closed by a watermark through the runtime's close protocol done by hand
+ * (two replicas, two states each, carry, late events routed and found at a close), and
+ * init's parameter errors.
  */
 #include <errno.h>
 #include <math.h>
@@ -717,6 +719,182 @@ static void test_event_time_buckets(void **unused)
 	assert_string_equal(err.key, "event_time_unit");
 }
 
+/* A time-window configuration: group_by [k], count, time_window from name/value pairs. */
+static int init_tw(const char *const *pairs, uint32_t n, const char *window, void **conf,
+		   struct sl_error *err)
+{
+	static const char *const keys[] = { "k" };
+	struct sl_arg v[3] = {
+		{ .key = "group_by", .type = SL_PARAM_LIST, .str = "k", .list = keys, .n_list = 1 },
+		{ .key = "window", .type = SL_PARAM_STR, .str = window },
+		{ .key = "time_window",
+		  .type = SL_PARAM_MAP,
+		  .str = "",
+		  .list = pairs,
+		  .n_list = n },
+	};
+	struct sl_args args = { .file = "t.yaml", .name = "stats", .n = 3, .v = v };
+
+	memset(err, 0, sizeof(*err));
+	return desc->init(&sl_host_table, &args, conf, err);
+}
+
+static void expect_tw_error(const char *const *pairs, uint32_t n, uint32_t item, const char *want)
+{
+	struct sl_error err;
+	void *conf;
+
+	if (init_tw(pairs, n, "1s", &conf, &err) != -EINVAL)
+		fail_msg("time_window '%s: %s' accepted", pairs[0], pairs[1]);
+	assert_string_equal(err.key, "time_window");
+	assert_int_equal(err.item, item);
+	if (!strstr(err.msg, want))
+		fail_msg("message '%s' lacks '%s'", err.msg, want);
+}
+
+/* Process one timed event with {"k": k, "t": seconds}; returns the port it left on (1:
+ * late), or -1 when dropped. */
+static int tw_one(const void *conf, void *state, const char *k, int64_t t_s)
+{
+	struct rte_mbuf *ev = make_timed(k, 1, t_s, 0, NULL);
+	struct sl_burst in = { .ev = &ev, .n = 1 };
+
+	memset(&out, 0, sizeof(out));
+	out.n_ports = 2;
+	ctx.state = state;
+	desc->process(conf, &ctx, &in, &out);
+	if (out.n[1]) {
+		rte_pktmbuf_free(out.port[1][0]);
+		return 1;
+	}
+	assert_int_equal(out.n_drop, 1);
+	rte_pktmbuf_free(ev);
+	return out.drop_reason[0] == SL_DROP_CONSUMED ? 0 : -1;
+}
+
+/* Emit a closed state while `current` is the closer's current state (the final close:
+ * current == closed); records as "start/end/k/count" lines into buf. */
+static unsigned tw_close(const void *conf, void *closed, void *current, char *buf, size_t len)
+{
+	uint32_t lens[8];
+	unsigned n;
+
+	ctx.state = current;
+	n = emit_all(conf, closed, recs_a, lens, 8);
+	buf[0] = '\0';
+	for (unsigned i = 0; i < n; i++) {
+		struct sl_rec r = { recs_a[i], lens[i] };
+		struct sl_val v;
+		size_t at = strlen(buf);
+
+		assert_true(sl_rec_find(r, "k", 1, &v));
+		snprintf(buf + at, len - at, "%lld/%lld/%.*s/%lld ",
+			 (long long)(rec_int(r, "window_start") / 1000000000),
+			 (long long)(rec_int(r, "window_end") / 1000000000), (int)v.s.len, v.s.p,
+			 (long long)rec_int(r, "count"));
+	}
+	desc->state->reset(conf, closed);
+	return n;
+}
+
+/*
+ * Time windows through the runtime's protocol by hand: replicas A and B with two states
+ * each; a periodic close merges the states they flipped away from, emits what the
+ * watermark (the lesser of their latest times, less the lateness) closed, and carries the
+ * open panes into the closer's current state; then the final close.
+ */
+static void test_time_windows(void **unused)
+{
+	static const char *const sliding[] = { "type", "sliding",    "size", "20s",	  "slide",
+					       "10s",  "time_field", "t",    "time_unit", "s" };
+	const struct sl_state_ops *ops = desc->state;
+	void *a0, *a1, *b0, *b1, *conf;
+	struct sl_error err;
+	char got[512];
+
+	memset(counters, 0, sizeof(counters));
+	assert_int_equal(init_tw(sliding, 10, "1s", &conf, &err), 0);
+	a0 = ops->create(conf);
+	a1 = ops->create(conf);
+	b0 = ops->create(conf);
+	b1 = ops->create(conf);
+	/* A to t = 35 s, B to t = 24 s: the watermark is 24 s, windows ending at 10 and 20;
+	 * the panes from 10 s on are carried into A's current state. */
+	assert_int_equal(tw_one(conf, a0, "x", 5), 0);
+	assert_int_equal(tw_one(conf, a0, "x", 15), 0);
+	assert_int_equal(tw_one(conf, a0, "x", 35), 0);
+	assert_int_equal(tw_one(conf, b0, "x", 12), 0);
+	assert_int_equal(tw_one(conf, b0, "x", 11), 0); /* out of order, not late */
+	assert_int_equal(tw_one(conf, b0, "y", 24), 0);
+	ops->merge(conf, a0, b0);
+	ops->reset(conf, b0);
+	assert_int_equal(tw_close(conf, a0, a1, got, sizeof(got)), 2);
+	assert_string_equal(got, "-10/10/x/1 0/20/x/4 ");
+	ops->merge(conf, b0, a0); /* the runtime tells B's next state the closed mark */
+	/* A's current state knows its latest time, 35 s: t = 19 s is late, 36 s is not. */
+	assert_int_equal(tw_one(conf, a1, "x", 19), 1);
+	assert_int_equal(tw_one(conf, a1, "x", 36), 0);
+	assert_int_equal(counters[10], 1); /* late */
+	/* B's current state (b1) has not heard: t = 8 s is folded, then found at the close. */
+	assert_int_equal(tw_one(conf, b1, "x", 8), 0);
+	assert_int_equal(tw_one(conf, b0, "x", 9), 1); /* b0 heard */
+	/* Final close: everything into A's current state. */
+	ops->merge(conf, a1, b1);
+	ops->merge(conf, a1, a0);
+	ops->merge(conf, a1, b0);
+	assert_int_equal(tw_close(conf, a1, a1, got, sizeof(got)), 5);
+	assert_string_equal(got, "10/30/x/3 10/30/y/1 20/40/x/2 20/40/y/1 30/50/x/2 ");
+	assert_int_equal(counters[10], 3);
+	assert_int_equal(counters[11], 1); /* late_at_close */
+	ops->destroy(conf, a0);
+	ops->destroy(conf, a1);
+	ops->destroy(conf, b0);
+	ops->destroy(conf, b1);
+	desc->fini(conf);
+}
+
+static void test_time_window_errors(void **unused)
+{
+	static const char *const ok[] = { "type", "tumbling", "size", "1m" };
+	static const char *const proc[] = { "type", "sliding", "size", "1m", "slide", "20s" };
+	static const char *const bad_type[] = { "type", "hopping", "size", "1m" };
+	static const char *const no_size[] = { "type", "tumbling" };
+	static const char *const no_slide[] = { "type", "sliding", "size", "1m" };
+	static const char *const tumbling_slide[] = { "type", "tumbling", "size",
+						      "1m",   "slide",	  "1s" };
+	static const char *const uneven[] = { "type", "sliding", "size", "1m", "slide", "7s" };
+	static const char *const many[] = { "type", "sliding", "size", "1h", "slide", "1s" };
+	static const char *const lateness[] = { "type", "tumbling",	    "size",
+						"1m",	"allowed_lateness", "soon" };
+	static const char *const late[] = { "type", "tumbling", "size", "1m", "late", "keep" };
+	static const char *const unit[] = { "type", "tumbling", "time_field", "t",
+					    "size", "1m",	"time_unit",  "days" };
+	static const char *const unit_proc[] = {
+		"type", "tumbling", "size", "1m", "time_unit", "s"
+	};
+	static const char *const colour[] = { "type", "tumbling", "colour", "red" };
+	struct sl_error err;
+	void *conf;
+
+	assert_int_equal(init_tw(ok, 4, "1s", &conf, &err), 0);
+	desc->fini(conf);
+	assert_int_equal(init_tw(proc, 6, "all", &conf, &err), 0);
+	desc->fini(conf);
+	expect_tw_error(bad_type, 4, 1, "expected tumbling or sliding");
+	expect_tw_error(tumbling_slide, 6, 3, "only for type sliding");
+	expect_tw_error(uneven, 6, 3, "must divide size");
+	expect_tw_error(many, 6, 3, "at most 1024");
+	expect_tw_error(lateness, 6, 3, "allowed_lateness: expected 0 or a duration");
+	expect_tw_error(late, 6, 3, "late: expected route or drop");
+	expect_tw_error(unit, 8, 4, "time_unit: expected s, ms, us or ns");
+	expect_tw_error(unit_proc, 6, 3, "only with time_field");
+	expect_tw_error(colour, 4, 2, "unknown key 'colour'");
+	assert_int_equal(init_tw(no_size, 2, "1s", &conf, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "needs 'size'"));
+	assert_int_equal(init_tw(no_slide, 4, "1s", &conf, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "needs 'slide'"));
+}
+
 static void expect_agg_error(const char *item, const char *want)
 {
 	static const char *const keys[] = { "status" };
@@ -790,6 +968,8 @@ int main(void)
 		cmocka_unit_test(test_event_time_parse),
 		cmocka_unit_test(test_event_time_buckets),
 		cmocka_unit_test(test_init_errors),
+		cmocka_unit_test(test_time_windows),
+		cmocka_unit_test(test_time_window_errors),
 		cmocka_unit_test(test_pool_clean),
 	};
 
