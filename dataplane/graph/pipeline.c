@@ -44,7 +44,6 @@
 
 #include <rte_cycles.h>
 #include <rte_errno.h>
-#include <rte_jhash.h>
 #include <rte_lcore.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
@@ -875,6 +874,21 @@ static unsigned stage_run_ack(struct sl_task *t)
 
 /* ---- ordered_by: the dispatcher (see struct rt_order) ---- */
 
+/* FNV-1a over bytes, then a murmur3 finalizer so that the low bits mix well (bytes
+ * one at a time: keys are short, and record bytes have no alignment). */
+static inline uint32_t order_hash(const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 0x100000001b3ull;
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	return (uint32_t)h;
+}
+
 /* The bucket of an event's key: a hash of the field's value (integers by value, strings
  * by bytes, anything else by its encoding); bucket 0 without the field or a record. */
 static inline uint32_t order_bucket(const struct rt_order *o, struct rte_mbuf *ev)
@@ -890,12 +904,12 @@ static inline uint32_t order_bucket(const struct rt_order *o, struct rte_mbuf *e
 		return 0;
 	case SL_VAL_INT:
 	case SL_VAL_UINT:
-		return rte_jhash(&v.u, sizeof(v.u), 0) % ORD_BUCKETS;
+		return order_hash(&v.u, sizeof(v.u)) % ORD_BUCKETS;
 	case SL_VAL_STR:
 	case SL_VAL_BIN:
-		return rte_jhash(v.s.p, v.s.len, 0) % ORD_BUCKETS;
+		return order_hash(v.s.p, v.s.len) % ORD_BUCKETS;
 	default:
-		return rte_jhash(v.raw, v.raw_len, 0) % ORD_BUCKETS;
+		return order_hash(v.raw, v.raw_len) % ORD_BUCKETS;
 	}
 }
 
@@ -1717,6 +1731,7 @@ static void scale_publish(struct sl_pipeline *p)
 		p->qs_token = rte_rcu_qsbr_start(p->qs);
 		p->qs_pending = true;
 	}
+	sl_worker_wake_all(); /* a blocked worker runs its new list now */
 }
 
 static inline uint32_t mode_of(struct rt_replica *r)
@@ -1874,6 +1889,7 @@ static void scale_check_done(struct sl_pipeline *p, struct rt_node *n)
 	/* The acquire loads of FINISHED above order every replica's last enqueue before
 	 * this release (pairs with upstream_done's acquire downstream). */
 	node_mark_done(n);
+	sl_worker_wake_all();
 }
 
 static void scale_tick(struct sl_pipeline *p, uint64_t now)
@@ -1947,10 +1963,50 @@ int sl_pipeline_scale(struct sl_pipeline *p, uint32_t i, int32_t replicas, char 
 		return -ERANGE;
 	}
 	__atomic_store_n(&n->pin, replicas < 0 ? -1 : replicas, __ATOMIC_RELAXED);
+	sl_worker_wake_all(); /* the controller acts on it at its next tick */
 	return 0;
 }
 
 /* ---- running ---- */
+
+/*
+ * Deep sleep (worker.h): how long each idle worker may block. Producers wake their
+ * consumers, so the bound matters only for what nothing enqueues: a source's poll (once
+ * idle, a followed file is looked at every 2 ms, other sources every 1 ms as before: a
+ * port's rx ring must not overflow behind a sleeping worker), a sink's periodic flush
+ * (100 ms), a window's end (a tenth of the window, at least 1 ms).
+ */
+#define SLEEP_FILE_SOURCE_NS 2000000ull
+#define SLEEP_SOURCE_NS	     1000000ull
+
+static void pipeline_plan_sleep(struct sl_pipeline *p)
+{
+	uint64_t bound = SINK_FLUSH_PERIOD_MS * 1000000ull;
+
+	for (uint32_t i = 0; i < p->n_nodes; i++) {
+		uint64_t ns = (uint64_t)((double)p->nodes[i].window_tsc * 1e9 / (double)p->tsc_hz);
+
+		if (p->nodes[i].window_tsc)
+			bound = RTE_MIN(bound, RTE_MAX(ns / 10, SLEEP_SOURCE_NS));
+	}
+	for (unsigned w = 0; w < p->n_workers; w++)
+		p->workers[w].deep_sleep_ns = bound;
+	for (uint32_t i = 0; i < p->n_nodes; i++) {
+		const struct rt_node *n = &p->nodes[i];
+		uint64_t ns = n->cfg->role != SL_NODE_SOURCE		  ? bound
+			      : strcmp(n->cfg->source->type, "file") == 0 ? SLEEP_FILE_SOURCE_NS
+									  : SLEEP_SOURCE_NS;
+
+		for (uint32_t k = 0; k < n->n_replicas; k++) {
+			struct sl_worker *wk = &p->workers[n->replicas[k].home];
+
+			wk->deep_sleep_ns = RTE_MIN(wk->deep_sleep_ns, ns);
+		}
+	}
+	if (sl_worker_table(p->workers, p->n_workers) < 0)
+		SL_INFO("pipeline", "idle workers nap instead of blocking (%u lcores)",
+			p->n_workers);
+}
 
 static bool pipeline_tick(void *arg)
 {
@@ -2002,6 +2058,7 @@ int sl_pipeline_run(struct sl_pipeline *p)
 	__atomic_store_n(&p->start_tsc, rte_rdtsc(), __ATOMIC_RELAXED);
 	for (uint32_t i = 0; i < p->n_nodes; i++)
 		p->nodes[i].window_end_tsc = p->start_tsc + p->nodes[i].window_tsc;
+	pipeline_plan_sleep(p);
 	for (unsigned w = 1; w < p->n_workers; w++) {
 		int ret =
 			rte_eal_remote_launch(sl_worker_loop, &p->workers[w], p->workers[w].lcore);
@@ -2010,7 +2067,9 @@ int sl_pipeline_run(struct sl_pipeline *p)
 			       p->workers[w].lcore, strerror(-ret));
 			for (unsigned k = 1; k < w; k++)
 				p->workers[k].stop = true;
+			sl_worker_wake_all();
 			rte_eal_mp_wait_lcore();
+			sl_worker_table_fini();
 			return ret;
 		}
 	}
@@ -2019,7 +2078,9 @@ int sl_pipeline_run(struct sl_pipeline *p)
 	for (unsigned w = 1; w < p->n_workers; w++)
 		if (p->forced || p->n_scaled)
 			p->workers[w].stop = true;
+	sl_worker_wake_all();
 	rte_eal_mp_wait_lcore();
+	sl_worker_table_fini();
 	__atomic_store_n(&p->end_tsc, rte_rdtsc(), __ATOMIC_RELAXED);
 	if (p->forced) {
 		for (uint32_t i = 0; i < p->n_nodes; i++)
