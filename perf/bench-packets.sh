@@ -13,7 +13,10 @@
 # the filter "not (udp and dst_port == 53)" passes them all. Prints one line per run and the
 # medians, min-max and ratio. Each run holds /tmp/sluice-bench.lock (BENCH.md).
 #
-# usage: perf/bench-packets.sh [--rounds N] [--seconds S]
+# --unfused adds a third runner, the same Sluice pipeline with `fuse: false` (every edge a
+# ring; docs/architecture.md, Fusion), alternating with the other two.
+#
+# usage: perf/bench-packets.sh [--rounds N] [--seconds S] [--unfused]
 # Environment: SLUICE_BUILD (default build/).
 set -eu
 cd "$(dirname "$0")/.."
@@ -21,11 +24,13 @@ SRC=$PWD
 SLUICE=${SLUICE_BUILD:-$SRC/build}/sluice
 ROUNDS=5
 SECONDS_RUN=3
+UNFUSED=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--rounds) ROUNDS=$2; shift ;;
 	--seconds) SECONDS_RUN=$2; shift ;;
-	*) echo "usage: $0 [--rounds N] [--seconds S]" >&2; exit 2 ;;
+	--unfused) UNFUSED=1 ;;
+	*) echo "usage: $0 [--rounds N] [--seconds S] [--unfused]" >&2; exit 2 ;;
 	esac
 	shift
 done
@@ -43,9 +48,10 @@ sinks:
   tx:  { type: dpdk, device: net_null1, inputs: [pick] }
   bad: { type: "null", inputs: [parse.errors] }
 YAML
+{ cat "$OUT/p.yaml"; echo "fuse: false"; } >"$OUT/unfused.yaml"
 
-run_sluice() {
-	timeout -s INT "$SECONDS_RUN" "$SLUICE" run "$OUT/p.yaml" -q \
+run_sluice() { # pipeline file (default p.yaml)
+	timeout -s INT "$SECONDS_RUN" "$SLUICE" run "$OUT/${1:-p.yaml}" -q \
 		--stats-json "$OUT/s.json" -- -l 1 >/dev/null 2>"$OUT/sluice.err" || true
 	python3 - "$OUT/s.json" <<'PY'
 import json, sys
@@ -55,6 +61,10 @@ sent = st["tx"]["out"]
 assert st["rx"]["generated"] == sent, "pass-through lost frames"
 print("%.3f" % (sent / d["elapsed_s"] / 1e6))
 PY
+}
+
+run_unfused() {
+	run_sluice unfused.yaml
 }
 
 run_testpmd() {
@@ -86,8 +96,11 @@ echo "# machine: nproc $(nproc), $(lscpu | sed -n 's/^Model name: *//p'), kernel
 echo "# sluice: $SLUICE ($(git -C "$SRC" rev-parse --short HEAD)); ${SECONDS_RUN}s per run, $ROUNDS rounds"
 : >"$OUT/sluice.txt"
 : >"$OUT/testpmd.txt"
+: >"$OUT/unfused.txt"
 for r in $(seq "$ROUNDS"); do
-	if [ $((r % 2)) -eq 1 ]; then order="sluice testpmd"; else order="testpmd sluice"; fi
+	order="sluice testpmd${UNFUSED:+ unfused}"
+	# Every other round in reverse.
+	[ $((r % 2)) -eq 0 ] && order=$(echo "$order" | tr ' ' '\n' | tac | tr '\n' ' ')
 	for w in $order; do
 		# The lock for the whole run (testpmd must not wait for it behind its prompt).
 		exec 9>/tmp/sluice-bench.lock
@@ -99,12 +112,16 @@ for r in $(seq "$ROUNDS"); do
 		echo "round $r $w ${v} Mpps"
 	done
 done
-python3 - "$OUT/sluice.txt" "$OUT/testpmd.txt" <<'PY'
+python3 - "$OUT/sluice.txt" "$OUT/testpmd.txt" "$OUT/unfused.txt" <<'PY'
 import statistics, sys
 s = [float(x) for x in open(sys.argv[1])]
 t = [float(x) for x in open(sys.argv[2])]
-for name, v in (("sluice", s), ("testpmd", t)):
-    print("%-8s median %.2f Mpps  min %.2f  max %.2f" % (name, statistics.median(v), min(v), max(v)))
+u = [float(x) for x in open(sys.argv[3])]
+for name, v in (("sluice", s), ("testpmd", t), ("unfused", u)):
+    if v:
+        print("%-8s median %.2f Mpps  min %.2f  max %.2f" % (name, statistics.median(v), min(v), max(v)))
 print("ratio sluice/testpmd (medians): %.3f  (target >= 0.80)" % (statistics.median(s) / statistics.median(t)))
+if u:
+    print("ratio sluice/unfused (medians): %.3f" % (statistics.median(s) / statistics.median(u)))
 PY
 echo "# load after: $(cut -d' ' -f1-3 /proc/loadavg)"

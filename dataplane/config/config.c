@@ -1790,6 +1790,22 @@ static void config_load_cores(struct loader *ld, yaml_node_t *key, yaml_node_t *
 	ld->c->cores_line = MARK_LINE(key->start_mark);
 }
 
+/* `fuse: true | false`: whether edges may be fused (graph/fuse.h); default true. */
+static void config_load_fuse(struct loader *ld, yaml_node_t *key, yaml_node_t *val)
+{
+	bool b;
+
+	if (!config_is_text(val) || config_is_null(val) ||
+	    config_parse_bool(config_text(val), &b) < 0) {
+		config_err(ld, config_err_node(key, val), "fuse: expected true or false, got %s",
+			   config_is_text(val) && !config_is_null(val)
+				   ? config_show(ld, config_text(val))
+				   : config_what_is(val));
+		return;
+	}
+	ld->c->no_fuse = !b;
+}
+
 /* The top-level keys, in the order they are processed whatever their order in the file:
  * plugins add stage kinds before stages are resolved, and nodes are stored sources,
  * stages, sinks. A new top-level key is one line here. */
@@ -1808,6 +1824,7 @@ static const struct top_key {
 	{ "control", config_load_control, false },
 	{ "ledger", config_load_ledger, false },
 	{ "cores", config_load_cores, false },
+	{ "fuse", config_load_fuse, false },
 };
 
 /* Link every input to its node and output port. */

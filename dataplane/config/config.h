@@ -116,6 +116,7 @@ struct sl_config {
 	char *ledger;	    /**< `ledger: PATH`: the usage ledger to append, or NULL */
 	uint32_t cores;	    /**< `cores: N`: most replicas of autoscaled stages at once; 0 none */
 	uint32_t cores_line;
+	bool no_fuse; /**< `fuse: false`: no edge is fused (graph/fuse.h) */
 	uint32_t user_line, user_column, group_line, group_column;
 	void *priv; /**< loader-owned memory (strings, arrays) */
 };

@@ -57,6 +57,7 @@
 #include "edge/edge.h"
 #include "event/event.h"
 #include "format/json.h"
+#include "fuse.h"
 #include "projection.h"
 #include "resilience/blame.h"
 #include "scale/policy.h"
@@ -77,6 +78,16 @@ static const char *const drop_reason_names[SL_DROP_REASON_MAX] = {
 };
 
 struct rt_node;
+struct rt_replica;
+
+/* A fused output port (fuse.h): its consumer's replica, that replica's input ring, and
+ * the call that hands it a burst (stage_fused, sink_fused or their _ack variants), which
+ * returns the events it took (all or none). */
+struct rt_fuse {
+	struct rt_replica *to;
+	struct rte_ring *ring;
+	uint16_t (*call)(struct rt_replica *to, struct rte_mbuf **ev, uint16_t n);
+};
 
 struct rt_replica {
 	struct sl_task task; /* first: the worker sees only this */
@@ -87,7 +98,9 @@ struct rt_replica {
 	struct sl_ctx ctx;
 	struct sl_ctx_host host;
 	struct sl_emit *emit;
-	void *io; /* this replica's source or sink instance */
+	void *io;	      /* this replica's source or sink instance */
+	struct rt_fuse *fuse; /* per output port, or NULL when none is fused (fuse.h) */
+	uint64_t n_fused_in;  /* events handed over by a fused producer's direct call */
 	uint64_t counters[SL_COUNTER_MAX];
 
 	/* counters written by this replica's lcore only */
@@ -348,6 +361,40 @@ static inline void ack_add_runs(struct rt_replica *r, const uint32_t *cell, uint
 		ack_add(r, run, k * d);
 }
 
+/*
+ * A fused port (fuse.h): the tap and n_out as sl_edge_send counts them, then the burst
+ * goes straight into the consumer's call, in chunks of a burst, while its ring is empty
+ * (what is queued there goes first) and it takes them; the rest to its ring.
+ */
+static __rte_noinline void fuse_send(struct rt_replica *r, uint16_t port, struct rte_mbuf **ev,
+				     uint16_t n)
+{
+	const struct rt_fuse *f = &r->fuse[port];
+	struct sl_tap *tap = __atomic_load_n(&r->out.tap, __ATOMIC_ACQUIRE);
+	uint16_t k = 0, c;
+
+	if (unlikely(tap != NULL))
+		sl_tap_offer(tap, port, ev, n);
+	r->out.n_out += n;
+	while (k < n && rte_ring_empty(f->ring)) {
+		c = (uint16_t)RTE_MIN(n - k, SL_BURST_MAX);
+		if (f->call(f->to, ev + k, c) == 0)
+			break;
+		k += c;
+	}
+	if (k < n)
+		sl_fuse_overflow(&r->out, port, ev + k, (uint16_t)(n - k));
+}
+
+static inline void replica_edge_send(struct rt_replica *r, uint16_t port, struct rte_mbuf **ev,
+				     uint16_t n)
+{
+	if (r->fuse && r->fuse[port].call && n)
+		fuse_send(r, port, ev, n);
+	else
+		sl_edge_send(&r->out, port, ev, n);
+}
+
 /* sl_edge_send, counting each tracked event once per consumer before it is enqueued, and
  * taking back what a drop_newest edge freed. */
 static void ack_send(struct rt_replica *r, uint16_t port, struct rte_mbuf **ev, uint16_t n)
@@ -369,7 +416,7 @@ static void ack_send(struct rt_replica *r, uint16_t port, struct rte_mbuf **ev, 
 		before[d] = r->out.n_full_drop[base + d];
 		lossy |= pt->dest[d].drop_newest;
 	}
-	sl_edge_send(&r->out, port, ev, n);
+	replica_edge_send(r, port, ev, n);
 	for (uint16_t d = 0; lossy && d < pt->n_dest; d++) {
 		/* A drop_newest edge frees the tail of the burst that did not fit. */
 		uint64_t lost = r->out.n_full_drop[base + d] - before[d];
@@ -385,7 +432,7 @@ static inline void replica_send(struct rt_replica *r, uint16_t port, struct rte_
 	if (ack)
 		ack_send(r, port, ev, n);
 	else
-		sl_edge_send(&r->out, port, ev, n);
+		replica_edge_send(r, port, ev, n);
 }
 
 /* Sum of one cell over every replica, downstream first (see the file comment). */
@@ -779,7 +826,10 @@ static inline void stage_adapt_burst(struct rt_replica *r, uint64_t cycles, uint
 		r->burst_max = (uint16_t)RTE_MIN(r->burst_max * 2, SL_BURST_MAX);
 }
 
-static __rte_always_inline unsigned stage_run_impl(struct sl_task *t, bool ack)
+/* One run of a stage replica's task; given: a burst handed over by a fused producer on
+ * this lcore (fuse.h), processed as if dequeued now (stage_fused checked it may be). */
+static __rte_always_inline unsigned stage_run_impl(struct sl_task *t, bool ack,
+						   const struct sl_burst *given)
 {
 	struct rt_replica *r = (struct rt_replica *)t;
 	struct rt_node *n = r->node;
@@ -809,6 +859,11 @@ static __rte_always_inline unsigned stage_run_impl(struct sl_task *t, bool ack)
 		if (r->closing)
 			return stage_close_emit(r, ack);
 	}
+	if (given) {
+		memcpy(ev, given->ev, sizeof(ev[0]) * given->n);
+		burst.n = given->n;
+		goto process;
+	}
 	/* Read upstream state before dequeuing: empty after done means finished. */
 	up_done = r->up_done || stage_up_done(n);
 	r->up_done = up_done;
@@ -829,6 +884,7 @@ static __rte_always_inline unsigned stage_run_impl(struct sl_task *t, bool ack)
 		if (burst.n == 0)
 			return 0;
 	}
+process:
 	emit_reset(o);
 	r->ctx.now_tsc = t0;
 	if (unlikely(r->cold_pending || r->activated_tsc))
@@ -870,12 +926,36 @@ static __rte_always_inline unsigned stage_run_impl(struct sl_task *t, bool ack)
 
 static unsigned stage_run(struct sl_task *t)
 {
-	return stage_run_impl(t, false);
+	return stage_run_impl(t, false, NULL);
 }
 
 static unsigned stage_run_ack(struct sl_task *t)
 {
-	return stage_run_impl(t, true);
+	return stage_run_impl(t, true, NULL);
+}
+
+/* A fused producer's call (fuse.h): takes the burst unless what this replica made before
+ * still waits for a full ring (then the producer's rest goes to this replica's ring). */
+static __rte_always_inline uint16_t stage_fused_impl(struct rt_replica *r, struct rte_mbuf **ev,
+						     uint16_t n, bool ack)
+{
+	const struct sl_burst b = { ev, n };
+
+	if (r->out.n_pending || r->task.finished)
+		return 0;
+	r->n_fused_in += n;
+	stage_run_impl(&r->task, ack, &b);
+	return n;
+}
+
+static uint16_t stage_fused(struct rt_replica *r, struct rte_mbuf **ev, uint16_t n)
+{
+	return stage_fused_impl(r, ev, n, false);
+}
+
+static uint16_t stage_fused_ack(struct rt_replica *r, struct rte_mbuf **ev, uint16_t n)
+{
+	return stage_fused_impl(r, ev, n, true);
 }
 
 /* ---- ordered_by: the dispatcher (see struct rt_order) ---- */
@@ -1100,14 +1180,17 @@ static __rte_always_inline uint16_t sink_offer(struct rt_replica *r, bool ack)
 	return k;
 }
 
-static __rte_always_inline unsigned sink_run_impl(struct sl_task *t, bool ack)
+/* One run of a sink's task; given: a burst handed over by a fused producer on this lcore
+ * (fuse.h), taken as if dequeued now (sink_fused checked that nothing is held). */
+static __rte_always_inline unsigned sink_run_impl(struct sl_task *t, bool ack,
+						  const struct sl_burst *given)
 {
 	struct rt_replica *r = (struct rt_replica *)t;
 	struct rt_node *n = r->node;
 	const struct sl_sink_ops *ops = n->cfg->sink;
 	uint64_t t0 = rte_rdtsc();
 	uint16_t k;
-	bool up_done;
+	bool up_done = false;
 
 	if (ack)
 		ack_sink_durable(r);
@@ -1116,11 +1199,18 @@ static __rte_always_inline unsigned sink_run_impl(struct sl_task *t, bool ack)
 		r->busy_tsc += rte_rdtsc() - t0;
 		return k;
 	}
+	if (given) {
+		memcpy(r->held, given->ev, sizeof(r->held[0]) * given->n);
+		r->n_held = given->n;
+		r->held_head = 0;
+		goto take;
+	}
 	up_done = r->up_done || upstream_done(n, the_pipeline);
 	r->up_done = up_done;
 	r->n_held =
 		(uint16_t)rte_ring_dequeue_burst(n->rings[0], (void **)r->held, SL_BURST_MAX, NULL);
 	r->held_head = 0;
+take:
 	if (r->n_held) {
 		uint64_t t1;
 
@@ -1154,12 +1244,36 @@ static __rte_always_inline unsigned sink_run_impl(struct sl_task *t, bool ack)
 
 static unsigned sink_run(struct sl_task *t)
 {
-	return sink_run_impl(t, false);
+	return sink_run_impl(t, false, NULL);
 }
 
 static unsigned sink_run_ack(struct sl_task *t)
 {
-	return sink_run_impl(t, true);
+	return sink_run_impl(t, true, NULL);
+}
+
+/* A fused producer's call (fuse.h): takes the burst when the sink holds nothing (else
+ * what it holds goes first, and the producer's rest to the sink's ring). */
+static __rte_always_inline uint16_t sink_fused_impl(struct rt_replica *r, struct rte_mbuf **ev,
+						    uint16_t n, bool ack)
+{
+	const struct sl_burst b = { ev, n };
+
+	if (r->n_held || r->task.finished)
+		return 0;
+	r->n_fused_in += n;
+	sink_run_impl(&r->task, ack, &b);
+	return n;
+}
+
+static uint16_t sink_fused(struct rt_replica *r, struct rte_mbuf **ev, uint16_t n)
+{
+	return sink_fused_impl(r, ev, n, false);
+}
+
+static uint16_t sink_fused_ack(struct rt_replica *r, struct rte_mbuf **ev, uint16_t n)
+{
+	return sink_fused_impl(r, ev, n, true);
 }
 
 /* ---- construction ---- */
@@ -1481,6 +1595,66 @@ static void order_destroy(struct rt_node *n)
 	n->ord = NULL;
 }
 
+/*
+ * Chain fusion (fuse.h): for every producer replica and output port whose only consumer
+ * sl_fuse_allowed accepts, the consumer's replica and the call. After the tasks have
+ * their lcores and the accounting picked its variants.
+ */
+static int pipeline_plan_fusion(struct sl_pipeline *p)
+{
+	for (uint32_t i = 0; i < p->n_nodes; i++) {
+		struct rt_node *n = &p->nodes[i];
+
+		for (uint16_t port = 0; port < n->n_ports; port++) {
+			const struct sl_edge_port *pt = &n->ports[port];
+			struct rt_node *c = pt->n_dest ? &p->nodes[pt->dest[0].consumer] : NULL;
+			bool logged = false;
+
+			for (uint32_t k = 0; c && k < n->n_replicas; k++) {
+				struct rt_replica *r = &n->replicas[k];
+				struct sl_fuse_edge e = {
+					.consumer_role = c->cfg->role,
+					.consumer_replicas = c->n_replicas,
+					.consumer_inputs = c->cfg->n_inputs,
+					.consumer_rings = c->n_rings,
+					.consumer_scaled = c->scaled,
+					.consumer_windowed = c->windowed,
+					.consumer_isolated = c->cfg->n_iso > 0 || c->cfg->sandbox,
+					.consumer_lcore = c->replicas[0].lcore,
+					.producer_scaled = n->scaled,
+					.producer_lcore = r->lcore,
+					.port_consumers = pt->n_dest,
+					.disabled = p->cfg->no_fuse,
+				};
+				const char *why;
+				bool ack = p->n_ack > 0;
+
+				if (!sl_fuse_allowed(&e, &why)) {
+					SL_DEBUG(n->cfg->name, "edge to %s not fused: %s",
+						 c->cfg->name, why);
+					continue;
+				}
+				if (!r->fuse && !(r->fuse = calloc(n->n_ports, sizeof(*r->fuse))))
+					return -ENOMEM;
+				r->fuse[port] = (struct rt_fuse){
+					.to = &c->replicas[0],
+					.ring = c->rings[0],
+					.call = c->cfg->role == SL_NODE_STAGE
+							? (ack ? stage_fused_ack : stage_fused)
+							: (ack ? sink_fused_ack : sink_fused),
+				};
+				if (!logged)
+					SL_INFO(n->cfg->name, "fused: output %s -> %s on lcore %u",
+						n->cfg->output_names ? n->cfg->output_names[port]
+								     : "default",
+						c->cfg->name, r->lcore);
+				logged = true;
+			}
+		}
+	}
+	return 0;
+}
+
 static struct sl_task_list *task_list_new(uint32_t cap)
 {
 	return calloc(1, sizeof(struct sl_task_list) + sizeof(struct sl_task *) * (cap + 1));
@@ -1700,6 +1874,9 @@ int sl_pipeline_create(struct sl_config *cfg, struct sl_pipeline **out)
 		goto err;
 	}
 	ret = pipeline_assign_tasks(p);
+	if (ret < 0)
+		goto err;
+	ret = pipeline_plan_fusion(p);
 	if (ret < 0)
 		goto err;
 	*out = p;
@@ -2120,6 +2297,7 @@ int sl_pipeline_run(struct sl_pipeline *p)
 
 struct node_totals {
 	uint64_t in, out, generated, written, dropped, in_flight, pending, queued, busy, calls;
+	uint64_t fused_in;
 	uint64_t drop[SL_DROP_REASON_MAX];
 	uint64_t counters[SL_COUNTER_MAX];
 	uint64_t lat_call[SL_LAT_BUCKETS], lat_age[SL_LAT_BUCKETS];
@@ -2137,6 +2315,7 @@ static void node_totals(const struct sl_pipeline *p, const struct rt_node *n, st
 		t->written += r->n_written;
 		t->busy += r->busy_tsc;
 		t->calls += r->n_calls;
+		t->fused_in += r->n_fused_in;
 		t->pending += r->out.n_pending;
 		t->in_flight += r->n_held;
 		t->out += r->out.n_out;
@@ -2325,6 +2504,7 @@ void sl_pipeline_node_stats(const struct sl_pipeline *p, uint32_t i, struct sl_n
 		s->ring_capacity += rte_ring_get_capacity(n->rings[k]);
 	s->busy_cycles = t.busy;
 	s->calls = t.calls;
+	s->fused_in = t.fused_in;
 	if (c->role != SL_NODE_SOURCE) {
 		double us = 1e6 / (double)p->tsc_hz;
 
@@ -2408,9 +2588,9 @@ int sl_pipeline_stats_json(const struct sl_pipeline *p, FILE *f)
 			", \"generated\": %" PRIu64 ", \"in_flight\": %" PRIu64
 			", \"pending\": %" PRIu64 ", \"queued\": %" PRIu64
 			", \"ring_capacity\": %" PRIu64 ", \"busy_cycles\": %" PRIu64
-			", \"calls\": %" PRIu64 ", \"dropped\": {",
+			", \"calls\": %" PRIu64 ", \"fused_in\": %" PRIu64 ", \"dropped\": {",
 			s.replicas, s.in, s.out, s.generated, s.in_flight, s.pending, s.queued,
-			s.ring_capacity, s.busy_cycles, s.calls);
+			s.ring_capacity, s.busy_cycles, s.calls, s.fused_in);
 		for (int d = 0; d < SL_DROP_REASON_MAX; d++)
 			if (s.drop[d]) {
 				fprintf(f, "%s\"%s\": %" PRIu64, first ? "" : ", ",
@@ -2490,6 +2670,7 @@ void sl_pipeline_destroy(struct sl_pipeline *p)
 			rte_free(r->emit);
 			rte_free(r->ack_cnt);
 			free(r->runs);
+			free(r->fuse);
 		}
 		order_destroy(n);
 		rte_free(n->replicas);

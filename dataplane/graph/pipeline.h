@@ -49,8 +49,9 @@ struct sl_node_stats {
 	uint64_t in_flight, pending, queued; /**< held by the node, waiting to enqueue, in rings */
 	uint64_t ring_capacity;		     /**< sum over the node's input rings; 0 for sources */
 	uint64_t busy_cycles, calls;	     /**< TSC cycles inside the node's tasks, task runs */
-	uint64_t drop[SL_DROP_REASON_MAX];   /**< by enum sl_drop_reason */
-	uint32_t n_counters;		     /**< stage-declared counters (names below) */
+	uint64_t fused_in; /**< of in: handed over by a fused producer's direct call (fuse.h) */
+	uint64_t drop[SL_DROP_REASON_MAX]; /**< by enum sl_drop_reason */
+	uint32_t n_counters;		   /**< stage-declared counters (names below) */
 	const char *const *counter_names;
 	uint64_t counters[SL_COUNTER_MAX];
 	/** Stages and sinks (has_latency), from per-burst histograms since the start (25 %

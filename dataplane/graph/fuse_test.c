@@ -1,0 +1,204 @@
+/*
+ * Fusion tests: the rule accepts the one edge shape it is meant for (a single static
+ * replica, one input, no window or isolation, on the producer's lcore) and refuses each
+ * departure from it with a reason; the overflow path keeps the edge's policy exactly as a
+ * ring send does (block: held in order and delivered on flush; drop_newest: freed and
+ * counted), and every event is accounted for: sent = enqueued + dropped + pending.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include "eal.h"
+#include "graph/fuse.h"
+
+static struct rte_mempool *pool;
+static int meta_off;
+
+static struct sl_fuse_edge fusable(void)
+{
+	return (struct sl_fuse_edge){
+		.consumer_role = SL_NODE_STAGE,
+		.consumer_replicas = 1,
+		.consumer_inputs = 1,
+		.consumer_rings = 1,
+		.consumer_lcore = 3,
+		.producer_lcore = 3,
+		.port_consumers = 1,
+	};
+}
+
+static void set_disabled(struct sl_fuse_edge *e)
+{
+	e->disabled = true;
+}
+static void set_two_consumers(struct sl_fuse_edge *e)
+{
+	e->port_consumers = 2;
+}
+static void set_replicas(struct sl_fuse_edge *e)
+{
+	e->consumer_replicas = 2;
+}
+static void set_rings(struct sl_fuse_edge *e)
+{
+	e->consumer_rings = 2;
+}
+static void set_scaled(struct sl_fuse_edge *e)
+{
+	e->consumer_scaled = true;
+}
+static void set_producer_scaled(struct sl_fuse_edge *e)
+{
+	e->producer_scaled = true;
+}
+static void set_inputs(struct sl_fuse_edge *e)
+{
+	e->consumer_inputs = 2;
+}
+static void set_windowed(struct sl_fuse_edge *e)
+{
+	e->consumer_windowed = true;
+}
+static void set_isolated(struct sl_fuse_edge *e)
+{
+	e->consumer_isolated = true;
+}
+static void set_lcore(struct sl_fuse_edge *e)
+{
+	e->consumer_lcore = 4;
+}
+static void set_source(struct sl_fuse_edge *e)
+{
+	e->consumer_role = SL_NODE_SOURCE;
+}
+
+static void test_rule(void **st)
+{
+	static const struct {
+		void (*set)(struct sl_fuse_edge *e);
+		const char *why;
+	} no[] = {
+		{ set_disabled, "fuse: false" },
+		{ set_two_consumers, "output has more than one consumer" },
+		{ set_replicas, "consumer has replicas" },
+		{ set_rings, "consumer has replicas" },
+		{ set_scaled, "autoscaled" },
+		{ set_producer_scaled, "autoscaled" },
+		{ set_inputs, "consumer has several inputs" },
+		{ set_windowed, "consumer keeps window state" },
+		{ set_isolated, "consumer is isolated" },
+		{ set_lcore, "other lcore" },
+		{ set_source, "consumer is a source" },
+	};
+	struct sl_fuse_edge e = fusable();
+	const char *why = "unset";
+
+	(void)st;
+	assert_true(sl_fuse_allowed(&e, &why));
+	assert_null(why);
+	e.consumer_role = SL_NODE_SINK;
+	assert_true(sl_fuse_allowed(&e, NULL));
+	/* Each departure alone refuses, with its own reason. */
+	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
+		e = fusable();
+		no[i].set(&e);
+		why = NULL;
+		assert_false(sl_fuse_allowed(&e, &why));
+		assert_string_equal(why, no[i].why);
+	}
+}
+
+static void alloc_events(struct rte_mbuf **ev, unsigned n, uint64_t first)
+{
+	assert_int_equal(rte_pktmbuf_alloc_bulk(pool, ev, n), 0);
+	for (unsigned i = 0; i < n; i++)
+		sl_event_meta(meta_off, ev[i])->event_id = first + i;
+}
+
+static unsigned drain(struct rte_ring *r, uint64_t *next_id)
+{
+	void *ev;
+	unsigned n = 0;
+
+	while (rte_ring_dequeue(r, &ev) == 0) {
+		struct rte_mbuf *m = ev;
+
+		assert_int_equal(sl_event_meta(meta_off, m)->event_id, *next_id);
+		(*next_id)++;
+		rte_pktmbuf_free(m);
+		n++;
+	}
+	return n;
+}
+
+/* block: what the ring cannot take is held (in order) and delivered by sl_edge_flush. */
+static void test_overflow_block(void **st)
+{
+	struct rte_ring *a = rte_ring_create("t_fuse_blk", 8, SOCKET_ID_ANY, 0); /* holds 7 */
+	struct sl_edge_port port = { .n_dest = 1, .dest = { { .ring = a, .consumer = 1 } } };
+	unsigned avail = rte_mempool_avail_count(pool);
+	struct sl_edge_out o;
+	struct rte_mbuf *ev[10];
+	uint64_t next = 0;
+
+	(void)st;
+	assert_int_equal(sl_edge_out_init(&o, &port, 1, 0, 1), 0);
+	alloc_events(ev, 10, 0);
+	sl_fuse_overflow(&o, 0, ev, 10);
+	assert_int_equal(o.n_enqueued[0], 7);
+	assert_int_equal(o.n_pending, 3);
+	assert_int_equal(o.n_full_drop[0], 0);
+	assert_int_equal(sl_edge_flush(&o), 3); /* still full */
+	assert_int_equal(drain(a, &next), 7);
+	assert_int_equal(sl_edge_flush(&o), 0);
+	assert_int_equal(o.n_enqueued[0], 10);
+	assert_int_equal(drain(a, &next), 3);
+	assert_int_equal(rte_mempool_avail_count(pool), avail);
+	sl_edge_out_fini(&o);
+	rte_ring_free(a);
+}
+
+/* drop_newest: the tail that does not fit is freed and counted on the edge. */
+static void test_overflow_drop_newest(void **st)
+{
+	struct rte_ring *a = rte_ring_create("t_fuse_drop", 8, SOCKET_ID_ANY, 0);
+	struct sl_edge_port port = {
+		.n_dest = 1, .dest = { { .ring = a, .consumer = 1, .drop_newest = true } }
+	};
+	unsigned avail = rte_mempool_avail_count(pool);
+	struct sl_edge_out o;
+	struct rte_mbuf *ev[12];
+	uint64_t next = 0;
+
+	(void)st;
+	assert_int_equal(sl_edge_out_init(&o, &port, 1, 0, 1), 0);
+	alloc_events(ev, 12, 0);
+	sl_fuse_overflow(&o, 0, ev, 12);
+	assert_int_equal(o.n_enqueued[0], 7);
+	assert_int_equal(o.n_full_drop[0], 5);
+	assert_int_equal(o.n_pending, 0);
+	/* The oldest were kept. */
+	assert_int_equal(drain(a, &next), 7);
+	assert_int_equal(rte_mempool_avail_count(pool), avail);
+	sl_edge_out_fini(&o);
+	rte_ring_free(a);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_rule),
+		cmocka_unit_test(test_overflow_block),
+		cmocka_unit_test(test_overflow_drop_newest),
+	};
+
+	sl_test_eal_init();
+	pool = sl_test_pool(1023, 256, &meta_off);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

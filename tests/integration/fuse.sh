@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# Chain fusion (docs/architecture.md, Fusion; dataplane/graph/fuse.h): on one lcore a
+# producer hands its bursts straight to the next stage or sink, and nothing a user can see
+# changes but the speed:
+#   - the issue-4 packet pipeline (net_pcap) on one lcore: out.pcap and the syslog lines
+#     are exactly what Python reads from the capture; the fused edges (wire -> parse ->
+#     syslog, lines -> text) take events by direct call (`fused_in`), the output with two
+#     consumers (syslog -> back, lines) does not; every node conserves; with `fuse: false`
+#     the same outputs and no fused event anywhere;
+#   - delivery through fused calls: a checkpointed file source -> json_parse -> filter ->
+#     file sink on one lcore writes exactly the lines awk selects, commits the checkpoint
+#     at the end of the file, and a second run reads nothing again;
+#   - on two lcores (tasks dealt round-robin) no edge joins two tasks of one lcore, so
+#     nothing is fused, and the output is the same;
+#   - `fuse:` takes only a boolean (file:line:column).
+set -u
+. "$(dirname "$0")/../lib/tap.sh"
+tap_need_sluice
+tap_plan 17
+tap_tmpdir
+cd "$TMP" || exit 1
+trap 'pkill -9 -P $$ 2>/dev/null; [ -z "${SLUICE_KEEP_TMP:-}" ] && rm -rf "$TMP"' EXIT
+
+PK=$SLUICE_SOURCE/tests/integration/packets.py
+python3 "$PK" write in.pcap
+python3 "$PK" expect in.pcap .
+
+# fused_in per node, as "name=N ..." in file order.
+fused() {
+	python3 -c '
+import json, sys
+print(" ".join("%s=%d" % (n["name"], n["fused_in"]) for n in json.load(open(sys.argv[1]))["nodes"]))' "$1"
+}
+
+packets() { # port index, extra top-level line
+	cat <<YAML
+sources:
+  wire: { type: dpdk, device: "net_pcap$1,rx_pcap=in.pcap,tx_pcap=out$1.pcap" }
+stages:
+  parse:  { use: pkt_parse, inputs: [wire] }
+  syslog: { use: pkt_filter, inputs: [parse], where: "udp and dst_port == 514" }
+  lines:  { use: udp_payload, inputs: [syslog] }
+sinks:
+  back:   { type: dpdk, device: net_pcap$1, inputs: [syslog] }
+  text:   { type: file, inputs: [lines], path: syslog$1.log, format: raw }
+$2
+YAML
+}
+
+packets 0 "" >fused.yaml
+timeout -k 5 60 "$SLUICE" run fused.yaml -v --stats-json f.json -- -l 0 >/dev/null 2>f.err
+tap_is "$?" 0 "the issue-4 pipeline runs fused on one lcore"
+python3 "$PK" frames out0.pcap >got0.frames 2>/dev/null
+tap_cmp got0.frames expect.frames "fused: out.pcap = the UDP/514 frames of in.pcap, in order"
+tap_cmp syslog0.log expect.log "fused: the syslog lines = their payloads as Python reads them"
+got=$(fused f.json)
+python3 - f.json >f.check <<'PY'
+import json, sys
+st = {n["name"]: n for n in json.load(open(sys.argv[1]))["nodes"]}
+# Direct calls on the single-consumer edges; the output read by two does not fuse.
+ok = (st["parse"]["fused_in"] > 0 and st["syslog"]["fused_in"] > 0 and
+      st["text"]["fused_in"] > 0 and st["back"]["fused_in"] == 0 and
+      st["lines"]["fused_in"] == 0 and
+      all(n["fused_in"] <= n["in"] for n in st.values()))
+print("yes" if ok else "no")
+PY
+tap_is "$(cat f.check)" yes "fused edges take events by direct call, the two-consumer output does not ($got)"
+grep -q 'msg="fused: output default -> parse on lcore 0"' f.err
+tap_ok $? "sluice run -v names each fused edge"
+python3 "$TESTLIB/check_stats.py" conserve f.json >conserve.out
+tap_ok $? "fused: conservation at every node, nothing queued or pending at the end"
+[ -s conserve.out ] && tap_diag "$(cat conserve.out)"
+
+packets 1 "fuse: false" >plain.yaml
+timeout -k 5 60 "$SLUICE" run plain.yaml --stats-json p.json -- -l 0 >/dev/null 2>p.err
+tap_is "$?" 0 "the same pipeline with fuse: false"
+python3 "$PK" frames out1.pcap >got1.frames 2>/dev/null
+tap_cmp got1.frames expect.frames "fuse: false: the same frames"
+tap_cmp syslog1.log expect.log "fuse: false: the same lines"
+got=$(fused p.json)
+tap_is "$(echo "$got" | tr ' ' '\n' | grep -vc '=0$')" 0 "fuse: false: no event is handed over by a call ($got)"
+
+# ---- delivery (checkpoint) through fused calls ----
+python3 - <<'PY'
+with open("in.log", "w") as f:
+    for i in range(1, 30001):
+        f.write('{"n": %d, "k": "%s"}\n' % (i, "keep" if i % 7 == 0 else "skip"))
+PY
+awk '/"keep"/' in.log >expect_keep.log
+cat >ck.yaml <<'YAML'
+sources:
+  app: { type: file, paths: [in.log], start_at: beginning, checkpoint: app.ckpt,
+         checkpoint_interval: 20ms }
+stages:
+  p: { use: json_parse, inputs: [app] }
+  f: { use: filter, inputs: [p], where: 'k == "keep"' }
+sinks:
+  out: { type: file, inputs: [f], path: keep.log, format: raw, append: true }
+  bad: { type: "null", inputs: [p.errors] }
+YAML
+timeout -k 5 60 "$SLUICE" run ck.yaml --stats-json c.json -- -l 0 >/dev/null 2>c.err
+rc=$?
+tap_is "$rc" 0 "a checkpointed file source through fused stages"
+tap_cmp keep.log expect_keep.log "every kept line written once, in order ($(wc -l <expect_keep.log) lines)"
+size=$(stat -c %s in.log)
+committed=$(awk '$1 == "file" {print $7}' app.ckpt)
+tap_is "$committed:$(fused c.json | grep -c 'p=[1-9]')" "$size:1" \
+	"the checkpoint commits the end of the file ($size bytes) with fused calls in the path"
+timeout -k 5 60 "$SLUICE" run ck.yaml -- -l 0 >/dev/null 2>c2.err
+tap_is "$(wc -l <keep.log)" "$(wc -l <expect_keep.log)" "a second run reads nothing again"
+
+# ---- two lcores: tasks alternate, nothing shares an lcore with its producer ----
+rm -f app.ckpt keep.log
+timeout -k 5 60 "$SLUICE" run ck.yaml --stats-json two.json -- -l 0-1 >/dev/null 2>two.err
+tap_cmp keep.log expect_keep.log "two lcores: the same lines"
+got=$(fused two.json)
+tap_is "$(echo "$got" | tr ' ' '\n' | grep -vc '=0$')" 0 "two lcores: nothing fused across lcores ($got)"
+
+packets 2 "fuse: maybe" >bad.yaml
+"$SLUICE" validate bad.yaml >bad.out 2>&1
+tap_ok "$(grep -qE '^bad.yaml:10:7: fuse: expected true or false' bad.out && echo 0 || echo 1)" \
+	"fuse: takes only true or false ($(head -1 bad.out))"
