@@ -4,8 +4,9 @@
  * the bytes the arena maps and refuse (return NULL) a mapping past the cap, so malloc in
  * the stage's code returns NULL instead of growing the process. Around each call of the
  * stage (per burst, and its init and fini) the calling thread switches to that arena
- * (`thread.arena`) and flushes its thread cache on the way in and out, so what the stage
- * allocates comes from its arena and what it frees does not feed the runtime's.
+ * (`thread.arena`); a thread that does so runs without jemalloc's thread cache, so what
+ * the stage allocates comes from its arena and what it frees does not feed the runtime's
+ * (memcap.c says why and what it costs).
  *
  * jemalloc is looked up at run time (dlsym of mallctl): a sluice linked with it has it;
  * the ASan build (-Djemalloc=disabled) and the unit tests do not, and sl_memcap_create
@@ -31,12 +32,17 @@ bool sl_memcap_available(void);
  */
 struct sl_memcap *sl_memcap_create(uint64_t cap_bytes, char *msg, size_t len);
 
-/* Make the calling thread allocate from m's arena until sl_memcap_leave. Not nested. */
+/* Make the calling thread allocate from m's arena until sl_memcap_leave. Not nested. The
+ * first call on a thread turns its thread cache off for good. */
 void sl_memcap_enter(struct sl_memcap *m);
 
 /* Back to the thread's own arena. Returns how many allocations the cap refused on this
  * thread since sl_memcap_enter (0 almost always). */
 uint64_t sl_memcap_leave(struct sl_memcap *m);
+
+/* sl_memcap_leave, and the thread's cache back on: for a one-off call (init, fini) on a
+ * thread that allocates otherwise (the control thread). */
+uint64_t sl_memcap_leave_restore(struct sl_memcap *m);
 
 /* Bytes m's arena maps now, at most so far, and allocations refused in all. */
 void sl_memcap_stats(const struct sl_memcap *m, uint64_t *mapped, uint64_t *peak,
