@@ -492,6 +492,101 @@ static struct rte_mbuf *make_small(int64_t i, const char *s)
 	return end_event(ev, &w);
 }
 
+/* msgpack-c's packer into a buffer (the oracle of agg_canon_test). */
+struct canon_buf {
+	uint8_t b[600];
+	uint32_t n;
+};
+
+static int canon_write(void *data, const char *buf, size_t len)
+{
+	struct canon_buf *c = data;
+
+	assert_true(c->n + len <= sizeof(c->b));
+	memcpy(c->b + c->n, buf, len);
+	c->n += (uint32_t)len;
+	return 0;
+}
+
+/*
+ * agg_canon_test: group keys are the canonical encoding of their values, written by hand
+ * in aggregate.c; each must be byte for byte what msgpack-c's packer writes. Values come
+ * in the widest encodings (int64, uint64, str32), and the emitted group field carries
+ * the canonical bytes.
+ */
+static void test_canon_matches_msgpack(void **unused)
+{
+	static const char *const keys[] = { "v" };
+	static const int64_t ints[] = { 0,	  1,	  127,	     128,	    255,
+					256,	  65535,  65536,     4294967295,    4294967296,
+					-1,	  -32,	  -33,	     -128,	    -129,
+					-32768,	  -32769, INT32_MIN, -2147483649ll, INT64_MIN,
+					INT64_MAX };
+	static const uint32_t strs[] = { 0, 1, 31, 32, 255, 256, 400 };
+	const struct sl_state_ops *ops = desc->state;
+	char text[400];
+	uint32_t lens[8];
+	struct sl_error err;
+	void *conf, *st;
+
+	memset(text, 'x', sizeof(text));
+	assert_int_equal(init_agg(keys, 1, "all", 64, NULL, 0, &conf, &err), 0);
+	for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]) + sizeof(strs) / sizeof(strs[0]) + 2;
+	     i++) {
+		struct canon_buf want = { .n = 0 };
+		uint8_t raw[600];
+		uint32_t n_raw = 0;
+		struct sl_rec_writer w;
+		struct rte_mbuf *ev = begin_event(&w);
+		msgpack_packer pk;
+		struct sl_val v;
+		uint64_t u;
+
+		msgpack_packer_init(&pk, &want, canon_write);
+		if (i < sizeof(ints) / sizeof(ints[0])) {
+			u = (uint64_t)ints[i];
+			raw[n_raw++] = 0xd3;
+			msgpack_pack_int64(&pk, ints[i]);
+		} else if (i < sizeof(ints) / sizeof(ints[0]) + sizeof(strs) / sizeof(strs[0])) {
+			uint32_t len = strs[i - sizeof(ints) / sizeof(ints[0])];
+
+			raw[0] = 0xdb;
+			for (int b = 0; b < 4; b++)
+				raw[1 + b] = (uint8_t)(len >> (8 * (3 - b)));
+			memcpy(raw + 5, text, len);
+			n_raw = 5 + len;
+			msgpack_pack_str_with_body(&pk, text, len);
+			u = 0;
+		} else if (i % 2) {
+			u = UINT64_MAX - 5;
+			raw[n_raw++] = 0xcf;
+			msgpack_pack_uint64(&pk, u);
+		} else {
+			double d = -2.5e-7;
+
+			memcpy(&u, &d, 8);
+			raw[n_raw++] = 0xcb;
+			msgpack_pack_double(&pk, d);
+		}
+		if (raw[0] != 0xdb) {
+			for (int b = 0; b < 8; b++)
+				raw[n_raw++] = (uint8_t)(u >> (8 * (7 - b)));
+		}
+		sl_rec_put_raw(&w, "v", raw, n_raw);
+		ev = end_event(ev, &w);
+		st = ops->create(conf);
+		process_burst(conf, st, &ev, 1);
+		rte_pktmbuf_free(ev);
+		assert_int_equal(emit_all(conf, st, recs_a, lens, 8), 1);
+		assert_true(sl_rec_find((struct sl_rec){ recs_a[0], lens[0] }, "v", 1, &v));
+		if (v.raw_len != want.n || memcmp(v.raw, want.b, want.n) != 0)
+			fail_msg("value %zu: %u bytes from the stage, %u from msgpack-c", i,
+				 v.raw_len, want.n);
+		ops->destroy(conf, st);
+	}
+	desc->fini(conf);
+}
+
 static void test_no_group_by_and_overflow(void **unused)
 {
 	static const char *const keys[] = { "v" };
@@ -968,6 +1063,7 @@ int main(void)
 		cmocka_unit_test(test_event_time_parse),
 		cmocka_unit_test(test_event_time_buckets),
 		cmocka_unit_test(test_init_errors),
+		cmocka_unit_test(test_canon_matches_msgpack),
 		cmocka_unit_test(test_time_windows),
 		cmocka_unit_test(test_time_window_errors),
 		cmocka_unit_test(test_pool_clean),

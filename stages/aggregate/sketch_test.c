@@ -185,6 +185,52 @@ static void test_dds_relative_error(void **unused)
 	}
 }
 
+/* The bin of each value is ceil(ln x / ln gamma), as libm's log gives it, whatever path
+ * the sketch takes to it: 300,000 values spread over 10^-300 to 10^300, and values next
+ * to bin boundaries (gamma^k times 1 +- a few ulps), for three accuracies. */
+static void test_dds_key_equals_log(void **unused)
+{
+	const double alphas[] = { 0.001, 0.01, 0.05 };
+	uint64_t r = 12345;
+
+	for (size_t a = 0; a < sizeof(alphas) / sizeof(alphas[0]); a++) {
+		struct sl_dds_params dp;
+		struct sl_dds *s;
+
+		assert_int_equal(sl_dds_params_init(&dp, alphas[a]), 0);
+		s = calloc(1, sl_dds_size(&dp));
+		assert_non_null(s);
+		for (int i = 0; i < 300000; i++) {
+			double x, u;
+			int64_t want, low;
+
+			r = r * 6364136223846793005ull + 1442695040888963407ull;
+			u = (double)(r >> 11) / 9007199254740992.0;
+			if (i % 3 == 0) {
+				x = pow(10, -300 + 600 * u);
+			} else if (i % 3 == 1) {
+				x = 1e-3 + 1e4 * u;
+			} else {
+				/* next to a boundary gamma^k, k in [-3000, 3000] */
+				x = pow(dp.gamma, floor(-3000 + 6000 * u));
+				x = nextafter(x, (r & 1) ? INFINITY : 0);
+				if (r & 2)
+					x = nextafter(x, (r & 1) ? INFINITY : 0);
+			}
+			want = (int64_t)ceil(log(x) * dp.inv_log_gamma);
+			s->n = 0;
+			s->n_zero = 0;
+			sl_dds_add(&dp, s, x, 1);
+			low = (int64_t)s->top - dp.n_bins + 1;
+			if (want < low || want > s->top || s->bins[want - low] != 1)
+				fail_msg("alpha %g: %.17g is not in bin %lld", alphas[a], x,
+					 (long long)want);
+			s->bins[want - low] = 0;
+		}
+		free(s);
+	}
+}
+
 static void test_dds_merge_equals_single(void **unused)
 {
 	struct sl_dds_params dp;
@@ -392,6 +438,7 @@ int main(void)
 		cmocka_unit_test(test_hll_error_bound),
 		cmocka_unit_test(test_hll_merge_is_union),
 		cmocka_unit_test(test_dds_relative_error),
+		cmocka_unit_test(test_dds_key_equals_log),
 		cmocka_unit_test(test_dds_merge_equals_single),
 		cmocka_unit_test(test_topk_guarantee),
 		cmocka_unit_test(test_topk_small_merge_exact),
