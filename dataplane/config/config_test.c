@@ -639,7 +639,7 @@ static void test_err_unknown_top_key(void **state)
 	/* Line 5: two lines of SRC, two of SINK. */
 	expect_at(yaml, "t.yaml:5:1: ",
 		  "unknown key 'bogus' (valid keys: plugin_dirs, user, group, "
-		  "plugins, sources, stages, sinks, control, ledger, cores)");
+		  "plugins, sources, stages, sinks, control, ledger, cores, fuse)");
 	expect_error(SRC SINK("in") "sources: {}\n", "sources", 1,
 		     "duplicate key 'sources' "
 		     "(first at line 1)");
