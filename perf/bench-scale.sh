@@ -6,7 +6,9 @@
 #      = lines / the run's elapsed seconds (--stats-json);
 #   2. idle CPU of a running pipeline with no input (a followed empty file -> spin
 #      autoscaled to zero -> null; 2 lcores) vs dpdk-testpmd io forwarding on two net_null
-#      ports (2 lcores), in % of one core over IDLE_S seconds (/proc/PID/stat);
+#      ports (2 lcores), in % of one core over IDLE_S seconds (the sum over the process's
+#      threads of /proc/PID/task/*/schedstat's CPU nanoseconds: /proc/PID/stat counts
+#      10 ms ticks, too coarse for 1 % over 3 s);
 #   3. cold start from zero: 10 single lines, each after 0.5 s idle, into the same
 #      pipeline; the stage's cold_start_us_avg / _max (its first event's ingest time to
 #      the process call) from --stats-json;
@@ -42,7 +44,7 @@ import json, sys
 j = json.load(open(sys.argv[1]))
 n = [x for x in j['nodes'] if x['name'] == 'work'][0]
 print(eval(sys.argv[2]))" "$@"; }
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%.0f\n", s}'; }
 
 echo "machine: $(nproc) CPU, $(lscpu | sed -n 's/^Model name: *//p'), $(uname -r)," \
 	"DPDK $(pkg-config --modversion libdpdk), spin_cycles $SPIN, $N lines, $RUNS runs"
@@ -83,16 +85,15 @@ stages:
 sinks:
   out: { type: "null", inputs: [work] }
 YAML
-hz=$(getconf CLK_TCK)
 si=() ti=()
 for r in $(seq 1 "$RUNS"); do
 	: >idle.log
 	"$S" run idle.yaml -q -- -l 0-1 >/dev/null 2>&1 &
 	p=$!; PIDS+=("$p")
 	sleep 1
-	a=$(cpu_ticks "$p"); sleep "$IDLE_S"; b=$(cpu_ticks "$p")
+	a=$(cpu_ns "$p"); sleep "$IDLE_S"; b=$(cpu_ns "$p")
 	kill -TERM "$p"; wait "$p" 2>/dev/null
-	si+=("$(python3 -c "print(100.0 * ($b - $a) / $hz / $IDLE_S)")")
+	si+=("$(python3 -c "print(100.0 * ($b - $a) / 1e9 / $IDLE_S)")")
 	rm -f fifo; mkfifo fifo
 	dpdk-testpmd -l 0-1 --no-huge -m 1024 --no-pci --file-prefix bench-scale-$$ \
 		--vdev net_null0 --vdev net_null1 -- --forward-mode=io --auto-start \
@@ -100,10 +101,10 @@ for r in $(seq 1 "$RUNS"); do
 	p=$!; PIDS+=("$p")
 	exec 3>fifo
 	sleep 1.5
-	a=$(cpu_ticks "$p"); sleep "$IDLE_S"; b=$(cpu_ticks "$p")
+	a=$(cpu_ns "$p"); sleep "$IDLE_S"; b=$(cpu_ns "$p")
 	echo >&3; exec 3>&-
 	wait "$p"
-	ti+=("$(python3 -c "print(100.0 * ($b - $a) / $hz / $IDLE_S)")")
+	ti+=("$(python3 -c "print(100.0 * ($b - $a) / 1e9 / $IDLE_S)")")
 done
 echo "idle CPU, % of one core over ${IDLE_S} s: sluice $(med "${si[@]}"), dpdk-testpmd $(med "${ti[@]}")"
 
