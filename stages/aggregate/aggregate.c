@@ -1715,9 +1715,11 @@ static void agg_tw_carry(const struct agg_conf *c, struct agg_state *st, struct 
 			d->max_t = st->max_t;
 		if (st->tw_closed_new > d->closed)
 			d->closed = st->tw_closed_new;
-		/* Its events' latest time now lives in d, this replica's other state. */
-		st->max_t = INT64_MIN;
 	}
+	/* st keeps its max_t: the runtime merges st, emptied, into the other replicas' next
+	 * states, where it lowers their close_min to this close's maximum. That can only
+	 * delay a later close; forgetting it (INT64_MIN: no say) could let a replica that
+	 * then sat idle through a period miss the watermark of its own queued events. */
 	st->closed = st->tw_closed_new;
 }
 
