@@ -1053,8 +1053,12 @@ static int agg_tw_pane(const struct agg_conf *c, struct agg_state *st, const str
 		cnt[AGG_CNT_BAD_TIME]++;
 		return AGG_V_BAD_TIME;
 	}
+	/* The pane's start and window ends up to pane + size must fit in int64. */
+	if (t < INT64_MIN + (int64_t)c->tw_slide_ns || t > INT64_MAX - 2 * (int64_t)c->tw_size_ns) {
+		cnt[AGG_CNT_BAD_TIME]++;
+		return AGG_V_BAD_TIME;
+	}
 	*pane = sl_agg_time_bucket(t, c->tw_slide_ns);
-	/* Window ends up to pane + size must fit in int64. */
 	if (*pane > INT64_MAX - 2 * (int64_t)c->tw_size_ns) {
 		cnt[AGG_CNT_BAD_TIME]++;
 		return AGG_V_BAD_TIME;
@@ -1578,9 +1582,14 @@ static int64_t agg_tw_next_end(const struct agg_conf *c, const struct agg_state 
 	uint32_t n = st->tw_gstart[st->tw_n_groups];
 
 	for (uint32_t i = 0; i < n; i++) {
-		int64_t p = st->tw[st->order[i]].pane, e;
+		int64_t p = st->tw[st->order[i]].pane, e, d;
 
-		e = after < p + slide ? p + slide : p + ((after - p) / slide + 1) * slide;
+		if (after < p + slide)
+			e = p + slide;
+		else if (__builtin_sub_overflow(after, p, &d) || d >= size)
+			continue; /* every window of this pane ends at or before `after` */
+		else
+			e = p + (d / slide + 1) * slide;
 		if (e <= p + size && e < best)
 			best = e;
 	}

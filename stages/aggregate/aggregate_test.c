@@ -933,6 +933,10 @@ static void test_time_windows(void **unused)
 	/* B's current state (b1) has not heard: t = 8 s is folded, then found at the close. */
 	assert_int_equal(tw_one(conf, b1, "x", 8), 0);
 	assert_int_equal(tw_one(conf, b0, "x", 9), 1); /* b0 heard */
+	/* Times whose pane or windows leave int64 nanoseconds: bad_time, dropped. */
+	assert_int_equal(tw_one(conf, b1, "x", -9223372036), -1);
+	assert_int_equal(tw_one(conf, b1, "x", 9223372036), -1);
+	assert_int_equal(counters[9], 2);
 	/* Final close: everything into A's current state. */
 	ops->merge(conf, a1, b1);
 	ops->merge(conf, a1, a0);
