@@ -2310,6 +2310,11 @@ static void node_totals(const struct sl_pipeline *p, const struct rt_node *n, st
 	memset(t, 0, sizeof(*t));
 	for (uint32_t k = 0; k < n->n_rings; k++)
 		t->queued += rte_ring_count(n->rings[k]);
+	if (n->ord) { /* ordered_by: taken by the dispatcher, not yet by a replica */
+		t->queued += __atomic_load_n(&n->ord->n_held, __ATOMIC_RELAXED);
+		for (uint32_t k = 0; k < n->n_replicas; k++)
+			t->queued += rte_ring_count(n->ord->sub[k]);
+	}
 	for (uint32_t k = 0; k < n->n_replicas; k++) {
 		const struct rt_replica *r = &n->replicas[k];
 		t->in += r->n_in;
