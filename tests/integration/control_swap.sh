@@ -97,7 +97,17 @@ timeout 10 "$SLUICE" swap tag version_tag_v1.so --socket s.sock >sw2.out 2>sw2.e
 tap_is "$?" 0 "swap v2 -> v1 applied ($(cat sw2.out sw2.err))"
 sleep 0.3
 
-fd_count() { ls "/proc/$PID/fd" | wc -l; }
+# Steady open fds: the least of 5 looks 50 ms apart (a client's connection or a glob scan
+# holds one for a moment).
+fd_count() {
+	local n m=1000000
+	for _ in 1 2 3 4 5; do
+		n=$(ls "/proc/$PID/fd" | wc -l)
+		[ "$n" -lt "$m" ] && m=$n
+		sleep 0.05
+	done
+	echo "$m"
+}
 rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$PID/status"; }
 applied=3 # two swaps and the start
 ok_fail=0
@@ -139,7 +149,7 @@ grep -q "no stage changed" rl.out
 tap_ok $? "reloading the running file again changes nothing ($(cat rl.out rl.err))"
 fd_end=$(fd_count)
 rss_end=$(rss_kb)
-tap_is "$fd_end" "$fd10" "no fd growth over 60 more reloads ($fd10 -> $fd_end)"
+tap_ok $((fd_end <= fd10 ? 0 : 1)) "no fd growth over 60 more reloads ($fd10 -> $fd_end)"
 tap_ok $(( rss_end - rss10 < 16384 ? 0 : 1 )) "RSS grew less than 16 MB ($rss10 kB -> $rss_end kB)"
 
 touch stop
