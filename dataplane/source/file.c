@@ -40,6 +40,17 @@
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
+#if defined(__x86_64__) && defined(__SSE2__)
+#include <immintrin.h>
+/* A 32-byte framing loop, compiled for AVX2 whatever the build's -march and taken only when
+ * the CPU has it (file_create asks once): see file_copy_line_avx2. */
+#define FILE_HAVE_AVX2 1
+/* tune=haswell: whole 32-byte unaligned loads and stores (the generic tuning splits each in
+ * two 16-byte halves, and the split store was the loop's hottest instruction). */
+#define FILE_AVX2 __attribute__((target("avx2,tune=haswell")))
+#else
+#define FILE_HAVE_AVX2 0
+#endif
 #include <rte_cycles.h>
 #include <rte_mbuf.h>
 #include <rte_prefetch.h>
@@ -110,6 +121,7 @@ struct file_source {
 	struct rte_mbuf *stash[FILE_STASH];
 	bool skip_long; /* max_line_policy: skip (else truncate) */
 	bool strip_cr;	/* drop a '\r' before the newline */
+	bool avx2;	/* the read-once engine frames 32 bytes at a time (CPU has AVX2) */
 	uint64_t n_lines, n_bytes, n_truncated, n_empty, n_nombuf, n_read_errors, n_skipped;
 	uint64_t size;		    /* at open; replicas split [0, size) */
 	struct file_claims *claims; /* replicas of a read-once file: chunks handed out */
@@ -309,6 +321,43 @@ static inline uint32_t file_copy_line(char *dst, const char *src, uint32_t lim)
 #endif
 }
 
+#if FILE_HAVE_AVX2
+/*
+ * file_copy_line 32 bytes at a time: half the iterations of the 16-byte loop for the
+ * ~180-byte lines of an access log (the loop was ~60 % of the read-once engine's own
+ * samples). Reads and writes up to 31 bytes past lim, within FILE_SLACK. Compiled for
+ * AVX2 only here; it is inlined into file_once_avx2, which runs only when
+ * __builtin_cpu_supports("avx2") said so at create.
+ */
+FILE_AVX2 static inline uint32_t file_copy_line_avx2(char *dst, const char *src, uint32_t lim)
+{
+	const __m256i nl = _mm256_set1_epi8('\n');
+
+	for (uint32_t i = 0; i < lim; i += 32) {
+		__m256i v = _mm256_loadu_si256((const __m256i *)(const void *)(src + i));
+		unsigned mask = (unsigned)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, nl));
+
+		_mm256_storeu_si256((__m256i *)(void *)(dst + i), v);
+		if (mask) {
+			uint32_t k = i + (uint32_t)__builtin_ctz(mask);
+
+			return k < lim ? k : lim;
+		}
+	}
+	return lim;
+}
+#endif
+
+/* The framing loop of the engine: the AVX2 one when the caller was compiled for it. */
+static __rte_always_inline uint32_t file_copy(char *dst, const char *src, uint32_t lim, bool avx2)
+{
+#if FILE_HAVE_AVX2
+	if (avx2)
+		return file_copy_line_avx2(dst, src, lim);
+#endif
+	return file_copy_line(dst, src, lim);
+}
+
 /*
  * Frame and copy the line at src (avail bytes up to the region's end) into the event at
  * the top of the stash, whose data it becomes. Copied into the mbuf's own room first; a
@@ -317,20 +366,20 @@ static inline uint32_t file_copy_line(char *dst, const char *src, uint32_t lim)
  * the newline's index, lim when there is none within lim (as file_copy_line), or UINT32_MAX
  * when no big buffer was free (the caller retries on the next poll).
  */
-static inline uint32_t file_frame(struct file_source *fs, const char *src, uint32_t avail,
-				  uint32_t *lim)
+static __rte_always_inline uint32_t file_frame(struct file_source *fs, const char *src,
+					       uint32_t avail, uint32_t *lim, bool avx2)
 {
 	struct rte_mbuf *m = fs->stash[fs->n_stash - 1];
 	uint32_t all = avail > fs->line_max ? fs->line_max + 1 : avail;
 	uint32_t first = all > fs->line_small ? fs->line_small + 1 : all;
-	uint32_t k = file_copy_line(rte_pktmbuf_mtod(m, char *), src, first);
+	uint32_t k = file_copy(rte_pktmbuf_mtod(m, char *), src, first, avx2);
 
 	*lim = all;
 	if (likely(k < first) || first == all)
 		return k;
 	if (!RTE_MBUF_HAS_EXTBUF(m) && !sl_event_enlarge(m))
 		return UINT32_MAX;
-	return file_copy_line(rte_pktmbuf_mtod(m, char *), src, all);
+	return file_copy(rte_pktmbuf_mtod(m, char *), src, all, avx2);
 }
 
 /* Finish the event at the top of the stash, whose data already holds len line bytes. */
@@ -351,6 +400,14 @@ static inline void file_emit(struct file_source *fs, struct rte_mbuf **ev, uint1
 	meta->rec_off = 0;
 	ev[(*n)++] = m;
 	fs->n_lines++;
+	if (likely(fs->n_stash)) {
+		/* The next line lands in the next event: ask for its first lines now. */
+		char *d = rte_pktmbuf_mtod(fs->stash[fs->n_stash - 1], char *);
+
+		rte_prefetch0_write(d);
+		rte_prefetch0_write(d + 64);
+		rte_prefetch0_write(d + 128);
+	}
 }
 
 /* A whole line of k bytes at src, already copied into the top stash mbuf: emit it (less a
@@ -535,15 +592,15 @@ static bool file_next_chunk(struct file_source *fs)
 static __attribute__((noinline)) uint16_t tail_poll(struct file_source *fs, struct rte_mbuf **ev,
 						    uint16_t max, bool *done);
 
-static uint16_t file_poll(void *self, struct rte_mbuf **ev, uint16_t max, bool *done)
+/* The read-once engine's poll, compiled twice: with the 16-byte framing loop and, where the
+ * CPU has AVX2, with the 32-byte one (file_poll picks). */
+static __rte_always_inline uint16_t file_once(struct file_source *fs, struct rte_mbuf **ev,
+					      uint16_t max, bool *done, bool avx2)
 {
-	struct file_source *fs = self;
 	struct file_cursor *c = &fs->cur;
 	uint64_t tsc;
 	uint16_t n = 0;
 
-	if (unlikely(fs->tail != NULL))
-		return tail_poll(fs, ev, max, done);
 	tsc = rte_rdtsc();
 	if (__atomic_load_n(&fs->stopped, __ATOMIC_RELAXED) || c->done) {
 		*done = true;
@@ -600,7 +657,7 @@ static uint16_t file_poll(void *self, struct rte_mbuf **ev, uint16_t max, bool *
 
 			if (fs->n_stash == 0 && !file_stash_refill(fs))
 				break;
-			k = file_frame(fs, c->p, avail, &lim);
+			k = file_frame(fs, c->p, avail, &lim, avx2);
 			if (unlikely(k == UINT32_MAX)) {
 				fs->n_nombuf++;
 				break;
@@ -636,6 +693,33 @@ static uint16_t file_poll(void *self, struct rte_mbuf **ev, uint16_t max, bool *
 	}
 	*done = c->done;
 	return n;
+}
+
+static __attribute__((noinline)) uint16_t
+file_once_sse2(struct file_source *fs, struct rte_mbuf **ev, uint16_t max, bool *done)
+{
+	return file_once(fs, ev, max, done, false);
+}
+
+#if FILE_HAVE_AVX2
+FILE_AVX2 __attribute__((noinline)) static uint16_t
+file_once_avx2(struct file_source *fs, struct rte_mbuf **ev, uint16_t max, bool *done)
+{
+	return file_once(fs, ev, max, done, true);
+}
+#endif
+
+static uint16_t file_poll(void *self, struct rte_mbuf **ev, uint16_t max, bool *done)
+{
+	struct file_source *fs = self;
+
+	if (unlikely(fs->tail != NULL))
+		return tail_poll(fs, ev, max, done);
+#if FILE_HAVE_AVX2
+	if (fs->avx2)
+		return file_once_avx2(fs, ev, max, done);
+#endif
+	return file_once_sse2(fs, ev, max, done);
 }
 
 /*
@@ -1250,7 +1334,7 @@ static bool tail_frame(struct file_source *fs, struct tail_file *f, struct rte_m
 		}
 		if (fs->n_stash == 0 && !file_stash_refill(fs))
 			return false;
-		k = file_frame(fs, t->p, avail, &lim);
+		k = file_frame(fs, t->p, avail, &lim, false);
 		if (unlikely(k == UINT32_MAX)) {
 			fs->n_nombuf++;
 			return false;
@@ -2127,6 +2211,10 @@ static int file_create(const struct sl_args *args, const struct sl_io_env *env, 
 	fs->skip_long = a && a->str && strcmp(a->str, "skip") == 0;
 	a = sl_args_get(args, "strip_cr");
 	fs->strip_cr = a && a->b;
+#if FILE_HAVE_AVX2
+	/* SLUICE_NO_AVX2 (any value) keeps the 16-byte loop: tests run both. */
+	fs->avx2 = __builtin_cpu_supports("avx2") && !getenv("SLUICE_NO_AVX2");
+#endif
 	a = sl_args_get(args, "follow");
 	follow = a && a->b;
 	a = sl_args_get(args, "paths");

@@ -220,6 +220,41 @@ static void test_framing_pread(void **state)
 	unsetenv("SLUICE_NO_URING");
 }
 
+/* Lines of every length from 0 to past the room, so newlines fall at every position of a
+ * 16- and a 32-byte vector and lines end right at, before and after the room. */
+static size_t sweep_content(char *d)
+{
+	size_t n = 0;
+
+	for (int len = 0; len <= TEST_ROOM + 40; len++) {
+		for (int i = 0; i < len; i++)
+			d[n++] = (char)('a' + (len + i) % 26);
+		d[n++] = '\n';
+	}
+	return n;
+}
+
+/* The read-once engine frames with a 32-byte loop where the CPU has AVX2, else (and with
+ * SLUICE_NO_AVX2) with the 16-byte one: both give the same events. */
+static void test_framing_vector_widths(void **state)
+{
+	static const int64_t reads[] = { 33, 100, 4096 };
+	static char d[16384];
+	size_t len = sweep_content(d);
+
+	for (int pass = 0; pass < 2; pass++) {
+		if (pass)
+			setenv("SLUICE_NO_AVX2", "1", 1);
+		for (size_t r = 0; r < sizeof(reads) / sizeof(reads[0]); r++) {
+			check_read(d, len, reads[r], 2, 0, 7);
+			check_read(d, len, reads[r], 4, 50, 64);
+		}
+		if (pass)
+			run_matrix();
+	}
+	unsetenv("SLUICE_NO_AVX2");
+}
+
 static void test_edge_files(void **state)
 {
 	static char big[200000];
@@ -686,6 +721,7 @@ int main(void)
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_framing_uring),
 		cmocka_unit_test(test_framing_pread),
+		cmocka_unit_test(test_framing_vector_widths),
 		cmocka_unit_test(test_edge_files),
 		cmocka_unit_test(test_create_errors),
 		cmocka_unit_test(test_stop),
