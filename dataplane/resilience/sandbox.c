@@ -983,30 +983,13 @@ static bool sb_copy_out(const struct sb_shm *s, uint32_t slot, struct rte_mbuf *
 static void sb_fail_event(const struct sb_conf *c, struct sl_ctx *ctx, struct rte_mbuf *ev,
 			  const char *reason, const char *detail, struct sl_emit *o)
 {
-	struct sl_meta *m;
 	struct sl_rec_writer w;
-	uint32_t raw, len;
 
-	ev = ctx->host->event_unshare(ctx, ev);
+	ev = sl_fail_record_begin(ctx, ev, reason, c->name, &w);
 	if (!ev)
 		return;
-	m = sl_ctx_meta(ctx, ev);
-	raw = m->raw_len < ev->data_len ? m->raw_len : ev->data_len;
-	if (m->kind == SL_EVENT_LINE && raw == 0)
-		raw = ev->data_len;
-	sl_rec_begin(&w, rte_pktmbuf_mtod_offset(ev, uint8_t *, raw),
-		     (uint32_t)(rte_pktmbuf_tailroom(ev) + ev->data_len - raw));
-	sl_rec_put_str(&w, "error", reason, strlen(reason));
-	sl_rec_put_str(&w, "stage", c->name, strlen(c->name));
 	sl_rec_put_str(&w, "detail", detail, strlen(detail));
-	len = sl_rec_end(&w);
-	if (len) {
-		ev->data_len = (uint16_t)(raw + len);
-		ev->pkt_len = ev->data_len;
-		m->kind = SL_EVENT_RECORD;
-		m->raw_len = (uint16_t)raw;
-		m->rec_off = (uint16_t)raw;
-	}
+	sl_fail_record_end(ctx, ev, &w);
 	ctx->counters[c->n_inner_counters + SBC_FAILED]++;
 	sl_emit(o, c->failed_port, ev);
 }

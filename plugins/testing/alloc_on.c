@@ -102,30 +102,13 @@ static void alloc_on_fini(void *conf)
 static void alloc_on_fail(const struct alloc_on_conf *c, struct sl_ctx *ctx, struct rte_mbuf *ev,
 			  struct sl_emit *out)
 {
-	struct sl_meta *m;
 	struct sl_rec_writer w;
-	uint32_t raw, len;
 
-	ev = ctx->host->event_unshare(ctx, ev);
+	ev = sl_fail_record_begin(ctx, ev, "out_of_memory", "alloc_on", &w);
 	if (!ev)
 		return;
-	m = sl_ctx_meta(ctx, ev);
-	raw = m->raw_len < ev->data_len ? m->raw_len : ev->data_len;
-	if (m->kind == SL_EVENT_LINE && raw == 0)
-		raw = ev->data_len;
-	sl_rec_begin(&w, rte_pktmbuf_mtod_offset(ev, uint8_t *, raw),
-		     (uint32_t)(rte_pktmbuf_tailroom(ev) + ev->data_len - raw));
-	sl_rec_put_str(&w, "error", "out_of_memory", strlen("out_of_memory"));
-	sl_rec_put_str(&w, "stage", "alloc_on", strlen("alloc_on"));
 	sl_rec_put_int(&w, "bytes", (int64_t)c->bytes);
-	len = sl_rec_end(&w);
-	if (len) {
-		ev->data_len = (uint16_t)(raw + len);
-		ev->pkt_len = ev->data_len;
-		m->kind = SL_EVENT_RECORD;
-		m->raw_len = (uint16_t)raw;
-		m->rec_off = (uint16_t)raw;
-	}
+	sl_fail_record_end(ctx, ev, &w);
 	sl_emit(out, ALLOC_ON_PORT_FAILED, ev);
 }
 

@@ -258,6 +258,56 @@ static inline bool sl_emit_new_record(const struct sl_ctx *ctx, struct sl_emit *
 	return true;
 }
 
+/** The raw bytes in front of ev's record: a line event's whole data when it has no
+ *  raw_len yet, never more than its data. */
+static inline uint32_t sl_event_raw_bytes(const struct sl_ctx *ctx, struct rte_mbuf *ev)
+{
+	const struct sl_meta *m = sl_ctx_meta(ctx, ev);
+	uint32_t raw = m->raw_len < ev->data_len ? m->raw_len : ev->data_len;
+
+	return m->kind == SL_EVENT_LINE && raw == 0 ? ev->data_len : raw;
+}
+
+/**
+ * Begin the error record of an event a stage fails (for its `failed` output): ev is made
+ * private (host->event_unshare) and *w begun after its raw bytes with {error: reason,
+ * stage: stage}; put more fields into *w, then finish with sl_fail_record_end. Returns
+ * the event to go on, or NULL when no private copy could be made (ev was released).
+ */
+static inline struct rte_mbuf *sl_fail_record_begin(struct sl_ctx *ctx, struct rte_mbuf *ev,
+						    const char *reason, const char *stage,
+						    struct sl_rec_writer *w)
+{
+	uint32_t raw;
+
+	ev = ctx->host->event_unshare(ctx, ev);
+	if (!ev)
+		return NULL;
+	raw = sl_event_raw_bytes(ctx, ev);
+	sl_rec_begin(w, rte_pktmbuf_mtod_offset(ev, uint8_t *, raw),
+		     (uint32_t)(rte_pktmbuf_tailroom(ev) + ev->data_len - raw));
+	sl_rec_put_str(w, "error", reason, strlen(reason));
+	sl_rec_put_str(w, "stage", stage, strlen(stage));
+	return ev;
+}
+
+/** Finish sl_fail_record_begin's record: ev becomes a record event holding its raw bytes
+ *  and the record, or stays as it was when the record did not fit. */
+static inline void sl_fail_record_end(const struct sl_ctx *ctx, struct rte_mbuf *ev,
+				      struct sl_rec_writer *w)
+{
+	uint32_t raw = sl_event_raw_bytes(ctx, ev), len = sl_rec_end(w);
+	struct sl_meta *m = sl_ctx_meta(ctx, ev);
+
+	if (len == 0)
+		return;
+	ev->data_len = (uint16_t)(raw + len);
+	ev->pkt_len = ev->data_len;
+	m->kind = SL_EVENT_RECORD;
+	m->raw_len = (uint16_t)raw;
+	m->rec_off = (uint16_t)raw;
+}
+
 /** Mergeable per-replica state: how a stateless stage aggregates. All optional but create. */
 struct sl_state_ops {
 	/** Allocate one replica's empty state (control thread). NULL on failure. */
