@@ -21,25 +21,12 @@ static int meta_off;
 
 static void alloc_events(struct rte_mbuf **ev, unsigned n)
 {
-	assert_int_equal(rte_pktmbuf_alloc_bulk(pool, ev, n), 0);
-	for (unsigned i = 0; i < n; i++)
-		sl_event_meta(meta_off, ev[i])->event_id = i;
+	sl_test_numbered(pool, meta_off, ev, n, 0);
 }
 
 static unsigned drain(struct rte_ring *r, uint64_t *next_id)
 {
-	void *ev;
-	unsigned n = 0;
-
-	while (rte_ring_dequeue(r, &ev) == 0) {
-		struct rte_mbuf *m = ev;
-		/* Order is kept: ids arrive as sent. */
-		assert_int_equal(sl_event_meta(meta_off, m)->event_id, *next_id);
-		(*next_id)++;
-		rte_pktmbuf_free(m);
-		n++;
-	}
-	return n;
+	return sl_test_drain_numbered(r, meta_off, next_id);
 }
 
 static void test_fanout_refcount(void **st)

@@ -116,25 +116,12 @@ static void test_rule(void **st)
 
 static void alloc_events(struct rte_mbuf **ev, unsigned n, uint64_t first)
 {
-	assert_int_equal(rte_pktmbuf_alloc_bulk(pool, ev, n), 0);
-	for (unsigned i = 0; i < n; i++)
-		sl_event_meta(meta_off, ev[i])->event_id = first + i;
+	sl_test_numbered(pool, meta_off, ev, n, first);
 }
 
 static unsigned drain(struct rte_ring *r, uint64_t *next_id)
 {
-	void *ev;
-	unsigned n = 0;
-
-	while (rte_ring_dequeue(r, &ev) == 0) {
-		struct rte_mbuf *m = ev;
-
-		assert_int_equal(sl_event_meta(meta_off, m)->event_id, *next_id);
-		(*next_id)++;
-		rte_pktmbuf_free(m);
-		n++;
-	}
-	return n;
+	return sl_test_drain_numbered(r, meta_off, next_id);
 }
 
 /* block: what the ring cannot take is held (in order) and delivered by sl_edge_flush. */

@@ -4,6 +4,7 @@
  */
 #include "eal.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,4 +92,38 @@ struct sl_ctx sl_test_ctx(struct sl_ctx_host *priv, struct rte_mempool *pool, in
 				.name = name,
 				.host_priv = priv,
 				.fields_mask = ~0ull };
+}
+
+void sl_test_numbered(struct rte_mempool *pool, int meta_offset, struct rte_mbuf **ev, unsigned n,
+		      uint64_t first)
+{
+	if (rte_pktmbuf_alloc_bulk(pool, ev, n) != 0) {
+		fprintf(stderr, "test: pool short of %u events\n", n);
+		exit(1);
+	}
+	for (unsigned i = 0; i < n; i++)
+		sl_event_meta(meta_offset, ev[i])->event_id = first + i;
+}
+
+unsigned sl_test_drain_numbered(struct rte_ring *r, int meta_offset, uint64_t *next_id)
+{
+	void *ev;
+	unsigned n = 0;
+
+	while (rte_ring_dequeue(r, &ev) == 0) {
+		struct rte_mbuf *m = ev;
+		uint64_t id = sl_event_meta(meta_offset, m)->event_id;
+
+		/* Order is kept: ids arrive as sent. */
+		if (id != *next_id) {
+			fprintf(stderr,
+				"test: event %" PRIu64 " dequeued where %" PRIu64 " was due\n", id,
+				*next_id);
+			exit(1);
+		}
+		(*next_id)++;
+		rte_pktmbuf_free(m);
+		n++;
+	}
+	return n;
 }

@@ -6,6 +6,7 @@
 #define SL_TEST_EAL_H
 
 #include <rte_mempool.h>
+#include <rte_ring.h>
 
 #include <sluice/stage.h>
 
@@ -21,6 +22,15 @@ struct rte_mempool *sl_test_pool(unsigned n, unsigned data_room, int *meta_offse
 /** A line event holding s (no newline) from pool, metadata zeroed but kind and raw_len;
  *  NULL when the pool is empty. */
 struct rte_mbuf *sl_test_line_event(struct rte_mempool *pool, int meta_offset, const char *s);
+
+/** Fill ev with n events from pool whose event ids run first, first + 1, ...; exits the
+ *  test program when the pool is short. */
+void sl_test_numbered(struct rte_mempool *pool, int meta_offset, struct rte_mbuf **ev, unsigned n,
+		      uint64_t first);
+
+/** Dequeue and free every event of r, checking that their ids run on from *next_id (which
+ *  advances); exits the test program on a gap or reordering. Returns how many. */
+unsigned sl_test_drain_numbered(struct rte_ring *r, int meta_offset, uint64_t *next_id);
 
 /** The built-in stage called name; exits the test program when there is none. */
 const struct sl_stage_desc *sl_test_builtin(const char *name);
