@@ -197,8 +197,9 @@ int sl_worker_loop(void *arg)
 			rte_rcu_qsbr_thread_offline(w->qs, w->qs_id);
 		if (armed) {
 			/* The longer idle, the longer the block, up to deep_sleep_ns: 1 ms at
-			 * 64 ms idle, idle / 64 after that. */
-			uint64_t ns = RTE_MAX((uint64_t)WORKER_LONG_SLEEP_NS, idle * 1000 / 64);
+			 * 64 ms idle, idle / 64 after that (deep_ramp: tests block sooner). */
+			uint64_t ns = RTE_MAX((uint64_t)WORKER_LONG_SLEEP_NS,
+					      idle * 1000 / (w->deep_ramp ? w->deep_ramp : 64));
 
 			worker_block(w, RTE_MIN(ns, w->deep_sleep_ns));
 			armed = false;

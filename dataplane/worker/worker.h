@@ -57,8 +57,9 @@ struct sl_worker {
 	/** Longest block of an idle worker (deep sleep); 0: 1 ms naps instead. Set before
 	 *  the loop starts: shorter for workers with tasks that must look often (sources). */
 	uint64_t deep_sleep_ns;
-	unsigned index; /**< in the table given to sl_worker_table */
-	int wake_fd;	/**< eventfd (sl_worker_table), -1 without */
+	uint32_t deep_ramp; /**< a block lasts idle / deep_ramp (at least 1 ms); 0 means 64 */
+	unsigned index;	    /**< in the table given to sl_worker_table */
+	int wake_fd;	    /**< eventfd (sl_worker_table), -1 without */
 };
 
 /** Enable deep sleep for workers ws[0..n) (n <= 64): one eventfd each. 0 or -errno; on
