@@ -178,6 +178,20 @@ static bool args_eq(const struct sl_args *a, const struct sl_args *b)
 	return true;
 }
 
+/* How a stage runs, as opposed to what it computes: its isolation keys (sandbox, memory
+ * cap, budget), autoscaling and per-key order are set up at start and stay. */
+static bool placement_same(const struct sl_config_node *a, const struct sl_config_node *b)
+{
+	if (a->n_iso != b->n_iso || a->scale_set != b->scale_set ||
+	    (a->scale_set && (a->scale_min != b->scale_min || a->scale_max != b->scale_max)) ||
+	    !str_eq(a->ordered_by, b->ordered_by))
+		return false;
+	for (uint32_t k = 0; k < a->n_iso; k++)
+		if (!str_eq(a->iso[k].key, b->iso[k].key) || !str_eq(a->iso[k].val, b->iso[k].val))
+			return false;
+	return true;
+}
+
 /* Everything but a stage's implementation and arguments must be as running. */
 static int graph_same(const struct sl_reload *rl, const struct sl_config *nc, char *msg, size_t len)
 {
@@ -218,6 +232,11 @@ static int graph_same(const struct sl_reload *rl, const struct sl_config *nc, ch
 				   "%s:%u: %s '%s' changed: reload applies changes to stages "
 				   "only; restart to apply",
 				   nc->file, b->line, what, b->name);
+		if (a->role == SL_NODE_STAGE && !placement_same(a, b))
+			return say(msg, len, -ENOTSUP,
+				   "%s:%u: stage '%s': isolation, scale or ordered_by changed; "
+				   "restart to apply",
+				   nc->file, b->line, b->name);
 		if (a->role == SL_NODE_STAGE) {
 			if (a->n_outputs != b->n_outputs)
 				goto outputs;

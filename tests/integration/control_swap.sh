@@ -6,15 +6,15 @@
 #   - swap v1 -> v2 -> v1 while lines flow; a swap to a version with other parameters, of
 #     a plugin that does not export the stage, of a non-stage node and of a missing file
 #     are refused with their reason and change nothing;
-#   - 50 reloads alternating two valid files (A loads version_tag_v1.so, B _v2.so) and 20
+#   - 50 reloads alternating two valid files (A loads version_tag_v1.so, B _v2.so) and 24
 #     invalid ones (syntax error, unknown stage, failing init, duplicate names, a new
-#     node): each invalid one is refused with its reason, each valid one applied;
+#     node, a changed isolation): each invalid one is refused with its reason, each valid one applied;
 #   - then: every line written arrives exactly once, in order (lost 0, duplicates 0,
 #     checked by Python against the lines written); every line carries v1 or v2 and the
 #     tag changes at most once per applied change (a clean switch between bursts, never
 #     back and forth); the log records each command with the peer's uid;
-#   - no fd or memory growth: the open fds after the reloads equal those after the first
-#     ten, and RSS grew less than 16 MB.
+#   - no fd or memory growth: the open fds after the reloads are no more than after the
+#     first ten, and RSS grew less than 16 MB.
 set -u
 . "$(dirname "$0")/../lib/tap.sh"
 tap_need_sluice
@@ -52,6 +52,7 @@ pipeline v1 a | sed 's/use: version_tag/use: version_tagg/' >bad_unknown.yaml
 pipeline v1 fail >bad_init.yaml
 pipeline v1 a | sed 's/^  out: /  tag: /' >bad_dup.yaml
 pipeline v1 a | sed 's/^sinks:/  tag2: { use: version_tag, inputs: [tag] }\nsinks:/' >bad_new_node.yaml
+pipeline v1 a | sed 's/note: "a" }/note: "a", isolation: process }/' >bad_isolation.yaml
 
 : >in.log
 # Under ASan, freed memory waits in a quarantine (256 MB) and RSS would grow with every
@@ -113,8 +114,9 @@ applied=3 # two swaps and the start
 ok_fail=0
 fd10=0
 rss10=0
-invalid=(bad_syntax bad_unknown bad_init bad_dup bad_new_node)
-want=("bad_syntax.yaml:" "unknown stage" "asked to fail" "duplicate" "cannot add or remove nodes")
+invalid=(bad_syntax bad_unknown bad_init bad_dup bad_new_node bad_isolation)
+want=("bad_syntax.yaml:" "unknown stage" "asked to fail" "duplicate" "cannot add or remove nodes"
+	"isolation, scale or ordered_by changed")
 for i in $(seq 1 50); do
 	f=$([ $((i % 2)) -eq 1 ] && echo B.yaml || echo A.yaml)
 	if timeout 10 "$SLUICE" reload "$f" --socket s.sock >rl.out 2>rl.err \
@@ -130,10 +132,10 @@ for i in $(seq 1 50); do
 	fi
 done
 tap_is "$ok_fail" 0 "50 valid reloads alternating A and B applied $(head -3 reload_failures 2>/dev/null)"
-# 20 invalid reloads, each kind four times, interleaved with valid ones.
+# 24 invalid reloads, each kind four times, interleaved with valid ones.
 bad_ok=0
 for r in 1 2 3 4; do
-	for k in 0 1 2 3 4; do
+	for k in 0 1 2 3 4 5; do
 		if timeout 10 "$SLUICE" reload "${invalid[$k]}.yaml" --socket s.sock >rl.out 2>rl.err \
 			|| ! grep -q -- "${want[$k]}" rl.err; then
 			bad_ok=$((bad_ok + 1))
@@ -143,13 +145,13 @@ for r in 1 2 3 4; do
 	f=$([ $((r % 2)) -eq 1 ] && echo B.yaml || echo A.yaml)
 	timeout 10 "$SLUICE" reload "$f" --socket s.sock >rl.out 2>rl.err && applied=$((applied + 1))
 done
-tap_is "$bad_ok" 0 "20 invalid reloads refused with their reason $(head -5 invalid_failures 2>/dev/null)"
+tap_is "$bad_ok" 0 "24 invalid reloads refused with their reason $(head -5 invalid_failures 2>/dev/null)"
 timeout 10 "$SLUICE" reload A.yaml --socket s.sock >rl.out 2>rl.err
 grep -q "no stage changed" rl.out
 tap_ok $? "reloading the running file again changes nothing ($(cat rl.out rl.err))"
 fd_end=$(fd_count)
 rss_end=$(rss_kb)
-tap_ok $((fd_end <= fd10 ? 0 : 1)) "no fd growth over 60 more reloads ($fd10 -> $fd_end)"
+tap_ok $((fd_end <= fd10 ? 0 : 1)) "no fd growth over 68 more reloads ($fd10 -> $fd_end)"
 tap_ok $(( rss_end - rss10 < 16384 ? 0 : 1 )) "RSS grew less than 16 MB ($rss10 kB -> $rss_end kB)"
 
 touch stop
@@ -184,6 +186,6 @@ tap_is "$(grep -c '^tags yes' check.out)" 1 "every line was handled by v1 or v2 
 tap_ok "$(awk '/^changes/ { print ($2 >= 3 && $2 <= $3) ? 0 : 1 }' check.out)" \
 	"the tag changes at most once per applied change, at least 3 times ($(grep ^changes check.out))"
 # Logged: 2 + 3 swaps that reached the server (a missing file and an unknown node are
-# refused before), 50 + 20 + 4 + 1 reloads.
-tap_is "$(grep -c 'command \(swap\|reload\) from uid=[0-9]' run.err)" 80 \
+# refused before), 50 + 24 + 4 + 1 reloads.
+tap_is "$(grep -c 'command \(swap\|reload\) from uid=[0-9]' run.err)" 84 \
 	"each swap and reload that reached the server is logged with the peer's uid"
