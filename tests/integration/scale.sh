@@ -26,11 +26,7 @@ tap_plan 19
 tap_tmpdir
 cd "$TMP" || exit 1
 PID=
-cleanup() {
-	[ -n "$PID" ] && { pkill -9 -P "$PID"; kill -9 "$PID"; } 2>/dev/null
-	[ -z "${SLUICE_KEEP_TMP:-}" ] && rm -rf "$TMP"
-}
-trap cleanup EXIT
+trap tap_cleanup_pid EXIT
 
 cat >p.yaml <<YAML
 plugins: [$SPIN]

@@ -23,11 +23,7 @@ tap_plan 9
 tap_tmpdir
 cd "$TMP" || exit 1
 PID=
-cleanup() {
-	[ -n "$PID" ] && { pkill -9 -P "$PID"; kill -9 "$PID"; } 2>/dev/null
-	[ -z "${SLUICE_KEEP_TMP:-}" ] && rm -rf "$TMP"
-}
-trap cleanup EXIT
+trap tap_cleanup_pid EXIT
 
 # Python: order check of one output file; prints "inversions N lines N keys N".
 cat >order.py <<'PY'
