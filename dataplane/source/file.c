@@ -46,7 +46,9 @@
  * the CPU has it (file_create asks once): see file_copy_line_avx2. */
 #define FILE_HAVE_AVX2 1
 /* tune=haswell: whole 32-byte unaligned loads and stores (the generic tuning splits each in
- * two 16-byte halves, and the split store was the loop's hottest instruction). */
+ * two 16-byte halves, and the split store was the loop's hottest instruction). GCC inlines a
+ * function of the default tuning into one of another tuning only when it is always_inline:
+ * every helper of the per-line path is. */
 #define FILE_AVX2 __attribute__((target("avx2,tune=haswell")))
 #else
 #define FILE_HAVE_AVX2 0
@@ -383,11 +385,12 @@ static __rte_always_inline uint32_t file_frame(struct file_source *fs, const cha
 }
 
 /* Finish the event at the top of the stash, whose data already holds len line bytes. */
-static inline void file_emit(struct file_source *fs, struct rte_mbuf **ev, uint16_t *n,
-			     uint32_t len, uint8_t flags, uint64_t off, uint64_t tsc)
+static __rte_always_inline void file_emit(struct file_source *fs, struct rte_mbuf **ev, uint16_t *n,
+					  uint32_t len, uint8_t flags, uint64_t off, uint64_t tsc)
 {
 	struct rte_mbuf *m = fs->stash[--fs->n_stash];
-	struct sl_meta *meta = sl_event_meta(fs->meta_offset, m);
+	/* sl_event_meta spelled out: file_once_avx2 (another tuning) would call it. */
+	struct sl_meta *meta = RTE_MBUF_DYNFIELD(m, fs->meta_offset, struct sl_meta *);
 
 	m->data_len = (uint16_t)len;
 	m->pkt_len = len;
@@ -412,9 +415,9 @@ static inline void file_emit(struct file_source *fs, struct rte_mbuf **ev, uint1
 
 /* A whole line of k bytes at src, already copied into the top stash mbuf: emit it (less a
  * final '\r' with strip_cr), or count it when empty. Both engines frame with this. */
-static inline void file_line_whole(struct file_source *fs, struct rte_mbuf **ev, uint16_t *n,
-				   const char *src, uint32_t k, uint64_t off, uint64_t tsc,
-				   uint8_t stamp)
+static __rte_always_inline void file_line_whole(struct file_source *fs, struct rte_mbuf **ev,
+						uint16_t *n, const char *src, uint32_t k,
+						uint64_t off, uint64_t tsc, uint8_t stamp)
 {
 	if (unlikely(fs->strip_cr) && k && src[k - 1] == '\r')
 		k--;
@@ -426,8 +429,9 @@ static inline void file_line_whole(struct file_source *fs, struct rte_mbuf **ev,
 
 /* No newline within line_max + 1 bytes: keep line_max of them (flagged), or none (skip
  * policy). The caller then drops the rest up to the newline. */
-static inline void file_line_long(struct file_source *fs, struct rte_mbuf **ev, uint16_t *n,
-				  uint64_t off, uint64_t tsc, uint8_t stamp)
+static __rte_always_inline void file_line_long(struct file_source *fs, struct rte_mbuf **ev,
+					       uint16_t *n, uint64_t off, uint64_t tsc,
+					       uint8_t stamp)
 {
 	if (fs->skip_long) {
 		fs->n_skipped++;
