@@ -9,10 +9,12 @@
  * Every buffer has a prefix area of max_line_bytes in front of its read area: the partial
  * line left at the end of one buffer is copied into the prefix of the next, right before
  * its data, so lines are always contiguous and each byte is carried at most once (no
- * quadratic copying). Framing and copying are one pass: 16-byte vectors are copied into
- * the event while they are searched for the newline. No syscall per line: one
- * io_uring_submit per refill, completions are read from the shared ring. Without io_uring
- * (see sl_io_uring_init) the same buffers are filled with pread.
+ * quadratic copying). Framing and copying are one pass: 32-byte vectors (AVX2, when the CPU
+ * has it) or 16-byte ones are copied into the event while they are searched for the
+ * newline. No syscall per line: one io_uring_submit per refill, completions are read from
+ * the shared ring; on tmpfs and the page cache the kernel does each read inline in that
+ * submit (docs/file-tailing.md, 'Reading a file once'). Without io_uring (see
+ * sl_io_uring_init) the same buffers are filled with pread.
  *
  * With `follow: true` or `paths:` the source runs its tail engine instead (the second half
  * of this file, tail_*): any number of files matched by globs, each identified by a
