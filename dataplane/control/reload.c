@@ -285,11 +285,12 @@ int sl_reload_swap(struct sl_reload *rl, const char *node, const char *path, cha
 		return say(msg, len, -EINVAL, "'%s' is not a stage; only stages can be swapped",
 			   node);
 	if (rl->cfg->nodes[i].n_iso)
-		return say(msg, len, -ENOTSUP,
-			   "'%s' runs with isolation keys (isolation, memory, budget, ...), which a "
-			   "swap does not carry over: load the plugin from the pipeline file and "
-			   "reload instead",
-			   node);
+		return say(
+			msg, len, -ENOTSUP,
+			"'%s' runs with isolation keys (isolation, memory, budget, ...), which a "
+			"swap does not carry over: load the plugin from the pipeline file and "
+			"reload instead",
+			node);
 	rc = sl_registry_create(&reg);
 	if (rc < 0)
 		return say(msg, len, rc, "cannot create a registry: %s", strerror(-rc));
