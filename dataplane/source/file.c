@@ -1490,6 +1490,9 @@ static void tail_run(struct file_source *fs, struct rte_mbuf **ev, uint16_t *n, 
 			}
 			if (!t->have_region)
 				return; /* in flight: the next poll reaps it */
+			/* Ingest time: when the bytes were read, not when the poll began (its
+			 * scan and checks come first; cold start and age count from here). */
+			tsc = rte_rdtsc();
 		}
 		if (!tail_frame(fs, f, ev, n, max, tsc))
 			return;
