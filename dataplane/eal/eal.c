@@ -5,6 +5,7 @@
 #include "eal.h"
 
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -14,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <rte_build_config.h>
 #include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
@@ -59,6 +61,194 @@ int nanosleep(const struct timespec *req, struct timespec *rem)
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * Drivers. DPDK's shared build (Debian's) loads every library in its driver directory,
+ * RTE_EAL_PMD_PATH (~130 PMDs, most for hardware this machine has not got), once it sees
+ * that librte_eal is a shared object: it asks dlopen(librte_eal.so.N, RTLD_NOLOAD). That
+ * loading was about 45 ms of every run's ~95 ms start-up. When Sluice can name every
+ * driver a run needs (the mempool ops, the vdev bus and the PMD of each --vdev), it passes
+ * those with -d and, while rte_eal_init runs on this thread, answers that one probe with
+ * "not loaded", so the directory is skipped. When it cannot (a PCI device: -a/-b; the
+ * user's own -d; a vdev whose driver library is not in the directory; a --file-prefix or
+ * --proc-type, for secondary processes; SLUICE_ALL_DRIVERS set) the EAL loads the whole
+ * directory as before. Like nanosleep above, the EAL reaches
+ * dlopen through its PLT, so this definition sees its calls; every other call (stage
+ * plugins, the -d libraries themselves) goes straight to the C library's. Not in
+ * sanitizer builds, whose runtime defines dlopen itself.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define EAL_HIDE_SHARED 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(memory_sanitizer) || \
+	__has_feature(thread_sanitizer)
+#define EAL_HIDE_SHARED 0
+#endif
+#endif
+#ifndef EAL_HIDE_SHARED
+#define EAL_HIDE_SHARED 1
+#endif
+
+static __thread bool hide_shared_eal;
+
+#if EAL_HIDE_SHARED
+void *dlopen(const char *file, int flags)
+{
+	static void *(*real_dlopen)(const char *, int);
+	void *(*fn)(const char *, int) = __atomic_load_n(&real_dlopen, __ATOMIC_RELAXED);
+
+	if (hide_shared_eal && file && (flags & RTLD_NOLOAD) &&
+	    strncmp(file, "librte_eal.so", 13) == 0)
+		return NULL;
+	if (!fn) {
+		fn = (void *(*)(const char *, int))dlsym(RTLD_NEXT, "dlopen");
+		__atomic_store_n(&real_dlopen, fn, __ATOMIC_RELAXED);
+	}
+	return fn(file, flags);
+}
+#endif
+
+/*
+ * CPU and NUMA probes. rte_eal_init asks access() whether each of its RTE_MAX_LCORE (128)
+ * lcore ids is a CPU here (/sys/devices/system/cpu/cpuN/topology/core_id) and, for every
+ * one, on which of RTE_MAX_NUMA_NODES (32) nodes it sits (/sys/devices/system/node/nodeM/
+ * cpuN): about 5,000 failing sysfs lookups, a third of start-up's CPU time on a 2-CPU
+ * machine. No such path can exist for a CPU or node id above the highest the kernel calls
+ * possible (/sys/devices/system/{cpu,node}/possible), so while rte_eal_init runs on this
+ * thread those probes are answered ENOENT without a system call; every other one goes to
+ * the kernel as asked. Not in sanitizer builds (as dlopen above).
+ */
+static int eal_max_cpu = -1, eal_max_node = -1;
+
+/* The highest id in a sysfs range list such as "0-3,8-11", or -1. */
+static int eal_possible_max(const char *path)
+{
+	char buf[256], *p;
+	long last = -1;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return -1;
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = '\0';
+	fclose(f);
+	for (p = buf; *p;) {
+		char *end;
+		long v;
+
+		if (*p < '0' || *p > '9') { /* '-' and ',' separate ids, not signs */
+			p++;
+			continue;
+		}
+		v = strtol(p, &end, 10);
+		if (v > last)
+			last = v;
+		p = end;
+	}
+	return last > 4095 ? -1 : (int)last;
+}
+
+#if EAL_HIDE_SHARED
+int access(const char *path, int mode)
+{
+	static const char cpu[] = "/sys/devices/system/cpu/cpu",
+			  node[] = "/sys/devices/system/node/node";
+	unsigned id, id2;
+	int used = 0;
+
+	if (in_eal_init && eal_max_cpu >= 0) {
+		if (strncmp(path, cpu, sizeof(cpu) - 1) == 0 &&
+		    sscanf(path + sizeof(cpu) - 1, "%u/topology/core_id%n", &id, &used) == 1 &&
+		    used > 0 && path[sizeof(cpu) - 1 + used] == '\0' &&
+		    id > (unsigned)eal_max_cpu) {
+			errno = ENOENT;
+			return -1;
+		}
+		if (eal_max_node >= 0 && strncmp(path, node, sizeof(node) - 1) == 0 &&
+		    sscanf(path + sizeof(node) - 1, "%u/cpu%u%n", &id, &id2, &used) == 2 &&
+		    used > 0 && path[sizeof(node) - 1 + used] == '\0' &&
+		    (id > (unsigned)eal_max_node || id2 > (unsigned)eal_max_cpu)) {
+			errno = ENOENT;
+			return -1;
+		}
+	}
+	return faccessat(AT_FDCWD, path, mode, 0);
+}
+#endif
+
+#define EAL_DRIVERS_MAX 16
+
+static bool eal_has_opt(int argc, char **argv, const char *const *names);
+
+/* The path of driver library `librte_NAME.so.ABI` in DPDK's driver directory, if there. */
+static bool eal_driver_path(const char *name, size_t len, char *out, size_t outlen)
+{
+	const char *dir = RTE_EAL_PMD_PATH, *ver = strrchr(dir, '-');
+	int abi = ver ? atoi(ver + 1) : 0;
+	int n;
+
+	if (abi <= 0)
+		return false;
+	n = snprintf(out, outlen, "%s/librte_%.*s.so.%d", dir, (int)len, name, abi);
+	return n > 0 && (size_t)n < outlen && access(out, R_OK) == 0;
+}
+
+/*
+ * The -d options that replace loading the whole driver directory, appended to argv at
+ * *n; false when the run needs the whole directory. Each path is a static buffer.
+ */
+static bool eal_plan_drivers(int argc, char **argv, char **eal_argv, int *n)
+{
+	static char paths[EAL_DRIVERS_MAX][PATH_MAX];
+	static const char *const base[] = { "mempool_ring", "bus_vdev" };
+	unsigned np = 0;
+	int k = *n;
+
+	/* A process others attach to as secondaries (dpdk-dumpcap, dpdk-proc-info) must
+	 * register the same tail queues as they do, and they load the whole directory. */
+	if (!EAL_HIDE_SHARED || getenv("SLUICE_ALL_DRIVERS") ||
+	    eal_has_opt(argc, argv, (const char *const[]){ "--file-prefix", "--proc-type", NULL }))
+		return false;
+	for (unsigned i = 0; i < 2; i++) {
+		if (!eal_driver_path(base[i], strlen(base[i]), paths[np], PATH_MAX))
+			return false;
+		eal_argv[k++] = "-d";
+		eal_argv[k++] = paths[np++];
+	}
+	for (int i = 0; i < argc; i++) {
+		const char *v = NULL, *a = argv[i];
+		char name[64];
+		size_t len;
+
+		if (strcmp(a, "-d") == 0 || strncmp(a, "--allow", 7) == 0 ||
+		    strncmp(a, "--block", 7) == 0 || strncmp(a, "-a", 2) == 0 ||
+		    strncmp(a, "-b", 2) == 0 || strncmp(a, "-d", 2) == 0)
+			return false;
+		if (strcmp(a, "--vdev") == 0 && i + 1 < argc)
+			v = argv[++i];
+		else if (strncmp(a, "--vdev=", 7) == 0)
+			v = a + 7;
+		if (!v)
+			continue;
+		/* The driver is the device name without its instance digits (net_pcap0 ->
+		 * net_pcap); DPDK's eth_ aliases live in the net_ libraries. */
+		len = strcspn(v, ",");
+		while (len > 0 && v[len - 1] >= '0' && v[len - 1] <= '9')
+			len--;
+		if (len == 0 || len >= sizeof(name) || np == EAL_DRIVERS_MAX)
+			return false;
+		if (strncmp(v, "eth_", 4) == 0)
+			snprintf(name, sizeof(name), "net_%.*s", (int)(len - 4), v + 4);
+		else
+			snprintf(name, sizeof(name), "%.*s", (int)len, v);
+		if (!eal_driver_path(name, strlen(name), paths[np], PATH_MAX))
+			return false;
+		eal_argv[k++] = "-d";
+		eal_argv[k++] = paths[np++];
+	}
+	*n = k;
+	return true;
 }
 
 static bool eal_has_opt(int argc, char **argv, const char *const *names)
@@ -113,7 +303,7 @@ int sl_eal_init(int argc, char **argv, struct sl_eal_info *info)
 	int n = 0, ret;
 
 	memset(info, 0, sizeof(*info));
-	if (argc > EAL_ARGV_MAX - 16) {
+	if (argc > EAL_ARGV_MAX - 16 - 2 * EAL_DRIVERS_MAX) {
 		SL_ERR("eal", "too many EAL options (%d)", argc);
 		return -E2BIG;
 	}
@@ -163,6 +353,10 @@ int sl_eal_init(int argc, char **argv, struct sl_eal_info *info)
 		else
 			eal_argv[n++] = lv >= SL_LOG_INFO ? "*:warning" : "*:error";
 	}
+	hide_shared_eal = eal_plan_drivers(argc, argv, eal_argv, &n);
+	eal_max_cpu = eal_possible_max("/sys/devices/system/cpu/possible");
+	eal_max_node = eal_possible_max("/sys/devices/system/node/possible");
+	info->all_drivers = !hide_shared_eal;
 	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "--no-huge") == 0)
 			info->no_huge = true;
@@ -172,12 +366,14 @@ int sl_eal_init(int argc, char **argv, struct sl_eal_info *info)
 	in_eal_init = true;
 	ret = rte_eal_init(n, eal_argv);
 	in_eal_init = false;
+	hide_shared_eal = false;
 	if (ret < 0) {
 		SL_ERR("eal", "EAL initialisation failed: %s", rte_strerror(rte_errno));
 		return -rte_errno ? -rte_errno : -EINVAL;
 	}
 	info->n_lcores = rte_lcore_count();
-	SL_INFO("eal", "TSC %.2f MHz", (double)rte_get_tsc_hz() / 1e6);
+	SL_INFO("eal", "TSC %.2f MHz; drivers: %s", (double)rte_get_tsc_hz() / 1e6,
+		info->all_drivers ? "all in " RTE_EAL_PMD_PATH : "only those named");
 	return 0;
 }
 

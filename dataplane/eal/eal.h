@@ -14,6 +14,7 @@
 struct sl_eal_info {
 	bool no_huge;	   /**< running without hugepages */
 	unsigned n_lcores; /**< lcores enabled, main included */
+	bool all_drivers;  /**< DPDK loaded its whole driver directory (see eal.c) */
 };
 
 /** Initialise the EAL. argv[0..argc) are the user's EAL options (may be empty). */

@@ -17,6 +17,8 @@
 #include "event/event.h"
 #include "plugin/registry.h"
 
+struct sl_eal_info sl_test_eal_info;
+
 void sl_test_eal_init(void)
 {
 	static int done;
@@ -31,6 +33,7 @@ void sl_test_eal_init(void)
 		exit(1);
 	}
 	atexit(sl_eal_cleanup);
+	sl_test_eal_info = info;
 	done = 1;
 }
 

@@ -10,10 +10,14 @@
 
 #include <sluice/stage.h>
 
+#include "eal/eal.h"
 #include "event/event.h"
 
 /** Initialise the EAL for a test; aborts the test program if that fails. */
 void sl_test_eal_init(void);
+
+/** What sl_eal_init reported for the test's EAL (after sl_test_eal_init). */
+extern struct sl_eal_info sl_test_eal_info;
 
 /** A pktmbuf pool of n events of data room bytes each, with the sluice meta dynfield
  *  registered; *meta_offset receives its offset. */
