@@ -3,7 +3,7 @@
 # side with `cat FILE > /dev/null` on the same file, in one run. Sluice runs the smallest
 # pipeline that reads every line into an event (file source -> null sink), one replica
 # ("sluice") and one per CPU ("sluice-lanes", --replicas $(nproc): the source splits the
-# file). The input is the issue-2 benchmark's 5 M-line nginx log repeated up to 1 GiB
+# file and the null sink runs a replica per lane, fused to it on its lcore). The input is the issue-2 benchmark's 5 M-line nginx log repeated up to 1 GiB
 # (cut at a line end), made once under BENCH_DIR and reused. Timing: hyperfine, one run
 # of each command per round, order rotated every round; prints median, min and max wall
 # time and the throughput ratio cat / sluice (>= 0.8 is the issue's target).
@@ -60,7 +60,11 @@ lines=$(wc -l <"$INPUT")
 "$SLUICE" run "$OUT/p.yaml" -q --stats-json "$OUT/stats.json"
 got=$(python3 -c 'import json,sys; print([n for n in json.load(open(sys.argv[1]))["nodes"] if n["name"]=="out"][0]["in"])' "$OUT/stats.json")
 [ "$got" = "$lines" ] || { echo "bench: sink got $got events, the file has $lines lines" >&2; exit 1; }
-echo "bench: $(stat -c %s "$INPUT") bytes, $lines lines, all delivered" >&2
+# And in lanes: every line, each by a direct call from its lane's source replica.
+"$SLUICE" run "$OUT/p.yaml" -q --replicas "$(nproc)" --stats-json "$OUT/stats-lanes.json"
+got=$(python3 -c 'import json,sys; n=[n for n in json.load(open(sys.argv[1]))["nodes"] if n["name"]=="out"][0]; print(n["in"], n["fused_in"], n["replicas"])' "$OUT/stats-lanes.json")
+[ "$got" = "$lines $lines $(nproc)" ] || { echo "bench: lanes: sink in, fused_in, replicas = $got; want $lines $lines $(nproc)" >&2; exit 1; }
+echo "bench: $(stat -c %s "$INPUT") bytes, $lines lines, all delivered (lanes: all fused)" >&2
 {
 	echo "date:    $(date -u +%Y-%m-%dT%H:%MZ)"
 	echo "machine: nproc $(nproc), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), kernel $(uname -r)"

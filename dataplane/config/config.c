@@ -820,8 +820,8 @@ static const struct role_info roles[] = {
 				    1u << CK_RING_SIZE | 1u << CK_WHEN_FULL | 1u << CK_SCALE |
 				    1u << CK_ORDERED_BY },
 	[SL_NODE_SINK] = { "sinks", "type",
-			   1u << CK_KIND | 1u << CK_INPUTS | 1u << CK_RING_SIZE |
-				   1u << CK_WHEN_FULL },
+			   1u << CK_KIND | 1u << CK_INPUTS | 1u << CK_REPLICAS |
+				   1u << CK_RING_SIZE | 1u << CK_WHEN_FULL },
 };
 
 static const char *config_common_name(enum sl_node_role role, unsigned k)
@@ -1112,6 +1112,11 @@ static void config_load_common(struct loader *ld, struct sl_config_node *node, u
 			config_err(ld, v, "%s '%s': replicas: must be from 1 to %u, got %s", what,
 				   node->name, CONFIG_MAX_REPLICAS,
 				   config_show(ld, config_text(v)));
+		else if (x > 1 && node->role == SL_NODE_SINK && node->sink && !node->sink->lanes)
+			config_err(ld, v,
+				   "sink '%s' (%s): writes one output in order, so replicas must "
+				   "be 1, got %s",
+				   node->name, node->kind, config_show(ld, config_text(v)));
 		else
 			node->replicas = (uint32_t)x;
 		node->replicas_set = true;
@@ -2133,7 +2138,8 @@ static void config_apply_replicas(struct loader *ld)
 				ld, node->line, node->column,
 				"source '%s' (%s): cannot split its input, so replicas must be 1",
 				node->name, node->kind);
-		else if (!node->replicas_set && (node->role == SL_NODE_STAGE || splits))
+		else if (!node->replicas_set && (node->role == SL_NODE_STAGE || splits ||
+						 (node->sink && node->sink->lanes)))
 			node->replicas = def;
 	}
 	config_check_scale(ld);

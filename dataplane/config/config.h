@@ -62,8 +62,8 @@ struct sl_config_node {
 	uint32_t line, column;
 	struct sl_config_input *inputs;
 	uint32_t n_inputs;
-	uint32_t replicas;  /**< stages, splittable sources: `replicas: N` (default 1, or
-				  opts.default_replicas) */
+	uint32_t replicas;  /**< stages, splittable sources, sinks with lanes (sink.h):
+				  `replicas: N` (default 1, or opts.default_replicas) */
 	bool replicas_set;  /**< `replicas:` was written in the file */
 	uint32_t ring_size; /**< `ring_size:` of this node's input ring (default 1024, pow2) */
 	enum sl_edge_policy when_full; /**< `when_full: block | drop_newest` on its inputs */
@@ -125,8 +125,9 @@ struct sl_config_opts {
 	struct sl_registry *registry; /**< built-ins plus plugins loaded by this file */
 	bool load_plugins;	      /**< false: `plugins:` only checked for form (fuzzing) */
 	bool keep_stage_conf;	      /**< keep each stage's conf for running, else fini it */
-	uint32_t default_replicas;    /**< replicas of stages and splittable sources that do not
-				       *  say (`sluice run --replicas N`); 0 means 1 */
+	uint32_t default_replicas;    /**< replicas of stages, splittable sources and sinks with
+				       *  lanes that do not say (`sluice run --replicas N`); 0
+				       *  means 1 */
 	const struct sl_host *host;   /**< passed to stage init */
 	/** More stage kinds, NULL-terminated, looked up after the registry's (tests and
 	 *  embedders that bring their own descriptors); may be NULL. */

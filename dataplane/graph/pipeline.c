@@ -1207,8 +1207,9 @@ static __rte_always_inline unsigned sink_run_impl(struct sl_task *t, bool ack,
 	}
 	up_done = r->up_done || upstream_done(n, the_pipeline);
 	r->up_done = up_done;
-	r->n_held =
-		(uint16_t)rte_ring_dequeue_burst(n->rings[0], (void **)r->held, SL_BURST_MAX, NULL);
+	/* A sink with lanes has a ring per replica (its own; it does not help other lanes). */
+	r->n_held = (uint16_t)rte_ring_dequeue_burst(n->rings[r->index], (void **)r->held,
+						     SL_BURST_MAX, NULL);
 	r->held_head = 0;
 take:
 	if (r->n_held) {
@@ -1231,7 +1232,9 @@ take:
 		if (ack)
 			ack_sink_durable(r);
 		r->busy_tsc += rte_rdtsc() - t0;
-		node_mark_done(n);
+		/* The node is done when its last replica is. */
+		if (__atomic_add_fetch(&n->n_finished, 1, __ATOMIC_ACQ_REL) == n->n_replicas)
+			node_mark_done(n);
 		t->finished = true;
 		return 0;
 	}
@@ -1610,17 +1613,23 @@ static int pipeline_plan_fusion(struct sl_pipeline *p)
 			struct rt_node *c = pt->n_dest ? &p->nodes[pt->dest[0].consumer] : NULL;
 			bool logged = false;
 
+			/* A sink in as many lanes as this node's replicas: sink replica k is the
+			 * only consumer of ring k, where producer replica k sends (edge.h), so
+			 * each lane's edge is a one-replica edge of its own. */
+			bool lane = c && c->cfg->role == SL_NODE_SINK && c->n_replicas > 1 &&
+				    c->n_replicas == n->n_replicas;
+
 			for (uint32_t k = 0; c && k < n->n_replicas; k++) {
 				struct rt_replica *r = &n->replicas[k];
 				struct sl_fuse_edge e = {
 					.consumer_role = c->cfg->role,
-					.consumer_replicas = c->n_replicas,
+					.consumer_replicas = lane ? 1 : c->n_replicas,
 					.consumer_inputs = c->cfg->n_inputs,
-					.consumer_rings = c->n_rings,
+					.consumer_rings = lane ? 1 : c->n_rings,
 					.consumer_scaled = c->scaled,
 					.consumer_windowed = c->windowed,
 					.consumer_isolated = c->cfg->n_iso > 0 || c->cfg->sandbox,
-					.consumer_lcore = c->replicas[0].lcore,
+					.consumer_lcore = c->replicas[lane ? k : 0].lcore,
 					.producer_scaled = n->scaled,
 					.producer_lcore = r->lcore,
 					.port_consumers = pt->n_dest,
@@ -1637,8 +1646,8 @@ static int pipeline_plan_fusion(struct sl_pipeline *p)
 				if (!r->fuse && !(r->fuse = calloc(n->n_ports, sizeof(*r->fuse))))
 					return -ENOMEM;
 				r->fuse[port] = (struct rt_fuse){
-					.to = &c->replicas[0],
-					.ring = c->rings[0],
+					.to = &c->replicas[lane ? k : 0],
+					.ring = c->rings[lane ? k : 0],
 					.call = c->cfg->role == SL_NODE_STAGE
 							? (ack ? stage_fused_ack : stage_fused)
 							: (ack ? sink_fused_ack : sink_fused),
@@ -1647,6 +1656,9 @@ static int pipeline_plan_fusion(struct sl_pipeline *p)
 					SL_INFO(n->cfg->name, "fused: output %s -> %s on lcore %u",
 						n->cfg->output_names ? n->cfg->output_names[port]
 								     : "default",
+						c->cfg->name, r->lcore);
+				else if (lane)
+					SL_INFO(n->cfg->name, "fused: lane %u -> %s on lcore %u", k,
 						c->cfg->name, r->lcore);
 				logged = true;
 			}
@@ -1783,7 +1795,7 @@ int sl_pipeline_create(struct sl_config *cfg, struct sl_pipeline **out)
 		n->n_ports = c->role == SL_NODE_SINK ? 0 : c->n_outputs;
 		n->ports = calloc(n->n_ports ? n->n_ports : 1, sizeof(*n->ports));
 		n->upstream = calloc(c->n_inputs ? c->n_inputs : 1, sizeof(*n->upstream));
-		n->n_replicas = c->role == SL_NODE_SINK ? 1 : c->replicas;
+		n->n_replicas = c->role == SL_NODE_SINK && !c->sink->lanes ? 1 : c->replicas;
 		n->scaled = c->role == SL_NODE_STAGE && c->scale_set;
 		n->pin = -1;
 		if (!n->ports || !n->upstream)
@@ -1804,10 +1816,11 @@ int sl_pipeline_create(struct sl_config *cfg, struct sl_pipeline **out)
 			sl_scale_state_init(&n->sc->state);
 			p->n_scaled++;
 		}
-		/* A replicated stage gets a ring per replica (lanes, see edge.h); an autoscaled
-		 * one shares one ring between however many replicas run. */
+		/* A replicated stage or sink gets a ring per replica (lanes, see edge.h); an
+		 * autoscaled stage shares one ring between however many replicas run. */
 		n->n_rings = c->role == SL_NODE_SOURCE ? 0
-			     : c->role == SL_NODE_STAGE && !n->scaled && !c->ordered_by
+			     : c->role == SL_NODE_SINK || (c->role == SL_NODE_STAGE && !n->scaled &&
+							   !c->ordered_by)
 				     ? n->n_replicas
 				     : 1;
 		n->rings = calloc(n->n_rings ? n->n_rings : 1, sizeof(*n->rings));

@@ -59,6 +59,7 @@ const struct sl_sink_ops sl_sink_null = {
 	.type = "null",
 	.summary = "discard events, counting them",
 	.params = null_params,
+	.lanes = true,
 	.create = null_create,
 	.write = null_write,
 	.flush = null_flush,

@@ -3,7 +3,10 @@
  * task dequeues bursts and calls write), formats them and writes them out. write may take
  * fewer events than offered: the task holds the rest and offers them again (backpressure).
  * flush pushes buffered output; with final it must complete before returning. One lcore
- * drives a sink at a time. The table of kinds is in sink.c.
+ * drives a sink instance at a time. A sink kind with lanes may run in replicas (`replicas:`,
+ * `sluice run --replicas N`): one instance per replica, each with its own input ring on
+ * the lcore of the producers' replica of the same index (docs/architecture.md,
+ * "Placement"); the runtime sums their counters. The table of kinds is in sink.c.
  */
 #ifndef SL_SINK_H
 #define SL_SINK_H
@@ -23,6 +26,10 @@ struct sl_sink_ops {
 	const char *type;
 	const char *summary;
 	const struct sl_param_desc *params;
+	/** Instances may run side by side, one per lane (replica), each taking a share of
+	 *  the events in no particular order between them: only for a sink whose output
+	 *  has no single order or target to keep (null). Others refuse `replicas:` > 1. */
+	bool lanes;
 	int (*create)(const struct sl_args *args, const struct sl_io_env *env, void **self,
 		      struct sl_error *err);
 	/** Optional: check parameters at load time without opening anything (validate).
