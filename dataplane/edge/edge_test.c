@@ -10,11 +10,13 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <rte_cycles.h>
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
 #include "eal.h"
 #include "edge/edge.h"
+#include "edge/tap.h"
 
 static struct rte_mempool *pool;
 static int meta_off;
@@ -224,6 +226,41 @@ static void test_lanes(void **st)
 	rte_ring_free(r1);
 }
 
+/*
+ * A tap re-armed for another output: a producer that passed the armed check under the
+ * old arming and fills its slot only after the re-arm (simulated by taking a free slot
+ * by hand and queueing it late) must not show that event to the new tapper.
+ */
+static void test_tap_rearm_drops_stale_slot(void **st)
+{
+	struct sl_tap *t = sl_tap_create("t_tap", meta_off);
+	struct sl_tap_item *late = NULL, *it;
+	struct rte_mbuf *ev[2];
+
+	(void)st;
+	assert_non_null(t);
+	alloc_events(ev, 2);
+	sl_tap_arm(t, 1, 0, rte_get_tsc_hz());
+	sl_tap_offer(t, 1, ev, 2);
+	assert_int_equal(rte_ring_dequeue(t->free, (void **)&late), 0);
+	late->gen = t->gen;
+	late->port = 1;
+	sl_tap_disarm(t);
+	sl_tap_arm(t, 0, 0, rte_get_tsc_hz());
+	rte_ring_enqueue(t->full, late);
+	assert_null(sl_tap_take(t));
+	sl_tap_offer(t, 1, ev, 2);
+	assert_null(sl_tap_take(t));
+	sl_tap_offer(t, 0, ev, 2);
+	it = sl_tap_take(t);
+	assert_non_null(it);
+	assert_int_equal(it->port, 0);
+	sl_tap_release(t, it);
+	assert_int_equal(rte_ring_count(t->free), SL_TAP_SLOTS);
+	rte_pktmbuf_free_bulk(ev, 2);
+	sl_tap_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -234,6 +271,7 @@ int main(void)
 		cmocka_unit_test(test_discard_frees_pending),
 		cmocka_unit_test(test_second_port_after_first_holds),
 		cmocka_unit_test(test_lanes),
+		cmocka_unit_test(test_tap_rearm_drops_stale_slot),
 	};
 
 	/* avail_count includes per-lcore caches, so it is exact for leak checks. */

@@ -57,6 +57,8 @@ void sl_tap_arm(struct sl_tap *t, uint16_t port, double rate, uint64_t tsc_hz)
 	__atomic_store_n(&t->next_tsc, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&t->n_taken, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&t->n_no_slot, 0, __ATOMIC_RELAXED);
+	/* Release: a producer that loads the new gen sees this arming's port and period. */
+	__atomic_store_n(&t->gen, t->gen + 1, __ATOMIC_RELEASE);
 	__atomic_store_n(&t->armed, 1, __ATOMIC_RELEASE);
 }
 
@@ -71,9 +73,12 @@ void sl_tap_offer(struct sl_tap *t, uint16_t port, struct rte_mbuf *const *ev, u
 	struct sl_tap_item *it;
 	const struct rte_mbuf *m;
 	const struct sl_meta *meta;
+	uint32_t gen;
 
-	if (!__atomic_load_n(&t->armed, __ATOMIC_ACQUIRE) || n == 0 ||
-	    (t->port != SL_TAP_ALL_PORTS && t->port != port))
+	if (!__atomic_load_n(&t->armed, __ATOMIC_ACQUIRE) || n == 0)
+		return;
+	gen = __atomic_load_n(&t->gen, __ATOMIC_ACQUIRE);
+	if (t->port != SL_TAP_ALL_PORTS && t->port != port)
 		return;
 	now = rte_rdtsc();
 	next = __atomic_load_n(&t->next_tsc, __ATOMIC_RELAXED);
@@ -92,6 +97,7 @@ void sl_tap_offer(struct sl_tap *t, uint16_t port, struct rte_mbuf *const *ev, u
 	it->raw_len = meta->raw_len;
 	it->rec_off = meta->rec_off;
 	it->port = port;
+	it->gen = gen;
 	it->orig_len = m->data_len;
 	it->len = RTE_MIN((uint32_t)m->data_len, (uint32_t)SL_TAP_SLOT_BYTES);
 	memcpy(it->data, rte_pktmbuf_mtod(m, const char *), it->len);
@@ -103,7 +109,12 @@ struct sl_tap_item *sl_tap_take(struct sl_tap *t)
 {
 	struct sl_tap_item *it;
 
-	return rte_ring_dequeue(t->full, (void **)&it) == 0 ? it : NULL;
+	while (rte_ring_dequeue(t->full, (void **)&it) == 0) {
+		if (it->gen == t->gen)
+			return it;
+		sl_tap_release(t, it);
+	}
+	return NULL;
 }
 
 void sl_tap_release(struct sl_tap *t, struct sl_tap_item *it)

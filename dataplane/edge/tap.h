@@ -33,6 +33,7 @@ struct sl_tap_item {
 	uint16_t port;
 	uint8_t kind; /* enum sl_event_kind */
 	uint16_t raw_len, rec_off;
+	uint32_t gen; /* the arming it was taken under (struct sl_tap's gen) */
 	char data[SL_TAP_SLOT_BYTES];
 };
 
@@ -42,6 +43,7 @@ struct sl_tap {
 	uint64_t period_tsc; /* TSC ticks between two samples */
 	uint64_t next_tsc;   /* shared by producers: CAS */
 	uint32_t armed;	     /* atomic: offers are taken */
+	uint32_t gen;	     /* atomic: bumped by every arming; stale slots are dropped */
 	uint64_t n_taken;    /* atomic: events copied */
 	uint64_t n_no_slot;  /* atomic: a sample was due but every slot was full */
 	struct rte_ring *full, *free;
@@ -61,7 +63,10 @@ void sl_tap_disarm(struct sl_tap *t);
  *  tap is hooked. */
 void sl_tap_offer(struct sl_tap *t, uint16_t port, struct rte_mbuf *const *ev, uint16_t n);
 
-/** Control side: the next filled slot, or NULL; give it back with sl_tap_release. */
+/** Control side: the next filled slot of the current arming, or NULL; give it back with
+ *  sl_tap_release. A producer that passed the armed check just before a disarm may fill a
+ *  slot after the next arming began (for another port, say): such slots carry the old gen
+ *  and are recycled here, never shown. */
 struct sl_tap_item *sl_tap_take(struct sl_tap *t);
 void sl_tap_release(struct sl_tap *t, struct sl_tap_item *it);
 
