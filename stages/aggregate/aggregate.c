@@ -121,7 +121,16 @@ struct agg_item {
 	struct sl_agg_spec spec;
 	uint32_t field; /* index into conf->fields; UINT32_MAX for a count without field */
 	uint32_t off;	/* byte offset of its partial in a group block */
+	uint32_t memo;	/* quantile: its DDSketch key memo in a state (agg_dds_key) */
 	struct sl_dds_params dds;
+};
+
+/* DDSketch keys of recent values, direct-mapped by the value's bits: computing one costs
+ * ~90 instructions, and a quantile's values repeat (times and sizes have few digits). */
+#define AGG_MEMO_BITS 10
+struct agg_memo {
+	uint64_t bits; /* the value's bits; 0 (+0.0, never keyed): empty */
+	int32_t key;
 };
 
 struct agg_conf {
@@ -146,6 +155,15 @@ struct agg_conf {
 	bool tw_late_drop;  /* late: drop (else routed to output late) */
 	int64_t tw_base_ns; /* processing time: CLOCK_REALTIME at tw_base_tsc */
 	uint64_t tw_base_tsc;
+	/* agg_fast: one group_by field, no buckets or time windows, names under 16 bytes */
+	bool fast;
+	bool fast_key_read;    /* an aggregation reads the group_by field's value */
+	uint8_t mp_size[256];  /* size of a scalar by its first byte; 0: other (str8 too) */
+	uint8_t mp_canon[256]; /* 1: the form is canonical; 2: it may be (agg_raw_canonical) */
+	uint32_t n_memo;       /* quantile aggregations: a DDSketch key memo each */
+	struct agg_fkey {
+		uint64_t w[2], m[2]; /* fixstr header and name, little-endian; its mask */
+	} fkey[AGG_MAX_FIELDS];
 };
 
 /* Partial of sum, min, max and avg. Integers sum exactly while they fit in int64. */
@@ -186,6 +204,7 @@ struct agg_state {
 	uint8_t *arena;
 	uint8_t *groups; /* max_groups blocks of group_bytes; each starts with its event count */
 	void *scratch;	 /* top_k merge */
+	struct agg_memo *memo; /* n_memo tables of 1 << AGG_MEMO_BITS; kept by reset */
 
 	/* time windows: kept by reset (they describe the replica's stream, not a window) */
 	int64_t max_t;	   /* latest event time folded here (INT64_MIN: none) */
@@ -331,8 +350,10 @@ static int agg_init_aggs(struct agg_conf *c, const struct sl_arg *a, struct sl_e
 				return agg_fail(err, "aggregations", "too many distinct fields");
 			it->field = (uint32_t)f;
 		}
-		if (it->spec.fn == SL_AGG_QUANTILE)
+		if (it->spec.fn == SL_AGG_QUANTILE) {
 			sl_dds_params_init(&it->dds, it->spec.error);
+			it->memo = c->n_memo++;
+		}
 		if (it->spec.fn == SL_AGG_TOP_K && it->spec.capacity > c->topk_cap_max)
 			c->topk_cap_max = it->spec.capacity;
 		it->off = c->group_bytes;
@@ -511,6 +532,43 @@ static int agg_init_time_window(struct agg_conf *c, const struct sl_args *args,
 	return 0;
 }
 
+/* Whether agg_process_fast applies, and its keys: each name's fixstr (header and bytes) in
+ * 16 bytes with a mask of the bytes that count. */
+static void agg_init_fast(struct agg_conf *c)
+{
+	c->fast = c->n_keys == 1 && !c->event_window_ns && !c->tw_size_ns && c->n_fields < 64;
+	for (uint32_t f = 0; c->fast && f < c->n_fields; f++) {
+		uint8_t b[16] = { 0 }, m[16] = { 0 };
+		size_t len = strlen(c->fields[f]);
+
+		if (len > 15) {
+			c->fast = false;
+			break;
+		}
+		b[0] = (uint8_t)(0xa0 | len);
+		memcpy(b + 1, c->fields[f], len);
+		memset(m, 0xff, len + 1);
+		memcpy(c->fkey[f].w, b, 16);
+		memcpy(c->fkey[f].m, m, 16);
+	}
+	for (uint32_t i = 0; i < c->n_aggs; i++)
+		if (c->aggs[i].field == 0)
+			c->fast_key_read = true;
+	for (uint32_t b = 0; b < 256; b++) {
+		uint8_t x = (uint8_t)b;
+
+		if ((x & 0xe0) == 0xa0)
+			c->mp_size[b] = (uint8_t)(1 + (x & 0x1f));
+		else if (x != 0xd9)
+			c->mp_size[b] = (uint8_t)sl_mp_scalar_size(&x, &x + 1);
+		c->mp_canon[b] = x <= 0x7f || x >= 0xe0 || (x & 0xe0) == 0xa0 || x == 0xc2 ||
+						 x == 0xc3 || x == 0xcb
+					 ? 1
+				 : x == 0xcc || x == 0xcd || x == 0xce || x == 0xd9 ? 2
+										    : 0;
+	}
+}
+
 static int agg_init(const struct sl_host *host, const struct sl_args *args, void **conf,
 		    struct sl_error *err)
 {
@@ -560,6 +618,7 @@ static int agg_init(const struct sl_host *host, const struct sl_args *args, void
 		cap <<= 1;
 	c->capacity = cap;
 	c->arena_bytes = c->max_groups * AGG_ARENA_EACH;
+	agg_init_fast(c);
 	*conf = c;
 	return 0;
 
@@ -814,8 +873,27 @@ static uint32_t agg_topk_key(const struct sl_val *v, const struct agg_canon *k, 
 	return b.len + n;
 }
 
+/* The DDSketch key of x > 0 through a's memo in st. */
+static inline int32_t agg_dds_key(const struct agg_item *a, struct agg_state *st, double x)
+{
+	union {
+		double f;
+		uint64_t u;
+	} b = { .f = x };
+	struct agg_memo *m =
+		&st->memo[((size_t)a->memo << AGG_MEMO_BITS) +
+			  (size_t)((b.u * 0x9e3779b97f4a7c15ull) >> (64 - AGG_MEMO_BITS))];
+
+	if (m->bits != b.u) {
+		m->bits = b.u;
+		m->key = sl_dds_key(&a->dds, x);
+	}
+	return m->key;
+}
+
 /* Fold one field value into one aggregation's partial. */
-static void agg_fold(const struct agg_item *a, uint8_t *blk, const struct sl_val *v, uint64_t *cnt)
+static void agg_fold(const struct agg_item *a, struct agg_state *st, uint8_t *blk,
+		     const struct sl_val *v, uint64_t *cnt)
 {
 	struct agg_canon k;
 	double x;
@@ -850,6 +928,9 @@ static void agg_fold(const struct agg_item *a, uint8_t *blk, const struct sl_val
 			cnt[AGG_CNT_NOT_NUMBER]++;
 		} else if (x < 0) {
 			cnt[AGG_CNT_NEGATIVE]++;
+		} else if (x > 0) {
+			q->n_float += is_float;
+			sl_dds_add_key(&a->dds, &q->dds, agg_dds_key(a, st, x), 1);
 		} else {
 			q->n_float += is_float;
 			sl_dds_add(&a->dds, &q->dds, x, 1);
@@ -898,9 +979,84 @@ static uint8_t *agg_block(const struct agg_conf *c, const struct agg_state *st, 
 	return st->groups + (size_t)g * c->group_bytes;
 }
 
+static inline uint64_t agg_load64(const uint8_t *p)
+{
+	uint64_t x;
+
+	memcpy(&x, p, 8);
+	return x;
+}
+
+static inline uint32_t agg_load32(const uint8_t *p)
+{
+	uint32_t x;
+
+	memcpy(&x, p, 4);
+	return x;
+}
+
+static inline uint64_t agg_mul_fold(uint64_t a, uint64_t b)
+{
+	__uint128_t r = (__uint128_t)a * b;
+
+	return (uint64_t)r ^ (uint64_t)(r >> 64);
+}
+
+/*
+ * The hash of a group key (its table slot; never emitted, so only a state's own tables
+ * depend on it): 8 bytes a multiply, the tail as two overlapping loads, inline (the sketch
+ * hash, a call with a byte switch, cost ~70 instructions a key).
+ */
+static inline uint32_t agg_key_hash(const uint8_t *p, uint32_t len)
+{
+	const uint64_t k0 = 0x9e3779b97f4a7c15ull, k1 = 0xd6e8feb86659fd93ull;
+	uint64_t h = AGG_HASH_SEED ^ ((uint64_t)len * k1), t;
+	uint32_t n = len;
+
+	for (; n > 8; p += 8, n -= 8)
+		h = agg_mul_fold(h ^ agg_load64(p), k0);
+	if (n >= 4)
+		t = agg_load32(p) | (uint64_t)agg_load32(p + n - 4) << 32;
+	else if (n > 0)
+		t = (uint64_t)p[0] << 16 | (uint64_t)p[n >> 1] << 8 | p[n - 1];
+	else
+		t = 0;
+	h = agg_mul_fold(h ^ t, k1);
+	return (uint32_t)(h ^ (h >> 32));
+}
+
+/* a and b (len bytes each) are equal: inline for short keys, memcmp beyond 32 bytes. */
+static inline bool agg_key_eq(const uint8_t *a, const uint8_t *b, uint32_t len)
+{
+	if (len > 16 && len <= 32)
+		return agg_load64(a) == agg_load64(b) && agg_load64(a + 8) == agg_load64(b + 8) &&
+		       agg_load64(a + len - 16) == agg_load64(b + len - 16) &&
+		       agg_load64(a + len - 8) == agg_load64(b + len - 8);
+	if (len >= 8 && len <= 16)
+		return agg_load64(a) == agg_load64(b) &&
+		       agg_load64(a + len - 8) == agg_load64(b + len - 8);
+	if (len >= 4 && len < 8)
+		return agg_load32(a) == agg_load32(b) &&
+		       agg_load32(a + len - 4) == agg_load32(b + len - 4);
+	if (len >= 2 && len < 4) {
+		uint16_t x0, x1, y0, y1;
+
+		memcpy(&x0, a, 2);
+		memcpy(&y0, b, 2);
+		memcpy(&x1, a + len - 2, 2);
+		memcpy(&y1, b + len - 2, 2);
+		return x0 == y0 && x1 == y1;
+	}
+	if (len < 2)
+		return len == 0 || a[0] == b[0];
+	return memcmp(a, b, len) == 0;
+}
+
 /* The block of the group with this key, created when new; NULL when the table is full. */
-static uint8_t *agg_group(struct agg_state *st, const struct agg_conf *c, uint32_t hash,
-			  const uint8_t *key, uint32_t len)
+static inline __attribute__((always_inline)) uint8_t *agg_group(struct agg_state *st,
+								const struct agg_conf *c,
+								uint32_t hash, const uint8_t *key,
+								uint32_t len)
 {
 	uint32_t idx = hash & st->mask, g;
 	struct agg_slot *s;
@@ -911,7 +1067,7 @@ static uint8_t *agg_group(struct agg_state *st, const struct agg_conf *c, uint32
 			break;
 		g = s->group1 - 1;
 		if (s->hash == hash && st->gkeys[g].len == len &&
-		    memcmp(st->arena + st->gkeys[g].off, key, len) == 0)
+		    agg_key_eq(st->arena + st->gkeys[g].off, key, len))
 			return agg_block(c, st, g);
 		idx = (idx + 1) & st->mask;
 	}
@@ -1167,7 +1323,7 @@ static int agg_process_one(const struct agg_conf *c, struct agg_state *st, struc
 		cnt[AGG_CNT_KEY_TOO_LONG]++;
 		return AGG_V_CONSUMED;
 	}
-	g = agg_group(st, c, (uint32_t)sl_sketch_hash(key, len, AGG_HASH_SEED), key, len);
+	g = agg_group(st, c, agg_key_hash(key, len), key, len);
 	if (!g) {
 		cnt[AGG_CNT_GROUPS_OVERFLOW]++;
 		return AGG_V_CONSUMED;
@@ -1181,10 +1337,135 @@ static int agg_process_one(const struct agg_conf *c, struct agg_state *st, struc
 		else if (!found[a->field] || vals[a->field].type == SL_VAL_NIL)
 			cnt[AGG_CNT_MISSING_FIELD]++;
 		else
-			agg_fold(a, g + a->off, &vals[a->field], cnt);
+			agg_fold(a, st, g + a->off, &vals[a->field], cnt);
 	}
 	cnt[AGG_CNT_GROUPED]++;
 	return AGG_V_CONSUMED;
+}
+
+/* The value at p (vs bytes, a scalar) is already in its canonical form: agg_canon_of
+ * would give the same bytes. Nil (a missing key) and other forms are not. */
+static inline bool agg_raw_canonical(const uint8_t *p, size_t vs)
+{
+	uint8_t c = p[0];
+
+	if (c <= 0x7f || c >= 0xe0 || (c & 0xe0) == 0xa0 || c == 0xc2 || c == 0xc3 || c == 0xcb)
+		return true;
+	switch (c) {
+	case 0xcc:
+		return p[1] >= 0x80;
+	case 0xcd:
+		return p[1] != 0;
+	case 0xce:
+		return (p[1] | p[2]) != 0;
+	case 0xd9:
+		return vs - 2 >= 32;
+	case 0xda:
+		return vs - 3 >= 256;
+	default:
+		return false;
+	}
+}
+
+/* sl_mp_value with float64 inline (request times, latencies). */
+static inline const uint8_t *agg_value(const uint8_t *p, const uint8_t *end, struct sl_val *v)
+{
+	union {
+		uint64_t u;
+		double f;
+	} x;
+
+	if (*p == 0xcb && end - p >= 9) {
+		x.u = agg_load64(p + 1);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+		x.u = __builtin_bswap64(x.u);
+#endif
+		v->type = SL_VAL_FLOAT;
+		v->f = x.f;
+		v->raw = p;
+		v->raw_len = 9;
+		return p + 9;
+	}
+	return sl_mp_value(p, end, v);
+}
+
+/*
+ * agg_process_one when c->fast (one group_by field, no buckets or time windows): the
+ * record's fixstr keys are compared in place, 16 bytes at once, and the group value's
+ * bytes, when already canonical, are hashed and probed as they are in the record (no key
+ * built). Any other record (a key that is not a fixstr, a value that is not a scalar, the
+ * group value missing, nil or not canonical, the last pairs within 16 bytes of the end)
+ * goes the general way, so results are the same. No state changes before that choice.
+ */
+static int agg_process_fast(const struct agg_conf *c, struct agg_state *st, struct sl_rec rec,
+			    uint64_t *cnt)
+{
+	struct sl_val vals[AGG_MAX_FIELDS];
+	const uint64_t all = (1ull << c->n_fields) - 1;
+	const uint8_t *p, *end, *kp = NULL;
+	uint64_t found = 0;
+	uint32_t n, klen = 0;
+	uint8_t *g;
+
+	if (rec.len == 0)
+		goto general;
+	end = rec.p + rec.len;
+	if (!sl_mp_map_head(rec.p, end, &n, &p))
+		goto general;
+	for (uint32_t i = 0; i < n && found != all; i++) {
+		uint64_t lo, hi;
+		size_t vs;
+		uint32_t f;
+
+		if (end - p < 16 || (*p & 0xe0) != 0xa0)
+			goto general;
+		lo = agg_load64(p);
+		hi = agg_load64(p + 8);
+		for (f = 0; f < c->n_fields; f++)
+			if ((lo & c->fkey[f].m[0]) == c->fkey[f].w[0] &&
+			    (hi & c->fkey[f].m[1]) == c->fkey[f].w[1] && !(found >> f & 1))
+				break;
+		p += 1 + (*p & 0x1f);
+		vs = c->mp_size[*p];
+		if (vs == 0 && *p == 0xd9 && end - p >= 2)
+			vs = 2 + (size_t)p[1];
+		if (vs == 0 || vs > (size_t)(end - p))
+			goto general;
+		if (f < c->n_fields) {
+			found |= 1ull << f;
+			if (f == 0) {
+				kp = p;
+				klen = (uint32_t)vs;
+			}
+			if ((f != 0 || c->fast_key_read) && !agg_value(p, end, &vals[f]))
+				goto general;
+		}
+		p += vs;
+	}
+	if (!kp || klen > AGG_KEY_MAX ||
+	    (c->mp_canon[*kp] != 1 && (c->mp_canon[*kp] == 0 || !agg_raw_canonical(kp, klen))))
+		goto general;
+	g = agg_group(st, c, agg_key_hash(kp, klen), kp, klen);
+	if (!g) {
+		cnt[AGG_CNT_GROUPS_OVERFLOW]++;
+		return AGG_V_CONSUMED;
+	}
+	(*(uint64_t *)g)++;
+	for (uint32_t i = 0; i < c->n_aggs; i++) {
+		const struct agg_item *a = &c->aggs[i];
+
+		if (a->field == UINT32_MAX)
+			(*(uint64_t *)(g + a->off))++;
+		else if (!(found >> a->field & 1) || vals[a->field].type == SL_VAL_NIL)
+			cnt[AGG_CNT_MISSING_FIELD]++;
+		else
+			agg_fold(a, st, g + a->off, &vals[a->field], cnt);
+	}
+	cnt[AGG_CNT_GROUPED]++;
+	return AGG_V_CONSUMED;
+
+general:
+	return agg_process_one(c, st, rec, 0, cnt);
 }
 
 /* Processing time in epoch nanoseconds at a TSC reading. */
@@ -1215,7 +1496,9 @@ static void agg_process(const void *conf, struct sl_ctx *ctx, struct sl_burst *i
 			sl_drop(out, ev, SL_DROP_INVALID);
 			continue;
 		}
-		switch (agg_process_one(c, st, sl_event_record(ctx, ev), now_ns, ctx->counters)) {
+		switch (c->fast ? agg_process_fast(c, st, sl_event_record(ctx, ev), ctx->counters)
+				: agg_process_one(c, st, sl_event_record(ctx, ev), now_ns,
+						  ctx->counters)) {
 		case AGG_V_LATE:
 			if (c->tw_late_drop)
 				sl_drop(out, ev, SL_DROP_FILTERED);
@@ -1246,6 +1529,7 @@ static void agg_state_destroy(const void *conf, void *state)
 	free(st->arena);
 	free(st->groups);
 	free(st->scratch);
+	free(st->memo);
 	free(st->tw);
 	free(st->tw_gstart);
 	free(st->tw_block);
@@ -1267,6 +1551,7 @@ static void *agg_state_create(const void *conf)
 	/* calloc: large blocks come as fresh zero pages, touched only when a group uses them. */
 	st->groups = calloc(c->max_groups, c->group_bytes);
 	st->scratch = c->topk_cap_max ? malloc(sl_topk_scratch_size(c->topk_cap_max)) : NULL;
+	st->memo = c->n_memo ? calloc((size_t)c->n_memo << AGG_MEMO_BITS, sizeof(*st->memo)) : NULL;
 	st->max_t = INT64_MIN;
 	st->closed = INT64_MIN;
 	st->close_min = INT64_MAX;
@@ -1276,7 +1561,7 @@ static void *agg_state_create(const void *conf)
 		st->tw_block = malloc(c->group_bytes);
 	}
 	if (!st->slots || !st->gkeys || !st->order || !st->arena || !st->groups ||
-	    (c->topk_cap_max && !st->scratch) ||
+	    (c->topk_cap_max && !st->scratch) || (c->n_memo && !st->memo) ||
 	    (c->tw_size_ns && (!st->tw || !st->tw_gstart || !st->tw_block))) {
 		agg_state_destroy(conf, st);
 		return NULL;
@@ -1708,8 +1993,7 @@ static void agg_tw_carry(const struct agg_conf *c, struct agg_state *st, struct 
 			continue;
 		memcpy(key, st->arena + k->off, k->len);
 		key[0] = 0xc3; /* carried = true */
-		db = agg_group(d, c, (uint32_t)sl_sketch_hash(key, k->len, AGG_HASH_SEED), key,
-			       k->len);
+		db = agg_group(d, c, agg_key_hash(key, k->len), key, k->len);
 		if (!db) {
 			ctx->counters[AGG_CNT_GROUPS_OVERFLOW] += *(const uint64_t *)sb;
 			continue;

@@ -650,6 +650,116 @@ static void test_no_group_by_and_overflow(void **unused)
 	desc->fini(conf);
 }
 
+/* An event whose record is the msgpack bytes b (n of them), written by hand. */
+static struct rte_mbuf *make_raw(const char *b, size_t n)
+{
+	struct rte_mbuf *ev = rte_pktmbuf_alloc(pool);
+
+	assert_non_null(ev);
+	memset(sl_event_meta(meta_off, ev), 0, sizeof(struct sl_meta));
+	memcpy(rte_pktmbuf_mtod(ev, char *), b, n);
+	ev->data_len = (uint16_t)n;
+	ev->pkt_len = (uint32_t)n;
+	sl_event_meta(meta_off, ev)->kind = SL_EVENT_RECORD;
+	return ev;
+}
+
+/*
+ * The single-key fast path (aggregate.c, agg_process_fast) keys groups by a value's bytes
+ * as they are in the record when they are canonical, and takes the general way otherwise:
+ * the same value in every msgpack form must land in one group, a duplicate key counts its
+ * first pair, nil or missing keys count as missing_key, and records whose last pairs are
+ * near the end or whose keys are not fixstr give the same groups. Expected groups are
+ * written out by hand from the records below.
+ */
+static void test_fast_path_forms(void **unused)
+{
+	static const char *const keys[] = { "v" };
+	static const char *const aggs[] = { "{ name: n, fn: count }",
+					    "{ name: sv, fn: sum, field: v }",
+					    "{ name: sw, fn: sum, field: w }" };
+#define R(s)                     \
+	{                        \
+		s, sizeof(s) - 1 \
+	}
+	static const struct {
+		const char *b;
+		size_t n;
+	} recs[] = {
+		/* v = 5 in five forms, w = 1 each; padding "pad" keeps pairs off the end */
+		R("\x83\xa1v\x05\xa1w\x01\xa3pad\xa9xxxxxxxxx"),
+		R("\x83\xa1v\xcc\x05\xa1w\x01\xa3pad\xa9xxxxxxxxx"),
+		R("\x83\xa1v\xd0\x05\xa1w\x01\xa3pad\xa9xxxxxxxxx"),
+		R("\x83\xa1v\xcd\x00\x05\xa1w\x01\xa3pad\xa9xxxxxxxxx"),
+		R("\x83\xa1v\xd3\x00\x00\x00\x00\x00\x00\x00\x05\xa1w\x01\xa3pad\xa9xxxxxxxxx"),
+		/* v = 5 at the record's very end (no 16 bytes left) */
+		R("\x82\xa1w\x01\xa1v\x05"),
+		/* v = 200: 0xcc 0xc8 (canonical), 0xcd 0x00 0xc8, 0xd1 0x00 0xc8 */
+		R("\x83\xa1v\xcc\xc8\xa1w\x02\xa3pad\xa9xxxxxxxxx"),
+		R("\x83\xa1v\xcd\x00\xc8\xa1w\x02\xa3pad\xa9xxxxxxxxx"),
+		R("\x83\xa1v\xd1\x00\xc8\xa1w\x02\xa3pad\xa9xxxxxxxxx"),
+		/* v = "ab": fixstr, str8, str16; a str8 key "v" */
+		R("\x83\xa1v\xa2"
+		  "ab\xa1w\x03\xa3pad\xa9xxxxxxxxx"),
+		R("\x83\xa1v\xd9\x02"
+		  "ab\xa1w\x03\xa3pad\xa9xxxxxxxxx"),
+		R("\x83\xa1v\xda\x00\x02"
+		  "ab\xa1w\x03\xa3pad\xa9xxxxxxxxx"),
+		R("\x83\xd9\x01v\xa2"
+		  "ab\xa1w\x03\xa3pad\xa9xxxxxxxxx"),
+		/* duplicate v: the first pair (5) counts; w twice: the first (1) */
+		R("\x84\xa1v\x05\xa1w\x01\xa1v\xa2"
+		  "ab\xa1w\x07\xa9xxxxxxxxx"),
+		/* w before v, a container value before both */
+		R("\x83\xa1m\x91\x01\xa1w\x04\xa1v\x05\xa3pad\xa9xxxxxxxxx"),
+		/* nil v and missing v: one nil group, missing_key 2; w missing: missing_field */
+		R("\x83\xa1v\xc0\xa1w\x01\xa3pad\xa9xxxxxxxxx"),
+		R("\x82\xa1w\x01\xa3pad\xa9xxxxxxxxx"),
+		R("\x82\xa1v\x05\xa3pad\xa9xxxxxxxxx"),
+	};
+#undef R
+	const struct sl_state_ops *ops = desc->state;
+	struct rte_mbuf *burst[32];
+	const uint32_t n = sizeof(recs) / sizeof(recs[0]);
+	uint32_t lens[8];
+	struct sl_error err;
+	void *conf, *st;
+	struct sl_val v;
+
+	assert_int_equal(init_agg(keys, 1, "all", 16, aggs, 3, &conf, &err), 0);
+	st = ops->create(conf);
+	memset(counters, 0, sizeof(counters));
+	for (uint32_t i = 0; i < n; i++)
+		burst[i] = make_raw(recs[i].b, recs[i].n);
+	process_burst(conf, st, burst, (uint16_t)n);
+	for (uint32_t i = 0; i < n; i++)
+		rte_pktmbuf_free(burst[i]);
+	assert_int_equal(counters[CNT_GROUPED], n);
+	assert_int_equal(counters[CNT_MISSING_KEY], 2);
+	assert_int_equal(counters[CNT_MISSING_FIELD], 3);
+	/* groups sorted: nil, 5, 200, "ab" */
+	assert_int_equal(emit_all(conf, st, recs_a, lens, 8), 4);
+	assert_true(sl_rec_find((struct sl_rec){ recs_a[0], lens[0] }, "v", 1, &v));
+	assert_int_equal(v.type, SL_VAL_NIL);
+	assert_int_equal(rec_int((struct sl_rec){ recs_a[0], lens[0] }, "n"), 2);
+	assert_int_equal(rec_int((struct sl_rec){ recs_a[0], lens[0] }, "sw"), 2);
+	assert_int_equal(rec_int((struct sl_rec){ recs_a[1], lens[1] }, "v"), 5);
+	assert_int_equal(rec_int((struct sl_rec){ recs_a[1], lens[1] }, "n"), 9);
+	assert_int_equal(rec_int((struct sl_rec){ recs_a[1], lens[1] }, "sv"), 45);
+	assert_int_equal(rec_int((struct sl_rec){ recs_a[1], lens[1] }, "sw"), 11);
+	assert_int_equal(rec_int((struct sl_rec){ recs_a[2], lens[2] }, "v"), 200);
+	assert_int_equal(rec_int((struct sl_rec){ recs_a[2], lens[2] }, "n"), 3);
+	assert_int_equal(rec_int((struct sl_rec){ recs_a[2], lens[2] }, "sw"), 6);
+	assert_true(sl_rec_find((struct sl_rec){ recs_a[3], lens[3] }, "v", 1, &v));
+	assert_int_equal(v.type, SL_VAL_STR);
+	assert_int_equal(v.s.len, 2);
+	assert_memory_equal(v.s.p, "ab", 2);
+	assert_int_equal(rec_int((struct sl_rec){ recs_a[3], lens[3] }, "n"), 4);
+	assert_int_equal(rec_int((struct sl_rec){ recs_a[3], lens[3] }, "sw"), 12);
+	ops->destroy(conf, st);
+	desc->fini(conf);
+}
+
 static void test_emit_resumes_after_empty_pool(void **unused)
 {
 	static const char *const keys[] = { "s" };
@@ -1068,6 +1178,7 @@ int main(void)
 		cmocka_unit_test(test_event_time_buckets),
 		cmocka_unit_test(test_init_errors),
 		cmocka_unit_test(test_canon_matches_msgpack),
+		cmocka_unit_test(test_fast_path_forms),
 		cmocka_unit_test(test_time_windows),
 		cmocka_unit_test(test_time_window_errors),
 		cmocka_unit_test(test_pool_clean),

@@ -190,14 +190,21 @@ static void dds_put(const struct sl_dds_params *dp, struct sl_dds *s, int32_t ke
 
 void sl_dds_add(const struct sl_dds_params *dp, struct sl_dds *s, double x, uint64_t n)
 {
-	int32_t key;
-
 	if (!(x > 0)) {
 		s->n += n;
 		s->n_zero += n;
 		return;
 	}
-	key = dds_key(dp, x);
+	sl_dds_add_key(dp, s, dds_key(dp, x), n);
+}
+
+int32_t sl_dds_key(const struct sl_dds_params *dp, double x)
+{
+	return dds_key(dp, x);
+}
+
+void sl_dds_add_key(const struct sl_dds_params *dp, struct sl_dds *s, int32_t key, uint64_t n)
+{
 	if (!dds_has_bins(s))
 		s->top = dds_top_for(key);
 	else if (key > s->top)

@@ -76,6 +76,10 @@ static inline size_t sl_dds_size(const struct sl_dds_params *dp)
 
 /* Add n copies of x (x >= 0, not NaN; the caller filters). */
 void sl_dds_add(const struct sl_dds_params *dp, struct sl_dds *s, double x, uint64_t n);
+/* The bin key sl_dds_add gives x > 0; and sl_dds_add of n copies of an x > 0 whose key the
+ * caller has (aggregate memoises keys: a quantile's values repeat). */
+int32_t sl_dds_key(const struct sl_dds_params *dp, double x);
+void sl_dds_add_key(const struct sl_dds_params *dp, struct sl_dds *s, int32_t key, uint64_t n);
 void sl_dds_merge(const struct sl_dds_params *dp, struct sl_dds *dst, const struct sl_dds *src);
 /* The value of rank floor(q * (n - 1)) (0-based, ascending), within alpha; 0 when empty. */
 double sl_dds_quantile(const struct sl_dds_params *dp, const struct sl_dds *s, double q);
