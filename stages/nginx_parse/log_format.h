@@ -249,7 +249,7 @@ static inline const char *ngx_find_lit(const char *p, const char *end, const cha
 /* A decimal number ("0.123", "12", "1.5e3" not accepted: nginx writes fixed point). Up to
  * 15 digits: the digits as an integer divided by a power of ten, one correctly rounded
  * division (as strtod gives); longer: digit by digit. */
-static inline bool ngx_decimal(const char *s, size_t n, double *out)
+static inline bool ngx_decimal(const char *lo, const char *s, size_t n, double *out)
 {
 	static const double p10[16] = { 1e0, 1e1, 1e2,	1e3,  1e4,  1e5,  1e6,	1e7,
 					1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15 };
@@ -258,6 +258,30 @@ static inline bool ngx_decimal(const char *s, size_t n, double *out)
 	uint64_t m = 0;
 	size_t nd = 0, frac = 0;
 
+	/* Most values: 2 to 8 bytes, one word read so that it ends where the value does (lo,
+	 * the line's start, is 8 bytes before that or more); the dot found and squeezed out,
+	 * the digits checked and summed in the word. The same m and frac as the loop below. */
+	if (n >= 2 && n <= 8 && s + n - lo >= 8) {
+		uint64_t x = nginx_load_le64(s + n - 8) >> (8 * (8 - n)),
+			 t = x ^ 0x2e2e2e2e2e2e2e2eull;
+		uint64_t z = (t - 0x0101010101010101ull) & ~t & 0x8080808080808080ull;
+		unsigned d = z ? (unsigned)__builtin_ctzll(z) / 8 : (unsigned)n; /* the dot, or n */
+		uint64_t low = d >= 8 ? ~0ull : (1ull << (8 * d)) - 1;
+		uint64_t y = (x & low) | ((x >> 8) & ~low); /* the digits without the dot */
+		unsigned k = (unsigned)n - (d < n);	    /* how many */
+		uint64_t km = k >= 8 ? ~0ull : (1ull << (8 * k)) - 1;
+
+		if (k > 0 && nginx_digits8(y, km)) {
+			y = (y - 0x3030303030303030ull) & km;
+			if (k < 8)
+				y <<= 8 * (8 - k);
+			y = (y * 10 + (y >> 8)) & 0x00ff00ff00ff00ffull;
+			y = (y * 100 + (y >> 16)) & 0x0000ffff0000ffffull;
+			y = (y * 10000 + (y >> 32)) & 0xffffffffull;
+			*out = (double)y / p10[d < n ? n - 1 - d : 0];
+			return true;
+		}
+	}
 	for (size_t i = 0; i < n; i++) {
 		if (s[i] == '.' && !dot) {
 			dot = true;
@@ -327,11 +351,22 @@ static inline void ngx_put_float(struct sl_rec_writer *w, const char *key, size_
 	memcpy(&u, &d, sizeof(u));
 	u = __builtin_bswap64(u);
 	w->p[w->len] = (uint8_t)(0xa0 | klen);
-	memcpy(w->p + w->len + 1, key, klen);
+	nginx_copy(w->p + w->len + 1, key, klen);
 	w->p[w->len + 1 + klen] = 0xcb;
 	memcpy(w->p + w->len + 2 + klen, &u, sizeof(u));
 	w->len += (uint32_t)(1 + klen + 9);
 	w->n_fields++;
+}
+
+/* The n bytes at p are lit: literals between variables are short, so a loop, not a call. */
+static inline bool ngx_lit_eq(const char *p, const char *lit, size_t n)
+{
+	if (n > 8)
+		return memcmp(p, lit, n) == 0;
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != lit[i])
+			return false;
+	return true;
 }
 
 /* Write one variable's value [s, s + n) at line offset off; an SL_NGINX_* code. */
@@ -394,7 +429,7 @@ static inline int ngx_fmt_put(const struct ngx_fmt_item *it, const char *line, c
 	case NGX_V_FLOAT_OR_STR:
 		if (n == 1 && s[0] == '-')
 			return SL_NGINX_OK;
-		if (ngx_decimal(s, n, &d))
+		if (ngx_decimal(line, s, n, &d))
 			ngx_put_float(w, it->key, it->key_len, d);
 		else
 			sl_rec_put_str(w, it->key, s, n);
@@ -427,13 +462,44 @@ static inline int ngx_fmt_parse_line_mask(const struct ngx_fmt *f, const char *l
 		if (rc != SL_NGINX_OK)
 			return rc;
 		i = f->tail;
+		if (i + 2 == f->n && !f->it[i].is_var && f->it[i + 1].is_var) {
+			/* One literal, then a variable to the end (" $request_time"): no loop. */
+			const struct ngx_fmt_item *lit = &f->it[i];
+
+			if ((size_t)(end - p) < lit->len ||
+			    !ngx_lit_eq(p, f->text + lit->off, lit->len)) {
+				*err_offset = (uint32_t)(p - line);
+				return SL_NGINX_BAD_FORMAT;
+			}
+			p += lit->len;
+			if (f->it[i + 1].kind == NGX_V_FLOAT_OR_STR && end - p >= 2) {
+				/* a time (ngx_fmt_put's case, inline) */
+				const struct ngx_fmt_item *it = &f->it[i + 1];
+				double d;
+
+				if (ngx_decimal(line, p, (size_t)(end - p), &d))
+					ngx_put_float(w, it->key, it->key_len, d);
+				else
+					sl_rec_put_str(w, it->key, p, (size_t)(end - p));
+			} else {
+				rc = ngx_fmt_put(&f->it[i + 1], line, p, (size_t)(end - p), w,
+						 err_offset);
+				if (rc != SL_NGINX_OK)
+					return rc;
+			}
+			if (w->overflow) {
+				*err_offset = (uint32_t)len;
+				return SL_NGINX_TOO_LARGE;
+			}
+			return SL_NGINX_OK;
+		}
 	}
 	for (; i < f->n; i++) {
 		const struct ngx_fmt_item *it = &f->it[i];
 
 		if (!it->is_var) {
 			if ((size_t)(end - p) < it->len ||
-			    memcmp(p, f->text + it->off, it->len) != 0) {
+			    !ngx_lit_eq(p, f->text + it->off, it->len)) {
 				*err_offset = (uint32_t)(p - line);
 				return SL_NGINX_BAD_FORMAT;
 			}
