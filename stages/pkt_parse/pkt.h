@@ -230,10 +230,59 @@ static inline enum sl_pkt_err sl_pkt_parse(const uint8_t *p, uint32_t len, struc
 static inline void sl_pkt_store(struct rte_mbuf *m, const struct sl_pkt_info *pi)
 {
 	m->packet_type = pi->ptype;
-	m->tx_offload = 0;
-	m->l2_len = pi->l2_len;
-	m->l3_len = pi->l3_len;
-	m->l4_len = pi->l4_len;
+	m->tx_offload = rte_mbuf_tx_offload(pi->l2_len, pi->l3_len, pi->l4_len, 0, 0, 0, 0);
+}
+
+/** What the common frames parse to, without sl_pkt_parse's walk: an untagged Ethernet
+ *  frame that is not IP, or IPv4 without options and not a fragment carrying a UDP or
+ *  TCP header whose lengths hold (one bounds check for the fixed headers). true with
+ *  *ptype and *tx_offload (as sl_pkt_store writes them) and *ip set for IPv4; false for
+ *  every other frame, well-formed or not: sl_pkt_parse decides those. Where it returns
+ *  true, sl_pkt_parse gives SL_PKT_OK and the same fields (pkt_parse_fuzz checks it). */
+static inline bool sl_pkt_parse_fast(const uint8_t *p, uint32_t len, uint32_t *ptype,
+				     uint64_t *tx_offload, bool *ip)
+{
+	uint16_t type, total, l4len;
+	const uint8_t *h;
+
+	if (len < 14)
+		return false;
+	type = sl_pkt_be16(p + 12);
+	if (type != 0x0800) {
+		/* IPv6 and the VLAN tags are all above 0x8000; ARP and the like are not. */
+		if (type >= 0x8000 &&
+		    (type == 0x86dd || type == 0x8100 || type == 0x88a8 || type == 0x9100))
+			return false;
+		*ptype = RTE_PTYPE_L2_ETHER;
+		*tx_offload = rte_mbuf_tx_offload(14, 0, 0, 0, 0, 0, 0);
+		*ip = false;
+		return true;
+	}
+	/* IPv4, IHL 5, then at least a UDP header's worth: the fixed headers exist. */
+	h = p + 14;
+	if (len < 14 + 20 + 8 || h[0] != 0x45)
+		return false;
+	total = sl_pkt_be16(h + 2);
+	if (total < 20 + 8 || total > len - 14 || (sl_pkt_be16(h + 6) & 0x3fff))
+		return false;
+	*ip = true;
+	if (h[9] == 17) {
+		l4len = sl_pkt_be16(h + 24);
+		if (l4len < 8 || l4len > total - 20)
+			return false;
+		*ptype = RTE_PTYPE_L2_ETHER | RTE_PTYPE_L3_IPV4 | RTE_PTYPE_L4_UDP;
+		*tx_offload = rte_mbuf_tx_offload(14, 20, 8, 0, 0, 0, 0);
+		return true;
+	}
+	if (h[9] == 6 && total >= 20 + 20) {
+		l4len = (uint16_t)((h[32] >> 4) * 4);
+		if (l4len < 20 || l4len > total - 20)
+			return false;
+		*ptype = RTE_PTYPE_L2_ETHER | RTE_PTYPE_L3_IPV4 | RTE_PTYPE_L4_TCP;
+		*tx_offload = rte_mbuf_tx_offload(14, 20, l4len, 0, 0, 0, 0);
+		return true;
+	}
+	return false;
 }
 
 /** Whether m carries a pkt_parse result (a parsed frame always has an L2 type). */

@@ -58,25 +58,16 @@ static int pkt_parse_init(const struct sl_host *host, const struct sl_args *args
 	return 0;
 }
 
-static void pkt_parse_process(const void *conf, struct sl_ctx *ctx, struct sl_burst *in,
-			      struct sl_emit *out)
+/* One event at a time through sl_emit (an output list that could not take the burst). */
+static void pkt_parse_each(struct sl_ctx *ctx, struct sl_burst *in, struct sl_emit *out)
 {
 	uint64_t *cnt = ctx->counters;
-	struct rte_mbuf **evs = in->ev;
-	uint16_t n = in->n;
 
-	if (n > 0)
-		rte_prefetch0(rte_pktmbuf_mtod(evs[0], void *));
-	for (uint16_t i = 0; i < n; i++) {
-		struct rte_mbuf *ev = evs[i];
+	for (uint16_t i = 0; i < in->n; i++) {
+		struct rte_mbuf *ev = in->ev[i];
 		struct sl_pkt_info pi;
 		enum sl_pkt_err rc;
 
-		if (i + 1 < n) {
-			rte_prefetch0(rte_pktmbuf_mtod(evs[i + 1], void *));
-			if (i + 2 < n)
-				rte_prefetch0((char *)evs[i + 2] + RTE_CACHE_LINE_SIZE);
-		}
 		if (sl_ctx_meta(ctx, ev)->kind != SL_EVENT_PACKET) {
 			sl_drop(out, ev, SL_DROP_INVALID);
 			continue;
@@ -102,6 +93,79 @@ static void pkt_parse_process(const void *conf, struct sl_ctx *ctx, struct sl_bu
 			cnt[PKT_CNT_NON_IP]++;
 		sl_emit(out, 0, ev);
 	}
+}
+
+/* How far ahead the frames' first lines are prefetched. */
+#define PKT_PARSE_PREFETCH 4
+
+static void pkt_parse_process(const void *conf, struct sl_ctx *ctx, struct sl_burst *in,
+			      struct sl_emit *out)
+{
+	uint64_t *cnt = ctx->counters;
+	struct rte_mbuf **evs = in->ev, **good;
+	uint32_t n = in->n, k, n_non_ip = 0;
+	int meta_offset = ctx->meta_offset;
+
+	/* Well-formed frames go straight into the default output's list (a burst always
+	 * fits it); the rest through sl_emit / sl_drop. */
+	if (unlikely(out->n_ports == 0 || out->n[0] + n > SL_EMIT_CAP)) {
+		pkt_parse_each(ctx, in, out);
+		return;
+	}
+	good = out->port[0];
+	k = out->n[0];
+	for (uint32_t i = 0; i < n && i < PKT_PARSE_PREFETCH; i++)
+		rte_prefetch0(rte_pktmbuf_mtod(evs[i], void *));
+	for (uint32_t i = 0; i < n; i++) {
+		struct rte_mbuf *ev = evs[i];
+		const uint8_t *p = rte_pktmbuf_mtod(ev, const uint8_t *);
+		struct sl_pkt_info pi;
+		enum sl_pkt_err rc;
+		uint64_t txo;
+		uint32_t ptype;
+		bool ip;
+
+		if (i + PKT_PARSE_PREFETCH < n)
+			rte_prefetch0(rte_pktmbuf_mtod(evs[i + PKT_PARSE_PREFETCH], void *));
+		if (unlikely(sl_event_meta(meta_offset, ev)->kind != SL_EVENT_PACKET)) {
+			sl_drop(out, ev, SL_DROP_INVALID);
+			continue;
+		}
+		if (likely(sl_pkt_parse_fast(p, ev->data_len, &ptype, &txo, &ip))) {
+			if (unlikely(rte_mbuf_refcnt_read(ev) > 1)) {
+				ev = ctx->host->event_unshare(ctx, ev);
+				if (!ev)
+					continue; /* counted by the host as nombuf */
+			}
+			ev->packet_type = ptype;
+			ev->tx_offload = txo;
+			n_non_ip += !ip;
+			good[k++] = ev;
+			continue;
+		}
+		rc = sl_pkt_parse(p, ev->data_len, &pi);
+		if (rte_mbuf_refcnt_read(ev) > 1) {
+			ev = ctx->host->event_unshare(ctx, ev);
+			if (!ev)
+				continue; /* counted by the host as nombuf */
+		}
+		if (rc != SL_PKT_OK) {
+			ev->packet_type = 0;
+			ev->tx_offload = 0;
+			cnt[rc]++;
+			sl_emit(out, 1, ev);
+			continue;
+		}
+		sl_pkt_store(ev, &pi);
+		if (pi.fragment)
+			cnt[PKT_CNT_FRAGMENTS]++;
+		if (pi.proto == 0 && !(pi.ptype & RTE_PTYPE_L3_MASK))
+			n_non_ip++;
+		good[k++] = ev;
+	}
+	cnt[PKT_CNT_PARSED] += k - out->n[0];
+	cnt[PKT_CNT_NON_IP] += n_non_ip;
+	out->n[0] = (uint16_t)k;
 }
 
 const struct sl_stage_desc sl_stage_pkt_parse = {

@@ -32,8 +32,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct rte_mbuf m;
 	uint32_t len = size > UINT16_MAX ? UINT16_MAX : (uint32_t)size;
 	enum sl_pkt_err rc = sl_pkt_parse(data, len, &pi);
+	uint64_t txo;
+	uint32_t ptype;
+	bool ip;
 
 	fuzz_check(rc < SL_PKT_ERR_MAX, "error code in range");
+	/* The fast path decides only frames the full parse finds well-formed, the same way. */
+	if (sl_pkt_parse_fast(data, len, &ptype, &txo, &ip)) {
+		fuzz_check(rc == SL_PKT_OK, "fast path only on well-formed frames");
+		fuzz_check(ptype == pi.ptype, "fast path: same packet type");
+		fuzz_check(txo == rte_mbuf_tx_offload(pi.l2_len, pi.l3_len, pi.l4_len, 0, 0, 0, 0),
+			   "fast path: same header lengths");
+		fuzz_check(ip == ((pi.ptype & RTE_PTYPE_L3_MASK) != 0), "fast path: same IP flag");
+	}
 	if (rc != SL_PKT_OK)
 		return 0;
 	fuzz_check(pi.ptype & RTE_PTYPE_L2_MASK, "an L2 type");

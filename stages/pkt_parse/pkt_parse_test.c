@@ -125,15 +125,30 @@ static void tcp(struct frame *f, uint16_t sp, uint16_t dp, uint32_t opt_len)
 
 /* ---- helpers ---- */
 
+/* Frames the fast path (sl_pkt_parse_fast) decided, in parse_exact. */
+static uint64_t n_fast;
+
 static enum sl_pkt_err parse_exact(const uint8_t *p, uint32_t n, struct sl_pkt_info *pi)
 {
 	/* A heap copy of exactly n bytes, so ASan reports any read past the frame. */
 	uint8_t *copy = malloc(n ? n : 1);
 	enum sl_pkt_err rc;
+	uint64_t txo;
+	uint32_t ptype;
+	bool ip;
 
 	assert_non_null(copy);
 	memcpy(copy, p, n);
 	rc = sl_pkt_parse(copy, n, pi);
+	/* The fast path takes only well-formed frames, and finds what the full parse does. */
+	if (sl_pkt_parse_fast(copy, n, &ptype, &txo, &ip)) {
+		n_fast++;
+		assert_int_equal(rc, SL_PKT_OK);
+		assert_int_equal(ptype, pi->ptype);
+		assert_int_equal(
+			txo, rte_mbuf_tx_offload(pi->l2_len, pi->l3_len, pi->l4_len, 0, 0, 0, 0));
+		assert_int_equal(ip, (pi->ptype & RTE_PTYPE_L3_MASK) != 0);
+	}
 	free(copy);
 	return rc;
 }
@@ -218,6 +233,17 @@ static void test_valid_frames(void **unused)
 	assert_int_equal(pi.l3_len, 28);
 	assert_int_equal(pi.l4_len, 32);
 	assert_int_equal(pi.vlan, 100);
+
+	/* TCP with options over IPv4 without (the fast path), untagged. */
+	eth(&f, NULL, 0, 0x0800);
+	ipv4(&f, 6, 0, 24, 0);
+	tcp(&f, 443, 51000, 4);
+	n_fast = 0;
+	assert_int_equal(parse_exact(f.b, f.n, &pi), SL_PKT_OK);
+	assert_int_equal(n_fast, 1);
+	assert_int_equal(pi.ptype, RTE_PTYPE_L2_ETHER | RTE_PTYPE_L3_IPV4 | RTE_PTYPE_L4_TCP);
+	assert_int_equal(pi.l3_len, 20);
+	assert_int_equal(pi.l4_len, 24);
 
 	/* QinQ, ICMP. */
 	eth(&f, tags, 2, 0x0800);
@@ -375,6 +401,7 @@ static void test_every_length(void **unused)
 		put(&big, "x", 1);
 	assert_int_equal(parse_exact(big.b, big.n, &pi), SL_PKT_OK);
 	memset(counters, 0, sizeof(counters));
+	n_fast = 0;
 	for (uint32_t len = 0; len <= 9000; len++) {
 		for (int fam = 0; fam < 3; fam++) {
 			if (fam == 0) { /* random bytes */
@@ -426,6 +453,9 @@ static void test_every_length(void **unused)
 		free_out();
 	}
 	assert_int_equal(n_total, 3 * 9001);
+	/* The sweep reached the fast path (random bytes: non-IP EtherTypes; IPv4 headers
+	 * with IHL 5 and lengths that hold). */
+	assert_true(n_fast > 1000);
 	assert_int_equal(counters[0], n_default);
 	sum = 0;
 	for (int i = 1; i < SL_PKT_ERR_MAX; i++)
