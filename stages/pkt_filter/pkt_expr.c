@@ -64,6 +64,7 @@ struct pexpr_insn {
 _Static_assert(SL_PKT_EXPR_INSN < PX_ACCEPT, "code indexes stay below the verdicts");
 
 struct sl_pkt_expr {
+	struct sl_pkt_kprog *kprog; /* the compiled form, or NULL (pkt_expr.h) */
 	uint32_t n;
 	uint16_t start; /* the first TEST, or a verdict */
 	struct pexpr_insn insn[];
@@ -366,6 +367,286 @@ static void pexpr_link(struct sl_pkt_expr *e)
 	e->start = pexpr_follow(e, 0, true);
 }
 
+/*
+ * The compiled form (pkt_expr.h): each TEST of the branch program becomes a few mask/value
+ * tests on the key, wired to where the TEST's false and true results lead. A test that
+ * can never hold (a port above 65535) has mask 0 and value 1.
+ */
+#define KP_W0_PROTO(x)	  ((uint64_t)(x) << 8)
+#define KP_W0_SRC_PORT(x) ((uint64_t)(x) << 16)
+#define KP_W0_DST_PORT(x) ((uint64_t)(x) << 32)
+#define KP_W0_VLAN(x)	  ((uint64_t)(x) << 48)
+
+struct kp_test {
+	uint8_t word;
+	uint64_t mask, value;
+};
+
+struct kp_builder {
+	struct sl_pkt_kprog *p; /* NULL while sizing */
+	uint32_t n;
+};
+
+/* An integer field equal to x (x beyond the field never is), with its precondition. */
+static struct kp_test kp_int_eq(uint8_t field, int64_t x)
+{
+	switch (field) {
+	case PF_SRC_PORT:
+		return x > 0xffff ? (struct kp_test){ 0, 0, 1 }
+				  : (struct kp_test){ 0, SL_PKT_KEY_PORTS | KP_W0_SRC_PORT(0xffff),
+						      SL_PKT_KEY_PORTS | KP_W0_SRC_PORT(x) };
+	case PF_DST_PORT:
+		return x > 0xffff ? (struct kp_test){ 0, 0, 1 }
+				  : (struct kp_test){ 0, SL_PKT_KEY_PORTS | KP_W0_DST_PORT(0xffff),
+						      SL_PKT_KEY_PORTS | KP_W0_DST_PORT(x) };
+	case PF_PROTO:
+		return x > 0xff ? (struct kp_test){ 0, 0, 1 }
+				: (struct kp_test){ 0, SL_PKT_KEY_IP | KP_W0_PROTO(0xff),
+						    SL_PKT_KEY_IP | KP_W0_PROTO(x) };
+	case PF_VLAN:
+		return x > 0xfff ? (struct kp_test){ 0, 0, 1 }
+				 : (struct kp_test){ 0, SL_PKT_KEY_VLAN | KP_W0_VLAN(0xffff),
+						     SL_PKT_KEY_VLAN | KP_W0_VLAN(x) };
+	default: /* PF_LEN (kp_atom asks for the word) */
+		return (struct kp_test){ 1, 0xffffffffull, (uint64_t)x };
+	}
+}
+
+/* Place one test; its exits f (false) and t (true). */
+static void kp_put(struct kp_builder *b, struct kp_test x, uint32_t f, uint32_t t)
+{
+	if (b->p)
+		b->p->t[b->n] = (struct sl_pkt_ktest){
+			.mask = x.mask,
+			.value = x.value,
+			.next = { (uint16_t)f, (uint16_t)t },
+			.word = x.word,
+		};
+	b->n++;
+}
+
+/* All of x[0..n) hold: t, else f. */
+static void kp_all(struct kp_builder *b, const struct kp_test *x, uint32_t n, uint32_t f,
+		   uint32_t t)
+{
+	for (uint32_t i = 0; i < n; i++)
+		kp_put(b, x[i], f, i + 1 < n ? b->n + 1 : t);
+}
+
+/* The tests of an address literal on one side (src: 0, dst: 1): the family, then the
+ * prefix over the address's words; returns how many. */
+static uint32_t kp_addr(const struct pexpr_insn *t, int side, struct kp_test *x, uint32_t *need)
+{
+	uint32_t n = 0, bytes = t->ip_ver == 4 ? 4 : 16;
+	uint8_t mask[16] = { 0 }, val[16] = { 0 };
+
+	for (uint32_t i = 0; i < t->prefix; i++)
+		mask[i / 8] |= (uint8_t)(0x80 >> (i % 8));
+	for (uint32_t i = 0; i < bytes; i++)
+		val[i] = t->addr[i] & mask[i];
+	if (t->ip_ver == 4) {
+		uint64_t m = 0, v = 0;
+
+		*need |= SL_PKT_KEY_NEED_ADDR4;
+		memcpy((uint8_t *)&m + 4 * side, mask, 4);
+		memcpy((uint8_t *)&v + 4 * side, val, 4);
+		x[n++] = (struct kp_test){ 0, SL_PKT_KEY_IPV4, SL_PKT_KEY_IPV4 };
+		x[n++] = (struct kp_test){ 2, m, v };
+	} else {
+		*need |= SL_PKT_KEY_NEED_ADDR6;
+		x[n++] = (struct kp_test){ 0, SL_PKT_KEY_IPV6, SL_PKT_KEY_IPV6 };
+		for (int h = 0; h < 2; h++) {
+			uint64_t m, v;
+
+			memcpy(&m, mask + 8 * h, 8);
+			memcpy(&v, val + 8 * h, 8);
+			x[n++] = (struct kp_test){ (uint8_t)(3 + 2 * side + h), m, v };
+		}
+	}
+	return n;
+}
+
+/* One TEST of the branch program, with exits f and t (final indexes or verdicts).
+ * Returns false for a comparison the key cannot answer. */
+static bool kp_atom(struct kp_builder *b, const struct pexpr_insn *t, uint32_t f, uint32_t tr,
+		    uint32_t *need)
+{
+	static const struct kp_test ports = { 0, SL_PKT_KEY_PORTS, SL_PKT_KEY_PORTS };
+	static const struct kp_test ip = { 0, SL_PKT_KEY_IP, SL_PKT_KEY_IP };
+	struct kp_test x[4], y[4];
+	uint32_t nx, ny;
+
+	switch (t->field) {
+	case PF_IP:
+		kp_put(b, ip, f, tr);
+		return true;
+	case PF_IPV4:
+		kp_put(b, (struct kp_test){ 0, SL_PKT_KEY_IPV4, SL_PKT_KEY_IPV4 }, f, tr);
+		return true;
+	case PF_IPV6:
+		kp_put(b, (struct kp_test){ 0, SL_PKT_KEY_IPV6, SL_PKT_KEY_IPV6 }, f, tr);
+		return true;
+	case PF_UDP:
+	case PF_TCP:
+		kp_put(b,
+		       (struct kp_test){ 0, SL_PKT_KEY_PORTS | KP_W0_PROTO(0xff),
+					 SL_PKT_KEY_PORTS |
+						 KP_W0_PROTO(t->field == PF_UDP ? 17 : 6) },
+		       f, tr);
+		return true;
+	case PF_ICMP: {
+		uint64_t m = SL_PKT_KEY_IP | SL_PKT_KEY_FRAG | KP_W0_PROTO(0xff);
+
+		kp_put(b, (struct kp_test){ 0, m, SL_PKT_KEY_IP | KP_W0_PROTO(1) }, b->n + 1, tr);
+		kp_put(b, (struct kp_test){ 0, m, SL_PKT_KEY_IP | KP_W0_PROTO(58) }, f, tr);
+		return true;
+	}
+	case PF_VLAN_WORD:
+		kp_put(b, (struct kp_test){ 0, SL_PKT_KEY_VLAN, SL_PKT_KEY_VLAN }, f, tr);
+		return true;
+	case PF_FRAGMENT:
+		kp_put(b, (struct kp_test){ 0, SL_PKT_KEY_FRAG, SL_PKT_KEY_FRAG }, f, tr);
+		return true;
+	case PF_SRC_PORT:
+	case PF_DST_PORT:
+	case PF_PROTO:
+	case PF_VLAN:
+	case PF_LEN:
+		if (t->field == PF_LEN)
+			*need |= SL_PKT_KEY_NEED_LEN;
+		if (t->cmp == PC_EQ) {
+			kp_put(b, kp_int_eq(t->field, t->i), f, tr);
+			return true;
+		}
+		if (t->cmp != PC_NE)
+			return false;
+		/* The precondition holds and the field is not x. */
+		if (t->field != PF_LEN) {
+			struct kp_test pre = kp_int_eq(t->field, 0);
+
+			pre.mask = pre.value;
+			kp_put(b, pre, f, b->n + 1);
+		}
+		kp_put(b, kp_int_eq(t->field, t->i), tr, f);
+		return true;
+	case PF_PORT:
+		if (t->cmp == PC_EQ) {
+			kp_put(b, kp_int_eq(PF_SRC_PORT, t->i), b->n + 1, tr);
+			kp_put(b, kp_int_eq(PF_DST_PORT, t->i), f, tr);
+			return true;
+		}
+		if (t->cmp != PC_NE)
+			return false;
+		kp_put(b, ports, f, b->n + 1);
+		kp_put(b, kp_int_eq(PF_SRC_PORT, t->i), b->n + 1, f);
+		kp_put(b, kp_int_eq(PF_DST_PORT, t->i), tr, f);
+		return true;
+	case PF_SRC_IP:
+	case PF_DST_IP:
+		nx = kp_addr(t, t->field == PF_DST_IP, x, need);
+		if (t->cmp == PC_EQ) {
+			kp_all(b, x, nx, f, tr);
+			return true;
+		}
+		kp_put(b, ip, f, b->n + 1);
+		kp_all(b, x, nx, tr, f);
+		return true;
+	default: /* PF_ADDR */
+		nx = kp_addr(t, 0, x, need);
+		ny = kp_addr(t, 1, y, need);
+		if (t->cmp == PC_EQ) {
+			kp_all(b, x, nx, b->n + nx, tr);
+			kp_all(b, y, ny, f, tr);
+			return true;
+		}
+		kp_put(b, ip, f, b->n + 1);
+		kp_all(b, x, nx, b->n + nx, f);
+		kp_all(b, y, ny, tr, f);
+		return true;
+	}
+}
+
+/* The index where the tests of the program's TEST pc start, or a verdict. */
+static uint32_t kp_target(const uint32_t *base, uint16_t to)
+{
+	return to >= PX_ACCEPT ? (to == PX_ACCEPT ? SL_PKT_KPROG_ACCEPT : SL_PKT_KPROG_REJECT)
+			       : base[to];
+}
+
+/* Fold a test into the one before it when both lead to the same place when false, only
+ * the first leads to the second, and they test one word without contradiction: `udp and
+ * dst_port == 53` is one masked compare. */
+static void kp_merge(struct sl_pkt_kprog *p)
+{
+	uint16_t preds[SL_PKT_EXPR_INSN * 8];
+	bool again = true;
+
+	while (again) {
+		again = false;
+		memset(preds, 0, sizeof(preds[0]) * p->n);
+		if (p->start < p->n)
+			preds[p->start]++;
+		for (uint32_t i = 0; i < p->n; i++)
+			for (int x = 0; x < 2; x++)
+				if (p->t[i].next[x] < p->n)
+					preds[p->t[i].next[x]]++;
+		for (uint32_t i = 0; i < p->n && !again; i++) {
+			struct sl_pkt_ktest *a = &p->t[i], *c;
+
+			if (!preds[i] && i != p->start)
+				continue;
+			if (a->next[1] >= p->n)
+				continue;
+			c = &p->t[a->next[1]];
+			/* A test that never holds has value bits outside its mask: kept apart. */
+			if ((a->value & ~a->mask) || (c->value & ~c->mask))
+				continue;
+			if (preds[a->next[1]] != 1 || c->word != a->word ||
+			    c->next[0] != a->next[0] ||
+			    ((a->mask & c->mask) & (a->value ^ c->value)))
+				continue;
+			a->mask |= c->mask;
+			a->value |= c->value;
+			a->next[1] = c->next[1];
+			again = true;
+		}
+	}
+}
+
+/* Build e->kprog, or leave it NULL when a comparison needs the general evaluator. */
+static int kprog_build(struct sl_pkt_expr *e)
+{
+	uint32_t base[SL_PKT_EXPR_INSN], need = 0;
+	struct kp_builder b = { 0 };
+
+	/* Size: each TEST's tests, placed in program order (jumps stay forward). */
+	for (uint32_t pc = 0; pc < e->n; pc++) {
+		base[pc] = b.n;
+		if (e->insn[pc].op == PX_TEST &&
+		    !kp_atom(&b, &e->insn[pc], SL_PKT_KPROG_REJECT, SL_PKT_KPROG_REJECT, &need))
+			return 0;
+	}
+	if (b.n >= SL_PKT_KPROG_ACCEPT) /* cannot happen: 7 tests at most per TEST */
+		return 0;
+	b.p = calloc(1, sizeof(*b.p) + b.n * sizeof(b.p->t[0]));
+	if (!b.p)
+		return -ENOMEM;
+	b.p->n = (uint16_t)b.n;
+	b.n = 0;
+	for (uint32_t pc = 0; pc < e->n; pc++) {
+		const struct pexpr_insn *t = &e->insn[pc];
+
+		if (t->op == PX_TEST)
+			kp_atom(&b, t, kp_target(base, t->next[0]), kp_target(base, t->next[1]),
+				&need);
+	}
+	b.p->start = (uint16_t)kp_target(base, e->start);
+	b.p->need = need;
+	kp_merge(b.p);
+	e->kprog = b.p;
+	return 0;
+}
+
 int sl_pkt_expr_compile(const char *src, struct sl_pkt_expr **out, uint32_t *err_off, char *msg,
 			size_t msg_len)
 {
@@ -386,15 +667,27 @@ int sl_pkt_expr_compile(const char *src, struct sl_pkt_expr **out, uint32_t *err
 	if (!e)
 		return -ENOMEM;
 	e->n = ps.n;
+	e->kprog = NULL;
 	memcpy(e->insn, insn, ps.n * sizeof(insn[0]));
 	pexpr_link(e);
+	if (kprog_build(e) < 0) {
+		free(e);
+		return -ENOMEM;
+	}
 	*out = e;
 	return 0;
 }
 
 void sl_pkt_expr_destroy(struct sl_pkt_expr *e)
 {
+	if (e)
+		free(e->kprog);
 	free(e);
+}
+
+const struct sl_pkt_kprog *sl_pkt_expr_kprog(const struct sl_pkt_expr *e)
+{
+	return e->kprog;
 }
 
 static inline bool pexpr_cmp_int(uint8_t cmp, int64_t a, int64_t b)

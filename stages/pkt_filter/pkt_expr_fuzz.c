@@ -3,7 +3,7 @@
  * the expression, the rest a frame. Any expression must compile or fail with an offset
  * inside it, never crash; a compiled one is evaluated on the frame (parsed by pkt.h, held
  * in an mbuf as pkt_parse leaves it) and must give the same answer twice, and `not (E)`
- * must give the opposite. Runs under libFuzzer (-Dfuzz=true) or replays
+ * must give the opposite; its compiled form (pkt_expr.h) must give the same answer. Runs under libFuzzer (-Dfuzz=true) or replays
  * tests/fuzz/corpus/pkt_filter in ordinary builds.
  */
 #include <stdint.h>
@@ -37,8 +37,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct sl_pkt_view v;
 	struct rte_mbuf m;
 	uint32_t off = 0;
+	const struct sl_pkt_kprog *kp;
 	char msg[200];
-	bool a;
+	bool a, vok;
 
 	if (!src || !neg)
 		abort();
@@ -58,9 +59,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	m.buf_len = (uint16_t)flen;
 	if (sl_pkt_parse(frame, flen, &pi) == SL_PKT_OK)
 		sl_pkt_store(&m, &pi);
-	sl_pkt_view(&m, &v);
+	vok = sl_pkt_view(&m, &v);
 	a = sl_pkt_expr_eval(e, &v, flen);
 	fuzz_check(a == sl_pkt_expr_eval(e, &v, flen), "same answer twice");
+	/* The compiled form agrees (pkt_filter: an unparsed frame never matches). */
+	if ((kp = sl_pkt_expr_kprog(e)) != NULL) {
+		struct sl_pkt_key key;
+		bool kok = sl_pkt_key(&m, kp->need, &key);
+
+		fuzz_check(kok == vok, "key exactly when view");
+		fuzz_check(!vok || sl_pkt_kprog_eval(kp, &key) == a, "compiled form: same answer");
+	}
 	snprintf(neg, elen + 8, "not (%s)", src);
 	if (sl_pkt_expr_compile(neg, &ne, &off, msg, sizeof(msg)) == 0)
 		fuzz_check(sl_pkt_expr_eval(ne, &v, flen) == !a, "not (E) is the opposite");

@@ -3,8 +3,9 @@
  * (pkt_expr.h, docs/packets.md) and drops the others as filtered. It reads the parse
  * result pkt_parse left in the mbuf (packet_type, l2_len, l3_len), re-checked against the
  * frame's length, so a packet that was not parsed never matches (counted as unparsed).
- * The expression is compiled once in init; process evaluates it per event with no
- * allocation. Built-in stage; events are only read, so shared events pass without a copy.
+ * The expression is compiled once in init; process evaluates its compiled form on a key
+ * built from each mbuf (pkt_expr.h), or the expression itself when it compares with < or >,
+ * with no allocation. Built-in stage; events are only read, so shared events pass without a copy.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -61,10 +62,10 @@ static void pkt_filter_fini(void *conf)
 	sl_pkt_expr_destroy(conf);
 }
 
-static void pkt_filter_process(const void *conf, struct sl_ctx *ctx, struct sl_burst *in,
-			       struct sl_emit *out)
+/* The general evaluator: a view of each packet and a walk of the expression. */
+static void pkt_filter_tree(const struct sl_pkt_expr *e, struct sl_ctx *ctx, struct sl_burst *in,
+			    struct sl_emit *out)
 {
-	const struct sl_pkt_expr *e = conf;
 	uint64_t *cnt = ctx->counters;
 	struct rte_mbuf **evs = in->ev;
 	uint16_t n = in->n;
@@ -90,6 +91,89 @@ static void pkt_filter_process(const void *conf, struct sl_ctx *ctx, struct sl_b
 			sl_drop(out, ev, SL_DROP_FILTERED);
 		}
 	}
+}
+
+/* A compiled form of one test; word0: it reads the key's first word (compiled twice, so
+ * that this word stays in a register). Returns the new count of the default output. */
+static __rte_always_inline uint32_t pkt_filter_one(const struct sl_pkt_kprog *kp, int meta_offset,
+						   const struct sl_burst *in, struct sl_emit *out,
+						   uint32_t k, bool word0, uint32_t *n_unparsed,
+						   uint32_t *n_rejected)
+{
+	const struct sl_pkt_ktest t = kp->t[kp->start];
+	const bool on_hit = t.next[1] == SL_PKT_KPROG_ACCEPT;
+	struct rte_mbuf **pass = out->port[0];
+
+	for (uint32_t i = 0; i < in->n; i++) {
+		struct rte_mbuf *ev = in->ev[i];
+		struct sl_pkt_key key;
+
+		if (unlikely(sl_event_meta(meta_offset, ev)->kind != SL_EVENT_PACKET ||
+			     !sl_pkt_key(ev, kp->need, &key))) {
+			(*n_unparsed)++;
+			sl_drop(out, ev, SL_DROP_FILTERED);
+			continue;
+		}
+		if (likely(((key.w[word0 ? 0 : t.word] & t.mask) == t.value) == on_hit)) {
+			pass[k++] = ev;
+		} else {
+			(*n_rejected)++;
+			sl_drop(out, ev, SL_DROP_FILTERED);
+		}
+	}
+	return k;
+}
+
+static void pkt_filter_process(const void *conf, struct sl_ctx *ctx, struct sl_burst *in,
+			       struct sl_emit *out)
+{
+	const struct sl_pkt_expr *e = conf;
+	const struct sl_pkt_kprog *kp = sl_pkt_expr_kprog(e);
+	struct rte_mbuf **evs = in->ev, **pass;
+	uint32_t n = in->n, k, n_unparsed = 0, n_rejected = 0;
+	int meta_offset = ctx->meta_offset;
+	uint32_t need;
+
+	/* The compiled form, straight into the output list: a burst always fits it. */
+	if (!kp || out->n_ports == 0 || out->n[0] + n > SL_EMIT_CAP) {
+		pkt_filter_tree(e, ctx, in, out);
+		return;
+	}
+	need = kp->need;
+	pass = out->port[0];
+	k = out->n[0];
+	if (kp->start < kp->n && kp->t[kp->start].next[0] >= kp->n &&
+	    kp->t[kp->start].next[1] >= kp->n) {
+		/* One test decides (`udp and dst_port == 514`, `not (tcp and port == 22)`). */
+		if (kp->t[kp->start].word == 0)
+			k = pkt_filter_one(kp, meta_offset, in, out, k, true, &n_unparsed,
+					   &n_rejected);
+		else
+			k = pkt_filter_one(kp, meta_offset, in, out, k, false, &n_unparsed,
+					   &n_rejected);
+	} else {
+		for (uint32_t i = 0; i < n; i++) {
+			struct rte_mbuf *ev = evs[i];
+			struct sl_pkt_key key;
+
+			if (unlikely(sl_event_meta(meta_offset, ev)->kind != SL_EVENT_PACKET ||
+				     !sl_pkt_key(ev, need, &key))) {
+				n_unparsed++;
+				sl_drop(out, ev, SL_DROP_FILTERED);
+				continue;
+			}
+			if (likely(sl_pkt_kprog_eval(kp, &key))) {
+				pass[k++] = ev;
+			} else {
+				n_rejected++;
+				sl_drop(out, ev, SL_DROP_FILTERED);
+			}
+		}
+	}
+	ctx->counters[PKT_FILTER_CNT_MATCHED] += k - out->n[0];
+	ctx->counters[PKT_FILTER_CNT_REJECTED] += n_rejected;
+	ctx->counters[PKT_FILTER_CNT_UNPARSED] += n_unparsed;
+	out->n[0] = (uint16_t)k;
 }
 
 const struct sl_stage_desc sl_stage_pkt_filter = {

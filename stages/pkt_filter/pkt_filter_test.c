@@ -354,6 +354,228 @@ static void test_eval_random(void **unused)
 	}
 }
 
+/* A random frame for the compiled form's check: IPv4 or IPv6 (with extension headers),
+ * UDP, TCP, ICMP, fragments, ARP, zero to two VLAN tags, addresses and ports from small
+ * sets so that literals match; parsed by pkt.h, or (one in eight) with a random parse
+ * result that need not fit the frame. Returns the frame's length. */
+static uint32_t random_frame(uint8_t *b, struct rte_mbuf *m)
+{
+	static const uint16_t ports[] = { 22, 53, 514, 40000, 9, 0, 65535 };
+	static const uint8_t protos[] = { 17, 6, 1, 58, 47 };
+	uint32_t off = 12, l3, n_vlan = rnd(3), v6 = rnd(3) == 0, len;
+	uint8_t proto = protos[rnd(5)];
+	struct sl_pkt_info pi;
+
+	memset(b, 0, 256);
+	for (uint32_t i = 0; i < n_vlan; i++) {
+		b[off] = 0x81;
+		b[off + 3] = (uint8_t)(rnd(3) + 4); /* VLAN 4..6 */
+		off += 4;
+	}
+	if (rnd(10) == 0) { /* ARP */
+		b[off] = 8;
+		b[off + 1] = 6;
+		len = off + 2 + 28;
+		goto done;
+	}
+	b[off] = v6 ? 0x86 : 0x08;
+	b[off + 1] = v6 ? 0xdd : 0x00;
+	off += 2;
+	l3 = off;
+	if (!v6) {
+		b[l3] = 0x45;
+		b[l3 + 9] = proto;
+		b[l3 + 12] = rnd(2) ? 10 : 192;
+		b[l3 + 13] = rnd(2) ? 0 : 168;
+		b[l3 + 15] = (uint8_t)rnd(3);
+		b[l3 + 16] = rnd(2) ? 10 : 192;
+		b[l3 + 17] = rnd(2) ? 0 : 168;
+		b[l3 + 19] = (uint8_t)rnd(3);
+		if (rnd(6) == 0)
+			b[l3 + 6] = 0x20; /* MF */
+		off += 20;
+	} else {
+		b[l3] = 0x60;
+		b[l3 + 6] = proto;
+		b[l3 + 8] = rnd(2) ? 0xfd : 0x20;
+		b[l3 + 23] = (uint8_t)rnd(3);
+		b[l3 + 24] = rnd(2) ? 0xfd : 0x20;
+		b[l3 + 39] = (uint8_t)rnd(3);
+		off += 40;
+		if (rnd(3) == 0) { /* a hop-by-hop header, or a fragment header */
+			bool frag = rnd(2);
+
+			b[l3 + 6] = frag ? 44 : 0;
+			b[off] = proto;
+			if (frag && rnd(2))
+				b[off + 3] = 1; /* M */
+			off += 8;
+		}
+	}
+	b[off] = (uint8_t)(ports[rnd(7)] >> 8);
+	b[off + 1] = (uint8_t)ports[rnd(7)];
+	b[off + 2] = (uint8_t)(ports[rnd(7)] >> 8);
+	b[off + 3] = (uint8_t)ports[rnd(7)];
+	b[off + 4] = 0;
+	b[off + 5] = 8;	    /* UDP length */
+	b[off + 12] = 0x50; /* TCP data offset */
+	len = off + 20 + rnd(8);
+	if (!v6) {
+		b[l3 + 3] = (uint8_t)(len - l3);
+	} else {
+		b[l3 + 5] = (uint8_t)(len - l3 - 40);
+	}
+done:
+	if (rnd(16) == 0)
+		len = rnd(len + 1); /* cut short: malformed, or shorter fields */
+	m->data_len = (uint16_t)len;
+	m->pkt_len = len;
+	m->packet_type = 0;
+	m->tx_offload = 0;
+	if (rnd(8) == 0) {
+		static const uint32_t pts[] = {
+			RTE_PTYPE_L2_ETHER | RTE_PTYPE_L3_IPV4 | RTE_PTYPE_L4_UDP,
+			RTE_PTYPE_L2_ETHER_VLAN | RTE_PTYPE_L3_IPV6_EXT | RTE_PTYPE_L4_TCP,
+			RTE_PTYPE_L2_ETHER | RTE_PTYPE_L3_IPV6 | RTE_PTYPE_L4_FRAG,
+			RTE_PTYPE_L2_ETHER_QINQ,
+			RTE_PTYPE_L3_IPV4 | RTE_PTYPE_L4_UDP,
+		};
+
+		m->packet_type = pts[rnd(5)];
+		m->l2_len = rnd(40);
+		m->l3_len = rnd(90);
+	} else if (sl_pkt_parse(b, len, &pi) == SL_PKT_OK) {
+		sl_pkt_store(m, &pi);
+	}
+	return len;
+}
+
+static void random_atom(char *buf, size_t len)
+{
+	static const char *const words[] = { "ip",  "ipv4", "ipv6",	"udp",
+					     "tcp", "icmp", "fragment", "vlan" };
+	static const char *const ints[] = {
+		"src_port", "dst_port", "port", "proto", "vlan", "len"
+	};
+	static const char *const addrs[] = { "src_ip", "dst_ip", "addr" };
+	static const char *const ops[] = { "==", "!=", "==", "!=", "<", ">=" };
+	static const char *const lits[] = { "10.0.0.1",	   "10.0.0.0/8",  "192.168.0.0/16",
+					    "192.168.0.2", "0.0.0.0/0",	  "fd00::/8",
+					    "fd00::1",	   "2000::2/127", "::/0",
+					    "10.0.0.0/31" };
+	static const uint32_t vals[] = { 22, 53, 514, 40000, 9, 0, 65535, 70000,
+					 17, 6,	 1,   58,    4, 5, 60,	  74 };
+
+	switch (rnd(3)) {
+	case 0:
+		put(buf, len, "%s", words[rnd(8)]);
+		break;
+	case 1:
+		put(buf, len, "%s %s %u", ints[rnd(6)], ops[rnd(rnd(8) ? 4 : 6)], vals[rnd(16)]);
+		break;
+	default:
+		put(buf, len, "%s %s %s", addrs[rnd(3)], ops[rnd(2)], lits[rnd(10)]);
+		break;
+	}
+}
+
+static void random_expr_any(char *buf, size_t len, int depth)
+{
+	char a[1024], b[1024];
+	uint32_t k = depth > 0 ? rnd(4) : 0;
+
+	if (k == 0) {
+		random_atom(buf, len);
+	} else if (k == 1) {
+		random_expr_any(a, sizeof(a), depth - 1);
+		put(buf, len, "not (%s)", a);
+	} else {
+		random_expr_any(a, sizeof(a), depth - 1);
+		random_expr_any(b, sizeof(b), depth - 1);
+		put(buf, len, "(%s) %s (%s)", a, k == 2 ? "and" : "or", b);
+	}
+}
+
+/* The compiled form (sl_pkt_key + sl_pkt_kprog_eval) gives the verdict the expression
+ * gives on sl_pkt_view, for 2000 random expressions on 100 random frames each, and the
+ * shapes pkt_filter is used with compile to one test. */
+static void test_kprog(void **unused)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(pool);
+	unsigned n_compiled = 0, n_general = 0, n_parsed = 0;
+	static const struct {
+		const char *src;
+		uint16_t n_live;
+	} shapes[] = {
+		{ "udp and dst_port == 514", 1 },
+		{ "not (udp and dst_port == 53)", 1 },
+		{ "tcp and src_port == 22", 1 },
+		{ "ipv4 and src_ip == 10.0.0.0/8", 2 },
+	};
+
+	assert_non_null(m);
+	for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
+		struct sl_pkt_expr *e;
+		const struct sl_pkt_kprog *kp;
+		char msg[200];
+		uint32_t off, live = 0;
+
+		assert_int_equal(sl_pkt_expr_compile(shapes[i].src, &e, &off, msg, sizeof(msg)), 0);
+		kp = sl_pkt_expr_kprog(e);
+		assert_non_null(kp);
+		/* Tests reached from the start, following true exits and false exits. */
+		for (uint32_t pc = kp->start; pc < kp->n; pc = kp->t[pc].next[1])
+			live++;
+		if (live != shapes[i].n_live)
+			fail_msg("'%s': %u tests on the way to accept, expected %u", shapes[i].src,
+				 live, shapes[i].n_live);
+		sl_pkt_expr_destroy(e);
+	}
+	for (int i = 0; i < 2000; i++) {
+		char src[4096], msg[200];
+		struct sl_pkt_expr *e;
+		const struct sl_pkt_kprog *kp;
+		uint32_t off;
+
+		random_expr_any(src, sizeof(src), 3);
+		if (sl_pkt_expr_compile(src, &e, &off, msg, sizeof(msg)) != 0)
+			fail_msg("'%s' does not compile: %s at %u", src, msg, off);
+		kp = sl_pkt_expr_kprog(e);
+		if (!kp) {
+			n_general++;
+			sl_pkt_expr_destroy(e);
+			continue;
+		}
+		n_compiled++;
+		for (int f = 0; f < 100; f++) {
+			uint8_t *b = rte_pktmbuf_mtod(m, uint8_t *);
+			struct sl_pkt_view v;
+			struct sl_pkt_key key;
+			bool vok, kok, want = false, got = false;
+
+			random_frame(b, m);
+			vok = sl_pkt_view(m, &v);
+			kok = sl_pkt_key(m, kp->need, &key);
+			if (vok != kok)
+				fail_msg("frame %d: view %d, key %d", f, vok, kok);
+			if (vok) {
+				n_parsed++;
+				want = sl_pkt_expr_eval(e, &v, m->pkt_len);
+				got = sl_pkt_kprog_eval(kp, &key);
+			}
+			if (want != got)
+				fail_msg("'%s' on a frame of %u bytes (ptype 0x%x): compiled %d, "
+					 "expression %d",
+					 src, m->data_len, m->packet_type, got, want);
+		}
+		sl_pkt_expr_destroy(e);
+	}
+	/* Both kinds were seen, and most frames had a parse result. */
+	assert_true(n_compiled > 1000 && n_general > 50);
+	assert_true(n_parsed > n_compiled * 60);
+	rte_pktmbuf_free(m);
+}
+
 static void test_compile_errors(void **unused)
 {
 	static const struct {
@@ -433,6 +655,30 @@ static void test_stage(void **unused)
 	rte_pktmbuf_free_bulk(out.port[0], out.n[0]);
 	rte_pktmbuf_free_bulk(out.drop, out.n_drop);
 	desc->fini(conf);
+
+	/* A compiled form of several tests, and one the general evaluator runs (<). */
+	for (int e = 0; e < 2; e++) {
+		arg.str = e == 0 ? "tcp or (ipv4 and not udp)" : "tcp or (len < 43 and not ip)";
+		assert_int_equal(desc->init(NULL, &args, &conf, &err), 0);
+		for (int i = 0; i < 4; i++)
+			evs[i] = packet(i, true);
+		evs[4] = packet(1, false);
+		memset(counters, 0, sizeof(counters));
+		memset(&out, 0, sizeof(out));
+		out.n_ports = 1;
+		desc->process(conf, &ctx, &in, &out);
+		/* tcp6, frag4 / tcp6, arp (42 bytes) */
+		assert_int_equal(out.n[0], 2);
+		assert_ptr_equal(out.port[0][0], evs[1]);
+		assert_ptr_equal(out.port[0][1], evs[e == 0 ? 2 : 3]);
+		assert_int_equal(out.n_drop, 3);
+		assert_int_equal(counters[0], 2);
+		assert_int_equal(counters[1], 2);
+		assert_int_equal(counters[2], 1);
+		rte_pktmbuf_free_bulk(out.port[0], out.n[0]);
+		rte_pktmbuf_free_bulk(out.drop, out.n_drop);
+		desc->fini(conf);
+	}
 	assert_int_equal(rte_mempool_avail_count(pool), 256);
 }
 
@@ -446,9 +692,8 @@ static int setup(void **unused)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_eval),
-		cmocka_unit_test(test_eval_random),
-		cmocka_unit_test(test_compile_errors),
+		cmocka_unit_test(test_eval),  cmocka_unit_test(test_eval_random),
+		cmocka_unit_test(test_kprog), cmocka_unit_test(test_compile_errors),
 		cmocka_unit_test(test_stage),
 	};
 
