@@ -11,7 +11,8 @@
 # net_null hands out 64-byte frames without writing them (copy=0), so the frames are the
 # mbufs' zeroed bytes: pkt_parse finds Ethernet with EtherType 0 (non-IP, well formed) and
 # the filter "not (udp and dst_port == 53)" passes them all. Prints one line per run and the
-# medians, min-max and ratio. Each run holds /tmp/sluice-bench.lock (BENCH.md).
+# medians, min-max and ratio. Each run holds /tmp/sluice-bench.lock (BENCH.md), or the
+# whole benchmark does when it runs under `flock /tmp/sluice-bench.lock`.
 #
 # --unfused adds a third runner, the same Sluice pipeline with `fuse: false` (every edge a
 # ring; docs/architecture.md, Fusion), alternating with the other two.
@@ -91,6 +92,12 @@ run_testpmd() {
 	python3 -c "print('%.3f' % ($n / (($t1 - $t0) / 1e9) / 1e6))"
 }
 
+# Under `flock /tmp/sluice-bench.lock perf/bench-packets.sh ...` the lock is an inherited
+# descriptor: locking the file again through a new one would wait for ourselves.
+LOCK_HELD=
+for fd in /proc/$$/fd/*; do
+	[ "$(readlink "$fd" 2>/dev/null)" = /tmp/sluice-bench.lock ] && LOCK_HELD=1
+done
 echo "# machine: nproc $(nproc), $(lscpu | sed -n 's/^Model name: *//p'), kernel $(uname -r)," \
 	"DPDK $(dpkg-query -W -f='${Version}' dpdk 2>/dev/null), load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# sluice: $SLUICE ($(git -C "$SRC" rev-parse --short HEAD)); ${SECONDS_RUN}s per run, $ROUNDS rounds"
@@ -102,12 +109,17 @@ for r in $(seq "$ROUNDS"); do
 	# Every other round in reverse.
 	[ $((r % 2)) -eq 0 ] && order=$(echo "$order" | tr ' ' '\n' | tac | tr '\n' ' ')
 	for w in $order; do
-		# The lock for the whole run (testpmd must not wait for it behind its prompt).
-		exec 9>/tmp/sluice-bench.lock
-		flock 9
+		# The lock for the whole run (testpmd must not wait for it behind its prompt),
+		# unless the caller holds it for the whole benchmark.
+		if [ -z "$LOCK_HELD" ]; then
+			exec 9>/tmp/sluice-bench.lock
+			flock 9
+		fi
 		v=$(run_$w)
-		flock -u 9
-		exec 9>&-
+		if [ -z "$LOCK_HELD" ]; then
+			flock -u 9
+			exec 9>&-
+		fi
 		echo "$v" >>"$OUT/$w.txt"
 		echo "round $r $w ${v} Mpps"
 	done
