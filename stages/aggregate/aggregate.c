@@ -205,6 +205,10 @@ struct agg_state {
 	uint8_t *groups; /* max_groups blocks of group_bytes; each starts with its event count */
 	void *scratch;	 /* top_k merge */
 	struct agg_memo *memo; /* n_memo tables of 1 << AGG_MEMO_BITS; kept by reset */
+	/* agg_process_fast: the last group it found (last_blk NULL: none), its key in the arena */
+	uint8_t *last_blk;
+	const uint8_t *last_key;
+	uint32_t last_len;
 
 	/* time windows: kept by reset (they describe the replica's stream, not a window) */
 	int64_t max_t;	   /* latest event time folded here (INT64_MIN: none) */
@@ -1397,11 +1401,13 @@ static inline const uint8_t *agg_value(const uint8_t *p, const uint8_t *end, str
  * group value missing, nil or not canonical, the last pairs within 16 bytes of the end)
  * goes the general way, so results are the same. No state changes before that choice.
  */
-static int agg_process_fast(const struct agg_conf *c, struct agg_state *st, struct sl_rec rec,
-			    uint64_t *cnt)
+static inline __attribute__((always_inline)) int agg_fast_nf(const struct agg_conf *c,
+							     struct agg_state *st,
+							     struct sl_rec rec, uint64_t *cnt,
+							     const uint32_t nf)
 {
 	struct sl_val vals[AGG_MAX_FIELDS];
-	const uint64_t all = (1ull << c->n_fields) - 1;
+	const uint64_t all = (1ull << nf) - 1;
 	const uint8_t *p, *end, *kp = NULL;
 	uint64_t found = 0;
 	uint32_t n, klen = 0;
@@ -1421,7 +1427,7 @@ static int agg_process_fast(const struct agg_conf *c, struct agg_state *st, stru
 			goto general;
 		lo = agg_load64(p);
 		hi = agg_load64(p + 8);
-		for (f = 0; f < c->n_fields; f++)
+		for (f = 0; f < nf; f++)
 			if ((lo & c->fkey[f].m[0]) == c->fkey[f].w[0] &&
 			    (hi & c->fkey[f].m[1]) == c->fkey[f].w[1] && !(found >> f & 1))
 				break;
@@ -1431,7 +1437,7 @@ static int agg_process_fast(const struct agg_conf *c, struct agg_state *st, stru
 			vs = 2 + (size_t)p[1];
 		if (vs == 0 || vs > (size_t)(end - p))
 			goto general;
-		if (f < c->n_fields) {
+		if (f < nf) {
 			found |= 1ull << f;
 			if (f == 0) {
 				kp = p;
@@ -1445,10 +1451,18 @@ static int agg_process_fast(const struct agg_conf *c, struct agg_state *st, stru
 	if (!kp || klen > AGG_KEY_MAX ||
 	    (c->mp_canon[*kp] != 1 && (c->mp_canon[*kp] == 0 || !agg_raw_canonical(kp, klen))))
 		goto general;
-	g = agg_group(st, c, agg_key_hash(kp, klen), kp, klen);
-	if (!g) {
-		cnt[AGG_CNT_GROUPS_OVERFLOW]++;
-		return AGG_V_CONSUMED;
+	/* The previous event's group first: runs of one key (status 200) skip hash and probe. */
+	if (st->last_blk && st->last_len == klen && agg_key_eq(st->last_key, kp, klen)) {
+		g = st->last_blk;
+	} else {
+		g = agg_group(st, c, agg_key_hash(kp, klen), kp, klen);
+		if (!g) {
+			cnt[AGG_CNT_GROUPS_OVERFLOW]++;
+			return AGG_V_CONSUMED;
+		}
+		st->last_blk = g;
+		st->last_key = st->arena + st->gkeys[(g - st->groups) / c->group_bytes].off;
+		st->last_len = klen;
 	}
 	(*(uint64_t *)g)++;
 	for (uint32_t i = 0; i < c->n_aggs; i++) {
@@ -1466,6 +1480,20 @@ static int agg_process_fast(const struct agg_conf *c, struct agg_state *st, stru
 
 general:
 	return agg_process_one(c, st, rec, 0, cnt);
+}
+
+/* agg_fast_nf with the field count a constant for the common counts (loops unrolled). */
+static int agg_process_fast(const struct agg_conf *c, struct agg_state *st, struct sl_rec rec,
+			    uint64_t *cnt)
+{
+	switch (c->n_fields) {
+	case 1:
+		return agg_fast_nf(c, st, rec, cnt, 1);
+	case 2:
+		return agg_fast_nf(c, st, rec, cnt, 2);
+	default:
+		return agg_fast_nf(c, st, rec, cnt, c->n_fields);
+	}
 }
 
 /* Processing time in epoch nanoseconds at a TSC reading. */
@@ -1580,6 +1608,7 @@ static void agg_state_reset(const void *conf, void *state)
 	st->n_groups = 0;
 	st->arena_used = 0;
 	st->n_lost = 0;
+	st->last_blk = NULL;
 	st->close_min = INT64_MAX;
 }
 
