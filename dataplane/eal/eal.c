@@ -34,15 +34,16 @@ static bool own_prefix;
  * CLOCK_MONOTONIC_RAW before and after nanosleep(100 ms), the TSC ticks divided by the
  * elapsed time actually measured, rounded to 10 MHz. That sleep was over half of a short
  * run's wall time. Since the division uses the measured time, not the requested one, a
- * shorter sleep gives the same answer: 10 ms of a 2.6 GHz TSC are 26 M ticks, and the
- * reads that bracket it are tens of nanoseconds apart (an error near 1e-5, far inside the
- * 10 MHz rounding). So while rte_eal_init runs on this thread, and only then, a request to
+ * shorter sleep gives the same answer: 3 ms of a 2.6 GHz TSC are 7.8 M ticks, and the
+ * reads that bracket it are tens of nanoseconds apart (an error near 2e-5, far inside the
+ * 10 MHz rounding, which tolerates ~0.2 %, i.e. ~6 us of skew between the reads). It was
+ * 10 ms until the drivers below were trimmed and it became a fifth of start-up. So while rte_eal_init runs on this thread, and only then, a request to
  * sleep exactly 100 ms sleeps EAL_CALIBRATION_NS instead. The EAL calls nanosleep through
  * its PLT, which binds to this definition; every other caller, thread or duration sleeps
  * as asked. sl_eal_init logs the frequency it got (at info level).
  */
 #define EAL_CALIBRATION_SLEEP_NS 100000000L /* what DPDK 22.11's get_tsc_freq() asks for */
-#define EAL_CALIBRATION_NS	 10000000L
+#define EAL_CALIBRATION_NS	 3000000L
 
 static __thread bool in_eal_init;
 
