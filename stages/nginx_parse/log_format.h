@@ -249,7 +249,8 @@ static inline const char *ngx_find_lit(const char *p, const char *end, const cha
 /* A decimal number ("0.123", "12", "1.5e3" not accepted: nginx writes fixed point). Up to
  * 15 digits: the digits as an integer divided by a power of ten, one correctly rounded
  * division (as strtod gives); longer: digit by digit. */
-static inline bool ngx_decimal(const char *lo, const char *s, size_t n, double *out)
+static inline __attribute__((always_inline)) bool ngx_decimal(const char *lo, const char *s,
+							      size_t n, double *out)
 {
 	static const double p10[16] = { 1e0, 1e1, 1e2,	1e3,  1e4,  1e5,  1e6,	1e7,
 					1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15 };
@@ -340,7 +341,8 @@ static inline bool ngx_uint(const char *s, size_t n, uint64_t *out)
 
 /* key (a fixstr, under 32 bytes) and a float64, written in place: the msgpack-c packer
  * costs ~120 instructions a call on this per-line path. */
-static inline void ngx_put_float(struct sl_rec_writer *w, const char *key, size_t klen, double d)
+static inline __attribute__((always_inline)) void
+ngx_put_float(struct sl_rec_writer *w, const char *key, size_t klen, double d)
 {
 	uint64_t u;
 
