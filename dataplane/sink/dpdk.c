@@ -103,7 +103,8 @@ static uint16_t dpdk_write(void *self, struct rte_mbuf **ev, uint16_t n)
 		}
 	}
 	/* Bytes first: the PMD may free what it sends before returning. */
-	for (uint16_t i = 0; i < n; i++)
+#pragma GCC unroll 4
+	for (uint32_t i = 0; i < n; i++)
 		bytes += ev[i]->pkt_len;
 	sent = rte_eth_tx_burst(s->port_id, s->queue, ev, n);
 	if (sent < n) {

@@ -108,8 +108,9 @@ static __rte_always_inline uint32_t pkt_filter_one(const struct sl_pkt_kprog *kp
 		struct rte_mbuf *ev = in->ev[i];
 		struct sl_pkt_key key;
 
+		/* word0 reads the first word only: no other word to fill in. */
 		if (unlikely(sl_event_meta(meta_offset, ev)->kind != SL_EVENT_PACKET ||
-			     !sl_pkt_key(ev, kp->need, &key))) {
+			     !sl_pkt_key(ev, word0 ? 0 : kp->need, &key))) {
 			(*n_unparsed)++;
 			sl_drop(out, ev, SL_DROP_FILTERED);
 			continue;
