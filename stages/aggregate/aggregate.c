@@ -934,7 +934,7 @@ static void agg_fold(const struct agg_item *a, struct agg_state *st, uint8_t *bl
 			cnt[AGG_CNT_NEGATIVE]++;
 		} else if (x > 0) {
 			q->n_float += is_float;
-			sl_dds_add_key(&a->dds, &q->dds, agg_dds_key(a, st, x), 1);
+			sl_dds_add_key_inline(&a->dds, &q->dds, agg_dds_key(a, st, x), 1);
 		} else {
 			q->n_float += is_float;
 			sl_dds_add(&a->dds, &q->dds, x, 1);
@@ -1468,12 +1468,21 @@ static inline __attribute__((always_inline)) int agg_fast_nf(const struct agg_co
 	for (uint32_t i = 0; i < c->n_aggs; i++) {
 		const struct agg_item *a = &c->aggs[i];
 
-		if (a->field == UINT32_MAX)
+		const struct sl_val *v = a->field == UINT32_MAX ? NULL : &vals[a->field];
+
+		if (!v) {
 			(*(uint64_t *)(g + a->off))++;
-		else if (!(found >> a->field & 1) || vals[a->field].type == SL_VAL_NIL)
+		} else if (!(found >> a->field & 1) || v->type == SL_VAL_NIL) {
 			cnt[AGG_CNT_MISSING_FIELD]++;
-		else
-			agg_fold(a, st, g + a->off, &vals[a->field], cnt);
+		} else if (a->spec.fn == SL_AGG_QUANTILE && v->type == SL_VAL_FLOAT && v->f > 0) {
+			/* agg_fold's case of a positive float, inline */
+			struct agg_quant *q = (struct agg_quant *)(g + a->off);
+
+			q->n_float++;
+			sl_dds_add_key_inline(&a->dds, &q->dds, agg_dds_key(a, st, v->f), 1);
+		} else {
+			agg_fold(a, st, g + a->off, v, cnt);
+		}
 	}
 	cnt[AGG_CNT_GROUPED]++;
 	return AGG_V_CONSUMED;

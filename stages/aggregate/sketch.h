@@ -80,6 +80,20 @@ void sl_dds_add(const struct sl_dds_params *dp, struct sl_dds *s, double x, uint
  * caller has (aggregate memoises keys: a quantile's values repeat). */
 int32_t sl_dds_key(const struct sl_dds_params *dp, double x);
 void sl_dds_add_key(const struct sl_dds_params *dp, struct sl_dds *s, int32_t key, uint64_t n);
+
+/* sl_dds_add_key with its common case inline: the bins in place and the key within them. */
+static inline void sl_dds_add_key_inline(const struct sl_dds_params *dp, struct sl_dds *s,
+					 int32_t key, uint64_t n)
+{
+	int64_t low = (int64_t)s->top - dp->n_bins + 1;
+
+	if (s->n > s->n_zero && key <= s->top && key >= low) {
+		s->n += n;
+		s->bins[key - low] += n;
+		return;
+	}
+	sl_dds_add_key(dp, s, key, n);
+}
 void sl_dds_merge(const struct sl_dds_params *dp, struct sl_dds *dst, const struct sl_dds *src);
 /* The value of rank floor(q * (n - 1)) (0-based, ascending), within alpha; 0 when empty. */
 double sl_dds_quantile(const struct sl_dds_params *dp, const struct sl_dds *s, double q);
