@@ -860,7 +860,9 @@ static __rte_always_inline unsigned stage_run_impl(struct sl_task *t, bool ack,
 			return stage_close_emit(r, ack);
 	}
 	if (given) {
-		memcpy(ev, given->ev, sizeof(ev[0]) * given->n);
+		/* The producer's list as it is: nothing reads it after process but the
+		 * producer, at the events this call did not take. */
+		burst.ev = given->ev;
 		burst.n = given->n;
 		goto process;
 	}
@@ -888,11 +890,11 @@ process:
 	emit_reset(o);
 	r->ctx.now_tsc = t0;
 	if (unlikely(r->cold_pending || r->activated_tsc))
-		stage_first_burst(r, ev[0], t0);
-	lat_age_add(r, ev[0], t0);
+		stage_first_burst(r, burst.ev[0], t0);
+	lat_age_add(r, burst.ev[0], t0);
 	/* Read before process: afterwards an input may be freed or passed on. */
 	for (uint16_t i = 0; ack && i < burst.n; i++)
-		in_cell[i] = ack_cell(the_pipeline, ev[i]);
+		in_cell[i] = ack_cell(the_pipeline, burst.ev[i]);
 	sl_blame_enter(&r->ctx, &burst);
 	stage_call(r, n, &burst, o);
 	sl_blame_check_emit(&r->ctx, o);
