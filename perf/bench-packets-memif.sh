@@ -30,7 +30,7 @@ while [ $# -gt 0 ]; do
 done
 [ -x "$SLUICE" ] || { echo "bench: $SLUICE not built" >&2; exit 1; }
 OUT=$(mktemp -d /tmp/sluice-bench-memif.XXXXXX)
-trap 'pkill -9 -P $$ 2>/dev/null; [ -n "${BENCH_KEEP:-}" ] || rm -rf "$OUT"' EXIT
+trap '{ pkill -9 -P $$ 2>/dev/null || true; }; [ -n "${BENCH_KEEP:-}" ] || rm -rf "$OUT"' EXIT
 SOCK=$OUT/memif.sock
 cat >"$OUT/echo.yaml" <<YAML
 sources:
@@ -67,17 +67,27 @@ else:
 PY
 }
 
+# Under `flock /tmp/sluice-bench.lock perf/bench-packets-memif.sh ...` the lock is an
+# inherited descriptor: locking the file again through a new one would wait for ourselves.
+LOCK_HELD=
+for fd in /proc/$$/fd/*; do
+	[ "$(readlink "$fd" 2>/dev/null)" = /tmp/sluice-bench.lock ] && LOCK_HELD=1
+done
 echo "# machine: nproc $(nproc), $(lscpu | sed -n 's/^Model name: *//p'), kernel $(uname -r)," \
 	"DPDK $(dpkg-query -W -f='${Version}' dpdk 2>/dev/null), load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# sluice: $SLUICE ($(git -C "$SRC" rev-parse --short HEAD)); ${SECS}s per run, $ROUNDS rounds per rate"
 for rate in $RATES; do
 	: >"$OUT/r.txt"
 	for r in $(seq "$ROUNDS"); do
-		exec 9>/tmp/sluice-bench.lock
-		flock 9
+		if [ -z "$LOCK_HELD" ]; then
+			exec 9>/tmp/sluice-bench.lock
+			flock 9
+		fi
 		line=$(one_run "$rate")
-		flock -u 9
-		exec 9>&-
+		if [ -z "$LOCK_HELD" ]; then
+			flock -u 9
+			exec 9>&-
+		fi
 		echo "rate $rate round $r: pps held received lost reordered p50 p99 p99.9 = $line"
 		echo "$line" >>"$OUT/r.txt"
 	done

@@ -38,7 +38,7 @@ done
 [ -x "$SLUICE" ] || { echo "bench: $SLUICE not built" >&2; exit 1; }
 command -v dpdk-testpmd >/dev/null || { echo "bench: dpdk-testpmd missing (scripts/setup)" >&2; exit 1; }
 OUT=$(mktemp -d /tmp/sluice-bench-packets.XXXXXX)
-trap 'pkill -9 -P $$ 2>/dev/null; rm -rf "$OUT"' EXIT
+trap '{ pkill -9 -P $$ 2>/dev/null || true; }; rm -rf "$OUT"' EXIT
 cat >"$OUT/p.yaml" <<'YAML'
 sources:
   rx: { type: dpdk, device: net_null0 }
