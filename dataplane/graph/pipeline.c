@@ -1716,9 +1716,20 @@ static int pipeline_assign_tasks(struct sl_pipeline *p)
 					 ? p->nodes[n->upstream[0]].replicas[0].home
 				 : n->scaled ? next++
 					     : 0;
+		/* A sink with lanes fed by one source of one replica is that one lane's sink:
+		 * it runs with the source (and fuses to it) rather than on the next lcore,
+		 * where every event would cross cores (issue 3, perf/RESULTS.md). */
+		const struct rt_node *up = n->n_upstream == 1 ? &p->nodes[n->upstream[0]] : NULL;
+		bool follow = n->cfg->role == SL_NODE_SINK && n->cfg->sink->lanes &&
+			      n->n_replicas == 1 && up && up->cfg->role == SL_NODE_SOURCE &&
+			      up->n_replicas == 1 && up->id < n->id;
 
+		if (follow)
+			first = up->replicas[0].home;
 		for (uint32_t k = 0; k < n->n_replicas; k++) {
-			unsigned slot = n->scaled ? first + k : n->n_replicas > 1 ? k : next++;
+			unsigned slot = n->scaled || follow ? first + k
+					: n->n_replicas > 1 ? k
+							    : next++;
 			struct sl_worker *wk = &p->workers[slot % p->n_workers];
 			struct sl_task_list *b = p->base[slot % p->n_workers];
 

@@ -10,7 +10,7 @@ set -u
 tap_need_sluice
 PLUGIN=$SLUICE_BUILD/plugins/template/template.so
 [ -f "$PLUGIN" ] || tap_skip_all "template plugin not built: $PLUGIN"
-tap_plan 29
+tap_plan 30
 tap_tmpdir
 cd "$TMP"
 
@@ -82,6 +82,11 @@ grep -q 'fused: output default -> out on lcore' n.err && grep -q 'fused: lane 1 
 tap_ok $? "[null lanes] both lanes fused to their own sink replica"
 tap_is "$(cat n.out n.err | awk '/\[[01]\] events=/ { split($2, e, "="); split($3, b, "="); n++; ev += e[2]; by += b[2] } END { print n, ev, by }')" \
 	"2 $want $want_bytes" "[null lanes] the replicas' own counts add up to the file"
+# One replica: the null sink runs with its source (fused) rather than on the other lcore.
+timeout 60 "$SLUICE" run n.yaml -v --stats-json s.json > n1.out 2> n1.err
+[ "$(python3 "$TESTLIB/check_stats.py" get s.json out fused_in)" = "$want" ] &&
+	grep -q 'fused: output default -> out on lcore' n1.err
+tap_ok $? "[null, one replica] every line by a direct call from the source, on its lcore"
 # One source replica into two sink replicas: dealt round-robin (no lane to fuse), both take
 # a share; a checkpointed source's final checkpoint needs both replicas' acknowledgements.
 mkdir -p logs && cp medium.log logs/
