@@ -43,8 +43,12 @@ void sl_fuse_overflow(struct sl_edge_out *o, uint16_t port, struct rte_mbuf **ev
 	uint16_t base = o->pend_base[port];
 	unsigned int k;
 
+	/* A lane-fused consumer (a sink replica per lane) has a ring per lane: this lane's. */
+	struct rte_ring *ring =
+		dst->n_rings > 1 && o->n_lanes == dst->n_rings ? dst->rings[o->lane] : dst->ring;
+
 	SL_BUG_ON_HOT(o->ports[port].n_dest != 1 || n > SL_EMIT_CAP);
-	k = rte_ring_enqueue_burst(dst->ring, (void *const *)ev, n, NULL);
+	k = rte_ring_enqueue_burst(ring, (void *const *)ev, n, NULL);
 	o->n_enqueued[base] += k;
 	if (k == n)
 		return;
@@ -57,7 +61,7 @@ void sl_fuse_overflow(struct sl_edge_out *o, uint16_t port, struct rte_mbuf **ev
 	/* The producer sends only when nothing is pending, so the slot is free. */
 	SL_BUG_ON_HOT(pd->n != 0);
 	memcpy(pd->ev, ev + k, (n - k) * sizeof(*ev));
-	pd->ring = dst->ring;
+	pd->ring = ring;
 	pd->head = 0;
 	pd->n = (uint16_t)(n - k);
 	o->n_pending += n - k;

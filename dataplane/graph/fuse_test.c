@@ -177,12 +177,45 @@ static void test_overflow_drop_newest(void **st)
 	rte_ring_free(a);
 }
 
+/* A lane-fused consumer (sink replicas per lane): lane 1's overflow goes to ring 1, and
+ * what ring 1 cannot take is held for ring 1, never put on lane 0's ring. */
+static void test_overflow_lane_ring(void **st)
+{
+	struct rte_ring *r0 = rte_ring_create("t_fuse_l0", 8, SOCKET_ID_ANY, 0);
+	struct rte_ring *r1 = rte_ring_create("t_fuse_l1", 8, SOCKET_ID_ANY, 0);
+	struct rte_ring *rings[2] = { r0, r1 };
+	struct sl_edge_port port = {
+		.n_dest = 1, .dest = { { .ring = r0, .consumer = 1, .rings = rings, .n_rings = 2 } }
+	};
+	unsigned avail = rte_mempool_avail_count(pool);
+	struct sl_edge_out o;
+	struct rte_mbuf *ev[9];
+	uint64_t next = 0;
+
+	(void)st;
+	assert_int_equal(sl_edge_out_init(&o, &port, 1, 1, 2), 0);
+	alloc_events(ev, 9, 0);
+	sl_fuse_overflow(&o, 0, ev, 9);
+	assert_int_equal(rte_ring_count(r0), 0);
+	assert_int_equal(o.n_enqueued[0], 7);
+	assert_int_equal(o.n_pending, 2);
+	assert_int_equal(drain(r1, &next), 7);
+	assert_int_equal(sl_edge_flush(&o), 0);
+	assert_int_equal(rte_ring_count(r0), 0);
+	assert_int_equal(drain(r1, &next), 2);
+	assert_int_equal(rte_mempool_avail_count(pool), avail);
+	sl_edge_out_fini(&o);
+	rte_ring_free(r0);
+	rte_ring_free(r1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rule),
 		cmocka_unit_test(test_overflow_block),
 		cmocka_unit_test(test_overflow_drop_newest),
+		cmocka_unit_test(test_overflow_lane_ring),
 	};
 
 	sl_test_eal_init();
