@@ -161,6 +161,7 @@ struct agg_conf {
 	uint8_t mp_size[256];  /* size of a scalar by its first byte; 0: other (str8 too) */
 	uint8_t mp_canon[256]; /* 1: the form is canonical; 2: it may be (agg_raw_canonical) */
 	uint32_t n_memo;       /* quantile aggregations: a DDSketch key memo each */
+	uint32_t fast_qa; /* agg_fast_flush: the first quantile aggregation (UINT32_MAX: none) */
 	struct agg_fkey {
 		uint64_t w[2], m[2]; /* fixstr header and name, little-endian; its mask */
 	} fkey[AGG_MAX_FIELDS];
@@ -555,9 +556,14 @@ static void agg_init_fast(struct agg_conf *c)
 		memcpy(c->fkey[f].w, b, 16);
 		memcpy(c->fkey[f].m, m, 16);
 	}
-	for (uint32_t i = 0; i < c->n_aggs; i++)
+	c->fast_qa = UINT32_MAX;
+	for (uint32_t i = 0; i < c->n_aggs; i++) {
 		if (c->aggs[i].field == 0)
 			c->fast_key_read = true;
+		if (c->aggs[i].spec.fn == SL_AGG_QUANTILE && c->aggs[i].field != UINT32_MAX &&
+		    c->fast_qa == UINT32_MAX)
+			c->fast_qa = i;
+	}
 	for (uint32_t b = 0; b < 256; b++) {
 		uint8_t x = (uint8_t)b;
 
@@ -1056,11 +1062,11 @@ static inline bool agg_key_eq(const uint8_t *a, const uint8_t *b, uint32_t len)
 	return memcmp(a, b, len) == 0;
 }
 
-/* The block of the group with this key, created when new; NULL when the table is full. */
-static inline __attribute__((always_inline)) uint8_t *agg_group(struct agg_state *st,
-								const struct agg_conf *c,
-								uint32_t hash, const uint8_t *key,
-								uint32_t len)
+/* The index of the group with this key, created when new; UINT32_MAX when the table is
+ * full. */
+static inline __attribute__((always_inline)) uint32_t
+agg_group_idx(struct agg_state *st, const struct agg_conf *c, uint32_t hash, const uint8_t *key,
+	      uint32_t len)
 {
 	uint32_t idx = hash & st->mask, g;
 	struct agg_slot *s;
@@ -1072,18 +1078,29 @@ static inline __attribute__((always_inline)) uint8_t *agg_group(struct agg_state
 		g = s->group1 - 1;
 		if (s->hash == hash && st->gkeys[g].len == len &&
 		    agg_key_eq(st->arena + st->gkeys[g].off, key, len))
-			return agg_block(c, st, g);
+			return g;
 		idx = (idx + 1) & st->mask;
 	}
 	if (st->n_groups >= c->max_groups || len > c->arena_bytes - st->arena_used)
-		return NULL;
+		return UINT32_MAX;
 	g = st->n_groups++;
 	memcpy(st->arena + st->arena_used, key, len);
 	st->gkeys[g] = (struct agg_gkey){ st->arena_used, len, idx };
 	st->arena_used += len;
 	s->hash = hash;
 	s->group1 = g + 1;
-	return agg_block(c, st, g);
+	return g;
+}
+
+/* The block of the group with this key, created when new; NULL when the table is full. */
+static inline __attribute__((always_inline)) uint8_t *agg_group(struct agg_state *st,
+								const struct agg_conf *c,
+								uint32_t hash, const uint8_t *key,
+								uint32_t len)
+{
+	uint32_t g = agg_group_idx(st, c, hash, key, len);
+
+	return g == UINT32_MAX ? NULL : agg_block(c, st, g);
 }
 
 /* ---- process ---- */
@@ -1397,32 +1414,32 @@ static inline const uint8_t *agg_value(const uint8_t *p, const uint8_t *end, str
  * bytes, when already canonical, are hashed and probed as they are in the record (no key
  * built). Any other record (a key that is not a fixstr, a value that is not a scalar, the
  * group value missing, nil or not canonical, the last pairs within 16 bytes of the end)
- * goes the general way, so results are the same. No state changes before that choice.
+ * goes the general way, so results are the same.
+ *
+ * agg_fast_parse reads a record (no state read or changed): the fields' values (those
+ * read), which were found, the group value's bytes; false: the general way.
  */
-static inline __attribute__((always_inline)) int agg_fast_nf(const struct agg_conf *c,
-							     struct agg_state *st,
-							     struct sl_rec rec, uint64_t *cnt,
-							     const uint32_t nf)
+static inline __attribute__((always_inline)) bool
+agg_fast_parse(const struct agg_conf *c, struct sl_rec rec, const uint32_t nf, struct sl_val *vals,
+	       uint64_t *found_out, const uint8_t **kp_out, uint32_t *klen_out)
 {
-	struct sl_val vals[AGG_MAX_FIELDS];
 	const uint64_t all = (1ull << nf) - 1;
 	const uint8_t *p, *end, *kp = NULL;
 	uint64_t found = 0;
 	uint32_t n, klen = 0;
-	uint8_t *g;
 
 	if (rec.len == 0)
-		goto general;
+		return false;
 	end = rec.p + rec.len;
 	if (!sl_mp_map_head(rec.p, end, &n, &p))
-		goto general;
+		return false;
 	for (uint32_t i = 0; i < n && found != all; i++) {
 		uint64_t lo, hi;
 		size_t vs;
 		uint32_t f;
 
 		if (end - p < 16 || (*p & 0xe0) != 0xa0)
-			goto general;
+			return false;
 		lo = agg_load64(p);
 		hi = agg_load64(p + 8);
 		for (f = 0; f < nf; f++)
@@ -1434,7 +1451,7 @@ static inline __attribute__((always_inline)) int agg_fast_nf(const struct agg_co
 		if (vs == 0 && *p == 0xd9 && end - p >= 2)
 			vs = 2 + (size_t)p[1];
 		if (vs == 0 || vs > (size_t)(end - p))
-			goto general;
+			return false;
 		if (f < nf) {
 			found |= 1ull << f;
 			if (f == 0) {
@@ -1442,26 +1459,45 @@ static inline __attribute__((always_inline)) int agg_fast_nf(const struct agg_co
 				klen = (uint32_t)vs;
 			}
 			if ((f != 0 || c->fast_key_read) && !agg_value(p, end, &vals[f]))
-				goto general;
+				return false;
 		}
 		p += vs;
 	}
 	if (!kp || klen > AGG_KEY_MAX ||
 	    (c->mp_canon[*kp] != 1 && (c->mp_canon[*kp] == 0 || !agg_raw_canonical(kp, klen))))
-		goto general;
-	/* The previous event's group first: runs of one key (status 200) skip hash and probe. */
-	if (st->last_blk && st->last_len == klen && agg_key_eq(st->last_key, kp, klen)) {
-		g = st->last_blk;
-	} else {
-		g = agg_group(st, c, agg_key_hash(kp, klen), kp, klen);
-		if (!g) {
-			cnt[AGG_CNT_GROUPS_OVERFLOW]++;
-			return AGG_V_CONSUMED;
-		}
-		st->last_blk = g;
-		st->last_key = st->arena + st->gkeys[(g - st->groups) / c->group_bytes].off;
-		st->last_len = klen;
-	}
+		return false;
+	*found_out = found;
+	*kp_out = kp;
+	*klen_out = klen;
+	return true;
+}
+
+/* The block of a fast-path key's group (NULL: the table is full), the previous event's
+ * group first: runs of one key (status 200) skip hash and probe. hash: when not given
+ * (has_hash false), computed here when needed. */
+static inline __attribute__((always_inline)) uint8_t *
+agg_fast_group(const struct agg_conf *c, struct agg_state *st, const uint8_t *kp, uint32_t klen,
+	       uint32_t hash, bool has_hash)
+{
+	uint32_t gi;
+
+	if (st->last_blk && st->last_len == klen && agg_key_eq(st->last_key, kp, klen))
+		return st->last_blk;
+	gi = agg_group_idx(st, c, has_hash ? hash : agg_key_hash(kp, klen), kp, klen);
+	if (gi == UINT32_MAX)
+		return NULL;
+	st->last_blk = agg_block(c, st, gi);
+	st->last_key = st->arena + st->gkeys[gi].off;
+	st->last_len = klen;
+	return st->last_blk;
+}
+
+/* One fast-path event's updates to its group's block g. qa, qkey: the quantile aggregation
+ * whose DDSketch key the caller has (qa UINT32_MAX: none). */
+static inline __attribute__((always_inline)) void
+agg_fast_apply(const struct agg_conf *c, struct agg_state *st, uint8_t *g,
+	       const struct sl_val *vals, uint64_t found, uint32_t qa, int32_t qkey, uint64_t *cnt)
+{
 	(*(uint64_t *)g)++;
 	for (uint32_t i = 0; i < c->n_aggs; i++) {
 		const struct agg_item *a = &c->aggs[i];
@@ -1477,16 +1513,35 @@ static inline __attribute__((always_inline)) int agg_fast_nf(const struct agg_co
 			struct agg_quant *q = (struct agg_quant *)(g + a->off);
 
 			q->n_float++;
-			sl_dds_add_key_inline(&a->dds, &q->dds, agg_dds_key(a, st, v->f), 1);
+			sl_dds_add_key_inline(&a->dds, &q->dds,
+					      i == qa ? qkey : agg_dds_key(a, st, v->f), 1);
 		} else {
 			agg_fold(a, st, g + a->off, v, cnt);
 		}
 	}
 	cnt[AGG_CNT_GROUPED]++;
-	return AGG_V_CONSUMED;
+}
 
-general:
-	return agg_process_one(c, st, rec, 0, cnt);
+static inline __attribute__((always_inline)) int agg_fast_nf(const struct agg_conf *c,
+							     struct agg_state *st,
+							     struct sl_rec rec, uint64_t *cnt,
+							     const uint32_t nf)
+{
+	struct sl_val vals[AGG_MAX_FIELDS];
+	const uint8_t *kp;
+	uint64_t found;
+	uint32_t klen;
+	uint8_t *g;
+
+	if (!agg_fast_parse(c, rec, nf, vals, &found, &kp, &klen))
+		return agg_process_one(c, st, rec, 0, cnt);
+	g = agg_fast_group(c, st, kp, klen, 0, false);
+	if (!g) {
+		cnt[AGG_CNT_GROUPS_OVERFLOW]++;
+		return AGG_V_CONSUMED;
+	}
+	agg_fast_apply(c, st, g, vals, found, UINT32_MAX, 0, cnt);
+	return AGG_V_CONSUMED;
 }
 
 /* agg_fast_nf with the field count a constant for the common counts (loops unrolled);
@@ -1502,6 +1557,115 @@ agg_process_fast(const struct agg_conf *c, struct agg_state *st, struct sl_rec r
 	default:
 		return agg_fast_nf(c, st, rec, cnt, c->n_fields);
 	}
+}
+
+/*
+ * The fast path over a burst in passes, so that the cache misses of its events overlap
+ * instead of coming one after another (groups' blocks far beyond the caches: a quantile's
+ * DDSketch is ~20 KiB a group): pass 1 parses an event, hashes its key and prefetches its
+ * hash slot; at AGG_BATCH such events (or one that goes the general way, or the burst's
+ * end) agg_fast_flush finds their groups in order (creating them in the same order as one
+ * at a time) and prefetches each block's first line and its quantile's header, computes the
+ * quantile's DDSketch key; pass 3 reads each header and prefetches the bin the key goes to;
+ * pass 4 applies the updates in the events' order. Groups, counters and sketches are those
+ * of one event at a time: only the time of the reads moves.
+ */
+#define AGG_BATCH	16
+#define AGG_PEND_FIELDS 4 /* agg_process batches with up to this many fields (else one by one) */
+
+struct agg_pend {
+	const uint8_t *kp;
+	uint8_t *g;
+	uint64_t found;
+	uint32_t klen, hash;
+	int32_t qkey; /* conf's fast_qa: the DDSketch key, when its value is a positive float */
+	bool qok;
+	struct sl_val vals[AGG_PEND_FIELDS];
+};
+
+static inline __attribute__((always_inline)) void agg_fast_flush(const struct agg_conf *c,
+								 struct agg_state *st,
+								 struct agg_pend *pe, uint32_t m,
+								 uint64_t *cnt)
+{
+	const uint32_t qa = c->fast_qa;
+	const struct agg_item *a = qa == UINT32_MAX ? NULL : &c->aggs[qa];
+
+	for (uint32_t j = 0; j < m; j++) {
+		struct agg_pend *e = &pe[j];
+
+		e->g = agg_fast_group(c, st, e->kp, e->klen, e->hash, true);
+		e->qok = false;
+		e->qkey = 0;
+		if (!e->g)
+			continue;
+		rte_prefetch0(e->g);
+		if (a) {
+			const struct sl_val *v = &e->vals[a->field];
+
+			rte_prefetch0(e->g + a->off + offsetof(struct agg_quant, dds));
+			if ((e->found >> a->field & 1) && v->type == SL_VAL_FLOAT && v->f > 0) {
+				e->qkey = agg_dds_key(a, st, v->f);
+				e->qok = true;
+			}
+		}
+	}
+	if (a)
+		for (uint32_t j = 0; j < m; j++) {
+			const struct sl_dds *d;
+			int64_t low;
+
+			if (!pe[j].qok)
+				continue;
+			d = &((const struct agg_quant *)(pe[j].g + a->off))->dds;
+			low = (int64_t)d->top - a->dds.n_bins + 1;
+			if (pe[j].qkey <= d->top && pe[j].qkey >= low)
+				rte_prefetch0(&d->bins[pe[j].qkey - low]);
+		}
+	for (uint32_t j = 0; j < m; j++) {
+		if (!pe[j].g)
+			cnt[AGG_CNT_GROUPS_OVERFLOW]++;
+		else
+			agg_fast_apply(c, st, pe[j].g, pe[j].vals, pe[j].found, qa, pe[j].qkey,
+				       cnt);
+	}
+}
+
+static inline __attribute__((always_inline)) void
+agg_process_batch(const struct agg_conf *c, struct sl_ctx *ctx, struct agg_state *st,
+		  struct sl_burst *in, struct sl_emit *out, const uint32_t nf)
+{
+	struct agg_pend pe[AGG_BATCH];
+	struct rte_mbuf **evs = in->ev;
+	uint64_t *cnt = ctx->counters;
+	uint32_t m = 0;
+
+	for (uint16_t i = 0; i < in->n; i++) {
+		struct rte_mbuf *ev = evs[i];
+		struct sl_rec rec;
+		struct agg_pend *e = &pe[m];
+
+		if (i + 1 < in->n) {
+			struct rte_mbuf *nx = evs[i + 1];
+			rte_prefetch0(
+				rte_pktmbuf_mtod_offset(nx, char *, sl_ctx_meta(ctx, nx)->rec_off));
+		}
+		rec = sl_event_record(ctx, ev);
+		if (agg_fast_parse(c, rec, nf, e->vals, &e->found, &e->kp, &e->klen)) {
+			e->hash = agg_key_hash(e->kp, e->klen);
+			rte_prefetch0(&st->slots[e->hash & st->mask]);
+			if (++m == AGG_BATCH) {
+				agg_fast_flush(c, st, pe, m, cnt);
+				m = 0;
+			}
+		} else {
+			agg_fast_flush(c, st, pe, m, cnt);
+			m = 0;
+			agg_process_one(c, st, rec, 0, cnt);
+		}
+		sl_drop(out, ev, SL_DROP_CONSUMED);
+	}
+	agg_fast_flush(c, st, pe, m, cnt);
 }
 
 /* Processing time in epoch nanoseconds at a TSC reading. */
@@ -1520,6 +1684,15 @@ static void agg_process(const void *conf, struct sl_ctx *ctx, struct sl_burst *i
 	uint16_t n = in->n;
 	int64_t now_ns = c->tw_proc ? agg_now_ns(c, ctx->now_tsc, ctx->tsc_hz) : 0;
 
+	if (c->fast && st && c->n_fields <= AGG_PEND_FIELDS) {
+		if (c->n_fields == 1)
+			agg_process_batch(c, ctx, st, in, out, 1);
+		else if (c->n_fields == 2)
+			agg_process_batch(c, ctx, st, in, out, 2);
+		else
+			agg_process_batch(c, ctx, st, in, out, c->n_fields);
+		return;
+	}
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *ev = evs[i];
 
