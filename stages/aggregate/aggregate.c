@@ -14,7 +14,7 @@
  * string headers), concatenated; a key arena; and one fixed-size block per group holding
  * every aggregation's partial (sketch.h for distinct, quantile and top_k). All of it is
  * allocated when the state is created; process, merge and emit never allocate (the blocks
- * come from calloc, so pages of groups never used are never touched). Built-in stage;
+ * are an anonymous mapping, so pages of groups never used are never touched). Built-in stage;
  * uses only the SDK. process, merge, emit and reset run on whichever worker the runtime
  * chooses, one at a time per state.
  */
@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include <rte_cycles.h>
@@ -81,6 +82,7 @@ static const char *const agg_outputs[] = { "default", "late", NULL };
 #define AGG_ARENA_EACH	64  /* arena bytes per group: the average key size it is sized for */
 #define AGG_STATE_LIMIT (4ull << 30)
 #define AGG_HASH_SEED	0x5eed5eedull
+#define AGG_HUGE_BYTES	(8u << 20) /* group blocks from this size: huge pages */
 
 static const struct sl_param_desc agg_params[] = {
 	{ .name = "group_by",
@@ -203,8 +205,9 @@ struct agg_state {
 	struct agg_gkey *gkeys;
 	uint32_t *order; /* group indexes, sorted by emit */
 	uint8_t *arena;
-	uint8_t *groups; /* max_groups blocks of group_bytes; each starts with its event count */
-	void *scratch;	 /* top_k merge */
+	uint8_t *groups;   /* max_groups blocks of group_bytes; each starts with its event count */
+	size_t groups_len; /* bytes mapped at groups (agg_state_create) */
+	void *scratch;	   /* top_k merge */
 	struct agg_memo *memo; /* n_memo tables of 1 << AGG_MEMO_BITS; kept by reset */
 	/* agg_process_fast: the last group it found (last_blk NULL: none), its key in the arena */
 	uint8_t *last_blk;
@@ -1736,7 +1739,8 @@ static void agg_state_destroy(const void *conf, void *state)
 	free(st->gkeys);
 	free(st->order);
 	free(st->arena);
-	free(st->groups);
+	if (st->groups)
+		munmap(st->groups, st->groups_len);
 	free(st->scratch);
 	free(st->memo);
 	free(st->tw);
@@ -1757,8 +1761,19 @@ static void *agg_state_create(const void *conf)
 	st->gkeys = malloc((size_t)c->max_groups * sizeof(*st->gkeys));
 	st->order = malloc((size_t)c->max_groups * sizeof(*st->order));
 	st->arena = malloc(c->arena_bytes);
-	/* calloc: large blocks come as fresh zero pages, touched only when a group uses them. */
-	st->groups = calloc(c->max_groups, c->group_bytes);
+	/* Fresh zero pages, touched only when a group uses them. From AGG_HUGE_BYTES on, huge
+	 * pages where the kernel gives them (transparent_hugepage "madvise"): a quantile's
+	 * block is ~20 KiB, so on 4 KiB pages each event's group and bin cost TLB misses too
+	 * (bench-peers' p99 by path: ~0.85 -> ~0.65 of the time before the passes). */
+	st->groups_len = (size_t)c->max_groups * c->group_bytes;
+	if (st->groups_len >= AGG_HUGE_BYTES)
+		st->groups_len = (st->groups_len + (2u << 20) - 1) & ~(size_t)((2u << 20) - 1);
+	st->groups = mmap(NULL, st->groups_len, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (st->groups == MAP_FAILED)
+		st->groups = NULL;
+	else if (st->groups_len >= AGG_HUGE_BYTES)
+		madvise(st->groups, st->groups_len, MADV_HUGEPAGE);
 	st->scratch = c->topk_cap_max ? malloc(sl_topk_scratch_size(c->topk_cap_max)) : NULL;
 	st->memo = c->n_memo ? calloc((size_t)c->n_memo << AGG_MEMO_BITS, sizeof(*st->memo)) : NULL;
 	st->max_t = INT64_MIN;
