@@ -887,7 +887,8 @@ static uint32_t agg_topk_key(const struct sl_val *v, const struct agg_canon *k, 
 }
 
 /* The DDSketch key of x > 0 through a's memo in st. */
-static inline int32_t agg_dds_key(const struct agg_item *a, struct agg_state *st, double x)
+static inline __attribute__((always_inline)) int32_t agg_dds_key(const struct agg_item *a,
+								 struct agg_state *st, double x)
 {
 	union {
 		double f;
@@ -1390,7 +1391,8 @@ static inline bool agg_raw_canonical(const uint8_t *p, size_t vs)
 }
 
 /* sl_mp_value with float64 inline (request times, latencies). */
-static inline const uint8_t *agg_value(const uint8_t *p, const uint8_t *end, struct sl_val *v)
+static inline __attribute__((always_inline)) const uint8_t *
+agg_value(const uint8_t *p, const uint8_t *end, struct sl_val *v)
 {
 	union {
 		uint64_t u;
