@@ -206,7 +206,7 @@ struct agg_state {
 	uint32_t *order; /* group indexes, sorted by emit */
 	uint8_t *arena;
 	uint8_t *groups;   /* max_groups blocks of group_bytes; each starts with its event count */
-	size_t groups_len; /* bytes mapped at groups (agg_state_create) */
+	size_t groups_len; /* bytes at groups (agg_state_create) */
 	void *scratch;	   /* top_k merge */
 	struct agg_memo *memo; /* n_memo tables of 1 << AGG_MEMO_BITS; kept by reset */
 	/* agg_process_fast: the last group it found (last_blk NULL: none), its key in the arena */
@@ -1741,8 +1741,7 @@ static void agg_state_destroy(const void *conf, void *state)
 	free(st->gkeys);
 	free(st->order);
 	free(st->arena);
-	if (st->groups)
-		munmap(st->groups, st->groups_len);
+	free(st->groups);
 	free(st->scratch);
 	free(st->memo);
 	free(st->tw);
@@ -1763,19 +1762,25 @@ static void *agg_state_create(const void *conf)
 	st->gkeys = malloc((size_t)c->max_groups * sizeof(*st->gkeys));
 	st->order = malloc((size_t)c->max_groups * sizeof(*st->order));
 	st->arena = malloc(c->arena_bytes);
-	/* Fresh zero pages, touched only when a group uses them. From AGG_HUGE_BYTES on, huge
-	 * pages where the kernel gives them (transparent_hugepage "madvise"): a quantile's
-	 * block is ~20 KiB, so on 4 KiB pages each event's group and bin cost TLB misses too
-	 * (bench-peers' p99 by path: ~0.85 -> ~0.65 of the time before the passes). */
+	/* calloc: large blocks come as fresh zero pages, touched only when a group uses them.
+	 * From AGG_HUGE_BYTES on, huge pages where the kernel gives them (transparent_hugepage
+	 * "madvise"), on the 2 MiB-aligned part of the block area: a quantile's block is ~20
+	 * KiB, so on 4 KiB pages each event's group and bin cost TLB misses too (bench-peers'
+	 * p99 by path: ~0.85 -> ~0.65 of the time before the passes), and a block read before
+	 * it is written (a probe, a sketch's bins moved up) costs a copy-on-write fault whose
+	 * TLB flush interrupts the other CPUs. Still malloc'd memory: a stage's `memory:` cap
+	 * (its jemalloc arena) counts it, and ASan watches it. Advice only: no THP, no harm. */
 	st->groups_len = (size_t)c->max_groups * c->group_bytes;
-	if (st->groups_len >= AGG_HUGE_BYTES)
-		st->groups_len = (st->groups_len + (2u << 20) - 1) & ~(size_t)((2u << 20) - 1);
-	st->groups = mmap(NULL, st->groups_len, PROT_READ | PROT_WRITE,
-			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (st->groups == MAP_FAILED)
-		st->groups = NULL;
-	else if (st->groups_len >= AGG_HUGE_BYTES)
-		madvise(st->groups, st->groups_len, MADV_HUGEPAGE);
+	st->groups = calloc(c->max_groups, c->group_bytes);
+	if (st->groups && st->groups_len >= AGG_HUGE_BYTES) {
+		uintptr_t a =
+			((uintptr_t)st->groups + (2u << 20) - 1) & ~(uintptr_t)((2u << 20) - 1);
+		uintptr_t e =
+			((uintptr_t)st->groups + st->groups_len) & ~(uintptr_t)((2u << 20) - 1);
+
+		if (e > a)
+			(void)madvise((void *)a, e - a, MADV_HUGEPAGE);
+	}
 	st->scratch = c->topk_cap_max ? malloc(sl_topk_scratch_size(c->topk_cap_max)) : NULL;
 	st->memo = c->n_memo ? calloc((size_t)c->n_memo << AGG_MEMO_BITS, sizeof(*st->memo)) : NULL;
 	st->max_t = INT64_MIN;
