@@ -2,9 +2,10 @@
 # `sluice tap` against a running pipeline (docs/control.md): a followed file fed 2,000
 # lines every 0.1 s through nginx_parse into a raw and a jsonl file sink (the jsonl sink
 # reads every field, so nginx_parse writes them all: a tap shows records as written).
-#   - `tap parse --limit 5` prints exactly 5 JSON lines; each holds a line the sink wrote
-#     (checked after the run) and a record whose status is the one Python reads from that
-#     line; the tap reports its end on stderr and exits 0;
+#   - `tap parse --limit 5` prints exactly 5 JSON lines; each (every output is tapped when
+#     none is named) holds a line the sink wrote and a record whose status is the one Python
+#     reads from that line, or, on `errors`, a line Python rejects and an error; the tap
+#     reports its end on stderr and exits 0;
 #   - `--rate 4 --limit 3` takes at least half a second (two gaps of 1/4 s);
 #   - `tap parse.errors` on an output no sink reads still shows the lines that failed,
 #     with the reason; the lines are exactly those Python's regex rejects;
@@ -126,8 +127,13 @@ for f in (sys.argv[3], sys.argv[5]):
         if "truncated" in e:
             continue  # longer than a tap slot: the copy is cut, the record unreadable
         m = rx.match(e["line"])
-        good_one = e["node"] == "parse" and e["output"] == "default" and e["line"] in outset
-        good_one = good_one and m is not None and e["record"].get("status") == int(m.group(7))
+        if e["output"] == "errors":
+            # `tap parse` (no output named) taps every output (docs/control.md): a
+            # sampled error is a line Python rejects, with a reason.
+            good_one = e["node"] == "parse" and e["line"] in bad and "error" in e["record"]
+        else:
+            good_one = e["node"] == "parse" and e["output"] == "default" and e["line"] in outset
+            good_one = good_one and m is not None and e["record"].get("status") == int(m.group(7))
         if not good_one:
             print("bad tap record in", f, l.rstrip(), file=sys.stderr)
         ok &= good_one
@@ -137,7 +143,7 @@ print("errors", "yes" if len(errs) == 3 and all(e["output"] == "errors" and e["l
                                                and "error" in e["record"] for e in errs) else "no")
 PY
 tap_is "$(grep -c '^sink yes' check.out)" 1 "the sink holds every parsed line once, in order ($(grep '^sink' check.out))"
-tap_is "$(grep -c '^default yes' check.out)" 1 "tapped events are lines the sink wrote, with the status Python reads ($(head -c 600 check.err))"
+tap_is "$(grep -c '^default yes' check.out)" 1 "tapped events (all outputs) are lines the sink wrote with the status Python reads, or lines Python rejects ($(head -c 600 check.err))"
 tap_is "$(grep -c '^errors yes' check.out)" 1 "tapped errors are lines Python rejects, with a reason"
 
 python3 - final.json live.json >lat.out <<'PY'
