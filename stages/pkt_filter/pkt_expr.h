@@ -111,23 +111,10 @@ static __rte_always_inline bool sl_pkt_key(const struct rte_mbuf *m, uint32_t ne
 		if (need & SL_PKT_KEY_NEED_ADDR4)
 			memcpy(&k->w[2], p + l2 + 12, 8);
 	} else if (RTE_ETH_IS_IPV6_HDR(pt)) {
-		uint32_t off = 40;
 		uint8_t nh;
 
-		if (l3 < 40 || l2 + l3 > len)
+		if (l3 < 40 || l2 + l3 > len || !sl_pkt_ipv6_proto(p + l2, l3, &nh))
 			return false;
-		nh = p[l2 + 6];
-		while (off < l3) {
-			uint32_t h;
-
-			if (off + 8 > l3)
-				return false;
-			h = nh == 51   ? ((uint32_t)p[l2 + off + 1] + 2) * 4
-			    : nh == 44 ? 8
-				       : ((uint32_t)p[l2 + off + 1] + 1) * 8;
-			nh = p[l2 + off];
-			off += h;
-		}
 		w |= SL_PKT_KEY_IP | SL_PKT_KEY_IPV6 | (uint64_t)nh << 8;
 		if (need & SL_PKT_KEY_NEED_ADDR6)
 			memcpy(&k->w[3], p + l2 + 8, 32);

@@ -66,6 +66,31 @@ static inline uint16_t sl_pkt_be16(const uint8_t *p)
 	return (uint16_t)(p[0] << 8 | p[1]);
 }
 
+/*
+ * The protocol of an IPv6 header at ip6 whose l3 bytes (fixed header and extension
+ * headers, as sl_pkt_parse measured them) are in the frame: the next header of the last
+ * extension header. False when an extension header does not fit in l3.
+ */
+static inline bool sl_pkt_ipv6_proto(const uint8_t *ip6, uint32_t l3, uint8_t *proto)
+{
+	uint32_t off = 40;
+	uint8_t nh = ip6[6];
+
+	while (off < l3) {
+		uint32_t h;
+
+		if (off + 8 > l3)
+			return false;
+		h = nh == 51   ? ((uint32_t)ip6[off + 1] + 2) * 4
+		    : nh == 44 ? 8
+			       : ((uint32_t)ip6[off + 1] + 1) * 8;
+		nh = ip6[off];
+		off += h;
+	}
+	*proto = nh;
+	return true;
+}
+
 /* L4 header at p with avail bytes up to the end of the IP payload. */
 static inline enum sl_pkt_err sl_pkt_parse_l4(const uint8_t *p, uint32_t avail, bool v6,
 					      struct sl_pkt_info *pi)
@@ -329,7 +354,6 @@ static inline bool sl_pkt_view(const struct rte_mbuf *m, struct sl_pkt_view *v)
 		if (l2 + sl_pkt_be16(p + l2 + 2) <= len)
 			v->l3_end = (uint16_t)(l2 + sl_pkt_be16(p + l2 + 2));
 	} else if (RTE_ETH_IS_IPV6_HDR(pt)) {
-		uint32_t off = 40;
 		uint8_t nh;
 
 		if (l3 < 40 || l2 + l3 > len)
@@ -339,19 +363,8 @@ static inline bool sl_pkt_view(const struct rte_mbuf *m, struct sl_pkt_view *v)
 		v->dst_ip = p + l2 + 24;
 		if (l2 + 40u + sl_pkt_be16(p + l2 + 4) <= len)
 			v->l3_end = (uint16_t)(l2 + 40u + sl_pkt_be16(p + l2 + 4));
-		/* The protocol is the next header of the last extension header. */
-		nh = p[l2 + 6];
-		while (off < l3) {
-			uint32_t h;
-
-			if (off + 8 > l3)
-				return false;
-			h = nh == 51   ? ((uint32_t)p[l2 + off + 1] + 2) * 4
-			    : nh == 44 ? 8
-				       : ((uint32_t)p[l2 + off + 1] + 1) * 8;
-			nh = p[l2 + off];
-			off += h;
-		}
+		if (!sl_pkt_ipv6_proto(p + l2, l3, &nh))
+			return false;
 		v->proto = nh;
 	} else {
 		return true;

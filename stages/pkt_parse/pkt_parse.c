@@ -58,40 +58,52 @@ static int pkt_parse_init(const struct sl_host *host, const struct sl_args *args
 	return 0;
 }
 
+/*
+ * The full parser for one packet event: a malformed frame goes to `errors`, counted by
+ * reason, and NULL is returned (also when unsharing it failed: the host counts that); a
+ * well-formed one gets its result stored, is counted and is returned for the default output.
+ */
+static inline struct rte_mbuf *pkt_parse_full(struct sl_ctx *ctx, struct rte_mbuf *ev,
+					      struct sl_emit *out)
+{
+	uint64_t *cnt = ctx->counters;
+	struct sl_pkt_info pi;
+	enum sl_pkt_err rc = sl_pkt_parse(rte_pktmbuf_mtod(ev, const uint8_t *), ev->data_len, &pi);
+
+	if (rte_mbuf_refcnt_read(ev) > 1) {
+		ev = ctx->host->event_unshare(ctx, ev);
+		if (!ev)
+			return NULL;
+	}
+	if (rc != SL_PKT_OK) {
+		ev->packet_type = 0;
+		ev->tx_offload = 0;
+		cnt[rc]++;
+		sl_emit(out, 1, ev);
+		return NULL;
+	}
+	sl_pkt_store(ev, &pi);
+	cnt[PKT_CNT_PARSED]++;
+	if (pi.fragment)
+		cnt[PKT_CNT_FRAGMENTS]++;
+	if (pi.proto == 0 && !(pi.ptype & RTE_PTYPE_L3_MASK))
+		cnt[PKT_CNT_NON_IP]++;
+	return ev;
+}
+
 /* One event at a time through sl_emit (an output list that could not take the burst). */
 static void pkt_parse_each(struct sl_ctx *ctx, struct sl_burst *in, struct sl_emit *out)
 {
-	uint64_t *cnt = ctx->counters;
-
 	for (uint16_t i = 0; i < in->n; i++) {
 		struct rte_mbuf *ev = in->ev[i];
-		struct sl_pkt_info pi;
-		enum sl_pkt_err rc;
 
 		if (sl_ctx_meta(ctx, ev)->kind != SL_EVENT_PACKET) {
 			sl_drop(out, ev, SL_DROP_INVALID);
 			continue;
 		}
-		rc = sl_pkt_parse(rte_pktmbuf_mtod(ev, const uint8_t *), ev->data_len, &pi);
-		if (rte_mbuf_refcnt_read(ev) > 1) {
-			ev = ctx->host->event_unshare(ctx, ev);
-			if (!ev)
-				continue; /* counted by the host as nombuf */
-		}
-		if (rc != SL_PKT_OK) {
-			ev->packet_type = 0;
-			ev->tx_offload = 0;
-			cnt[rc]++;
-			sl_emit(out, 1, ev);
-			continue;
-		}
-		sl_pkt_store(ev, &pi);
-		cnt[PKT_CNT_PARSED]++;
-		if (pi.fragment)
-			cnt[PKT_CNT_FRAGMENTS]++;
-		if (pi.proto == 0 && !(pi.ptype & RTE_PTYPE_L3_MASK))
-			cnt[PKT_CNT_NON_IP]++;
-		sl_emit(out, 0, ev);
+		ev = pkt_parse_full(ctx, ev, out);
+		if (ev)
+			sl_emit(out, 0, ev);
 	}
 }
 
@@ -103,7 +115,7 @@ static void pkt_parse_process(const void *conf, struct sl_ctx *ctx, struct sl_bu
 {
 	uint64_t *cnt = ctx->counters;
 	struct rte_mbuf **evs = in->ev, **good;
-	uint32_t n = in->n, k, n_non_ip = 0;
+	uint32_t n = in->n, k, n_non_ip = 0, n_fast = 0;
 	int meta_offset = ctx->meta_offset;
 
 	/* Well-formed frames go straight into the default output's list (a burst always
@@ -119,8 +131,6 @@ static void pkt_parse_process(const void *conf, struct sl_ctx *ctx, struct sl_bu
 	for (uint32_t i = 0; i < n; i++) {
 		struct rte_mbuf *ev = evs[i];
 		const uint8_t *p = rte_pktmbuf_mtod(ev, const uint8_t *);
-		struct sl_pkt_info pi;
-		enum sl_pkt_err rc;
 		uint64_t txo;
 		uint32_t ptype;
 		bool ip;
@@ -140,30 +150,15 @@ static void pkt_parse_process(const void *conf, struct sl_ctx *ctx, struct sl_bu
 			ev->packet_type = ptype;
 			ev->tx_offload = txo;
 			n_non_ip += !ip;
+			n_fast++;
 			good[k++] = ev;
 			continue;
 		}
-		rc = sl_pkt_parse(p, ev->data_len, &pi);
-		if (rte_mbuf_refcnt_read(ev) > 1) {
-			ev = ctx->host->event_unshare(ctx, ev);
-			if (!ev)
-				continue; /* counted by the host as nombuf */
-		}
-		if (rc != SL_PKT_OK) {
-			ev->packet_type = 0;
-			ev->tx_offload = 0;
-			cnt[rc]++;
-			sl_emit(out, 1, ev);
-			continue;
-		}
-		sl_pkt_store(ev, &pi);
-		if (pi.fragment)
-			cnt[PKT_CNT_FRAGMENTS]++;
-		if (pi.proto == 0 && !(pi.ptype & RTE_PTYPE_L3_MASK))
-			n_non_ip++;
-		good[k++] = ev;
+		ev = pkt_parse_full(ctx, ev, out);
+		if (ev)
+			good[k++] = ev;
 	}
-	cnt[PKT_CNT_PARSED] += k - out->n[0];
+	cnt[PKT_CNT_PARSED] += n_fast;
 	cnt[PKT_CNT_NON_IP] += n_non_ip;
 	out->n[0] = (uint16_t)k;
 }
