@@ -16,6 +16,7 @@
 #include <rte_ethdev.h>
 #include <rte_pdump.h>
 
+#include "base/lazylib.h"
 #include "base/log.h"
 #include "config/config.h"
 
@@ -45,6 +46,11 @@ struct sl_port {
 static struct sl_port ports[SL_PORT_MAX_PORTS];
 static uint32_t n_ports;
 static bool pdump_on;
+/* librte_pdump (and the librte_bpf and libpcap it needs), opened with the first port
+ * instead of linked: ~1 ms of every run's start-up otherwise (base/lazylib.h). */
+static struct sl_lazylib pdump_lib = { .soname = "librte_pdump.so.23" };
+static __typeof__(&rte_pdump_init) pdump_init;
+static __typeof__(&rte_pdump_uninit) pdump_uninit;
 
 int sl_port_check_device(const char *device, char *msg, size_t len)
 {
@@ -342,7 +348,10 @@ static int port_configure(struct sl_port *p, char *err, size_t errlen)
 	if (!pdump_on) {
 		/* dpdk-dumpcap attaches as a secondary process: not possible in-memory or
 		 * without a shared config, which the default EAL options choose. */
-		if (rte_pdump_init() == 0)
+		if (sl_lazylib_open(&pdump_lib, "dpdk-dumpcap support") == 0 &&
+		    SL_LAZYLIB_BIND(&pdump_lib, pdump_init, rte_pdump_init) &&
+		    SL_LAZYLIB_BIND(&pdump_lib, pdump_uninit, rte_pdump_uninit) &&
+		    pdump_init() == 0)
 			pdump_on = true;
 		else
 			SL_INFO("port", "pdump unavailable (needs a shared EAL config: "
@@ -461,7 +470,7 @@ void sl_port_close(struct sl_port *p)
 		if (ports[i].configured)
 			return;
 	if (pdump_on) {
-		rte_pdump_uninit();
+		pdump_uninit();
 		pdump_on = false;
 	}
 }

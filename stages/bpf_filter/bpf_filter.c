@@ -7,7 +7,10 @@
  * (worker lcores, any replicas) fills one struct sl_bpf_ctx per event from the record's
  * integer `fields:` and runs the program; non-zero keeps the event (it is passed on
  * unchanged), zero drops it as filtered. No allocation or system call per event.
+ * librte_bpf is opened by the first init, not linked: linked, it and the libpcap it pulls
+ * in cost every run ~1.2 ms of start-up (docs/architecture.md "Start-up").
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -31,6 +34,40 @@ struct bpf_filter_conf {
 };
 
 enum { BPF_CTR_KEPT = 0, BPF_CTR_DROPPED };
+
+#define BPF_LIB "librte_bpf.so.23"
+
+static struct {
+	__typeof__(&rte_bpf_elf_load) elf_load;
+	__typeof__(&rte_bpf_get_jit) get_jit;
+	__typeof__(&rte_bpf_exec) exec;
+	__typeof__(&rte_bpf_destroy) destroy;
+} bpf_lib;
+
+/* Open librte_bpf once: init runs on the control thread only. 0, or -1 with err set. */
+static int bpf_lib_open(struct sl_error *err)
+{
+	static void *handle;
+	void *h;
+
+	if (handle)
+		return 0;
+	h = dlopen(BPF_LIB, RTLD_NOW | RTLD_LOCAL);
+	if (h) {
+		bpf_lib.elf_load = (__typeof__(bpf_lib.elf_load))dlsym(h, "rte_bpf_elf_load");
+		bpf_lib.get_jit = (__typeof__(bpf_lib.get_jit))dlsym(h, "rte_bpf_get_jit");
+		bpf_lib.exec = (__typeof__(bpf_lib.exec))dlsym(h, "rte_bpf_exec");
+		bpf_lib.destroy = (__typeof__(bpf_lib.destroy))dlsym(h, "rte_bpf_destroy");
+	}
+	if (!h || !bpf_lib.elf_load || !bpf_lib.get_jit || !bpf_lib.exec || !bpf_lib.destroy) {
+		snprintf(err->msg, sizeof(err->msg), "cannot load %s: %s", BPF_LIB, dlerror());
+		if (h)
+			dlclose(h);
+		return -1;
+	}
+	handle = h;
+	return 0;
+}
 static const char *const bpf_filter_counters[] = { "kept", "dropped", NULL };
 
 static const struct sl_param_desc bpf_filter_params[] = {
@@ -50,7 +87,7 @@ static void bpf_filter_fini(void *conf)
 	if (!c)
 		return;
 	if (c->bpf)
-		rte_bpf_destroy(c->bpf);
+		bpf_lib.destroy(c->bpf);
 	for (uint32_t i = 0; i < c->n_fields; i++)
 		free(c->names[i]);
 	free(c);
@@ -87,6 +124,8 @@ static int bpf_filter_init(const struct sl_host *host, const struct sl_args *arg
 			 fields->n_list);
 		return -EINVAL;
 	}
+	if (bpf_lib_open(err) < 0)
+		return -ENOENT;
 	c = calloc(1, sizeof(*c));
 	if (!c) {
 		snprintf(err->msg, sizeof(err->msg), "out of memory");
@@ -106,7 +145,7 @@ static int bpf_filter_init(const struct sl_host *host, const struct sl_args *arg
 	prm.prog_arg.type = RTE_BPF_ARG_PTR;
 	prm.prog_arg.size = sizeof(struct sl_bpf_ctx);
 	rte_errno = 0;
-	c->bpf = rte_bpf_elf_load(&prm, prog->str, sec && sec->str ? sec->str : ".text");
+	c->bpf = bpf_lib.elf_load(&prm, prog->str, sec && sec->str ? sec->str : ".text");
 	if (!c->bpf) {
 		int e = rte_errno ? rte_errno : EINVAL;
 
@@ -118,7 +157,7 @@ static int bpf_filter_init(const struct sl_host *host, const struct sl_args *arg
 		bpf_filter_fini(c);
 		return -e;
 	}
-	if ((!jit || jit->b) && rte_bpf_get_jit(c->bpf, &j) == 0 && j.func)
+	if ((!jit || jit->b) && bpf_lib.get_jit(c->bpf, &j) == 0 && j.func)
 		c->jit = j.func;
 	*conf = c;
 	err->key = NULL;
@@ -159,7 +198,7 @@ static void bpf_filter_process(const void *conf, struct sl_ctx *ctx, struct sl_b
 				b.present |= 1ull << f;
 			}
 		}
-		keep = c->jit ? c->jit(&b) : rte_bpf_exec(c->bpf, &b);
+		keep = c->jit ? c->jit(&b) : bpf_lib.exec(c->bpf, &b);
 		if (keep) {
 			cnt[BPF_CTR_KEPT]++;
 			sl_emit(out, 0, ev);
