@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <rte_mbuf.h>
 #include <rte_mempool.h>
 
 #include <sluice/stage.h>
@@ -68,6 +69,32 @@ int sl_event_pool_create(const struct sl_event_pool_conf *conf, struct rte_mempo
 /** Free a pool made by sl_event_pool_create and its big buffers; every event must be
  *  back in it. NULL is a no-op. */
 void sl_event_pool_free(struct rte_mempool *pool);
+
+/**
+ * Free n events, as rte_pktmbuf_free_bulk. When every one is a plain event of one pool
+ * (direct, one segment, the only reference: what a source makes and a sink consumes)
+ * they go straight back to the pool's lcore cache, as a NIC driver's fast free does: the
+ * library call checks and resets each mbuf on its own (~40 instructions an event, a fifth
+ * of the read-once run's own work per line). Anything else takes the library path.
+ */
+static inline void sl_event_free_bulk(struct rte_mbuf **ev, unsigned n)
+{
+	struct rte_mempool *mp;
+
+	if (n == 0)
+		return;
+	mp = ev[0]->pool;
+	for (unsigned i = 0; i < n; i++) {
+		const struct rte_mbuf *m = ev[i];
+
+		if (m->pool != mp || m->nb_segs != 1 || rte_mbuf_refcnt_read(m) != 1 ||
+		    (m->ol_flags & (RTE_MBUF_F_EXTERNAL | RTE_MBUF_F_INDIRECT))) {
+			rte_pktmbuf_free_bulk(ev, n);
+			return;
+		}
+	}
+	rte_mempool_put_bulk(mp, (void *const *)ev, n);
+}
 
 /** The host table handed to stages; ctx->host_priv must point at the replica's pool
  *  holder (struct sl_ctx_host). */

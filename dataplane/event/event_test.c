@@ -2,7 +2,8 @@
  * Event pools with big buffers (event.h): line limits per size, every mbuf of a pool can
  * be enlarged at once and the buffers come back when the events are freed (also when the
  * last of several references goes), an unshared copy of an enlarged event is enlarged too,
- * and a fresh result event gets a big buffer.
+ * and a fresh result event gets a big buffer. sl_event_free_bulk returns plain events and
+ * leaves a shared, enlarged or foreign one to the library path, with the same outcome.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -149,12 +150,73 @@ static void test_unshare_and_alloc_are_big(void **state)
 	assert_int_equal(priv.n_alloc_fail, 0);
 }
 
+/* Every mbuf of pool p is back in it and each big buffer is free: all can be enlarged. */
+static void assert_all_back(struct rte_mempool *p, unsigned n)
+{
+	struct rte_mbuf *m[N_EVENTS];
+
+	assert_int_equal(rte_mempool_avail_count(p), n);
+	assert_int_equal(rte_pktmbuf_alloc_bulk(p, m, n), 0);
+	for (unsigned i = 0; i < n; i++) {
+		assert_true(RTE_MBUF_DIRECT(m[i]));
+		assert_int_equal(rte_mbuf_refcnt_read(m[i]), 1);
+		assert_int_equal(m[i]->nb_segs, 1);
+		assert_true(sl_event_enlarge(m[i]));
+	}
+	rte_pktmbuf_free_bulk(m, n);
+}
+
+static void test_free_bulk(void **state)
+{
+	struct rte_mbuf *m[N_EVENTS];
+	int other_off;
+	struct rte_mempool *other = sl_test_pool(128, 1024, &other_off);
+
+	(void)state;
+	/* Plain events: straight back. */
+	assert_int_equal(rte_pktmbuf_alloc_bulk(pool, m, N_EVENTS), 0);
+	sl_event_free_bulk(m, N_EVENTS);
+	assert_all_back(pool, N_EVENTS);
+	sl_event_free_bulk(m, 0);
+
+	/* One shared event among plain ones: it stays with its other reference. */
+	assert_int_equal(rte_pktmbuf_alloc_bulk(pool, m, 8), 0);
+	rte_mbuf_refcnt_update(m[5], 1);
+	sl_event_free_bulk(m, 8);
+	assert_int_equal(rte_mempool_avail_count(pool), N_EVENTS - 1);
+	assert_int_equal(rte_mbuf_refcnt_read(m[5]), 1);
+	rte_pktmbuf_free(m[5]);
+	assert_all_back(pool, N_EVENTS);
+
+	/* An enlarged event: its big buffer is given back too. */
+	assert_int_equal(rte_pktmbuf_alloc_bulk(pool, m, 8), 0);
+	assert_true(sl_event_enlarge(m[7]));
+	sl_event_free_bulk(m, 8);
+	assert_all_back(pool, N_EVENTS);
+
+	/* A chained event: both segments come back. */
+	assert_int_equal(rte_pktmbuf_alloc_bulk(pool, m, 3), 0);
+	assert_int_equal(rte_pktmbuf_chain(m[1], m[2]), 0);
+	sl_event_free_bulk(m, 2);
+	assert_all_back(pool, N_EVENTS);
+
+	/* An event of another pool: each goes home. */
+	assert_int_equal(rte_pktmbuf_alloc_bulk(pool, m, 4), 0);
+	m[4] = rte_pktmbuf_alloc(other);
+	assert_non_null(m[4]);
+	sl_event_free_bulk(m, 5);
+	assert_all_back(pool, N_EVENTS);
+	assert_int_equal(rte_mempool_avail_count(other), 128);
+	rte_mempool_free(other);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_line_limits),
 		cmocka_unit_test(test_all_enlarged_and_returned),
 		cmocka_unit_test(test_unshare_and_alloc_are_big),
+		cmocka_unit_test(test_free_bulk),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

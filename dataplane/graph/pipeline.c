@@ -552,7 +552,7 @@ static __rte_always_inline void replica_account_emit(struct rt_replica *r, struc
 	if (o->n_drop) {
 		for (uint16_t i = 0; i < o->n_drop; i++)
 			r->n_drop[o->drop_reason[i]]++;
-		rte_pktmbuf_free_bulk(o->drop, o->n_drop);
+		sl_event_free_bulk(o->drop, o->n_drop);
 	}
 	for (uint16_t p = 0; p < o->n_ports; p++)
 		if (o->n[p])

@@ -47,6 +47,7 @@
 
 #include "base/check.h"
 #include "base/log.h"
+#include "event/event.h"
 #include "sink.h"
 
 #define FILE_SINK_BUFS		 4
@@ -513,7 +514,7 @@ static uint16_t file_sink_write(void *self, struct rte_mbuf **ev, uint16_t n)
 	}
 	/* Every taken event was copied out; give them back to the pool in one go. */
 	if (i)
-		rte_pktmbuf_free_bulk(ev, i);
+		sl_event_free_bulk(ev, i);
 	/* A short burst means the input ring ran dry: write what is buffered now rather than
 	 * at the runtime's next periodic flush (100 ms), so a followed line reaches the file
 	 * within a worker loop (perf/bench-file-latency.sh: p99 100 ms -> about 2 ms at 100 k

@@ -10,6 +10,7 @@
 
 #include <rte_mbuf.h>
 
+#include "event/event.h"
 #include "sink.h"
 
 struct null_sink {
@@ -34,7 +35,7 @@ static uint16_t null_write(void *self, struct rte_mbuf **ev, uint16_t n)
 	for (uint16_t i = 0; i < n; i++)
 		s->n_bytes += ev[i]->pkt_len;
 	s->n_events += n;
-	rte_pktmbuf_free_bulk(ev, n);
+	sl_event_free_bulk(ev, n);
 	return n;
 }
 
