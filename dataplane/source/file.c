@@ -386,33 +386,47 @@ static __rte_always_inline uint32_t file_frame(struct file_source *fs, const cha
 	return file_copy(rte_pktmbuf_mtod(m, char *), src, all, avx2);
 }
 
+/* Make m, whose data holds len line bytes, a line event. */
+static __rte_always_inline void file_line_event(struct rte_mbuf *m, int meta_offset,
+						uint16_t node_id, uint64_t event_id, uint32_t len,
+						uint8_t flags, uint64_t tsc)
+{
+	/* sl_event_meta spelled out: file_once_avx2 (another tuning) would call it. */
+	struct sl_meta *meta = RTE_MBUF_DYNFIELD(m, meta_offset, struct sl_meta *);
+
+	m->data_len = (uint16_t)len;
+	m->pkt_len = len;
+	meta->event_id = event_id;
+	meta->ingest_tsc = tsc;
+	meta->source = node_id;
+	meta->kind = SL_EVENT_LINE;
+	meta->flags = flags;
+	meta->raw_len = (uint16_t)len;
+	meta->rec_off = 0;
+}
+
+/* The next line lands in the event at the top of the stash: ask for its first lines. */
+static __rte_always_inline void file_prefetch_next(struct rte_mbuf *next)
+{
+	char *d = rte_pktmbuf_mtod(next, char *);
+
+	rte_prefetch0_write(d);
+	rte_prefetch0_write(d + 64);
+	rte_prefetch0_write(d + 128);
+}
+
 /* Finish the event at the top of the stash, whose data already holds len line bytes. */
 static __rte_always_inline void file_emit(struct file_source *fs, struct rte_mbuf **ev, uint16_t *n,
 					  uint32_t len, uint8_t flags, uint64_t off, uint64_t tsc)
 {
 	struct rte_mbuf *m = fs->stash[--fs->n_stash];
-	/* sl_event_meta spelled out: file_once_avx2 (another tuning) would call it. */
-	struct sl_meta *meta = RTE_MBUF_DYNFIELD(m, fs->meta_offset, struct sl_meta *);
 
-	m->data_len = (uint16_t)len;
-	m->pkt_len = len;
-	meta->event_id = (uint64_t)fs->cur.slot << 48 | off;
-	meta->ingest_tsc = tsc;
-	meta->source = fs->node_id;
-	meta->kind = SL_EVENT_LINE;
-	meta->flags = flags;
-	meta->raw_len = (uint16_t)len;
-	meta->rec_off = 0;
+	file_line_event(m, fs->meta_offset, fs->node_id, (uint64_t)fs->cur.slot << 48 | off, len,
+			flags, tsc);
 	ev[(*n)++] = m;
 	fs->n_lines++;
-	if (likely(fs->n_stash)) {
-		/* The next line lands in the next event: ask for its first lines now. */
-		char *d = rte_pktmbuf_mtod(fs->stash[fs->n_stash - 1], char *);
-
-		rte_prefetch0_write(d);
-		rte_prefetch0_write(d + 64);
-		rte_prefetch0_write(d + 128);
-	}
+	if (likely(fs->n_stash))
+		file_prefetch_next(fs->stash[fs->n_stash - 1]);
 }
 
 /* A whole line of k bytes at src, already copied into the top stash mbuf: emit it (less a
@@ -441,6 +455,60 @@ static __rte_always_inline void file_line_long(struct file_source *fs, struct rt
 		file_emit(fs, ev, n, fs->line_max, SL_META_F_TRUNCATED | stamp, off, tsc);
 		fs->n_truncated++;
 	}
+}
+
+/*
+ * The read-once engine's common case in a tight loop: whole non-empty lines that fit an
+ * event unenlarged, in this replica's share, while events are stashed. The cursor lives in
+ * registers here: in file_once every 32-byte store into an event (char data, which may
+ * alias anything) made the compiler reload it, ~60 instructions a line. Stops at the first
+ * line it does not handle, for file_once's general path (which frames that line again).
+ * Returns whether it took any line.
+ */
+static __rte_always_inline bool file_run_lines(struct file_source *fs, struct rte_mbuf **ev,
+					       uint16_t *np, uint16_t max, uint64_t tsc, bool avx2)
+{
+	struct file_cursor *c = &fs->cur;
+	const char *p = c->p;
+	const char *const end = c->end;
+	const uint64_t stop = c->stop_off, slot = (uint64_t)c->slot << 48;
+	const uint32_t small = fs->line_small; /* at most line_max (file_create) */
+	const int meta_offset = fs->meta_offset;
+	const uint16_t node_id = fs->node_id;
+	const bool strip_cr = fs->strip_cr;
+	struct rte_mbuf **const stash = fs->stash;
+	uint64_t off = c->p_off;
+	uint32_t ns = fs->n_stash, taken = 0;
+	uint16_t n = *np;
+
+	while (n < max && ns && p < end && off < stop) {
+		uint32_t avail = (uint32_t)(end - p);
+		uint32_t first = avail > small ? small + 1 : avail;
+		struct rte_mbuf *m = stash[ns - 1];
+		uint32_t k = file_copy(rte_pktmbuf_mtod(m, char *), p, first, avx2);
+		uint32_t len = k;
+
+		if (k >= first)
+			break; /* long, or no newline before the region's end */
+		if (unlikely(strip_cr) && k && p[k - 1] == '\r')
+			len--;
+		if (len == 0)
+			break; /* counted as empty by the general path */
+		ns--;
+		file_line_event(m, meta_offset, node_id, slot | off, len, 0, tsc);
+		ev[n++] = m;
+		if (likely(ns))
+			file_prefetch_next(stash[ns - 1]);
+		p += k + 1;
+		off += k + 1;
+		taken++;
+	}
+	c->p = p;
+	c->p_off = off;
+	fs->n_stash = ns;
+	fs->n_lines += taken;
+	*np = n;
+	return taken != 0;
 }
 
 /* Set up the head buffer's region: the carried partial line followed by the data. */
@@ -663,6 +731,8 @@ static __rte_always_inline uint16_t file_once(struct file_source *fs, struct rte
 
 			if (fs->n_stash == 0 && !file_stash_refill(fs))
 				break;
+			if (file_run_lines(fs, ev, &n, max, tsc, avx2))
+				continue;
 			k = file_frame(fs, c->p, avail, &lim, avx2);
 			if (unlikely(k == UINT32_MAX)) {
 				fs->n_nombuf++;
