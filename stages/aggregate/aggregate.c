@@ -12,9 +12,10 @@
  * A table is an open-addressing hash table (linear probing, at most half full) keyed by
  * the group's field values, each in its canonical msgpack encoding (shortest integers and
  * string headers), concatenated; a key arena; and one fixed-size block per group holding
- * every aggregation's partial (sketch.h for distinct, quantile and top_k). All of it is
- * allocated when the state is created; process, merge and emit never allocate (the blocks
- * are an anonymous mapping, so pages of groups never used are never touched). Built-in stage;
+ * every aggregation's partial (sketch.h for distinct, quantile and top_k), with the pages of
+ * the quantiles' DDSketch bins in an area of their own. All of it is allocated when the
+ * state is created; process, merge and emit never allocate (the blocks and pages come from
+ * calloc, and memory of groups or pages never used is never touched). Built-in stage;
  * uses only the SDK. process, merge, emit and reset run on whichever worker the runtime
  * chooses, one at a time per state.
  */
@@ -149,6 +150,7 @@ struct agg_conf {
 	uint32_t capacity; /* hash slots: power of two, at least 2 * max_groups */
 	uint32_t arena_bytes;
 	uint32_t group_bytes;
+	uint32_t dds_pages;    /* DDSketch pages a group may take: its quantiles' n_pages */
 	uint32_t topk_cap_max; /* sizes the merge scratch */
 	/* time_window (tw_size_ns 0: none): panes of tw_slide_ns, windows of tw_size_ns */
 	uint64_t tw_size_ns, tw_slide_ns;
@@ -205,10 +207,10 @@ struct agg_state {
 	struct agg_gkey *gkeys;
 	uint32_t *order; /* group indexes, sorted by emit */
 	uint8_t *arena;
-	uint8_t *groups;   /* max_groups blocks of group_bytes; each starts with its event count */
-	size_t groups_len; /* bytes at groups (agg_state_create) */
-	void *scratch;	   /* top_k merge */
-	struct agg_memo *memo; /* n_memo tables of 1 << AGG_MEMO_BITS; kept by reset */
+	uint8_t *groups; /* max_groups blocks of group_bytes; each starts with its event count */
+	struct sl_dds_store dds; /* the pages of the groups' DDSketches (quantile) */
+	void *scratch;		 /* top_k merge */
+	struct agg_memo *memo;	 /* n_memo tables of 1 << AGG_MEMO_BITS; kept by reset */
 	/* agg_process_fast: the last group it found (last_blk NULL: none), its key in the arena */
 	uint8_t *last_blk;
 	const uint8_t *last_key;
@@ -222,7 +224,8 @@ struct agg_state {
 	struct agg_tw_ent *tw;
 	uint32_t *tw_gstart; /* in order: where each group's panes start; then the end */
 	uint32_t tw_n_groups;
-	uint8_t *tw_block; /* one group block: a window's panes merged */
+	uint8_t *tw_block;	    /* one group block: a window's panes merged */
+	struct sl_dds_store tw_dds; /* tw_block's DDSketch pages */
 	int64_t tw_closed_new, tw_e;
 	uint32_t tw_g;
 	bool tw_final;
@@ -361,6 +364,7 @@ static int agg_init_aggs(struct agg_conf *c, const struct sl_arg *a, struct sl_e
 		if (it->spec.fn == SL_AGG_QUANTILE) {
 			sl_dds_params_init(&it->dds, it->spec.error);
 			it->memo = c->n_memo++;
+			c->dds_pages += it->dds.n_pages;
 		}
 		if (it->spec.fn == SL_AGG_TOP_K && it->spec.capacity > c->topk_cap_max)
 			c->topk_cap_max = it->spec.capacity;
@@ -620,10 +624,12 @@ static int agg_init(const struct sl_host *host, const struct sl_args *args, void
 		rc = agg_init_aggs(c, sl_args_get(args, "aggregations"), err);
 	if (rc < 0)
 		goto err_free;
-	if ((uint64_t)c->max_groups * c->group_bytes > AGG_STATE_LIMIT) {
+	/* A group's bytes: its block and, at most, every page its DDSketches can take. */
+	if ((uint64_t)c->max_groups * (c->group_bytes + sl_dds_store_bytes(c->dds_pages)) >
+	    AGG_STATE_LIMIT) {
 		rc = agg_fail(err, "max_groups",
-			      "%u groups of %u bytes exceed the %llu GiB a state may take",
-			      c->max_groups, c->group_bytes,
+			      "%u groups of %zu bytes exceed the %llu GiB a state may take",
+			      c->max_groups, c->group_bytes + sl_dds_store_bytes(c->dds_pages),
 			      (unsigned long long)(AGG_STATE_LIMIT >> 30));
 		goto err_free;
 	}
@@ -944,10 +950,10 @@ static void agg_fold(const struct agg_item *a, struct agg_state *st, uint8_t *bl
 			cnt[AGG_CNT_NEGATIVE]++;
 		} else if (x > 0) {
 			q->n_float += is_float;
-			sl_dds_add_key_inline(&a->dds, &q->dds, agg_dds_key(a, st, x), 1);
+			sl_dds_add_key_inline(&a->dds, &st->dds, &q->dds, agg_dds_key(a, st, x), 1);
 		} else {
 			q->n_float += is_float;
-			sl_dds_add(&a->dds, &q->dds, x, 1);
+			sl_dds_add(&a->dds, &st->dds, &q->dds, x, 1);
 		}
 		return;
 	}
@@ -962,7 +968,9 @@ static void agg_fold(const struct agg_item *a, struct agg_state *st, uint8_t *bl
 	}
 }
 
-static void agg_merge_block(const struct agg_item *a, uint8_t *d, const uint8_t *s, void *scratch)
+/* Merge block s (its DDSketch pages in ss) into d (pages from ds). */
+static void agg_merge_block(const struct agg_item *a, uint8_t *d, struct sl_dds_store *ds,
+			    const uint8_t *s, const struct sl_dds_store *ss, void *scratch)
 {
 	switch (a->spec.fn) {
 	case SL_AGG_COUNT:
@@ -977,7 +985,7 @@ static void agg_merge_block(const struct agg_item *a, uint8_t *d, const uint8_t 
 		return;
 	case SL_AGG_QUANTILE:
 		((struct agg_quant *)d)->n_float += ((const struct agg_quant *)s)->n_float;
-		sl_dds_merge(&a->dds, &((struct agg_quant *)d)->dds,
+		sl_dds_merge(&a->dds, ds, &((struct agg_quant *)d)->dds, ss,
 			     &((const struct agg_quant *)s)->dds);
 		return;
 	default:
@@ -1518,7 +1526,7 @@ agg_fast_apply(const struct agg_conf *c, struct agg_state *st, uint8_t *g,
 			struct agg_quant *q = (struct agg_quant *)(g + a->off);
 
 			q->n_float++;
-			sl_dds_add_key_inline(&a->dds, &q->dds,
+			sl_dds_add_key_inline(&a->dds, &st->dds, &q->dds,
 					      i == qa ? qkey : agg_dds_key(a, st, v->f), 1);
 		} else {
 			agg_fold(a, st, g + a->off, v, cnt);
@@ -1566,12 +1574,13 @@ agg_process_fast(const struct agg_conf *c, struct agg_state *st, struct sl_rec r
 
 /*
  * The fast path over a burst in passes, so that the cache misses of its events overlap
- * instead of coming one after another (groups' blocks far beyond the caches: a quantile's
- * DDSketch is ~20 KiB a group): pass 1 parses an event, hashes its key and prefetches its
- * hash slot; at AGG_BATCH such events (or one that goes the general way, or the burst's
+ * instead of coming one after another (a quantile's DDSketch pages are far beyond the
+ * caches: ~3 pages of 2 KiB a group): pass 1 parses an event, hashes its key and prefetches
+ * its hash slot; at AGG_BATCH such events (or one that goes the general way, or the burst's
  * end) agg_fast_flush finds their groups in order (creating them in the same order as one
- * at a time) and prefetches each block's first line and its quantile's header, computes the
- * quantile's DDSketch key; pass 3 reads each header and prefetches the bin the key goes to;
+ * at a time) and prefetches each block's first line and its quantile's header and page
+ * directory, computes the quantile's DDSketch key; pass 3 reads each header's top and the
+ * key's page and prefetches the bin the key goes to;
  * pass 4 applies the updates in the events' order. Groups, counters and sketches are those
  * of one event at a time: only the time of the reads moves.
  */
@@ -1608,7 +1617,10 @@ static inline __attribute__((always_inline)) void agg_fast_flush(const struct ag
 		if (a) {
 			const struct sl_val *v = &e->vals[a->field];
 
+			/* the header, and the directory's top pages (where most values go) */
 			rte_prefetch0(e->g + a->off + offsetof(struct agg_quant, dds));
+			rte_prefetch0(e->g + a->off + offsetof(struct agg_quant, dds) +
+				      sl_dds_size(&a->dds) - 1);
 			if ((e->found >> a->field & 1) && v->type == SL_VAL_FLOAT && v->f > 0) {
 				e->qkey = agg_dds_key(a, st, v->f);
 				e->qok = true;
@@ -1617,15 +1629,15 @@ static inline __attribute__((always_inline)) void agg_fast_flush(const struct ag
 	}
 	if (a)
 		for (uint32_t j = 0; j < m; j++) {
-			const struct sl_dds *d;
-			int64_t low;
+			const uint64_t *b;
 
 			if (!pe[j].qok)
 				continue;
-			d = &((const struct agg_quant *)(pe[j].g + a->off))->dds;
-			low = (int64_t)d->top - a->dds.n_bins + 1;
-			if (pe[j].qkey <= d->top && pe[j].qkey >= low)
-				rte_prefetch0(&d->bins[pe[j].qkey - low]);
+			b = sl_dds_bin(&a->dds, &st->dds,
+				       &((const struct agg_quant *)(pe[j].g + a->off))->dds,
+				       pe[j].qkey);
+			if (b)
+				rte_prefetch0(b);
 		}
 	for (uint32_t j = 0; j < m; j++) {
 		if (!pe[j].g)
@@ -1742,12 +1754,30 @@ static void agg_state_destroy(const void *conf, void *state)
 	free(st->order);
 	free(st->arena);
 	free(st->groups);
+	free(st->dds.bins);
+	free(st->tw_dds.bins);
 	free(st->scratch);
 	free(st->memo);
 	free(st->tw);
 	free(st->tw_gstart);
 	free(st->tw_block);
 	free(st);
+}
+
+/* From AGG_HUGE_BYTES on, huge pages where the kernel gives them (transparent_hugepage
+ * "madvise"), on the 2 MiB-aligned part of an area of groups or sketch pages: on 4 KiB
+ * pages each event's group and bin cost TLB misses too (bench-peers' p99 by path: ~0.85 ->
+ * ~0.65 of the time before the passes), and an area read before it is written (a probe)
+ * costs a copy-on-write fault whose TLB flush interrupts the other CPUs. Still malloc'd
+ * memory: a stage's `memory:` cap (its jemalloc arena) counts it, and ASan watches it.
+ * Advice only: no THP, no harm. */
+static void agg_huge(void *p, size_t len)
+{
+	uintptr_t a = ((uintptr_t)p + (2u << 20) - 1) & ~(uintptr_t)((2u << 20) - 1);
+	uintptr_t e = ((uintptr_t)p + len) & ~(uintptr_t)((2u << 20) - 1);
+
+	if (p && len >= AGG_HUGE_BYTES && e > a)
+		(void)madvise((void *)a, e - a, MADV_HUGEPAGE);
 }
 
 static void *agg_state_create(const void *conf)
@@ -1763,23 +1793,18 @@ static void *agg_state_create(const void *conf)
 	st->order = malloc((size_t)c->max_groups * sizeof(*st->order));
 	st->arena = malloc(c->arena_bytes);
 	/* calloc: large blocks come as fresh zero pages, touched only when a group uses them.
-	 * From AGG_HUGE_BYTES on, huge pages where the kernel gives them (transparent_hugepage
-	 * "madvise"), on the 2 MiB-aligned part of the block area: a quantile's block is ~20
-	 * KiB, so on 4 KiB pages each event's group and bin cost TLB misses too (bench-peers'
-	 * p99 by path: ~0.85 -> ~0.65 of the time before the passes), and a block read before
-	 * it is written (a probe, a sketch's bins moved up) costs a copy-on-write fault whose
-	 * TLB flush interrupts the other CPUs. Still malloc'd memory: a stage's `memory:` cap
-	 * (its jemalloc arena) counts it, and ASan watches it. Advice only: no THP, no harm. */
-	st->groups_len = (size_t)c->max_groups * c->group_bytes;
+	 * The DDSketch pages (sketch.h) are handed out in order from one area sized for the
+	 * worst case, every group's every page, so the memory touched is what the groups' values
+	 * use (bench-peers' p99 by path: ~3 pages of 2 KiB a group, where a flat store of 2,560
+	 * bins touched 20 KiB, which the kernel zeroed: ~12 % of the lanes run's CPU). */
 	st->groups = calloc(c->max_groups, c->group_bytes);
-	if (st->groups && st->groups_len >= AGG_HUGE_BYTES) {
-		uintptr_t a =
-			((uintptr_t)st->groups + (2u << 20) - 1) & ~(uintptr_t)((2u << 20) - 1);
-		uintptr_t e =
-			((uintptr_t)st->groups + st->groups_len) & ~(uintptr_t)((2u << 20) - 1);
+	agg_huge(st->groups, (size_t)c->max_groups * c->group_bytes);
+	if (c->dds_pages) {
+		uint32_t np = c->max_groups * c->dds_pages + 1;
 
-		if (e > a)
-			(void)madvise((void *)a, e - a, MADV_HUGEPAGE);
+		st->dds.bins = calloc(np, sl_dds_store_bytes(1));
+		sl_dds_store_init(&st->dds, st->dds.bins, np);
+		agg_huge(st->dds.bins, sl_dds_store_bytes(np));
 	}
 	st->scratch = c->topk_cap_max ? malloc(sl_topk_scratch_size(c->topk_cap_max)) : NULL;
 	st->memo = c->n_memo ? calloc((size_t)c->n_memo << AGG_MEMO_BITS, sizeof(*st->memo)) : NULL;
@@ -1790,8 +1815,13 @@ static void *agg_state_create(const void *conf)
 		st->tw = malloc((size_t)c->max_groups * sizeof(*st->tw));
 		st->tw_gstart = malloc(((size_t)c->max_groups + 1) * sizeof(*st->tw_gstart));
 		st->tw_block = malloc(c->group_bytes);
+		if (c->dds_pages) {
+			st->tw_dds.bins = calloc(c->dds_pages + 1, sl_dds_store_bytes(1));
+			sl_dds_store_init(&st->tw_dds, st->tw_dds.bins, c->dds_pages + 1);
+		}
 	}
 	if (!st->slots || !st->gkeys || !st->order || !st->arena || !st->groups ||
+	    (c->dds_pages && (!st->dds.bins || (c->tw_size_ns && !st->tw_dds.bins))) ||
 	    (c->topk_cap_max && !st->scratch) || (c->n_memo && !st->memo) ||
 	    (c->tw_size_ns && (!st->tw || !st->tw_gstart || !st->tw_block))) {
 		agg_state_destroy(conf, st);
@@ -1808,6 +1838,7 @@ static void agg_state_reset(const void *conf, void *state)
 	for (uint32_t g = 0; g < st->n_groups; g++)
 		st->slots[st->gkeys[g].slot] = (struct agg_slot){ 0, 0 };
 	memset(st->groups, 0, (size_t)st->n_groups * c->group_bytes);
+	sl_dds_store_reset(&st->dds);
 	st->n_groups = 0;
 	st->arena_used = 0;
 	st->n_lost = 0;
@@ -1832,8 +1863,8 @@ static void agg_state_merge(const void *conf, void *dst, const void *src)
 		}
 		*(uint64_t *)db += *(const uint64_t *)sb;
 		for (uint32_t i = 0; i < c->n_aggs; i++)
-			agg_merge_block(&c->aggs[i], db + c->aggs[i].off, sb + c->aggs[i].off,
-					d->scratch);
+			agg_merge_block(&c->aggs[i], db + c->aggs[i].off, &d->dds,
+					sb + c->aggs[i].off, &s->dds, d->scratch);
 	}
 	d->n_lost += s->n_lost;
 	/* Time windows: the watermark is the least of the replicas' latest event times (a
@@ -1990,7 +2021,9 @@ static void agg_put_topk(struct sl_rec_writer *w, const struct agg_item *a, cons
 	}
 }
 
-static void agg_put(struct sl_rec_writer *w, const struct agg_item *a, const uint8_t *blk)
+/* One aggregation's result from its partial blk (DDSketch pages in ds). */
+static void agg_put(struct sl_rec_writer *w, const struct agg_item *a, const uint8_t *blk,
+		    const struct sl_dds_store *ds)
 {
 	const char *k = a->spec.name;
 
@@ -2003,7 +2036,7 @@ static void agg_put(struct sl_rec_writer *w, const struct agg_item *a, const uin
 		return;
 	case SL_AGG_QUANTILE: {
 		const struct agg_quant *q = (const struct agg_quant *)blk;
-		double v = sl_dds_quantile(&a->dds, &q->dds, a->spec.q);
+		double v = sl_dds_quantile(&a->dds, ds, &q->dds, a->spec.q);
 
 		if (q->dds.n == 0)
 			agg_put_nil(w, k);
@@ -2046,7 +2079,7 @@ static uint32_t agg_record(const struct agg_conf *c, const struct agg_state *st,
 		p = q;
 	}
 	for (uint32_t i = 0; i < c->n_aggs; i++)
-		agg_put(&w, &c->aggs[i], blk + c->aggs[i].off);
+		agg_put(&w, &c->aggs[i], blk + c->aggs[i].off, &st->dds);
 	return sl_rec_end(&w);
 }
 
@@ -2169,14 +2202,16 @@ static bool agg_tw_window(const struct agg_conf *c, struct agg_state *st, uint32
 
 		if (st->tw[g].pane < start || st->tw[g].pane >= end)
 			continue;
-		if (!any)
+		if (!any) {
 			memset(st->tw_block, 0, c->group_bytes);
+			sl_dds_store_reset(&st->tw_dds);
+		}
 		any = true;
 		sb = agg_block(c, st, g);
 		*(uint64_t *)st->tw_block += *(const uint64_t *)sb;
 		for (uint32_t k = 0; k < c->n_aggs; k++)
-			agg_merge_block(&c->aggs[k], st->tw_block + c->aggs[k].off,
-					sb + c->aggs[k].off, st->scratch);
+			agg_merge_block(&c->aggs[k], st->tw_block + c->aggs[k].off, &st->tw_dds,
+					sb + c->aggs[k].off, &st->dds, st->scratch);
 	}
 	return any;
 }
@@ -2202,7 +2237,7 @@ static uint32_t agg_tw_record(const struct agg_conf *c, const struct agg_state *
 		p = q;
 	}
 	for (uint32_t k = 0; k < c->n_aggs; k++)
-		agg_put(&w, &c->aggs[k], st->tw_block + c->aggs[k].off);
+		agg_put(&w, &c->aggs[k], st->tw_block + c->aggs[k].off, &st->tw_dds);
 	return sl_rec_end(&w);
 }
 
@@ -2232,8 +2267,8 @@ static void agg_tw_carry(const struct agg_conf *c, struct agg_state *st, struct 
 		}
 		*(uint64_t *)db += *(const uint64_t *)sb;
 		for (uint32_t a = 0; a < c->n_aggs; a++)
-			agg_merge_block(&c->aggs[a], db + c->aggs[a].off, sb + c->aggs[a].off,
-					d->scratch);
+			agg_merge_block(&c->aggs[a], db + c->aggs[a].off, &d->dds,
+					sb + c->aggs[a].off, &st->dds, d->scratch);
 	}
 	if (d) {
 		if (st->max_t > d->max_t)

@@ -4,6 +4,7 @@
  * whichever thread owns the state at the time; no allocation, no globals, no locks.
  */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "sketch.h"
@@ -98,6 +99,7 @@ int sl_dds_params_init(struct sl_dds_params *dp, double alpha)
 	/* 2^64 of range below the top, plus the top's rounding slack. */
 	need = ceil(64 * log(2.0) * dp->inv_log_gamma) + 256;
 	dp->n_bins = ((uint32_t)need + 255) / 256 * 256;
+	dp->n_pages = dp->n_bins / SL_DDS_PAGE_BINS;
 	return 0;
 }
 
@@ -159,43 +161,99 @@ static bool dds_has_bins(const struct sl_dds *s)
 	return s->n > s->n_zero;
 }
 
-/* Move the store up to a higher top, collapsing what falls off into the lowest bin. */
-static void dds_raise(const struct sl_dds_params *dp, struct sl_dds *s, int32_t top)
+void sl_dds_store_init(struct sl_dds_store *st, uint64_t *bins, uint32_t n_pages)
 {
-	uint64_t d = (uint64_t)((int64_t)top - s->top), low = 0;
-	uint32_t nb = dp->n_bins;
-
-	if (d == 0)
-		return;
-	if (d >= nb) {
-		for (uint32_t i = 0; i < nb; i++)
-			low += s->bins[i];
-		memset(s->bins, 0, (size_t)nb * sizeof(s->bins[0]));
-	} else {
-		for (uint32_t i = 0; i <= d; i++)
-			low += s->bins[i];
-		memmove(s->bins, s->bins + d, (size_t)(nb - d) * sizeof(s->bins[0]));
-		memset(s->bins + nb - d, 0, (size_t)d * sizeof(s->bins[0]));
-	}
-	s->bins[0] = low;
-	s->top = top;
+	st->bins = bins;
+	st->used = 1;
+	st->n_pages = n_pages;
 }
 
-static void dds_put(const struct sl_dds_params *dp, struct sl_dds *s, int32_t key, uint64_t n)
+void sl_dds_store_reset(struct sl_dds_store *st)
+{
+	if (st->used > 1)
+		memset(st->bins + SL_DDS_PAGE_BINS, 0, sl_dds_store_bytes(st->used - 1));
+	st->used = 1;
+}
+
+static uint64_t *dds_page(const struct sl_dds_store *st, uint32_t pg)
+{
+	return st->bins + ((size_t)pg << SL_DDS_PAGE_BITS);
+}
+
+/* Directory slot j's page, taken from the store when it has none. */
+static uint64_t *dds_page_get(struct sl_dds_store *st, struct sl_dds *s, uint32_t j)
+{
+	if (!s->page[j]) {
+		/* Sized by the caller for every slot of every sketch: cannot happen. */
+		if (st->used >= st->n_pages)
+			abort();
+		s->page[j] = st->used++;
+	}
+	return dds_page(st, s->page[j]);
+}
+
+static void dds_reverse(uint32_t *a, uint32_t n)
+{
+	for (uint32_t i = 0; i < n / 2; i++) {
+		uint32_t t = a[i];
+
+		a[i] = a[n - 1 - i];
+		a[n - 1 - i] = t;
+	}
+}
+
+/*
+ * Move the store up to a higher top (both multiples of 256, so by whole pages), collapsing
+ * what falls off into the lowest bin: the pages below the new lowest are summed and
+ * cleared, and the directory rotates so that they become the top's empty pages.
+ */
+static void dds_raise(const struct sl_dds_params *dp, struct sl_dds_store *st, struct sl_dds *s,
+		      int32_t top)
+{
+	uint64_t m = (uint64_t)((int64_t)top - s->top) >> SL_DDS_PAGE_BITS, low = 0;
+	uint32_t np = dp->n_pages, k = m < np ? (uint32_t)m : np;
+
+	if (m == 0)
+		return;
+	for (uint32_t j = 0; j < k; j++) {
+		uint64_t *b;
+
+		if (!s->page[j])
+			continue;
+		b = dds_page(st, s->page[j]);
+		for (uint32_t i = 0; i < SL_DDS_PAGE_BINS; i++)
+			low += b[i];
+		memset(b, 0, SL_DDS_PAGE_BINS * sizeof(b[0]));
+	}
+	if (k < np) {
+		/* Rotate left by k: three reversals, in place. */
+		dds_reverse(s->page, k);
+		dds_reverse(s->page + k, np - k);
+		dds_reverse(s->page, np);
+	}
+	s->top = top;
+	if (low)
+		dds_page_get(st, s, 0)[0] += low;
+}
+
+static void dds_put(const struct sl_dds_params *dp, struct sl_dds_store *st, struct sl_dds *s,
+		    int32_t key, uint64_t n)
 {
 	int64_t low = (int64_t)s->top - dp->n_bins + 1;
+	uint32_t i = key < low ? 0 : (uint32_t)(key - low);
 
-	s->bins[key < low ? 0 : (uint32_t)(key - low)] += n;
+	dds_page_get(st, s, i >> SL_DDS_PAGE_BITS)[i & (SL_DDS_PAGE_BINS - 1)] += n;
 }
 
-void sl_dds_add(const struct sl_dds_params *dp, struct sl_dds *s, double x, uint64_t n)
+void sl_dds_add(const struct sl_dds_params *dp, struct sl_dds_store *st, struct sl_dds *s, double x,
+		uint64_t n)
 {
 	if (!(x > 0)) {
 		s->n += n;
 		s->n_zero += n;
 		return;
 	}
-	sl_dds_add_key(dp, s, dds_key(dp, x), n);
+	sl_dds_add_key(dp, st, s, dds_key(dp, x), n);
 }
 
 int32_t sl_dds_key(const struct sl_dds_params *dp, double x)
@@ -203,17 +261,19 @@ int32_t sl_dds_key(const struct sl_dds_params *dp, double x)
 	return dds_key(dp, x);
 }
 
-void sl_dds_add_key(const struct sl_dds_params *dp, struct sl_dds *s, int32_t key, uint64_t n)
+void sl_dds_add_key(const struct sl_dds_params *dp, struct sl_dds_store *st, struct sl_dds *s,
+		    int32_t key, uint64_t n)
 {
 	if (!dds_has_bins(s))
 		s->top = dds_top_for(key);
 	else if (key > s->top)
-		dds_raise(dp, s, dds_top_for(key));
+		dds_raise(dp, st, s, dds_top_for(key));
 	s->n += n;
-	dds_put(dp, s, key, n);
+	dds_put(dp, st, s, key, n);
 }
 
-void sl_dds_merge(const struct sl_dds_params *dp, struct sl_dds *dst, const struct sl_dds *src)
+void sl_dds_merge(const struct sl_dds_params *dp, struct sl_dds_store *dst_st, struct sl_dds *dst,
+		  const struct sl_dds_store *src_st, const struct sl_dds *src)
 {
 	int64_t low = (int64_t)src->top - dp->n_bins + 1;
 
@@ -221,16 +281,26 @@ void sl_dds_merge(const struct sl_dds_params *dp, struct sl_dds *dst, const stru
 		if (!dds_has_bins(dst))
 			dst->top = src->top;
 		else if (src->top > dst->top)
-			dds_raise(dp, dst, src->top);
-		for (uint32_t i = 0; i < dp->n_bins; i++)
-			if (src->bins[i])
-				dds_put(dp, dst, (int32_t)(low + i), src->bins[i]);
+			dds_raise(dp, dst_st, dst, src->top);
+		for (uint32_t j = 0; j < dp->n_pages; j++) {
+			const uint64_t *b;
+
+			if (!src->page[j])
+				continue;
+			b = dds_page(src_st, src->page[j]);
+			for (uint32_t i = 0; i < SL_DDS_PAGE_BINS; i++)
+				if (b[i])
+					dds_put(dp, dst_st, dst,
+						(int32_t)(low + (int64_t)j * SL_DDS_PAGE_BINS + i),
+						b[i]);
+		}
 	}
 	dst->n += src->n;
 	dst->n_zero += src->n_zero;
 }
 
-double sl_dds_quantile(const struct sl_dds_params *dp, const struct sl_dds *s, double q)
+double sl_dds_quantile(const struct sl_dds_params *dp, const struct sl_dds_store *st,
+		       const struct sl_dds *s, double q)
 {
 	uint64_t rank, seen = s->n_zero;
 	int64_t low = (int64_t)s->top - dp->n_bins + 1;
@@ -240,10 +310,20 @@ double sl_dds_quantile(const struct sl_dds_params *dp, const struct sl_dds *s, d
 	rank = (uint64_t)(q * (double)(s->n - 1));
 	if (rank < seen)
 		return 0;
-	for (uint32_t i = 0; i < dp->n_bins; i++) {
-		seen += s->bins[i];
-		if (seen > rank)
-			return 2 * pow(dp->gamma, (double)(low + i)) / (dp->gamma + 1);
+	for (uint32_t j = 0; j < dp->n_pages; j++) {
+		const uint64_t *b;
+
+		if (!s->page[j])
+			continue;
+		b = dds_page(st, s->page[j]);
+		for (uint32_t i = 0; i < SL_DDS_PAGE_BINS; i++) {
+			seen += b[i];
+			if (seen > rank)
+				return 2 *
+				       pow(dp->gamma,
+					   (double)(low + (int64_t)j * SL_DDS_PAGE_BINS + i)) /
+				       (dp->gamma + 1);
+		}
 	}
 	return 2 * pow(dp->gamma, (double)s->top) / (dp->gamma + 1);
 }

@@ -50,53 +50,110 @@ double sl_hll_estimate(const uint8_t *reg, unsigned p);
  * seen rounded up to a multiple of 256; lower keys collapse into the lowest bin. The top
  * depends only on the maximum, so merging (adding bins) gives the single-sketch result
  * exactly while the values of one sketch span fewer than n_bins - 256 bins.
+ *
+ * The bins are paged: a sketch (struct sl_dds, in the caller's block) holds its header and
+ * a directory of n_bins / 256 page numbers; a page of 256 bins (2 KiB) is taken from a
+ * store (struct sl_dds_store, one per state, bump-allocated) the first time a value lands
+ * in it, so a sketch touches memory for the bins its values use (a few pages) instead of
+ * all of them (20 KiB at alpha 0.01). The top moving up by whole pages rotates the
+ * directory and clears the pages that fall off (their counts go to the lowest bin); a
+ * directory slot keeps its page until the store is reset, so one sketch never takes more
+ * than n_bins / 256 pages: a store of n sketches needs at most n * n_bins / 256 pages
+ * (sl_dds_store_init's caller sizes it so; running out is a bug and aborts). The counts,
+ * and so every quantile and merge, are those of one flat array of n_bins bins.
  */
+#define SL_DDS_PAGE_BITS 8
+#define SL_DDS_PAGE_BINS (1u << SL_DDS_PAGE_BITS)
+
 struct sl_dds_params {
 	double alpha;
 	double gamma;
 	double inv_log_gamma; /* 1 / ln(gamma) */
 	uint32_t n_bins;      /* a multiple of 256, covering at least 2^64 */
+	uint32_t n_pages;     /* n_bins / 256: directory slots of a sketch */
 };
 
 struct sl_dds {
 	uint64_t n;	 /* values added, zero bin included */
 	uint64_t n_zero; /* values == 0 */
-	int32_t top;	 /* key of bins[n_bins - 1] when n > n_zero */
-	uint32_t pad;
-	uint64_t bins[]; /* bins[i] holds key top - n_bins + 1 + i */
+	int32_t top;	 /* key of the last bin when n > n_zero */
+	uint32_t page[]; /* page[j]: the store's page holding bins 256 j .. 256 j + 255, where
+			    bin i holds key top - n_bins + 1 + i; 0: no page (all zero) */
+};
+
+/* Pages of 256 bins for the sketches of one state: page p is bins[256 p ..]; page 0 is
+ * never handed out (a directory's 0 means none). */
+struct sl_dds_store {
+	uint64_t *bins;
+	uint32_t used;	  /* pages handed out, page 0 included */
+	uint32_t n_pages; /* pages at bins, page 0 included */
 };
 
 /* alpha in [0.001, 0.1]; returns -1 when out of range. */
 int sl_dds_params_init(struct sl_dds_params *dp, double alpha);
 
+/* Bytes of a sketch (header and directory) in the caller's block. */
 static inline size_t sl_dds_size(const struct sl_dds_params *dp)
 {
-	return sizeof(struct sl_dds) + (size_t)dp->n_bins * sizeof(uint64_t);
+	return offsetof(struct sl_dds, page) + (size_t)dp->n_pages * sizeof(uint32_t);
 }
 
+/* Bytes of a store of n_pages pages (page 0 included). */
+static inline size_t sl_dds_store_bytes(uint32_t n_pages)
+{
+	return (size_t)n_pages * SL_DDS_PAGE_BINS * sizeof(uint64_t);
+}
+
+/* A store over zeroed memory of sl_dds_store_bytes(n_pages) bytes; n_pages >= 1 + the
+ * n_pages of every sketch it serves, summed. */
+void sl_dds_store_init(struct sl_dds_store *st, uint64_t *bins, uint32_t n_pages);
+/* Zero the pages handed out and take them back; the sketches using them must be zeroed
+ * too (their directories point at them). */
+void sl_dds_store_reset(struct sl_dds_store *st);
+
 /* Add n copies of x (x >= 0, not NaN; the caller filters). */
-void sl_dds_add(const struct sl_dds_params *dp, struct sl_dds *s, double x, uint64_t n);
+void sl_dds_add(const struct sl_dds_params *dp, struct sl_dds_store *st, struct sl_dds *s, double x,
+		uint64_t n);
 /* The bin key sl_dds_add gives x > 0; and sl_dds_add of n copies of an x > 0 whose key the
  * caller has (aggregate memoises keys: a quantile's values repeat). */
 int32_t sl_dds_key(const struct sl_dds_params *dp, double x);
-void sl_dds_add_key(const struct sl_dds_params *dp, struct sl_dds *s, int32_t key, uint64_t n);
+void sl_dds_add_key(const struct sl_dds_params *dp, struct sl_dds_store *st, struct sl_dds *s,
+		    int32_t key, uint64_t n);
 
-/* sl_dds_add_key with its common case inline: the bins in place and the key within them. */
-static inline void sl_dds_add_key_inline(const struct sl_dds_params *dp, struct sl_dds *s,
-					 int32_t key, uint64_t n)
+/* Where the count of key is, when key is within the bins and its page exists; else NULL
+ * (sl_dds_add_key's slow case). For the inline add and for prefetching. */
+static inline uint64_t *sl_dds_bin(const struct sl_dds_params *dp, const struct sl_dds_store *st,
+				   const struct sl_dds *s, int32_t key)
 {
 	int64_t low = (int64_t)s->top - dp->n_bins + 1;
+	uint32_t i, pg;
 
-	if (s->n > s->n_zero && key <= s->top && key >= low) {
+	if (key > s->top || key < low)
+		return NULL;
+	i = (uint32_t)(key - low);
+	pg = s->page[i >> SL_DDS_PAGE_BITS];
+	return pg ? &st->bins[(size_t)pg << SL_DDS_PAGE_BITS | (i & (SL_DDS_PAGE_BINS - 1))] : NULL;
+}
+
+/* sl_dds_add_key with its common case inline: the key within the bins, its page there. */
+static inline void sl_dds_add_key_inline(const struct sl_dds_params *dp, struct sl_dds_store *st,
+					 struct sl_dds *s, int32_t key, uint64_t n)
+{
+	uint64_t *b;
+
+	if (s->n > s->n_zero && (b = sl_dds_bin(dp, st, s, key)) != NULL) {
 		s->n += n;
-		s->bins[key - low] += n;
+		*b += n;
 		return;
 	}
-	sl_dds_add_key(dp, s, key, n);
+	sl_dds_add_key(dp, st, s, key, n);
 }
-void sl_dds_merge(const struct sl_dds_params *dp, struct sl_dds *dst, const struct sl_dds *src);
+/* Merge src (its pages in src_st) into dst (pages from dst_st). */
+void sl_dds_merge(const struct sl_dds_params *dp, struct sl_dds_store *dst_st, struct sl_dds *dst,
+		  const struct sl_dds_store *src_st, const struct sl_dds *src);
 /* The value of rank floor(q * (n - 1)) (0-based, ascending), within alpha; 0 when empty. */
-double sl_dds_quantile(const struct sl_dds_params *dp, const struct sl_dds *s, double q);
+double sl_dds_quantile(const struct sl_dds_params *dp, const struct sl_dds_store *st,
+		       const struct sl_dds *s, double q);
 
 /*
  * Space-saving (Metwally et al., ICDT 2005) with `cap` counters over keys of at most
