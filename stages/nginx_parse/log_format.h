@@ -70,6 +70,8 @@ struct ngx_fmt {
 	 * closing quote, and items from `tail` on (a literal starting with that quote) the
 	 * rest. 0: every item is matched here. */
 	uint32_t tail;
+	/* tail is one literal then one variable, the last item (" $request_time"). */
+	bool tail_one_var;
 };
 
 struct ngx_var_map {
@@ -207,6 +209,8 @@ static inline int ngx_fmt_compile(const char *fmt, struct ngx_fmt *f, uint32_t *
 					f->tail = j + 1;
 				break;
 			}
+		f->tail_one_var = f->tail && f->tail + 2 == f->n && !f->it[f->tail].is_var &&
+				  f->it[f->tail + 1].is_var;
 	}
 	return 0;
 }
@@ -259,6 +263,14 @@ static inline __attribute__((always_inline)) bool ngx_decimal(const char *lo, co
 	uint64_t m = 0;
 	size_t nd = 0, frac = 0;
 
+	/* nginx's times ($request_time, $upstream_*_time): "s.mmm", the same value as below */
+	if (n == 5 && s[1] == '.' && (unsigned)(s[0] - '0') <= 9 && (unsigned)(s[2] - '0') <= 9 &&
+	    (unsigned)(s[3] - '0') <= 9 && (unsigned)(s[4] - '0') <= 9) {
+		*out = (double)((unsigned)(s[0] - '0') * 1000 + (unsigned)(s[2] - '0') * 100 +
+				(unsigned)(s[3] - '0') * 10 + (unsigned)(s[4] - '0')) /
+		       p10[3];
+		return true;
+	}
 	/* Most values: 2 to 8 bytes, one word read so that it ends where the value does (lo,
 	 * the line's start, is 8 bytes before that or more); the dot found and squeezed out,
 	 * the digits checked and summed in the word. The same m and frac as the loop below. */
@@ -464,7 +476,7 @@ static inline int ngx_fmt_parse_line_mask(const struct ngx_fmt *f, const char *l
 		if (rc != SL_NGINX_OK)
 			return rc;
 		i = f->tail;
-		if (i + 2 == f->n && !f->it[i].is_var && f->it[i + 1].is_var) {
+		if (f->tail_one_var) {
 			/* One literal, then a variable to the end (" $request_time"): no loop. */
 			const struct ngx_fmt_item *lit = &f->it[i];
 

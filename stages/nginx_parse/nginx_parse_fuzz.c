@@ -5,7 +5,10 @@
  * fields and compared), status within 100..599 and bytes non-negative; on failure the
  * offset must lie within the line and the writer must be untouched. A second parse with a
  * subset of the fields (projection) must give the same code and offset, and on success
- * exactly the selected fields with the same encoded values. Runs under libFuzzer
+ * exactly the selected fields with the same encoded values. The fast path (bitmaps of
+ * quotes and spaces) must agree with the checked parser it falls back to, with every field,
+ * a subset, with and without the rest of a longer log_format, and with a writer a little
+ * too small (fast_check.h). Runs under libFuzzer
  * (-Dfuzz=true) or replays tests/fuzz/corpus/nginx_parse in ordinary builds.
  */
 #include <stdint.h>
@@ -15,6 +18,7 @@
 
 #include <sluice/record.h>
 
+#include "fast_check.h"
 #include "parse.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -99,6 +103,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t n = 0, tail;
 	int rc;
 
+	for (int i = 0; i < 4; i++) {
+		bool fast;
+		const char *why = nginx_fast_check(
+			line, size, i & 1 ? SL_NGINX_ALL_FIELDS : 0x9 + (size & 0x3f0), i & 2,
+			i == 3 ? (uint32_t)(size + size % 97) : sizeof(rec), &fast);
+
+		if (why)
+			fuzz_check(0, why);
+	}
 	/* A writer smaller than the input on every 7th length exercises too_large. */
 	sl_rec_begin(&w, rec, size % 7 == 3 ? (uint32_t)(size / 2 + 3) : sizeof(rec));
 	rc = nginx_parse_line(line, size, &w, &off, SL_NGINX_ALL_FIELDS);

@@ -24,6 +24,7 @@
 
 #include "eal.h"
 #include "event/event.h"
+#include "fast_check.h"
 #include "log_format.h"
 #include "parse.h"
 #include "plugin/registry.h"
@@ -301,6 +302,113 @@ static void test_malformed_lines(void **unused)
 		assert_int_equal(w.n_fields, 0);
 		assert_false(w.overflow);
 	}
+}
+
+/* Fill n bytes of o with printable filler that is neither ' ' nor '"' nor '\\'. */
+static size_t fast_fill(char *o, size_t n, unsigned seed)
+{
+	for (size_t i = 0; i < n; i++)
+		o[i] = (char)('a' + (seed + i * 7) % 26);
+	return n;
+}
+
+/* The fast path against the checked parser on lines whose fields end on every side of the
+ * 64-byte words it scans (ip, user, path, referer and agent lengths swept), with and
+ * without a " $request_time" tail, then the same lines broken: one byte replaced by '"',
+ * '\\', ' ' or '-', or the line cut short. Every line also goes through nginx_parse_line,
+ * which must give the checked parser's code, offset and record. */
+static void test_fast_path_agrees(void **unused)
+{
+	static const char *const ips[] = { "10.0.0.1", "2001:db8:85a3:0:0:8a2e:370:7334" };
+	static const char *const users[] = { "-", "frank" };
+	static const char subst[] = { '"', '\\', ' ', '-' };
+	static uint8_t b1[16384], b2[16384];
+	size_t n_lines = 0, n_fast = 0;
+	unsigned seed = 0;
+
+	for (int ip = 0; ip < 2; ip++)
+		for (int us = 0; us < 2; us++)
+			for (size_t pl = 1; pl < 80; pl += 6)
+				for (size_t rl = 0; rl < 70; rl += 9)
+					for (size_t al = 0; al < 300; al += 13 + pl % 5) {
+						char line[1024];
+						size_t n = 0, base;
+						bool fast;
+						const char *why;
+
+						n += (size_t)sprintf(line,
+								     "%s - %s [" TIME "] \"GET /",
+								     ips[ip], users[us]);
+						n += fast_fill(line + n, pl - 1, seed++);
+						n += (size_t)sprintf(line + n,
+								     " HTTP/1.1\" %d %zu \"",
+								     200 + (int)(al % 4) * 100,
+								     al * 37 % 100000);
+						n += fast_fill(line + n, rl, seed++);
+						memcpy(line + n, "\" \"", 3);
+						n += 3;
+						n += fast_fill(line + n, al, seed++);
+						line[n++] = '"';
+						base = n;
+						for (int tail = 0; tail < 3; tail++) {
+							n = base;
+							if (tail == 1)
+								n += (size_t)sprintf(line + n,
+										     " 0.%03zu",
+										     al % 1000);
+							if (tail == 2)
+								n += (size_t)sprintf(line + n,
+										     " \r");
+							for (int m = -1; m < (int)(n * 5); m++) {
+								char x[1024];
+								size_t xn = n;
+								uint64_t fields =
+									m & 1 ? 0x9
+									      : SL_NGINX_ALL_FIELDS;
+								struct sl_rec_writer w1, w2;
+								uint32_t o1 = 1, o2 = 2;
+								int r1, r2;
+
+								/* unbroken, then 1 in 23 mutations */
+								if (m >= 0 &&
+								    (m % 23 != (int)(seed % 23)))
+									continue;
+								memcpy(x, line, n);
+								if (m >= 0 && m % 5 == 4)
+									xn = (size_t)m / 5;
+								else if (m >= 0)
+									x[m / 5] = subst[m % 5];
+								why = nginx_fast_check(
+									x, xn, fields, tail == 1,
+									16384, &fast);
+								if (why)
+									fail_msg("%s: '%.*s'", why,
+										 (int)xn, x);
+								n_lines++;
+								n_fast += fast;
+								if (m < 0 && tail != 1)
+									assert_true(
+										fast ||
+										n < NGINX_FAST_MIN ||
+										n > NGINX_FAST_MAX);
+								sl_rec_begin(&w1, b1, sizeof(b1));
+								sl_rec_begin(&w2, b2, sizeof(b2));
+								r1 = nginx_parse_line(x, xn, &w1,
+										      &o1, fields);
+								r2 = nginx_parse_line_slow(
+									x, xn, &w2, &o2, fields,
+									NULL);
+								assert_int_equal(r1, r2);
+								if (r1 != SL_NGINX_OK)
+									assert_int_equal(o1, o2);
+								assert_int_equal(w1.len, w2.len);
+								assert_memory_equal(b1, b2, w1.len);
+							}
+						}
+					}
+	/* the sweep reached the fast path (and its fallbacks) often */
+	assert_true(n_fast > n_lines / 4);
+	assert_true(n_fast < n_lines);
 }
 
 static void test_too_large(void **unused)
@@ -861,6 +969,7 @@ int main(void)
 		cmocka_unit_test(test_valid_lines),
 		cmocka_unit_test(test_malformed_lines),
 		cmocka_unit_test(test_too_large),
+		cmocka_unit_test(test_fast_path_agrees),
 		cmocka_unit_test(test_descriptor),
 		cmocka_unit_test(test_process_line),
 		cmocka_unit_test(test_process_burst),
