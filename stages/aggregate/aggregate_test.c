@@ -1062,6 +1062,119 @@ static void test_time_windows(void **unused)
 	desc->fini(conf);
 }
 
+static int cmp_double_asc(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * A quantile over time windows: each window's sketch is its panes' sketches merged into a
+ * block (and DDSketch pages) of its own, used again for every window. The values span ~6
+ * pages of bins (e^-10 to e^10 at alpha 0.01), so each window's result must be exactly the
+ * estimate of the bin of its rank-floor(q (n - 1)) value, 2 gamma^k / (gamma + 1) with k =
+ * ceil(ln v / ln gamma), computed here from the window's values; pages left over from the
+ * previous window or taken from the wrong slot would move it.
+ */
+static void test_time_window_quantile(void **unused)
+{
+	static const char *const sliding[] = { "type",
+					       "sliding",
+					       "size",
+					       "20s",
+					       "slide",
+					       "10s",
+					       "time_field",
+					       "t",
+					       "time_unit",
+					       "s",
+					       "allowed_lateness",
+					       "60s" };
+	static const char *const keys[] = { "k" };
+	static const char *const aggs[] = { "{ name: p, fn: quantile, field: v, q: 0.3 }" };
+	static uint8_t recs[16][2048];
+	enum { N_EV = 400 };
+	struct sl_arg v[4] = {
+		{ .key = "group_by", .type = SL_PARAM_LIST, .str = "k", .list = keys, .n_list = 1 },
+		{ .key = "window", .type = SL_PARAM_STR, .str = "1s" },
+		{ .key = "time_window",
+		  .type = SL_PARAM_MAP,
+		  .str = "",
+		  .list = sliding,
+		  .n_list = 12 },
+		{ .key = "aggregations",
+		  .type = SL_PARAM_LIST,
+		  .str = "",
+		  .list = aggs,
+		  .n_list = 1 },
+	};
+	struct sl_args args = { .file = "t.yaml", .name = "stats", .n = 4, .v = v };
+	const double gamma = 1.01 / 0.99;
+	static int64_t ts[N_EV];
+	static double vs[N_EV];
+	static char ks[N_EV];
+	uint32_t lens[16];
+	struct sl_error err;
+	void *conf, *st;
+	unsigned n;
+
+	memset(counters, 0, sizeof(counters));
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(desc->init(&sl_host_table, &args, &conf, &err), 0);
+	st = desc->state->create(conf);
+	assert_non_null(st);
+	x_rng = 4242;
+	for (int i = 0; i < N_EV; i++) {
+		struct sl_rec_writer w;
+		struct rte_mbuf *ev = begin_event(&w);
+		struct sl_burst in = { .ev = &ev, .n = 1 };
+
+		ks[i] = rnd(3) ? 'x' : 'y';
+		ts[i] = rnd(40);
+		/* e^-10 .. e^10, and e^+-5 more in the later half: the top moves up and down */
+		vs[i] = exp(-10 + 20 * rnd(100000) / 100000.0 + (ts[i] >= 20 ? 5 : 0));
+		sl_rec_put_str(&w, "k", &ks[i], 1);
+		sl_rec_put_int(&w, "t", ts[i]);
+		sl_rec_put_float(&w, "v", vs[i]);
+		ev = end_event(ev, &w);
+		memset(&out, 0, sizeof(out));
+		out.n_ports = 2;
+		ctx.state = st;
+		desc->process(conf, &ctx, &in, &out);
+		assert_int_equal(out.n_drop, 1);
+		assert_int_equal(out.drop_reason[0], SL_DROP_CONSUMED);
+		rte_pktmbuf_free(ev);
+	}
+	ctx.state = st; /* the final close */
+	n = emit_all(conf, st, recs, lens, 16);
+	/* windows ending at 10, 20, 30, 40, 50 s, keys x and y */
+	assert_int_equal(n, 10);
+	for (unsigned r = 0; r < n; r++) {
+		struct sl_rec rec = { recs[r], lens[r] };
+		int64_t end = rec_int(rec, "window_end") / 1000000000;
+		struct sl_val kv;
+		double win[N_EV], want, got;
+		size_t m = 0;
+		int64_t key;
+
+		assert_true(sl_rec_find(rec, "k", 1, &kv));
+		for (int i = 0; i < N_EV; i++)
+			if (ks[i] == kv.s.p[0] && ts[i] >= end - 20 && ts[i] < end)
+				win[m++] = vs[i];
+		assert_true(m > 10);
+		qsort(win, m, sizeof(win[0]), cmp_double_asc);
+		key = (int64_t)ceil(log(win[(size_t)(0.3 * (double)(m - 1))]) / log(gamma));
+		want = 2 * pow(gamma, (double)key) / (gamma + 1);
+		got = rec_float(rec, "p");
+		if (fabs(got - want) > 1e-9 * want)
+			fail_msg("window ending %llds, key %c: p %.17g, bin %lld's estimate %.17g",
+				 (long long)end, kv.s.p[0], got, (long long)key, want);
+	}
+	desc->state->destroy(conf, st);
+	desc->fini(conf);
+}
+
 static void test_time_window_errors(void **unused)
 {
 	static const char *const ok[] = { "type", "tumbling", "size", "1m" };
@@ -1180,6 +1293,7 @@ int main(void)
 		cmocka_unit_test(test_canon_matches_msgpack),
 		cmocka_unit_test(test_fast_path_forms),
 		cmocka_unit_test(test_time_windows),
+		cmocka_unit_test(test_time_window_quantile),
 		cmocka_unit_test(test_time_window_errors),
 		cmocka_unit_test(test_pool_clean),
 	};
