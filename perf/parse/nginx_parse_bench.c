@@ -1,12 +1,12 @@
 /*
- * Microbenchmark of nginx_parse's parser alone (not built by meson): every line of FILE
- * through ngx_fmt_parse_line_mask with log_format combined + " $request_time" and the
- * fields the bench-peers pipeline's projection asks for (status and path), REPS passes,
- * the best pass in TSC cycles per line. Instructions per line: callgrind's total for 2
- * passes minus 1 pass, divided by the lines. Build and run (perf/RESULTS.md, issue 5):
- *   gcc -O2 -march=corei7 -std=gnu11 -Idataplane/include -I/usr/include/dpdk \
- *       -Istages/nginx_parse stages/nginx_parse/nginx_parse_bench.c -o /tmp/npb -lmsgpackc
- *   /tmp/npb /dev/shm/sluice-bench/nginx-rt-200000.log 10
+ * Microbenchmark of nginx_parse's parser alone: every line of FILE through
+ * ngx_fmt_parse_line_mask with log_format combined + " $request_time" and the fields the
+ * bench-peers pipeline's projection asks for (status and path), REPS passes, the best pass
+ * in TSC cycles per line. Instructions per line: callgrind's total for 2 passes minus 1
+ * pass, divided by the lines. Built by perf/meson.build (BUILD/perf/nginx_parse_bench):
+ *   BUILD/perf/nginx_parse_bench /dev/shm/sluice-bench/nginx-rt-200000.log 10
+ * (perf/RESULTS.md, issue 5). For an older tree, build it in that tree's build directory
+ * after copying this file there: it includes that tree's stages/nginx_parse/log_format.h.
  */
 #include <stdio.h>
 #include <stdlib.h>
