@@ -60,7 +60,10 @@ static int bpf_lib_open(struct sl_error *err)
 		bpf_lib.destroy = (__typeof__(bpf_lib.destroy))dlsym(h, "rte_bpf_destroy");
 	}
 	if (!h || !bpf_lib.elf_load || !bpf_lib.get_jit || !bpf_lib.exec || !bpf_lib.destroy) {
-		snprintf(err->msg, sizeof(err->msg), "cannot load %s: %s", BPF_LIB, dlerror());
+		const char *why = dlerror();
+
+		snprintf(err->msg, sizeof(err->msg), "cannot load %s: %s", BPF_LIB,
+			 why ? why : "a symbol is missing");
 		if (h)
 			dlclose(h);
 		return -1;
