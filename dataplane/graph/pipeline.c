@@ -1615,11 +1615,16 @@ static int pipeline_plan_fusion(struct sl_pipeline *p)
 			struct rt_node *c = pt->n_dest ? &p->nodes[pt->dest[0].consumer] : NULL;
 			bool logged = false;
 
-			/* A sink in as many lanes as this node's replicas: sink replica k is the
-			 * only consumer of ring k, where producer replica k sends (edge.h), so
-			 * each lane's edge is a one-replica edge of its own. */
-			bool lane = c && c->cfg->role == SL_NODE_SINK && c->n_replicas > 1 &&
-				    c->n_replicas == n->n_replicas;
+			/* A sink, or a stage with a ring per replica (not autoscaled, no
+			 * ordered_by), in as many lanes as this node's replicas: producer
+			 * replica k sends to ring k only (edge.h) and consumer replica k, on
+			 * the same lcore, takes ring k first, so each lane's edge is a
+			 * one-replica edge of its own. A stage replica's help to a busier lane
+			 * only takes what a fused call left in that lane's ring. */
+			bool lane = c && c->n_replicas > 1 && c->n_replicas == n->n_replicas &&
+				    c->n_rings == c->n_replicas &&
+				    (c->cfg->role == SL_NODE_SINK ||
+				     (c->cfg->role == SL_NODE_STAGE && !c->scaled && !c->ord));
 
 			for (uint32_t k = 0; c && k < n->n_replicas; k++) {
 				struct rt_replica *r = &n->replicas[k];

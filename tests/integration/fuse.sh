@@ -15,11 +15,14 @@
 #   - overflow: nginx_parse -> filter -> route into file sinks behind 64-slot rings, one of
 #     them drop_newest: fused and with fuse: false, the block-policy outputs are the same
 #     bytes, the lossy sink wrote exactly the events it counts, and every node conserves;
+#   - lanes (`--replicas 2` on two lcores): a stage in as many lanes as its producer is
+#     fused lane by lane (producer replica k -> consumer replica k on lcore k), and the
+#     output is still mawk's;
 #   - `fuse:` takes only a boolean (file:line:column).
 set -u
 . "$(dirname "$0")/../lib/tap.sh"
 tap_need_sluice
-tap_plan 22
+tap_plan 24
 tap_tmpdir
 cd "$TMP" || exit 1
 trap 'pkill -9 -P $$ 2>/dev/null; [ -z "${SLUICE_KEEP_TMP:-}" ] && rm -rf "$TMP"' EXIT
@@ -157,6 +160,27 @@ tap_ok $? "overflow: fused, conservation at every node (ring_full charged to the
 [ -s ov.conserve ] && tap_diag "$(cat ov.conserve)"
 python3 "$TESTLIB/check_stats.py" conserve plain/s.json >ov.conserve
 tap_ok $? "overflow: unfused, the same"
+
+# ---- lanes: a stage in as many lanes as its producer fuses per lane ----
+. "$TESTLIB/nginx_ref.sh"
+nginx_ref_5xx access.log | LC_ALL=C sort >expect_lanes.log
+cat >lanes.yaml <<'YAML'
+sources:
+  access: { type: file, path: access.log }
+stages:
+  parse:  { use: nginx_parse, inputs: [access] }
+  errors: { use: filter, inputs: [parse], where: "status >= 500" }
+sinks:
+  out: { type: file, inputs: [errors], path: lanes.log, format: raw }
+  bad: { type: "null", inputs: [parse.errors] }
+YAML
+timeout -k 5 60 "$SLUICE" run lanes.yaml -v --replicas 2 --stats-json lanes.json -- -l 0-1 \
+	>/dev/null 2>lanes.err
+LC_ALL=C sort lanes.log >got_lanes.log
+tap_cmp got_lanes.log expect_lanes.log \
+	"lanes: the 5xx lines mawk selects, as a multiset ($(wc -l <expect_lanes.log) lines)"
+tap_is "$(grep -c 'fused: lane 1 -> parse\|fused: lane 1 -> errors' lanes.err):$(fused lanes.json | grep -o 'parse=[1-9][0-9]*' | wc -l)" \
+	"2:1" "lanes: lane 1 fuses to parse and errors, parse takes events by call ($(fused lanes.json))"
 
 packets 2 "fuse: maybe" >bad.yaml
 "$SLUICE" validate bad.yaml >bad.out 2>&1
