@@ -373,7 +373,8 @@ ngx_put_float(struct sl_rec_writer *w, const char *key, size_t klen, double d)
 }
 
 /* The n bytes at p are lit: literals between variables are short, so a loop, not a call. */
-static inline bool ngx_lit_eq(const char *p, const char *lit, size_t n)
+static inline __attribute__((always_inline)) bool ngx_lit_eq(const char *p, const char *lit,
+							     size_t n)
 {
 	if (n > 8)
 		return memcmp(p, lit, n) == 0;
@@ -459,9 +460,9 @@ static inline int ngx_fmt_put(const struct ngx_fmt_item *it, const char *line, c
  * Match line (len bytes, no newline) against f, writing the record into w. Returns
  * SL_NGINX_OK or the reason, with *err_offset the byte offset of the first byte at fault.
  */
-static inline int ngx_fmt_parse_line_mask(const struct ngx_fmt *f, const char *line, size_t len,
-					  struct sl_rec_writer *w, uint32_t *err_offset,
-					  uint64_t fields)
+static inline __attribute__((always_inline)) int
+ngx_fmt_parse_line_any(const struct ngx_fmt *f, const char *line, size_t len,
+		       struct sl_rec_writer *w, uint32_t *err_offset, uint64_t fields, bool avx2)
 {
 	const char *p = line, *end = line + len;
 	uint32_t i = 0;
@@ -472,7 +473,7 @@ static inline int ngx_fmt_parse_line_mask(const struct ngx_fmt *f, const char *l
 		end--;
 	if (f->tail) {
 		/* The combined parser for the prefix (fields: the projection of its ten). */
-		rc = nginx_parse_line_rest(line, len, w, err_offset, fields, &p);
+		rc = nginx_parse_line_rest_any(line, len, w, err_offset, fields, &p, avx2);
 		if (rc != SL_NGINX_OK)
 			return rc;
 		i = f->tail;
@@ -546,6 +547,23 @@ static inline int ngx_fmt_parse_line_mask(const struct ngx_fmt *f, const char *l
 	}
 	return SL_NGINX_OK;
 }
+
+static inline int ngx_fmt_parse_line_mask(const struct ngx_fmt *f, const char *line, size_t len,
+					  struct sl_rec_writer *w, uint32_t *err_offset,
+					  uint64_t fields)
+{
+	return ngx_fmt_parse_line_any(f, line, len, w, err_offset, fields, false);
+}
+
+#if NGINX_HAVE_AVX2
+/* ngx_fmt_parse_line_mask with the AVX2 fast path (parse.h): only where the CPU has AVX2. */
+NGINX_AVX2 static __attribute__((noinline, unused)) int
+ngx_fmt_parse_line_mask_avx2(const struct ngx_fmt *f, const char *line, size_t len,
+			     struct sl_rec_writer *w, uint32_t *err_offset, uint64_t fields)
+{
+	return ngx_fmt_parse_line_any(f, line, len, w, err_offset, fields, true);
+}
+#endif
 
 static inline int ngx_fmt_parse_line(const struct ngx_fmt *f, const char *line, size_t len,
 				     struct sl_rec_writer *w, uint32_t *err_offset)

@@ -6,7 +6,9 @@
  * given to the combined parser (parse.h) and to the combined format compiled: when the
  * parser reads the line, the compiled format reads it too, with the same field values. A
  * format that is the combined one and more (read by the combined parser, then the rest)
- * gives the same fields as the same format matched item by item.
+ * gives the same fields as the same format matched item by item. Where the CPU has AVX2,
+ * the stage's AVX2 instance (ngx_fmt_parse_line_mask_avx2) gives the same code, offset and
+ * record bytes as the SSE2 one on every line.
  * Runs under libFuzzer (-Dfuzz=true) or replays tests/fuzz/corpus/nginx_log_format.
  */
 #include <stdint.h>
@@ -44,6 +46,23 @@ static int fuzz_line(const struct ngx_fmt *f, const char *line, size_t n, uint8_
 	sl_rec_begin(&w, buf, n % 5 == 1 ? (uint32_t)(n / 3 + 3) : sizeof(rec));
 	rc = ngx_fmt_parse_line(f, line, n, &w, &off);
 	fuzz_check(rc >= SL_NGINX_OK && rc < SL_NGINX_N_CODES, "code in range");
+#if NGINX_HAVE_AVX2
+	if (__builtin_cpu_supports("avx2")) {
+		/* the stage's AVX2 instance: the same code, offset and record bytes (after the
+		 * map header, whose count sl_rec_end writes) */
+		static uint8_t abuf[sizeof(rec)];
+		struct sl_rec_writer wa;
+		uint32_t aoff = UINT32_MAX;
+
+		sl_rec_begin(&wa, abuf, w.cap);
+		fuzz_check(ngx_fmt_parse_line_mask_avx2(f, line, n, &wa, &aoff,
+							SL_NGINX_ALL_FIELDS) == rc &&
+				   (rc == SL_NGINX_OK || aoff == off) && wa.len == w.len &&
+				   wa.n_fields == w.n_fields && wa.overflow == w.overflow &&
+				   (w.len < 3 || memcmp(abuf + 3, buf + 3, w.len - 3) == 0),
+			   "AVX2 instance as the SSE2 one");
+	}
+#endif
 	if (rc != SL_NGINX_OK) {
 		fuzz_check(off <= n, "error offset within the line");
 		return rc;

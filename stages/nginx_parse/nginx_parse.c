@@ -10,7 +10,9 @@
  * projection); a custom format writes every field. The line is always kept in the event
  * and always checked in full.
  */
+#include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <rte_mbuf.h>
@@ -54,40 +56,63 @@ static const struct sl_param_desc nginx_parse_params[] = {
 /* In record order; bit i of ctx->fields_mask selects nginx_parse_writes[i]. */
 static const char *const nginx_parse_writes[] = { SL_NGINX_FIELDS, NULL };
 
-/* combined: conf points here (never NULL); otherwise at a compiled struct ngx_fmt. */
-static char nginx_parse_combined;
+struct nginx_parse_conf {
+	bool combined; /* the combined parser (parse.h), else fmt */
+	bool avx2;     /* run the parsers' AVX2 instances: the CPU has AVX2 */
+	struct ngx_fmt fmt;
+};
 
 static int nginx_parse_init(const struct sl_host *host, const struct sl_args *args, void **conf,
 			    struct sl_error *err)
 {
 	const struct sl_arg *a = sl_args_get(args, "log_format");
-	struct ngx_fmt *f;
+	struct nginx_parse_conf *c;
 	uint32_t off = 0;
 
 	(void)host;
-	*conf = &nginx_parse_combined;
-	if (!a || !a->str || strcmp(a->str, "combined") == 0 ||
-	    strcmp(a->str, NGX_FMT_COMBINED) == 0)
-		return 0;
-	f = malloc(sizeof(*f));
-	if (!f) {
+	c = calloc(1, sizeof(*c));
+	if (!c) {
 		snprintf(err->msg, sizeof(err->msg), "out of memory");
 		return -ENOMEM;
 	}
-	if (ngx_fmt_compile(a->str, f, &off, err->msg, sizeof(err->msg)) < 0) {
+	/* Asked once here, as the file source does; SLUICE_NO_AVX2 forces the SSE2 path. */
+#if NGINX_HAVE_AVX2
+	c->avx2 = __builtin_cpu_supports("avx2") && !getenv("SLUICE_NO_AVX2");
+#endif
+	c->combined = !a || !a->str || strcmp(a->str, "combined") == 0 ||
+		      strcmp(a->str, NGX_FMT_COMBINED) == 0;
+	if (!c->combined &&
+	    ngx_fmt_compile(a->str, &c->fmt, &off, err->msg, sizeof(err->msg)) < 0) {
 		err->key = "log_format";
 		err->offset = off;
-		free(f);
+		free(c);
 		return -EINVAL;
 	}
-	*conf = f;
+	*conf = c;
 	return 0;
 }
 
 static void nginx_parse_fini(void *conf)
 {
-	if (conf != &nginx_parse_combined)
-		free(conf);
+	free(conf);
+}
+
+/* One line through the configured parser (the AVX2 instance when c->avx2). */
+static inline __attribute__((always_inline)) int nginx_parse_one(const struct nginx_parse_conf *c,
+								 const char *line, uint32_t len,
+								 struct sl_rec_writer *w,
+								 uint32_t *err_off, uint64_t fields)
+{
+#if NGINX_HAVE_AVX2
+	if (likely(c->avx2)) {
+		if (likely(!c->combined))
+			return ngx_fmt_parse_line_mask_avx2(&c->fmt, line, len, w, err_off, fields);
+		return nginx_parse_line_avx2(line, len, w, err_off, fields);
+	}
+#endif
+	if (likely(c->combined))
+		return nginx_parse_line(line, len, w, err_off, fields);
+	return ngx_fmt_parse_line_mask(&c->fmt, line, len, w, err_off, fields);
 }
 
 /* Replace whatever follows the line with an error record; 0 when it does not fit. */
@@ -160,12 +185,8 @@ static void nginx_parse_process(const void *conf, struct sl_ctx *ctx, struct sl_
 		rec = rte_pktmbuf_mtod_offset(ev, uint8_t *, raw_len);
 		cap = rte_pktmbuf_tailroom(ev);
 		sl_rec_begin(&w, rec, cap);
-		if (likely(conf == &nginx_parse_combined))
-			rc = nginx_parse_line(rte_pktmbuf_mtod(ev, const char *), raw_len, &w,
-					      &err_off, ctx->fields_mask);
-		else
-			rc = ngx_fmt_parse_line_mask(conf, rte_pktmbuf_mtod(ev, const char *),
-						     raw_len, &w, &err_off, ctx->fields_mask);
+		rc = nginx_parse_one(conf, rte_pktmbuf_mtod(ev, const char *), raw_len, &w,
+				     &err_off, ctx->fields_mask);
 		cnt[rc]++;
 		if (rc == SL_NGINX_OK) {
 			rec_len = sl_rec_end(&w);

@@ -29,6 +29,17 @@
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
+#if defined(__x86_64__) && defined(__SSE2__)
+#include <immintrin.h>
+/* The fast path's bitmaps 32 bytes a step, compiled for AVX2 whatever the build's -march and
+ * run only when the CPU has it (the stage asks once, at init, as the file source does): the
+ * *_avx2 entry points below. Every helper they inline is of the default target; GCC inlines
+ * those into an AVX2 function (a subset of its ISA, same tuning). */
+#define NGINX_HAVE_AVX2 1
+#define NGINX_AVX2	__attribute__((target("avx2,tune=haswell")))
+#else
+#define NGINX_HAVE_AVX2 0
+#endif
 
 #include <sluice/record.h>
 
@@ -66,7 +77,7 @@ static const uint8_t sl_nginx_ip_char[256] = {
 	['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['.'] = 1, [':'] = 1,
 };
 
-static inline uint64_t nginx_load_le64(const char *p)
+static inline __attribute__((always_inline)) uint64_t nginx_load_le64(const char *p)
 {
 	uint64_t x;
 
@@ -78,7 +89,7 @@ static inline uint64_t nginx_load_le64(const char *p)
 }
 
 /* 8 bytes where mask has 0xff are ASCII digits: high nibble 3, low nibble + 6 below 16. */
-static inline bool nginx_digits8(uint64_t x, uint64_t mask)
+static inline __attribute__((always_inline)) bool nginx_digits8(uint64_t x, uint64_t mask)
 {
 	const uint64_t hi = 0xf0f0f0f0f0f0f0f0ull, lo = 0x0f0f0f0f0f0f0f0full;
 
@@ -90,7 +101,7 @@ static inline bool nginx_digits8(uint64_t x, uint64_t mask)
 
 #ifdef __SSE2__
 /* Bit i set where byte i of x is an ASCII digit. */
-static inline unsigned nginx_digit_mask(__m128i x)
+static inline __attribute__((always_inline)) unsigned nginx_digit_mask(__m128i x)
 {
 	__m128i d = _mm_sub_epi8(x, _mm_set1_epi8('0'));
 
@@ -100,7 +111,7 @@ static inline unsigned nginx_digit_mask(__m128i x)
 /* t holds SL_NGINX_TIME_LEN bytes: "dd/Mon/yyyy:hh:mm:ss +zzzz", checked as two
  * overlapping 16-byte blocks (bytes 0-15 and 10-25): digits, separators and the month's
  * letters each against the mask of where they belong. */
-static inline bool nginx_time_ok(const char *t)
+static inline __attribute__((always_inline)) bool nginx_time_ok(const char *t)
 {
 	/* "dd/Mon/yyyy:hh:mm:ss +zzzz": positions 0-15, then 10-25 */
 	const __m128i sep0 = _mm_setr_epi8('\0', '\0', '/', '\0', '\0', '\0', '/', '\0', '\0', '\0',
@@ -123,7 +134,7 @@ static inline bool nginx_time_ok(const char *t)
 }
 #else
 /* t holds SL_NGINX_TIME_LEN bytes: "dd/Mon/yyyy:hh:mm:ss +zzzz", checked in 4 words. */
-static inline bool nginx_time_ok(const char *t)
+static inline __attribute__((always_inline)) bool nginx_time_ok(const char *t)
 {
 	uint64_t w0 = nginx_load_le64(t), w1 = nginx_load_le64(t + 8);
 	uint64_t w2 = nginx_load_le64(t + 16), w3 = nginx_load_le64(t + 18);
@@ -176,7 +187,8 @@ static inline const char *nginx_find(const char *line, const char *p, const char
 }
 
 /* The n bytes at ip (1..SL_NGINX_IP_MAX) are all address characters. */
-static inline bool nginx_ip_ok(const char *ip, size_t n, const char *end)
+static inline __attribute__((always_inline)) bool nginx_ip_ok(const char *ip, size_t n,
+							      const char *end)
 {
 #ifdef __SSE2__
 	/* Three blocks cover the longest address; load them only when they are in range. */
@@ -206,7 +218,8 @@ static inline bool nginx_ip_ok(const char *ip, size_t n, const char *end)
 
 /* Leading decimal digits at p (at most 8, never past end) as a value; *n gets their
  * count, 8 meaning more may follow. */
-static inline uint64_t nginx_digits(const char *p, const char *end, unsigned *n)
+static inline __attribute__((always_inline)) uint64_t nginx_digits(const char *p, const char *end,
+								   unsigned *n)
 {
 	uint64_t x, nd, t, v;
 	unsigned k;
@@ -263,13 +276,13 @@ static inline size_t nginx_mp_uint_size(uint64_t v)
 	return v < 128 ? 1 : v < 256 ? 2 : v < 65536 ? 3 : v < (1ull << 32) ? 5 : 9;
 }
 
-static inline void nginx_store_be16(uint8_t *o, uint64_t v)
+static inline __attribute__((always_inline)) void nginx_store_be16(uint8_t *o, uint64_t v)
 {
 	o[0] = (uint8_t)(v >> 8);
 	o[1] = (uint8_t)v;
 }
 
-static inline void nginx_store_be32(uint8_t *o, uint64_t v)
+static inline __attribute__((always_inline)) void nginx_store_be32(uint8_t *o, uint64_t v)
 {
 	nginx_store_be16(o, v >> 16);
 	nginx_store_be16(o + 2, v);
@@ -331,7 +344,7 @@ static inline __attribute__((always_inline)) uint8_t *nginx_put_str(uint8_t *o, 
 }
 
 /* Shortest unsigned encoding, as msgpack-c's pack_int64 writes a non-negative value. */
-static inline uint8_t *nginx_put_uint(uint8_t *o, uint64_t v)
+static inline __attribute__((always_inline)) uint8_t *nginx_put_uint(uint8_t *o, uint64_t v)
 {
 	if (v < 128) {
 		*o = (uint8_t)v;
@@ -663,6 +676,37 @@ static inline void nginx_mask64(const char *p, uint64_t *q, uint64_t *s)
 }
 #endif
 
+#if NGINX_HAVE_AVX2
+/* nginx_mask64 in two 32-byte blocks. Not always_inline: inlined only into the AVX2
+ * instances (nginx_parse_line_fast_any with avx2 true), never called from the others. */
+NGINX_AVX2 static inline void nginx_mask64_avx2(const char *p, uint64_t *q, uint64_t *s)
+{
+	const __m256i dq = _mm256_set1_epi8('"'), sp = _mm256_set1_epi8(' ');
+	__m256i a = _mm256_loadu_si256((const __m256i *)(const void *)p);
+	__m256i b = _mm256_loadu_si256((const __m256i *)(const void *)(p + 32));
+
+	*q = (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(a, dq)) |
+	     (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(b, dq)) << 32;
+	*s = (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(a, sp)) |
+	     (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(b, sp)) << 32;
+}
+#endif
+
+/* nginx_mask64, AVX2 when the caller is the AVX2 instance (avx2 is a constant there). */
+static inline __attribute__((always_inline)) void nginx_mask64_any(const char *p, uint64_t *q,
+								   uint64_t *s, bool avx2)
+{
+#if NGINX_HAVE_AVX2
+	if (avx2) {
+		nginx_mask64_avx2(p, q, s);
+		return;
+	}
+#else
+	(void)avx2;
+#endif
+	nginx_mask64(p, q, s);
+}
+
 /* The first set bit at or after pos (<= 64 * nw) in m: nw words of the line's bytes and a
  * sentinel word m[nw] with its bit 0 set, so a search always ends (at 64 * nw >= len when
  * the line has no such byte left). */
@@ -686,10 +730,9 @@ static inline __attribute__((always_inline)) size_t nginx_bm_next(const uint64_t
  * end, more than 8 digits of bytes, any error, a writer near its capacity. The caller
  * then runs the checked parser, so errors, their offsets and unusual lines are its.
  */
-static inline __attribute__((always_inline)) int nginx_parse_line_fast(const char *line, size_t len,
-								       struct sl_rec_writer *w,
-								       uint64_t fields,
-								       const char **rest)
+static inline __attribute__((always_inline)) int
+nginx_parse_line_fast_any(const char *line, size_t len, struct sl_rec_writer *w, uint64_t fields,
+			  const char **rest, bool avx2)
 {
 	uint64_t qm[NGINX_FAST_WORDS + 1], sm[NGINX_FAST_WORDS + 1], q, s, bytes = 0;
 	size_t nw, k, ipn, user, uend, time, req, qe, sp1, sp2, ref, re, ua, ue;
@@ -701,9 +744,9 @@ static inline __attribute__((always_inline)) int nginx_parse_line_fast(const cha
 		return -1;
 	nw = (len + 63) / 64;
 	for (k = 0; k + 1 < nw; k++)
-		nginx_mask64(line + 64 * k, &qm[k], &sm[k]);
+		nginx_mask64_any(line + 64 * k, &qm[k], &sm[k], avx2);
 	/* the last word: the 64 bytes ending at end, shifted to start at 64 * k */
-	nginx_mask64(end - 64, &q, &s);
+	nginx_mask64_any(end - 64, &q, &s, avx2);
 	qm[k] = q >> (64 * nw - len);
 	sm[k] = s >> (64 * nw - len);
 	/* a sentinel bit at 64 * nw (>= len) ends every search */
@@ -789,13 +832,31 @@ static inline __attribute__((always_inline)) int nginx_parse_line_fast(const cha
 	return SL_NGINX_OK;
 }
 
+/* The fast path as built for the build's target (SSE2 on x86-64). */
+static inline __attribute__((always_inline)) int nginx_parse_line_fast(const char *line, size_t len,
+								       struct sl_rec_writer *w,
+								       uint64_t fields,
+								       const char **rest)
+{
+	return nginx_parse_line_fast_any(line, len, w, fields, rest, false);
+}
+
+/* nginx_parse_line_rest; avx2 (a constant in each caller): the AVX2 fast path, only in a
+ * function compiled for AVX2 and run on a CPU that has it. */
+static inline __attribute__((always_inline)) int
+nginx_parse_line_rest_any(const char *line, size_t len, struct sl_rec_writer *w,
+			  uint32_t *err_offset, uint64_t fields, const char **rest, bool avx2)
+{
+	if (nginx_parse_line_fast_any(line, len, w, fields, rest, avx2) == SL_NGINX_OK)
+		return SL_NGINX_OK;
+	return nginx_parse_line_slow(line, len, w, err_offset, fields, rest);
+}
+
 static inline __attribute__((always_inline)) int
 nginx_parse_line_rest(const char *line, size_t len, struct sl_rec_writer *w, uint32_t *err_offset,
 		      uint64_t fields, const char **rest)
 {
-	if (nginx_parse_line_fast(line, len, w, fields, rest) == SL_NGINX_OK)
-		return SL_NGINX_OK;
-	return nginx_parse_line_slow(line, len, w, err_offset, fields, rest);
+	return nginx_parse_line_rest_any(line, len, w, err_offset, fields, rest, false);
 }
 
 static inline int nginx_parse_line(const char *line, size_t len, struct sl_rec_writer *w,
@@ -803,5 +864,23 @@ static inline int nginx_parse_line(const char *line, size_t len, struct sl_rec_w
 {
 	return nginx_parse_line_rest(line, len, w, err_offset, fields, NULL);
 }
+
+#if NGINX_HAVE_AVX2
+/* The AVX2 instances: call them only when __builtin_cpu_supports("avx2"). The fast path
+ * alone is for the differential check (fast_check.h). */
+NGINX_AVX2 static __attribute__((noinline, unused)) int
+nginx_parse_line_fast_avx2(const char *line, size_t len, struct sl_rec_writer *w, uint64_t fields,
+			   const char **rest)
+{
+	return nginx_parse_line_fast_any(line, len, w, fields, rest, true);
+}
+
+NGINX_AVX2 static __attribute__((noinline, unused)) int
+nginx_parse_line_avx2(const char *line, size_t len, struct sl_rec_writer *w, uint32_t *err_offset,
+		      uint64_t fields)
+{
+	return nginx_parse_line_rest_any(line, len, w, err_offset, fields, NULL, true);
+}
+#endif
 
 #endif
