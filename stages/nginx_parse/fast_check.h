@@ -30,7 +30,7 @@ static inline const char *nginx_fast_check_avx2(const char *line, size_t len, ui
 	const char *rc = NULL;
 	int fc;
 
-	if (!__builtin_cpu_supports("avx2"))
+	if (!nginx_cpu_avx2())
 		return NULL;
 	sl_rec_begin(&wc, c, cap);
 	fc = nginx_parse_line_fast_avx2(line, len, &wc, fields, want_rest ? &rc : NULL);

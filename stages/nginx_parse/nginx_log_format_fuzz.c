@@ -47,7 +47,7 @@ static int fuzz_line(const struct ngx_fmt *f, const char *line, size_t n, uint8_
 	rc = ngx_fmt_parse_line(f, line, n, &w, &off);
 	fuzz_check(rc >= SL_NGINX_OK && rc < SL_NGINX_N_CODES, "code in range");
 #if NGINX_HAVE_AVX2
-	if (__builtin_cpu_supports("avx2")) {
+	if (nginx_cpu_avx2()) {
 		/* the stage's AVX2 instance: the same code, offset and record bytes (after the
 		 * map header, whose count sl_rec_end writes) */
 		static uint8_t abuf[sizeof(rec)];

@@ -77,7 +77,7 @@ static int nginx_parse_init(const struct sl_host *host, const struct sl_args *ar
 	}
 	/* Asked once here, as the file source does; SLUICE_NO_AVX2 forces the SSE2 path. */
 #if NGINX_HAVE_AVX2
-	c->avx2 = __builtin_cpu_supports("avx2") && !getenv("SLUICE_NO_AVX2");
+	c->avx2 = nginx_cpu_avx2() && !getenv("SLUICE_NO_AVX2");
 #endif
 	c->combined = !a || !a->str || strcmp(a->str, "combined") == 0 ||
 		      strcmp(a->str, NGX_FMT_COMBINED) == 0;
@@ -97,22 +97,15 @@ static void nginx_parse_fini(void *conf)
 	free(conf);
 }
 
-/* One line through the configured parser (the AVX2 instance when c->avx2). */
-static inline __attribute__((always_inline)) int nginx_parse_one(const struct nginx_parse_conf *c,
-								 const char *line, uint32_t len,
-								 struct sl_rec_writer *w,
-								 uint32_t *err_off, uint64_t fields)
+/* One line through the configured parser; avx2 (a constant in each copy of the burst loop):
+ * its AVX2 fast path. */
+static inline __attribute__((always_inline)) int
+nginx_parse_one(const struct nginx_parse_conf *c, const char *line, uint32_t len,
+		struct sl_rec_writer *w, uint32_t *err_off, uint64_t fields, bool avx2)
 {
-#if NGINX_HAVE_AVX2
-	if (likely(c->avx2)) {
-		if (likely(!c->combined))
-			return ngx_fmt_parse_line_mask_avx2(&c->fmt, line, len, w, err_off, fields);
-		return nginx_parse_line_avx2(line, len, w, err_off, fields);
-	}
-#endif
-	if (likely(c->combined))
-		return nginx_parse_line(line, len, w, err_off, fields);
-	return ngx_fmt_parse_line_mask(&c->fmt, line, len, w, err_off, fields);
+	if (likely(!c->combined))
+		return ngx_fmt_parse_line_any(&c->fmt, line, len, w, err_off, fields, avx2);
+	return nginx_parse_line_rest_any(line, len, w, err_off, fields, NULL, avx2);
 }
 
 /* Replace whatever follows the line with an error record; 0 when it does not fit. */
@@ -127,8 +120,11 @@ static uint32_t nginx_error_record(uint8_t *buf, uint32_t cap, int code, uint32_
 	return sl_rec_end(&w);
 }
 
-static void nginx_parse_process(const void *conf, struct sl_ctx *ctx, struct sl_burst *in,
-				struct sl_emit *out)
+/* The burst loop, compiled twice (nginx_parse_burst_sse2, nginx_parse_burst_avx2) with the
+ * parser inlined into each. */
+static inline __attribute__((always_inline)) void
+nginx_parse_burst(const struct nginx_parse_conf *conf, struct sl_ctx *ctx, struct sl_burst *in,
+		  struct sl_emit *out, bool avx2)
 {
 	uint64_t *cnt = ctx->counters;
 	struct rte_mbuf **evs = in->ev;
@@ -186,7 +182,7 @@ static void nginx_parse_process(const void *conf, struct sl_ctx *ctx, struct sl_
 		cap = rte_pktmbuf_tailroom(ev);
 		sl_rec_begin(&w, rec, cap);
 		rc = nginx_parse_one(conf, rte_pktmbuf_mtod(ev, const char *), raw_len, &w,
-				     &err_off, ctx->fields_mask);
+				     &err_off, ctx->fields_mask, avx2);
 		cnt[rc]++;
 		if (rc == SL_NGINX_OK) {
 			rec_len = sl_rec_end(&w);
@@ -204,6 +200,37 @@ static void nginx_parse_process(const void *conf, struct sl_ctx *ctx, struct sl_
 		meta->kind = SL_EVENT_RECORD;
 		sl_emit(out, port, ev);
 	}
+}
+
+static __attribute__((noinline)) void nginx_parse_burst_sse2(const struct nginx_parse_conf *conf,
+							     struct sl_ctx *ctx,
+							     struct sl_burst *in,
+							     struct sl_emit *out)
+{
+	nginx_parse_burst(conf, ctx, in, out, false);
+}
+
+#if NGINX_HAVE_AVX2
+NGINX_AVX2 static __attribute__((noinline)) void
+nginx_parse_burst_avx2(const struct nginx_parse_conf *conf, struct sl_ctx *ctx, struct sl_burst *in,
+		       struct sl_emit *out)
+{
+	nginx_parse_burst(conf, ctx, in, out, true);
+}
+#endif
+
+static void nginx_parse_process(const void *conf, struct sl_ctx *ctx, struct sl_burst *in,
+				struct sl_emit *out)
+{
+	const struct nginx_parse_conf *c = conf;
+
+#if NGINX_HAVE_AVX2
+	if (likely(c->avx2)) {
+		nginx_parse_burst_avx2(c, ctx, in, out);
+		return;
+	}
+#endif
+	nginx_parse_burst_sse2(c, ctx, in, out);
 }
 
 const struct sl_stage_desc sl_stage_nginx_parse = {
