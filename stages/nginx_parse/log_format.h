@@ -72,6 +72,15 @@ struct ngx_fmt {
 	uint32_t tail;
 	/* tail is one literal then one variable, the last item (" $request_time"). */
 	bool tail_one_var;
+	/* tail_one_var and the literal is at most 8 bytes: tail_lit holds them (little-endian)
+	 * for one compare. */
+	bool tail_lit_word;
+	uint64_t tail_lit;
+	/* tail_one_var and the variable a float (NGX_V_FLOAT_OR_STR) whose key is 6 to 14
+	 * bytes: tail_key holds its fixstr and the float64 header 0xcb, written in one 16-byte
+	 * move (the value's 8 bytes then cover the rest). */
+	bool tail_float;
+	uint8_t tail_key[16];
 };
 
 struct ngx_var_map {
@@ -211,6 +220,22 @@ static inline int ngx_fmt_compile(const char *fmt, struct ngx_fmt *f, uint32_t *
 			}
 		f->tail_one_var = f->tail && f->tail + 2 == f->n && !f->it[f->tail].is_var &&
 				  f->it[f->tail + 1].is_var;
+	}
+	if (f->tail_one_var && f->it[f->tail].len <= 8) {
+		const struct ngx_fmt_item *lit = &f->it[f->tail];
+
+		f->tail_lit_word = true;
+		for (uint32_t j = lit->len; j-- > 0;)
+			f->tail_lit = f->tail_lit << 8 | (uint8_t)f->text[lit->off + j];
+	}
+	if (f->tail_one_var && f->it[f->tail + 1].kind == NGX_V_FLOAT_OR_STR &&
+	    f->it[f->tail + 1].key_len >= 6 && f->it[f->tail + 1].key_len <= 14) {
+		const struct ngx_fmt_item *v = &f->it[f->tail + 1];
+
+		f->tail_float = true;
+		f->tail_key[0] = (uint8_t)(0xa0 | v->key_len);
+		memcpy(f->tail_key + 1, v->key, v->key_len);
+		f->tail_key[1 + v->key_len] = 0xcb;
 	}
 	return 0;
 }
@@ -480,15 +505,39 @@ ngx_fmt_parse_line_any(const struct ngx_fmt *f, const char *line, size_t len,
 		if (f->tail_one_var) {
 			/* One literal, then a variable to the end (" $request_time"): no loop. */
 			const struct ngx_fmt_item *lit = &f->it[i];
+			size_t ll = lit->len;
 
-			if ((size_t)(end - p) < lit->len ||
-			    !ngx_lit_eq(p, f->text + lit->off, lit->len)) {
+			/* the literal: one word ending where it ends, when the line has 8 bytes
+			 * up to there (it has: the combined prefix is longer) */
+			if ((size_t)(end - p) < ll ||
+			    (f->tail_lit_word && p + ll - line >= 8
+				     ? nginx_load_le64(p + ll - 8) >> (64 - 8 * ll) != f->tail_lit
+				     : !ngx_lit_eq(p, f->text + lit->off, ll))) {
 				*err_offset = (uint32_t)(p - line);
 				return SL_NGINX_BAD_FORMAT;
 			}
-			p += lit->len;
-			if (f->it[i + 1].kind == NGX_V_FLOAT_OR_STR && end - p >= 2) {
+			p += ll;
+			if (f->tail_float && end - p >= 2) {
 				/* a time (ngx_fmt_put's case, inline) */
+				const struct ngx_fmt_item *it = &f->it[i + 1];
+				double d;
+
+				if (!ngx_decimal(line, p, (size_t)(end - p), &d)) {
+					sl_rec_put_str(w, it->key, p, (size_t)(end - p));
+				} else if (!w->overflow && 16 + 8 <= w->cap - w->len) {
+					/* ngx_put_float's bytes: key and header, then the value */
+					uint64_t u;
+
+					memcpy(&u, &d, sizeof(u));
+					u = __builtin_bswap64(u);
+					memcpy(w->p + w->len, f->tail_key, 16);
+					memcpy(w->p + w->len + 2 + it->key_len, &u, sizeof(u));
+					w->len += 10 + it->key_len;
+					w->n_fields++;
+				} else {
+					ngx_put_float(w, it->key, it->key_len, d);
+				}
+			} else if (f->it[i + 1].kind == NGX_V_FLOAT_OR_STR && end - p >= 2) {
 				const struct ngx_fmt_item *it = &f->it[i + 1];
 				double d;
 

@@ -929,6 +929,148 @@ static void test_log_format_agrees_with_combined(void **unused)
 	free(f);
 }
 
+/* Combined then one literal and one variable (the issue-5 " $request_time"), read with the
+ * tail's shortcuts (the literal as one word, a float key written in one move), with every
+ * writer size from too small to enough: the code and offset worked out from the combined
+ * parser and the literal; a line read has the fields (encoded bytes) of the same format
+ * matched item by item (tail = 0) and a time's value is strtod's; the AVX2 copy (where the
+ * CPU has it) gives the same code, offset and record bytes as the SSE2 one. */
+static void test_log_format_tail_one_var(void **unused)
+{
+	static const char *const tails[] = {
+		" $request_time", " rt=$request_time",	      " request_time_is=$request_time",
+		" $msec",	  " $upstream_response_time", " $host",
+	};
+	static const char *const values[] = {
+		"0.063",	"12.5", "0",	     "-",	    "x",  "1.2.3",
+		"0.0000001234", "",	"0.063  \r", "123456789.5", "7.",
+	};
+	static const char *const seps[] = { " ", " rt=", " request_time_is=", "", "rt=", "  " };
+	struct ngx_fmt *f = malloc(sizeof(*f)), *g = malloc(sizeof(*g));
+	static uint8_t a[1024], b[1024];
+	size_t n_ok = 0, n_float = 0;
+	char msg[200], line[1024], fmt[512];
+	uint32_t off = 0;
+
+	assert_non_null(f);
+	assert_non_null(g);
+	for (size_t t = 0; t < sizeof(tails) / sizeof(tails[0]); t++) {
+		snprintf(fmt, sizeof(fmt), "%s%s", NGX_FMT_COMBINED, tails[t]);
+		assert_int_equal(ngx_fmt_compile(fmt, f, &off, msg, sizeof(msg)), 0);
+		assert_true(f->tail_one_var);
+		assert_true(f->tail_float == (t < 3));
+		*g = *f;
+		g->tail = 0;
+		for (size_t v = 0; v < sizeof(values) / sizeof(values[0]); v++)
+			for (size_t sp = 0; sp < sizeof(seps) / sizeof(seps[0]); sp++) {
+				size_t n = (size_t)snprintf(
+					line, sizeof(line),
+					"10.0.0.1 - - [" TIME "] \"GET /a HTTP/1.1\" 200 5 \"-\" "
+					"\"Mozilla/5.0 (X11; Linux x86_64)\"%s%s",
+					seps[sp], values[v]);
+
+				for (uint32_t cap = 3; cap < 200; cap++) {
+					struct sl_rec_writer wa, wb;
+					uint32_t oa = 1, ob = 2;
+					int ra, rb;
+
+					sl_rec_begin(&wa, a, cap);
+					ra = ngx_fmt_parse_line_mask(f, line, n, &wa, &oa,
+								     SL_NGINX_ALL_FIELDS);
+#if NGINX_HAVE_AVX2
+					if (nginx_cpu_avx2()) {
+						sl_rec_begin(&wb, b, cap);
+						rb = ngx_fmt_parse_line_mask_avx2(
+							f, line, n, &wb, &ob, SL_NGINX_ALL_FIELDS);
+						assert_int_equal(ra, rb);
+						if (ra != SL_NGINX_OK)
+							assert_int_equal(oa, ob);
+						assert_int_equal(wa.len, wb.len);
+						assert_int_equal(wa.n_fields, wb.n_fields);
+						assert_int_equal(wa.overflow, wb.overflow);
+						assert_memory_equal(a + 3, b + 3, wa.len - 3);
+					}
+#endif
+					/* The code and offset: the combined parser's for
+					 * the prefix, then bad_format where the literal is
+					 * not next, else the line is read (the tail's values
+					 * are floats or text: never an error); too_large,
+					 * whatever else, when the writer is too small (the
+					 * prefix's size is checked before its text). */
+					{
+						const struct ngx_fmt_item *lit = &f->it[f->tail];
+						const char *rest = NULL, *end = line + n;
+						uint32_t eo = 0;
+						int er;
+
+						sl_rec_begin(&wb, b, sizeof(b));
+						er = nginx_parse_line_rest(line, n, &wb, &eo,
+									   SL_NGINX_ALL_FIELDS,
+									   &rest);
+						if (er == SL_NGINX_OK) {
+							while (end[-1] == ' ' || end[-1] == '\r')
+								end--;
+							if ((size_t)(end - rest) < lit->len ||
+							    memcmp(rest, f->text + lit->off,
+								   lit->len) != 0) {
+								er = SL_NGINX_BAD_FORMAT;
+								eo = (uint32_t)(rest - line);
+							}
+						}
+						if (ra != SL_NGINX_TOO_LARGE) {
+							assert_int_equal(ra, er);
+							if (er != SL_NGINX_OK)
+								assert_int_equal(oa, eo);
+						}
+						if (ra != SL_NGINX_OK)
+							continue;
+					}
+					sl_rec_begin(&wb, b, cap);
+					rb = ngx_fmt_parse_line_mask(g, line, n, &wb, &ob,
+								     SL_NGINX_ALL_FIELDS);
+					assert_int_equal(rb, SL_NGINX_OK);
+					/* the same fields (in another order: the tail's
+					 * record starts with the combined parser's) */
+					assert_int_equal(wa.n_fields, wb.n_fields);
+					{
+						struct sl_rec rx = { a, sl_rec_end(&wa) };
+						struct sl_rec ry = { b, sl_rec_end(&wb) };
+						struct sl_val k, x, y;
+						uint32_t pos = 0;
+
+						assert_int_equal(rx.len, ry.len);
+						while (sl_rec_next(rx, &pos, &k, &x)) {
+							assert_true(sl_rec_find(ry, k.s.p, k.s.len,
+										&y));
+							assert_int_equal(x.raw_len, y.raw_len);
+							assert_memory_equal(x.raw, y.raw,
+									    x.raw_len);
+						}
+					}
+					if (ra == SL_NGINX_OK && cap == 199) {
+						struct sl_rec r = { a, sl_rec_end(&wa) };
+						struct sl_val val;
+						const struct ngx_fmt_item *it = &f->it[f->tail + 1];
+						char *e;
+						double d = strtod(values[v], &e);
+
+						n_ok++;
+						if (sl_rec_find(r, it->key, it->key_len, &val) &&
+						    val.type == SL_VAL_FLOAT) {
+							assert_true(d == val.f);
+							n_float++;
+						}
+					}
+				}
+			}
+	}
+	/* the sweep read lines and times, not only errors */
+	assert_true(n_ok > 20);
+	assert_true(n_float > 10);
+	free(f);
+	free(g);
+}
+
 /* The stage with log_format: init errors name the parameter and offset; lines parse. */
 static void test_process_log_format(void **unused)
 {
@@ -980,6 +1122,7 @@ int main(void)
 		cmocka_unit_test(test_log_format_compile_errors),
 		cmocka_unit_test(test_log_format_fields),
 		cmocka_unit_test(test_log_format_agrees_with_combined),
+		cmocka_unit_test(test_log_format_tail_one_var),
 		cmocka_unit_test(test_process_log_format),
 	};
 

@@ -224,10 +224,10 @@ static inline __attribute__((always_inline)) bool nginx_ip_ok(const char *ip, si
 	return true;
 }
 
-/* Leading decimal digits at p (at most 8, never past end) as a value; *n gets their
- * count, 8 meaning more may follow. */
-static inline __attribute__((always_inline)) uint64_t nginx_digits(const char *p, const char *end,
-								   unsigned *n)
+/* Leading decimal digits at p (at most 8, never past end) as a value (0 unless value);
+ * *n gets their count, 8 meaning more may follow. */
+static inline __attribute__((always_inline)) uint64_t
+nginx_digits_any(const char *p, const char *end, unsigned *n, bool value)
 {
 	uint64_t x, nd, t, v;
 	unsigned k;
@@ -245,7 +245,7 @@ static inline __attribute__((always_inline)) uint64_t nginx_digits(const char *p
 	t = (((nd & 0x7f7f7f7f7f7f7f7full) + 0x7f7f7f7f7f7f7f7full) | nd) & 0x8080808080808080ull;
 	k = t ? (unsigned)__builtin_ctzll(t) / 8 : 8;
 	*n = k;
-	if (k == 0)
+	if (k == 0 || !value)
 		return 0;
 	/* digit values, the first in the lowest byte; zeros in front make them 8 digits */
 	v = x - 0x3030303030303030ull;
@@ -254,6 +254,12 @@ static inline __attribute__((always_inline)) uint64_t nginx_digits(const char *p
 	v = (v * 10 + (v >> 8)) & 0x00ff00ff00ff00ffull;
 	v = (v * 100 + (v >> 16)) & 0x0000ffff0000ffffull;
 	return (v * 10000 + (v >> 32)) & 0xffffffffull;
+}
+
+static inline __attribute__((always_inline)) uint64_t nginx_digits(const char *p, const char *end,
+								   unsigned *n)
+{
+	return nginx_digits_any(p, end, n, true);
 }
 
 /* The closing quote of a string starting at s, or NULL: a '"' ends the string unless an
@@ -811,7 +817,8 @@ nginx_parse_line_fast_any(const char *line, size_t len, struct sl_rec_writer *w,
 	if (*p == '-') {
 		p++;
 	} else {
-		bytes = nginx_digits(p, end, &nd);
+		/* the value only when the record has it; the digits are checked either way */
+		bytes = nginx_digits_any(p, end, &nd, fields & 0x002);
 		if (nd == 0 || nd == 8)
 			return -1;
 		p += nd;
