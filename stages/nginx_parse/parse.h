@@ -706,6 +706,45 @@ NGINX_AVX2 static inline void nginx_mask64_avx2(const char *p, uint64_t *q, uint
 }
 #endif
 
+#if NGINX_HAVE_AVX2
+/* nginx_time_ok(t) and t[26..28] is "] \"", from one 32-byte block (t has 32 bytes). */
+NGINX_AVX2 static inline bool nginx_time_ok_avx2(const char *t)
+{
+	/* "dd/Mon/yyyy:hh:mm:ss +zzzz] \"": the separators where they belong, 0 elsewhere */
+	const __m256i sep =
+		_mm256_setr_epi8(0, 0, '/', 0, 0, 0, '/', 0, 0, 0, 0, ':', 0, 0, ':', 0, 0, ':', 0,
+				 0, ' ', 0, 0, 0, 0, 0, ']', ' ', '"', 0, 0, 0);
+	/* bit i: byte i is a digit / a separator / a letter */
+	const uint32_t dig_at = 0x03cdb783, sep_at = 0x1c124844, let_at = 0x38;
+	__m256i v = _mm256_lddqu_si256((const __m256i *)(const void *)t);
+	__m256i d = _mm256_sub_epi8(v, _mm256_set1_epi8('0'));
+	__m256i l =
+		_mm256_sub_epi8(_mm256_or_si256(v, _mm256_set1_epi8(0x20)), _mm256_set1_epi8('a'));
+	uint32_t dig = (uint32_t)_mm256_movemask_epi8(
+		_mm256_cmpeq_epi8(_mm256_min_epu8(d, _mm256_set1_epi8(9)), d));
+	uint32_t let = (uint32_t)_mm256_movemask_epi8(
+		_mm256_cmpeq_epi8(_mm256_min_epu8(l, _mm256_set1_epi8(25)), l));
+	uint32_t sp = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, sep));
+
+	return (dig & dig_at) == dig_at && (sp & sep_at) == sep_at && (let & let_at) == let_at &&
+	       (t[21] == '+' || t[21] == '-');
+}
+#endif
+
+/* nginx_time_ok(t) and "] \"" after it; t has n >= SL_NGINX_TIME_LEN + 3 bytes. */
+static inline __attribute__((always_inline)) bool nginx_time_any(const char *t, size_t n, bool avx2)
+{
+#if NGINX_HAVE_AVX2
+	if (avx2 && n >= 32)
+		return nginx_time_ok_avx2(t);
+#else
+	(void)avx2;
+	(void)n;
+#endif
+	return nginx_time_ok(t) && t[SL_NGINX_TIME_LEN] == ']' && t[SL_NGINX_TIME_LEN + 1] == ' ' &&
+	       t[SL_NGINX_TIME_LEN + 2] == '"';
+}
+
 /* nginx_mask64, AVX2 when the caller is the AVX2 instance (avx2 is a constant there). */
 static inline __attribute__((always_inline)) void nginx_mask64_any(const char *p, uint64_t *q,
 								   uint64_t *s, bool avx2)
@@ -778,8 +817,7 @@ nginx_parse_line_fast_any(const char *line, size_t len, struct sl_rec_writer *w,
 		return -1;
 	/* [$time_local] "$request" */
 	time = uend + 2;
-	if (!nginx_time_ok(line + time) || line[time + SL_NGINX_TIME_LEN] != ']' ||
-	    line[time + SL_NGINX_TIME_LEN + 1] != ' ' || line[time + SL_NGINX_TIME_LEN + 2] != '"')
+	if (!nginx_time_any(line + time, len - time, avx2))
 		return -1;
 	req = time + SL_NGINX_TIME_LEN + 3;
 	qe = nginx_bm_next(qm, req);
