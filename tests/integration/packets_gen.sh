@@ -6,6 +6,8 @@
 #     reordered 0, bytes = the IMIX pattern summed by Python from docs/packets.md, the
 #     rate held, latency percentiles in order;
 #   - --duration 1s at 10k/s: 10000 frames within 1 %, all received;
+#   - stopped (SIGSTOP) for longer than the rest of a --duration run: fewer frames than due,
+#     and the report says the rate was NOT held (it was judged over the sending time only);
 #   - --pcap FILE --rate 1000: the capture's frames (as Python counts them) go out at that
 #     rate (the replay takes at least their count / rate) and all come back (counted by
 #     pktcheck as `other`: they carry no generator header);
@@ -13,7 +15,7 @@
 set -u
 . "$(dirname "$0")/../lib/tap.sh"
 tap_need_sluice
-tap_plan 12
+tap_plan 13
 tap_tmpdir
 cd "$TMP" || exit 1
 trap 'pkill -9 -P $$ 2>/dev/null; [ -z "${SLUICE_KEEP_TMP:-}" ] && rm -rf "$TMP"' EXIT
@@ -63,6 +65,21 @@ fi
 tap_ok "$ok" "--rate 10k --duration 1s: 10000 frames within 1 %, or the report says NOT held (${sent:-none}, $verdict)"
 grep -q "received=${sent:-x} lost=0 " g2.err
 tap_ok "$?" "and all of them come back"
+
+# A stall longer than the rest of the duration (the process stopped 0.5 s into 2 s, for
+# 2 s): the run ends by duration with far fewer frames than due, and must not say held.
+"$SLUICE" gen --device net_ring0 --rate 10k --duration 2s >g4.out 2>g4.err &
+gpid=$!
+sleep 0.5
+kill -STOP $gpid
+sleep 2
+kill -CONT $gpid
+wait $gpid
+rc=$?
+sent=$(grep -o 'packets=[0-9]*' g4.err | head -1 | cut -d= -f2)
+verdict=$(grep -o '(held\|(NOT held' g4.err | head -1)
+tap_ok "$([ "$rc" -eq 0 ] && [ "${sent:-20000}" -lt 19800 ] && [ "$verdict" = "(NOT held" ] && echo 0 || echo 1)" \
+	"stopped for 2 s of a 2 s run: ${sent:-no} of 20000 frames, and the report says NOT held ($verdict)"
 
 python3 "$SLUICE_SOURCE/tests/integration/packets.py" write in.pcap
 frames=$(python3 "$SLUICE_SOURCE/tests/integration/packets.py" frames in.pcap | awk 'length($0) <= 2 * 8192' | wc -l)
