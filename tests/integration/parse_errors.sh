@@ -16,8 +16,8 @@ cd "$TMP" || exit 1
 python3 "$TESTLIB/gen_nginx_log.py" -n 300000 -o access.log --seed 17 --bad-ratio 0.2
 # shellcheck disable=SC2154 # set by nginx_ref.sh
 LC_ALL=C mawk "$_nginx_ref_prog"'!valid() { print }' access.log >expect.bad
-nginx_ref_status_counts access.log >expect.counts
-read -r n_lines n_valid n_invalid < <(nginx_ref_totals access.log)
+nginx_ref_all access.log expect
+read -r n_lines n_valid n_invalid <expect.totals
 tap_diag "input: $n_lines lines, $n_valid valid, $n_invalid malformed"
 
 mkdir -p out

@@ -21,10 +21,9 @@ tap_tmpdir
 mkdir -p "$TMP/data"
 python3 "$TESTLIB/gen_nginx_log.py" -n "$N_LINES" -o "$TMP/data/access.log" --seed 2 \
 	--bad-ratio 0.01
-nginx_ref_status_counts "$TMP/data/access.log" >"$TMP/expect.counts"
-nginx_ref_5xx "$TMP/data/access.log" >"$TMP/expect.5xx"
+nginx_ref_all "$TMP/data/access.log" "$TMP/expect"
 LC_ALL=C sort "$TMP/expect.5xx" >"$TMP/expect.5xx.sorted"
-read -r n_lines n_valid n_invalid < <(nginx_ref_totals "$TMP/data/access.log")
+read -r n_lines n_valid n_invalid <"$TMP/expect.totals"
 n_5xx=$(wc -l <"$TMP/expect.5xx")
 n_status=$(wc -l <"$TMP/expect.counts")
 tap_diag "input: $n_lines lines, $n_valid valid, $n_invalid malformed, $n_5xx with status >= 500"

@@ -13,7 +13,7 @@ GEN="python3 $TESTLIB/gen_nginx_log.py"
 KINDS="truncated bad_status_abc bad_status_999 missing_quote binary empty_request extra_field
 long_ua"
 n_kinds=$(echo $KINDS | wc -w)
-tap_plan $((7 + 2 * n_kinds))
+tap_plan $((8 + 2 * n_kinds))
 tap_tmpdir
 
 # 1. Determinism.
@@ -52,6 +52,13 @@ with open(sys.argv[1], "rb") as f:
 EOF
 nginx_ref_valid "$TMP/m.log" >"$TMP/awk.valid"
 tap_cmp "$TMP/awk.valid" "$TMP/py.valid" "mawk and Python agree line by line on validity"
+
+# The one-pass variant gives the same three answers as the functions one by one.
+nginx_ref_all "$TMP/m.log" "$TMP/all"
+nginx_ref_5xx "$TMP/m.log" >"$TMP/awk.5xx"
+cmp -s "$TMP/all.counts" "$TMP/awk.counts" && cmp -s "$TMP/all.5xx" "$TMP/awk.5xx" &&
+	[ "$(cat "$TMP/all.totals")" = "$(nginx_ref_totals "$TMP/m.log")" ]
+tap_ok $? "nginx_ref_all = status counts, 5xx lines and totals one by one ($(wc -l <"$TMP/all.5xx") 5xx lines)"
 
 # 3. Each odd kind on its own: all malformed kinds are invalid, long_ua lines are valid.
 for k in $KINDS; do
