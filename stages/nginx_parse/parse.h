@@ -36,7 +36,8 @@
  * (nginx_cpu_avx2; the stage asks once, at init, as the file source does): the *_avx2 entry
  * points below. The loads are vlddqu (_mm256_lddqu_si256): for _mm256_loadu_si256 the
  * generic tuning emits two 16-byte halves, and a tune= here would keep GCC from inlining
- * the default-tuned helpers (DPDK's among them) into these copies. */
+ * the default-tuned helpers (DPDK's among them) into these copies. The helpers of the
+ * per-line path are always_inline, so both copies inline them whatever the heuristics. */
 #define NGINX_HAVE_AVX2 1
 #define NGINX_AVX2	__attribute__((target("avx2,bmi,bmi2")))
 /* The CPU runs the *_avx2 copies: AVX2, BMI1 and BMI2 (every AVX2 CPU has them). */
