@@ -1701,7 +1701,10 @@ static void agg_process(const void *conf, struct sl_ctx *ctx, struct sl_burst *i
 	uint16_t n = in->n;
 	int64_t now_ns = c->tw_proc ? agg_now_ns(c, ctx->now_tsc, ctx->tsc_hz) : 0;
 
-	if (c->fast && st && c->n_fields <= AGG_PEND_FIELDS) {
+	/* Batches for quantiles only: other partials are small and a few groups take most
+	 * events (count by status), where the last-group check of agg_process_fast skips
+	 * hash and probe and the batches' passes only add work (69 -> 53 cyc/event). */
+	if (c->fast && st && c->n_fields <= AGG_PEND_FIELDS && c->fast_qa != UINT32_MAX) {
 		if (c->n_fields == 1)
 			agg_process_batch(c, ctx, st, in, out, 1);
 		else if (c->n_fields == 2)

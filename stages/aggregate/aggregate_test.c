@@ -670,14 +670,17 @@ static struct rte_mbuf *make_raw(const char *b, size_t n)
  * the same value in every msgpack form must land in one group, a duplicate key counts its
  * first pair, nil or missing keys count as missing_key, and records whose last pairs are
  * near the end or whose keys are not fixstr give the same groups. Expected groups are
- * written out by hand from the records below.
+ * written out by hand from the records below. with_quantile adds a quantile of w, which
+ * takes the batched fast path (agg_process_batch) instead of the one-at-a-time one: the
+ * groups and counts must be the same.
  */
-static void test_fast_path_forms(void **unused)
+static void fast_path_forms(bool with_quantile)
 {
 	static const char *const keys[] = { "v" };
 	static const char *const aggs[] = { "{ name: n, fn: count }",
 					    "{ name: sv, fn: sum, field: v }",
-					    "{ name: sw, fn: sum, field: w }" };
+					    "{ name: sw, fn: sum, field: w }",
+					    "{ name: qw, fn: quantile, field: w, q: 0.5 }" };
 #define R(s)                     \
 	{                        \
 		s, sizeof(s) - 1 \
@@ -726,7 +729,7 @@ static void test_fast_path_forms(void **unused)
 	void *conf, *st;
 	struct sl_val v;
 
-	assert_int_equal(init_agg(keys, 1, "all", 16, aggs, 3, &conf, &err), 0);
+	assert_int_equal(init_agg(keys, 1, "all", 16, aggs, with_quantile ? 4 : 3, &conf, &err), 0);
 	st = ops->create(conf);
 	memset(counters, 0, sizeof(counters));
 	for (uint32_t i = 0; i < n; i++)
@@ -736,7 +739,7 @@ static void test_fast_path_forms(void **unused)
 		rte_pktmbuf_free(burst[i]);
 	assert_int_equal(counters[CNT_GROUPED], n);
 	assert_int_equal(counters[CNT_MISSING_KEY], 2);
-	assert_int_equal(counters[CNT_MISSING_FIELD], 3);
+	assert_int_equal(counters[CNT_MISSING_FIELD], with_quantile ? 4 : 3);
 	/* groups sorted: nil, 5, 200, "ab" */
 	assert_int_equal(emit_all(conf, st, recs_a, lens, 8), 4);
 	assert_true(sl_rec_find((struct sl_rec){ recs_a[0], lens[0] }, "v", 1, &v));
@@ -758,6 +761,16 @@ static void test_fast_path_forms(void **unused)
 	assert_int_equal(rec_int((struct sl_rec){ recs_a[3], lens[3] }, "sw"), 12);
 	ops->destroy(conf, st);
 	desc->fini(conf);
+}
+
+static void test_fast_path_forms(void **unused)
+{
+	fast_path_forms(false);
+}
+
+static void test_fast_path_forms_batched(void **unused)
+{
+	fast_path_forms(true);
 }
 
 static void test_emit_resumes_after_empty_pool(void **unused)
@@ -1292,6 +1305,7 @@ int main(void)
 		cmocka_unit_test(test_init_errors),
 		cmocka_unit_test(test_canon_matches_msgpack),
 		cmocka_unit_test(test_fast_path_forms),
+		cmocka_unit_test(test_fast_path_forms_batched),
 		cmocka_unit_test(test_time_windows),
 		cmocka_unit_test(test_time_window_quantile),
 		cmocka_unit_test(test_time_window_errors),
