@@ -1584,7 +1584,8 @@ agg_process_fast(const struct agg_conf *c, struct agg_state *st, struct sl_rec r
  * pass 4 applies the updates in the events' order. Groups, counters and sketches are those
  * of one event at a time: only the time of the reads moves.
  */
-#define AGG_BATCH	16
+/* 64, not 16: at 16 a prefetch had too little time to land (by_path 157 -> 142 cyc/event) */
+#define AGG_BATCH	64
 #define AGG_PEND_FIELDS 4 /* agg_process batches with up to this many fields (else one by one) */
 
 struct agg_pend {
