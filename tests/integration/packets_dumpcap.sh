@@ -16,8 +16,13 @@ trap 'pkill -9 -P $$ 2>/dev/null; [ -z "${SLUICE_KEEP_TMP:-}" ] && rm -rf "$TMP"
 trap 'exit 143' TERM INT HUP # so the EXIT trap runs on a timeout too
 
 PREFIX=sl-pd-$$
+# A secondary process must map the primary's memory at the primary's addresses. Left to
+# itself, the EAL of an ASan build (whose shadow covers DPDK's usual 4 GiB hint) reserves
+# its 16 GiB near the top of the address space, where dumpcap's own libraries may already
+# sit: dumpcap then fails "Cannot reserve ... please use '--base-virtaddr'" (and DPDK 22.11
+# segfaults while exiting). A fixed base far from both ends (32 TiB) avoids the collision.
 timeout -k 5 -s INT 30 "$SLUICE" gen --device net_ring0 --rate 2000 --duration 20s -v \
-	-- --file-prefix "$PREFIX" >gen.out 2>gen.err &
+	-- --file-prefix "$PREFIX" --base-virtaddr 0x200000000000 >gen.out 2>gen.err &
 GEN=$!
 for _ in $(seq 100); do grep -q "running" gen.err && break; sleep 0.1; done
 timeout -k 5 20 dpdk-dumpcap --file-prefix "$PREFIX" -i net_ring0 -c 40 -w cap.pcapng \
