@@ -60,14 +60,13 @@ static inline struct rte_ring *edge_pick(struct sl_edge_out *o, const struct sl_
 	return dst->rings[o->rr++ % dst->n_rings];
 }
 
-void sl_edge_send(struct sl_edge_out *o, uint16_t port, struct rte_mbuf **ev, uint16_t n)
+static inline bool edge_prep(struct sl_edge_out *o, uint16_t port, struct rte_mbuf **ev, uint16_t n)
 {
 	const struct sl_edge_port *p = &o->ports[port];
-	uint16_t base = o->pend_base[port];
 
 	SL_BUG_ON_HOT(n > SL_EMIT_CAP || port >= o->n_ports);
 	if (n == 0)
-		return;
+		return false;
 	/* The only cost of taps while nobody taps: this load and branch, once per burst. */
 	struct sl_tap *tap = __atomic_load_n(&o->tap, __ATOMIC_ACQUIRE);
 	if (unlikely(tap != NULL))
@@ -75,34 +74,60 @@ void sl_edge_send(struct sl_edge_out *o, uint16_t port, struct rte_mbuf **ev, ui
 	if (p->n_dest == 0) {
 		rte_pktmbuf_free_bulk(ev, n);
 		o->n_unrouted += n;
-		return;
+		return false;
 	}
 	o->n_out += n;
 	if (p->n_dest > 1)
 		for (uint16_t i = 0; i < n; i++)
 			rte_mbuf_refcnt_update(ev[i], (int16_t)(p->n_dest - 1));
-	for (uint16_t d = 0; d < p->n_dest; d++) {
-		const struct sl_edge_dest *dst = &p->dest[d];
-		struct rte_ring *ring = edge_pick(o, dst);
-		unsigned int k = rte_ring_enqueue_burst(ring, (void *const *)ev, n, NULL);
+	return true;
+}
 
-		o->n_enqueued[base + d] += k;
-		if (k == n)
-			continue;
-		if (dst->drop_newest) {
-			rte_pktmbuf_free_bulk(ev + k, n - k);
-			o->n_full_drop[base + d] += n - k;
-		} else {
-			struct sl_edge_pending *pd = &o->pend[base + d];
-			/* One send per port between flushes, so the slot is free. */
-			SL_BUG_ON_HOT(pd->n != 0);
-			memcpy(pd->ev, ev + k, (n - k) * sizeof(*ev));
-			pd->ring = ring;
-			pd->head = 0;
-			pd->n = (uint16_t)(n - k);
-			o->n_pending += n - k;
-		}
+static inline void edge_dest(struct sl_edge_out *o, uint16_t port, uint16_t d, struct rte_mbuf **ev,
+			     uint16_t n)
+{
+	const struct sl_edge_dest *dst = &o->ports[port].dest[d];
+	uint16_t slot = o->pend_base[port] + d;
+	struct rte_ring *ring = edge_pick(o, dst);
+	unsigned int k = rte_ring_enqueue_burst(ring, (void *const *)ev, n, NULL);
+
+	o->n_enqueued[slot] += k;
+	if (k == n)
+		return;
+	if (dst->drop_newest) {
+		rte_pktmbuf_free_bulk(ev + k, n - k);
+		o->n_full_drop[slot] += n - k;
+		return;
 	}
+	struct sl_edge_pending *pd = &o->pend[slot];
+	/* One send per port between flushes, so the slot is free. */
+	SL_BUG_ON_HOT(pd->n != 0);
+	memcpy(pd->ev, ev + k, (n - k) * sizeof(*ev));
+	pd->ring = ring;
+	pd->head = 0;
+	pd->n = (uint16_t)(n - k);
+	o->n_pending += n - k;
+}
+
+void sl_edge_send(struct sl_edge_out *o, uint16_t port, struct rte_mbuf **ev, uint16_t n)
+{
+	if (!edge_prep(o, port, ev, n))
+		return;
+	for (uint16_t d = 0; d < o->ports[port].n_dest; d++)
+		edge_dest(o, port, d, ev, n);
+}
+
+bool sl_edge_send_prep(struct sl_edge_out *o, uint16_t port, struct rte_mbuf **ev, uint16_t n)
+{
+	return edge_prep(o, port, ev, n);
+}
+
+void sl_edge_send_dest(struct sl_edge_out *o, uint16_t port, uint16_t d, struct rte_mbuf **ev,
+		       uint16_t n)
+{
+	SL_BUG_ON_HOT(d >= o->ports[port].n_dest || n > SL_EMIT_CAP);
+	if (n)
+		edge_dest(o, port, d, ev, n);
 }
 
 uint32_t sl_edge_flush(struct sl_edge_out *o)

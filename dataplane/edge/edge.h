@@ -77,6 +77,19 @@ void sl_edge_out_fini(struct sl_edge_out *o);
  */
 void sl_edge_send(struct sl_edge_out *o, uint16_t port, struct rte_mbuf **ev, uint16_t n);
 
+/**
+ * sl_edge_send in two steps, for a producer that hands some consumers the burst by a call
+ * (graph/fuse.h). sl_edge_send_prep is everything before the rings: the tap, n_out, and a
+ * reference per consumer beyond the first; false when the port has no consumer (the
+ * events were freed and counted as unrouted). sl_edge_send_dest then gives consumer d its
+ * share, as sl_edge_send would: the ring its lane or turn picks, and what does not fit
+ * held (block) or freed and counted (drop_newest). Same rule of one send per port between
+ * flushes.
+ */
+bool sl_edge_send_prep(struct sl_edge_out *o, uint16_t port, struct rte_mbuf **ev, uint16_t n);
+void sl_edge_send_dest(struct sl_edge_out *o, uint16_t port, uint16_t d, struct rte_mbuf **ev,
+		       uint16_t n);
+
 /** Retry what is pending; returns events still held. */
 uint32_t sl_edge_flush(struct sl_edge_out *o);
 

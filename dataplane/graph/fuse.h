@@ -6,11 +6,14 @@
  * between the nodes. The consumer's ring stays: it takes whatever the consumer cannot
  * take at that moment (its own outputs are held for a full ring, a sink still holds
  * events, the ring already has events, which must go first), so backpressure and order
- * are as without fusion. docs/architecture.md, "Fusion".
+ * are as without fusion. Each consumer of an output port is judged on its own: a port
+ * that fans out to two aggregates on the producer's lcore (`parse -> by_status, by_path`)
+ * calls both in turn, each event shared by reference as a ring send shares it.
+ * docs/architecture.md, "Fusion".
  *
- * This file holds the rule (a pure function of the two ends, unit-tested) and the
- * overflow path; pipeline.c makes the plan when tasks are assigned and does the calls.
- * Control path, except sl_fuse_overflow (the producer's lcore).
+ * This file holds the rule (a pure function of the two ends, unit-tested); pipeline.c
+ * makes the plan when tasks are assigned and does the calls, and what a fused consumer
+ * cannot take goes to its ring by sl_edge_send_dest (edge.h). Control path.
  */
 #ifndef SL_GRAPH_FUSE_H
 #define SL_GRAPH_FUSE_H
@@ -18,10 +21,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include <rte_mbuf.h>
-
 #include "config/config.h"
-#include "edge/edge.h"
 
 /** What the rule needs to know of an edge's two ends. */
 struct sl_fuse_edge {
@@ -30,24 +30,14 @@ struct sl_fuse_edge {
 	uint32_t consumer_inputs;   /**< entries of the consumer's `inputs:` */
 	uint32_t consumer_rings;    /**< input rings (1 unless lanes or keyed rings) */
 	bool consumer_scaled;	    /**< `scale:` (replicas come and go) */
-	bool consumer_windowed;	    /**< a window or state (closes on its own schedule) */
 	bool consumer_isolated;	    /**< any `isolation:` key (a sandbox or another engine) */
 	unsigned consumer_lcore;
 	bool producer_scaled;
 	unsigned producer_lcore;
-	uint16_t port_consumers; /**< consumers of the producer's output port */
-	bool disabled;		 /**< top-level `fuse: false` */
+	bool disabled; /**< top-level `fuse: false` */
 };
 
 /** Whether the edge may be fused; when not, *why (if given) says why in a few words. */
 bool sl_fuse_allowed(const struct sl_fuse_edge *e, const char **why);
-
-/**
- * The rest of a burst a fused consumer could not take: enqueue it on the ring of the
- * port's only consumer (dest 0) with the edge's policy, exactly as sl_edge_send would
- * (block: what does not fit is held as pending; drop_newest: freed and counted). The tap
- * and n_out were counted for the whole burst by the caller.
- */
-void sl_fuse_overflow(struct sl_edge_out *o, uint16_t port, struct rte_mbuf **ev, uint16_t n);
 
 #endif

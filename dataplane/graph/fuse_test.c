@@ -1,9 +1,11 @@
 /*
  * Fusion tests: the rule accepts the one edge shape it is meant for (a single static
- * replica, one input, no window or isolation, on the producer's lcore) and refuses each
- * departure from it with a reason; the overflow path keeps the edge's policy exactly as a
- * ring send does (block: held in order and delivered on flush; drop_newest: freed and
- * counted), and every event is accounted for: sent = enqueued + dropped + pending.
+ * replica, one input, no isolation, on the producer's lcore, windowed or not, alone on its
+ * port or not) and refuses each departure from it with a reason; the overflow path
+ * (sl_edge_send_dest, what a fused consumer could not take) keeps the edge's policy exactly
+ * as a ring send does (block: held in order and delivered on flush; drop_newest: freed and
+ * counted) for each consumer of a port on its own, and every event is accounted for:
+ * sent = enqueued + dropped + pending.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +17,7 @@
 #include <rte_ring.h>
 
 #include "eal.h"
+#include "edge/edge.h"
 #include "graph/fuse.h"
 
 static struct rte_mempool *pool;
@@ -29,17 +32,12 @@ static struct sl_fuse_edge fusable(void)
 		.consumer_rings = 1,
 		.consumer_lcore = 3,
 		.producer_lcore = 3,
-		.port_consumers = 1,
 	};
 }
 
 static void set_disabled(struct sl_fuse_edge *e)
 {
 	e->disabled = true;
-}
-static void set_two_consumers(struct sl_fuse_edge *e)
-{
-	e->port_consumers = 2;
 }
 static void set_replicas(struct sl_fuse_edge *e)
 {
@@ -61,10 +59,6 @@ static void set_inputs(struct sl_fuse_edge *e)
 {
 	e->consumer_inputs = 2;
 }
-static void set_windowed(struct sl_fuse_edge *e)
-{
-	e->consumer_windowed = true;
-}
 static void set_isolated(struct sl_fuse_edge *e)
 {
 	e->consumer_isolated = true;
@@ -85,13 +79,11 @@ static void test_rule(void **st)
 		const char *why;
 	} no[] = {
 		{ set_disabled, "fuse: false" },
-		{ set_two_consumers, "output has more than one consumer" },
 		{ set_replicas, "consumer has replicas" },
 		{ set_rings, "consumer has replicas" },
 		{ set_scaled, "autoscaled" },
 		{ set_producer_scaled, "autoscaled" },
 		{ set_inputs, "consumer has several inputs" },
-		{ set_windowed, "consumer keeps window state" },
 		{ set_isolated, "consumer is isolated" },
 		{ set_lcore, "other lcore" },
 		{ set_source, "consumer is a source" },
@@ -137,7 +129,7 @@ static void test_overflow_block(void **st)
 	(void)st;
 	assert_int_equal(sl_edge_out_init(&o, &port, 1, 0, 1), 0);
 	alloc_events(ev, 10, 0);
-	sl_fuse_overflow(&o, 0, ev, 10);
+	sl_edge_send_dest(&o, 0, 0, ev, 10);
 	assert_int_equal(o.n_enqueued[0], 7);
 	assert_int_equal(o.n_pending, 3);
 	assert_int_equal(o.n_full_drop[0], 0);
@@ -166,7 +158,7 @@ static void test_overflow_drop_newest(void **st)
 	(void)st;
 	assert_int_equal(sl_edge_out_init(&o, &port, 1, 0, 1), 0);
 	alloc_events(ev, 12, 0);
-	sl_fuse_overflow(&o, 0, ev, 12);
+	sl_edge_send_dest(&o, 0, 0, ev, 12);
 	assert_int_equal(o.n_enqueued[0], 7);
 	assert_int_equal(o.n_full_drop[0], 5);
 	assert_int_equal(o.n_pending, 0);
@@ -195,7 +187,7 @@ static void test_overflow_lane_ring(void **st)
 	(void)st;
 	assert_int_equal(sl_edge_out_init(&o, &port, 1, 1, 2), 0);
 	alloc_events(ev, 9, 0);
-	sl_fuse_overflow(&o, 0, ev, 9);
+	sl_edge_send_dest(&o, 0, 0, ev, 9);
 	assert_int_equal(rte_ring_count(r0), 0);
 	assert_int_equal(o.n_enqueued[0], 7);
 	assert_int_equal(o.n_pending, 2);
@@ -209,6 +201,48 @@ static void test_overflow_lane_ring(void **st)
 	rte_ring_free(r1);
 }
 
+/* A port with two consumers, the second fused: sl_edge_send_prep takes the second
+ * reference, the first consumer's ring gets the burst, and what the second's ring cannot
+ * take is held in the second's own slot (flushed to its ring, never the first's). */
+static void test_overflow_second_consumer(void **st)
+{
+	struct rte_ring *a = rte_ring_create("t_fuse_2a", 16, SOCKET_ID_ANY, 0); /* holds 15 */
+	struct rte_ring *b = rte_ring_create("t_fuse_2b", 8, SOCKET_ID_ANY, 0);	 /* holds 7 */
+	struct sl_edge_port port = {
+		.n_dest = 2, .dest = { { .ring = a, .consumer = 1 }, { .ring = b, .consumer = 2 } }
+	};
+	unsigned avail = rte_mempool_avail_count(pool);
+	struct sl_edge_out o;
+	struct rte_mbuf *ev[10];
+	uint64_t next_a = 0, next_b = 2; /* b gets events 2.. */
+
+	(void)st;
+	assert_int_equal(sl_edge_out_init(&o, &port, 1, 0, 1), 0);
+	alloc_events(ev, 10, 0);
+	assert_true(sl_edge_send_prep(&o, 0, ev, 10));
+	assert_int_equal(o.n_out, 10);
+	for (unsigned i = 0; i < 10; i++)
+		assert_int_equal(rte_mbuf_refcnt_read(ev[i]), 2);
+	sl_edge_send_dest(&o, 0, 0, ev, 10);
+	sl_edge_send_dest(&o, 0, 1, ev + 2, 8); /* as if the call took the first 2 */
+	rte_pktmbuf_free_bulk(ev, 2);		/* ... and consumed them */
+	assert_int_equal(o.n_enqueued[0], 10);
+	assert_int_equal(o.n_enqueued[1], 7);
+	assert_int_equal(o.n_pending, 1);
+	assert_int_equal(o.pend[1].n, 1);
+	assert_int_equal(o.pend[0].n, 0);
+	assert_int_equal(drain(a, &next_a), 10);
+	assert_int_equal(drain(b, &next_b), 7);
+	assert_int_equal(sl_edge_flush(&o), 0);
+	assert_int_equal(rte_ring_count(a), 0);
+	assert_int_equal(drain(b, &next_b), 1);
+	assert_int_equal(o.n_enqueued[1], 8);
+	assert_int_equal(rte_mempool_avail_count(pool), avail);
+	sl_edge_out_fini(&o);
+	rte_ring_free(a);
+	rte_ring_free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -216,6 +250,7 @@ int main(void)
 		cmocka_unit_test(test_overflow_block),
 		cmocka_unit_test(test_overflow_drop_newest),
 		cmocka_unit_test(test_overflow_lane_ring),
+		cmocka_unit_test(test_overflow_second_consumer),
 	};
 
 	sl_test_eal_init();

@@ -80,13 +80,20 @@ static const char *const drop_reason_names[SL_DROP_REASON_MAX] = {
 struct rt_node;
 struct rt_replica;
 
-/* A fused output port (fuse.h): its consumer's replica, that replica's input ring, and
- * the call that hands it a burst (stage_fused, sink_fused or their _ack variants), which
- * returns the events it took (all or none). */
-struct rt_fuse {
+/* A fused consumer of an output port (fuse.h): its replica, that replica's input ring,
+ * and the call that hands it a burst (stage_fused, sink_fused or their _ack variants),
+ * which returns the events it took (all or none). */
+struct rt_fuse_dest {
 	struct rt_replica *to;
 	struct rte_ring *ring;
 	uint16_t (*call)(struct rt_replica *to, struct rte_mbuf **ev, uint16_t n);
+};
+
+/* An output port with at least one fused consumer: d[i] for the port's consumer i, whose
+ * call is NULL when that one is reached through its ring; last: the last fused one. */
+struct rt_fuse {
+	uint16_t n_fused, last;
+	struct rt_fuse_dest d[SL_EDGE_DEST_MAX];
 };
 
 struct rt_replica {
@@ -362,34 +369,50 @@ static inline void ack_add_runs(struct rt_replica *r, const uint32_t *cell, uint
 }
 
 /*
- * A fused port (fuse.h): the tap and n_out as sl_edge_send counts them, then the burst
- * goes straight into the consumer's call, in chunks of a burst, while its ring is empty
- * (what is queued there goes first) and it takes them; the rest to its ring.
+ * A port with fused consumers (fuse.h): the tap, n_out and the extra references as
+ * sl_edge_send does them; then the consumers reached through rings get the burst there,
+ * and each fused one takes it straight into its call, in chunks of a burst, while its ring
+ * is empty (what is queued there goes first) and it takes them; the rest to its ring.
+ * Every fused consumer but the last gets its own copy of the list (a call may reorder
+ * what it is given; the events are shared, as on rings).
  */
 static __rte_noinline void fuse_send(struct rt_replica *r, uint16_t port, struct rte_mbuf **ev,
 				     uint16_t n)
 {
 	const struct rt_fuse *f = &r->fuse[port];
-	struct sl_tap *tap = __atomic_load_n(&r->out.tap, __ATOMIC_ACQUIRE);
-	uint16_t k = 0, c;
+	uint16_t n_dest = r->out.ports[port].n_dest;
 
-	if (unlikely(tap != NULL))
-		sl_tap_offer(tap, port, ev, n);
-	r->out.n_out += n;
-	while (k < n && rte_ring_empty(f->ring)) {
-		c = (uint16_t)RTE_MIN(n - k, SL_BURST_MAX);
-		if (f->call(f->to, ev + k, c) == 0)
-			break;
-		k += c;
+	if (!sl_edge_send_prep(&r->out, port, ev, n))
+		return;
+	for (uint16_t d = 0; f->n_fused < n_dest && d < n_dest; d++)
+		if (!f->d[d].call)
+			sl_edge_send_dest(&r->out, port, d, ev, n);
+	for (uint16_t d = 0; d <= f->last; d++) {
+		const struct rt_fuse_dest *fd = &f->d[d];
+		struct rte_mbuf *copy[SL_EMIT_CAP], **list = ev;
+		uint16_t k = 0, c;
+
+		if (!fd->call)
+			continue;
+		if (d != f->last) {
+			memcpy(copy, ev, n * sizeof(*ev));
+			list = copy;
+		}
+		while (k < n && rte_ring_empty(fd->ring)) {
+			c = (uint16_t)RTE_MIN(n - k, SL_BURST_MAX);
+			if (fd->call(fd->to, list + k, c) == 0)
+				break;
+			k += c;
+		}
+		if (k < n)
+			sl_edge_send_dest(&r->out, port, d, list + k, (uint16_t)(n - k));
 	}
-	if (k < n)
-		sl_fuse_overflow(&r->out, port, ev + k, (uint16_t)(n - k));
 }
 
 static inline void replica_edge_send(struct rt_replica *r, uint16_t port, struct rte_mbuf **ev,
 				     uint16_t n)
 {
-	if (r->fuse && r->fuse[port].call && n)
+	if (r->fuse && r->fuse[port].n_fused && n)
 		fuse_send(r, port, ev, n);
 	else
 		sl_edge_send(&r->out, port, ev, n);
@@ -854,7 +877,7 @@ static __rte_always_inline unsigned stage_run_impl(struct sl_task *t, bool ack,
 	if (r->closing)
 		return stage_close_emit(r, ack);
 	t0 = rte_rdtsc();
-	if (n->window_tsc) {
+	if (n->window_tsc && !given) {
 		window_check(r, t0);
 		if (r->closing)
 			return stage_close_emit(r, ack);
@@ -937,14 +960,21 @@ static unsigned stage_run_ack(struct sl_task *t)
 }
 
 /* A fused producer's call (fuse.h): takes the burst unless what this replica made before
- * still waits for a full ring (then the producer's rest goes to this replica's ring). */
+ * still waits for a full ring, or its window is closing (a window that ends now starts
+ * closing here, as the replica's own run would start it): then the producer's rest goes
+ * to this replica's ring, taken when the closed window has been emitted. */
 static __rte_always_inline uint16_t stage_fused_impl(struct rt_replica *r, struct rte_mbuf **ev,
 						     uint16_t n, bool ack)
 {
 	const struct sl_burst b = { ev, n };
 
-	if (r->out.n_pending || r->task.finished)
+	if (r->out.n_pending || r->task.finished || r->closing || r->final_flush)
 		return 0;
+	if (r->node->window_tsc) {
+		window_check(r, rte_rdtsc());
+		if (r->closing)
+			return 0;
+	}
 	r->n_fused_in += n;
 	stage_run_impl(&r->task, ack, &b);
 	return n;
@@ -1600,9 +1630,71 @@ static void order_destroy(struct rt_node *n)
 	n->ord = NULL;
 }
 
+/* pipeline_plan_fusion for consumer d of a producer's output port. */
+static int plan_fuse_dest(struct sl_pipeline *p, struct rt_node *n, uint16_t port, uint16_t d)
+{
+	struct rt_node *c = &p->nodes[n->ports[port].dest[d].consumer];
+	bool logged = false;
+
+	/* A sink, or a stage with a ring per replica (not autoscaled, no ordered_by), in as
+	 * many lanes as this node's replicas: producer replica k sends to ring k only
+	 * (edge.h) and consumer replica k, on the same lcore, takes ring k first, so each
+	 * lane's edge is a one-replica edge of its own. A stage replica's help to a busier
+	 * lane only takes what a fused call left in that lane's ring. */
+	bool lane = c->n_replicas > 1 && c->n_replicas == n->n_replicas &&
+		    c->n_rings == c->n_replicas &&
+		    (c->cfg->role == SL_NODE_SINK ||
+		     (c->cfg->role == SL_NODE_STAGE && !c->scaled && !c->ord));
+
+	for (uint32_t k = 0; k < n->n_replicas; k++) {
+		struct rt_replica *r = &n->replicas[k];
+		struct sl_fuse_edge e = {
+			.consumer_role = c->cfg->role,
+			.consumer_replicas = lane ? 1 : c->n_replicas,
+			.consumer_inputs = c->cfg->n_inputs,
+			.consumer_rings = lane ? 1 : c->n_rings,
+			.consumer_scaled = c->scaled,
+			.consumer_isolated = c->cfg->n_iso > 0 || c->cfg->sandbox,
+			.consumer_lcore = c->replicas[lane ? k : 0].lcore,
+			.producer_scaled = n->scaled,
+			.producer_lcore = r->lcore,
+			.disabled = p->cfg->no_fuse,
+		};
+		const char *why;
+		bool ack = p->n_ack > 0;
+		struct rt_fuse *f;
+
+		if (!sl_fuse_allowed(&e, &why)) {
+			SL_DEBUG(n->cfg->name, "edge to %s not fused: %s", c->cfg->name, why);
+			continue;
+		}
+		if (!r->fuse && !(r->fuse = calloc(n->n_ports, sizeof(*r->fuse))))
+			return -ENOMEM;
+		f = &r->fuse[port];
+		f->d[d] = (struct rt_fuse_dest){
+			.to = &c->replicas[lane ? k : 0],
+			.ring = c->rings[lane ? k : 0],
+			.call = c->cfg->role == SL_NODE_STAGE
+					? (ack ? stage_fused_ack : stage_fused)
+					: (ack ? sink_fused_ack : sink_fused),
+		};
+		f->n_fused++;
+		f->last = d; /* consumers are planned in order */
+		if (!logged)
+			SL_INFO(n->cfg->name, "fused: output %s -> %s on lcore %u",
+				n->cfg->output_names ? n->cfg->output_names[port] : "default",
+				c->cfg->name, r->lcore);
+		else if (lane)
+			SL_INFO(n->cfg->name, "fused: lane %u -> %s on lcore %u", k, c->cfg->name,
+				r->lcore);
+		logged = true;
+	}
+	return 0;
+}
+
 /*
- * Chain fusion (fuse.h): for every producer replica and output port whose only consumer
- * sl_fuse_allowed accepts, the consumer's replica and the call. After the tasks have
+ * Chain fusion (fuse.h): for every producer replica, output port and consumer of that port
+ * that sl_fuse_allowed accepts, the consumer's replica and the call. After the tasks have
  * their lcores and the accounting picked its variants.
  */
 static int pipeline_plan_fusion(struct sl_pipeline *p)
@@ -1612,62 +1704,12 @@ static int pipeline_plan_fusion(struct sl_pipeline *p)
 
 		for (uint16_t port = 0; port < n->n_ports; port++) {
 			const struct sl_edge_port *pt = &n->ports[port];
-			struct rt_node *c = pt->n_dest ? &p->nodes[pt->dest[0].consumer] : NULL;
-			bool logged = false;
 
-			/* A sink, or a stage with a ring per replica (not autoscaled, no
-			 * ordered_by), in as many lanes as this node's replicas: producer
-			 * replica k sends to ring k only (edge.h) and consumer replica k, on
-			 * the same lcore, takes ring k first, so each lane's edge is a
-			 * one-replica edge of its own. A stage replica's help to a busier lane
-			 * only takes what a fused call left in that lane's ring. */
-			bool lane = c && c->n_replicas > 1 && c->n_replicas == n->n_replicas &&
-				    c->n_rings == c->n_replicas &&
-				    (c->cfg->role == SL_NODE_SINK ||
-				     (c->cfg->role == SL_NODE_STAGE && !c->scaled && !c->ord));
+			for (uint16_t d = 0; d < pt->n_dest; d++) {
+				int ret = plan_fuse_dest(p, n, port, d);
 
-			for (uint32_t k = 0; c && k < n->n_replicas; k++) {
-				struct rt_replica *r = &n->replicas[k];
-				struct sl_fuse_edge e = {
-					.consumer_role = c->cfg->role,
-					.consumer_replicas = lane ? 1 : c->n_replicas,
-					.consumer_inputs = c->cfg->n_inputs,
-					.consumer_rings = lane ? 1 : c->n_rings,
-					.consumer_scaled = c->scaled,
-					.consumer_windowed = c->windowed,
-					.consumer_isolated = c->cfg->n_iso > 0 || c->cfg->sandbox,
-					.consumer_lcore = c->replicas[lane ? k : 0].lcore,
-					.producer_scaled = n->scaled,
-					.producer_lcore = r->lcore,
-					.port_consumers = pt->n_dest,
-					.disabled = p->cfg->no_fuse,
-				};
-				const char *why;
-				bool ack = p->n_ack > 0;
-
-				if (!sl_fuse_allowed(&e, &why)) {
-					SL_DEBUG(n->cfg->name, "edge to %s not fused: %s",
-						 c->cfg->name, why);
-					continue;
-				}
-				if (!r->fuse && !(r->fuse = calloc(n->n_ports, sizeof(*r->fuse))))
-					return -ENOMEM;
-				r->fuse[port] = (struct rt_fuse){
-					.to = &c->replicas[lane ? k : 0],
-					.ring = c->rings[lane ? k : 0],
-					.call = c->cfg->role == SL_NODE_STAGE
-							? (ack ? stage_fused_ack : stage_fused)
-							: (ack ? sink_fused_ack : sink_fused),
-				};
-				if (!logged)
-					SL_INFO(n->cfg->name, "fused: output %s -> %s on lcore %u",
-						n->cfg->output_names ? n->cfg->output_names[port]
-								     : "default",
-						c->cfg->name, r->lcore);
-				else if (lane)
-					SL_INFO(n->cfg->name, "fused: lane %u -> %s on lcore %u", k,
-						c->cfg->name, r->lcore);
-				logged = true;
+				if (ret < 0)
+					return ret;
 			}
 		}
 	}

@@ -3,10 +3,10 @@
 # producer hands its bursts straight to the next stage or sink, and nothing a user can see
 # changes but the speed:
 #   - the issue-4 packet pipeline (net_pcap) on one lcore: out.pcap and the syslog lines
-#     are exactly what Python reads from the capture; the fused edges (wire -> parse ->
-#     syslog, lines -> text) take events by direct call (`fused_in`), the output with two
-#     consumers (syslog -> back, lines) does not; every node conserves; with `fuse: false`
-#     the same outputs and no fused event anywhere;
+#     are exactly what Python reads from the capture; every edge takes events by direct
+#     call (`fused_in`), the output with two consumers (syslog -> back, lines) too, each
+#     consumer in turn; every node conserves; with `fuse: false` the same outputs and no
+#     fused event anywhere;
 #   - delivery through fused calls: a checkpointed file source -> json_parse -> filter ->
 #     file sink on one lcore writes exactly the lines awk selects, commits the checkpoint
 #     at the end of the file, and a second run reads nothing again;
@@ -18,11 +18,15 @@
 #   - lanes (`--replicas 2` on two lcores): a stage in as many lanes as its producer is
 #     fused lane by lane (producer replica k -> consumer replica k on lcore k), and the
 #     output is still mawk's;
+#   - fan-out to windowed stages: nginx_parse -> two aggregates (window: all), on one
+#     lcore and in two lanes, both fused, give the counts and byte sums awk computes; with
+#     a 5 ms processing-time window, the windows' counts add up to every line (an event
+#     that comes while a window closes waits in the ring, none is lost);
 #   - `fuse:` takes only a boolean (file:line:column).
 set -u
 . "$(dirname "$0")/../lib/tap.sh"
 tap_need_sluice
-tap_plan 24
+tap_plan 30
 tap_tmpdir
 cd "$TMP" || exit 1
 trap 'pkill -9 -P $$ 2>/dev/null; [ -z "${SLUICE_KEEP_TMP:-}" ] && rm -rf "$TMP"' EXIT
@@ -63,16 +67,16 @@ got=$(fused f.json)
 python3 - f.json >f.check <<'PY'
 import json, sys
 st = {n["name"]: n for n in json.load(open(sys.argv[1]))["nodes"]}
-# Direct calls on the single-consumer edges; the output read by two does not fuse.
-ok = (st["parse"]["fused_in"] > 0 and st["syslog"]["fused_in"] > 0 and
-      st["text"]["fused_in"] > 0 and st["back"]["fused_in"] == 0 and
-      st["lines"]["fused_in"] == 0 and
+# Direct calls on every edge: syslog's output, read by back and lines, calls each in turn.
+ok = (all(st[k]["fused_in"] > 0 for k in ("parse", "syslog", "back", "lines", "text")) and
       all(n["fused_in"] <= n["in"] for n in st.values()))
 print("yes" if ok else "no")
 PY
-tap_is "$(cat f.check)" yes "fused edges take events by direct call, the two-consumer output does not ($got)"
-grep -q 'msg="fused: output default -> parse on lcore 0"' f.err
-tap_ok $? "sluice run -v names each fused edge"
+tap_is "$(cat f.check)" yes "fused edges take events by direct call, both consumers of syslog too ($got)"
+grep -q 'msg="fused: output default -> parse on lcore 0"' f.err &&
+	grep -q 'comp=syslog msg="fused: output default -> back on lcore 0"' f.err &&
+	grep -q 'comp=syslog msg="fused: output default -> lines on lcore 0"' f.err
+tap_ok $? "sluice run -v names each fused edge, both of the two-consumer output"
 python3 "$TESTLIB/check_stats.py" conserve f.json >conserve.out
 tap_ok $? "fused: conservation at every node, nothing queued or pending at the end"
 [ -s conserve.out ] && tap_diag "$(cat conserve.out)"
@@ -181,6 +185,71 @@ tap_cmp got_lanes.log expect_lanes.log \
 	"lanes: the 5xx lines mawk selects, as a multiset ($(wc -l <expect_lanes.log) lines)"
 tap_is "$(grep -c 'fused: lane 1 -> parse\|fused: lane 1 -> errors' lanes.err):$(fused lanes.json | grep -o 'parse=[1-9][0-9]*' | wc -l)" \
 	"2:1" "lanes: lane 1 fuses to parse and errors, parse takes events by call ($(fused lanes.json))"
+
+# ---- fan-out to windowed stages: both aggregates fused, the same answers ----
+nginx_ref_valid access.log >valid.log
+awk '{ s[$9]++ } END { for (k in s) print k, s[k] }' valid.log | sort >expect_fan.status
+awk '{ m[substr($6, 2)]++ } END { for (k in m) print k, m[k] }' valid.log | sort >expect_fan.method
+fan_yaml() { # $1: output prefix, $2: window
+	cat <<YAML
+sources:
+  access: { type: file, path: access.log }
+stages:
+  parse: { use: nginx_parse, inputs: [access] }
+  by_status:
+    use: aggregate
+    inputs: [parse]
+    group_by: [status]
+    window: $2
+    aggregations: ["{ name: n, fn: count }"]
+  by_method:
+    use: aggregate
+    inputs: [parse]
+    group_by: [method]
+    window: $2
+    aggregations: ["{ name: n, fn: count }"]
+sinks:
+  s: { type: file, inputs: [by_status], path: $1.status.jsonl, format: jsonl }
+  m: { type: file, inputs: [by_method], path: $1.method.jsonl, format: jsonl }
+  bad: { type: "null", inputs: [parse.errors] }
+YAML
+}
+# Sum "n" by key over every window's records: "KEY N" lines, sorted.
+fan_sum() { # $1: jsonl, $2: key field
+	python3 -c 'import json, sys
+t = {}
+for l in open(sys.argv[1]):
+    r = json.loads(l)
+    t[r[sys.argv[2]]] = t.get(r[sys.argv[2]], 0) + r["n"]
+for k in t: print(k, t[k])' "$1" "$2" | sort
+}
+fan_yaml one all >fan1.yaml
+timeout -k 5 60 "$SLUICE" run fan1.yaml -v --stats-json fan1.json -- -l 0 >/dev/null 2>fan1.err
+fan_sum one.status.jsonl status >got1.status
+fan_sum one.method.jsonl method >got1.method
+tap_ok "$(cmp -s got1.status expect_fan.status && cmp -s got1.method expect_fan.method && echo 0 || echo 1)" \
+	"fan-out, one lcore: counts by status and by method are awk's ($(wc -l <expect_fan.status) statuses, $(wc -l <expect_fan.method) methods)"
+tap_is "$(fused fan1.json | grep -o 'by_status=[1-9][0-9]*\|by_method=[1-9][0-9]*' | wc -l)" 2 \
+	"fan-out, one lcore: both aggregates take events by call ($(fused fan1.json))"
+fan_yaml two all >fan2.yaml
+timeout -k 5 60 "$SLUICE" run fan2.yaml -v --replicas 2 --stats-json fan2.json -- -l 0-1 \
+	>/dev/null 2>fan2.err
+fan_sum two.status.jsonl status >got2.status
+fan_sum two.method.jsonl method >got2.method
+tap_ok "$(cmp -s got2.status expect_fan.status && cmp -s got2.method expect_fan.method && echo 0 || echo 1)" \
+	"fan-out, two lanes: the same counts"
+tap_is "$(grep -c 'fused: lane 1 -> by_status\|fused: lane 1 -> by_method' fan2.err)" 2 \
+	"fan-out, two lanes: lane 1 fuses to both aggregates"
+# Windows of 5 ms close while the file is read: whatever comes during a close waits.
+fan_yaml win 5ms >fan3.yaml
+timeout -k 5 60 "$SLUICE" run fan3.yaml -q --stats-json fan3.json -- -l 0 >/dev/null 2>fan3.err
+fan_sum win.status.jsonl status >got3.status
+fan_sum win.method.jsonl method >got3.method
+tap_ok "$(cmp -s got3.status expect_fan.status && cmp -s got3.method expect_fan.method && echo 0 || echo 1)" \
+	"fan-out, 5 ms windows: the windows' counts add up to awk's ($(wc -l <win.status.jsonl) status records)"
+python3 "$TESTLIB/check_stats.py" conserve fan3.json >fan3.conserve
+tap_ok $? "fan-out, 5 ms windows: conservation at every node"
+[ -s fan3.conserve ] && tap_diag "$(cat fan3.conserve)"
 
 packets 2 "fuse: maybe" >bad.yaml
 "$SLUICE" validate bad.yaml >bad.out 2>&1
