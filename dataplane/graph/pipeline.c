@@ -588,7 +588,9 @@ static inline void emit_reset(struct sl_emit *o)
 	o->n_drop = 0;
 }
 
-/* Merge every replica's closed state into dst, resetting the sources of the merge. */
+/* Merge every replica's closed state into dst, resetting the sources of the merge; all:
+ * the final close, after which no state is used again but to be destroyed, so none is
+ * reset (for p99 by path, megabytes of sketch pages cleared at the end of the run). */
 static void window_merge(struct rt_node *n, void *dst, bool all)
 {
 	const struct sl_state_ops *st = n->cfg->stage->state;
@@ -602,7 +604,8 @@ static void window_merge(struct rt_node *n, void *dst, bool all)
 			if (src == dst || (!all && b != (q->cur ^ 1)))
 				continue;
 			st->merge(conf, dst, src);
-			st->reset(conf, src);
+			if (!all)
+				st->reset(conf, src);
 		}
 	}
 }
@@ -626,7 +629,8 @@ static unsigned stage_close_emit(struct rt_replica *r, bool ack)
 	r->busy_tsc += rte_rdtsc() - t0;
 	if (more)
 		return made;
-	st->reset(n->cfg->stage_conf, r->close_state);
+	if (!r->final_close) /* the last window's state is only destroyed (window_merge) */
+		st->reset(n->cfg->stage_conf, r->close_state);
 	r->closing = false;
 	if (r->final_close) {
 		/* Done only after the last results left: a full ring holds them as pending,

@@ -136,8 +136,9 @@ static inline uint64_t *sl_dds_bin(const struct sl_dds_params *dp, const struct 
 }
 
 /* sl_dds_add_key with its common case inline: the key within the bins, its page there. */
-static inline void sl_dds_add_key_inline(const struct sl_dds_params *dp, struct sl_dds_store *st,
-					 struct sl_dds *s, int32_t key, uint64_t n)
+static inline __attribute__((always_inline)) void
+sl_dds_add_key_inline(const struct sl_dds_params *dp, struct sl_dds_store *st, struct sl_dds *s,
+		      int32_t key, uint64_t n)
 {
 	uint64_t *b;
 
