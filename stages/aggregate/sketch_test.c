@@ -402,6 +402,66 @@ static void test_dds_key_equals_log(void **unused)
 	}
 }
 
+/* x whose DDSketch key is k (the middle of bin k on the log scale). */
+static double dds_x_of_key(const struct sl_dds_params *dp, int64_t k)
+{
+	return pow(dp->gamma, (double)k - 0.5);
+}
+
+/*
+ * Merges page by page: a sketch with a value in every page of its store merged into one
+ * whose top is `shift` pages higher (src pages below shift collapse into dst's lowest bin,
+ * the rest land shift pages down), and the other way round (dst raised first), for shifts
+ * from 0 to past the directory; each against the flat reference.
+ */
+static void test_dds_merge_page_shift(void **unused)
+{
+	static const uint32_t shifts[] = { 0, 1, 2, 5, 8, 9, 40 };
+	struct sl_dds_params dp;
+	char what[64];
+
+	(void)unused;
+	assert_int_equal(sl_dds_params_init(&dp, 0.02), 0);
+	for (size_t t = 0; t < sizeof(shifts) / sizeof(shifts[0]); t++) {
+		const int64_t top = 2560, high = top + 256 * (int64_t)shifts[t];
+		struct sl_dds_store *st = store_new(3 * dp.n_pages + 1);
+		struct sl_dds *lo = dds_new(&dp), *hi = dds_new(&dp), *lo2 = dds_new(&dp);
+		struct ref_dds rlo, rhi, rlo2;
+
+		ref_init(&dp, &rlo);
+		ref_init(&dp, &rhi);
+		ref_init(&dp, &rlo2);
+		/* lo: top `top`, two values in each of its pages (its lowest bin included) */
+		for (uint32_t j = 0; j < dp.n_pages; j++)
+			for (int64_t k = top - 256 * (int64_t)j; k > top - 256 * (int64_t)j - 256;
+			     k -= 255) {
+				sl_dds_add(&dp, st, lo, dds_x_of_key(&dp, k), j + 1);
+				ref_add(&dp, &rlo, dds_x_of_key(&dp, k), j + 1);
+				sl_dds_add(&dp, st, lo2, dds_x_of_key(&dp, k), 2 * j + 1);
+				ref_add(&dp, &rlo2, dds_x_of_key(&dp, k), 2 * j + 1);
+			}
+		sl_dds_add(&dp, st, hi, dds_x_of_key(&dp, high), 7);
+		ref_add(&dp, &rhi, dds_x_of_key(&dp, high), 7);
+		snprintf(what, sizeof(what), "shift %u: lo", shifts[t]);
+		dds_check_ref(&dp, st, lo, &rlo, what);
+		sl_dds_merge(&dp, st, hi, st, lo);
+		ref_merge(&dp, &rhi, &rlo);
+		snprintf(what, sizeof(what), "shift %u: lo into hi", shifts[t]);
+		dds_check_ref(&dp, st, hi, &rhi, what);
+		sl_dds_merge(&dp, st, lo2, st, hi);
+		ref_merge(&dp, &rlo2, &rhi);
+		snprintf(what, sizeof(what), "shift %u: hi into lo2 (raised)", shifts[t]);
+		dds_check_ref(&dp, st, lo2, &rlo2, what);
+		free(rlo.bins);
+		free(rhi.bins);
+		free(rlo2.bins);
+		free(lo);
+		free(hi);
+		free(lo2);
+		store_free(st);
+	}
+}
+
 static void test_dds_merge_equals_single(void **unused)
 {
 	struct sl_dds_params dp;
@@ -756,6 +816,7 @@ int main(void)
 		cmocka_unit_test(test_dds_relative_error),
 		cmocka_unit_test(test_dds_key_equals_log),
 		cmocka_unit_test(test_dds_merge_equals_single),
+		cmocka_unit_test(test_dds_merge_page_shift),
 		cmocka_unit_test(test_dds_paged_like_flat),
 		cmocka_unit_test(test_topk_guarantee),
 		cmocka_unit_test(test_topk_small_merge_exact),
