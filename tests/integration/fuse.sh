@@ -223,30 +223,29 @@ for l in open(sys.argv[1]):
     t[r[sys.argv[2]]] = t.get(r[sys.argv[2]], 0) + r["n"]
 for k in t: print(k, t[k])' "$1" "$2" | sort
 }
-fan_yaml one all >fan1.yaml
-timeout -k 5 60 "$SLUICE" run fan1.yaml -v --stats-json fan1.json -- -l 0 >/dev/null 2>fan1.err
-fan_sum one.status.jsonl status >got1.status
-fan_sum one.method.jsonl method >got1.method
-tap_ok "$(cmp -s got1.status expect_fan.status && cmp -s got1.method expect_fan.method && echo 0 || echo 1)" \
-	"fan-out, one lcore: counts by status and by method are awk's ($(wc -l <expect_fan.status) statuses, $(wc -l <expect_fan.method) methods)"
+# Run the pipeline as $1 (its files' prefix) with window $2 and sluice's arguments after:
+# true when the windows' counts by status and by method add up to awk's.
+fan_run() {
+	local name=$1 window=$2
+	shift 2
+	fan_yaml "$name" "$window" >"$name.yaml"
+	timeout -k 5 60 "$SLUICE" run "$name.yaml" --stats-json "$name.json" "$@" >/dev/null \
+		2>"$name.err"
+	fan_sum "$name.status.jsonl" status >"$name.got.status"
+	fan_sum "$name.method.jsonl" method >"$name.got.method"
+	cmp -s "$name.got.status" expect_fan.status && cmp -s "$name.got.method" expect_fan.method
+}
+fan_run fan1 all -v -- -l 0
+tap_ok $? "fan-out, one lcore: counts by status and by method are awk's ($(wc -l <expect_fan.status) statuses, $(wc -l <expect_fan.method) methods)"
 tap_is "$(fused fan1.json | grep -o 'by_status=[1-9][0-9]*\|by_method=[1-9][0-9]*' | wc -l)" 2 \
 	"fan-out, one lcore: both aggregates take events by call ($(fused fan1.json))"
-fan_yaml two all >fan2.yaml
-timeout -k 5 60 "$SLUICE" run fan2.yaml -v --replicas 2 --stats-json fan2.json -- -l 0-1 \
-	>/dev/null 2>fan2.err
-fan_sum two.status.jsonl status >got2.status
-fan_sum two.method.jsonl method >got2.method
-tap_ok "$(cmp -s got2.status expect_fan.status && cmp -s got2.method expect_fan.method && echo 0 || echo 1)" \
-	"fan-out, two lanes: the same counts"
+fan_run fan2 all -v --replicas 2 -- -l 0-1
+tap_ok $? "fan-out, two lanes: the same counts"
 tap_is "$(grep -c 'fused: lane 1 -> by_status\|fused: lane 1 -> by_method' fan2.err)" 2 \
 	"fan-out, two lanes: lane 1 fuses to both aggregates"
 # Windows of 5 ms close while the file is read: whatever comes during a close waits.
-fan_yaml win 5ms >fan3.yaml
-timeout -k 5 60 "$SLUICE" run fan3.yaml -q --stats-json fan3.json -- -l 0 >/dev/null 2>fan3.err
-fan_sum win.status.jsonl status >got3.status
-fan_sum win.method.jsonl method >got3.method
-tap_ok "$(cmp -s got3.status expect_fan.status && cmp -s got3.method expect_fan.method && echo 0 || echo 1)" \
-	"fan-out, 5 ms windows: the windows' counts add up to awk's ($(wc -l <win.status.jsonl) status records)"
+fan_run fan3 5ms -q -- -l 0
+tap_ok $? "fan-out, 5 ms windows: the windows' counts add up to awk's ($(wc -l <fan3.status.jsonl) status records)"
 python3 "$TESTLIB/check_stats.py" conserve fan3.json >fan3.conserve
 tap_ok $? "fan-out, 5 ms windows: conservation at every node"
 [ -s fan3.conserve ] && tap_diag "$(cat fan3.conserve)"
