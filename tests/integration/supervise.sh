@@ -8,7 +8,7 @@
 # the first crash the input is repaired; the restarted child finishes and writes every
 # line. 4: SIGTERM to the supervisor drains the child once and is not taken for a crash.
 # 5: with a checkpointed file source, the restart resumes where the acknowledged output
-# ended: every line exactly once.
+# ended: no line lost, every committed line once (only uncommitted ones may come twice).
 set -u
 . "$(dirname "$0")/../lib/tap.sh"
 tap_need_sluice
@@ -167,7 +167,22 @@ wait "$sup"
 tap_is "$?" 0 "checkpointed run: crash, restart, stop; the supervisor exits 0"
 grep -q 'resumed=1' err5
 tap_ok $? "the restarted child resumed the file from its checkpoint"
-sort out/ck.log >ck.sorted
-sort f.log >f.sorted
-tap_cmp ck.sorted f.sorted "every line was written exactly once across the crash (no loss, no duplicate)"
+# At-least-once (docs/file-tailing.md): the restart reads again what no checkpoint had
+# committed when the child died. The first 20,000 lines were committed long before (the
+# test waited for them, then 0.5 s): each exactly once. Of the 200 appended with BOOM, those
+# the sink had written before the crash but the 50 ms checkpoint had not yet committed come
+# twice; usually none (they wait in the sink's buffer and die with the child), but a loaded
+# machine can flush them first.
+python3 - f.log out/ck.log >ck.check <<'PY'
+import collections, sys
+want = open(sys.argv[1]).read().splitlines()
+got = collections.Counter(open(sys.argv[2]).read().splitlines())
+old, new = set(want[:20000]), set(want[20000:])
+lost = [l for l in want if got[l] == 0]
+bad = [l for l, n in got.items() if l not in old and l not in new or l in old and n != 1 or n > 2]
+print("yes" if not lost and not bad else "no", len(lost), len(bad),
+      sum(n - 1 for l, n in got.items() if l in new))
+PY
+read -r ok n_lost n_bad n_dup <ck.check
+tap_is "$ok" yes "every line was written across the crash: none lost, the committed ones once ($n_lost lost, $n_bad wrong; $n_dup of the uncommitted appended lines twice)"
 tap_done
