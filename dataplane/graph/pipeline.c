@@ -1369,8 +1369,9 @@ static void node_plan_fields(struct rt_node *n, const struct sl_config *cfg)
 		}
 	if (used < total)
 		SL_INFO(n->cfg->name,
-			"projection: writes %u of %u fields (%s), the rest is never read", used,
-			total, used ? kept : "none");
+			"projection: writes %u of its %u declared fields (%s), the rest is never "
+			"read",
+			used, total, used ? kept : "none");
 }
 
 /* Events that can be in flight at once: every input ring full, every replica holding a

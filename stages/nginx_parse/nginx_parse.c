@@ -7,8 +7,9 @@
  * Built-in stage; uses only the SDK. process runs on worker lcores, possibly on several
  * replicas at once; the stage keeps no state. For combined it declares the fields it
  * writes, and writes only those the runtime says are read downstream (ctx->fields_mask,
- * projection); a custom format writes every field. The line is always kept in the event
- * and always checked in full.
+ * projection); a custom format that starts with combined does the same for those ten and
+ * always writes its other variables ($request_time), any other custom format writes every
+ * field. The line is always kept in the event and always checked in full.
  */
 #include <stdbool.h>
 #include <stdint.h>

@@ -40,7 +40,7 @@ print("share", "yes" if abs(k - n / 4) <= 4 * sd else "no", k, n)
 PY
 tap_is "$(grep -c '^whole yes' key.check)" 1 "each ip kept whole or not at all, in input order"
 tap_is "$(grep -c '^share yes' key.check)" 1 "about a quarter of the ips kept ($(grep share key.check))"
-grep -q 'projection: writes 1 of 10 fields (ip)' key.err
+grep -q 'projection: writes 1 of its 10 declared fields (ip)' key.err
 tap_ok $? "nginx_parse writes only ip for it (projection)"
 
 cat > id.yaml <<'YAML'
