@@ -139,18 +139,79 @@ static void json_i64(struct json_out *o, int64_t v)
 		json_u64(o, (uint64_t)v, false);
 }
 
+/* 10^k, k = 0..19: all exact in a double (up to 10^22 are). */
+static const double json_p10[20] = { 1e0,  1e1,	 1e2,  1e3,  1e4,  1e5,	 1e6,  1e7,  1e8,  1e9,
+				     1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19 };
+
+/*
+ * The common case of json_float's %.15g without printf: d = ±m / 10^k with m < 10^15 (at
+ * most 15 significant digits) and 1e-4 <= |d| < 1e15, where %.15g prints plain decimals.
+ * The smallest k for which m = round(|d| 10^k) reads back as |d| (m / 10^k is one
+ * correctly rounded division of two exact doubles, the value strtod gives the decimal)
+ * gives the text %.15g prints: by DBL_DIG, a decimal of at most 15 significant digits that
+ * reads as d is the one %.15g writes for d, less its trailing zeros, as %g drops them.
+ * round(|d| 10^k) is that m: |d| 10^k is within 0.25 of it while m < 10^15 (half an ulp
+ * of d scaled, and the product's own rounding). Writes the text to buf (at least 24
+ * bytes) and returns its length; 0 when |d| is outside the range (printf's way then), -1
+ * when it is inside but needs 16 or 17 digits (printf's way from %.16g: no m / 10^k reads
+ * back, and %.15g would have written one). test_float_fast in json_test.c compares the
+ * result with the printf loop's on many values.
+ */
+static int json_float_fast(char *buf, double d)
+{
+	double a = d < 0 ? -d : d;
+	char dig[20];
+	size_t n = 0, i, nd = 0;
+	uint64_t m = 0;
+	int k;
+
+	if (!(a >= 1e-4 && a < 1e15))
+		return 0;
+	for (k = 0; k < 20; k++) {
+		double x = a * json_p10[k];
+
+		if (x >= 1e15)
+			return -1;
+		m = (uint64_t)(x + 0.5);
+		if ((double)m / json_p10[k] == a)
+			break;
+	}
+	if (k == 20)
+		return 0; /* not reached: 1e-4 * 1e19 >= 1e15 */
+	/* m's digits, least significant first, at least k + 1 of them (a leading "0."). */
+	do {
+		dig[nd++] = (char)('0' + m % 10);
+		m /= 10;
+	} while (m || nd <= (size_t)k);
+	if (d < 0)
+		buf[n++] = '-';
+	for (i = nd; i-- > 0;) {
+		buf[n++] = dig[i];
+		if (i == (size_t)k && k > 0)
+			buf[n++] = '.';
+	}
+	return (int)n;
+}
+
 /* Fewest significant digits that read back to the same value; float32 values round-trip
  * as float32 so 0.1f prints "0.1", not its double expansion. */
 static void json_float(struct json_out *o, double d, bool single)
 {
 	char tmp[40];
-	int n = 0;
+	int n = 0, first = single ? 6 : 15;
 
 	if (!isfinite(d)) {
 		json_put(o, "null", 4);
 		return;
 	}
-	for (int prec = single ? 6 : 15; prec <= (single ? 9 : 17); prec++) {
+	if (!single) {
+		n = json_float_fast(tmp, d);
+		if (n > 0)
+			goto put;
+		if (n < 0)
+			first = 16;
+	}
+	for (int prec = first; prec <= (single ? 9 : 17); prec++) {
 		n = snprintf(tmp, sizeof(tmp), "%.*g", prec, d);
 		if (single ? strtof(tmp, NULL) == (float)d : strtod(tmp, NULL) == d)
 			break;
@@ -159,7 +220,8 @@ static void json_float(struct json_out *o, double d, bool single)
 		json_put(o, "null", 4);
 		return;
 	}
-	if (!strpbrk(tmp, ".e")) {
+put:
+	if (!memchr(tmp, '.', (size_t)n) && !memchr(tmp, 'e', (size_t)n)) {
 		tmp[n++] = '.';
 		tmp[n++] = '0';
 	}

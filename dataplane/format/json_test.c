@@ -193,6 +193,96 @@ static void test_floats(void **state)
 		    "\"j\":1.2345678901234568e+17,\"k\":100.0}");
 }
 
+/* The text json_float wrote for a double before its fast path (and still writes when the
+ * fast path declines): the fewest of 15, 16, 17 significant digits that read back, and
+ * ".0" when that has neither a point nor an exponent. The oracle of test_float_fast. */
+static void float_reference(double d, char *buf, size_t cap)
+{
+	int n = 0;
+
+	for (int prec = 15; prec <= 17; prec++) {
+		n = snprintf(buf, cap, "%.*g", prec, d);
+		if (strtod(buf, NULL) == d)
+			break;
+	}
+	if (!strchr(buf, '.') && !strchr(buf, 'e'))
+		snprintf(buf + n, cap - (size_t)n, ".0");
+}
+
+static uint64_t float_rng(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static void expect_float(double d)
+{
+	char want[64], ctx[96];
+	long n;
+
+	float_reference(d, want, sizeof(want));
+	pack_reset();
+	msgpack_pack_double(&pk, d);
+	n = sl_json_from_value((const uint8_t *)sbuf.data, sbuf.size, out, sizeof(out));
+	assert_true(n > 0);
+	out[n] = '\0';
+	if (strcmp(out, want) != 0) {
+		snprintf(ctx, sizeof(ctx), "%a", d);
+		fail_msg("double %s: got %s, want %s", ctx, out, want);
+	}
+}
+
+/* json_float's fast path writes exactly what the printf loop writes: short decimals of
+ * every length and scale (where it answers), random bit patterns (where it mostly
+ * declines), and the edges of its range (1e-4, 1e15, 15 and 16 digits). */
+static void test_float_fast(void **state)
+{
+	uint64_t seed = 5;
+	double edges[] = { 1e-4,
+			   1e15,
+			   1e-5,
+			   1e14,
+			   999999999999999.0,
+			   999999999999999.9,
+			   123456789012345.0,
+			   0.000123456789012345,
+			   0.1 + 0.2,
+			   1.0 / 3.0,
+			   9007199254740992.0,
+			   0.5,
+			   2.5,
+			   1e-4 * 3,
+			   4503599627370496.5 };
+
+	for (size_t i = 0; i < sizeof(edges) / sizeof(edges[0]); i++) {
+		expect_float(edges[i]);
+		expect_float(-edges[i]);
+		expect_float(nextafter(edges[i], 0));
+		expect_float(nextafter(edges[i], INFINITY));
+	}
+	for (int e = -8; e <= 17; e++)
+		expect_float(pow(10, e));
+	for (int i = 0; i < 20000; i++) {
+		uint64_t r = float_rng(&seed);
+		int digits = 1 + (int)(r % 17), k = (int)((r >> 8) % 20);
+		uint64_t m = float_rng(&seed) % (uint64_t)pow(10, digits);
+		double d = (double)m / pow(10, k);
+
+		expect_float((r >> 16) & 1 ? -d : d);
+	}
+	for (int i = 0; i < 20000; i++) {
+		uint64_t b = float_rng(&seed);
+		double d;
+
+		memcpy(&d, &b, sizeof(d));
+		if (isfinite(d))
+			expect_float(d);
+	}
+}
+
 static void test_nested_and_scalars(void **state)
 {
 	static const char bin[] = { 0x00, (char)0xab, (char)0xff };
@@ -385,6 +475,7 @@ int main(void)
 		cmocka_unit_test(test_utf8),
 		cmocka_unit_test(test_integers),
 		cmocka_unit_test(test_floats),
+		cmocka_unit_test(test_float_fast),
 		cmocka_unit_test(test_nested_and_scalars),
 		cmocka_unit_test(test_non_string_keys),
 		cmocka_unit_test(test_depth_limit),
