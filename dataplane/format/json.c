@@ -11,6 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 struct json_out {
 	char *p;
@@ -55,64 +58,131 @@ static const uint8_t json_class[256] = {
 	[0x80 ... 0xff] = 2,
 };
 
-static void json_escape_byte(struct json_out *o, uint8_t c)
+/* The escape of c (json_class 1, or a byte that is not UTF-8) at e; returns its length. */
+static inline size_t json_escape_of(char *e, uint8_t c)
 {
-	char e[6] = { '\\', 'u', '0', '0', hex_digits[c >> 4], hex_digits[c & 15] };
+	static const char named[32] = {
+		['\b'] = 'b', ['\f'] = 'f', ['\n'] = 'n', ['\r'] = 'r', ['\t'] = 't'
+	};
 
-	switch (c) {
-	case '"':
-		json_put(o, "\\\"", 2);
-		return;
-	case '\\':
-		json_put(o, "\\\\", 2);
-		return;
-	case '\b':
-		json_put(o, "\\b", 2);
-		return;
-	case '\f':
-		json_put(o, "\\f", 2);
-		return;
-	case '\n':
-		json_put(o, "\\n", 2);
-		return;
-	case '\r':
-		json_put(o, "\\r", 2);
-		return;
-	case '\t':
-		json_put(o, "\\t", 2);
-		return;
-	default:
-		json_put(o, e, 6);
-		return;
+	e[0] = '\\';
+	if (c == '"' || c == '\\' || (c < 32 && named[c])) {
+		e[1] = c < 32 ? named[c] : (char)c;
+		return 2;
 	}
+	e[1] = 'u';
+	e[2] = '0';
+	e[3] = '0';
+	e[4] = hex_digits[c >> 4];
+	e[5] = hex_digits[c & 15];
+	return 6;
+}
+
+/* The first byte at or after s (before end) that is not copied as is (json_class != 0):
+ * 16 bytes a step where the target has SSE2 (every x86-64), then 8 (bit tricks on a
+ * word: the lowest flagged byte is exact, as borrows only run upwards), then one by one.
+ * Never reads at or past end. */
+static inline const uint8_t *json_plain_end(const uint8_t *s, const uint8_t *end)
+{
+#ifdef __SSE2__
+	const __m128i sp = _mm_set1_epi8(0x20), dq = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\');
+
+	while (end - s >= 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)s);
+		/* signed: bytes 0x80-0xff are below 0x20 too, as they should be */
+		__m128i x =
+			_mm_or_si128(_mm_cmplt_epi8(v, sp),
+				     _mm_or_si128(_mm_cmpeq_epi8(v, dq), _mm_cmpeq_epi8(v, bs)));
+		unsigned m = (unsigned)_mm_movemask_epi8(x);
+
+		if (m)
+			return s + __builtin_ctz(m);
+		s += 16;
+	}
+#endif
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	if (end - s >= 8) {
+		const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+		uint64_t w, f;
+
+		memcpy(&w, s, 8);
+		/* The top bit of a byte: below 0x20 (w - 0x20 wraps), 0x80 and up (w), '"' or
+		 * '\\' (the xor is 0 and 0 - 1 wraps). The subtractions also set it on bytes of
+		 * 0x80 and up, flagged anyway. */
+		f = ((w - ones * 0x20) | ((w ^ (ones * '"')) - ones) |
+		     ((w ^ (ones * '\\')) - ones) | w) &
+		    highs;
+		if (f)
+			return s + (__builtin_ctzll(f) >> 3);
+		s += 8;
+	}
+#endif
+	while (s < end && json_class[*s] == 0)
+		s++;
+	return s;
+}
+
+/* The escape of c through json_put (a buffer that may be full); not inlined, so that its
+ * array costs the caller no stack canary. */
+static __attribute__((noinline)) void json_put_escape(struct json_out *o, uint8_t c)
+{
+	char e[6];
+
+	json_put(o, e, json_escape_of(e, c));
+}
+
+/*
+ * json_str's loop, compiled twice: direct when the output has room for the worst case
+ * (every byte escaped in 6, and the quotes), writing at d with no check; else through
+ * json_put, which stops at a full buffer. Returns the end of what it wrote (direct).
+ */
+static __attribute__((always_inline)) inline char *
+json_str_body(struct json_out *o, char *d, const uint8_t *s, const uint8_t *end, const bool direct)
+{
+	while (s < end && (direct || !o->err)) {
+		const uint8_t *run = s;
+		size_t u;
+
+		s = json_plain_end(s, end);
+		if (direct) {
+			memcpy(d, run, (size_t)(s - run));
+			d += s - run;
+		} else {
+			json_put(o, run, (size_t)(s - run));
+		}
+		if (s == end)
+			break;
+		u = json_class[*s] == 1 ? 0 : sl_utf8_len(s, end);
+		if (u && direct) {
+			memcpy(d, s, u);
+			d += u;
+		} else if (u) {
+			json_put(o, s, u);
+		} else if (direct) {
+			d += json_escape_of(d, *s);
+		} else {
+			json_put_escape(o, *s);
+		}
+		s += u ? u : 1;
+	}
+	return d;
 }
 
 static void json_str(struct json_out *o, const char *str, size_t n)
 {
-	const uint8_t *s = (const uint8_t *)str, *end = s + n;
+	const uint8_t *s = (const uint8_t *)str;
 
-	json_putc(o, '"');
-	while (s < end && !o->err) {
-		const uint8_t *run = s;
-		size_t u;
+	if (!o->err && o->cap - o->len >= 6 * n + 2) {
+		char *d = o->p + o->len;
 
-		while (s < end && json_class[*s] == 0)
-			s++;
-		json_put(o, run, (size_t)(s - run));
-		if (s == end)
-			break;
-		if (json_class[*s] == 1) {
-			json_escape_byte(o, *s++);
-			continue;
-		}
-		u = sl_utf8_len(s, end);
-		if (u) {
-			json_put(o, s, u);
-			s += u;
-		} else {
-			json_escape_byte(o, *s++);
-		}
+		*d++ = '"';
+		d = json_str_body(o, d, s, s + n, true);
+		*d++ = '"';
+		o->len = (size_t)(d - o->p);
+		return;
 	}
+	json_putc(o, '"');
+	json_str_body(o, NULL, s, s + n, false);
 	json_putc(o, '"');
 }
 
@@ -251,7 +321,6 @@ static const uint8_t *json_key(struct json_out *o, const uint8_t *p, const uint8
 	struct sl_val v;
 	uint64_t ch;
 	const uint8_t *q = sl_mp_head(p, end, &v, &ch);
-
 	if (!q || v.type == SL_VAL_MAP || v.type == SL_VAL_ARRAY) {
 		o->err = o->err ? o->err : -1;
 		return NULL;

@@ -283,6 +283,120 @@ static void test_float_fast(void **state)
 	}
 }
 
+/* Decode the JSON string literal at p (n bytes, quotes included) into bytes: \uXXXX
+ * gives the byte XX, as json.c escapes only controls and bytes that are not UTF-8, both
+ * below 0x100. Returns the length, or -1 on anything else. */
+static long str_decode(const char *p, size_t n, uint8_t *dst)
+{
+	size_t i = 1, k = 0;
+
+	if (n < 2 || p[0] != '"' || p[n - 1] != '"')
+		return -1;
+	while (i < n - 1) {
+		unsigned v;
+
+		if (p[i] != '\\') {
+			dst[k++] = (uint8_t)p[i++];
+			continue;
+		}
+		if (i + 1 >= n - 1)
+			return -1;
+		switch (p[i + 1]) {
+		case '"':
+			dst[k++] = '"';
+			break;
+		case '\\':
+			dst[k++] = '\\';
+			break;
+		case 'b':
+			dst[k++] = '\b';
+			break;
+		case 'f':
+			dst[k++] = '\f';
+			break;
+		case 'n':
+			dst[k++] = '\n';
+			break;
+		case 'r':
+			dst[k++] = '\r';
+			break;
+		case 't':
+			dst[k++] = '\t';
+			break;
+		case 'u':
+			if (i + 6 > n - 1 || sscanf(p + i + 2, "%4x", &v) != 1 || v > 0xff)
+				return -1;
+			dst[k++] = (uint8_t)v;
+			i += 4;
+			break;
+		default:
+			return -1;
+		}
+		i += 2;
+	}
+	return (long)k;
+}
+
+/* Strings of every kind of byte (plain ASCII, quotes, backslashes, controls, DEL, valid
+ * UTF-8 of 2 to 4 bytes, stray continuation bytes, truncated, overlong and surrogate
+ * sequences), 0 to 100 bytes at every alignment: the JSON is valid (json_check) and
+ * decodes back to the same bytes, across the 16-byte steps of the plain-run scan. */
+static void test_str_roundtrip(void **state)
+{
+	static const char *const pieces[] = { "a",
+					      "path/to/x",
+					      "\"",
+					      "\\",
+					      "\n",
+					      "\x01",
+					      "\x1f",
+					      "\x7f",
+					      "\xc3\xa9",
+					      "\xe2\x82\xac",
+					      "\xf0\x9f\x98\x80",
+					      "\x80",
+					      "\xc3",
+					      "\xc0\x80",
+					      "\xed\xa0\x80",
+					      "\xff",
+					      " ",
+					      "0123456789abcdef" };
+	uint64_t seed = 7;
+	uint8_t buf[160], dec[160];
+	char rng_ctx[64];
+
+	for (int t = 0; t < 20000; t++) {
+		size_t len = 0, off = float_rng(&seed) % 32, want = float_rng(&seed) % 101;
+		long n, m;
+
+		while (len < want) {
+			const char *pc =
+				pieces[float_rng(&seed) % (sizeof(pieces) / sizeof(pieces[0]))];
+			size_t pl = strlen(pc);
+
+			/* "\x00" cannot be in a C string: a zero byte now and then instead */
+			if (float_rng(&seed) % 16 == 0) {
+				pc = "";
+				pl = 1;
+			}
+			if (len + pl > want)
+				break;
+			memcpy(buf + off + len, pc, pl);
+			len += pl;
+		}
+		pack_reset();
+		msgpack_pack_str_with_body(&pk, buf + off, len);
+		n = sl_json_from_value((const uint8_t *)sbuf.data, sbuf.size, out, sizeof(out));
+		snprintf(rng_ctx, sizeof(rng_ctx), "case %d, %zu bytes at offset %zu", t, len, off);
+		if (n < 0)
+			fail_msg("%s: conversion failed (%ld)", rng_ctx, n);
+		assert_true(json_check(out, (size_t)n, 4));
+		m = str_decode(out, (size_t)n, dec);
+		if (m != (long)len || memcmp(dec, buf + off, len) != 0)
+			fail_msg("%s: does not decode back", rng_ctx);
+	}
+}
+
 static void test_nested_and_scalars(void **state)
 {
 	static const char bin[] = { 0x00, (char)0xab, (char)0xff };
@@ -476,6 +590,7 @@ int main(void)
 		cmocka_unit_test(test_integers),
 		cmocka_unit_test(test_floats),
 		cmocka_unit_test(test_float_fast),
+		cmocka_unit_test(test_str_roundtrip),
 		cmocka_unit_test(test_nested_and_scalars),
 		cmocka_unit_test(test_non_string_keys),
 		cmocka_unit_test(test_depth_limit),
