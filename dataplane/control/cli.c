@@ -308,6 +308,10 @@ int sl_ctl_cli_top(const char *socket_arg, double interval_s, unsigned count)
 	sa.sa_handler = cli_on_signal;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	/* A terminal gets each frame in one write (the fflush below), not a line at a time:
+	 * no half-drawn frame on screen, nor in a tmux capture (control_top.sh). */
+	if (tty)
+		setvbuf(stdout, NULL, _IOFBF, 1 << 16);
 	cli_request_line(req, sizeof(req), "stats", NULL);
 	while (!cli_interrupted && (count == 0 || frames < count)) {
 		const struct sl_jr_val *res, *prev = NULL, *state;
