@@ -78,23 +78,36 @@ static inline size_t json_escape_of(char *e, uint8_t c)
 	return 6;
 }
 
+#ifdef __SSE2__
+/* Bit i: byte i of v is not copied as is (json_class != 0). */
+static inline unsigned json_special16(__m128i v)
+{
+	const __m128i sp = _mm_set1_epi8(0x20), dq = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\');
+	/* signed: bytes 0x80-0xff are below 0x20 too, as they should be */
+	__m128i x = _mm_or_si128(_mm_cmplt_epi8(v, sp),
+				 _mm_or_si128(_mm_cmpeq_epi8(v, dq), _mm_cmpeq_epi8(v, bs)));
+
+	return (unsigned)_mm_movemask_epi8(x);
+}
+#endif
+
 /* The first byte at or after s (before end) that is not copied as is (json_class != 0):
  * 16 bytes a step where the target has SSE2 (every x86-64), then 8 (bit tricks on a
  * word: the lowest flagged byte is exact, as borrows only run upwards), then one by one.
- * Never reads at or past end. */
-static inline const uint8_t *json_plain_end(const uint8_t *s, const uint8_t *end)
+ * Reads up to limit (>= end): the record around a string, so that a short string is one
+ * 16-byte step too; never at or past limit. */
+static inline const uint8_t *json_plain_end(const uint8_t *s, const uint8_t *end,
+					    const uint8_t *limit)
 {
 #ifdef __SSE2__
-	const __m128i sp = _mm_set1_epi8(0x20), dq = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\');
+	while (limit - s >= 16) {
+		unsigned m = json_special16(_mm_loadu_si128((const __m128i *)(const void *)s));
 
-	while (end - s >= 16) {
-		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)s);
-		/* signed: bytes 0x80-0xff are below 0x20 too, as they should be */
-		__m128i x =
-			_mm_or_si128(_mm_cmplt_epi8(v, sp),
-				     _mm_or_si128(_mm_cmpeq_epi8(v, dq), _mm_cmpeq_epi8(v, bs)));
-		unsigned m = (unsigned)_mm_movemask_epi8(x);
-
+		if (end - s < 16) {
+			/* the last bytes, read with what follows them up to limit */
+			m &= (1u << (end - s)) - 1;
+			return m ? s + __builtin_ctz(m) : end;
+		}
 		if (m)
 			return s + __builtin_ctz(m);
 		s += 16;
@@ -131,22 +144,38 @@ static __attribute__((noinline)) void json_put_escape(struct json_out *o, uint8_
 	json_put(o, e, json_escape_of(e, c));
 }
 
+/* Copy the plain run of n bytes at run to d, in the direct case: the output has room for
+ * 6 bytes a byte of what is left of the string, so for 16 from n = 3 on. A run of 3 to 16
+ * bytes readable for 16 (up to limit) is one 16-byte move. Returns d + n. */
+static inline char *json_copy_run(char *d, const uint8_t *run, size_t n, const uint8_t *limit)
+{
+#ifdef __SSE2__
+	if (n >= 3 && n <= 16 && limit - run >= 16) {
+		_mm_storeu_si128((__m128i *)(void *)d,
+				 _mm_loadu_si128((const __m128i *)(const void *)run));
+		return d + n;
+	}
+#endif
+	memcpy(d, run, n);
+	return d + n;
+}
+
 /*
  * json_str's loop, compiled twice: direct when the output has room for the worst case
  * (every byte escaped in 6, and the quotes), writing at d with no check; else through
  * json_put, which stops at a full buffer. Returns the end of what it wrote (direct).
  */
 static __attribute__((always_inline)) inline char *
-json_str_body(struct json_out *o, char *d, const uint8_t *s, const uint8_t *end, const bool direct)
+json_str_body(struct json_out *o, char *d, const uint8_t *s, const uint8_t *end,
+	      const uint8_t *limit, const bool direct)
 {
 	while (s < end && (direct || !o->err)) {
 		const uint8_t *run = s;
 		size_t u;
 
-		s = json_plain_end(s, end);
+		s = json_plain_end(s, end, limit);
 		if (direct) {
-			memcpy(d, run, (size_t)(s - run));
-			d += s - run;
+			d = json_copy_run(d, run, (size_t)(s - run), limit);
 		} else {
 			json_put(o, run, (size_t)(s - run));
 		}
@@ -168,7 +197,10 @@ json_str_body(struct json_out *o, char *d, const uint8_t *s, const uint8_t *end,
 	return d;
 }
 
-static void json_str(struct json_out *o, const char *str, size_t n)
+/* The string of n bytes at str as JSON; bytes from str up to limit (>= str + n) may be
+ * read (json_plain_end). */
+static __attribute__((noinline)) void json_str_any(struct json_out *o, const char *str, size_t n,
+						   const void *limit)
 {
 	const uint8_t *s = (const uint8_t *)str;
 
@@ -176,14 +208,41 @@ static void json_str(struct json_out *o, const char *str, size_t n)
 		char *d = o->p + o->len;
 
 		*d++ = '"';
-		d = json_str_body(o, d, s, s + n, true);
+		d = json_str_body(o, d, s, s + n, limit, true);
 		*d++ = '"';
 		o->len = (size_t)(d - o->p);
 		return;
 	}
 	json_putc(o, '"');
-	json_str_body(o, NULL, s, s + n, false);
+	json_str_body(o, NULL, s, s + n, limit, false);
 	json_putc(o, '"');
+}
+
+/* json_str_any, with its most common case first and inline: a string of up to 16 plain
+ * bytes (most keys and many values) readable for 16, one 16-byte step and no loop. */
+static inline void json_str_in(struct json_out *o, const char *str, size_t n, const void *limit)
+{
+#ifdef __SSE2__
+	if (n <= 16 && (const char *)limit - str >= 16 && !o->err && o->cap - o->len >= 18) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)str);
+
+		if (!(json_special16(v) & ((1u << n) - 1))) {
+			char *d = o->p + o->len;
+
+			d[0] = '"';
+			_mm_storeu_si128((__m128i *)(void *)(d + 1), v);
+			d[1 + n] = '"';
+			o->len += n + 2;
+			return;
+		}
+	}
+#endif
+	json_str_any(o, str, n, limit);
+}
+
+static void json_str(struct json_out *o, const char *str, size_t n)
+{
+	json_str_in(o, str, n, str + n);
 }
 
 static void json_u64(struct json_out *o, uint64_t v, bool neg)
@@ -320,14 +379,21 @@ static const uint8_t *json_key(struct json_out *o, const uint8_t *p, const uint8
 {
 	struct sl_val v;
 	uint64_t ch;
-	const uint8_t *q = sl_mp_head(p, end, &v, &ch);
+	const uint8_t *q;
+
+	/* A fixstr, what records' keys are, without sl_mp_head (the same bounds check). */
+	if (p < end && (*p & 0xe0) == 0xa0 && (size_t)(end - p) > (size_t)(*p & 0x1f)) {
+		json_str_in(o, (const char *)p + 1, *p & 0x1fu, end);
+		return p + 1 + (*p & 0x1f);
+	}
+	q = sl_mp_head(p, end, &v, &ch);
 	if (!q || v.type == SL_VAL_MAP || v.type == SL_VAL_ARRAY) {
 		o->err = o->err ? o->err : -1;
 		return NULL;
 	}
 	switch (v.type) {
 	case SL_VAL_STR:
-		json_str(o, v.s.p, v.s.len);
+		json_str_in(o, v.s.p, v.s.len, end);
 		return q;
 	case SL_VAL_BIN:
 	case SL_VAL_EXT:
@@ -347,6 +413,24 @@ static const uint8_t *json_value(struct json_out *o, const uint8_t *p, const uin
 	struct sl_val v;
 	uint64_t ch;
 
+	/* The common scalars of a record without sl_mp_head (the same bounds checks): fixstr,
+	 * str8, positive fixint. */
+	if (p < end) {
+		size_t room = (size_t)(end - p), n;
+
+		if ((*p & 0xe0) == 0xa0 && room > (n = *p & 0x1fu)) {
+			json_str_in(o, (const char *)p + 1, n, end);
+			return p + 1 + n;
+		}
+		if (*p == 0xd9 && room >= 2 && room - 2 >= (n = p[1])) {
+			json_str_in(o, (const char *)p + 2, n, end);
+			return p + 2 + n;
+		}
+		if (*p <= 0x7f) {
+			json_u64(o, *p, false);
+			return p + 1;
+		}
+	}
 	p = sl_mp_head(p, end, &v, &ch);
 	if (!p) {
 		o->err = o->err ? o->err : -1;
@@ -372,7 +456,7 @@ static const uint8_t *json_value(struct json_out *o, const uint8_t *p, const uin
 		json_float(o, v.f, v.raw[0] == 0xca);
 		return p;
 	case SL_VAL_STR:
-		json_str(o, v.s.p, v.s.len);
+		json_str_in(o, v.s.p, v.s.len, end);
 		return p;
 	case SL_VAL_BIN:
 	case SL_VAL_EXT:

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -384,16 +385,36 @@ static void test_str_roundtrip(void **state)
 			memcpy(buf + off + len, pc, pl);
 			len += pl;
 		}
-		pack_reset();
-		msgpack_pack_str_with_body(&pk, buf + off, len);
-		n = sl_json_from_value((const uint8_t *)sbuf.data, sbuf.size, out, sizeof(out));
-		snprintf(rng_ctx, sizeof(rng_ctx), "case %d, %zu bytes at offset %zu", t, len, off);
-		if (n < 0)
-			fail_msg("%s: conversion failed (%ld)", rng_ctx, n);
-		assert_true(json_check(out, (size_t)n, 4));
-		m = str_decode(out, (size_t)n, dec);
-		if (m != (long)len || memcmp(dec, buf + off, len) != 0)
-			fail_msg("%s: does not decode back", rng_ctx);
+		/* alone (the string ends the buffer), then followed by more of the record, which
+		 * the 16-byte steps may read past the string's end */
+		for (int follow = 0; follow < 2; follow++) {
+			const char *lit = out + follow;
+			size_t ln;
+
+			pack_reset();
+			if (follow)
+				msgpack_pack_array(&pk, 2);
+			msgpack_pack_str_with_body(&pk, buf + off, len);
+			if (follow)
+				pack_str("\"\\0123456789abcdefghij");
+			n = sl_json_from_value((const uint8_t *)sbuf.data, sbuf.size, out,
+					       sizeof(out));
+			snprintf(rng_ctx, sizeof(rng_ctx), "case %d, %zu bytes at offset %zu%s", t,
+				 len, off, follow ? ", followed" : "");
+			if (n < 0)
+				fail_msg("%s: conversion failed (%ld)", rng_ctx, n);
+			out[n] = '\0';
+			assert_true(json_check(out, (size_t)n, 4));
+			/* the literal: from its quote to the next quote not escaped */
+			for (ln = 1; lit[ln] != '"'; ln += lit[ln] == '\\' ? 2 : 1)
+				;
+			m = str_decode(lit, ln + 1, dec);
+			if (m != (long)len || memcmp(dec, buf + off, len) != 0)
+				fail_msg("%s: does not decode back", rng_ctx);
+			if (follow &&
+			    strcmp(lit + ln + 1, ",\"\\\"\\\\0123456789abcdefghij\"]") != 0)
+				fail_msg("%s: the next string is %s", rng_ctx, lit + ln + 1);
+		}
 	}
 }
 
@@ -501,6 +522,45 @@ static void test_malformed(void **state)
 	assert_int_equal(sl_json_from_record(r, out, sizeof(out)), -1);
 }
 
+/* Every strict prefix of a record is malformed (its map is short of pairs, or a value of
+ * bytes): each scalar kind's bounds check, the fixstr and str8 keys and values, fixints
+ * and doubles read without sl_mp_head among them, answers -1, and the whole record is
+ * converted. The prefixes are copied to buffers of their own size, so ASan sees a read
+ * past the end. */
+static void test_prefixes(void **state)
+{
+	char s40[40];
+	long n;
+
+	memset(s40, 'x', sizeof(s40));
+	pack_reset();
+	msgpack_pack_map(&pk, 6);
+	pack_str("fix");
+	pack_str("abc");
+	pack_str("str8");
+	pack_strn(s40, sizeof(s40));
+	pack_strn(s40, 33); /* a str8 key */
+	msgpack_pack_int(&pk, 7);
+	pack_str("d");
+	msgpack_pack_double(&pk, 0.25);
+	pack_str("u16");
+	msgpack_pack_uint16(&pk, 300);
+	pack_str("neg");
+	msgpack_pack_int(&pk, -5);
+	n = convert(sizeof(out));
+	assert_true(n > 0);
+	for (size_t len = 0; len < sbuf.size; len++) {
+		uint8_t *b = malloc(len ? len : 1);
+		struct sl_rec r = { b, (uint32_t)len };
+
+		assert_non_null(b);
+		memcpy(b, sbuf.data, len);
+		if (sl_json_from_record(r, out, sizeof(out)) != -1)
+			fail_msg("a prefix of %zu of %zu bytes converted", len, sbuf.size);
+		free(b);
+	}
+}
+
 static void test_capacity(void **state)
 {
 	const char *want = "{\"key\":\"v\\u0001\",\"n\":[1,2.5,null]}";
@@ -595,6 +655,7 @@ int main(void)
 		cmocka_unit_test(test_non_string_keys),
 		cmocka_unit_test(test_depth_limit),
 		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_prefixes),
 		cmocka_unit_test(test_capacity),
 		cmocka_unit_test(test_rec_writer_record),
 		cmocka_unit_test(test_line_and_string),
