@@ -19,14 +19,14 @@ seen nor checkpointed). F holds one "KILL_TIME RESTART_TIME [COMMIT_TIME]" line 
 there was none); with T the earlier of KILL_TIME and COMMIT_TIME, a file created after
 T - 0.5 s (a file that new may not be in that checkpoint: glob scan and commit intervals)
 and rotated before RESTART_TIME is "unreachable": its lines may be missing and are
-reported as such; every other line must be delivered. T is not simply KILL_TIME: a commit
-is two fsyncs, and on a busy virtual disk the last one before a kill can be ~1 s old (CI
-of ec32550, ASan build: two files' lines counted lost).
+reported as such; every other line must be delivered. Lines are file_checkpoint.py's:
+"s=<stream> n=<seq> c=<crc32> p=<pad>". T is not simply KILL_TIME: a commit is two fsyncs,
+and on a busy virtual disk the last one before a kill may be older than 0.5 s (the likely
+cause, not observed, of CI of fc35871's ASan failure: two files' lines counted lost).
 
-  moved CKPT DIR SUFFIX             how many files of checkpoint CKPT are in DIR under a
-                                    name not ending in SUFFIX (rotated out of the globs):
-                                    a restart from CKPT must report each as moved Lines are file_checkpoint.py's:
-"s=<stream> n=<seq> c=<crc32> p=<pad>".
+moved CKPT DIR SUFFIX: how many files of checkpoint CKPT are in DIR under a name not
+ending in SUFFIX (rotated out of the globs); when it is above 0, a restart from CKPT must
+log that it found checkpointed files moved out of the globs.
 """
 import json
 import os
