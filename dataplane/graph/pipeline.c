@@ -537,7 +537,8 @@ static __rte_always_inline unsigned source_run_impl(struct sl_task *t, bool ack)
 	}
 	t0 = rte_rdtsc();
 	k = ops->poll(r->io, ev, SL_BURST_MAX, &done);
-	r->busy_tsc += rte_rdtsc() - t0;
+	sl_worker_tsc = rte_rdtsc();
+	r->busy_tsc += sl_worker_tsc - t0;
 	r->n_calls++;
 	r->n_generated += k;
 	if (k)
@@ -625,8 +626,10 @@ static unsigned stage_close_emit(struct rt_replica *r, bool ack)
 	for (uint16_t p = 0; p < o->n_ports; p++)
 		made += o->n[p];
 	r->n_generated += made + o->n_drop;
+	/* Timed before the results leave: a fused consumer times its own call from here. */
+	sl_worker_tsc = rte_rdtsc();
+	r->busy_tsc += sl_worker_tsc - t0;
 	replica_account_emit(r, o, ack);
-	r->busy_tsc += rte_rdtsc() - t0;
 	if (more)
 		return made;
 	if (!r->final_close) /* the last window's state is only destroyed (window_merge) */
@@ -880,18 +883,22 @@ static __rte_always_inline unsigned stage_run_impl(struct sl_task *t, bool ack,
 	}
 	if (r->closing)
 		return stage_close_emit(r, ack);
-	t0 = rte_rdtsc();
-	if (n->window_tsc && !given) {
+	if (given) {
+		/* The producer's list as it is: nothing reads it after process but the
+		 * producer, at the events this call did not take. The call's time starts
+		 * where the producer's ended (no second clock read). */
+		burst.ev = given->ev;
+		burst.n = given->n;
+		t0 = sl_worker_tsc;
+		goto process;
+	}
+	/* The clock is read only for a burst (or a window to check): a fused consumer's
+	 * task mostly finds its ring empty. */
+	t0 = n->window_tsc ? rte_rdtsc() : 0;
+	if (n->window_tsc) {
 		window_check(r, t0);
 		if (r->closing)
 			return stage_close_emit(r, ack);
-	}
-	if (given) {
-		/* The producer's list as it is: nothing reads it after process but the
-		 * producer, at the events this call did not take. */
-		burst.ev = given->ev;
-		burst.n = given->n;
-		goto process;
 	}
 	/* Read upstream state before dequeuing: empty after done means finished. */
 	up_done = r->up_done || stage_up_done(n);
@@ -913,6 +920,8 @@ static __rte_always_inline unsigned stage_run_impl(struct sl_task *t, bool ack,
 		if (burst.n == 0)
 			return 0;
 	}
+	if (!n->window_tsc)
+		t0 = rte_rdtsc();
 process:
 	emit_reset(o);
 	r->ctx.now_tsc = t0;
@@ -927,6 +936,7 @@ process:
 	sl_blame_check_emit(&r->ctx, o);
 	sl_blame_leave(&r->ctx);
 	t1 = rte_rdtsc();
+	sl_worker_tsc = t1;
 	r->busy_tsc += t1 - t0;
 	r->lat_call[sl_lat_bucket(t1 - t0)]++;
 	r->n_calls++;
@@ -1224,13 +1234,16 @@ static __rte_always_inline unsigned sink_run_impl(struct sl_task *t, bool ack,
 	struct rt_replica *r = (struct rt_replica *)t;
 	struct rt_node *n = r->node;
 	const struct sl_sink_ops *ops = n->cfg->sink;
-	uint64_t t0 = rte_rdtsc();
+	/* A fused call starts where its producer's ended; an empty poll reads no clock
+	 * (its flush timer goes by the worker's round, below). */
+	uint64_t t0 = given ? sl_worker_tsc : 0;
 	uint16_t k;
 	bool up_done = false;
 
 	if (ack)
 		ack_sink_durable(r);
 	if (r->n_held) {
+		t0 = rte_rdtsc();
 		k = sink_offer(r, ack);
 		r->busy_tsc += rte_rdtsc() - t0;
 		return k;
@@ -1247,6 +1260,8 @@ static __rte_always_inline unsigned sink_run_impl(struct sl_task *t, bool ack,
 	r->n_held = (uint16_t)rte_ring_dequeue_burst(n->rings[r->index], (void **)r->held,
 						     SL_BURST_MAX, NULL);
 	r->held_head = 0;
+	if (r->n_held)
+		t0 = rte_rdtsc();
 take:
 	if (r->n_held) {
 		uint64_t t1;
@@ -1258,11 +1273,13 @@ take:
 		k = sink_offer(r, ack);
 		r->n_calls++;
 		t1 = rte_rdtsc();
+		sl_worker_tsc = t1;
 		r->busy_tsc += t1 - t0;
 		r->lat_call[sl_lat_bucket(t1 - t0)]++;
 		return k ? k : 1;
 	}
 	if (up_done) {
+		t0 = rte_rdtsc();
 		if (ops->flush(r->io, true) < 0)
 			SL_ERR(n->cfg->name, "final flush failed");
 		if (ack)
@@ -1274,8 +1291,9 @@ take:
 		t->finished = true;
 		return 0;
 	}
-	if (t0 >= r->next_flush_tsc) {
-		r->next_flush_tsc = t0 + the_pipeline->tsc_hz / 1000 * SINK_FLUSH_PERIOD_MS;
+	if (sl_worker_tsc >= r->next_flush_tsc) {
+		r->next_flush_tsc =
+			sl_worker_tsc + the_pipeline->tsc_hz / 1000 * SINK_FLUSH_PERIOD_MS;
 		ops->flush(r->io, false);
 	}
 	return 0;

@@ -119,6 +119,8 @@ static void worker_block(struct sl_worker *w, uint64_t ns)
 	__atomic_fetch_and(&worker_sleepers, ~(1ull << w->index), __ATOMIC_RELAXED);
 }
 
+__thread uint64_t sl_worker_tsc;
+
 int sl_worker_loop(void *arg)
 {
 	struct sl_worker *w = arg;
@@ -161,6 +163,7 @@ int sl_worker_loop(void *arg)
 				worker_wake(s);
 		}
 		now = rte_rdtsc();
+		sl_worker_tsc = now;
 		if (w->tick) {
 			if (now >= w->next_tick_tsc) {
 				w->next_tick_tsc = now + w->tick_period_tsc;

@@ -72,6 +72,12 @@ void sl_worker_table_fini(void);
 /** Wake every blocked worker (after a list publish, a stop, a node marked done). */
 void sl_worker_wake_all(void);
 
+/** This thread's last TSC reading that a task may count from instead of reading the
+ *  clock again (rdtsc costs ~25 cycles on a virtual machine): the worker loop sets it
+ *  every round, and the pipeline's tasks at the end of each timed call, so a fused
+ *  consumer's call starts where its producer's ended (docs/architecture.md, Fusion). */
+extern __thread uint64_t sl_worker_tsc;
+
 /** The worker loop; arg is a struct sl_worker. Returns when stop is set or every task has
  *  finished (and, on the main lcore, when tick returns false). */
 int sl_worker_loop(void *arg);
