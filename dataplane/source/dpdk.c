@@ -182,6 +182,75 @@ static struct rte_mbuf *dpdk_linearize(struct dpdk_source *s, struct rte_mbuf *c
 	return m;
 }
 
+/*
+ * Makes each frame a packet event: its metadata as three word stores, from values built
+ * once per burst (locals, so the stores into the mbufs cannot make the compiler reload
+ * them), and the parse fields cleared. The common burst (single-segment frames, a
+ * sequence that does not wrap at 48 bits) is one pass that stores nothing else; a chained
+ * frame or a wrapping sequence continues in the general loop from there. Returns the
+ * events left in ev (a chained frame that cannot be copied is freed).
+ */
+static __rte_always_inline uint16_t dpdk_stamp(struct dpdk_source *s, struct rte_mbuf **ev,
+					       uint16_t n, uint64_t tsc)
+{
+	const struct sl_meta base = {
+		.source = s->node_id,
+		.kind = SL_EVENT_PACKET,
+	};
+	const uint64_t seq_mask = (1ull << 48) - 1;
+	uint64_t id = (uint64_t)s->port_id << 48, seq = s->seq, bytes = 0, tail, w;
+	int meta_offset = s->meta_offset;
+	uint32_t i = 0, k;
+
+	/* The last 8 bytes (source, kind, flags, raw_len, rec_off) as one word, with
+	 * raw_len at bits 32..47. */
+	memcpy(&tail, (const char *)&base + DPDK_META_TAIL, sizeof(tail));
+	/* The metadata's line of every mbuf first (a PMD writes the first line only). */
+	for (uint32_t j = 0; j < n; j++)
+		rte_prefetch0((char *)ev[j] + RTE_CACHE_LINE_SIZE);
+	if (likely((seq & seq_mask) + n <= seq_mask)) {
+		const uint64_t first = id | (seq & seq_mask);
+
+		for (; i < n; i++) {
+			struct rte_mbuf *m = ev[i];
+			char *meta = (char *)sl_event_meta(meta_offset, m);
+
+			if (unlikely(m->nb_segs > 1))
+				break;
+			w = first + i;
+			memcpy(meta, &w, 8);
+			memcpy(meta + 8, &tsc, 8);
+			w = tail | (uint64_t)m->data_len << 32;
+			memcpy(meta + DPDK_META_TAIL, &w, 8);
+			/* Parse results (pkt_parse) live in these; no PMD's guesses leak through. */
+			m->packet_type = 0;
+			m->tx_offload = 0;
+			bytes += m->data_len;
+		}
+		seq += i;
+	}
+	for (k = i; i < n; i++) {
+		struct rte_mbuf *m = ev[i];
+		char *meta;
+
+		if (m->nb_segs > 1 && !(m = dpdk_linearize(s, m)))
+			continue;
+		meta = (char *)sl_event_meta(meta_offset, m);
+		w = id | (seq++ & seq_mask);
+		memcpy(meta, &w, 8);
+		memcpy(meta + 8, &tsc, 8);
+		w = tail | (uint64_t)m->data_len << 32;
+		memcpy(meta + DPDK_META_TAIL, &w, 8);
+		m->packet_type = 0;
+		m->tx_offload = 0;
+		bytes += m->data_len;
+		ev[k++] = m;
+	}
+	s->seq = seq;
+	s->n_bytes += bytes;
+	return (uint16_t)k;
+}
+
 static uint16_t dpdk_poll(void *self, struct rte_mbuf **ev, uint16_t max, bool *done)
 {
 	struct dpdk_source *s = self;
@@ -215,44 +284,7 @@ static uint16_t dpdk_poll(void *self, struct rte_mbuf **ev, uint16_t max, bool *
 	}
 	s->idle_since = 0;
 	s->quiet_since = 0;
-	{
-		/* The metadata is the same for the whole burst but for the sequence and the
-		 * length: built once in registers, stored whole per packet (locals, so the
-		 * stores into the mbufs cannot make the compiler reload them). */
-		const struct sl_meta base = {
-			.source = s->node_id,
-			.kind = SL_EVENT_PACKET,
-		};
-		uint64_t id = (uint64_t)s->port_id << 48, seq = s->seq, bytes = 0, tail;
-		int meta_offset = s->meta_offset;
-
-		/* The last 8 bytes (source, kind, flags, raw_len, rec_off) as one word, with
-		 * raw_len at bits 32..47. */
-		memcpy(&tail, (const char *)&base + DPDK_META_TAIL, sizeof(tail));
-		for (uint32_t i = 0; i < n; i++) {
-			struct rte_mbuf *m = ev[i];
-			char *meta;
-			uint64_t w;
-
-			if (i + 1 < n)
-				rte_prefetch0((char *)ev[i + 1] + RTE_CACHE_LINE_SIZE);
-			if (unlikely(m->nb_segs > 1) && !(m = dpdk_linearize(s, m)))
-				continue;
-			meta = (char *)sl_event_meta(meta_offset, m);
-			w = id | (seq++ & 0xffffffffffffull);
-			memcpy(meta, &w, 8);
-			memcpy(meta + 8, &tsc, 8);
-			w = tail | (uint64_t)m->data_len << 32;
-			memcpy(meta + DPDK_META_TAIL, &w, 8);
-			/* Parse results (pkt_parse) live in these; no PMD's guesses leak through. */
-			m->packet_type = 0;
-			m->tx_offload = 0;
-			bytes += m->data_len;
-			ev[k++] = m;
-		}
-		s->seq = seq;
-		s->n_bytes += bytes;
-	}
+	k = dpdk_stamp(s, ev, n, tsc);
 	s->n_rx += n;
 	return k;
 }

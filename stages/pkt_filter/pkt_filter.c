@@ -93,21 +93,60 @@ static void pkt_filter_tree(const struct sl_pkt_expr *e, struct sl_ctx *ctx, str
 	}
 }
 
+/*
+ * The frames whose key is all zeros: parsed, untagged Ethernet without IP (ARP and the
+ * like), whose L2 length fits the frame. Their verdict is the same for every one of them,
+ * worked out once per call (plain_verdict), so they cost a few loads and no key. Exactly
+ * the frames for which sl_pkt_key succeeds with word 0 zero and reads nothing else of
+ * the frame.
+ */
+static __rte_always_inline bool pkt_filter_plain(struct rte_mbuf *m, int meta_offset)
+{
+	uint32_t l2 = (uint32_t)m->tx_offload & ((1u << RTE_MBUF_L2_LEN_BITS) - 1);
+
+	return sl_event_meta(meta_offset, m)->kind == SL_EVENT_PACKET &&
+	       (m->packet_type & (RTE_PTYPE_L2_MASK | RTE_PTYPE_L3_MASK)) == RTE_PTYPE_L2_ETHER &&
+	       l2 >= 14 && l2 <= m->data_len;
+}
+
+/* The verdict on the all-zero key of pkt_filter_plain's frames: 1 pass, 0 reject; -1 when
+ * the program reads the frame length (not part of that key). Words past the first are
+ * never read for a frame without IP (sl_pkt_key leaves them unset). */
+static int pkt_filter_plain_verdict(const struct sl_pkt_kprog *kp)
+{
+	const struct sl_pkt_key zero = { { 0 } };
+
+	if (kp->need & SL_PKT_KEY_NEED_LEN)
+		return -1;
+	return sl_pkt_kprog_eval(kp, &zero);
+}
+
 /* A compiled form of one test; word0: it reads the key's first word (compiled twice, so
  * that this word stays in a register). Returns the new count of the default output. */
 static __rte_always_inline uint32_t pkt_filter_one(const struct sl_pkt_kprog *kp, int meta_offset,
 						   const struct sl_burst *in, struct sl_emit *out,
-						   uint32_t k, bool word0, uint32_t *n_unparsed,
-						   uint32_t *n_rejected)
+						   uint32_t k, bool word0, int plain,
+						   uint32_t *n_unparsed, uint32_t *n_rejected)
 {
 	const struct sl_pkt_ktest t = kp->t[kp->start];
 	const bool on_hit = t.next[1] == SL_PKT_KPROG_ACCEPT;
-	struct rte_mbuf **pass = out->port[0];
+	struct rte_mbuf **evs = in->ev, **pass = out->port[0] + k;
+	const uint32_t n = in->n;
 
-	for (uint32_t i = 0; i < in->n; i++) {
-		struct rte_mbuf *ev = in->ev[i];
+	/* Locals throughout: the stores into the lists cannot make the compiler reload them. */
+	for (uint32_t i = 0; i < n; i++) {
+		struct rte_mbuf *ev = evs[i];
 		struct sl_pkt_key key;
 
+		if (plain >= 0 && likely(pkt_filter_plain(ev, meta_offset))) {
+			if (plain) {
+				*pass++ = ev;
+			} else {
+				(*n_rejected)++;
+				sl_drop(out, ev, SL_DROP_FILTERED);
+			}
+			continue;
+		}
 		/* word0 reads the first word only: no other word to fill in. */
 		if (unlikely(sl_event_meta(meta_offset, ev)->kind != SL_EVENT_PACKET ||
 			     !sl_pkt_key(ev, word0 ? 0 : kp->need, &key))) {
@@ -116,13 +155,29 @@ static __rte_always_inline uint32_t pkt_filter_one(const struct sl_pkt_kprog *kp
 			continue;
 		}
 		if (likely(((key.w[word0 ? 0 : t.word] & t.mask) == t.value) == on_hit)) {
-			pass[k++] = ev;
+			*pass++ = ev;
 		} else {
 			(*n_rejected)++;
 			sl_drop(out, ev, SL_DROP_FILTERED);
 		}
 	}
-	return k;
+	return (uint32_t)(pass - out->port[0]);
+}
+
+/* pkt_filter_one with its plain verdict a constant (one loop each, no test per event). */
+static __rte_always_inline uint32_t pkt_filter_one_by(const struct sl_pkt_kprog *kp,
+						      int meta_offset, const struct sl_burst *in,
+						      struct sl_emit *out, uint32_t k, bool word0,
+						      int plain, uint32_t *n_unparsed,
+						      uint32_t *n_rejected)
+{
+	if (plain < 0)
+		return pkt_filter_one(kp, meta_offset, in, out, k, word0, -1, n_unparsed,
+				      n_rejected);
+	if (plain)
+		return pkt_filter_one(kp, meta_offset, in, out, k, word0, 1, n_unparsed,
+				      n_rejected);
+	return pkt_filter_one(kp, meta_offset, in, out, k, word0, 0, n_unparsed, n_rejected);
 }
 
 static void pkt_filter_process(const void *conf, struct sl_ctx *ctx, struct sl_burst *in,
@@ -134,6 +189,7 @@ static void pkt_filter_process(const void *conf, struct sl_ctx *ctx, struct sl_b
 	uint32_t n = in->n, k, n_unparsed = 0, n_rejected = 0;
 	int meta_offset = ctx->meta_offset;
 	uint32_t need;
+	int plain;
 
 	/* The compiled form, straight into the output list: a burst always fits it. */
 	if (!kp || out->n_ports == 0 || out->n[0] + n > SL_EMIT_CAP) {
@@ -141,29 +197,36 @@ static void pkt_filter_process(const void *conf, struct sl_ctx *ctx, struct sl_b
 		return;
 	}
 	need = kp->need;
+	plain = pkt_filter_plain_verdict(kp);
 	pass = out->port[0];
 	k = out->n[0];
 	if (kp->start < kp->n && kp->t[kp->start].next[0] >= kp->n &&
 	    kp->t[kp->start].next[1] >= kp->n) {
 		/* One test decides (`udp and dst_port == 514`, `not (tcp and port == 22)`). */
 		if (kp->t[kp->start].word == 0)
-			k = pkt_filter_one(kp, meta_offset, in, out, k, true, &n_unparsed,
-					   &n_rejected);
+			k = pkt_filter_one_by(kp, meta_offset, in, out, k, true, plain, &n_unparsed,
+					      &n_rejected);
 		else
-			k = pkt_filter_one(kp, meta_offset, in, out, k, false, &n_unparsed,
-					   &n_rejected);
+			k = pkt_filter_one_by(kp, meta_offset, in, out, k, false, plain,
+					      &n_unparsed, &n_rejected);
 	} else {
 		for (uint32_t i = 0; i < n; i++) {
 			struct rte_mbuf *ev = evs[i];
 			struct sl_pkt_key key;
+			bool v;
 
-			if (unlikely(sl_event_meta(meta_offset, ev)->kind != SL_EVENT_PACKET ||
-				     !sl_pkt_key(ev, need, &key))) {
+			if (plain >= 0 && likely(pkt_filter_plain(ev, meta_offset))) {
+				v = plain;
+			} else if (unlikely(sl_event_meta(meta_offset, ev)->kind !=
+						    SL_EVENT_PACKET ||
+					    !sl_pkt_key(ev, need, &key))) {
 				n_unparsed++;
 				sl_drop(out, ev, SL_DROP_FILTERED);
 				continue;
+			} else {
+				v = sl_pkt_kprog_eval(kp, &key);
 			}
-			if (likely(sl_pkt_kprog_eval(kp, &key))) {
+			if (likely(v)) {
 				pass[k++] = ev;
 			} else {
 				n_rejected++;
