@@ -1227,6 +1227,22 @@ static void config_outputs_from(struct loader *ld, struct sl_config_node *node)
 	node->n_outputs = (uint16_t)(n + extra);
 }
 
+/* `type: gen` with `emit: packets` is the packet generator, pktgen, with its keys
+ * (docs/packets.md); any other emit value is gen's to check. */
+static void config_gen_emit(struct loader *ld, struct sl_config_node *node, yaml_node_t *map)
+{
+	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+	     p++) {
+		yaml_node_t *k = config_yaml_node(ld, p->key), *v = config_yaml_node(ld, p->value);
+
+		if (config_is_text(k) && strcmp(config_text(k), "emit") == 0 && config_is_text(v) &&
+		    strcmp(config_text(v), "packets") == 0) {
+			node->source = &sl_source_pktgen;
+			return;
+		}
+	}
+}
+
 /* An isolation key of a stage (resilience/sandbox.c checks the values later). */
 static void config_iso_key(struct loader *ld, struct sl_config_node *node, yaml_node_t *k,
 			   yaml_node_t *v)
@@ -1286,6 +1302,8 @@ static void config_load_node(struct loader *ld, struct sl_config_node *node, yam
 	if (!has_kind)
 		config_err_at(ld, node->line, node->column, "%s '%s': missing required key '%s'",
 			      what, node->name, roles[node->role].kind_key);
+	if (node->role == SL_NODE_SOURCE && node->source == &sl_source_gen)
+		config_gen_emit(ld, node, map);
 	params = config_node_params(node);
 	while (params && params[n_params].name)
 		n_params++;

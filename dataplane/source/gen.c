@@ -317,6 +317,9 @@ static const struct sl_param_desc gen_params[] = {
 	{ "count", SL_PARAM_INT, false, "100000", "lines to generate (0 = until stopped)" },
 	{ "rate", SL_PARAM_INT, false, "0", "events per second (0 = as fast as possible)" },
 	{ "seed", SL_PARAM_INT, false, "1", "PRNG seed: the same seed gives the same lines" },
+	{ "emit", SL_PARAM_STR, false, "lines",
+	  "lines (nginx access-log lines), or packets: UDP/IPv4 packet events, the pktgen "
+	  "source and its keys (docs/packets.md)" },
 	{ NULL },
 };
 
@@ -392,7 +395,16 @@ static int gen_check(const struct sl_args *args, struct sl_error *err)
 {
 	const struct sl_arg *count = sl_args_get(args, "count");
 	const struct sl_arg *rate = sl_args_get(args, "rate");
+	const struct sl_arg *emit = sl_args_get(args, "emit");
 
+	/* emit: packets makes the node a pktgen source when the file is loaded (config.c),
+	 * so only lines reach this source. */
+	if (emit && emit->str && strcmp(emit->str, "lines") != 0) {
+		err->key = "emit";
+		snprintf(err->msg, sizeof(err->msg), "emit must be lines or packets, not '%s'",
+			 emit->str);
+		return -EINVAL;
+	}
 	if (count && count->i < 0) {
 		err->key = "count";
 		snprintf(err->msg, sizeof(err->msg), "count must be >= 0, not %" PRId64, count->i);

@@ -71,6 +71,8 @@ static const struct sl_param_desc pktgen_params[] = {
 	{ "flows", SL_PARAM_INT, false, "1", "distinct flows (source port / address)" },
 	{ "dst_port", SL_PARAM_INT, false, "9", "UDP destination port" },
 	{ "seed", SL_PARAM_INT, false, "1", "PRNG seed of the payload bytes" },
+	{ "emit", SL_PARAM_STR, false, "packets",
+	  "packets (the only value here: `type: gen` with `emit: packets` is this source)" },
 	{ NULL },
 };
 
@@ -116,10 +118,18 @@ static int pktgen_check(const struct sl_args *args, struct sl_error *err)
 	};
 	const struct sl_arg *rate = sl_args_get(args, "rate"),
 			    *bitrate = sl_args_get(args, "bitrate"),
-			    *duration = sl_args_get(args, "duration");
+			    *duration = sl_args_get(args, "duration"),
+			    *emit = sl_args_get(args, "emit");
 	uint64_t ns;
 	uint16_t size;
 
+	if (emit && emit->str && strcmp(emit->str, "packets") != 0) {
+		err->key = "emit";
+		snprintf(err->msg, sizeof(err->msg),
+			 "a pktgen source emits packets only, not '%s' (lines: type: gen)",
+			 emit->str);
+		return -EINVAL;
+	}
 	if (rate && bitrate && rate->i && bitrate->i) {
 		err->key = "bitrate";
 		snprintf(err->msg, sizeof(err->msg), "give rate or bitrate, not both");

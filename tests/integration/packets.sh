@@ -10,8 +10,9 @@
 #   - the lines flow into syslog_parse (hostnames as Python reads them);
 #   - flow_count's per-flow packets and bytes equal Python's;
 #   - `loop: true` keeps replaying until SIGINT, then drains and exits 0;
-#   - the pktgen source: every frame as docs/packets.md defines it (IMIX pattern, flows,
-#     sequence, IPv4 checksum, seeded payload), split between replicas, rate held;
+#   - the packet generator, written `type: gen` with `emit: packets` (the pktgen source):
+#     every frame as docs/packets.md defines it (IMIX pattern, flows, sequence, IPv4
+#     checksum, seeded payload), split between replicas, rate held;
 #   - the pktcheck sink counts what comes back: a filter that drops one flow in four
 #     must show as exactly that loss, no reordering, and ordered latency percentiles;
 #   - replicas: a net_null port read by two replicas has two RX queues, both busy, and a
@@ -21,11 +22,12 @@
 #   - `--replicas 2` leaves a one-file capture at one replica (same outputs); a capture
 #     of two files is read by two replicas, one queue each, and ends after both;
 #   - errors name the file, line and node: a capture that does not exist, one port
-#     declared twice with different arguments (before the EAL starts), an unknown port.
+#     declared twice with different arguments (before the EAL starts), an unknown port,
+#     a pktgen source asked for lines.
 set -u
 . "$(dirname "$0")/../lib/tap.sh"
 tap_need_sluice
-tap_plan 33
+tap_plan 34
 tap_tmpdir
 cd "$TMP" || exit 1
 # A backgrounded sluice never outlives the test.
@@ -156,17 +158,18 @@ rc=$?
 gen=$(python3 "$TESTLIB/check_stats.py" get loop.json wire generated 2>/dev/null || echo 0)
 [ "$rc" -eq 0 ] && [ "$gen" -gt $((2 * n_in)) ]
 tap_ok $? "after SIGINT it drains and exits 0, having replayed the capture many times ($gen events)"
-# pktgen: frames exactly as documented, checked by Python against its own rules.
+# The packet generator (gen with emit: packets is pktgen): frames exactly as documented,
+# checked by Python against its own rules.
 cat >gen.yaml <<'YAML'
 sources:
-  gen: { type: pktgen, count: 1200, size: imix, flows: 5, dst_port: 514, seed: 3, replicas: 2 }
+  gen: { type: gen, emit: packets, count: 1200, size: imix, flows: 5, dst_port: 514, seed: 3, replicas: 2 }
 stages:
   parse: { use: pkt_parse, inputs: [gen] }
 sinks:
   tx: { type: dpdk, device: "net_pcap6,tx_pcap=gen.pcap", inputs: [parse] }
 YAML
 timeout -k 5 60 "$SLUICE" run gen.yaml -q --stats-json gen.json
-tap_is "$?" 0 "pktgen with 2 replicas into a dpdk sink runs"
+tap_is "$?" 0 "gen with emit: packets, 2 replicas, into a dpdk sink runs"
 python3 - gen.pcap "$PK" >gen.check <<'PY'
 import struct, sys
 sys.path.insert(0, __import__("os").path.dirname(sys.argv[2]))
@@ -390,4 +393,14 @@ timeout -k 5 60 "$SLUICE" run bad3.yaml >bad3.out 2>bad3.err
 rc=$?
 [ $rc -eq 1 ] && grep -q '^bad3.yaml:2:31: wire: no port named eth7' bad3.err
 tap_ok $? "an unknown port: exit 1 and its name (rc $rc)"
+cat >bad4.yaml <<'YAML'
+sources:
+  g: { type: pktgen, emit: lines }
+sinks:
+  out: { type: "null", inputs: [g] }
+YAML
+timeout -k 5 60 "$SLUICE" run bad4.yaml >bad4.out 2>bad4.err
+rc=$?
+[ $rc -eq 2 ] && grep -q "^bad4.yaml:2:28: source 'g' (pktgen): emit: a pktgen source emits packets only" bad4.err
+tap_ok $? "a pktgen source asked for lines: exit 2 naming file:line:col (rc $rc)"
 tap_done
