@@ -182,6 +182,24 @@ static struct rte_mbuf *dpdk_linearize(struct dpdk_source *s, struct rte_mbuf *c
 	return m;
 }
 
+/* One frame's metadata (id, the burst's tsc, the tail word with its length) and its parse
+ * fields cleared (pkt_parse's results live there: no PMD's guesses leak through). Returns
+ * the frame's length. */
+static __rte_always_inline uint16_t dpdk_stamp_one(struct rte_mbuf *m, int meta_offset, uint64_t id,
+						   uint64_t tsc, uint64_t tail)
+{
+	char *meta = (char *)sl_event_meta(meta_offset, m);
+	uint16_t len = m->data_len;
+	uint64_t w = tail | (uint64_t)len << 32;
+
+	memcpy(meta, &id, 8);
+	memcpy(meta + 8, &tsc, 8);
+	memcpy(meta + DPDK_META_TAIL, &w, 8);
+	m->packet_type = 0;
+	m->tx_offload = 0;
+	return len;
+}
+
 /*
  * Makes each frame a packet event: its metadata as three word stores, from values built
  * once per burst (locals, so the stores into the mbufs cannot make the compiler reload
@@ -198,7 +216,7 @@ static __rte_always_inline uint16_t dpdk_stamp(struct dpdk_source *s, struct rte
 		.kind = SL_EVENT_PACKET,
 	};
 	const uint64_t seq_mask = (1ull << 48) - 1;
-	uint64_t id = (uint64_t)s->port_id << 48, seq = s->seq, bytes = 0, tail, w;
+	uint64_t id = (uint64_t)s->port_id << 48, seq = s->seq, bytes = 0, tail;
 	int meta_offset = s->meta_offset;
 	uint32_t i = 0, k;
 
@@ -212,38 +230,18 @@ static __rte_always_inline uint16_t dpdk_stamp(struct dpdk_source *s, struct rte
 		const uint64_t first = id | (seq & seq_mask);
 
 		for (; i < n; i++) {
-			struct rte_mbuf *m = ev[i];
-			char *meta = (char *)sl_event_meta(meta_offset, m);
-
-			if (unlikely(m->nb_segs > 1))
+			if (unlikely(ev[i]->nb_segs > 1))
 				break;
-			w = first + i;
-			memcpy(meta, &w, 8);
-			memcpy(meta + 8, &tsc, 8);
-			w = tail | (uint64_t)m->data_len << 32;
-			memcpy(meta + DPDK_META_TAIL, &w, 8);
-			/* Parse results (pkt_parse) live in these; no PMD's guesses leak through. */
-			m->packet_type = 0;
-			m->tx_offload = 0;
-			bytes += m->data_len;
+			bytes += dpdk_stamp_one(ev[i], meta_offset, first + i, tsc, tail);
 		}
 		seq += i;
 	}
 	for (k = i; i < n; i++) {
 		struct rte_mbuf *m = ev[i];
-		char *meta;
 
 		if (m->nb_segs > 1 && !(m = dpdk_linearize(s, m)))
 			continue;
-		meta = (char *)sl_event_meta(meta_offset, m);
-		w = id | (seq++ & seq_mask);
-		memcpy(meta, &w, 8);
-		memcpy(meta + 8, &tsc, 8);
-		w = tail | (uint64_t)m->data_len << 32;
-		memcpy(meta + DPDK_META_TAIL, &w, 8);
-		m->packet_type = 0;
-		m->tx_offload = 0;
-		bytes += m->data_len;
+		bytes += dpdk_stamp_one(m, meta_offset, id | (seq++ & seq_mask), tsc, tail);
 		ev[k++] = m;
 	}
 	s->seq = seq;
