@@ -310,6 +310,21 @@ static inline bool sl_pkt_parse_fast(const uint8_t *p, uint32_t len, uint32_t *p
 	return false;
 }
 
+/** The EtherTypes of the commonest frames without IP: below 0x8000, other than IPv4 (ARP
+ *  and the like; IPv6 and the VLAN tags are above). */
+static inline bool sl_pkt_plain_type(uint16_t type)
+{
+	return type < 0x8000 && type != 0x0800;
+}
+
+/** An untagged frame of at least 14 bytes with such an EtherType: it parses to
+ *  RTE_PTYPE_L2_ETHER with l2_len 14 and nothing else, as sl_pkt_parse_fast and
+ *  sl_pkt_parse give it (pkt_parse_fuzz and pkt_parse_test check). */
+static inline bool sl_pkt_plain(const uint8_t *p, uint32_t len)
+{
+	return len >= 14 && sl_pkt_plain_type(sl_pkt_be16(p + 12));
+}
+
 /** Whether m carries a pkt_parse result (a parsed frame always has an L2 type). */
 static inline bool sl_pkt_parsed(const struct rte_mbuf *m)
 {

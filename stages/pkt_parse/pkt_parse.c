@@ -129,19 +129,15 @@ static __rte_always_inline void pkt_parse_one(struct sl_ctx *ctx, struct rte_mbu
 		sl_drop(out, ev, SL_DROP_INVALID);
 		return;
 	}
-	/* The commonest frame that is not IP, unshared: an EtherType below 0x8000 other than
-	 * IPv4 (ARP and the like; IPv6 and the VLAN tags are above). What sl_pkt_parse_fast
+	/* The commonest frame that is not IP, unshared (sl_pkt_plain): what sl_pkt_parse_fast
 	 * gives it, with fewer tests. */
-	if (likely(ev->data_len >= 14 && rte_mbuf_refcnt_read(ev) == 1)) {
-		uint16_t type = sl_pkt_be16(p + 12);
-
-		if (likely(type < 0x8000 && type != 0x0800)) {
-			ev->packet_type = RTE_PTYPE_L2_ETHER;
-			ev->tx_offload = rte_mbuf_tx_offload(14, 0, 0, 0, 0, 0, 0);
-			t->plain++;
-			*(*good)++ = ev;
-			return;
-		}
+	if (likely(ev->data_len >= 14 && rte_mbuf_refcnt_read(ev) == 1) &&
+	    likely(sl_pkt_plain_type(sl_pkt_be16(p + 12)))) {
+		ev->packet_type = RTE_PTYPE_L2_ETHER;
+		ev->tx_offload = rte_mbuf_tx_offload(14, 0, 0, 0, 0, 0, 0);
+		t->plain++;
+		*(*good)++ = ev;
+		return;
 	}
 	if (likely(sl_pkt_parse_fast(p, ev->data_len, &ptype, &txo, &ip))) {
 		if (unlikely(rte_mbuf_refcnt_read(ev) > 1)) {

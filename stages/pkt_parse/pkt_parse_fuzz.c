@@ -45,6 +45,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			   "fast path: same header lengths");
 		fuzz_check(ip == ((pi.ptype & RTE_PTYPE_L3_MASK) != 0), "fast path: same IP flag");
 	}
+	/* The stage's first path (sl_pkt_plain): an untagged frame without IP, L2 only. */
+	if (sl_pkt_plain(data, len))
+		fuzz_check(rc == SL_PKT_OK && pi.ptype == RTE_PTYPE_L2_ETHER && pi.l2_len == 14 &&
+				   pi.l3_len == 0 && pi.l4_len == 0,
+			   "plain frame: Ethernet only, 14 bytes of L2");
 	if (rc != SL_PKT_OK)
 		return 0;
 	fuzz_check(pi.ptype & RTE_PTYPE_L2_MASK, "an L2 type");
