@@ -535,7 +535,9 @@ static __rte_always_inline unsigned source_run_impl(struct sl_task *t, bool ack)
 		if (ops->stop)
 			ops->stop(r->io);
 	}
+	/* The poll's start, also where a source may stamp its burst (the dpdk source). */
 	t0 = rte_rdtsc();
+	sl_worker_tsc = t0;
 	k = ops->poll(r->io, ev, SL_BURST_MAX, &done);
 	sl_worker_tsc = rte_rdtsc();
 	r->busy_tsc += sl_worker_tsc - t0;

@@ -27,6 +27,7 @@
 #include "event/event.h"
 #include "port/port.h"
 #include "source.h"
+#include "worker/worker.h"
 
 /* dpdk_poll writes the metadata as three words; the third holds raw_len at bits 32..47. */
 #define DPDK_META_TAIL 16
@@ -271,8 +272,9 @@ static uint16_t dpdk_poll(void *self, struct rte_mbuf **ev, uint16_t max, bool *
 		if (due - s->n_rx < max)
 			max = (uint16_t)(due - s->n_rx);
 	}
+	/* The burst's time: when this poll began, as the pipeline read it (worker.h). */
+	tsc = sl_worker_tsc;
 	n = rte_eth_rx_burst(s->port_id, s->queue, ev, max);
-	tsc = rte_rdtsc();
 	if (n == 0) {
 		if (s->idle_tsc && !s->quiet_since)
 			s->quiet_since = tsc;

@@ -125,11 +125,12 @@ int sl_worker_loop(void *arg)
 {
 	struct sl_worker *w = arg;
 	uint64_t us_tsc = rte_get_tsc_hz() / 1000000;
-	uint64_t idle_since = 0, self = 0;
+	uint64_t idle_since = 0, self = 0, last = 0;
 	bool deep = w->wake_fd >= 0 && w->deep_sleep_ns && worker_n > 0, armed = false;
 
 	if (deep)
 		self = 1ull << w->index;
+	sl_worker_tsc = last = rte_rdtsc();
 	if (w->qs)
 		rte_rcu_qsbr_thread_online(w->qs, w->qs_id);
 	for (;;) {
@@ -153,7 +154,8 @@ int sl_worker_loop(void *arg)
 		if (w->qs)
 			rte_rcu_qsbr_quiescent(w->qs, w->qs_id);
 		w->n_rounds++;
-		if ((work || fin) && worker_n) {
+		/* Alone, no other worker can be asleep waiting for what this one did. */
+		if ((work || fin) && worker_n > 1) {
 			/* Our enqueues (or done flags) before the load of the mask: pairs with
 			 * the sleeper's fetch_or before its re-check round. */
 			__atomic_thread_fence(__ATOMIC_SEQ_CST);
@@ -162,8 +164,12 @@ int sl_worker_loop(void *arg)
 			if (s)
 				worker_wake(s);
 		}
-		now = rte_rdtsc();
-		sl_worker_tsc = now;
+		/* The round's clock: the last reading a task took in this round (the end of
+		 * its timed call), or a fresh one when none took any. */
+		now = sl_worker_tsc;
+		if (now == last)
+			now = rte_rdtsc();
+		sl_worker_tsc = last = now;
 		if (w->tick) {
 			if (now >= w->next_tick_tsc) {
 				w->next_tick_tsc = now + w->tick_period_tsc;
