@@ -842,7 +842,7 @@ static __rte_always_inline void stage_call(struct rt_replica *r, struct rt_node 
 /* Where an autoscaled replica's burst starts: a stage's first calls after a cold start
  * take 8 events, not 64 (490 us of a 7.7 us-an-event stage, then 245, 123: the source on
  * its worker ran once per call, the ring filled 64 events a round minus what the call
- * took, and the controller saw the step 1.1-1.5 ms late); cheap stages double up to 64
+ * took, and the controller saw the step 1.1-1.5 ms late); cheap stages double up to SL_BURST_MAX
  * within a few calls. */
 #define STAGE_BURST_START 8
 

@@ -23,11 +23,13 @@
 #include <sluice/event.h>
 #include <sluice/record.h>
 
-#define SL_ABI_MAJOR 1
+/* Major 2: SL_BURST_MAX went from 64 to 128, which changes struct sl_emit (docs/plugins.md,
+ * Versioning). The minors kept their numbers, so the minor gates read as under major 1. */
+#define SL_ABI_MAJOR 2
 #define SL_ABI_MINOR 2
 
 /** Most events one process call receives. */
-#define SL_BURST_MAX 64
+#define SL_BURST_MAX 128
 /** Most events one process call may emit on one output. */
 #define SL_EMIT_CAP (2 * SL_BURST_MAX)
 /** Most named outputs of a stage. */
