@@ -14,10 +14,15 @@
 # medians, min-max and ratio. Each run holds /tmp/sluice-bench.lock (BENCH.md), or the
 # whole benchmark does when it runs under `flock /tmp/sluice-bench.lock`.
 #
-# --unfused adds a third runner, the same Sluice pipeline with `fuse: false` (every edge a
-# ring; docs/architecture.md, Fusion), alternating with the other two.
+# --unfused adds a runner, the same Sluice pipeline with `fuse: false` (every edge a
+# ring; docs/architecture.md, Fusion), alternating with the others. --floor adds one with
+# no stage at all, `dpdk rx (net_null0) -> dpdk tx (net_null1)`: what the runtime, the
+# source and the sink cost without any packet work, the ceiling of the ratio.
+# Besides the ratio of the medians, the script prints the median of the rounds' own
+# ratios (each round runs its tools within seconds of each other, so a shift in the
+# host's speed between rounds moves both).
 #
-# usage: perf/bench-packets.sh [--rounds N] [--seconds S] [--unfused]
+# usage: perf/bench-packets.sh [--rounds N] [--seconds S] [--unfused] [--floor]
 # Environment: SLUICE_BUILD (default build/).
 set -eu
 cd "$(dirname "$0")/.."
@@ -26,12 +31,14 @@ SLUICE=${SLUICE_BUILD:-$SRC/build}/sluice
 ROUNDS=5
 SECONDS_RUN=3
 UNFUSED=
+FLOOR=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--rounds) ROUNDS=$2; shift ;;
 	--seconds) SECONDS_RUN=$2; shift ;;
 	--unfused) UNFUSED=1 ;;
-	*) echo "usage: $0 [--rounds N] [--seconds S] [--unfused]" >&2; exit 2 ;;
+	--floor) FLOOR=1 ;;
+	*) echo "usage: $0 [--rounds N] [--seconds S] [--unfused] [--floor]" >&2; exit 2 ;;
 	esac
 	shift
 done
@@ -50,6 +57,12 @@ sinks:
   bad: { type: "null", inputs: [parse.errors] }
 YAML
 { cat "$OUT/p.yaml"; echo "fuse: false"; } >"$OUT/unfused.yaml"
+cat >"$OUT/floor.yaml" <<'YAML'
+sources:
+  rx: { type: dpdk, device: net_null0 }
+sinks:
+  tx: { type: dpdk, device: net_null1, inputs: [rx] }
+YAML
 
 run_sluice() { # pipeline file (default p.yaml)
 	timeout -s INT "$SECONDS_RUN" "$SLUICE" run "$OUT/${1:-p.yaml}" -q \
@@ -66,6 +79,10 @@ PY
 
 run_unfused() {
 	run_sluice unfused.yaml
+}
+
+run_floor() {
+	run_sluice floor.yaml
 }
 
 run_testpmd() {
@@ -104,8 +121,9 @@ echo "# sluice: $SLUICE ($(git -C "$SRC" rev-parse --short HEAD)); ${SECONDS_RUN
 : >"$OUT/sluice.txt"
 : >"$OUT/testpmd.txt"
 : >"$OUT/unfused.txt"
+: >"$OUT/floor.txt"
 for r in $(seq "$ROUNDS"); do
-	order="sluice testpmd${UNFUSED:+ unfused}"
+	order="sluice testpmd${UNFUSED:+ unfused}${FLOOR:+ floor}"
 	# Every other round in reverse.
 	[ $((r % 2)) -eq 0 ] && order=$(echo "$order" | tr ' ' '\n' | tac | tr '\n' ' ')
 	for w in $order; do
@@ -124,16 +142,19 @@ for r in $(seq "$ROUNDS"); do
 		echo "round $r $w ${v} Mpps"
 	done
 done
-python3 - "$OUT/sluice.txt" "$OUT/testpmd.txt" "$OUT/unfused.txt" <<'PY'
+python3 - "$OUT/sluice.txt" "$OUT/testpmd.txt" "$OUT/unfused.txt" "$OUT/floor.txt" <<'PY'
 import statistics, sys
-s = [float(x) for x in open(sys.argv[1])]
-t = [float(x) for x in open(sys.argv[2])]
-u = [float(x) for x in open(sys.argv[3])]
-for name, v in (("sluice", s), ("testpmd", t), ("unfused", u)):
+s, t, u, f = ([float(x) for x in open(a)] for a in sys.argv[1:5])
+med = statistics.median
+for name, v in (("sluice", s), ("testpmd", t), ("unfused", u), ("floor", f)):
     if v:
-        print("%-8s median %.2f Mpps  min %.2f  max %.2f" % (name, statistics.median(v), min(v), max(v)))
-print("ratio sluice/testpmd (medians): %.3f  (target >= 0.80)" % (statistics.median(s) / statistics.median(t)))
+        print("%-8s median %.2f Mpps  min %.2f  max %.2f" % (name, med(v), min(v), max(v)))
+print("ratio sluice/testpmd (medians): %.3f  (target >= 0.80); median of the rounds' "
+      "ratios %.3f" % (med(s) / med(t), med([a / b for a, b in zip(s, t)])))
 if u:
-    print("ratio sluice/unfused (medians): %.3f" % (statistics.median(s) / statistics.median(u)))
+    print("ratio sluice/unfused (medians): %.3f" % (med(s) / med(u)))
+if f:
+    print("ratio floor/testpmd (medians): %.3f; median of the rounds' ratios %.3f"
+          % (med(f) / med(t), med([a / b for a, b in zip(f, t)])))
 PY
 echo "# load after: $(cut -d' ' -f1-3 /proc/loadavg)"
