@@ -74,7 +74,8 @@ void sl_worker_wake_all(void);
 
 /** This thread's last TSC reading that a task may count from instead of reading the
  *  clock again (rdtsc costs ~25 cycles on a virtual machine): the worker loop sets it
- *  every round, and the pipeline's tasks at the end of each timed call, so a fused
+ *  every round, a source's task as its poll starts (the dpdk source stamps its burst
+ *  with it), and the pipeline's tasks at the end of each timed call, so a fused
  *  consumer's call starts where its producer's ended (docs/architecture.md, Fusion). */
 extern __thread uint64_t sl_worker_tsc;
 
