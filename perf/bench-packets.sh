@@ -18,11 +18,13 @@
 # ring; docs/architecture.md, Fusion), alternating with the others. --floor adds one with
 # no stage at all, `dpdk rx (net_null0) -> dpdk tx (net_null1)`: what the runtime, the
 # source and the sink cost without any packet work, the ceiling of the ratio.
+# --parse-only adds one with pkt_parse alone, `dpdk rx -> pkt_parse -> dpdk tx`: the
+# ceiling of any way of fusing pkt_filter into pkt_parse (a filter that cost nothing).
 # Besides the ratio of the medians, the script prints the median of the rounds' own
 # ratios (each round runs its tools within seconds of each other, so a shift in the
 # host's speed between rounds moves both).
 #
-# usage: perf/bench-packets.sh [--rounds N] [--seconds S] [--unfused] [--floor]
+# usage: perf/bench-packets.sh [--rounds N] [--seconds S] [--unfused] [--floor] [--parse-only]
 # Environment: SLUICE_BUILD (default build/).
 set -eu
 cd "$(dirname "$0")/.."
@@ -32,13 +34,16 @@ ROUNDS=5
 SECONDS_RUN=3
 UNFUSED=
 FLOOR=
+PARSE=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--rounds) ROUNDS=$2; shift ;;
 	--seconds) SECONDS_RUN=$2; shift ;;
 	--unfused) UNFUSED=1 ;;
 	--floor) FLOOR=1 ;;
-	*) echo "usage: $0 [--rounds N] [--seconds S] [--unfused] [--floor]" >&2; exit 2 ;;
+	--parse-only) PARSE=1 ;;
+	*) echo "usage: $0 [--rounds N] [--seconds S] [--unfused] [--floor] [--parse-only]" >&2
+	   exit 2 ;;
 	esac
 	shift
 done
@@ -64,6 +69,16 @@ sinks:
   tx: { type: dpdk, device: net_null1, inputs: [rx] }
 YAML
 
+cat >"$OUT/parse.yaml" <<'YAML'
+sources:
+  rx: { type: dpdk, device: net_null0 }
+stages:
+  parse: { use: pkt_parse, inputs: [rx] }
+sinks:
+  tx:  { type: dpdk, device: net_null1, inputs: [parse] }
+  bad: { type: "null", inputs: [parse.errors] }
+YAML
+
 run_sluice() { # pipeline file (default p.yaml)
 	timeout -s INT "$SECONDS_RUN" "$SLUICE" run "$OUT/${1:-p.yaml}" -q \
 		--stats-json "$OUT/s.json" -- -l 1 >/dev/null 2>"$OUT/sluice.err" || true
@@ -83,6 +98,10 @@ run_unfused() {
 
 run_floor() {
 	run_sluice floor.yaml
+}
+
+run_parse() {
+	run_sluice parse.yaml
 }
 
 run_testpmd() {
@@ -122,8 +141,9 @@ echo "# sluice: $SLUICE ($(git -C "$SRC" rev-parse --short HEAD)); ${SECONDS_RUN
 : >"$OUT/testpmd.txt"
 : >"$OUT/unfused.txt"
 : >"$OUT/floor.txt"
+: >"$OUT/parse.txt"
 for r in $(seq "$ROUNDS"); do
-	order="sluice testpmd${UNFUSED:+ unfused}${FLOOR:+ floor}"
+	order="sluice testpmd${UNFUSED:+ unfused}${FLOOR:+ floor}${PARSE:+ parse}"
 	# Every other round in reverse.
 	[ $((r % 2)) -eq 0 ] && order=$(echo "$order" | tr ' ' '\n' | tac | tr '\n' ' ')
 	for w in $order; do
@@ -142,11 +162,12 @@ for r in $(seq "$ROUNDS"); do
 		echo "round $r $w ${v} Mpps"
 	done
 done
-python3 - "$OUT/sluice.txt" "$OUT/testpmd.txt" "$OUT/unfused.txt" "$OUT/floor.txt" <<'PY'
+python3 - "$OUT/sluice.txt" "$OUT/testpmd.txt" "$OUT/unfused.txt" "$OUT/floor.txt" \
+	"$OUT/parse.txt" <<'PY'
 import statistics, sys
-s, t, u, f = ([float(x) for x in open(a)] for a in sys.argv[1:5])
+s, t, u, f, pa = ([float(x) for x in open(a)] for a in sys.argv[1:6])
 med = statistics.median
-for name, v in (("sluice", s), ("testpmd", t), ("unfused", u), ("floor", f)):
+for name, v in (("sluice", s), ("testpmd", t), ("unfused", u), ("floor", f), ("parse", pa)):
     if v:
         print("%-8s median %.2f Mpps  min %.2f  max %.2f" % (name, med(v), min(v), max(v)))
 print("ratio sluice/testpmd (medians): %.3f  (target >= 0.80); median of the rounds' "
@@ -156,5 +177,8 @@ if u:
 if f:
     print("ratio floor/testpmd (medians): %.3f; median of the rounds' ratios %.3f"
           % (med(f) / med(t), med([a / b for a, b in zip(f, t)])))
+if pa:
+    print("ratio parse-only/testpmd (medians): %.3f; median of the rounds' ratios %.3f"
+          % (med(pa) / med(t), med([a / b for a, b in zip(pa, t)])))
 PY
 echo "# load after: $(cut -d' ' -f1-3 /proc/loadavg)"
