@@ -348,7 +348,7 @@ static void test_issue_pipeline_loads(void **state)
 
 	/* Common keys at their defaults. */
 	for (uint32_t i = 1; i < 6; i++) {
-		assert_int_equal(n[i].ring_size, 1024);
+		assert_int_equal(n[i].ring_size, 2048);
 		assert_int_equal(n[i].when_full, SL_EDGE_BLOCK);
 	}
 	assert_int_equal(n[1].replicas, 1);
@@ -444,7 +444,7 @@ static void test_defaults_fill(void **state)
 	assert_string_equal(f->name, "f");
 	assert_int_equal(f->args.n, 4);
 	assert_int_equal(f->replicas, 1);
-	assert_int_equal(f->ring_size, 1024);
+	assert_int_equal(f->ring_size, 2048);
 	assert_int_equal(f->when_full, SL_EDGE_BLOCK);
 	a = sl_args_get(&f->args, "expr");
 	assert_non_null(a);

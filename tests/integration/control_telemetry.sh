@@ -79,8 +79,8 @@ tap_is "$(q "d['nodes']['/sluice/nodes']")/$(q "d['info']['/sluice/info']['state
 tap_is "$(q "0 < d['stats1']['/sluice/stats']['generated'] < d['stats2']['/sluice/stats']['generated'] and d['parse']['/sluice/stats']['kind'] == 'nginx_parse'")" \
 	True "/sluice/stats,NODE: the gen source's count grows; kinds are right"
 tap_is "$(q "d['ghost']['/sluice/stats']")" None "an unknown node is answered with null"
-tap_is "$(q "[(e, 0 <= d['edges']['/sluice/edges'][e + '/queued'] <= d['edges']['/sluice/edges'][e + '/ring_capacity'] == 1023) for e in ('lines/parse', 'parse/discard')] + [len(d['edges']['/sluice/edges'])]")" \
-	"[('lines/parse', True), ('parse/discard', True), 4]" "/sluice/edges: both edges, depth within the rings' 1023 usable slots (ring_size 1024)"
+tap_is "$(q "[(e, 0 <= d['edges']['/sluice/edges'][e + '/queued'] <= d['edges']['/sluice/edges'][e + '/ring_capacity'] == 2047) for e in ('lines/parse', 'parse/discard')] + [len(d['edges']['/sluice/edges'])]")" \
+	"[('lines/parse', True), ('parse/discard', True), 4]" "/sluice/edges: both edges, depth within the rings' 2047 usable slots (ring_size 2048)"
 [ "$(q True)" = True ] || tap_diag "$(head -c 600 tel.out)"
 "$SLUICE" ctl stop --socket c.sock >/dev/null 2>&1
 wait "$PID"
