@@ -31,8 +31,8 @@
 #include "../source/source.h"
 
 /* Sixteen full bursts, as 1024 slots held when a burst was 64 events. With bursts of 128,
- * issue 5's pipeline on two workers (rings between them) ran ~3 % slower than with bursts
- * of 64 at 1024 slots, and ~3 % faster at 2048 (perf/RESULTS.md, packets, ninth session). */
+ * issue 5's pipeline on two workers (rings between them) ran ~6 % faster with 2048 slots
+ * than with 1024 (perf/RESULTS.md, packets, ninth session). */
 #define CONFIG_DEFAULT_RING_SIZE (16u * SL_BURST_MAX)
 #define CONFIG_MIN_RING_SIZE	 64u
 #define CONFIG_MAX_RING_SIZE	 1048576u
