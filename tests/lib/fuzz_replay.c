@@ -1,7 +1,7 @@
 /*
  * Corpus replay driver for fuzz targets in ordinary builds: runs LLVMFuzzerTestOneInput
- * once on every file of the corpus directories (or files) given, printing TAP. Under
- * -Dfuzz=true the same targets link libFuzzer instead.
+ * once on every file of the corpus directories (or files) given, printing TAP. Clang
+ * builds link the same targets with libFuzzer instead (tests/meson.build).
  */
 #include <dirent.h>
 #include <stdint.h>
