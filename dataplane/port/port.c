@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <rte_ethdev.h>
 #include <rte_pdump.h>
@@ -110,41 +111,79 @@ static struct sl_port *port_get(const char *device)
 	return p;
 }
 
-int64_t sl_port_pcap_count(const char *path)
+int sl_port_pcap_scan(FILE *f, int64_t size, struct sl_pcap_scan *out)
 {
 	uint8_t gh[24], rh[16];
-	int64_t n = 0;
-	bool swap;
+	int64_t off = sizeof(gh);
 	uint32_t magic;
-	FILE *f = fopen(path, "rb");
+	bool swap;
 
-	if (!f)
+	*out = (struct sl_pcap_scan){ .bad_off = -1 };
+	if (size < (int64_t)sizeof(gh) || fseeko(f, 0, SEEK_SET) != 0 ||
+	    fread(gh, 1, sizeof(gh), f) != sizeof(gh))
 		return -1;
-	if (fread(gh, 1, sizeof(gh), f) != sizeof(gh)) {
-		fclose(f);
-		return -1;
-	}
 	memcpy(&magic, gh, 4);
-	if (magic == 0xa1b2c3d4 || magic == 0xa1b23c4d) {
+	if (magic == 0xa1b2c3d4 || magic == 0xa1b23c4d)
 		swap = false;
-	} else if (magic == 0xd4c3b2a1 || magic == 0x4d3cb2a1) {
+	else if (magic == 0xd4c3b2a1 || magic == 0x4d3cb2a1)
 		swap = true;
-	} else {
-		fclose(f);
+	else
 		return -1;
-	}
-	while (fread(rh, 1, sizeof(rh), f) == sizeof(rh)) {
+	while (off < size) {
+		int64_t left = size - off - (int64_t)sizeof(rh);
 		uint32_t caplen;
 
+		if (left < 0) {
+			snprintf(out->why, sizeof(out->why),
+				 "record header cut short (%" PRId64 " of 16 bytes)", size - off);
+			break;
+		}
+		if (fseeko(f, off, SEEK_SET) != 0 || fread(rh, 1, sizeof(rh), f) != sizeof(rh)) {
+			snprintf(out->why, sizeof(out->why), "record header unreadable");
+			break;
+		}
 		memcpy(&caplen, rh + 8, 4);
 		if (swap)
 			caplen = __builtin_bswap32(caplen);
-		if (fseeko(f, caplen, SEEK_CUR) != 0)
+		if (caplen > SL_PCAP_MAX_CAPLEN) {
+			snprintf(out->why, sizeof(out->why),
+				 "capture length %" PRIu32 " over libpcap's limit of %d", caplen,
+				 SL_PCAP_MAX_CAPLEN);
 			break;
-		n++;
+		}
+		if (caplen > left) {
+			snprintf(out->why, sizeof(out->why),
+				 "record cut short (%" PRId64 " of %" PRIu32 " bytes)", left,
+				 caplen);
+			break;
+		}
+		out->packets++;
+		off += (int64_t)sizeof(rh) + caplen;
 	}
+	if (out->why[0])
+		out->bad_off = off;
+	return 0;
+}
+
+int64_t sl_port_pcap_count(const char *path)
+{
+	struct sl_pcap_scan sc;
+	struct stat st;
+	FILE *f = fopen(path, "rb");
+	int rc;
+
+	if (!f)
+		return -1;
+	rc = fstat(fileno(f), &st) == 0 ? sl_port_pcap_scan(f, st.st_size, &sc) : -1;
 	fclose(f);
-	return n;
+	if (rc != 0)
+		return -1;
+	if (sc.bad_off >= 0)
+		SL_WARN("port",
+			"%s: byte %" PRId64 ": %s; libpcap stops reading the capture there, "
+			"after %" PRId64 " packets",
+			path, sc.bad_off, sc.why, sc.packets);
+	return sc.packets;
 }
 
 /* The rx_pcap=PATH arguments of a net_pcap device string, one per RX queue. */

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <rte_ethdev.h>
 #include <rte_mempool.h>
@@ -75,7 +76,26 @@ bool sl_port_is_pci(const struct sl_port *p);
 /** Port statistics (zeroed when the PMD cannot say). */
 void sl_port_stats(const struct sl_port *p, struct rte_eth_stats *st);
 
-/** Count the packets of a classic pcap file; -1 when unreadable or not classic pcap. */
+/** The largest capture length libpcap accepts in a record of an Ethernet capture (its
+ *  max_snaplen_for_dlt): a longer one is an error that ends its reading of the file. */
+#define SL_PCAP_MAX_CAPLEN 262144
+
+/** What sl_port_pcap_scan found in a classic pcap file. */
+struct sl_pcap_scan {
+	int64_t packets; /**< records libpcap hands out, before the first one it refuses */
+	int64_t bad_off; /**< byte offset of that refused record, -1 when there is none */
+	char why[96];	 /**< what is wrong with it ("" when nothing is) */
+};
+
+/** Walk the classic pcap file open as f (size bytes) record by record, as libpcap reads it:
+ *  a record counts when its 16-byte header and its capture length in bytes are all there
+ *  and that length is at most SL_PCAP_MAX_CAPLEN; the first that is not ends the walk
+ *  (libpcap stops with an error there). 0, or -1 when f is not classic pcap (pcapng, short
+ *  or unreadable). */
+int sl_port_pcap_scan(FILE *f, int64_t size, struct sl_pcap_scan *out);
+
+/** The packets of a classic pcap file (sl_port_pcap_scan); -1 when unreadable or not
+ *  classic pcap. A refused record is logged with the path and its byte offset. */
 int64_t sl_port_pcap_count(const char *path);
 
 #endif
