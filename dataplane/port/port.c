@@ -180,8 +180,9 @@ int64_t sl_port_pcap_count(const char *path)
 		return -1;
 	if (sc.bad_off >= 0)
 		SL_WARN("port",
-			"%s: byte %" PRId64 ": %s; libpcap stops reading the capture there, "
-			"after %" PRId64 " packets",
+			"%s: byte %" PRId64
+			": %s; libpcap stops reading the capture there: %" PRId64
+			" whole records before it",
 			path, sc.bad_off, sc.why, sc.packets);
 	return sc.packets;
 }

@@ -60,7 +60,7 @@ YAML
 	rc=$?
 	tap_is "$rc" 0 "[$c] the run ends by itself with the cut capture, exit 0"
 	[ "$rc" -eq 0 ] || tap_diag "$(tail -5 run.err)"
-	grep -F -q "in.pcap: $(cat expect.why); libpcap stops reading the capture there, after $(wc -l <expect.frames) packets" run.err
+	grep -F -q "in.pcap: $(cat expect.why); libpcap stops reading the capture there: $(wc -l <expect.frames) whole records before it" run.err
 	tap_ok $? "[$c] the log names the file and the cut: $(cat expect.why)"
 	[ -s out.pcap ] && python3 "$SLUICE_SOURCE/tests/integration/packets.py" frames out.pcap >got.frames
 	tap_cmp got.frames expect.frames "[$c] out.pcap = the $(wc -l <expect.frames) whole records' frames, in order"
