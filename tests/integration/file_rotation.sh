@@ -33,9 +33,15 @@ sources:
 sinks:
   out: { type: file, inputs: [app], path: out.log, format: raw }
 YAML
-	${WRAP:-} timeout --foreground 60 "$SLUICE" run p.yaml --stats-json stats.json >stdout 2>stderr &
+	${WRAP:-} timeout --foreground 60 "$SLUICE" run p.yaml -v --stats-json stats.json >stdout \
+		2>stderr &
 	pid=$!
-	sleep 0.3
+	# The writer starts once the pipeline runs (its first glob scan follows at once): a file
+	# rotated out of logs/*.log before that scan could not be found.
+	for _ in $(seq 500); do
+		grep -q 'msg="running ' stderr 2>/dev/null && break
+		sleep 0.02
+	done
 	python3 "$TESTLIB/seqlog.py" scenario "$name" --dir logs --out out.log --ledger ledger \
 		--lines 10000 --rounds 8 >scenario.out 2>&1
 	# Past rotate_wait, so rotated files are closed and their partial lines delivered.
