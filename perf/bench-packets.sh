@@ -20,11 +20,16 @@
 # source and the sink cost without any packet work, the ceiling of the ratio.
 # --parse-only adds one with pkt_parse alone, `dpdk rx -> pkt_parse -> dpdk tx`: the
 # ceiling of any way of fusing pkt_filter into pkt_parse (a filter that cost nothing).
+# --testpmd-modes "MODE ..." adds a testpmd runner per forward mode (e.g. `macswap`, which
+# reads and writes each frame's first line, or `5tswap`, which parses the headers as far as
+# UDP/TCP like pkt_parse does), each reported as a ratio too: baselines that touch the
+# frame, where `io` forwards mbufs without reading a byte of them.
 # Besides the ratio of the medians, the script prints the median of the rounds' own
 # ratios (each round runs its tools within seconds of each other, so a shift in the
 # host's speed between rounds moves both).
 #
 # usage: perf/bench-packets.sh [--rounds N] [--seconds S] [--unfused] [--floor] [--parse-only]
+#                              [--testpmd-modes "MODE ..."]
 # Environment: SLUICE_BUILD (default build/).
 set -eu
 cd "$(dirname "$0")/.."
@@ -35,6 +40,7 @@ SECONDS_RUN=3
 UNFUSED=
 FLOOR=
 PARSE=
+MODES=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--rounds) ROUNDS=$2; shift ;;
@@ -42,7 +48,9 @@ while [ $# -gt 0 ]; do
 	--unfused) UNFUSED=1 ;;
 	--floor) FLOOR=1 ;;
 	--parse-only) PARSE=1 ;;
-	*) echo "usage: $0 [--rounds N] [--seconds S] [--unfused] [--floor] [--parse-only]" >&2
+	--testpmd-modes) MODES=$2; shift ;;
+	*) echo "usage: $0 [--rounds N] [--seconds S] [--unfused] [--floor] [--parse-only]" \
+		"[--testpmd-modes \"MODE ...\"]" >&2
 	   exit 2 ;;
 	esac
 	shift
@@ -104,11 +112,12 @@ run_parse() {
 	run_sluice parse.yaml
 }
 
-run_testpmd() {
+run_testpmd() { # forward mode (default io)
 	rm -f "$OUT/tp.in"
 	mkfifo "$OUT/tp.in"
 	dpdk-testpmd -l 0,1 --no-pci --in-memory --vdev net_null0 \
-		--vdev net_null1 -- -i --forward-mode=io --nb-cores=1 <"$OUT/tp.in" >"$OUT/tp.out" 2>&1 &
+		--vdev net_null1 -- -i --forward-mode="${1:-io}" --nb-cores=1 <"$OUT/tp.in" \
+		>"$OUT/tp.out" 2>&1 &
 	local tp=$!
 	exec 3>"$OUT/tp.in"
 	for _ in $(seq 600); do grep -q "testpmd>" "$OUT/tp.out" && break; sleep 0.1; done
@@ -144,6 +153,7 @@ echo "# sluice: $SLUICE ($(git -C "$SRC" rev-parse --short HEAD)); ${SECONDS_RUN
 : >"$OUT/parse.txt"
 for r in $(seq "$ROUNDS"); do
 	order="sluice testpmd${UNFUSED:+ unfused}${FLOOR:+ floor}${PARSE:+ parse}"
+	for m in $MODES; do order="$order tp_$m"; done
 	# Every other round in reverse.
 	[ $((r % 2)) -eq 0 ] && order=$(echo "$order" | tr ' ' '\n' | tac | tr '\n' ' ')
 	for w in $order; do
@@ -153,7 +163,10 @@ for r in $(seq "$ROUNDS"); do
 			exec 9>/tmp/sluice-bench.lock
 			flock 9
 		fi
-		v=$(run_$w)
+		case $w in
+		tp_*) v=$(run_testpmd "${w#tp_}") ;;
+		*) v=$(run_$w) ;;
+		esac
 		if [ -z "$LOCK_HELD" ]; then
 			flock -u 9
 			exec 9>&-
@@ -163,9 +176,10 @@ for r in $(seq "$ROUNDS"); do
 	done
 done
 python3 - "$OUT/sluice.txt" "$OUT/testpmd.txt" "$OUT/unfused.txt" "$OUT/floor.txt" \
-	"$OUT/parse.txt" <<'PY'
-import statistics, sys
+	"$OUT/parse.txt" $(for m in $MODES; do echo "$OUT/tp_$m.txt"; done) <<'PY'
+import os, statistics, sys
 s, t, u, f, pa = ([float(x) for x in open(a)] for a in sys.argv[1:6])
+modes = [(os.path.basename(a)[3:-4], [float(x) for x in open(a)]) for a in sys.argv[6:]]
 med = statistics.median
 for name, v in (("sluice", s), ("testpmd", t), ("unfused", u), ("floor", f), ("parse", pa)):
     if v:
@@ -180,5 +194,9 @@ if f:
 if pa:
     print("ratio parse-only/testpmd (medians): %.3f; median of the rounds' ratios %.3f"
           % (med(pa) / med(t), med([a / b for a, b in zip(pa, t)])))
+for m, v in modes:
+    print("testpmd %-8s median %.2f Mpps  min %.2f  max %.2f" % (m, med(v), min(v), max(v)))
+    print("ratio sluice/testpmd-%s (medians): %.3f; median of the rounds' ratios %.3f"
+          % (m, med(s) / med(v), med([a / b for a, b in zip(s, v)])))
 PY
 echo "# load after: $(cut -d' ' -f1-3 /proc/loadavg)"
