@@ -23,8 +23,8 @@ void sl_gen_cli_usage(FILE *f)
 		"on the receiving port: sent, received, lost, reordered, latency p50/p99/p99.9.\n"
 		"\n"
 		"  --device DEV        port to send on (EAL device string: net_memif0,role=...)\n"
-		"  --rx-device DEV     port the traffic comes back on (default: DEV itself);\n"
-		"                      `none` sends only\n"
+		"  --rx-device DEV     port the traffic comes back on (default: DEV itself, or\n"
+		"                      none for a net_null DEV); `none` sends only\n"
 		"  --rate R            packets per second (1M, 500k); 0 = as fast as it goes\n"
 		"  --bitrate B         bits per second on the wire instead of --rate (10G)\n"
 		"  --size S            frame bytes without FCS (60..9000) or imix (default 60)\n"
@@ -261,9 +261,19 @@ int sl_gen_cli_parse(int argc, char **argv, struct sl_gen_cli *g)
 			gen_add(&b, ", duration: \"%s\"", duration);
 		gen_add(&b, " }\n");
 	}
-	/* The receiving side names the port by its bare name when it is the sending one. */
-	if (!rx)
+	/* The receiving side names the port by its bare name when it is the sending one. A
+	 * net_null port hands out endless frames of its own and is never quiet, so by default
+	 * it only sends: checking its RX would never end. */
+	if (!rx) {
 		snprintf(rx_name, sizeof(rx_name), "%.*s", (int)strcspn(device, ","), device);
+		if (strncmp(rx_name, "net_null", 8) == 0) {
+			fprintf(stderr,
+				"sluice gen: %s hands out endless frames of its own: sending only "
+				"(as with --rx-device none)\n",
+				rx_name);
+			rx = "none";
+		}
+	}
 	if (!rx || strcmp(rx, "none") != 0)
 		gen_add(&b, "  rx: { type: dpdk, device: \"%s\", idle: \"%s\" }\n",
 			rx ? rx : rx_name, idle);

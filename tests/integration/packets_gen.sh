@@ -11,11 +11,13 @@
 #   - --pcap FILE --rate 1000: the capture's frames (as Python counts them) go out at that
 #     rate (the replay takes at least their count / rate) and all come back (counted by
 #     pktcheck as `other`: they carry no generator header);
-#   - --print-pipeline shows the pipeline it runs; usage errors exit 2 with a sentence.
+#   - --print-pipeline shows the pipeline it runs; usage errors exit 2 with a sentence;
+#   - on net_null (whose RX hands out endless frames of its own) it only sends, says so,
+#     and ends with --count.
 set -u
 . "$(dirname "$0")/../lib/tap.sh"
 tap_need_sluice
-tap_plan 13
+tap_plan 14
 tap_tmpdir
 cd "$TMP" || exit 1
 trap 'pkill -9 -P $$ 2>/dev/null; [ -z "${SLUICE_KEEP_TMP:-}" ] && rm -rf "$TMP"' EXIT
@@ -106,4 +108,10 @@ rc1=$?
 rc2=$?
 tap_is "$rc1 $rc2 $(grep -c 'which port' e1.out) $(grep -c 'loop' e2.out)" "2 2 1 1" \
 	"usage errors exit 2 and say why: $(head -1 e1.out); $(head -1 e2.out)"
+
+timeout -k 5 30 "$SLUICE" gen --device net_null0 --rate 50k --count 5000 >g5.out 2>g5.err
+rc=$?
+[ "$rc" -eq 0 ] && grep -q 'net_null0 hands out endless frames of its own: sending only' g5.err &&
+	grep -q 'port=net_null0 queue=0 tx=5000 ' g5.err && ! grep -q '^check' g5.err
+tap_ok "$?" "on net_null0 it only sends, says why, and ends with its 5000 frames (exit $rc)"
 tap_done
