@@ -227,6 +227,14 @@ int sl_gen_cli_parse(int argc, char **argv, struct sl_gen_cli *g)
 		fprintf(stderr, "sluice gen: --loop replays a capture (--pcap FILE)\n");
 		return -EINVAL;
 	}
+	if (rx && strncmp(rx, "net_null", 8) == 0) {
+		fprintf(stderr,
+			"sluice gen: --rx-device %s hands out endless frames of its own and "
+			"never goes quiet: nothing could be checked (--rx-device none sends "
+			"only)\n",
+			rx);
+		return -EINVAL;
+	}
 	if (rate && bitrate) {
 		fprintf(stderr, "sluice gen: give --rate or --bitrate, not both\n");
 		return -EINVAL;

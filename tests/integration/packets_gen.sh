@@ -13,11 +13,11 @@
 #     pktcheck as `other`: they carry no generator header);
 #   - --print-pipeline shows the pipeline it runs; usage errors exit 2 with a sentence;
 #   - on net_null (whose RX hands out endless frames of its own) it only sends, says so,
-#     and ends with --count.
+#     and ends with --count; a net_null --rx-device is refused.
 set -u
 . "$(dirname "$0")/../lib/tap.sh"
 tap_need_sluice
-tap_plan 14
+tap_plan 15
 tap_tmpdir
 cd "$TMP" || exit 1
 trap 'pkill -9 -P $$ 2>/dev/null; [ -z "${SLUICE_KEEP_TMP:-}" ] && rm -rf "$TMP"' EXIT
@@ -114,4 +114,8 @@ rc=$?
 [ "$rc" -eq 0 ] && grep -q 'net_null0 hands out endless frames of its own: sending only' g5.err &&
 	grep -q 'port=net_null0 queue=0 tx=5000 ' g5.err && ! grep -q '^check' g5.err
 tap_ok "$?" "on net_null0 it only sends, says why, and ends with its 5000 frames (exit $rc)"
+timeout -k 5 30 "$SLUICE" gen --device net_ring0 --rx-device net_null1 --count 10 >e3.out 2>&1
+rc=$?
+tap_ok "$([ "$rc" -eq 2 ] && grep -q 'rx-device net_null1 hands out endless frames' e3.out &&
+	echo 0 || echo 1)" "--rx-device net_null1 is refused with exit 2: $(head -1 e3.out)"
 tap_done
