@@ -1,9 +1,10 @@
 /*
  * Fuzz target for the pipeline loader: any bytes go through sl_config_load_buffer with the
  * built-in registry (plugins only checked for form, stage init run and fini'ed at once),
- * and everything is freed. libFuzzer drives it under -Dfuzz=true; ordinary builds replay
- * tests/fuzz/corpus/config through tests/lib/fuzz_replay.c. A crash, leak, hang or
- * sanitizer report is a bug; a diagnostic is the expected outcome for most inputs.
+ * and everything is freed. Every build replays tests/fuzz/corpus/config (clang builds through
+ * libFuzzer, gcc builds through tests/lib/fuzz_replay.c); -Dfuzz=true builds it for fuzzing.
+ * A crash, leak, hang or sanitizer report is a bug; a diagnostic is the expected outcome for
+ * most inputs.
  */
 #include <stddef.h>
 #include <stdint.h>

@@ -4,8 +4,8 @@
  * out-of-bounds read; a decoded request has a known command and version 1 and, when it
  * names a node, a non-empty one; a rejected one always says why. A value the reader
  * accepts is a tree within the depth bound whose strings are NUL-terminated at their
- * length and whose keys are all found by sl_jr_get. libFuzzer under -Dfuzz=true;
- * ordinary builds replay tests/fuzz/corpus/control_message.
+ * length and whose keys are all found by sl_jr_get. Every build replays
+ * tests/fuzz/corpus/control_message; -Dfuzz=true builds it for fuzzing (tests/meson.build).
  */
 #include <errno.h>
 #include <stdint.h>

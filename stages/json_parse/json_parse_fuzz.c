@@ -5,8 +5,8 @@
  * trip must be exact: the record written back as JSON by the jsonl sink's converter
  * (format/json.h) and parsed again gives the very same msgpack bytes (types, numbers to the
  * bit, unescaped strings, flattened keys). Flattening is on for even input lengths. A
- * writer smaller than the input on every 7th length exercises the overflow path. Runs
- * under libFuzzer (-Dfuzz=true) or replays tests/fuzz/corpus/json_parse otherwise.
+ * writer smaller than the input on every 7th length exercises the overflow path. Every build
+ * replays tests/fuzz/corpus/json_parse; -Dfuzz=true builds it for fuzzing.
  */
 #include <stdint.h>
 #include <stdio.h>

@@ -4,8 +4,8 @@
  * line. On success the record must be one map spanning the bytes written, and a round trip
  * must be exact: the record written back as logfmt (true as a bare key, numbers as
  * numbers, strings quoted with JSON escapes) and parsed again gives the very same msgpack
- * bytes. Typing is on for even input lengths. Runs under libFuzzer (-Dfuzz=true) or
- * replays tests/fuzz/corpus/logfmt_parse otherwise.
+ * bytes. Typing is on for even input lengths. Every build replays tests/fuzz/corpus/logfmt_parse;
+ * -Dfuzz=true builds it for fuzzing.
  */
 #include <stdint.h>
 #include <stdio.h>

@@ -9,7 +9,7 @@
  * gives the same fields as the same format matched item by item. Where the CPU has AVX2,
  * the stage's AVX2 instance (ngx_fmt_parse_line_mask_avx2) gives the same code, offset and
  * record bytes as the SSE2 one on every line.
- * Runs under libFuzzer (-Dfuzz=true) or replays tests/fuzz/corpus/nginx_log_format.
+ * Every build replays tests/fuzz/corpus/nginx_log_format; -Dfuzz=true builds it for fuzzing.
  */
 #include <stdint.h>
 #include <stdio.h>

@@ -8,8 +8,8 @@
  * exactly the selected fields with the same encoded values. The fast path (bitmaps of
  * quotes and spaces) must agree with the checked parser it falls back to, with every field,
  * a subset, with and without the rest of a longer log_format, and with a writer a little
- * too small (fast_check.h). Runs under libFuzzer
- * (-Dfuzz=true) or replays tests/fuzz/corpus/nginx_parse in ordinary builds.
+ * too small (fast_check.h). Every build replays tests/fuzz/corpus/nginx_parse; -Dfuzz=true builds
+ * it for fuzzing.
  */
 #include <stdint.h>
 #include <stdio.h>

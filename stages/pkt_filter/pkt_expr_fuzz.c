@@ -3,8 +3,8 @@
  * the expression, the rest a frame. Any expression must compile or fail with an offset
  * inside it, never crash; a compiled one is evaluated on the frame (parsed by pkt.h, held
  * in an mbuf as pkt_parse leaves it) and must give the same answer twice, and `not (E)`
- * must give the opposite; its compiled form (pkt_expr.h) must give the same answer. Runs under libFuzzer (-Dfuzz=true) or replays
- * tests/fuzz/corpus/pkt_filter in ordinary builds.
+ * must give the opposite; its compiled form (pkt_expr.h) must give the same answer. Every build
+ * replays tests/fuzz/corpus/pkt_filter; -Dfuzz=true builds it for fuzzing.
  */
 #include <stdint.h>
 #include <stdio.h>

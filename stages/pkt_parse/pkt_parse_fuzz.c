@@ -3,8 +3,8 @@
  * past them (the input buffer is exactly the frame). On success the offsets must nest
  * inside the frame (l2 + l3 + l4 <= IP end <= length), the type must name an L2 class,
  * and the view the other packet stages take from an mbuf holding the result must agree
- * with the parse (protocol, ports, fragment). Runs under libFuzzer (-Dfuzz=true) or
- * replays tests/fuzz/corpus/pkt_parse in ordinary builds.
+ * with the parse (protocol, ports, fragment). Every build replays tests/fuzz/corpus/pkt_parse;
+ * -Dfuzz=true builds it for fuzzing.
  */
 #include <stdint.h>
 #include <stdio.h>

@@ -6,8 +6,8 @@
  * the pattern, and which is then matched against its own text. Never a crash or an
  * out-of-bounds access; on success the record must be one map spanning the bytes written,
  * string fields must be bytes of the line and typed fields of their type; on failure the
- * offset must lie within the line. Runs under libFuzzer (-Dfuzz=true) or replays
- * tests/fuzz/corpus/regex_parse otherwise.
+ * offset must lie within the line. Every build replays tests/fuzz/corpus/regex_parse; -Dfuzz=true
+ * builds it for fuzzing.
  */
 #include <errno.h>
 #include <stdint.h>

@@ -4,8 +4,8 @@
  * line. On success the record must be one map spanning the bytes written whose facility
  * and severity rebuild the <PRI> the line starts with, whose header strings are the very
  * bytes of the line (each found in it, without spaces), and whose msg is the line's tail.
- * The format (auto, 3164, 5424) follows the input length. Runs under libFuzzer
- * (-Dfuzz=true) or replays tests/fuzz/corpus/syslog_parse otherwise.
+ * The format (auto, 3164, 5424) follows the input length. Every build replays
+ * tests/fuzz/corpus/syslog_parse; -Dfuzz=true builds it for fuzzing.
  */
 #include <stdint.h>
 #include <stdio.h>
