@@ -344,8 +344,11 @@ int sl_ctl_cli_top(const char *socket_arg, double interval_s, unsigned count)
 		fflush(stdout);
 		frames++;
 		state = sl_jr_get(res, "state");
-		if (state && state->type == SL_JR_STR && strcmp(state->s, "ended") == 0)
+		/* The last frame of a pipeline that ended says so, as a closed socket does. */
+		if (state && state->type == SL_JR_STR && strcmp(state->s, "ended") == 0) {
+			printf("sluice top: the pipeline ended\n");
 			break;
+		}
 		cur = !cur;
 		if (line[cur]) {
 			sl_jr_free(&v[cur]);
