@@ -24,12 +24,15 @@
 # reads and writes each frame's first line, or `5tswap`, which parses the headers as far as
 # UDP/TCP like pkt_parse does), each reported as a ratio too: baselines that touch the
 # frame, where `io` forwards mbufs without reading a byte of them.
+# --compare BUILD adds the same Sluice runners (the chain, and the floor and parse only when
+# asked for) with BUILD/sluice, alternating with the others: an A/B of two builds of
+# Sluice (e.g. one with a patch of perf/experiments/ applied) against the same testpmd runs.
 # Besides the ratio of the medians, the script prints the median of the rounds' own
 # ratios (each round runs its tools within seconds of each other, so a shift in the
 # host's speed between rounds moves both).
 #
 # usage: perf/bench-packets.sh [--rounds N] [--seconds S] [--unfused] [--floor] [--parse-only]
-#                              [--testpmd-modes "MODE ..."]
+#                              [--testpmd-modes "MODE ..."] [--compare BUILD]
 # Environment: SLUICE_BUILD (default build/).
 set -eu
 cd "$(dirname "$0")/.."
@@ -41,6 +44,7 @@ UNFUSED=
 FLOOR=
 PARSE=
 MODES=
+CMP=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--rounds) ROUNDS=$2; shift ;;
@@ -49,13 +53,15 @@ while [ $# -gt 0 ]; do
 	--floor) FLOOR=1 ;;
 	--parse-only) PARSE=1 ;;
 	--testpmd-modes) MODES=$2; shift ;;
+	--compare) CMP=$2; shift ;;
 	*) echo "usage: $0 [--rounds N] [--seconds S] [--unfused] [--floor] [--parse-only]" \
-		"[--testpmd-modes \"MODE ...\"]" >&2
+		"[--testpmd-modes \"MODE ...\"] [--compare BUILD]" >&2
 	   exit 2 ;;
 	esac
 	shift
 done
 [ -x "$SLUICE" ] || { echo "bench: $SLUICE not built" >&2; exit 1; }
+[ -z "$CMP" ] || [ -x "$CMP/sluice" ] || { echo "bench: $CMP/sluice not built" >&2; exit 1; }
 command -v dpdk-testpmd >/dev/null || { echo "bench: dpdk-testpmd missing (scripts/setup)" >&2; exit 1; }
 OUT=$(mktemp -d /tmp/sluice-bench-packets.XXXXXX)
 trap '{ pkill -9 -P $$ 2>/dev/null || true; }; rm -rf "$OUT"' EXIT
@@ -87,8 +93,8 @@ sinks:
   bad: { type: "null", inputs: [parse.errors] }
 YAML
 
-run_sluice() { # pipeline file (default p.yaml)
-	timeout -s INT "$SECONDS_RUN" "$SLUICE" run "$OUT/${1:-p.yaml}" -q \
+run_sluice() { # pipeline file (default p.yaml), binary (default $SLUICE)
+	timeout -s INT "$SECONDS_RUN" "${2:-$SLUICE}" run "$OUT/${1:-p.yaml}" -q \
 		--stats-json "$OUT/s.json" -- -l 1 >/dev/null 2>"$OUT/sluice.err" || true
 	python3 - "$OUT/s.json" <<'PY'
 import json, sys
@@ -110,6 +116,18 @@ run_floor() {
 
 run_parse() {
 	run_sluice parse.yaml
+}
+
+run_cmp() {
+	run_sluice p.yaml "$CMP/sluice"
+}
+
+run_cmp_floor() {
+	run_sluice floor.yaml "$CMP/sluice"
+}
+
+run_cmp_parse() {
+	run_sluice parse.yaml "$CMP/sluice"
 }
 
 run_testpmd() { # forward mode (default io)
@@ -146,14 +164,19 @@ done
 echo "# machine: nproc $(nproc), $(lscpu | sed -n 's/^Model name: *//p'), kernel $(uname -r)," \
 	"DPDK $(dpkg-query -W -f='${Version}' dpdk 2>/dev/null), load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# sluice: $SLUICE ($(git -C "$SRC" rev-parse --short HEAD)); ${SECONDS_RUN}s per run, $ROUNDS rounds"
+[ -z "$CMP" ] || echo "# compared with: $CMP/sluice"
 : >"$OUT/sluice.txt"
 : >"$OUT/testpmd.txt"
 : >"$OUT/unfused.txt"
 : >"$OUT/floor.txt"
 : >"$OUT/parse.txt"
+: >"$OUT/cmp.txt"
+: >"$OUT/cmp_floor.txt"
+: >"$OUT/cmp_parse.txt"
 for r in $(seq "$ROUNDS"); do
 	order="sluice testpmd${UNFUSED:+ unfused}${FLOOR:+ floor}${PARSE:+ parse}"
 	for m in $MODES; do order="$order tp_$m"; done
+	[ -z "$CMP" ] || order="$order cmp${FLOOR:+ cmp_floor}${PARSE:+ cmp_parse}"
 	# Every other round in reverse.
 	[ $((r % 2)) -eq 0 ] && order=$(echo "$order" | tr ' ' '\n' | tac | tr '\n' ' ')
 	for w in $order; do
@@ -176,10 +199,11 @@ for r in $(seq "$ROUNDS"); do
 	done
 done
 python3 - "$OUT/sluice.txt" "$OUT/testpmd.txt" "$OUT/unfused.txt" "$OUT/floor.txt" \
-	"$OUT/parse.txt" $(for m in $MODES; do echo "$OUT/tp_$m.txt"; done) <<'PY'
+	"$OUT/parse.txt" "$OUT/cmp.txt" "$OUT/cmp_floor.txt" "$OUT/cmp_parse.txt" \
+	$(for m in $MODES; do echo "$OUT/tp_$m.txt"; done) <<'PY'
 import os, statistics, sys
-s, t, u, f, pa = ([float(x) for x in open(a)] for a in sys.argv[1:6])
-modes = [(os.path.basename(a)[3:-4], [float(x) for x in open(a)]) for a in sys.argv[6:]]
+s, t, u, f, pa, c, cf, cp = ([float(x) for x in open(a)] for a in sys.argv[1:9])
+modes = [(os.path.basename(a)[3:-4], [float(x) for x in open(a)]) for a in sys.argv[9:]]
 med = statistics.median
 for name, v in (("sluice", s), ("testpmd", t), ("unfused", u), ("floor", f), ("parse", pa)):
     if v:
@@ -194,6 +218,13 @@ if f:
 if pa:
     print("ratio parse-only/testpmd (medians): %.3f; median of the rounds' ratios %.3f"
           % (med(pa) / med(t), med([a / b for a, b in zip(pa, t)])))
+for name, v, mine in (("compare", c, s), ("cmp_floor", cf, f), ("cmp_parse", cp, pa)):
+    if v:
+        print("%-9s median %.2f Mpps  min %.2f  max %.2f" % (name, med(v), min(v), max(v)))
+        print("ratio %s/testpmd (medians): %.3f; median of the rounds' ratios %.3f"
+              % (name, med(v) / med(t), med([a / b for a, b in zip(v, t)])))
+        print("ratio %s/its SLUICE_BUILD runner: median of the rounds' ratios %.3f"
+              % (name, med([a / b for a, b in zip(v, mine)])))
 for m, v in modes:
     print("testpmd %-8s median %.2f Mpps  min %.2f  max %.2f" % (m, med(v), min(v), max(v)))
     print("ratio sluice/testpmd-%s (medians): %.3f; median of the rounds' ratios %.3f"
