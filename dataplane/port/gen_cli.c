@@ -1,9 +1,11 @@
 /*
  * `sluice gen` (gen_cli.h): turns the command's options into a pipeline file, so the
  * generator, the ports and the report are exactly those of a pipeline run with
- * `sluice run` (docs/packets.md, "sluice gen"). Values are checked here only for what
- * could break the YAML (quotes, backslashes, line breaks); everything else is checked by
- * the pipeline loader, whose messages then name the option's value. Control thread only.
+ * `sluice run` (docs/packets.md, "sluice gen"). Every value goes into the YAML between
+ * double quotes, so no value can add a key or end its mapping (`--rate "1k, count: 5"` is
+ * a rate the loader refuses, not a count); here values are checked only for what would
+ * end the quotes (quotes, backslashes, line breaks). Everything else is checked by the
+ * pipeline loader, whose messages then name the option's value. Control thread only.
  */
 #include "gen_cli.h"
 
@@ -42,13 +44,18 @@ void sl_gen_cli_usage(FILE *f)
 		"  -v                  more log output\n");
 }
 
-/* A value that goes into the YAML between double quotes. */
+/* A value that goes into the YAML between double quotes, where a quote or a backslash
+ * would end or escape them and a control character is not allowed. */
 static int gen_value_ok(const char *opt, const char *v)
 {
-	if (!*v || strpbrk(v, "\"\\\n\r")) {
+	bool ctl = false;
+
+	for (const unsigned char *c = (const unsigned char *)v; *c; c++)
+		ctl |= *c < 0x20 || *c == 0x7f;
+	if (!*v || ctl || strpbrk(v, "\"\\")) {
 		fprintf(stderr,
-			"sluice gen: %s: '%s' is empty or holds a quote, backslash or line "
-			"break\n",
+			"sluice gen: %s: '%s' is empty or holds a quote, backslash or control "
+			"character (line break, tab, ...)\n",
 			opt, v);
 		return -EINVAL;
 	}
@@ -145,7 +152,7 @@ int sl_gen_cli_parse(int argc, char **argv, struct sl_gen_cli *g)
 			g->eal_argv = argv + i + 1;
 			break;
 		}
-	optind = 1;
+	optind = 0; /* GNU getopt: a full reset, whatever scanned argv before */
 	while ((opt = getopt_long(own, argv, "hv", opts, NULL)) != -1) {
 		const char **slot = NULL;
 
@@ -223,6 +230,13 @@ int sl_gen_cli_parse(int argc, char **argv, struct sl_gen_cli *g)
 				"--size, --flows and --seed do not apply\n");
 		return -EINVAL;
 	}
+	if (pcap && strchr(pcap, ',')) {
+		fprintf(stderr,
+			"sluice gen: --pcap %s: net_pcap's arguments are separated by "
+			"commas, so its file name cannot hold one\n",
+			pcap);
+		return -EINVAL;
+	}
 	if (loop && !pcap) {
 		fprintf(stderr, "sluice gen: --loop replays a capture (--pcap FILE)\n");
 		return -EINVAL;
@@ -245,26 +259,26 @@ int sl_gen_cli_parse(int argc, char **argv, struct sl_gen_cli *g)
 		/* The replaying port must be a net_pcap vdev of its own. */
 		gen_add(&b, "  gen: { type: dpdk, device: \"net_pcap_gen0,rx_pcap=%s\"", pcap);
 		if (rate)
-			gen_add(&b, ", rate: %s", rate);
+			gen_add(&b, ", rate: \"%s\"", rate);
 		if (loop)
 			gen_add(&b, ", loop: true");
 		gen_add(&b, " }\n");
 	} else {
-		gen_add(&b, "  gen: { type: pktgen, dst_port: %s", dst_port);
+		gen_add(&b, "  gen: { type: pktgen, dst_port: \"%s\"", dst_port);
 		if (count)
-			gen_add(&b, ", count: %s", count);
+			gen_add(&b, ", count: \"%s\"", count);
 		else if (duration)
 			gen_add(&b, ", count: 0");
 		if (rate)
-			gen_add(&b, ", rate: %s", rate);
+			gen_add(&b, ", rate: \"%s\"", rate);
 		if (bitrate)
-			gen_add(&b, ", bitrate: %s", bitrate);
+			gen_add(&b, ", bitrate: \"%s\"", bitrate);
 		if (size)
 			gen_add(&b, ", size: \"%s\"", size);
 		if (flows)
-			gen_add(&b, ", flows: %s", flows);
+			gen_add(&b, ", flows: \"%s\"", flows);
 		if (seed)
-			gen_add(&b, ", seed: %s", seed);
+			gen_add(&b, ", seed: \"%s\"", seed);
 		if (duration)
 			gen_add(&b, ", duration: \"%s\"", duration);
 		gen_add(&b, " }\n");
@@ -287,7 +301,8 @@ int sl_gen_cli_parse(int argc, char **argv, struct sl_gen_cli *g)
 			rx ? rx : rx_name, idle);
 	gen_add(&b, "sinks:\n  tx: { type: dpdk, device: \"%s\", inputs: [gen] }\n", device);
 	if (!rx || strcmp(rx, "none") != 0)
-		gen_add(&b, "  check: { type: pktcheck, inputs: [rx], dst_port: %s }\n", dst_port);
+		gen_add(&b, "  check: { type: pktcheck, inputs: [rx], dst_port: \"%s\" }\n",
+			dst_port);
 	if (b.oom) {
 		free(b.p);
 		fprintf(stderr, "sluice gen: out of memory\n");
