@@ -13,11 +13,13 @@
 #     pktcheck as `other`: they carry no generator header);
 #   - --print-pipeline shows the pipeline it runs; usage errors exit 2 with a sentence;
 #   - on net_null (whose RX hands out endless frames of its own) it only sends, says so,
-#     and ends with --count; a net_null --rx-device is refused.
+#     and ends with --count; a net_null --rx-device is refused;
+#   - an option's value stays that option's: `--rate "1000, count: 5"` is a rate the loader
+#     refuses (exit 2, naming the value), not a count of 5.
 set -u
 . "$(dirname "$0")/../lib/tap.sh"
 tap_need_sluice
-tap_plan 15
+tap_plan 16
 tap_tmpdir
 cd "$TMP" || exit 1
 trap 'pkill -9 -P $$ 2>/dev/null; [ -z "${SLUICE_KEEP_TMP:-}" ] && rm -rf "$TMP"' EXIT
@@ -118,4 +120,8 @@ timeout -k 5 30 "$SLUICE" gen --device net_ring0 --rx-device net_null1 --count 1
 rc=$?
 tap_ok "$([ "$rc" -eq 2 ] && grep -q 'rx-device net_null1 hands out endless frames' e3.out &&
 	echo 0 || echo 1)" "--rx-device net_null1 is refused with exit 2: $(head -1 e3.out)"
+timeout -k 5 30 "$SLUICE" gen --device net_ring0 --rate "1000, count: 5" >e4.out 2>&1
+rc=$?
+tap_ok "$([ "$rc" -eq 2 ] && grep -q "rate: expected an integer, got '1000, count: 5'" e4.out &&
+	echo 0 || echo 1)" "a value cannot add a key: exit $rc, $(grep -m1 rate: e4.out)"
 tap_done
