@@ -4,8 +4,9 @@
  * `sluice run` (docs/packets.md, "sluice gen"). Every value goes into the YAML between
  * double quotes, so no value can add a key or end its mapping (`--rate "1k, count: 5"` is
  * a rate the loader refuses, not a count); here values are checked only for what would
- * end the quotes (quotes, backslashes, line breaks). Everything else is checked by the
- * pipeline loader, whose messages then name the option's value. Control thread only.
+ * end the quotes or is not allowed in them (quotes, backslashes, control characters).
+ * Everything else is checked by the pipeline loader, whose messages then name the
+ * option's value. Control thread only.
  */
 #include "gen_cli.h"
 
