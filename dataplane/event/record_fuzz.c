@@ -26,6 +26,8 @@
 
 #include <sluice/record.h>
 
+#include "lib/mp_overclaim.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define FAIL(...)                                             \
@@ -39,21 +41,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static bool same_bytes(const void *a, const void *b, size_t n)
 {
 	return n == 0 || memcmp(a, b, n) == 0;
-}
-
-/* Some container header in d claims more items than d has bytes. */
-static bool claims_too_much(const uint8_t *d, size_t size)
-{
-	for (size_t i = 0; i < size; i++) {
-		size_t lb = d[i] == 0xdc || d[i] == 0xde ? 2 : d[i] == 0xdd || d[i] == 0xdf ? 4 : 0;
-		uint64_t n = 0;
-
-		for (size_t k = 1; k <= lb && i + k < size; k++)
-			n = n << 8 | d[i + k];
-		if (lb && n > size)
-			return true;
-	}
-	return false;
 }
 
 /* The view's reading of a scalar equals msgpack-c's; containers by their counts. */
@@ -222,24 +209,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	msgpack_unpack_return rc;
 	struct sl_val v;
 	size_t off = 0;
+	long over;
 
 	if (!copy)
 		return 0;
 	memcpy(copy, data, size);
 	end = copy + size;
 	q = sl_mp_read(copy, end, &v);
-	if (claims_too_much(copy, size)) {
-		/* Only the first value's own header is sure to be read as a header: an array16,
-		 * array32, map16 or map32 (the low bit: 32-bit count) claiming too much. */
-		if (q && size >= 3 && (copy[0] & 0xfc) == 0xdc) {
-			uint64_t n = !(copy[0] & 1) ? sl_mp_be16(copy + 1)
-				     : size >= 5    ? sl_mp_be32(copy + 1)
-						    : 0;
-
-			if (n > size)
-				FAIL("a container claiming %llu items in %zu bytes was read",
-				     (unsigned long long)n, size);
-		}
+	over = mp_first_overclaim(copy, size);
+	if (over >= 0) {
+		/* Only at offset 0 is it sure to be a header: the first value's own. */
+		if (q && over == 0)
+			FAIL("a container claiming more items than %zu bytes was read", size);
 		free(copy);
 		return 0;
 	}

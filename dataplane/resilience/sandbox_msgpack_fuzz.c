@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/mp_overclaim.h"
 #include "resilience/sandbox.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -26,6 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t off = 0;
 	msgpack_unpack_return rc;
 	bool ours, theirs;
+	long over;
 
 	if (!copy)
 		return 0;
@@ -35,24 +37,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	 * offset, conservatively) that claims more items than there are bytes would make it
 	 * ask for gigabytes. Such input cannot be valid; we must refuse it (checked), and the
 	 * oracle is skipped. */
-	for (size_t i = 0; i < size; i++) {
-		uint8_t c = copy[i];
-		size_t lb = c == 0xdc || c == 0xde ? 2 : c == 0xdd || c == 0xdf ? 4 : 0;
-		uint64_t n = 0;
-
-		if (!lb)
-			continue;
-		for (size_t k = 1; k <= lb && i + k < size; k++)
-			n = n << 8 | copy[i + k];
-		if (n > size) {
-			if (ours && i == 0) {
-				fprintf(stderr, "sandbox_msgpack_fuzz: accepted a map longer than "
-						"its bytes\n");
-				abort();
-			}
-			free(copy);
-			return 0;
+	over = mp_first_overclaim(copy, size);
+	if (over >= 0) {
+		if (ours && over == 0) {
+			fprintf(stderr,
+				"sandbox_msgpack_fuzz: accepted a map longer than its bytes\n");
+			abort();
 		}
+		free(copy);
+		return 0;
 	}
 	msgpack_unpacked_init(&u);
 	rc = msgpack_unpack_next(&u, (const char *)copy, size, &off);
