@@ -283,3 +283,35 @@ const struct sl_host sl_host_table = {
 	.event_alloc = host_event_alloc,
 	.event_unshare = host_event_unshare,
 };
+
+/* sl_event_free_bulk: see event.h. */
+#define SL_EVENT_FREE_CHUNK 64
+void sl_event_free_bulk(struct rte_mbuf **ev, unsigned n)
+{
+	while (n) {
+		struct rte_mbuf *put[SL_EVENT_FREE_CHUNK];
+		struct rte_mempool *mp = ev[0]->pool;
+		unsigned c = n < SL_EVENT_FREE_CHUNK ? n : SL_EVENT_FREE_CHUNK, k = 0;
+
+		for (unsigned i = 0; i < c; i++) {
+			struct rte_mbuf *m = ev[i];
+
+			if (unlikely(m->pool != mp || m->nb_segs != 1 ||
+				     (m->ol_flags & (RTE_MBUF_F_EXTERNAL | RTE_MBUF_F_INDIRECT)))) {
+				rte_pktmbuf_free(m);
+				continue;
+			}
+			/* The last reference (as rte_pktmbuf_prefree_seg): back to the pool with
+			 * the count a fresh mbuf has. */
+			if (likely(rte_mbuf_refcnt_read(m) == 1) ||
+			    rte_mbuf_refcnt_update(m, -1) == 0) {
+				rte_mbuf_refcnt_set(m, 1);
+				put[k++] = m;
+			}
+		}
+		if (k)
+			rte_mempool_put_bulk(mp, (void *const *)put, k);
+		ev += c;
+		n -= c;
+	}
+}
