@@ -142,8 +142,7 @@ int sl_gen_cli_parse(int argc, char **argv, struct sl_gen_cli *g)
 		   *pcap = NULL, *idle = "1s";
 	bool loop = false, print = false;
 	struct gen_buf b = { 0 };
-	int opt, own = argc;
-	char rx_name[64];
+	int opt, own = argc, name_len;
 
 	memset(g, 0, sizeof(*g));
 	for (int i = 1; i < argc; i++)
@@ -287,19 +286,19 @@ int sl_gen_cli_parse(int argc, char **argv, struct sl_gen_cli *g)
 	/* The receiving side names the port by its bare name when it is the sending one. A
 	 * net_null port hands out endless frames of its own and is never quiet, so by default
 	 * it only sends: checking its RX would never end. */
-	if (!rx) {
-		snprintf(rx_name, sizeof(rx_name), "%.*s", (int)strcspn(device, ","), device);
-		if (strncmp(rx_name, "net_null", 8) == 0) {
-			fprintf(stderr,
-				"sluice gen: %s hands out endless frames of its own: sending only "
-				"(as with --rx-device none)\n",
-				rx_name);
-			rx = "none";
-		}
+	name_len = (int)strcspn(device, ",");
+	if (!rx && strncmp(device, "net_null", 8) == 0) {
+		fprintf(stderr,
+			"sluice gen: %.*s hands out endless frames of its own: sending only "
+			"(as with --rx-device none)\n",
+			name_len, device);
+		rx = "none";
 	}
-	if (!rx || strcmp(rx, "none") != 0)
-		gen_add(&b, "  rx: { type: dpdk, device: \"%s\", idle: \"%s\" }\n",
-			rx ? rx : rx_name, idle);
+	if (!rx)
+		gen_add(&b, "  rx: { type: dpdk, device: \"%.*s\", idle: \"%s\" }\n", name_len,
+			device, idle);
+	else if (strcmp(rx, "none") != 0)
+		gen_add(&b, "  rx: { type: dpdk, device: \"%s\", idle: \"%s\" }\n", rx, idle);
 	gen_add(&b, "sinks:\n  tx: { type: dpdk, device: \"%s\", inputs: [gen] }\n", device);
 	if (!rx || strcmp(rx, "none") != 0)
 		gen_add(&b, "  check: { type: pktcheck, inputs: [rx], dst_port: \"%s\" }\n",
