@@ -171,12 +171,17 @@ static bool cost_u64(const struct sl_jr_val *o, const char *k, uint64_t *v)
 	return true;
 }
 
+/* A string of the line: not empty, shorter than len, without control characters (the table
+ * goes to a terminal); --json escapes it again. */
 static bool cost_str(const struct sl_jr_val *o, const char *k, char *buf, size_t len)
 {
 	const struct sl_jr_val *x = sl_jr_get(o, k);
 
 	if (!x || x->type != SL_JR_STR || x->len == 0 || x->len >= len)
 		return false;
+	for (size_t i = 0; i < x->len; i++)
+		if ((unsigned char)x->s[i] < 0x20 || x->s[i] == 0x7f)
+			return false;
 	memcpy(buf, x->s, x->len + 1);
 	return true;
 }
@@ -278,14 +283,16 @@ int sl_cost_cli(const char *path, double price, bool json)
 		double cyc = events ? (double)c->busy / (double)events : NAN;
 		double per_m = events ? busy_s / 3600.0 * price / (double)events * 1e6 : NAN;
 
-		if (json)
-			printf("{\"run\":\"%s\",\"node\":\"%s\",\"events\":%" PRIu64
-			       ",\"busy_core_s\":%.6f,\"held_core_s\":%.6f,\"cycles_per_event\":%."
-			       "3f"
-			       ",\"usd_per_million_events\":%.9f}\n",
-			       run, c->name, events, busy_s, held_s, isnan(cyc) ? 0 : cyc,
+		if (json) {
+			fputs("{\"run\":", stdout);
+			sl_json_fput_string(stdout, run);
+			fputs(",\"node\":", stdout);
+			sl_json_fput_string(stdout, c->name);
+			printf(",\"events\":%" PRIu64 ",\"busy_core_s\":%.6f,\"held_core_s\":%.6f,"
+			       "\"cycles_per_event\":%.3f,\"usd_per_million_events\":%.9f}\n",
+			       events, busy_s, held_s, isnan(cyc) ? 0 : cyc,
 			       isnan(per_m) ? 0 : per_m);
-		else
+		} else
 			printf("%-16.16s %-6.6s %-12.12s %4" PRIu64 " %12" PRIu64
 			       " %11.6f %11.3f %9.1f %11.7f\n",
 			       c->name, c->role, c->kind, c->replicas, events, busy_s, held_s, cyc,

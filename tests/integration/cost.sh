@@ -8,7 +8,7 @@
 set -u
 . "$(dirname "$0")/../lib/tap.sh"
 tap_need_sluice
-tap_plan 9
+tap_plan 11
 tap_tmpdir
 cd "$TMP" || exit 1
 
@@ -75,6 +75,27 @@ rc=$?
 n=$(wc -l < run/ledger.jsonl)
 grep -q "run/ledger.jsonl:$n: not a ledger line" bad.err
 tap_ok $(( rc == 1 && $? == 0 ? 0 : 1 )) "a malformed line is reported with its line number ($(cat bad.err))"
+
+# Names are the ledger's strings: --json escapes them again, a control character (it
+# would go to the terminal in the table) makes the line not a ledger line.
+python3 - q.jsonl esc.jsonl <<'PY'
+import json, sys
+row = {"run": 'r"1\\', "t": 2.0, "node": 'a "b" \\c', "role": "stage", "kind": "filter",
+       "replicas": 1, "in": 10, "out": 10, "generated": 0, "busy_cycles": 2100,
+       "tsc_hz": 2100000000}
+open(sys.argv[1], "w").write(json.dumps(row) + "\n")
+row["node"] = "x\x1b[2Jy"
+open(sys.argv[2], "w").write(json.dumps(row) + "\n")
+PY
+"$SLUICE" cost q.jsonl --json > q.out
+python3 -c 'import json, sys
+r = json.loads(open(sys.argv[1]).read())
+sys.exit(not (r["node"] == "a \"b\" \\c" and r["run"] == "r\"1\\" and r["events"] == 10))' q.out
+tap_ok $? "sluice cost --json escapes quotes and backslashes in names ($(cat q.out))"
+"$SLUICE" cost esc.jsonl > /dev/null 2> esc.err
+rc=$?
+grep -q "esc.jsonl:1: not a ledger line" esc.err
+tap_ok $(( rc == 1 && $? == 0 ? 0 : 1 )) "a name with a control character is not a ledger line"
 
 printf 'ledger: [a, b]\nsources:\n  s: { type: gen, count: 1 }\nsinks:\n  o: { type: "null", inputs: [s] }\n' > e.yaml
 "$SLUICE" validate e.yaml > e.out 2>&1
