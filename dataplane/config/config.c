@@ -747,7 +747,9 @@ static void config_arg_from_node(struct loader *ld, const struct sl_config_node 
 					   item->type == YAML_MAPPING_NODE
 						   ? " or mappings of scalars"
 						   : "",
-					   config_what_is(item));
+					   item->type == YAML_MAPPING_NODE
+						   ? "a mapping with a nested list or mapping"
+						   : config_what_is(item));
 			continue;
 		}
 		list[i] = text;
@@ -1096,6 +1098,7 @@ static void config_load_scale(struct loader *ld, struct sl_config_node *node, ya
 	node->scale_min = (uint32_t)x[0];
 	node->scale_max = (uint32_t)x[1];
 	node->scale_line = MARK_LINE(k->start_mark);
+	node->scale_col = MARK_COL(k->start_mark);
 }
 
 static void config_load_common(struct loader *ld, struct sl_config_node *node, unsigned common,
@@ -2130,10 +2133,16 @@ static void config_check_scale(struct loader *ld)
 		if (!node->scale_set)
 			continue;
 		if (node->replicas_set)
-			config_err_at(ld, node->scale_line, node->column,
+			config_err_at(ld, node->scale_line, node->scale_col,
 				      "stage '%s': scale: and replicas: exclude each other (scale: "
 				      "sets the range the autoscaler moves in)",
 				      node->name);
+		/* A replica parked by the autoscaler would take its window's partials with it. */
+		if (node->stage && node->stage->state)
+			config_err_at(ld, node->scale_line, node->scale_col,
+				      "stage '%s': scale: is not supported on a stage that keeps "
+				      "window state (%s); use replicas:",
+				      node->name, node->kind);
 		node->replicas = node->scale_max;
 		mins += node->scale_min;
 	}

@@ -85,7 +85,7 @@ struct sl_config_node {
 
 	/* `scale: {min, max}` given (docs/scaling.md): autoscaled, and replicas = max */
 	bool scale_set;
-	uint32_t scale_min, scale_max, scale_line;
+	uint32_t scale_min, scale_max, scale_line, scale_col;
 	/* `ordered_by: FIELD` (docs/scaling.md): per-key order across replicas; NULL none */
 	char *ordered_by;
 };

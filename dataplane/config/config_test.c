@@ -550,7 +550,8 @@ static void test_list_of_mappings(void **state)
 		SRC
 		"stages:\n  p: { use: fixture, inputs: [in], fields: [{ a: [1] }] }\n" SINK("p"),
 		"{ a", 0,
-		"fields: list items must be scalars or mappings of scalars, got a mapping");
+		"fields: list items must be scalars or mappings of scalars, got a mapping with a "
+		"nested list or mapping");
 }
 
 /* Integers through a parameter: each text and what it must become, computed by hand. */

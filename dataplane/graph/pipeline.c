@@ -1887,9 +1887,10 @@ int sl_pipeline_create(struct sl_config *cfg, struct sl_pipeline **out)
 			goto err;
 		if (n->scaled && c->stage->state) {
 			fprintf(stderr,
-				"%s:%u: stage '%s': scale: is not supported on a stage that keeps "
+				"%s:%u:%u: stage '%s': scale: is not supported on a stage that "
+				"keeps "
 				"window state (%s); use replicas:\n",
-				cfg->file, c->scale_line, c->name, c->kind);
+				cfg->file, c->scale_line, c->scale_col, c->name, c->kind);
 			ret = -ENOTSUP;
 			goto err;
 		}

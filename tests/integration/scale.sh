@@ -224,10 +224,16 @@ stages:
 sinks:
   out: { type: "null", inputs: [agg] }
 YAML
+# The column of `scale:` on line 6, worked out from the file.
+col=$(awk 'NR == 6 { print index($0, "scale:") }' e3.yaml)
+"$SLUICE" validate e3.yaml >e3v.out 2>&1
+RCV=$?
 timeout 30 "$SLUICE" run e3.yaml -q >e3.out 2>&1
 RC=$?
-[ "$RC" -ne 0 ] && grep -q "e3.yaml:6: stage 'agg': scale: is not supported" e3.out
-tap_ok $? "scale: on a windowed stage is refused at its line (exit $RC)"
+[ "$RCV" -ne 0 ] && [ "$RC" -ne 0 ] &&
+	grep -q "e3.yaml:6:$col: stage 'agg': scale: is not supported" e3v.out &&
+	grep -q "e3.yaml:6:$col: stage 'agg': scale: is not supported" e3.out
+tap_ok $? "scale: on a windowed stage is refused at its line and column by validate and run (exit $RCV, $RC)"
 
 # More lcores than CPUs: four lcores on two CPUs, max 3 replicas.
 python3 -c "
