@@ -1860,7 +1860,19 @@ static const struct top_key {
 static void config_resolve_inputs(struct loader *ld)
 {
 	struct sl_config *c = ld->c;
+	/* Consumers of each output port so far (port p of node n at base[n] + p): an edge
+	 * feeds at most SL_CONFIG_MAX_CONSUMERS. */
+	uint32_t *base = calloc((size_t)c->n_nodes + 1, sizeof(*base));
+	uint16_t *used = NULL;
 
+	for (uint32_t n = 0; base && n < c->n_nodes; n++)
+		base[n + 1] = base[n] + (c->nodes[n].n_outputs ? c->nodes[n].n_outputs : 1);
+	if (base)
+		used = calloc((size_t)base[c->n_nodes] + 1, sizeof(*used));
+	if (!base || !used) {
+		ld->oom = true;
+		goto out;
+	}
 	for (uint32_t n = 0; n < c->n_nodes; n++) {
 		struct sl_config_node *node = &c->nodes[n];
 
@@ -1922,18 +1934,28 @@ static void config_resolve_inputs(struct loader *ld)
 				}
 				in->port = port;
 			}
-			for (uint32_t j = 0; j < i; j++) {
-				if (node->inputs[j].node == in->node &&
-				    node->inputs[j].port == in->port) {
-					config_err_at(ld, in->line, in->column,
-						      "%s '%s': input '%s' listed twice",
-						      config_role_name(node->role), node->name,
-						      config_show(ld, in->text));
-					break;
-				}
-			}
+			bool twice = false;
+
+			for (uint32_t j = 0; j < i && !twice; j++)
+				twice = node->inputs[j].node == in->node &&
+					node->inputs[j].port == in->port;
+			if (twice)
+				config_err_at(ld, in->line, in->column,
+					      "%s '%s': input '%s' listed twice",
+					      config_role_name(node->role), node->name,
+					      config_show(ld, in->text));
+			else if (++used[base[in->node] + in->port] == SL_CONFIG_MAX_CONSUMERS + 1)
+				config_err_at(
+					ld, in->line, in->column,
+					"input '%s': %s '%s' already feeds %d nodes from this "
+					"output, the most one output can feed",
+					config_show(ld, in->text), config_role_name(from->role),
+					from->name, SL_CONFIG_MAX_CONSUMERS);
 		}
 	}
+out:
+	free(base);
+	free(used);
 }
 
 /* Depth-first search over input edges; an edge back to a node on the current path closes

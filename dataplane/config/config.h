@@ -32,6 +32,7 @@ struct sl_sink_ops;
 #define SL_CONFIG_MAX_YAML_NODES 100000	     /**< scalars, sequences and mappings in the file */
 #define SL_CONFIG_MAX_NODES	 1024	     /**< sources + stages + sinks */
 #define SL_CONFIG_MAX_INPUTS	 256	     /**< entries of one node's `inputs:` */
+#define SL_CONFIG_MAX_CONSUMERS	 16	     /**< nodes reading one output (SL_EDGE_DEST_MAX) */
 #define SL_CONFIG_MAX_FILE	 (16u << 20) /**< bytes of a pipeline file */
 #define SL_CONFIG_SCALE_MAX	 64	     /**< `scale: max` of a stage */
 

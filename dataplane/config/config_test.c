@@ -714,6 +714,25 @@ static void test_err_unknown_kinds(void **state)
 		     "source 'in': missing required key 'type'");
 }
 
+/* An output feeds at most SL_CONFIG_MAX_CONSUMERS nodes, counted per output: 16 on each of
+ * a stage's two outputs load; a 17th on one is refused at its own input. */
+static void test_err_consumers(void **state)
+{
+	char yaml[4096];
+	size_t len = 0;
+
+	len += (size_t)snprintf(yaml + len, sizeof(yaml) - len,
+				SRC "stages:\n  p: { use: fixture, inputs: [in] }\nsinks:\n");
+	for (int i = 0; i < 2 * SL_CONFIG_MAX_CONSUMERS; i++)
+		len += (size_t)snprintf(yaml + len, sizeof(yaml) - len,
+					"  o%d: { type: null, inputs: [%s] }\n", i,
+					i % 2 ? "p.errors" : "p");
+	sl_config_destroy(load_ok(yaml));
+	snprintf(yaml + len, sizeof(yaml) - len, "  last: { type: null, inputs: [p.errors] }\n");
+	expect_error(yaml, "p.errors", SL_CONFIG_MAX_CONSUMERS,
+		     "input 'p.errors': stage 'p' already feeds 16 nodes from this output");
+}
+
 static void test_err_inputs(void **state)
 {
 	expect_error(SRC "stages:\n  p: { use: fixture, inputs: [in, ghost] }\n" SINK("p"), "ghost",
@@ -1226,6 +1245,7 @@ int main(void)
 		cmocka_unit_test(test_out_of_memory),
 		cmocka_unit_test(test_control_block),
 		cmocka_unit_test(test_err_control_block),
+		cmocka_unit_test(test_err_consumers),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -1337,6 +1337,9 @@ static uint16_t sink_fused_ack(struct rt_replica *r, struct rte_mbuf **ev, uint1
 
 /* ---- construction ---- */
 
+_Static_assert(SL_CONFIG_MAX_CONSUMERS == SL_EDGE_DEST_MAX,
+	       "the loader refuses what an edge cannot feed (config.h)");
+
 static int node_build_ports(struct sl_pipeline *p)
 {
 	for (uint32_t c = 0; c < p->n_nodes; c++) {
