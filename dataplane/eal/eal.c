@@ -293,14 +293,16 @@ int sl_eal_init(int argc, char **argv, struct sl_eal_info *info)
 {
 	static const char *const lcore_opts[] = { "-l", "-c", "--lcores", NULL };
 	static const char *const mem_opts[] = { "--no-huge", "-m", "--socket-mem", NULL };
-	static const char *const prefix_opts[] = { "--file-prefix", "--proc-type", "--in-memory",
-						   NULL };
+	static const char *const prefix_opts[] = { "--file-prefix", "--proc-type", NULL };
+	static const char *const in_memory_opt[] = { "--in-memory", NULL };
+	static const char *const no_huge_opt[] = { "--no-huge", NULL };
 	static const char *const dev_opts[] = {
 		"-a", "--allow", "-b", "--block", "--no-pci", NULL
 	};
 	static const char *const log_opts[] = { "--log-level", NULL };
 	static char *eal_argv[EAL_ARGV_MAX];
 	static char lcores[32], prefix[32];
+	bool no_huge, drop_in_memory;
 	int n = 0, ret;
 
 	memset(info, 0, sizeof(*info));
@@ -326,11 +328,19 @@ int sl_eal_init(int argc, char **argv, struct sl_eal_info *info)
 	/*
 	 * No shared files unless the user asks for a prefix: --in-memory with hugepages; with
 	 * --no-huge (which implies legacy memory, incompatible with --in-memory) no shared
-	 * config and a per-process prefix, whose runtime directory sl_eal_cleanup removes.
+	 * config and a per-process prefix, whose runtime directory sl_eal_cleanup removes. A
+	 * user's --in-memory under --no-huge (given, or ours for want of hugepages) would stop
+	 * the EAL with "--legacy-mem is not compatible with --in-memory": it means no shared
+	 * files, which is what the prefix below gives, so it is left out.
 	 */
-	if (!eal_has_opt(argc, argv, prefix_opts)) {
-		if (info->no_huge ||
-		    eal_has_opt(argc, argv, (const char *const[]){ "--no-huge", NULL })) {
+	no_huge = info->no_huge || eal_has_opt(argc, argv, no_huge_opt);
+	drop_in_memory = no_huge && eal_has_opt(argc, argv, in_memory_opt);
+	if (drop_in_memory)
+		SL_NOTICE("eal", "--in-memory does not go with --no-huge in DPDK: running without "
+				 "shared files through a private --file-prefix instead");
+	if (!eal_has_opt(argc, argv, prefix_opts) &&
+	    (drop_in_memory || !eal_has_opt(argc, argv, in_memory_opt))) {
+		if (no_huge) {
 			snprintf(prefix, sizeof(prefix), "sluice%d", (int)getpid());
 			eal_argv[n++] = "--no-shconf";
 			eal_argv[n++] = "--file-prefix";
@@ -361,7 +371,8 @@ int sl_eal_init(int argc, char **argv, struct sl_eal_info *info)
 	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "--no-huge") == 0)
 			info->no_huge = true;
-		eal_argv[n++] = argv[i];
+		if (!(drop_in_memory && strcmp(argv[i], "--in-memory") == 0))
+			eal_argv[n++] = argv[i];
 	}
 	eal_argv[n] = NULL;
 	in_eal_init = true;

@@ -3,11 +3,12 @@
 # project version from the top-level meson.build and exits 0; `sluice stages` lists the
 # built-in stages nginx_parse, filter and count with their parameters (filter's where,
 # count's key and window); an unknown subcommand or option exits 2 with a message on
-# stderr; validating a missing pipeline file exits 2 naming it.
+# stderr; validating a missing pipeline file exits 2 naming it. EAL options: --in-memory with
+# --no-huge (which DPDK refuses together) runs without shared files all the same.
 set -u
 . "$(dirname "$0")/../lib/tap.sh"
 tap_need_sluice
-tap_plan 14
+tap_plan 16
 tap_tmpdir
 cd "$TMP" || exit 1
 
@@ -56,4 +57,10 @@ rc=$?
 grep -qF does-not-exist.yaml nofile.err
 tap_ok "$([ "$rc" = 2 ] && grep -qF does-not-exist.yaml nofile.err; echo $?)" \
 	"validate of a missing file exits 2 (got $rc) and names the file"
+printf 'sources:\n  g: { type: gen, count: 777 }\nsinks:\n  o: { type: file, inputs: [g], path: o.log, format: raw }\n' >mem.yaml
+"$SLUICE" run mem.yaml -- --no-huge -m 256 --in-memory >mem.out 2>mem.err
+rc=$?
+tap_is "$rc/$(wc -l <o.log 2>/dev/null)" "0/777" "--no-huge with --in-memory runs (exit 0, every line written)"
+grep -q -- "--in-memory does not go with --no-huge" mem.err
+tap_ok $? "and says how it runs instead ($(grep -o 'msg=.*' mem.err | head -1))"
 tap_done
