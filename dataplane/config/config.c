@@ -2506,14 +2506,16 @@ int sl_config_load_file(const char *path, const struct sl_config_opts *opts, str
 			}
 			buf = nb;
 		}
+		errno = 0;
 		n = fread(buf + len, 1, cap - len, f);
 		len += n;
 		if (n == 0)
 			break;
 	}
 	if (ferror(f)) {
-		rc = -EIO;
-		sl_diag_add(d, path, 0, 0, "cannot read: %s", strerror(EIO));
+		/* fread sets errno from read(2): EISDIR for a directory, not a bare EIO. */
+		rc = errno ? -errno : -EIO;
+		sl_diag_add(d, path, 0, 0, "cannot read: %s", strerror(-rc));
 		goto out;
 	}
 	if (len > SL_CONFIG_MAX_FILE) {

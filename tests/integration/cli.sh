@@ -3,12 +3,12 @@
 # project version from the top-level meson.build and exits 0; `sluice stages` lists the
 # built-in stages nginx_parse, filter and count with their parameters (filter's where,
 # count's key and window); an unknown subcommand or option exits 2 with a message on
-# stderr; validating a missing pipeline file exits 2 naming it. EAL options: --in-memory with
+# stderr; validating a missing pipeline file or a directory exits 2 naming it. EAL options: --in-memory with
 # --no-huge (which DPDK refuses together) runs without shared files all the same.
 set -u
 . "$(dirname "$0")/../lib/tap.sh"
 tap_need_sluice
-tap_plan 16
+tap_plan 17
 tap_tmpdir
 cd "$TMP" || exit 1
 
@@ -57,6 +57,11 @@ rc=$?
 grep -qF does-not-exist.yaml nofile.err
 tap_ok "$([ "$rc" = 2 ] && grep -qF does-not-exist.yaml nofile.err; echo $?)" \
 	"validate of a missing file exits 2 (got $rc) and names the file"
+mkdir dir.yaml
+"$SLUICE" validate dir.yaml >dir.out 2>dir.err
+rc=$?
+tap_ok "$([ "$rc" = 2 ] && grep -q 'dir.yaml: cannot read: Is a directory' dir.err; echo $?)" \
+	"validate of a directory exits 2 (got $rc) and says it is one ($(head -1 dir.err))"
 printf 'sources:\n  g: { type: gen, count: 777 }\nsinks:\n  o: { type: file, inputs: [g], path: o.log, format: raw }\n' >mem.yaml
 "$SLUICE" run mem.yaml -- --no-huge -m 256 --in-memory >mem.out 2>mem.err
 rc=$?
