@@ -2236,19 +2236,23 @@ static int file_check(const struct sl_args *args, struct sl_error *err)
 	}
 	if (read_bytes < 1 || read_bytes > FILE_READ_MAX) {
 		err->key = "read_bytes";
-		snprintf(err->msg, sizeof(err->msg), "read_bytes must be 1..%u, not %" PRId64,
-			 FILE_READ_MAX, read_bytes);
+		snprintf(err->msg, sizeof(err->msg), "must be 1..%u, not %" PRId64, FILE_READ_MAX,
+			 read_bytes);
 		return -EINVAL;
 	}
 	if (depth < 1 || depth > FILE_DEPTH_MAX) {
 		err->key = "queue_depth";
-		snprintf(err->msg, sizeof(err->msg), "queue_depth must be 1..%d, not %" PRId64,
-			 FILE_DEPTH_MAX, depth);
+		snprintf(err->msg, sizeof(err->msg), "must be 1..%d, not %" PRId64, FILE_DEPTH_MAX,
+			 depth);
 		return -EINVAL;
 	}
-	if (max_line < 0) {
+	/* The pipeline's events hold lines up to half the data room (event.h); file_create
+	 * checks against its pool's own figure too. */
+	if (max_line < 0 || max_line > SL_EVENT_DATA_ROOM / 2) {
 		err->key = "max_line_bytes";
-		snprintf(err->msg, sizeof(err->msg), "max_line_bytes must not be negative");
+		snprintf(err->msg, sizeof(err->msg),
+			 "must be 0..%u (what fits an event), not %" PRId64, SL_EVENT_DATA_ROOM / 2,
+			 max_line);
 		return -EINVAL;
 	}
 	a = sl_args_get(args, "checkpoint");

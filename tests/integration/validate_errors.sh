@@ -12,8 +12,8 @@ set -u
 tap_need_sluice
 tap_tmpdir
 
-N_CASES=11
-tap_plan $((4 + N_CASES * 3 + 6 + 1))
+N_CASES=12
+tap_plan $((4 + N_CASES * 3 + 7 + 1))
 
 # A good pipeline as the base every case breaks in one place.
 good() {
@@ -149,6 +149,11 @@ check_col bad_filter '"status >== 500"' 16
 new_case unknown_source_type 's/type: file, path: access.log/type: fiel, path: access.log/'
 check_case unknown_source_type "type: fiel"
 check_col unknown_source_type fiel
+
+# A value only the source's own check knows is out of range (no event holds such a line).
+new_case line_too_long 's/path: access.log }/path: access.log, max_line_bytes: 5000 }/'
+check_case line_too_long "max_line_bytes: 5000"
+check_col line_too_long 5000
 
 new_case missing_required 's/, key: status, window: all//'
 check_case missing_required "by_status:"
