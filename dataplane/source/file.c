@@ -2303,8 +2303,7 @@ static int file_create(const struct sl_args *args, const struct sl_io_env *env, 
 	if (max_line < 0 || max_line > room) {
 		err->key = "max_line_bytes";
 		snprintf(err->msg, sizeof(err->msg),
-			 "max_line_bytes must be 0..%u (what fits an event), not %" PRId64, room,
-			 max_line);
+			 "must be 0..%u (what fits an event), not %" PRId64, room, max_line);
 		return -EINVAL;
 	}
 	fs = calloc(1, sizeof(*fs));

@@ -318,9 +318,9 @@ static void test_create_errors(void **state)
 	expect_create_error(tmpdir, 4096, 4, 0, -EISDIR, "path", strerror(EISDIR));
 	expect_create_error("/dev/null", 4096, 4, 0, -EINVAL, "path", "not a regular file");
 	expect_create_error("", 4096, 4, 0, -EINVAL, "path", "required");
-	expect_create_error(ok, 0, 4, 0, -EINVAL, "read_bytes", "read_bytes");
-	expect_create_error(ok, 4096, 0, 0, -EINVAL, "queue_depth", "queue_depth");
-	expect_create_error(ok, 4096, 65, 0, -EINVAL, "queue_depth", "queue_depth");
+	expect_create_error(ok, 0, 4, 0, -EINVAL, "read_bytes", "must be 1..");
+	expect_create_error(ok, 4096, 0, 0, -EINVAL, "queue_depth", "must be 1..");
+	expect_create_error(ok, 4096, 65, 0, -EINVAL, "queue_depth", "not 65");
 	expect_create_error(ok, 4096, 4, TEST_ROOM + 1, -EINVAL, "max_line_bytes", "100");
 	unlink(ok);
 }
