@@ -191,7 +191,7 @@ static void big_buffer_free(void *addr, void *opaque)
 
 bool sl_event_enlarge(struct rte_mbuf *m)
 {
-	struct event_pool_priv *pp = pool_priv(m->pool);
+	struct event_pool_priv *pp = m->pool ? pool_priv(m->pool) : NULL;
 	struct rte_mbuf_ext_shared_info *sh;
 	uint16_t len;
 	void *buf;
@@ -203,6 +203,23 @@ bool sl_event_enlarge(struct rte_mbuf *m)
 	/* Not DPDK memory: no IOVA, so not for a NIC to DMA (line events are not sent). */
 	rte_pktmbuf_attach_extbuf(m, buf, RTE_BAD_IOVA, len, sh);
 	rte_pktmbuf_reset_headroom(m);
+	return true;
+}
+
+bool sl_event_grow(struct rte_mbuf *m)
+{
+	/* The mbuf's own buffer keeps the bytes until they are copied: attaching the big one
+	 * only repoints the mbuf at it. */
+	const char *old = rte_pktmbuf_mtod(m, const char *);
+	uint16_t len = m->data_len;
+
+	/* No pool: a sandbox child's event, whose slot has the big room already. */
+	if (!m->pool || RTE_MBUF_HAS_EXTBUF(m) || RTE_MBUF_CLONED(m) || m->nb_segs != 1 ||
+	    rte_mbuf_refcnt_read(m) != 1 || !sl_event_enlarge(m))
+		return false;
+	memcpy(rte_pktmbuf_mtod(m, char *), old, len);
+	m->data_len = len;
+	m->pkt_len = len;
 	return true;
 }
 

@@ -59,6 +59,12 @@ uint32_t sl_event_line_max_small(struct rte_mempool *pool);
  *  none is free (m is unchanged). Lock-free; for workers. */
 bool sl_event_enlarge(struct rte_mbuf *m);
 
+/** Move a small event's bytes into a big buffer (sl_event_enlarge), so that a stage that
+ *  rewrites its record has the big data room: for an event of one segment and one
+ *  reference that is not big already. False (the event unchanged) otherwise, or when no
+ *  big buffer is free. Rare (a rewrite that did not fit), so a copy. */
+bool sl_event_grow(struct rte_mbuf *m);
+
 /** Register the meta dynfield (idempotent) and return its offset, or -errno. */
 int sl_event_meta_register(void);
 

@@ -24,6 +24,8 @@
 #include <sluice/record.h>
 #include <sluice/stage.h>
 
+#include "event/event.h" /* sl_event_grow */
+
 enum { DROPF_CNT_REWRITTEN = 0, DROPF_CNT_UNCHANGED, DROPF_CNT_TOO_LARGE, DROPF_CNT_NOMBUF };
 
 /* Both stages count the same things. */
@@ -198,7 +200,10 @@ static void dropf_run(const struct dropf_conf *c, bool rename, struct sl_ctx *ct
 				continue;
 			}
 		}
-		if (!dropf_rewrite(c, rename, ctx, ev)) {
+		/* A small event that cannot hold the new record behind its data gets the big
+		 * room first (event.h). */
+		if (!dropf_rewrite(c, rename, ctx, ev) &&
+		    !(sl_event_grow(ev) && dropf_rewrite(c, rename, ctx, ev))) {
 			cnt[DROPF_CNT_TOO_LARGE]++;
 			sl_drop(out, ev, SL_DROP_INVALID);
 			continue;

@@ -26,6 +26,8 @@
 #include <sluice/record.h>
 #include <sluice/stage.h>
 
+#include "event/event.h" /* sl_event_grow */
+
 /* ---- bounded msgpack writes into a struct sl_rec_writer ---- */
 
 /* n bytes of room at the writer's end, or NULL (and the writer marked overflowed). */
@@ -695,16 +697,20 @@ parse_stage_process(const struct parse_stage *st, parse_line_fn parse, const voi
 		}
 		ev->data_len = (uint16_t)raw_len;
 		ev->pkt_len = raw_len;
-		rec = rte_pktmbuf_mtod_offset(ev, uint8_t *, raw_len);
-		cap = rte_pktmbuf_tailroom(ev);
-		sl_rec_begin(&w, rec, cap);
-		rc = parse(conf, rte_pktmbuf_mtod(ev, const char *), raw_len, &w, &err_off);
-		if (rc == 0) {
-			rec_len = sl_rec_end(&w);
-			if (rec_len == 0) {
-				rc = st->too_large;
-				err_off = raw_len;
+		/* A record too big for a small event: once more in the big room (event.h). */
+		for (bool again = true; again;) {
+			rec = rte_pktmbuf_mtod_offset(ev, uint8_t *, raw_len);
+			cap = rte_pktmbuf_tailroom(ev);
+			sl_rec_begin(&w, rec, cap);
+			rc = parse(conf, rte_pktmbuf_mtod(ev, const char *), raw_len, &w, &err_off);
+			if (rc == 0) {
+				rec_len = sl_rec_end(&w);
+				if (rec_len == 0) {
+					rc = st->too_large;
+					err_off = raw_len;
+				}
 			}
+			again = rc == st->too_large && sl_event_grow(ev);
 		}
 		cnt[rc]++;
 		if (rc != 0) {

@@ -28,6 +28,8 @@
 #include <sluice/record.h>
 #include <sluice/stage.h>
 
+#include "event/event.h" /* sl_event_grow */
+
 #define REDACT_MAX	   64
 #define REDACT_BUF	   8192
 #define REDACT_MATCH_LIMIT 1000000
@@ -326,6 +328,7 @@ static void redact_process(const void *conf, struct sl_ctx *ctx, struct sl_burst
 	for (uint16_t i = 0; i < in->n; i++) {
 		struct rte_mbuf *ev = in->ev[i];
 		struct sl_rec rec = sl_event_record(ctx, ev);
+		uint64_t n_matches;
 		int rc;
 
 		if (rec.len == 0 || !redact_any(c, md, rec)) {
@@ -341,7 +344,14 @@ static void redact_process(const void *conf, struct sl_ctx *ctx, struct sl_burst
 				continue;
 			}
 		}
-		rc = redact_rewrite(c, md, buf, ctx, ev, &cnt[REDACT_CNT_MATCHES]);
+		n_matches = 0;
+		rc = redact_rewrite(c, md, buf, ctx, ev, &n_matches);
+		/* Too big for a small event: the big room (event.h), then again. */
+		if (rc == REDACT_TOO_LARGE && sl_event_grow(ev)) {
+			n_matches = 0;
+			rc = redact_rewrite(c, md, buf, ctx, ev, &n_matches);
+		}
+		cnt[REDACT_CNT_MATCHES] += n_matches;
 		if (rc != REDACT_OK) {
 			/* Never pass on what could not be masked. */
 			cnt[rc == REDACT_TOO_LARGE ? REDACT_CNT_TOO_LARGE

@@ -22,6 +22,8 @@
 #include <sluice/record.h>
 #include <sluice/stage.h>
 
+#include "event/event.h" /* sl_event_grow */
+
 #include "../expr/expr.h"
 
 #define SET_MAX 64
@@ -245,7 +247,9 @@ static void set_process(const void *conf, struct sl_ctx *ctx, struct sl_burst *i
 			if (vals[k].type == SL_EXPR_MISSING)
 				cnt[SET_CNT_UNSET]++;
 		}
-		if (!set_rewrite(c, vals, ctx, ev, scratch)) {
+		/* Too big for a small event: the big room (event.h), then again. */
+		if (!set_rewrite(c, vals, ctx, ev, scratch) &&
+		    !(sl_event_grow(ev) && set_rewrite(c, vals, ctx, ev, scratch))) {
 			cnt[SET_CNT_TOO_LARGE]++;
 			sl_drop(out, ev, SL_DROP_INVALID);
 			continue;

@@ -3,10 +3,14 @@
 # -> rename ip to client -> jsonl; every record equals the one Python builds from the same
 # line with its own regex, minus those fields and with ip renamed, in input order (keys in
 # order too); and with a raw sink on the same output the lines come out byte for byte.
+# Records that outgrow a small event (lines up to 768 bytes are read into 2 KiB mbufs):
+# json_parse -> drop_fields, rename, set, redact on JSON lines of every length class up to
+# 2,600 bytes, and json_parse of short nested lines that flatten to long records, must all
+# come out, equal to what Python makes of each line.
 set -u
 . "$(dirname "$0")/../lib/tap.sh"
 tap_need_sluice
-tap_plan 5
+tap_plan 7
 tap_tmpdir
 cd "$TMP"
 
@@ -63,4 +67,49 @@ s = n["slim"]
 ok = s["in"] == n["parse"]["counters"]["parsed"] and s["counters"]["rewritten"] == s["in"] and s["out"] == s["in"]
 sys.exit(0 if ok else 1)' s.json
 tap_ok $? "every parsed event was rewritten and passed on"
+
+python3 -c "
+import json
+with open('grow.txt', 'w') as f:
+    for n in range(0, 2600, 7):
+        f.write(json.dumps({'s': n, 'p': 'a' * n}) + '\n')
+with open('nested.txt', 'w') as f:
+    for n in range(10, 71, 3):  # at n = 70 a 717-byte line flattens to 7.3 KB (both fit 8 KiB)
+        f.write(json.dumps({'x' * 100: {'k%d' % i: i for i in range(n)}}, separators=(',', ':')) + '\n')"
+cat > g.yaml <<'YAML'
+sources:
+  in: { type: file, path: grow.txt }
+  nested: { type: file, path: nested.txt }
+stages:
+  p:  { use: json_parse, inputs: [in] }
+  np: { use: json_parse, inputs: [nested] }
+  df: { use: drop_fields, inputs: [p], fields: [s] }
+  rn: { use: rename, inputs: [p], from: [s], to: [t] }
+  st: { use: set, inputs: [p], fields: { q: "p" } }
+  rd: { use: redact, inputs: [p], fields: [p], pattern: 'a', replacement: 'XYZ' }
+sinks:
+  df_out: { type: file, inputs: [df], path: df.jsonl, format: jsonl }
+  rn_out: { type: file, inputs: [rn], path: rn.jsonl, format: jsonl }
+  st_out: { type: file, inputs: [st], path: st.jsonl, format: jsonl }
+  rd_out: { type: file, inputs: [rd], path: rd.jsonl, format: jsonl }
+  np_out: { type: file, inputs: [np], path: np.jsonl, format: jsonl }
+YAML
+"$SLUICE" run g.yaml -q
+tap_is "$?" 0 "growing records: pipeline exits 0"
+python3 - > grow.out <<'PY'
+import json
+inp = [json.loads(l) for l in open('grow.txt')]
+want = {
+    'df': [{'p': r['p']} for r in inp],
+    'rn': [{'t': r['s'], 'p': r['p']} for r in inp],
+    'st': [{'s': r['s'], 'p': r['p'], 'q': r['p']} for r in inp],
+    'rd': [{'s': r['s'], 'p': r['p'].replace('a', 'XYZ')} for r in inp],
+}
+want['np'] = [{k + '.' + j: v for k, d in json.loads(l).items() for j, v in d.items()}
+              for l in open('nested.txt')]
+for k, w in want.items():
+    got = [json.loads(l) for l in open(k + '.jsonl')]
+    print(k, 'ok' if got == w else 'differs: %d of %d records' % (len(got), len(w)))
+PY
+tap_is "$(grep -c ' ok$' grow.out)" 5 "json_parse, drop_fields, rename, set, redact keep every record that outgrows a small event ($(tr '\n' ' ' <grow.out))"
 tap_done
