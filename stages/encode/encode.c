@@ -26,6 +26,7 @@
 #include <sluice/record.h>
 #include <sluice/stage.h>
 
+#include "event/event.h" /* sl_event_grow */
 #include "format/json.h"
 
 #define ENC_SCRATCH 8192u
@@ -150,34 +151,39 @@ static void enc_process(const void *conf, struct sl_ctx *ctx, struct sl_burst *i
 			}
 			meta = sl_ctx_meta(ctx, ev);
 		}
-		room = (size_t)(ev->buf_len - ev->data_off);
-		if (room > ENC_SCRATCH)
-			room = ENC_SCRATCH;
-		if (meta->kind == SL_EVENT_RECORD) {
-			struct sl_rec rec = sl_event_record(ctx, ev);
+		/* Text too big for a small event: once more in the big room (event.h). */
+		for (bool again = true; again;) {
+			room = (size_t)(ev->buf_len - ev->data_off);
+			if (room > ENC_SCRATCH)
+				room = ENC_SCRATCH;
+			if (meta->kind == SL_EVENT_RECORD) {
+				struct sl_rec rec = sl_event_record(ctx, ev);
 
-			if (c->json) {
-				n = sl_json_from_record(rec, buf, room);
+				if (c->json) {
+					n = sl_json_from_record(rec, buf, room);
+				} else {
+					struct sl_val v;
+					const uint8_t *e = sl_mp_read(rec.p, rec.p + rec.len, &v);
+
+					n = e && v.type == SL_VAL_MAP ? (long)(e - rec.p) : -1;
+					if (n > (long)room)
+						n = -2;
+					else if (n > 0)
+						memcpy(buf, rec.p, (size_t)n);
+				}
+				if (n >= 0)
+					cnt[ENC_CNT_ENCODED]++;
 			} else {
-				struct sl_val v;
-				const uint8_t *e = sl_mp_read(rec.p, rec.p + rec.len, &v);
+				const char *s = rte_pktmbuf_mtod(ev, const char *);
+				size_t len = meta->raw_len <= ev->data_len ? meta->raw_len
+									   : ev->data_len;
 
-				n = e && v.type == SL_VAL_MAP ? (long)(e - rec.p) : -1;
-				if (n > (long)room)
-					n = -2;
-				else if (n > 0)
-					memcpy(buf, rec.p, (size_t)n);
+				n = c->json ? sl_json_from_line(s, len, buf, room)
+					    : enc_msgpack_line(s, len, buf, room);
+				if (n >= 0)
+					cnt[ENC_CNT_LINES]++;
 			}
-			if (n >= 0)
-				cnt[ENC_CNT_ENCODED]++;
-		} else {
-			const char *s = rte_pktmbuf_mtod(ev, const char *);
-			size_t len = meta->raw_len <= ev->data_len ? meta->raw_len : ev->data_len;
-
-			n = c->json ? sl_json_from_line(s, len, buf, room)
-				    : enc_msgpack_line(s, len, buf, room);
-			if (n >= 0)
-				cnt[ENC_CNT_LINES]++;
+			again = n == -2 && sl_event_grow(ev);
 		}
 		if (n < 0) {
 			cnt[n == -2 ? ENC_CNT_TOO_LARGE : ENC_CNT_BAD]++;

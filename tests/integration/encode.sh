@@ -6,11 +6,13 @@
 #     followed by the sink's '\n' (the fixint 10), decoded by a small decoder written here,
 #     equal to the input line's object;
 #   - a line event (no record) through json_encode is {"line": "<the line>"};
-#   - lines json_parse refuses never reach the encoders; counters add up.
+#   - lines json_parse refuses never reach the encoders; counters add up;
+#   - short lines of control characters, whose JSON text (\u0001 each) outgrows a small
+#     event, are all encoded (the event moves into a big buffer), as Python encodes them.
 set -u
 . "$(dirname "$0")/../lib/tap.sh"
 tap_need_sluice
-tap_plan 5
+tap_plan 6
 tap_tmpdir
 cd "$TMP"
 
@@ -124,3 +126,17 @@ for k in json msgpack lines counters; do
 	tap_is "$(grep -c "^$k yes" check.out)" 1 "$k: $(grep "^$k " check.out | head -1)"
 done
 grep '^decode error' check.out | while read -r l; do tap_diag "$l"; done
+
+python3 -c "
+with open('ctl.txt', 'wb') as f:
+    for n in range(0, 760, 9):
+        f.write(b'\x01' * n + b'x\n')"
+printf 'sources:\n  in: { type: file, path: ctl.txt }\nstages:\n  e: { use: json_encode, inputs: [in] }\nsinks:\n  o: { type: file, inputs: [e], path: ctl.out, format: raw }\n' >ctl.yaml
+"$SLUICE" run ctl.yaml -q
+python3 -c "
+import json
+got = [json.loads(l) for l in open('ctl.out')]
+want = [{'line': l.rstrip(b'\n').decode()} for l in open('ctl.txt', 'rb')]
+print('yes' if got == want else 'no', len(got), len(want))" >ctl.check
+tap_is "$(cut -d' ' -f1 ctl.check)" yes "lines whose JSON outgrows a small event are all encoded ($(cat ctl.check))"
+
