@@ -2044,8 +2044,11 @@ static void agg_put(struct sl_rec_writer *w, const struct agg_item *a, const uin
 
 		if (q->dds.n == 0)
 			agg_put_nil(w, k);
-		else if (q->n_float == 0)
-			sl_rec_put_int(w, k, llround(v));
+		else if (q->n_float == 0) /* the estimate may pass the int64 range near it */
+			sl_rec_put_int(w, k,
+				       v >= 0x1p63   ? INT64_MAX
+				       : v < -0x1p63 ? INT64_MIN
+						     : llround(v));
 		else
 			sl_rec_put_float(w, k, v);
 		return;

@@ -3,6 +3,7 @@
  * caller-owned blocks. Called by aggregate.c from process (add), merge and emit, on
  * whichever thread owns the state at the time; no allocation, no globals, no locks.
  */
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -299,6 +300,17 @@ void sl_dds_merge(const struct sl_dds_params *dp, struct sl_dds_store *dst_st, s
 	dst->n_zero += src->n_zero;
 }
 
+/* The value a bin stands for, 2 gamma^key / (gamma + 1). For the top bins of values near
+ * DBL_MAX, 2 gamma^key overflows: divided first, and at most DBL_MAX (no value is above). */
+static double dds_value(const struct sl_dds_params *dp, int64_t key)
+{
+	double p = pow(dp->gamma, (double)key), v = 2 * p / (dp->gamma + 1);
+
+	if (isinf(v))
+		v = p / (dp->gamma + 1) * 2;
+	return isinf(v) ? DBL_MAX : v;
+}
+
 double sl_dds_quantile(const struct sl_dds_params *dp, const struct sl_dds_store *st,
 		       const struct sl_dds *s, double q)
 {
@@ -319,13 +331,10 @@ double sl_dds_quantile(const struct sl_dds_params *dp, const struct sl_dds_store
 		for (uint32_t i = 0; i < SL_DDS_PAGE_BINS; i++) {
 			seen += b[i];
 			if (seen > rank)
-				return 2 *
-				       pow(dp->gamma,
-					   (double)(low + (int64_t)j * SL_DDS_PAGE_BINS + i)) /
-				       (dp->gamma + 1);
+				return dds_value(dp, low + (int64_t)j * SL_DDS_PAGE_BINS + i);
 		}
 	}
-	return 2 * pow(dp->gamma, (double)s->top) / (dp->gamma + 1);
+	return dds_value(dp, s->top);
 }
 
 /* ---- space-saving ---- */
