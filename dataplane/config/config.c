@@ -2185,7 +2185,7 @@ static void config_apply_replicas(struct loader *ld)
 		bool splits = node->source && (node->source->flags & SL_SOURCE_F_REPLICAS) &&
 			      (!node->source->can_split || node->source->can_split(&node->args));
 
-		if (node->role == SL_NODE_SOURCE && node->replicas > 1 && !splits)
+		if (node->role == SL_NODE_SOURCE && node->source && node->replicas > 1 && !splits)
 			config_err_at(
 				ld, node->line, node->column,
 				"source '%s' (%s): cannot split its input, so replicas must be 1",
@@ -2412,6 +2412,7 @@ int sl_config_load_buffer(const char *name, const char *buf, size_t len,
 	struct config_priv *priv;
 	struct loader ld;
 	yaml_parser_t p;
+	bool loaded;
 	int rc;
 
 	*out = NULL;
@@ -2447,9 +2448,12 @@ int sl_config_load_buffer(const char *name, const char *buf, size_t len,
 			}
 			yaml_parser_delete(&p);
 		}
-		if (!config_failed(&ld))
-			config_apply_replicas(&ld);
-		if (!config_failed(&ld))
+		/* Every problem, not only the first phase's: replicas are judged on whatever
+		 * loaded, and stages are initialised (which checks their parameters) unless the
+		 * document itself had errors. */
+		loaded = !config_failed(&ld);
+		config_apply_replicas(&ld);
+		if (loaded)
 			config_init_stages(&ld);
 		if (!config_failed(&ld))
 			config_sandbox_stages(&ld);

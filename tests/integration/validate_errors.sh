@@ -6,14 +6,14 @@
 # `sluice run` on the same file must exit 2 and leave the directory untouched
 # (no sink output, no stats file). A good pipeline validates and runs as a control; an
 # unquoted `type: null` sink is accepted or explained; two mistakes in a file are both
-# reported.
+# reported, also when one is found by a later phase (replicas, a stage's parameters).
 set -u
 . "$(dirname "$0")/../lib/tap.sh"
 tap_need_sluice
 tap_tmpdir
 
 N_CASES=12
-tap_plan $((4 + N_CASES * 3 + 7 + 1))
+tap_plan $((4 + N_CASES * 3 + 7 + 2))
 
 # A good pipeline as the base every case breaks in one place.
 good() {
@@ -174,4 +174,18 @@ grep -qE "(^|/)pipeline\.yaml:$l1:[0-9]+: " "$TMP/two/stderr" && n=$((n + 1))
 grep -qE "(^|/)pipeline\.yaml:$l2:[0-9]+: " "$TMP/two/stderr" && n=$((n + 1))
 tap_is "$n" 2 "two mistakes (lines $l1 and $l2): both reported"
 [ "$n" -ne 2 ] && tap_diag "stderr: $(head -c 1500 "$TMP/two/stderr")"
+
+# Mistakes of different phases in one file (replicas judged after the document, stage
+# parameters at their init): both reported.
+mkdir -p "$TMP/phases"
+good | sed -e 's/path: access.log }/path: access.log, follow: true, replicas: 2 }/' \
+	-e 's/where: "status >= 500"/where: "status >= "/' >"$TMP/phases/pipeline.yaml"
+(cd "$TMP/phases" && "$SLUICE" validate pipeline.yaml >stdout 2>stderr)
+l1=$(grep -nF "replicas: 2" "$TMP/phases/pipeline.yaml" | cut -d: -f1)
+l2=$(grep -nF 'where: "status >= "' "$TMP/phases/pipeline.yaml" | cut -d: -f1)
+n=0
+grep -qE "(^|/)pipeline\.yaml:$l1:[0-9]+: .*replicas must be 1" "$TMP/phases/stderr" && n=$((n + 1))
+grep -qE "(^|/)pipeline\.yaml:$l2:[0-9]+: .*where" "$TMP/phases/stderr" && n=$((n + 1))
+tap_is "$n" 2 "replicas on a source that cannot split (line $l1) and a bad filter (line $l2): both reported"
+[ "$n" -ne 2 ] && tap_diag "stderr: $(head -c 1500 "$TMP/phases/stderr")"
 tap_done
