@@ -162,30 +162,30 @@ mkdir -p "$TMP/yaml_syntax"
 good | sed -e 's/inputs: \[parse\], where/inputs: [parse, where/' >"$TMP/yaml_syntax/pipeline.yaml"
 check_case yaml_syntax 'inputs: [parse, where'
 
+# check_two NAME MARKER1 MARKER2 WHAT: the pipeline in $TMP/NAME has two mistakes, on the
+# lines holding MARKER1 and MARKER2 (grep -n); validate must report both.
+check_two() {
+	local d=$TMP/$1 l1 l2 n=0
+	(cd "$d" && "$SLUICE" validate pipeline.yaml >stdout 2>stderr)
+	l1=$(grep -nF -- "$2" "$d/pipeline.yaml" | cut -d: -f1)
+	l2=$(grep -nF -- "$3" "$d/pipeline.yaml" | cut -d: -f1)
+	grep -qE "(^|/)pipeline\.yaml:$l1:[0-9]+: " "$d/stderr" && n=$((n + 1))
+	grep -qE "(^|/)pipeline\.yaml:$l2:[0-9]+: " "$d/stderr" && n=$((n + 1))
+	tap_is "$n" 2 "$4 (lines $l1 and $l2): both reported"
+	[ "$n" -ne 2 ] && tap_diag "stderr: $(head -c 1500 "$d/stderr")"
+}
+
 # Two mistakes in one file: both are reported.
 mkdir -p "$TMP/two"
 good | sed -e 's/use: nginx_parse/use: nginx_prase/' -e 's/key: status, window: all/key: status, window: all, colour: red/' \
 	>"$TMP/two/pipeline.yaml"
-(cd "$TMP/two" && "$SLUICE" validate pipeline.yaml >stdout 2>stderr)
-l1=$(grep -nF "nginx_prase" "$TMP/two/pipeline.yaml" | cut -d: -f1)
-l2=$(grep -nF "colour: red" "$TMP/two/pipeline.yaml" | cut -d: -f1)
-n=0
-grep -qE "(^|/)pipeline\.yaml:$l1:[0-9]+: " "$TMP/two/stderr" && n=$((n + 1))
-grep -qE "(^|/)pipeline\.yaml:$l2:[0-9]+: " "$TMP/two/stderr" && n=$((n + 1))
-tap_is "$n" 2 "two mistakes (lines $l1 and $l2): both reported"
-[ "$n" -ne 2 ] && tap_diag "stderr: $(head -c 1500 "$TMP/two/stderr")"
+check_two two "nginx_prase" "colour: red" "two mistakes"
 
-# Mistakes of different phases in one file (replicas judged after the document, stage
-# parameters at their init): both reported.
+# Mistakes of different phases (replicas judged after the document, stage parameters at
+# their init): both reported.
 mkdir -p "$TMP/phases"
 good | sed -e 's/path: access.log }/path: access.log, follow: true, replicas: 2 }/' \
 	-e 's/where: "status >= 500"/where: "status >= "/' >"$TMP/phases/pipeline.yaml"
-(cd "$TMP/phases" && "$SLUICE" validate pipeline.yaml >stdout 2>stderr)
-l1=$(grep -nF "replicas: 2" "$TMP/phases/pipeline.yaml" | cut -d: -f1)
-l2=$(grep -nF 'where: "status >= "' "$TMP/phases/pipeline.yaml" | cut -d: -f1)
-n=0
-grep -qE "(^|/)pipeline\.yaml:$l1:[0-9]+: .*replicas must be 1" "$TMP/phases/stderr" && n=$((n + 1))
-grep -qE "(^|/)pipeline\.yaml:$l2:[0-9]+: .*where" "$TMP/phases/stderr" && n=$((n + 1))
-tap_is "$n" 2 "replicas on a source that cannot split (line $l1) and a bad filter (line $l2): both reported"
-[ "$n" -ne 2 ] && tap_diag "stderr: $(head -c 1500 "$TMP/phases/stderr")"
+check_two phases "replicas: 2" 'where: "status >= "' \
+	"replicas on a source that cannot split and a bad filter"
 tap_done
