@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -289,6 +290,45 @@ bool sl_eal_hugepages_usable(unsigned min_mb)
 	return mounted && free_pages * page_kb >= (unsigned long)min_mb * 1024;
 }
 
+/*
+ * The runtime directories our own prefixes left behind: a run killed by a signal (SIGKILL,
+ * a stage's fault under --supervise) cannot remove its sluice<pid> directory. Each is
+ * empty (no shared config under --no-shconf); one whose process is gone is removed here,
+ * so restarts do not pile them up. rmdir refuses anything that is not empty.
+ */
+static void eal_sweep_prefixes(void)
+{
+	char parent[PATH_MAX];
+	const char *rt = rte_eal_get_runtime_dir(), *slash;
+	unsigned removed = 0;
+	struct dirent *e;
+	DIR *d;
+
+	slash = rt ? strrchr(rt, '/') : NULL;
+	if (!slash || slash == rt || (size_t)(slash - rt) >= sizeof(parent))
+		return;
+	snprintf(parent, sizeof(parent), "%.*s", (int)(slash - rt), rt);
+	d = opendir(parent);
+	while (d && (e = readdir(d))) {
+		char *end;
+		long pid;
+
+		if (strncmp(e->d_name, "sluice", 6) != 0 || !e->d_name[6])
+			continue;
+		errno = 0;
+		pid = strtol(e->d_name + 6, &end, 10);
+		if (*end || errno || pid <= 0 || pid == (long)getpid() ||
+		    kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		removed += unlinkat(dirfd(d), e->d_name, AT_REMOVEDIR) == 0;
+	}
+	if (d)
+		closedir(d);
+	if (removed)
+		SL_INFO("eal", "removed %u empty runtime directories of sluice runs that are gone",
+			removed);
+}
+
 int sl_eal_init(int argc, char **argv, struct sl_eal_info *info)
 {
 	static const char *const lcore_opts[] = { "-l", "-c", "--lcores", NULL };
@@ -383,6 +423,8 @@ int sl_eal_init(int argc, char **argv, struct sl_eal_info *info)
 		SL_ERR("eal", "EAL initialisation failed: %s", rte_strerror(rte_errno));
 		return -rte_errno ? -rte_errno : -EINVAL;
 	}
+	if (own_prefix)
+		eal_sweep_prefixes();
 	info->n_lcores = rte_lcore_count();
 	SL_INFO("eal", "TSC %.2f MHz; drivers: %s", (double)rte_get_tsc_hz() / 1e6,
 		info->all_drivers ? "all in " RTE_EAL_PMD_PATH : "only those named");

@@ -4,11 +4,13 @@
 # built-in stages nginx_parse, filter and count with their parameters (filter's where,
 # count's key and window); an unknown subcommand or option exits 2 with a message on
 # stderr; validating a missing pipeline file or a directory exits 2 naming it. EAL options: --in-memory with
-# --no-huge (which DPDK refuses together) runs without shared files all the same.
+# --no-huge (which DPDK refuses together) runs without shared files all the same. A run
+# under its own prefix removes the empty runtime directories of sluice runs that are gone
+# (killed runs leave them), and keeps one whose process lives.
 set -u
 . "$(dirname "$0")/../lib/tap.sh"
 tap_need_sluice
-tap_plan 17
+tap_plan 18
 tap_tmpdir
 cd "$TMP" || exit 1
 
@@ -68,4 +70,21 @@ rc=$?
 tap_is "$rc/$(wc -l <o.log 2>/dev/null)" "0/777" "--no-huge with --in-memory runs (exit 0, every line written)"
 grep -q -- "--in-memory does not go with --no-huge" mem.err
 tap_ok $? "and says how it runs instead ($(grep -o 'msg=.*' mem.err | head -1))"
+if [ "$(id -u)" = 0 ] && [ -d /var/run/dpdk ]; then
+	sleep 0 &
+	dead=$!
+	wait "$dead"
+	sleep 60 &
+	live=$!
+	mkdir -p "/var/run/dpdk/sluice$dead" "/var/run/dpdk/sluice$live"
+	"$SLUICE" run mem.yaml -q -- --no-huge -m 256 >sweep.out 2>&1
+	rc=$?
+	[ "$rc" = 0 ] && [ ! -e "/var/run/dpdk/sluice$dead" ] && [ -d "/var/run/dpdk/sluice$live" ]
+	tap_ok $? "the runtime directory of a gone run is removed, a live one's kept (exit $rc)"
+	kill "$live" 2>/dev/null
+	wait "$live" 2>/dev/null
+	rmdir "/var/run/dpdk/sluice$live" "/var/run/dpdk/sluice$dead" 2>/dev/null
+else
+	tap_skip 1 "needs root for /var/run/dpdk"
+fi
 tap_done
