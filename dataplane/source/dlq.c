@@ -21,6 +21,7 @@
 #include <rte_mbuf.h>
 
 #include "base/log.h"
+#include "event/event.h"
 #include "resilience/dlq_format.h"
 #include "sink/dlq.h"
 #include "source.h"
@@ -34,7 +35,8 @@ struct dlq_source {
 	struct rte_mempool *pool;
 	int meta_offset;
 	uint16_t node_id;
-	uint32_t room;
+	uint32_t room;	/* longest line kept (enlarged events) */
+	uint32_t small; /* longest line a small event takes (event.h) */
 	char *buf, *scratch;
 	size_t pos, len;
 	uint64_t buf_off; /* file offset of buf[0] */
@@ -101,6 +103,13 @@ static int dlq_src_line(struct dlq_source *s, const char *line, size_t len, uint
 		n = s->room;
 		s->n_truncated++;
 		e.truncated = true;
+	}
+	/* A line longer than a small event takes goes into a big buffer, as the file source
+	 * does; without one free, the same line again at the next poll. */
+	if (n > s->small && !sl_event_enlarge(m)) {
+		rte_pktmbuf_free(m);
+		s->n_nombuf++;
+		return -ENOBUFS;
 	}
 	memcpy(rte_pktmbuf_mtod(m, char *), e.raw.p, n);
 	m->data_len = (uint16_t)n;
@@ -282,6 +291,7 @@ static int dlq_src_create(const struct sl_args *args, const struct sl_io_env *en
 	s->meta_offset = env->meta_offset;
 	s->node_id = env->node_id;
 	s->room = sl_source_line_room(env->pool);
+	s->small = sl_event_line_max_small(env->pool);
 	s->path = dup_opt(path, &oom);
 	s->stage = dup_opt(sl_args_get(args, "stage"), &oom);
 	s->reason = dup_opt(sl_args_get(args, "reason"), &oom);

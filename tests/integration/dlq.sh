@@ -9,11 +9,13 @@
 # nginx_parse again: the same entries come back (ids, bytes, reasons). Run 3 replays into a
 # raw file sink: the bytes are exactly the malformed lines, in order. Run 4: a damaged
 # dead-letter file is reported as FILE:LINE:COLUMN (column = byte offset + 1) and its other lines still replay;
-# the `stage:` filter keeps only one stage's entries.
+# the `stage:` filter keeps only one stage's entries. Run 5: lines longer than a small event
+# (one cut at 4,096 bytes by the file source) dead-lettered by json_parse replay into a raw
+# sink and into json_parse again without a fault: the bytes are the lines' first 4,096.
 set -u
 . "$(dirname "$0")/../lib/tap.sh"
 tap_need_sluice
-tap_plan 14
+tap_plan 17
 tap_tmpdir
 cd "$TMP" || exit 1
 
@@ -170,4 +172,37 @@ tap_ok $? "the bad line is reported as FILE:LINE:COLUMN: why"
 tap_cmp out/replayed4.log expect4.raw "the other lines replay; stage: keeps only that stage's"
 grep -q 'bad_lines=1 filtered=1' err4
 tap_ok $? "the summary counts one bad line and one filtered entry"
+
+# Run 5: long dead letters (a small event holds 768 bytes of line; the replay used to
+# write past it).
+mkdir -p long/out
+python3 -c "
+open('long/in.log', 'w').write('{\"ok\": 1}\n' + 'x' * 5000 + '\n' + 'y' * 1500 + '\n')"
+cat >long/a.yaml <<'EOF'
+sources:
+  src: { type: file, path: in.log }
+stages:
+  parse: { use: json_parse, inputs: [src] }
+sinks:
+  kept: { type: "null", inputs: [parse] }
+  dead: { type: dlq, inputs: [parse.errors], path: out/dlq.jsonl }
+EOF
+cat >long/b.yaml <<'EOF'
+sources:
+  replay: { type: dlq, path: out/dlq.jsonl }
+stages:
+  again: { use: json_parse, inputs: [replay] }
+sinks:
+  raw: { type: file, inputs: [replay], path: out/replayed.log, format: raw }
+  bad: { type: "null", inputs: [again.errors] }
+EOF
+(cd long && timeout 60 "$SLUICE" run a.yaml -q -- --no-huge -m 256)
+tap_is "$?" 0 "run 5: two long lines dead-lettered"
+(cd long && timeout 60 "$SLUICE" run b.yaml -q -- --no-huge -m 256 >out5 2>err5)
+tap_is "$?" 0 "run 5: their replay into a raw sink and json_parse exits 0"
+python3 -c "
+import sys
+want = ('x' * 4096 + '\n' + 'y' * 1500 + '\n').encode()
+sys.exit(open('long/out/replayed.log', 'rb').read() != want)"
+tap_ok $? "run 5: the replayed bytes are the lines' first 4,096 bytes"
 tap_done
