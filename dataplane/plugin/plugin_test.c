@@ -7,6 +7,7 @@
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -416,6 +417,73 @@ static void test_two_plugins_in_one_registry(void **state)
 	sl_registry_destroy(r);
 }
 
+/*
+ * Regression: a file loaded by two registries (the start-up one and a swap's) was
+ * dlopen'ed twice, and the dynamic loader, finding it loaded, added the second
+ * /proc/self/fd name to the loaded object; that name outlived its descriptor, so the next
+ * plugin opened under the same number was handed the first plugin's code. Now a file is
+ * mapped once per process and shared.
+ */
+static void test_shared_between_registries(void **state)
+{
+	struct sl_registry *r1, *r2, *r3;
+	const struct sl_stage_desc *a, *a2, *b;
+	char pa[512], pb[512], err[512];
+
+	assert_int_equal(
+		sl_fixture_copy(fixtures[FX_TEMPLATE], "shared_a.so", 0644, pa, sizeof(pa)), 0);
+	assert_int_equal(
+		sl_fixture_copy(fixtures[FX_OLD_MINOR], "shared_b.so", 0644, pb, sizeof(pb)), 0);
+	assert_int_equal(sl_registry_create(&r1), 0);
+	assert_int_equal(sl_registry_create(&r2), 0);
+	assert_int_equal(sl_registry_create(&r3), 0);
+	assert_int_equal(load(r1, pa, err, sizeof(err)), 0);
+	assert_int_equal(load(r2, pa, err, sizeof(err)), 0);
+	a = sl_registry_find(r1, "template");
+	a2 = sl_registry_find(r2, "template");
+	assert_non_null(a);
+	assert_non_null(a2);
+	assert_ptr_equal(a->process, a2->process); /* one mapping */
+	sl_registry_destroy(r2);
+	/* Whatever descriptor number the next file gets, it is that file that is loaded. */
+	assert_int_equal(load(r3, pb, err, sizeof(err)), 0);
+	b = sl_registry_find(r3, "old_minor");
+	assert_non_null(b);
+	assert_null(sl_registry_find(r3, "template"));
+	assert_ptr_not_equal(b->process, a->process);
+	/* The first registry's plugin is still mapped and callable through it. */
+	assert_ptr_equal(sl_registry_find(r1, "template")->process, a->process);
+	sl_registry_destroy(r3);
+	sl_registry_destroy(r1);
+	/* Unmapped with its last registry: loading it again works. */
+	assert_int_equal(sl_registry_create(&r1), 0);
+	assert_int_equal(load(r1, pa, err, sizeof(err)), 0);
+	assert_non_null(sl_registry_find(r1, "template"));
+	sl_registry_destroy(r1);
+}
+
+/* A file rewritten in place (same inode, another time) while its older version is loaded
+ * cannot be dlopen'ed apart from it: refused, naming the way out. */
+static void test_rewritten_in_place(void **state)
+{
+	struct sl_registry *r1, *r2;
+	struct timespec ts[2] = { { 0, UTIME_OMIT }, { 1000000000, 0 } };
+	char pa[512], err[512];
+
+	assert_int_equal(sl_fixture_copy(fixtures[FX_TEMPLATE], "inplace.so", 0644, pa, sizeof(pa)),
+			 0);
+	assert_int_equal(sl_registry_create(&r1), 0);
+	assert_int_equal(sl_registry_create(&r2), 0);
+	assert_int_equal(load(r1, pa, err, sizeof(err)), 0);
+	assert_int_equal(utimensat(AT_FDCWD, pa, ts, 0), 0);
+	assert_int_equal(load(r2, pa, err, sizeof(err)), -EBUSY);
+	assert_contains(err, pa);
+	assert_contains(err, "rewritten in place");
+	assert_null(sl_registry_find(r2, "template"));
+	sl_registry_destroy(r2);
+	sl_registry_destroy(r1);
+}
+
 static void test_load_old_minor(void **state)
 {
 	struct sl_registry *r;
@@ -764,6 +832,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_builtins_listed),
 		cmocka_unit_test(test_load_good),
 		cmocka_unit_test(test_two_plugins_in_one_registry),
+		cmocka_unit_test(test_shared_between_registries),
+		cmocka_unit_test(test_rewritten_in_place),
 		cmocka_unit_test(test_load_old_minor),
 		cmocka_unit_test(test_wrong_abi),
 		cmocka_unit_test(test_bad_desc),

@@ -6,16 +6,18 @@
  * inode); it is owned by root or the running user and not group- or world-writable; its
  * ELF image is a shared object for this machine that defines sluice_plugin_abi with our
  * ABI major (read from the file bytes, elf.c). Only then is the very same open file
- * dlopen'ed, through /proc/self/fd/N, and each exported descriptor checked before it is
- * registered. The registry owns the dlopen handles, the plugin paths and zero-extended
- * copies of descriptors from plugins built against an older ABI minor. Control thread
- * only; not thread-safe.
+ * dlopen'ed, through /proc/self/fd/N, once per process however many registries load it
+ * (struct reg_object), and each exported descriptor checked before it is registered. A
+ * registry owns a reference on each of its plugins' objects, the plugin paths and
+ * zero-extended copies of descriptors from plugins built against an older ABI minor. A
+ * registry is for one thread at a time (the control path); the objects are shared.
  */
 #include "registry.h"
 
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -44,12 +46,30 @@ struct reg_stage {
 	uint32_t plugin;		  /* index into plugins, or REG_BUILTIN */
 };
 
-struct reg_plugin {
-	char *path;
-	void *handle;
-	int fd; /* open while loaded: see sl_plugin_load on /proc/self/fd names */
+/*
+ * A plugin file mapped into the process, shared by every registry that loaded it (the
+ * start-up one, a reload's, a swap's). Each file is dlopen'ed once, through
+ * /proc/self/fd/<fd>, and fd stays open while the object is mapped. The dynamic loader
+ * matches a new dlopen against the names of loaded objects before it opens anything, and
+ * a second dlopen of a file that is loaded already (same device and inode) adds the new
+ * name to that object: were the same file dlopen'ed again through another descriptor,
+ * that descriptor's name would stay with the object after the descriptor closed, and the
+ * next plugin to get the number would be handed the old object instead of its own code.
+ */
+struct reg_object {
+	struct reg_object *next;
 	dev_t dev;
 	ino_t ino;
+	off_t size;
+	struct timespec mtime; /* a file rewritten in place keeps its inode, not these */
+	int fd;
+	void *handle;
+	uint32_t refs; /* registries holding it; 0 = kept mapped by the loader (never unloaded) */
+};
+
+struct reg_plugin {
+	char *path;
+	struct reg_object *obj;
 };
 
 struct sl_registry {
@@ -309,6 +329,109 @@ static int reg_add(struct sl_registry *r, const struct sl_stage_desc *d, uint32_
 	return 0;
 }
 
+/* The plugin files mapped into the process (struct reg_object): few, so a list. */
+static struct reg_object *reg_objects;
+static pthread_mutex_t reg_objects_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void reg_object_name(const struct reg_object *o, char *buf, size_t len)
+{
+	snprintf(buf, len, "/proc/self/fd/%d", o->fd);
+}
+
+/*
+ * The object of the checked file behind fd (status st): the loaded one, with one more
+ * reference, when that file is mapped already (fd is closed), or the file dlopen'ed now
+ * (the object keeps fd). 0, or -errno with the reason in err (fd is closed).
+ */
+static int reg_object_get(const char *path, int fd, const struct stat *st, struct reg_object **out,
+			  char *err, size_t err_len)
+{
+	struct reg_object *o;
+	int rc = 0;
+
+	pthread_mutex_lock(&reg_objects_lock);
+	for (o = reg_objects; o; o = o->next)
+		if (o->dev == st->st_dev && o->ino == st->st_ino)
+			break;
+	if (o) {
+		close(fd);
+		if (o->size != st->st_size || o->mtime.tv_sec != st->st_mtim.tv_sec ||
+		    o->mtime.tv_nsec != st->st_mtim.tv_nsec)
+			rc = sl_plugin_fail(err, err_len, -EBUSY,
+					    "plugin %s: rewritten in place while its older version "
+					    "is loaded (same inode): install a new version under "
+					    "another name, or by rename",
+					    path);
+		else
+			o->refs++;
+		goto out;
+	}
+	o = calloc(1, sizeof(*o));
+	if (!o) {
+		close(fd);
+		rc = sl_plugin_fail(err, err_len, -ENOMEM, "plugin %s: out of memory", path);
+		goto out;
+	}
+	o->fd = fd;
+	o->dev = st->st_dev;
+	o->ino = st->st_ino;
+	o->size = st->st_size;
+	o->mtime = st->st_mtim;
+	{
+		char name[64];
+
+		/* The descriptor checked, not the path again: nothing can swap the file. */
+		reg_object_name(o, name, sizeof(name));
+		o->handle = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+	}
+	if (!o->handle) {
+		const char *e = dlerror();
+
+		rc = sl_plugin_fail(err, err_len, -ENOEXEC, "plugin %s: dlopen failed: %s", path,
+				    e ? e : "unknown error");
+		close(fd);
+		free(o);
+		goto out;
+	}
+	o->refs = 1;
+	o->next = reg_objects;
+	reg_objects = o;
+out:
+	pthread_mutex_unlock(&reg_objects_lock);
+	*out = rc < 0 ? NULL : o;
+	return rc;
+}
+
+/* Drop a registry's reference; the last one unmaps the object and closes its descriptor,
+ * unless the loader keeps the object mapped (a plugin marked nodelete, or one another
+ * object depends on): then its name stays reserved, descriptor and all. */
+static void reg_object_put(struct reg_object *o)
+{
+	char name[64];
+	void *still;
+
+	pthread_mutex_lock(&reg_objects_lock);
+	if (o->refs == 0 || --o->refs > 0)
+		goto out;
+	dlclose(o->handle);
+	reg_object_name(o, name, sizeof(name));
+	still = dlopen(name, RTLD_LAZY | RTLD_NOLOAD);
+	if (still) {
+		o->handle = still; /* kept for good: reusable by the next registry */
+		goto out;
+	}
+	for (struct reg_object **pp = &reg_objects; *pp; pp = &(*pp)->next) {
+		if (*pp == o) {
+			*pp = o->next;
+			break;
+		}
+	}
+	close(o->fd);
+	free(o);
+out:
+	pthread_mutex_unlock(&reg_objects_lock);
+}
+
 int sl_registry_create(struct sl_registry **out)
 {
 	struct sl_registry *r = calloc(1, sizeof(*r));
@@ -352,8 +475,7 @@ void sl_registry_destroy(struct sl_registry *r)
 		free(r->stages[i].copy);
 	free(r->stages);
 	for (uint32_t i = 0; i < r->n_plugins; i++) {
-		dlclose(r->plugins[i].handle);
-		close(r->plugins[i].fd);
+		reg_object_put(r->plugins[i].obj);
 		free(r->plugins[i].path);
 	}
 	free(r->plugins);
@@ -521,11 +643,10 @@ int sl_plugin_load(struct sl_registry *r, const char *path, char *err, size_t er
 {
 	const struct sl_stage_desc *const *stages;
 	const uint32_t *abi;
+	struct reg_object *obj;
 	struct reg_plugin *p;
-	char fdpath[64];
 	struct stat st;
 	uint32_t n_before = r->n_stages, idx;
-	void *h;
 	int fd = -1, rc;
 
 	for (uint32_t i = 0; i < r->n_plugins; i++)
@@ -540,56 +661,44 @@ int sl_plugin_load(struct sl_registry *r, const char *path, char *err, size_t er
 		return rc;
 	/* The same file under another name (a hard link) is loaded already. */
 	for (uint32_t i = 0; i < r->n_plugins; i++) {
-		if (r->plugins[i].dev == st.st_dev && r->plugins[i].ino == st.st_ino) {
+		if (r->plugins[i].obj->dev == st.st_dev && r->plugins[i].obj->ino == st.st_ino) {
 			close(fd);
 			return 0;
 		}
 	}
 	rc = reg_grow((void **)&r->plugins, &r->cap_plugins, r->n_plugins + 1, sizeof(*r->plugins));
 	if (rc < 0) {
-		sl_plugin_fail(err, err_len, rc, "plugin %s: out of memory", path);
-		goto err_close;
+		close(fd);
+		return sl_plugin_fail(err, err_len, rc, "plugin %s: out of memory", path);
 	}
-
-	/*
-	 * Open the descriptor we checked, not the path again: nothing can swap the file. The
-	 * dynamic loader takes an object whose name matches one already loaded for that
-	 * object, so the descriptor stays open as long as the plugin is loaded: were it
-	 * closed, the next plugin could get the same number, hence the same name, and dlopen
-	 * would hand back this plugin instead of opening the new file.
-	 */
-	snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fd);
-	h = dlopen(fdpath, RTLD_NOW | RTLD_LOCAL);
-	if (!h) {
-		const char *e = dlerror();
-		rc = sl_plugin_fail(err, err_len, -ENOEXEC, "plugin %s: dlopen failed: %s", path,
-				    e ? e : "unknown error");
-		goto err_close;
-	}
-	abi = dlsym(h, SL_PLUGIN_ABI_SYMBOL);
+	/* Takes fd: the object owns it from here, or it is closed. */
+	rc = reg_object_get(path, fd, &st, &obj, err, err_len);
+	if (rc < 0)
+		return rc;
+	abi = dlsym(obj->handle, SL_PLUGIN_ABI_SYMBOL);
 	if (!abi || abi[0] != SL_ABI_MAJOR) {
 		rc = sl_plugin_fail(err, err_len, -ENOEXEC,
 				    "plugin %s: %s in memory disagrees with the file", path,
 				    SL_PLUGIN_ABI_SYMBOL);
-		goto err_dlclose;
+		goto err_put;
 	}
-	stages = dlsym(h, SL_PLUGIN_STAGES_SYMBOL);
+	stages = dlsym(obj->handle, SL_PLUGIN_STAGES_SYMBOL);
 	if (!stages) {
 		rc = sl_plugin_fail(err, err_len, -ENOEXEC,
 				    "plugin %s: not a Sluice plugin: no %s symbol", path,
 				    SL_PLUGIN_STAGES_SYMBOL);
-		goto err_dlclose;
+		goto err_put;
 	}
 	rc = reg_check_plugin_stages(r, path, stages, err, err_len);
 	if (rc < 0)
-		goto err_dlclose;
+		goto err_put;
 
 	idx = r->n_plugins;
 	p = &r->plugins[idx];
 	p->path = strdup(path);
 	if (!p->path) {
 		rc = sl_plugin_fail(err, err_len, -ENOMEM, "plugin %s: out of memory", path);
-		goto err_dlclose;
+		goto err_put;
 	}
 	for (uint32_t i = 0; stages[i]; i++) {
 		rc = reg_add(r, stages[i], idx);
@@ -598,10 +707,7 @@ int sl_plugin_load(struct sl_registry *r, const char *path, char *err, size_t er
 			goto err_unadd;
 		}
 	}
-	p->handle = h;
-	p->fd = fd;
-	p->dev = st.st_dev;
-	p->ino = st.st_ino;
+	p->obj = obj;
 	r->n_plugins++;
 	SL_INFO("plugin", "loaded %s: %u stage(s), ABI %u.%u", path, r->n_stages - n_before, abi[0],
 		abi[1]);
@@ -611,9 +717,7 @@ err_unadd:
 	while (r->n_stages > n_before)
 		free(r->stages[--r->n_stages].copy);
 	free(p->path);
-err_dlclose:
-	dlclose(h);
-err_close:
-	close(fd);
+err_put:
+	reg_object_put(obj);
 	return rc;
 }

@@ -37,8 +37,10 @@ const struct sl_stage_desc *sl_registry_at(const struct sl_registry *r, uint32_t
  *  descriptor failed sl_stage_desc_check), -EPERM (group/world-writable, or owned by
  *  neither root nor the running user), -ENOEXEC (not an ELF shared object for this
  *  machine, not a plugin, ABI major differs, dlopen failed), -EEXIST (a stage name clashes
- *  with a known stage). Loading the same path, or the same file under another name, twice
- *  is a no-op. Plugins stay loaded until sl_registry_destroy. */
+ *  with a known stage), -EBUSY (the file was rewritten in place while another registry
+ *  holds its older version: same inode, other size or time). Loading the same path, or
+ *  the same file under another name, twice is a no-op. A file loaded by several registries
+ *  is mapped once and shared. Plugins stay loaded until sl_registry_destroy. */
 int sl_plugin_load(struct sl_registry *r, const char *path, char *err, size_t err_len);
 
 /** Check one descriptor; 0 or -EINVAL with the reason in err. A descriptor from an older
