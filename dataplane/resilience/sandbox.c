@@ -52,6 +52,7 @@
 #include "../event/event.h"
 #include "memcap.h"
 #include "sandbox.h"
+#include "sandbox_shm.h"
 
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer)
@@ -62,53 +63,12 @@
 #define SB_HAS_ASAN 0
 #endif
 
-#define SB_SLOT_ROOM  (RTE_PKTMBUF_HEADROOM + SL_EVENT_DATA_ROOM)
-#define SB_IN_SLOTS   SL_BURST_MAX
-#define SB_NEW_SLOTS  SL_EMIT_CAP
-#define SB_SLOTS      (SB_IN_SLOTS + SB_NEW_SLOTS)
-#define SB_PORT_DROP  0xffff
 #define SB_SPIN_NS    50000ull	    /* parent spins this long before it sleeps on the futex */
 #define SB_START_NS   2000000000ull /* a child that is not ready after this failed to start */
 #define SB_REAP_NS    1000000000ull /* wait for the zygote's death report after a kill */
 #define SB_FAILED_MAX 8		    /* failure times kept for the breaker (K at most this) */
 
-/* One event slot as the child sees it (and reports it back). */
-struct sb_ev {
-	struct sl_meta meta;
-	uint16_t data_off, data_len;
-};
-
-/* One result: slot emitted on port, or dropped (port SB_PORT_DROP) for reason. */
-struct sb_res {
-	uint16_t slot;
-	uint16_t port;
-	uint8_t reason;
-};
-
-/* The region shared by the proxy (one replica) and its child. */
-struct sb_shm {
-	/* futex words and handshakes */
-	uint32_t req_seq;   /* parent -> child: a request is ready (futex the child waits on) */
-	uint32_t wake;	    /* child, zygote -> parent: bumped on any news (parent's futex) */
-	uint32_t resp_seq;  /* child: the request it finished */
-	uint32_t ready_gen; /* child: the generation it runs as, once it serves requests */
-	uint32_t dead_gen;  /* zygote: the generation of the child that died */
-	int32_t dead_status;
-	int32_t child_pid;
-	/* request */
-	uint32_t n_in;
-	int32_t meta_offset;
-	uint16_t lcore, replica;
-	uint64_t now_tsc, tsc_hz;
-	/* response */
-	uint32_t n_res;
-	uint32_t garbage; /* the child saw invalid output (garbage_msg says what) */
-	char garbage_msg[96];
-	uint64_t counters[SL_COUNTER_MAX]; /* the stage's counters, this call's increments */
-	struct sb_ev ev[SB_SLOTS];
-	struct sb_res res[SB_SLOTS + 1];
-	uint8_t data[SB_SLOTS][SB_SLOT_ROOM] __attribute__((aligned(64)));
-};
+_Static_assert(SB_DATA_ROOM == SL_EVENT_DATA_ROOM, "a sandbox slot holds the biggest event");
 
 enum sb_policy {
 	SB_POLICY_DLQ = 0,
@@ -546,8 +506,12 @@ static void sbc_main(struct sb_conf *c, uint32_t idx, uint32_t gen)
 
 /* ---- the zygote ---- */
 
+/* A request on the zygote's pipe: start replica idx's child as generation gen, or kill
+ * that generation's child. Only the zygote knows the children's pids: a pid in the shared
+ * region, which the child can write, would let it choose what sluice kills. */
 struct sb_zreq {
 	uint32_t idx, gen;
+	uint32_t kill;
 };
 
 static void sb_zygote_main(struct sb_conf *c, int rfd)
@@ -617,6 +581,11 @@ static void sb_zygote_main(struct sb_conf *c, int rfd)
 				break;
 			if (n != sizeof(rq) || rq.idx >= c->n_replicas)
 				continue;
+			if (rq.kill) {
+				if (pids[rq.idx] > 0 && gens[rq.idx] == rq.gen)
+					kill(pids[rq.idx], SIGKILL);
+				continue;
+			}
 			if (pids[rq.idx] > 0)
 				kill(pids[rq.idx], SIGKILL);
 			p = fork();
@@ -628,7 +597,6 @@ static void sb_zygote_main(struct sb_conf *c, int rfd)
 			if (p > 0) {
 				pids[rq.idx] = p;
 				gens[rq.idx] = rq.gen;
-				__atomic_store_n(&c->shm[rq.idx]->child_pid, p, __ATOMIC_RELEASE);
 			} else {
 				c->shm[rq.idx]->dead_status = 0x7f00;
 				__atomic_store_n(&c->shm[rq.idx]->dead_gen, rq.gen,
@@ -712,7 +680,7 @@ static bool sb_start(struct sb_conf *c, struct sl_ctx *ctx, struct sb_replica *r
 {
 	struct sb_shm *s = r->shm;
 	uint64_t t0 = sb_now_ns(), deadline = t0 + SB_START_NS, us;
-	struct sb_zreq rq = { ctx->replica, ++r->gen };
+	struct sb_zreq rq = { ctx->replica, ++r->gen, 0 };
 
 	r->up = false;
 	if (c->zygote_fd < 0 || write(c->zygote_fd, &rq, sizeof(rq)) != sizeof(rq))
@@ -745,15 +713,15 @@ static bool sb_start(struct sb_conf *c, struct sl_ctx *ctx, struct sb_replica *r
 	return true;
 }
 
-/* Kill a hung child and wait for the zygote to see it die. */
-static void sb_kill(struct sb_conf *c, struct sb_replica *r)
+/* Have the zygote kill a hung child (struct sb_zreq), and wait for it to see it die. */
+static void sb_kill(struct sb_conf *c, struct sb_replica *r, uint16_t replica)
 {
 	struct sb_shm *s = r->shm;
 	uint64_t deadline = sb_now_ns() + SB_REAP_NS;
-	pid_t p = __atomic_load_n(&s->child_pid, __ATOMIC_ACQUIRE);
+	struct sb_zreq rq = { replica, r->gen, 1 };
 
-	if (p > 0)
-		kill(p, SIGKILL);
+	if (c->zygote_fd < 0 || write(c->zygote_fd, &rq, sizeof(rq)) != sizeof(rq))
+		deadline = 0; /* no zygote: nothing to wait for */
 	while (__atomic_load_n(&s->dead_gen, __ATOMIC_ACQUIRE) != r->gen &&
 	       sb_now_ns() < deadline) {
 		uint32_t w = __atomic_load_n(&s->wake, __ATOMIC_ACQUIRE);
@@ -762,12 +730,11 @@ static void sb_kill(struct sb_conf *c, struct sb_replica *r)
 			break;
 		sb_wait_word(&s->wake, w, deadline);
 	}
-	(void)c;
 	r->up = false;
 }
 
 /* Wait for the result of request seq; the budget is the deadline. */
-static enum sb_fail sb_wait(struct sb_conf *c, struct sb_replica *r, uint64_t t0)
+static enum sb_fail sb_wait(struct sb_conf *c, struct sb_replica *r, uint16_t replica, uint64_t t0)
 {
 	struct sb_shm *s = r->shm;
 	uint64_t deadline = t0 + c->budget_ns, spin_end = t0 + SB_SPIN_NS;
@@ -784,7 +751,7 @@ static enum sb_fail sb_wait(struct sb_conf *c, struct sb_replica *r, uint64_t t0
 		}
 		now = sb_now_ns();
 		if (now >= deadline) {
-			sb_kill(c, r);
+			sb_kill(c, r, replica);
 			return SB_TIMEOUT;
 		}
 		if (now < spin_end) {
@@ -1074,7 +1041,7 @@ static enum sb_fail sb_call(struct sb_conf *c, struct sl_ctx *ctx, struct sb_rep
 	t0 = sb_now_ns();
 	__atomic_store_n(&s->req_seq, ++r->seq, __ATOMIC_RELEASE);
 	sbc_futex(&s->req_seq, FUTEX_WAKE, 1, NULL);
-	f = sb_wait(c, r, t0);
+	f = sb_wait(c, r, ctx->replica, t0);
 	if (f == SB_CRASH) {
 		int st = s->dead_status;
 

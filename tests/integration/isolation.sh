@@ -5,7 +5,8 @@
 # written (crash_on, `risky.failed` to a dlq sink) validates and runs: the marked lines
 # are in the DLQ with reason stage_crash, every other line reaches out/kept.log in order,
 # the pipeline ends normally and reports the restart time. 2: hang_on: the watchdog kills
-# the child at the budget (stage_timeout). 3: garbage_on (out-of-range count, invalid
+# the child at the budget (stage_timeout); scribble_on, a child that also writes a
+# bystander's pid over the shared region's header, is killed and the bystander is not. 3: garbage_on (out-of-range count, invalid
 # msgpack, the same event emitted twice): stage_garbage. 4: socket_on: seccomp kills a
 # child that opens a socket (SIGSYS). 5: the circuit breaker opens after K failures, routes
 # by policy and closes after a probe; kept + DLQ hold every line once. 6: bad isolation
@@ -16,17 +17,17 @@ set -u
 . "$(dirname "$0")/../lib/tap.sh"
 tap_need_sluice
 pdir=$SLUICE_BUILD/plugins/testing
-for p in crash_on hang_on garbage_on socket_on; do
+for p in crash_on hang_on garbage_on socket_on scribble_on; do
 	[ -f "$pdir/$p.so" ] || tap_skip_all "test plugin not built: $pdir/$p.so"
 done
-tap_plan 40
+tap_plan 43
 tap_tmpdir
 cd "$TMP" || exit 1
 trap 'pkill -9 -P $$ 2>/dev/null; rm -rf "$TMP"' EXIT
 # The issue's file names the plugin as build/plugins/testing/crash_on.so: make that path
 # here (a copy with a mode the loader accepts, whatever the build's umask was).
 mkdir -p build/plugins/testing
-for p in crash_on hang_on garbage_on socket_on; do
+for p in crash_on hang_on garbage_on socket_on scribble_on; do
 	cp "$pdir/$p.so" build/plugins/testing/ && chmod 0644 build/plugins/testing/$p.so
 done
 eal=(-- --no-huge -m 256)
@@ -123,6 +124,19 @@ grep -q '"detail":"no result within the budget of 30.000 ms"' out-hang/dlq.jsonl
 tap_ok $? "hang_on: the entry names the budget (run took $took_ms ms)"
 grep -q 'budget_exceeded=[1-9]' err-hang.txt
 tap_ok $? "hang_on: budget_exceeded is counted"
+# The same hang after writing a bystander's pid over the region's handshake words: sluice
+# once read the child's pid from there and killed whatever it said.
+sleep 300 &
+bystander=$!
+run_case scribble scribble_on ", budget: 30ms, value: $bystander"
+tap_is "$?" 0 "scribble_on: the pipeline runs to the end"
+python3 check_dlq.py out-scribble/dlq.jsonl stage_timeout dead.want >c2s.out 2>&1 &&
+	cmp -s out-scribble/kept.log kept.want
+tap_ok $? "scribble_on: the marked lines are in the DLQ (stage_timeout), the rest kept"
+grep -q . c2s.out && tap_diag "$(cat c2s.out)"
+kill -0 "$bystander" 2>/dev/null
+tap_ok $? "scribble_on: the bystander whose pid the child wrote is alive"
+kill "$bystander" 2>/dev/null
 
 # 3: garbage of three kinds.
 for g in count msgpack double; do
