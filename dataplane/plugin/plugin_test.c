@@ -266,6 +266,26 @@ static void test_desc_bad_params(void **state)
 	expect_bad(&d, "parameter 0 is not an identifier");
 	d.params = reserved;
 	expect_bad(&d, "parameter 'inputs' is a reserved stage key");
+	/* Every key the runtime reads on a stage, the isolation keys included: a parameter
+	 * named `isolation` once took the key, and the stage ran in process. */
+	{
+		static const char *const keys[] = {
+			"use",		 "replicas",	  "ring_size",	      "when_full",
+			"scale",	 "ordered_by",	  "isolation",	      "budget",
+			"memory",	 "cpu",		  "breaker_failures", "breaker_window",
+			"breaker_probe", "breaker_policy"
+		};
+		struct sl_param_desc one[2] = { { .type = SL_PARAM_STR }, { NULL } };
+		char want[96];
+
+		d.params = one;
+		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+			one[0].name = keys[i];
+			snprintf(want, sizeof(want), "parameter '%s' is a reserved stage key",
+				 keys[i]);
+			expect_bad(&d, want);
+		}
+	}
 }
 
 static void test_desc_bad_state(void **state)

@@ -29,6 +29,7 @@
 #include "base/log.h"
 #include "elf.h"
 #include "resilience/plugin_trust.h"
+#include "resilience/sandbox.h"
 
 /* Longest stage name, and longest output, counter or parameter name. */
 #define REG_NAME_MAX 48
@@ -79,9 +80,12 @@ struct sl_registry {
 	uint32_t n_plugins, cap_plugins;
 };
 
-/* Parameter keys the pipeline file uses for a stage itself, so no parameter may take them. */
+/* Parameter keys the pipeline file uses for a stage itself, so no parameter may take them;
+ * the isolation keys too (sl_sandbox_is_key). A parameter of such a name took the key: a
+ * stage's `isolation: process` reached the plugin as its argument and the stage ran in
+ * process, unguarded. */
 static const char *const reg_reserved_keys[] = {
-	"use", "inputs", "replicas", "ring_size", "when_full",
+	"use", "inputs", "replicas", "ring_size", "when_full", "scale", "ordered_by",
 };
 
 /* Identifier: [A-Za-z_][A-Za-z0-9_]*, 1..REG_NAME_MAX bytes. */
@@ -170,6 +174,11 @@ static int reg_check_params(const char *stage, const struct sl_param_desc *p, ch
 					err, err_len, -EINVAL,
 					"stage '%s': parameter '%s' is a reserved stage key", stage,
 					p[n].name);
+		if (sl_sandbox_is_key(p[n].name))
+			return sl_plugin_fail(err, err_len, -EINVAL,
+					      "stage '%s': parameter '%s' is a reserved stage key "
+					      "(isolation)",
+					      stage, p[n].name);
 		for (uint32_t j = 0; j < n; j++)
 			if (strcmp(p[j].name, p[n].name) == 0)
 				return sl_plugin_fail(err, err_len, -EINVAL,
