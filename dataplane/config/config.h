@@ -35,6 +35,10 @@ struct sl_sink_ops;
 #define SL_CONFIG_MAX_CONSUMERS	 16	     /**< nodes reading one output (SL_EDGE_DEST_MAX) */
 #define SL_CONFIG_MAX_FILE	 (16u << 20) /**< bytes of a pipeline file */
 #define SL_CONFIG_SCALE_MAX	 64	     /**< `scale: max` of a stage */
+/** Counters a stage node reports: the stage's own (at most SL_COUNTER_MAX, the ABI's limit)
+ *  plus those its isolation wrapper adds (sandbox.c: ten for `isolation: process`, one each
+ *  for an in-process `budget` and `memory`). */
+#define SL_NODE_COUNTER_MAX (SL_COUNTER_MAX + 16)
 
 enum sl_node_role {
 	SL_NODE_SOURCE = 0,

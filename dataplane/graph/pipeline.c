@@ -108,7 +108,7 @@ struct rt_replica {
 	void *io;	      /* this replica's source or sink instance */
 	struct rt_fuse *fuse; /* per output port, or NULL when none is fused (fuse.h) */
 	uint64_t n_fused_in;  /* events handed over by a fused producer's direct call */
-	uint64_t counters[SL_COUNTER_MAX];
+	uint64_t counters[SL_NODE_COUNTER_MAX];
 
 	/* counters written by this replica's lcore only */
 	uint64_t n_in;	      /* dequeued (stages, sinks) */
@@ -2403,7 +2403,7 @@ struct node_totals {
 	uint64_t in, out, generated, written, dropped, in_flight, pending, queued, busy, calls;
 	uint64_t fused_in;
 	uint64_t drop[SL_DROP_REASON_MAX];
-	uint64_t counters[SL_COUNTER_MAX];
+	uint64_t counters[SL_NODE_COUNTER_MAX];
 	uint64_t lat_call[SL_LAT_BUCKETS], lat_age[SL_LAT_BUCKETS];
 };
 
@@ -2432,7 +2432,7 @@ static void node_totals(const struct sl_pipeline *p, const struct rt_node *n, st
 		t->drop[SL_DROP_NOMBUF] += r->host.n_unshare_drop;
 		for (int d = 0; d < SL_DROP_REASON_MAX; d++)
 			t->drop[d] += r->n_drop[d];
-		for (int c = 0; c < SL_COUNTER_MAX; c++)
+		for (int c = 0; c < SL_NODE_COUNTER_MAX; c++)
 			t->counters[c] += r->counters[c];
 		for (int b = 0; b < SL_LAT_BUCKETS; b++) {
 			t->lat_call[b] += r->lat_call[b];
@@ -2518,7 +2518,7 @@ void sl_pipeline_summary(const struct sl_pipeline *p, FILE *f)
 		}
 		if (c->role == SL_NODE_STAGE && c->stage->counters) {
 			line[0] = '\0';
-			for (int k = 0; k < SL_COUNTER_MAX && c->stage->counters[k]; k++)
+			for (int k = 0; k < SL_NODE_COUNTER_MAX && c->stage->counters[k]; k++)
 				if (t.counters[k]) {
 					size_t l = strlen(line);
 					snprintf(line + l, sizeof(line) - l, " %s=%" PRIu64,
@@ -2673,7 +2673,7 @@ void sl_pipeline_node_stats(const struct sl_pipeline *p, uint32_t i, struct sl_n
 	}
 	if (c->role == SL_NODE_STAGE && c->stage->counters) {
 		s->counter_names = c->stage->counters;
-		while (s->n_counters < SL_COUNTER_MAX && c->stage->counters[s->n_counters])
+		while (s->n_counters < SL_NODE_COUNTER_MAX && c->stage->counters[s->n_counters])
 			s->n_counters++;
 		memcpy(s->counters, t.counters, sizeof(s->counters));
 	}

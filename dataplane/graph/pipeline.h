@@ -53,7 +53,7 @@ struct sl_node_stats {
 	uint64_t drop[SL_DROP_REASON_MAX]; /**< by enum sl_drop_reason */
 	uint32_t n_counters;		   /**< stage-declared counters (names below) */
 	const char *const *counter_names;
-	uint64_t counters[SL_COUNTER_MAX];
+	uint64_t counters[SL_NODE_COUNTER_MAX];
 	/** Stages and sinks (has_latency), from per-burst histograms since the start (25 %
 	 *  resolution): microseconds inside one process/write call, and the age of events
 	 *  (now - ingest time at the source) as the node takes them, p50 and p99. */

@@ -118,6 +118,11 @@ enum {
 	SBC_N,
 };
 
+/* A node reports the stage's counters and the wrapper's: room for both, always. */
+_Static_assert(SL_COUNTER_MAX + SBC_N <= SL_NODE_COUNTER_MAX &&
+		       SL_COUNTER_MAX + 2 <= SL_NODE_COUNTER_MAX,
+	       "SL_NODE_COUNTER_MAX holds a stage's counters and the sandbox's or budget + memory");
+
 /* Per replica, parent side: written by the replica's lcore only. */
 struct sb_replica {
 	struct sb_shm *shm;
@@ -133,7 +138,7 @@ struct sb_conf {
 	const struct sl_stage_desc *inner;
 	void *inner_conf;
 	struct sl_stage_desc desc; /* the proxy, named and versioned as the stage */
-	const char *counters[SL_COUNTER_MAX + 1];
+	const char *counters[SL_NODE_COUNTER_MAX + 1];
 	const char *outputs[SL_PORT_MAX + 1];
 	uint16_t n_inner_counters, n_ports, failed_port;
 	uint16_t n_replicas;
@@ -1404,10 +1409,6 @@ int sl_sandbox_check(struct sl_config_node *node, void *mem, char *msg, size_t l
 		for (n_ctr = 0; d->counters && d->counters[n_ctr]; n_ctr++)
 			c->counters[n_ctr] = d->counters[n_ctr];
 		c->n_inner_counters = (uint16_t)n_ctr;
-		if (n_ctr + (budget >= 0) + (memory >= 0) > SL_COUNTER_MAX)
-			return sb_err(msg, len, bad, budget >= 0 ? budget : memory,
-				      "%s: adds a counter and the stage has %u already",
-				      budget >= 0 ? "budget" : "memory", n_ctr);
 		if (budget >= 0) {
 			c->budget_set = true;
 			c->ctr_budget = (uint16_t)n_ctr;
@@ -1462,11 +1463,6 @@ int sl_sandbox_check(struct sl_config_node *node, void *mem, char *msg, size_t l
 	}
 	for (n_ctr = 0; d->counters && d->counters[n_ctr]; n_ctr++)
 		c->counters[n_ctr] = d->counters[n_ctr];
-	if (n_ctr + SBC_N > SL_COUNTER_MAX)
-		return sb_err(msg, len, bad, -1,
-			      "isolation: process adds %u counters and the stage declares %u (at "
-			      "most %u in all)",
-			      SBC_N, n_ctr, SL_COUNTER_MAX);
 	c->n_inner_counters = (uint16_t)n_ctr;
 	for (uint32_t k = 0; k < SBC_N; k++)
 		c->counters[n_ctr + k] = sb_counter_names[k];

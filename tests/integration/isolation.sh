@@ -12,7 +12,8 @@
 # by policy and closes after a probe; kept + DLQ hold every line once. 6: bad isolation
 # keys are refused at their position. 7: in process (isolation: none) an out-of-range
 # output count fails fast (SIGABRT) with a blame record naming the stage and the reason.
-# 8: an in-process stage's `budget` is counted (budget_exceeded), not enforced.
+# 8: an in-process stage's `budget` is counted (budget_exceeded), not enforced. 9: json_parse
+# (13 counters of its own, 23 with the sandbox's) runs in a sandbox; Python judges its output.
 set -u
 . "$(dirname "$0")/../lib/tap.sh"
 tap_need_sluice
@@ -20,7 +21,7 @@ pdir=$SLUICE_BUILD/plugins/testing
 for p in crash_on hang_on garbage_on socket_on scribble_on; do
 	[ -f "$pdir/$p.so" ] || tap_skip_all "test plugin not built: $pdir/$p.so"
 done
-tap_plan 43
+tap_plan 45
 tap_tmpdir
 cd "$TMP" || exit 1
 trap 'pkill -9 -P $$ 2>/dev/null; rm -rf "$TMP"' EXIT
@@ -246,4 +247,38 @@ sed -e 's/budget: 1ns/budget: 10s/' -e 's#out8/#out9/#g' b8.yaml >b9.yaml
 timeout 60 "$SLUICE" run b9.yaml "${eal[@]}" >out9.txt 2>err9.txt
 ! grep -q 'budget_exceeded=[1-9]' err9.txt && cmp -s out9/kept.log in.log
 tap_ok $? "a 10 s budget: nothing counted, every line kept"
+
+# 9: a parser in a sandbox. Its counters and the sandbox's once exceeded the 16 a stage may
+# declare, and every parser was refused with `isolation: process`.
+python3 - <<'EOF'
+import json
+with open("j.jsonl", "w") as f, open("j_good.want", "w") as g, open("j_bad.want", "w") as b:
+    for i in range(500):
+        line = '{"i": %d, "s": "x%d"}' % (i, i) if i % 7 else '{"i": %d,}' % i
+        f.write(line + "\n")
+        try:
+            json.loads(line)
+            g.write("%d x%d\n" % (i, i))
+        except ValueError:
+            b.write(line + "\n")
+EOF
+cat >j.yaml <<'EOF'
+sources:
+  in: { type: file, path: j.jsonl }
+stages:
+  parse: { use: json_parse, inputs: [in], isolation: process }
+sinks:
+  good: { type: file, inputs: [parse], path: out10/good.jsonl, format: jsonl }
+  bad: { type: file, inputs: [parse.errors], path: out10/bad.log, format: raw }
+  dead: { type: dlq, inputs: [parse.failed], path: out10/dlq.jsonl }
+EOF
+timeout 60 "$SLUICE" run j.yaml "${eal[@]}" >out10.txt 2>err10.txt
+tap_is "$?" 0 "json_parse with isolation: process validates and runs"
+[ -f out10/good.jsonl ] && python3 -c '
+import json
+for l in open("out10/good.jsonl"):
+    r = json.loads(l)
+    print(r["i"], r["s"])' >j_good.got && cmp -s j_good.got j_good.want && cmp -s out10/bad.log j_bad.want &&
+	[ ! -s out10/dlq.jsonl ]
+tap_ok $? "its records and its errors are what Python makes of the lines, none failed"
 tap_done
