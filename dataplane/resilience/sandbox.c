@@ -63,10 +63,11 @@
 #define SB_HAS_ASAN 0
 #endif
 
-#define SB_SPIN_NS    50000ull	    /* parent spins this long before it sleeps on the futex */
-#define SB_START_NS   2000000000ull /* a child that is not ready after this failed to start */
-#define SB_REAP_NS    1000000000ull /* wait for the zygote's death report after a kill */
-#define SB_FAILED_MAX 8		    /* failure times kept for the breaker (K at most this) */
+#define SB_SPIN_NS	 50000ull      /* parent spins this long before it sleeps on the futex */
+#define SB_START_NS	 2000000000ull /* a child that is not ready after this failed to start */
+#define SB_REAP_NS	 1000000000ull /* wait for the zygote's death report after a kill */
+#define SB_FAILED_MAX	 8	       /* failure times kept for the breaker (K at most this) */
+#define SB_RES_PER_EVENT SL_PORT_MAX   /* results of one event (one per output it is shared to) */
 
 _Static_assert(SB_DATA_ROOM == SL_EVENT_DATA_ROOM, "a sandbox slot holds the biggest event");
 
@@ -364,6 +365,22 @@ static void sbc_serve(struct sb_shm *s)
 	for (uint16_t i = 0; i < o.n_drop && !s->garbage; i++)
 		if (!sbc_result(s, o.drop[i], SB_PORT_DROP, o.drop_reason[i], s->meta_offset))
 			break;
+	/* An event emitted or dropped more often than the stage holds references to it (it
+	 * raises the count to share it, as route's `mode: all` does) is a stage's bug. */
+	if (!s->garbage) {
+		uint16_t nres[SB_SLOTS] = { 0 };
+
+		for (uint32_t i = 0; i < s->n_res; i++) {
+			uint32_t slot = s->res[i].slot;
+
+			if (++nres[slot] > rte_mbuf_refcnt_read(&sbc_mbuf[slot])) {
+				sbc_garbage(s,
+					    "event %u emitted twice (%u results, fewer references)",
+					    slot, nres[slot]);
+				break;
+			}
+		}
+	}
 	memcpy(s->counters, counters, sizeof(counters));
 }
 
@@ -864,11 +881,13 @@ bool sl_sandbox_msgpack_valid(const uint8_t *p, const uint8_t *end)
 	return p == end;
 }
 
-/* Check a response against its request; NULL when valid, else what is wrong. */
-static const char *sb_check(const struct sb_conf *c, struct sb_shm *s, uint32_t n_in, char *buf,
-			    size_t len)
+/* Check a response against its request; NULL when valid, else what is wrong. seen[slot]
+ * gets the slot's number of results, emits[slot] how many of them are emits: an event the
+ * stage shared (route's `mode: all`) is emitted once per reference it holds, at most
+ * SB_RES_PER_EVENT times. */
+static const char *sb_check(const struct sb_conf *c, struct sb_shm *s, uint32_t n_in,
+			    uint8_t seen[SB_SLOTS], uint8_t emits[SB_SLOTS], char *buf, size_t len)
 {
-	uint8_t seen[SB_SLOTS];
 	uint32_t n_res = __atomic_load_n(&s->n_res, __ATOMIC_RELAXED);
 
 	if (s->garbage) {
@@ -880,7 +899,8 @@ static const char *sb_check(const struct sb_conf *c, struct sb_shm *s, uint32_t 
 		snprintf(buf, len, "result count %u is out of range", n_res);
 		return buf;
 	}
-	memset(seen, 0, sizeof(seen));
+	memset(seen, 0, SB_SLOTS);
+	memset(emits, 0, SB_SLOTS);
 	for (uint32_t i = 0; i < n_res; i++) {
 		struct sb_res res = s->res[i];
 		const struct sb_ev *e;
@@ -890,10 +910,12 @@ static const char *sb_check(const struct sb_conf *c, struct sb_shm *s, uint32_t 
 				 res.slot);
 			return buf;
 		}
-		if (seen[res.slot]++) {
-			snprintf(buf, len, "event %u emitted twice", res.slot);
+		if (seen[res.slot]++ == SB_RES_PER_EVENT) {
+			snprintf(buf, len, "event %u has more than %u results", res.slot,
+				 SB_RES_PER_EVENT);
 			return buf;
 		}
+		emits[res.slot] += res.port != SB_PORT_DROP;
 		if (res.port == SB_PORT_DROP ? res.reason >= SL_DROP_REASON_MAX
 					     : res.port >= c->n_ports) {
 			snprintf(buf, len, "result %u: output %u / reason %u out of range", i,
@@ -1019,6 +1041,9 @@ static enum sb_fail sb_call(struct sb_conf *c, struct sl_ctx *ctx, struct sb_rep
 			    size_t why_len)
 {
 	struct sb_shm *s = r->shm;
+	uint8_t seen[SB_SLOTS], emits[SB_SLOTS];
+	struct rte_mbuf *made[SB_SLOTS];
+	bool done[SB_SLOTS] = { false };
 	enum sb_fail f;
 	uint64_t t0;
 
@@ -1067,41 +1092,49 @@ static enum sb_fail sb_call(struct sb_conf *c, struct sl_ctx *ctx, struct sb_rep
 		ctx->counters[c->n_inner_counters + SBC_BUDGET]++;
 		return f;
 	}
-	if (sb_check(c, s, n, why, why_len)) {
+	if (sb_check(c, s, n, seen, emits, why, why_len)) {
 		ctx->counters[c->n_inner_counters + SBC_GARBAGE]++;
 		return SB_GARBAGE;
 	}
 	for (uint16_t i = 0; i < c->n_inner_counters; i++)
 		ctx->counters[i] += s->counters[i];
+	/* An event's first result makes its mbuf (the input's, unshared, or a new one) with
+	 * its bytes and one reference per result (per emit, for a new event: a new event
+	 * dropped was never the runtime's); each result then takes one. NULL: none left. */
 	for (uint32_t i = 0; i < s->n_res; i++) {
 		struct sb_res res = s->res[i];
-		struct rte_mbuf *m;
+		struct rte_mbuf *m = made[res.slot];
+		uint16_t refs = res.slot < SB_IN_SLOTS ? seen[res.slot] : emits[res.slot];
 
-		if (res.slot < SB_IN_SLOTS) {
-			m = ev[res.slot];
-			if (res.port == SB_PORT_DROP) {
-				sl_drop(o, m, (enum sl_drop_reason)res.reason);
-				continue;
+		if (!done[res.slot]) {
+			done[res.slot] = true;
+			if (res.slot < SB_IN_SLOTS) {
+				m = ev[res.slot];
+				if (emits[res.slot]) {
+					m = ctx->host->event_unshare(ctx, m);
+					if (m &&
+					    !sb_copy_out(s, res.slot, m, ctx->meta_offset, true)) {
+						sl_drop(o, m, SL_DROP_OVERFLOW);
+						m = NULL;
+					}
+				}
+			} else if (emits[res.slot]) {
+				m = ctx->host->event_alloc(ctx);
+				if (m && !sb_copy_out(s, res.slot, m, ctx->meta_offset, false)) {
+					sl_drop(o, m, SL_DROP_OVERFLOW);
+					m = NULL;
+				}
 			}
-			m = ctx->host->event_unshare(ctx, m);
-			if (!m)
-				continue;
-			if (!sb_copy_out(s, res.slot, m, ctx->meta_offset, true)) {
-				sl_drop(o, m, SL_DROP_OVERFLOW);
-				continue;
-			}
-		} else {
-			if (res.port == SB_PORT_DROP)
-				continue; /* a new event dropped: it was never the runtime's */
-			m = ctx->host->event_alloc(ctx);
-			if (!m)
-				continue;
-			if (!sb_copy_out(s, res.slot, m, ctx->meta_offset, false)) {
-				sl_drop(o, m, SL_DROP_OVERFLOW);
-				continue;
-			}
+			if (m && refs > 1)
+				rte_mbuf_refcnt_update(m, (int16_t)(refs - 1));
+			made[res.slot] = m;
 		}
-		sl_emit(o, res.port, m);
+		if (!m)
+			continue;
+		if (res.port != SB_PORT_DROP)
+			sl_emit(o, res.port, m);
+		else if (res.slot < SB_IN_SLOTS)
+			sl_drop(o, m, (enum sl_drop_reason)res.reason);
 	}
 	return SB_OK;
 }

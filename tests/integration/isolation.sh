@@ -14,6 +14,7 @@
 # output count fails fast (SIGABRT) with a blame record naming the stage and the reason.
 # 8: an in-process stage's `budget` is counted (budget_exceeded), not enforced. 9: json_parse
 # (13 counters of its own, 23 with the sandbox's) runs in a sandbox; Python judges its output.
+# 10: route with `mode: all` (one event shared among its outputs) in a sandbox.
 set -u
 . "$(dirname "$0")/../lib/tap.sh"
 tap_need_sluice
@@ -21,7 +22,7 @@ pdir=$SLUICE_BUILD/plugins/testing
 for p in crash_on hang_on garbage_on socket_on scribble_on; do
 	[ -f "$pdir/$p.so" ] || tap_skip_all "test plugin not built: $pdir/$p.so"
 done
-tap_plan 45
+tap_plan 47
 tap_tmpdir
 cd "$TMP" || exit 1
 trap 'pkill -9 -P $$ 2>/dev/null; rm -rf "$TMP"' EXIT
@@ -281,4 +282,48 @@ for l in open("out10/good.jsonl"):
     print(r["i"], r["s"])' >j_good.got && cmp -s j_good.got j_good.want && cmp -s out10/bad.log j_bad.want &&
 	[ ! -s out10/dlq.jsonl ]
 tap_ok $? "its records and its errors are what Python makes of the lines, none failed"
+
+# 10: route `mode: all` in a sandbox: an event matching two routes is one mbuf emitted on
+# both (its reference count raised); the proxy once took that for garbage, and after five
+# such "failures" its breaker sent nearly everything to `failed`.
+python3 - <<'EOF'
+import json
+with open("r.jsonl", "w") as f, open("r.want", "w") as w:
+    small, even, rest = [], [], []
+    for i in range(1000):
+        n = i % 10
+        f.write(json.dumps({"i": i, "n": n}) + "\n")
+        if n < 5: small.append(i)
+        if n % 2 == 0: even.append(i)
+        if not (n < 5 or n % 2 == 0): rest.append(i)
+    for name, l in (("small", small), ("even", even), ("rest", rest)):
+        w.write("%s %s\n" % (name, " ".join(map(str, l))))
+EOF
+cat >r.yaml <<'EOF'
+sources:
+  in: { type: file, path: r.jsonl }
+stages:
+  parse: { use: json_parse, inputs: [in] }
+  rt:
+    use: route
+    inputs: [parse]
+    mode: all
+    isolation: process
+    routes:
+      small: "n < 5"
+      even: "n % 2 == 0"
+sinks:
+  small: { type: file, inputs: [rt.small], path: out11/small.jsonl, format: jsonl }
+  even: { type: file, inputs: [rt.even], path: out11/even.jsonl, format: jsonl }
+  rest: { type: file, inputs: [rt._unmatched], path: out11/rest.jsonl, format: jsonl }
+  dead: { type: dlq, inputs: [rt.failed], path: out11/dlq.jsonl }
+EOF
+timeout 60 "$SLUICE" run r.yaml "${eal[@]}" >out11.txt 2>err11.txt
+tap_is "$?" 0 "route mode: all with isolation: process runs"
+for k in small even rest; do
+	printf '%s ' "$k"
+	python3 -c 'import json, sys; print(" ".join(str(json.loads(l)["i"]) for l in open(sys.argv[1])))' "out11/$k.jsonl" 2>&1
+done >r.got
+cmp -s r.got r.want && [ ! -s out11/dlq.jsonl ]
+tap_ok $? "each output holds what Python routes there (500, 500, 200), nothing failed $(wc -l <out11/dlq.jsonl 2>/dev/null)"
 tap_done
