@@ -14,7 +14,8 @@
 # output count fails fast (SIGABRT) with a blame record naming the stage and the reason.
 # 8: an in-process stage's `budget` is counted (budget_exceeded), not enforced. 9: json_parse
 # (13 counters of its own, 23 with the sandbox's) runs in a sandbox; Python judges its output.
-# 10: route with `mode: all` (one event shared among its outputs) in a sandbox.
+# 10: route with `mode: all` (one event shared among its outputs) in a sandbox. 11: a record
+# event that kills a sandbox keeps its record in its dead letter (record.event).
 set -u
 . "$(dirname "$0")/../lib/tap.sh"
 tap_need_sluice
@@ -22,7 +23,7 @@ pdir=$SLUICE_BUILD/plugins/testing
 for p in crash_on hang_on garbage_on socket_on scribble_on; do
 	[ -f "$pdir/$p.so" ] || tap_skip_all "test plugin not built: $pdir/$p.so"
 done
-tap_plan 47
+tap_plan 48
 tap_tmpdir
 cd "$TMP" || exit 1
 trap 'pkill -9 -P $$ 2>/dev/null; rm -rf "$TMP"' EXIT
@@ -326,4 +327,38 @@ for k in small even rest; do
 done >r.got
 cmp -s r.got r.want && [ ! -s out11/dlq.jsonl ]
 tap_ok $? "each output holds what Python routes there (500, 500, 200), nothing failed $(wc -l <out11/dlq.jsonl 2>/dev/null)"
+
+# 11: records through crash_on: the error record once overwrote the event's record, so a
+# record without raw bytes (after redact, or made by a stage) left nothing in the DLQ.
+python3 - <<'EOF'
+import json
+with open("k.jsonl", "w") as f:
+    for i in range(300):
+        f.write(json.dumps({"i": i, "tag": "BOOM" if i in (10, 150) else "ok",
+                            "nested": {"a": i * 2, "s": "x" * (i % 40)}}) + "\n")
+EOF
+cat >k.yaml <<'EOF'
+plugins: [build/plugins/testing/crash_on.so]
+sources:
+  in: { type: file, path: k.jsonl }
+stages:
+  parse: { use: json_parse, inputs: [in], flatten: false }
+  risky: { use: crash_on, inputs: [parse], marker: "BOOM", isolation: process }
+sinks:
+  kept: { type: file, inputs: [risky], path: out12/kept.jsonl, format: jsonl }
+  dead: { type: dlq, inputs: [risky.failed], path: out12/dlq.jsonl }
+EOF
+timeout 60 "$SLUICE" run k.yaml "${eal[@]}" >out12.txt 2>err12.txt
+python3 - <<'EOF' >k.out 2>&1
+import json
+lines = [l.rstrip("\n") for l in open("k.jsonl")]
+want = [json.loads(l) for l in lines if "BOOM" in l]
+rows = [json.loads(l) for l in open("out12/dlq.jsonl")]
+got = [r["record"].get("event") for r in rows]
+assert got == want, (got, want)
+assert [r["record"]["error"] for r in rows] == ["stage_crash"] * 2, rows
+assert [r["raw"] for r in rows] == [l for l in lines if "BOOM" in l], rows
+assert sum(1 for _ in open("out12/kept.jsonl")) == 298
+EOF
+tap_ok $? "a crashing record's dead letter holds its record as record.event, as Python reads the line $(head -c 300 k.out)"
 tap_done

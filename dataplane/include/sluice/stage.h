@@ -272,37 +272,52 @@ static inline uint32_t sl_event_raw_bytes(const struct sl_ctx *ctx, struct rte_m
 
 /**
  * Begin the error record of an event a stage fails (for its `failed` output): ev is made
- * private (host->event_unshare) and *w begun after its raw bytes with {error: reason,
- * stage: stage}; put more fields into *w, then finish with sl_fail_record_end. Returns
- * the event to go on, or NULL when no private copy could be made (ev was released).
+ * private (host->event_unshare) and *w begun with {error: reason, stage: stage}; put more
+ * fields into *w, then finish with sl_fail_record_end, which adds the event's own record,
+ * when it has one, as the field `event` (so a dead letter keeps what it held; a record
+ * without raw bytes would otherwise leave nothing). The error record goes behind the raw
+ * bytes; while it is written it lies behind the event's record. Returns the event to go
+ * on, or NULL when no private copy could be made (ev was released).
  */
 static inline struct rte_mbuf *sl_fail_record_begin(struct sl_ctx *ctx, struct rte_mbuf *ev,
 						    const char *reason, const char *stage,
 						    struct sl_rec_writer *w)
 {
-	uint32_t raw;
+	const struct sl_meta *m;
+	uint32_t at;
 
 	ev = ctx->host->event_unshare(ctx, ev);
 	if (!ev)
 		return NULL;
-	raw = sl_event_raw_bytes(ctx, ev);
-	sl_rec_begin(w, rte_pktmbuf_mtod_offset(ev, uint8_t *, raw),
-		     (uint32_t)(rte_pktmbuf_tailroom(ev) + ev->data_len - raw));
+	m = sl_ctx_meta(ctx, ev);
+	at = sl_event_raw_bytes(ctx, ev);
+	if (m->kind == SL_EVENT_RECORD && m->rec_off >= at && m->rec_off < ev->data_len)
+		at = ev->data_len; /* behind the record, which sl_fail_record_end copies */
+	sl_rec_begin(w, rte_pktmbuf_mtod_offset(ev, uint8_t *, at),
+		     (uint32_t)(rte_pktmbuf_tailroom(ev) + ev->data_len - at));
 	sl_rec_put_str(w, "error", reason, strlen(reason));
 	sl_rec_put_str(w, "stage", stage, strlen(stage));
 	return ev;
 }
 
 /** Finish sl_fail_record_begin's record: ev becomes a record event holding its raw bytes
- *  and the record, or stays as it was when the record did not fit. */
+ *  and the error record (with its own record as `event`), or stays as it was when that
+ *  did not fit. */
 static inline void sl_fail_record_end(const struct sl_ctx *ctx, struct rte_mbuf *ev,
 				      struct sl_rec_writer *w)
 {
-	uint32_t raw = sl_event_raw_bytes(ctx, ev), len = sl_rec_end(w);
+	uint32_t raw = sl_event_raw_bytes(ctx, ev), len;
 	struct sl_meta *m = sl_ctx_meta(ctx, ev);
+	uint8_t *base = rte_pktmbuf_mtod(ev, uint8_t *);
 
+	if (w->p != base + raw) /* behind the event's record: copy it in, then move down */
+		sl_rec_put_raw(w, "event", base + m->rec_off,
+			       (uint32_t)(w->p - (base + m->rec_off)));
+	len = sl_rec_end(w);
 	if (len == 0)
 		return;
+	if (w->p != base + raw)
+		memmove(base + raw, w->p, len);
 	ev->data_len = (uint16_t)(raw + len);
 	ev->pkt_len = ev->data_len;
 	m->kind = SL_EVENT_RECORD;
