@@ -877,19 +877,20 @@ struct tail_file {
 	int fd;
 	int wd; /* inotify watch on the open inode, -1 without */
 	uint64_t dev, ino;
-	uint32_t fp_len;   /* bytes the fingerprint covers */
-	uint64_t fp;	   /* XXH64 of the first fp_len bytes */
-	uint16_t slot;	   /* top 16 bits of event_id */
-	uint64_t read_off; /* next byte to read */
-	uint32_t n_pend;   /* partial line parked, starting at read_off - n_pend */
-	char *pend;	   /* line_max bytes */
-	bool skip;	   /* inside an over-long line: drop through its newline */
-	bool dirty;	   /* may have bytes past read_off */
-	bool gone;	   /* renamed out of the globs or deleted: read to EOF, then close */
-	bool seen;	   /* found by the scan in progress */
-	bool orphan;	   /* pend holds the last line before a truncation: emit it first */
-	uint64_t pend_off; /* file offset of pend[0] */
-	uint64_t idle_tsc; /* gone: when it last had new bytes */
+	uint32_t fp_len;      /* bytes the fingerprint covers */
+	uint64_t fp;	      /* XXH64 of the first fp_len bytes */
+	uint16_t slot;	      /* top 16 bits of event_id */
+	uint16_t orphan_slot; /* the slot of the content the orphan line belongs to */
+	uint64_t read_off;    /* next byte to read */
+	uint32_t n_pend;      /* partial line parked, starting at read_off - n_pend */
+	char *pend;	      /* line_max bytes */
+	bool skip;	      /* inside an over-long line: drop through its newline */
+	bool dirty;	      /* may have bytes past read_off */
+	bool gone;	      /* renamed out of the globs or deleted: read to EOF, then close */
+	bool seen;	      /* found by the scan in progress */
+	bool orphan;	      /* pend holds the last line before a truncation: emit it first */
+	uint64_t pend_off;    /* file offset of pend[0] */
+	uint64_t idle_tsc;    /* gone: when it last had new bytes */
 };
 
 struct tail_forgotten {
@@ -985,9 +986,12 @@ static bool tail_hash(int fd, uint32_t len, uint64_t *h)
 	return true;
 }
 
-static uint16_t tail_slot(struct tail *t, uint64_t dev, uint64_t ino, uint64_t fp)
+/* A slot for a file's ids; gen: 0 for a file met, else 1 + the slot it had before it started
+ * over (truncated), so that its new bytes do not get the ids its old ones had at the same
+ * offsets (a chain of slots, kept across restarts by the checkpoint's slot). */
+static uint16_t tail_slot(struct tail *t, uint64_t dev, uint64_t ino, uint64_t fp, uint64_t gen)
 {
-	uint64_t key[3] = { dev, ino, fp };
+	uint64_t key[4] = { dev, ino, fp, gen };
 	uint16_t slot = (uint16_t)(XXH64(key, sizeof(key), 0) >> 48);
 
 	/* Two open files never share a slot, so their event_ids never collide. */
@@ -1042,6 +1046,7 @@ static void tail_restart(struct file_source *fs, struct tail_file *f, uint64_t s
 {
 	/* The partial line parked before the truncation was written: deliver it. */
 	f->orphan = f->n_pend && !f->skip;
+	f->orphan_slot = f->slot;
 	f->pend_off = f->read_off - f->n_pend;
 	if (!f->orphan)
 		f->n_pend = 0;
@@ -1050,6 +1055,8 @@ static void tail_restart(struct file_source *fs, struct tail_file *f, uint64_t s
 	f->fp_len = size < TAIL_FP_BYTES ? (uint32_t)size : TAIL_FP_BYTES;
 	if (!tail_hash(f->fd, f->fp_len, &f->fp))
 		f->fp_len = 0, f->fp = XXH64(NULL, 0, 0);
+	/* Other bytes at the same offsets: other ids (the orphan, if any, keeps its own). */
+	f->slot = tail_slot(fs->tail, f->dev, f->ino, f->fp, 1 + (uint64_t)f->slot);
 	fs->tail->n_truncations++;
 	f->dirty = true;
 }
@@ -1122,7 +1129,7 @@ static int tail_add(struct file_source *fs, const char *path, const struct stat 
 			f->slot = r.slot;
 			for (uint32_t k = 0; k < t->n_files; k++)
 				if (t->files[k]->slot == f->slot)
-					f->slot = tail_slot(t, f->dev, f->ino, f->fp);
+					f->slot = tail_slot(t, f->dev, f->ino, f->fp, 0);
 			goto added;
 		}
 		t->n_fp_changes++;
@@ -1145,7 +1152,7 @@ static int tail_add(struct file_source *fs, const char *path, const struct stat 
 		}
 		t->n_fp_changes++;
 	}
-	f->slot = tail_slot(t, f->dev, f->ino, f->fp);
+	f->slot = tail_slot(t, f->dev, f->ino, f->fp, 0);
 	if (t->follow && t->start_end && !t->started && !t->ckpt_loaded && fst.st_size > 0) {
 		char last = '\n';
 
@@ -1222,16 +1229,22 @@ static void tail_close(struct file_source *fs, uint32_t i)
 {
 	struct tail *t = fs->tail;
 	struct tail_file *f = t->files[i];
-	struct tail_forgotten *g = &t->forgotten[t->forget_next];
+	struct stat st;
 
-	*g = (struct tail_forgotten){ .dev = f->dev,
-				      .ino = f->ino,
-				      .fp = f->fp,
-				      .fp_len = f->fp_len,
-				      .off = f->read_off,
-				      .slot = f->slot,
-				      .used = true };
-	t->forget_next = (t->forget_next + 1) % TAIL_FORGET_MAX;
+	/* Remembered, so that it resumes where it was if it comes back under a watched name
+	 * (renamed away and back). Not a deleted file: its inode number may be reused at once
+	 * for a new file, whose first bytes may well be the same (a short file begins as the
+	 * old one did), and that file must be read from its start. */
+	if (fstat(f->fd, &st) < 0 || st.st_nlink > 0) {
+		t->forgotten[t->forget_next] = (struct tail_forgotten){ .dev = f->dev,
+									.ino = f->ino,
+									.fp = f->fp,
+									.fp_len = f->fp_len,
+									.off = f->read_off,
+									.slot = f->slot,
+									.used = true };
+		t->forget_next = (t->forget_next + 1) % TAIL_FORGET_MAX;
+	}
 	if (f->wd >= 0)
 		inotify_rm_watch(t->ifd, f->wd);
 	close(f->fd);
@@ -1413,7 +1426,7 @@ static void tail_emit_pend(struct file_source *fs, struct tail_file *f, struct r
 
 	if (f->n_pend && (!f->skip || f->orphan)) {
 		memcpy(rte_pktmbuf_mtod(fs->stash[fs->n_stash - 1], char *), f->pend, f->n_pend);
-		fs->cur.slot = f->slot;
+		fs->cur.slot = f->orphan ? f->orphan_slot : f->slot;
 		file_emit(fs, ev, n, f->n_pend, fs->tail->stamp, off, tsc);
 	}
 	f->n_pend = 0;
