@@ -68,7 +68,12 @@ bool sl_io_uring_init(struct io_uring *ring, unsigned entries, const char *comp)
 		io_uring_register_iowq_max_workers(ring, max_workers);
 		return true;
 	}
-	if (!warned)
+	if (!warned && (rc == -EMFILE || rc == -ENFILE))
+		SL_WARN(comp,
+			"io_uring unavailable (%s): using pread/pwrite; raise the open-file "
+			"limit (ulimit -n)",
+			strerror(-rc));
+	else if (!warned)
 		SL_WARN(comp,
 			"io_uring unavailable (%s): using pread/pwrite; check sysctl "
 			"kernel.io_uring_disabled and seccomp policy",
