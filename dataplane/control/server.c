@@ -894,7 +894,10 @@ static void *ctl_thread(void *arg)
 				continue;
 			pfd[n] =
 				(struct pollfd){ .fd = k->fd, .events = k->out ? POLLOUT : POLLIN };
-			if (!k->out && k->eof)
+			/* After the end of its stream, or with in[] full (requests wait behind a
+			 * tap), a client has nothing to read now: asking would wake poll at once,
+			 * forever. It is read again once ctl_handle_input makes room. */
+			if (!k->out && (k->eof || k->in_len == sizeof(k->in)))
 				pfd[n].events = 0;
 			map[n++] = i;
 		}
@@ -908,6 +911,12 @@ static void *ctl_thread(void *arg)
 
 			if (!pfd[j].revents || k->fd < 0)
 				continue;
+			if (k->tap && (pfd[j].revents & (POLLHUP | POLLERR))) {
+				/* The client closed its end (not just its sending side): nobody
+				 * reads the tap any more. */
+				ctl_close(c, k);
+				continue;
+			}
 			if (k->out) {
 				if (ctl_flush(c, k) == 0 && !k->out)
 					ctl_handle_input(c, k);
@@ -924,6 +933,10 @@ static void *ctl_thread(void *arg)
 				ctl_close(c, k); /* the client went away mid-tap */
 			else
 				ctl_tap_pump(c, k);
+			/* Requests that waited behind a tap that just ended, or the end of a
+			 * stream whose last answer is written: nothing else wakes for them. */
+			if (k->fd >= 0 && !k->tap && !k->out)
+				ctl_handle_input(c, k);
 		}
 		now = ctl_now_ns();
 		ctl_check_idle(c, now);
