@@ -530,6 +530,16 @@ static int cmd_run(const struct cli *c, struct sl_registry *reg)
 		status = 1;
 		goto out;
 	}
+	/* Before the control socket is served: a `stop` (SIGTERM to ourselves) or a signal
+	 * from whoever saw the socket appear must drain, not kill. One that arrives before the
+	 * run is seen at its first tick. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	/* A closed stdout (`| head`) is the stdout sink's error to report, not a fatal signal. */
+	signal(SIGPIPE, SIG_IGN);
 	sl_control_opts_from_config(cfg, c->socket, &co);
 	co.version = SLUICE_VERSION;
 	co.config_file = c->file;
@@ -572,13 +582,6 @@ static int cmd_run(const struct cli *c, struct sl_registry *reg)
 		SL_INFO("run",
 			"running as user %s (uid %u, gid %u), no capabilities, on every thread",
 			c->user ? c->user : cfg->user, (unsigned)getuid(), (unsigned)getgid());
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	/* A closed stdout (`| head`) is the stdout sink's error to report, not a fatal signal. */
-	signal(SIGPIPE, SIG_IGN);
 	SL_INFO("run", "running %s on %u lcore(s)%s", c->file ? c->file : "the built-in default",
 		info.n_lcores, info.no_huge ? " without hugepages" : "");
 	ret = sl_pipeline_run(p);

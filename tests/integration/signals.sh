@@ -4,12 +4,14 @@
 # process must exit 0 within 20 s, and --stats-json must show every event accounted for:
 # conservation with in_flight 0 at every stage and sink, parse received everything the
 # source produced, the sink everything parse emitted, and the source kept to its rate.
+# Then `ctl stop` and SIGTERM sent the moment the control socket answers (12 runs each):
+# every run drains (exit 0, --stats-json written, the socket removed).
 set -u
 . "$(dirname "$0")/../lib/tap.sh"
 tap_need_sluice
 RATE=200000
 PER_SIGNAL=6
-tap_plan $((2 * PER_SIGNAL))
+tap_plan $((2 * PER_SIGNAL + 2))
 tap_tmpdir
 
 cat >"$TMP/pipeline.yaml" <<EOF
@@ -89,4 +91,53 @@ rc=
 run_signal INT
 rc=
 run_signal TERM
+
+# A stop at once: `ctl stop` (or SIGTERM) sent the moment the control socket answers.
+# The socket was served before the handlers were installed, so such a stop killed the run
+# (exit -15: no summary, no --stats-json, the socket left behind). 12 runs each, niced so
+# the start-up is slow; every one must drain: exit 0, stats.json written, socket removed.
+mkdir -p "$TMP/race"
+cd "$TMP/race" || exit 1
+cp "$TMP/pipeline.yaml" .
+python3 - "$SLUICE" >race.out 2>race.err <<'PY'
+import os, signal, socket, subprocess, sys, time
+res = {}
+for how in ("stop", "TERM"):
+    for i in range(12):
+        for f in ("r.sock", "rs.json"):
+            if os.path.exists(f):
+                os.unlink(f)
+        p = subprocess.Popen(["nice", "-n", "10", sys.argv[1], "run", "pipeline.yaml", "-q",
+                              "--socket", "r.sock", "--stats-json", "rs.json"],
+                             stdout=subprocess.DEVNULL, stderr=open("run-%s-%d.err" % (how, i), "w"))
+        t0 = time.time()
+        s = None
+        while time.time() - t0 < 30 and p.poll() is None:
+            try:
+                s = socket.socket(socket.AF_UNIX)
+                s.connect("r.sock")
+                break
+            except OSError:
+                s = None
+                time.sleep(0.0005)
+        if s and how == "stop":
+            s.sendall(b'{"v":1,"cmd":"stop"}\n')
+        elif s:
+            p.send_signal(signal.SIGTERM)
+        try:
+            rc = p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            rc = "hung"
+        key = "%s rc=%s stats=%s socket_left=%s" % (how, rc, os.path.exists("rs.json"),
+                                                    os.path.exists("r.sock"))
+        res[key] = res.get(key, 0) + 1
+for k, v in sorted(res.items()):
+    print(k, "x", v)
+PY
+tap_is "$(grep -c '^stop rc=0 stats=True socket_left=False x 12$' race.out)" 1 \
+	"ctl stop as soon as the socket answers drains, 12 of 12 ($(tr '\n' ';' <race.out))"
+tap_is "$(grep -c '^TERM rc=0 stats=True socket_left=False x 12$' race.out)" 1 \
+	"SIGTERM as soon as the socket answers drains, 12 of 12"
+cd "$TMP" || exit 1
 tap_done
