@@ -59,7 +59,8 @@ static void usage(FILE *f)
 		"  run [PIPELINE] [--stats-json PATH] [--replicas N] [-- EAL options]\n"
 		"        run a pipeline file (no file: the built-in default demo) until its "
 		"finite\n"
-		"        sources are delivered; SIGINT/SIGTERM drain in-flight events and exit.\n"
+		"        sources are delivered; SIGINT/SIGTERM/SIGHUP drain in-flight events and "
+		"exit.\n"
 		"        --replicas N: stages, splittable sources (file, gen) and null sinks that\n"
 		"        set no `replicas` run N replicas, in lanes: replica k on lcore k, so\n"
 		"        events stay on one core (output order across replicas is not kept)\n"
@@ -532,12 +533,14 @@ static int cmd_run(const struct cli *c, struct sl_registry *reg)
 	}
 	/* Before the control socket is served: a `stop` (SIGTERM to ourselves) or a signal
 	 * from whoever saw the socket appear must drain, not kill. One that arrives before the
-	 * run is seen at its first tick. */
+	 * run is seen at its first tick. SIGHUP (a closed terminal, a supervisor passing it
+	 * on) drains too. */
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	/* A closed stdout (`| head`) is the stdout sink's error to report, not a fatal signal. */
 	signal(SIGPIPE, SIG_IGN);
 	sl_control_opts_from_config(cfg, c->socket, &co);

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# SIGINT and SIGTERM drain a running pipeline and exit 0. An unbounded gen source (count 0)
+# SIGINT, SIGTERM and SIGHUP drain a running pipeline and exit 0. An unbounded gen source (count 0)
 # at 200,000 lines/s feeds nginx_parse into a null sink; after 2 s the signal arrives. The
 # process must exit 0 within 20 s, and --stats-json must show every event accounted for:
 # conservation with in_flight 0 at every stage and sink, parse received everything the
@@ -11,7 +11,7 @@ set -u
 tap_need_sluice
 RATE=200000
 PER_SIGNAL=6
-tap_plan $((2 * PER_SIGNAL + 2))
+tap_plan $((3 * PER_SIGNAL + 2))
 tap_tmpdir
 
 cat >"$TMP/pipeline.yaml" <<EOF
@@ -91,6 +91,8 @@ rc=
 run_signal INT
 rc=
 run_signal TERM
+rc=
+run_signal HUP
 
 # A stop at once: `ctl stop` (or SIGTERM) sent the moment the control socket answers.
 # The socket was served before the handlers were installed, so such a stop killed the run

@@ -6,7 +6,8 @@
 # computes as its byte offset. 2: supervised, every restart crashes again; the supervisor
 # backs off (50, 100 ms) and gives up after --max-crashes 3 with a clear message. 3: after
 # the first crash the input is repaired; the restarted child finishes and writes every
-# line. 4: SIGTERM to the supervisor drains the child once and is not taken for a crash.
+# line. 4: SIGTERM to the supervisor drains the child once and is not taken for a crash;
+# so does SIGHUP (the child removes its control socket).
 # 5: with a checkpointed file source, the restart resumes where the acknowledged output
 # ended: no line lost, every committed line once (only uncommitted ones may come twice).
 set -u
@@ -14,7 +15,7 @@ set -u
 tap_need_sluice
 plugin=$SLUICE_BUILD/plugins/testing/crash_on.so
 [ -f "$plugin" ] || tap_skip_all "crash_on plugin not built: $plugin"
-tap_plan 19
+tap_plan 21
 tap_tmpdir
 cd "$TMP" || exit 1
 trap 'pkill -9 -P $$ 2>/dev/null; rm -rf "$TMP"' EXIT
@@ -122,6 +123,17 @@ kill -TERM "$(pgrep -P "$sup" | head -1)"
 wait "$sup"
 tap_is "$?" 0 "SIGTERM drains the child and the supervisor exits 0"
 tap_is "$(grep -c 'died of\|restarting' err4)" 0 "no restart after a stop"
+# The same with SIGHUP, which the supervisor passes on too: the child once had no handler
+# for it and died, leaving its socket.
+timeout 60 "$SLUICE" run gen.yaml --supervise --blame-file blame4h.json --socket hup.sock \
+	"${eal[@]}" >out4h 2>err4h &
+sup=$!
+for _ in $(seq 1 200); do [ -S hup.sock ] && break; sleep 0.05; done
+kill -HUP "$(pgrep -P "$sup" | head -1)"
+wait "$sup"
+tap_is "$?" 0 "SIGHUP drains the child and the supervisor exits 0 ($(tail -1 err4h))"
+tap_ok "$([ ! -e hup.sock ] && [ "$(grep -c 'died of\|restarting' err4h)" = 0 ]; echo $?)" \
+	"no restart after SIGHUP, and the child removed its socket"
 
 # 5: resume from a checkpoint. A followed file with a checkpoint is read and written out
 # (20000 lines, acknowledged); then 200 lines with BOOM among them are appended; the child
