@@ -857,11 +857,13 @@ static void ctl_check_idle(struct sl_control *c, uint64_t now)
 	for (int i = 0; i < SL_CTL_MAX_CONN; i++) {
 		struct ctl_conn *k = &c->conns[i];
 
-		if (k->fd < 0 || k->tap ||
+		/* A tap waiting for events is not idle; one whose lines are not read is. */
+		if (k->fd < 0 || (k->tap && !k->out) ||
 		    now - k->last_ns < (uint64_t)SL_CTL_IDLE_TIMEOUT_S * 1000000000u)
 			continue;
 		if (k->out) {
-			/* It has not read its response for that long: give up on it. */
+			/* It has not read its response (or a tap's lines) for that long: give up
+			 * on it, which frees its tap. */
 			ctl_close(c, k);
 			continue;
 		}

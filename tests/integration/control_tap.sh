@@ -20,11 +20,13 @@
 #   - requests sent behind a running tap, more than the 4 KiB input buffer holds, wait
 #     without costing CPU (the control thread used less than 0.5 s in 2.5 s; it spun at
 #     100 % before), and are all answered, in order, after the tap's "done" line;
+#   - a tap client that stops reading is closed after 10 s without write progress, which
+#     frees the node for another tap (the node stayed tapped for ever);
 #   - `ctl stop` ends the run with exit 0.
 set -u
 . "$(dirname "$0")/../lib/tap.sh"
 tap_need_sluice
-tap_plan 19
+tap_plan 21
 tap_tmpdir
 cd "$TMP" || exit 1
 PID=
@@ -238,6 +240,31 @@ print("answers", "yes" if tap_ok(lines, 5) and len(lines) == 307 and len(pongs) 
 PY
 tap_is "$(grep -c '^cpu yes' spin.out)" 1 "8 KiB of requests behind a tap cost the control thread no CPU ($(grep '^cpu' spin.out))"
 tap_is "$(grep -c '^answers yes' spin.out)" 1 "the tap ends, then the 300 requests behind it are answered ($(grep -v '^cpu' spin.out | head -c 300))"
+
+# A tap client that never reads (a 4 KiB receive buffer): its lines pile up in the socket.
+python3 - g.sock "$SLUICE" >noread.out 2>&1 <<'PY'
+import subprocess, sys, time
+sys.path.insert(0, ".")
+from taplib import connect
+s = connect(sys.argv[1], rcvbuf=4096)
+s.sendall(b'{"v":1,"cmd":"tap","node":"parse","limit":1000000,"rate":100000}\n')
+def tap_once():
+    return subprocess.run([sys.argv[2], "tap", "parse", "--limit", "1", "--socket", sys.argv[1]],
+                          capture_output=True, text=True, timeout=20)
+time.sleep(0.5)
+r = tap_once()
+print("held", "yes" if r.returncode == 1 and "tapped by another client" in r.stderr else "no",
+      r.returncode, r.stderr.strip())
+t0 = time.time()
+while time.time() - t0 < 40:
+    r = tap_once()
+    if r.returncode == 0:
+        break
+    time.sleep(1)
+print("freed", "yes" if r.returncode == 0 else "no", round(time.time() - t0), r.stderr.strip())
+PY
+tap_is "$(grep -c '^held yes' noread.out)" 1 "a tap client that does not read holds the node at first ($(grep '^held' noread.out))"
+tap_is "$(grep -c '^freed yes' noread.out)" 1 "it is closed after 10 s without progress: the node can be tapped again ($(grep '^freed' noread.out))"
 
 timeout 10 "$SLUICE" ctl stop --socket g.sock >/dev/null 2>&1
 wait "$PID"
