@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "control.h"
@@ -548,17 +549,33 @@ int sl_ctl_cli_scale(const char *socket_arg, const char *node, const char *count
 
 int sl_ctl_cli_live(const char *socket_arg, const char *cmd, const char *node, const char *file)
 {
-	char path[512], abs[4096];
+	char path[512], abs[4096], cwd[4096];
 	const struct sl_jr_val *res, *applied;
+	struct stat st;
 	struct sl_jr_val v;
 	char *req = NULL, *line = NULL;
 	size_t req_len = 0;
 	FILE *f;
-	int fd, rc;
+	int fd, rc, n = 0;
 
-	/* The server has its own working directory: send the file as an absolute path. */
-	if (file && !realpath(file, abs)) {
+	/* The server has its own working directory: send the file as an absolute path, ours
+	 * prefixed, with no link resolved (realpath would turn a symlink into its target, and
+	 * the server's trust checks, which refuse symlinks, must see the path named). */
+	if (file && lstat(file, &st) < 0) {
 		fprintf(stderr, "sluice %s: %s: %s\n", cmd, file, strerror(errno));
+		return 1;
+	}
+	if (file && file[0] != '/' && !getcwd(cwd, sizeof(cwd))) {
+		fprintf(stderr, "sluice %s: cannot get the working directory: %s\n", cmd,
+			strerror(errno));
+		return 1;
+	}
+	if (file && file[0] == '/')
+		n = snprintf(abs, sizeof(abs), "%s", file);
+	else if (file)
+		n = snprintf(abs, sizeof(abs), "%s/%s", strcmp(cwd, "/") ? cwd : "", file);
+	if (file && (n < 0 || (size_t)n >= sizeof(abs))) {
+		fprintf(stderr, "sluice %s: %s: path too long\n", cmd, file);
 		return 1;
 	}
 	f = open_memstream(&req, &req_len);

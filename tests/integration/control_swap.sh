@@ -4,8 +4,9 @@
 #   lines (file, follow) -> tag (version_tag plugin) -> out (file sink, raw)
 # runs; version_tag writes its version ("v1", "v2") over the first two bytes of each line.
 #   - swap v1 -> v2 -> v1 while lines flow; a swap to a version with other parameters, of
-#     a plugin that does not export the stage, of a non-stage node and of a missing file
-#     are refused with their reason and change nothing; a refused swap that loaded the
+#     a plugin that does not export the stage, of a non-stage node, of a missing file and
+#     of a symlink to a good plugin (named relative) are refused with their reason and
+#     change nothing; a refused swap that loaded the
 #     file running since the start (for `pass`, a built-in sample stage) leaves no trace:
 #     the next swap gets the code of the file it names (v2 -> v2, reported as such);
 #   - 50 reloads alternating two valid files (A loads version_tag_v1.so, B _v2.so) and 24
@@ -96,11 +97,15 @@ check_refused "does not export stage 'version_tag'" "$SLUICE" swap tag crash_on.
 check_refused "'lines' is not a stage" "$SLUICE" swap lines version_tag_v1.so
 check_refused "No such file" "$SLUICE" swap tag nowhere.so
 check_refused "no node named 'nope'" "$SLUICE" swap nope version_tag_v1.so
+# The client once resolved the path (realpath) before sending it, so a symlink passed the
+# server's no-symlink rule.
+ln -s version_tag_v2.so link.so
+check_refused "is a symlink" "$SLUICE" swap tag link.so
 # Loads version_tag_v1.so, which the start-up registry holds, then refuses: the loader
 # once kept this load's /proc/self/fd name on the start-up object, and the next plugin
 # opened under that number was handed v1's code.
 check_refused "does not export stage 'sample'" "$SLUICE" swap pass version_tag_v1.so
-tap_is "$fails" 0 "6 bad swaps refused with their reason$why"
+tap_is "$fails" 0 "7 bad swaps refused with their reason$why"
 timeout 10 "$SLUICE" swap tag version_tag_v2.so --socket s.sock >sw3.out 2>sw3.err
 tap_is "$?.$(grep -c -- '-> version_tag v2 ' sw3.out)" 0.1 \
 	"after them, swap v2 -> v2 gets v2's code ($(cat sw3.out sw3.err))"
@@ -195,7 +200,7 @@ tap_is "$(grep -c '^order yes' check.out)" 1 "exactly once and in order (lost 0,
 tap_is "$(grep -c '^tags yes' check.out)" 1 "every line was handled by v1 or v2 ($(grep ^tags check.out))"
 tap_ok "$(awk '/^changes/ { print ($2 >= 3 && $2 <= $3) ? 0 : 1 }' check.out)" \
 	"the tag changes at most once per applied change, at least 3 times ($(grep ^changes check.out))"
-# Logged: 3 + 4 swaps that reached the server (a missing file and an unknown node are
+# Logged: 3 + 5 swaps that reached the server (a missing file and an unknown node are
 # refused before), 50 + 24 + 4 + 1 reloads.
-tap_is "$(grep -c 'command \(swap\|reload\) from uid=[0-9]' run.err)" 86 \
+tap_is "$(grep -c 'command \(swap\|reload\) from uid=[0-9]' run.err)" 87 \
 	"each swap and reload that reached the server is logged with the peer's uid"
