@@ -291,11 +291,10 @@ static int cli_parse(int argc, char **argv, struct cli *c)
 		case 0x111: {
 			char *end;
 			double v = strtod(optarg, &end);
-			if (*end || !(v > 0 && v <= SL_CTL_TAP_RATE_MAX)) {
+			if (*end || !(v >= SL_CTL_TAP_RATE_MIN && v <= SL_CTL_TAP_RATE_MAX)) {
 				fprintf(stderr,
-					"sluice: --rate takes events per second, above 0 and "
-					"at most %g\n",
-					SL_CTL_TAP_RATE_MAX);
+					"sluice: --rate takes events per second, from %g to %g\n",
+					SL_CTL_TAP_RATE_MIN, SL_CTL_TAP_RATE_MAX);
 				return -EINVAL;
 			}
 			c->tap_rate = v;

@@ -749,10 +749,9 @@ int sl_ctl_request_decode(const char *buf, size_t len, struct sl_ctl_request *re
 				 sl_jr_type_name(rate->type));
 			goto out;
 		}
-		if (!(r > 0 && r <= SL_CTL_TAP_RATE_MAX)) {
-			snprintf(err, err_len,
-				 "field 'rate': must be above 0 and at most %g per second",
-				 SL_CTL_TAP_RATE_MAX);
+		if (!(r >= SL_CTL_TAP_RATE_MIN && r <= SL_CTL_TAP_RATE_MAX)) {
+			snprintf(err, err_len, "field 'rate': must be from %g to %g per second",
+				 SL_CTL_TAP_RATE_MIN, SL_CTL_TAP_RATE_MAX);
 			goto out;
 		}
 		req->rate = r;

@@ -91,6 +91,7 @@ struct sl_ctl_request {
 #define SL_CTL_TAP_LIMIT_DEFAULT 100
 #define SL_CTL_TAP_LIMIT_MAX	 1000000
 #define SL_CTL_TAP_RATE_DEFAULT	 100.0
+#define SL_CTL_TAP_RATE_MIN	 0.001 /* one sample per 1,000 s */
 #define SL_CTL_TAP_RATE_MAX	 100000.0
 
 /* Decode one request (the line without its newline). 0, or -EINVAL with the reason in

@@ -276,7 +276,10 @@ static void test_request_errors(void **state)
 	request_bad("{\"v\":1,\"cmd\":\"tap\",\"node\":\"p\",\"limit\":1.5}",
 		    "field 'limit': expected an integer, got a number");
 	request_bad("{\"v\":1,\"cmd\":\"tap\",\"node\":\"p\",\"rate\":0}",
-		    "field 'rate': must be above 0 and at most 100000 per second");
+		    "field 'rate': must be from 0.001 to 100000 per second");
+	/* Its sampling period (TSC ticks) would not fit in 64 bits. */
+	request_bad("{\"v\":1,\"cmd\":\"tap\",\"node\":\"p\",\"rate\":1e-12}",
+		    "field 'rate': must be from 0.001 to 100000 per second");
 	request_bad("{\"v\":1,\"cmd\":\"tap\",\"node\":\"p\",\"rate\":\"x\"}",
 		    "field 'rate': expected a number, got a string");
 	request_bad("{\"v\":1,\"cmd\":\"tap\",\"node\":\"p\",\"output\":\"\"}",

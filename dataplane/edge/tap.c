@@ -49,11 +49,15 @@ void sl_tap_free(struct sl_tap *t)
 void sl_tap_arm(struct sl_tap *t, uint16_t port, double rate, uint64_t tsc_hz)
 {
 	struct sl_tap_item *it;
+	double period;
 
 	while ((it = sl_tap_take(t)) != NULL)
 		sl_tap_release(t, it);
 	t->port = port;
-	t->period_tsc = rate > 0 ? (uint64_t)((double)tsc_hz / rate) : 0;
+	/* Callers keep rate within 0.001..100000 (message.h); a period that does not fit in
+	 * 64 bits (undefined to convert) is clamped all the same: "never again", in effect. */
+	period = rate > 0 ? (double)tsc_hz / rate : 0;
+	t->period_tsc = period < 0x1p62 ? (uint64_t)period : UINT64_C(1) << 62;
 	__atomic_store_n(&t->next_tsc, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&t->n_taken, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&t->n_no_slot, 0, __ATOMIC_RELAXED);

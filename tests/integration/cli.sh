@@ -3,14 +3,15 @@
 # project version from the top-level meson.build and exits 0; `sluice stages` lists the
 # built-in stages nginx_parse, filter and count with their parameters (filter's where,
 # count's key and window); an unknown subcommand or option exits 2 with a message on
-# stderr; validating a missing pipeline file or a directory exits 2 naming it. EAL options: --in-memory with
+# stderr; validating a missing pipeline file or a directory exits 2 naming it; `tap --rate`
+# below its minimum exits 2 with the range. EAL options: --in-memory with
 # --no-huge (which DPDK refuses together) runs without shared files all the same. A run
 # under its own prefix removes the empty runtime directories of sluice runs that are gone
 # (killed runs leave them), and keeps one whose process lives.
 set -u
 . "$(dirname "$0")/../lib/tap.sh"
 tap_need_sluice
-tap_plan 18
+tap_plan 19
 tap_tmpdir
 cd "$TMP" || exit 1
 
@@ -64,6 +65,12 @@ mkdir dir.yaml
 rc=$?
 tap_ok "$([ "$rc" = 2 ] && grep -q 'dir.yaml: cannot read: Is a directory' dir.err; echo $?)" \
 	"validate of a directory exits 2 (got $rc) and says it is one ($(head -1 dir.err))"
+# A rate whose sampling period does not fit in 64 bits of TSC ticks (undefined behaviour in
+# the tap) is refused before any socket is looked for.
+"$SLUICE" tap parse --rate 1e-12 --socket nowhere.sock >rate.out 2>rate.err
+rc=$?
+tap_ok "$([ "$rc" = 2 ] && grep -q 'rate takes events per second, from 0.001 to 100000' rate.err; echo $?)" \
+	"tap --rate 1e-12 exits 2 (got $rc) and gives the range ($(head -1 rate.err))"
 printf 'sources:\n  g: { type: gen, count: 777 }\nsinks:\n  o: { type: file, inputs: [g], path: o.log, format: raw }\n' >mem.yaml
 "$SLUICE" run mem.yaml -- --no-huge -m 256 --in-memory >mem.out 2>mem.err
 rc=$?
