@@ -6,6 +6,7 @@
  * 2 usage or pipeline errors.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -487,6 +488,27 @@ static void control_linger(uint32_t ms)
 	nanosleep(&ts, NULL);
 }
 
+/* --stats-json is written after the run: make sure now, before anything runs, that it can
+ * be. An existing file is opened for writing and left as it is; a new one is created and
+ * removed again, so a refused or failed run leaves no file behind. */
+static int stats_json_check(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+
+	if (fd < 0 && errno == ENOENT) {
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		if (fd >= 0)
+			unlink(path);
+	}
+	if (fd < 0) {
+		SL_ERR("run", "--stats-json %s: cannot write it: %s (nothing was run)", path,
+		       strerror(errno));
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
 static int cmd_run(const struct cli *c, struct sl_registry *reg)
 {
 	struct sl_ledger *ledger = NULL;
@@ -504,6 +526,10 @@ static int cmd_run(const struct cli *c, struct sl_registry *reg)
 
 	if (load_config(c, reg, true, &cfg) < 0)
 		return 2;
+	if (c->stats_json && stats_json_check(c->stats_json) < 0) {
+		sl_config_destroy(cfg);
+		return 2;
+	}
 	sl_dlq_bind(cfg, reg);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	/* Before the EAL makes threads, so all of them inherit it (docs/resilience.md). */

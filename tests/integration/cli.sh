@@ -4,14 +4,15 @@
 # built-in stages nginx_parse, filter and count with their parameters (filter's where,
 # count's key and window); an unknown subcommand or option exits 2 with a message on
 # stderr; validating a missing pipeline file or a directory exits 2 naming it; `tap --rate`
-# below its minimum exits 2 with the range. EAL options: --in-memory with
+# below its minimum exits 2 with the range; --stats-json in a missing directory exits 2
+# before anything runs. EAL options: --in-memory with
 # --no-huge (which DPDK refuses together) runs without shared files all the same. A run
 # under its own prefix removes the empty runtime directories of sluice runs that are gone
 # (killed runs leave them), and keeps one whose process lives.
 set -u
 . "$(dirname "$0")/../lib/tap.sh"
 tap_need_sluice
-tap_plan 19
+tap_plan 20
 tap_tmpdir
 cd "$TMP" || exit 1
 
@@ -65,6 +66,14 @@ mkdir dir.yaml
 rc=$?
 tap_ok "$([ "$rc" = 2 ] && grep -q 'dir.yaml: cannot read: Is a directory' dir.err; echo $?)" \
 	"validate of a directory exits 2 (got $rc) and says it is one ($(head -1 dir.err))"
+# --stats-json in a missing directory: refused at once (exit 2), nothing run, no file.
+rm -f o.log
+printf 'sources:\n  g: { type: gen, count: 777 }\nsinks:\n  o: { type: file, inputs: [g], path: o.log, format: raw }\n' >sj.yaml
+"$SLUICE" run sj.yaml --stats-json nodir/s.json -- --no-huge -m 256 >sj.out 2>sj.err
+rc=$?
+tap_ok "$([ "$rc" = 2 ] && grep -q -- '--stats-json nodir/s.json: cannot write it: No such file or directory' sj.err &&
+	[ ! -e o.log ] && [ ! -e nodir ]; echo $?)" \
+	"--stats-json nodir/s.json exits 2 (got $rc) before running ($(grep -o 'msg=.*' sj.err | head -1))"
 # A rate whose sampling period does not fit in 64 bits of TSC ticks (undefined behaviour in
 # the tap) is refused before any socket is looked for.
 "$SLUICE" tap parse --rate 1e-12 --socket nowhere.sock >rate.out 2>rate.err
