@@ -931,10 +931,10 @@ static void *ctl_thread(void *arg)
 		for (int i = 0; i < SL_CTL_MAX_CONN; i++) {
 			struct ctl_conn *k = &c->conns[i];
 
-			if (k->fd >= 0 && k->tap && k->eof)
-				ctl_close(c, k); /* the client went away mid-tap */
-			else
-				ctl_tap_pump(c, k);
+			/* A tap runs on after its client shut down its sending side (EOF is the
+			 * end of the requests, not of the client); a client gone for good shows
+			 * as POLLHUP above. */
+			ctl_tap_pump(c, k);
 			/* Requests that waited behind a tap that just ended, or the end of a
 			 * stream whose last answer is written: nothing else wakes for them. */
 			if (k->fd >= 0 && !k->tap && !k->out)

@@ -20,13 +20,16 @@
 #   - requests sent behind a running tap, more than the 4 KiB input buffer holds, wait
 #     without costing CPU (the control thread used less than 0.5 s in 2.5 s; it spun at
 #     100 % before), and are all answered, in order, after the tap's "done" line;
+#   - a client that shuts down its sending side after its requests (as `printf ... |
+#     socat -` does) gets the whole tap and the answers after it, then the server closes
+#     (it once sent the tap's first line only);
 #   - a tap client that stops reading is closed after 10 s without write progress, which
 #     frees the node for another tap (the node stayed tapped for ever);
 #   - `ctl stop` ends the run with exit 0.
 set -u
 . "$(dirname "$0")/../lib/tap.sh"
 tap_need_sluice
-tap_plan 21
+tap_plan 22
 tap_tmpdir
 cd "$TMP" || exit 1
 PID=
@@ -240,6 +243,30 @@ print("answers", "yes" if tap_ok(lines, 5) and len(lines) == 307 and len(pongs) 
 PY
 tap_is "$(grep -c '^cpu yes' spin.out)" 1 "8 KiB of requests behind a tap cost the control thread no CPU ($(grep '^cpu' spin.out))"
 tap_is "$(grep -c '^answers yes' spin.out)" 1 "the tap ends, then the 300 requests behind it are answered ($(grep -v '^cpu' spin.out | head -c 300))"
+
+# Requests, then shutdown(SHUT_WR): a tap of 3 and a ping behind it, all answered, then EOF.
+python3 - g.sock >half.out 2>&1 <<'PY'
+import json, socket, sys
+sys.path.insert(0, ".")
+from taplib import connect, tap_ok
+s = connect(sys.argv[1])
+s.sendall(b'{"v":1,"cmd":"tap","node":"parse","limit":3,"rate":1000}\n{"v":1,"id":9,"cmd":"ping"}\n')
+s.shutdown(socket.SHUT_WR)
+buf, eof = b"", False
+try:
+    while True:
+        c = s.recv(65536)
+        if not c:
+            eof = True
+            break
+        buf += c
+except socket.timeout:
+    pass
+lines = [json.loads(l) for l in buf.split(b"\n") if l]
+print("half", "yes" if tap_ok(lines, 3) and len(lines) == 6 and lines[5].get("id") == 9
+      and lines[5]["result"]["pong"] is True and eof else "no", len(lines), "eof" if eof else "open")
+PY
+tap_is "$(grep -c '^half yes' half.out)" 1 "after shutdown(SHUT_WR): the tap's 5 lines, the ping's answer, then the server closes ($(head -c 300 half.out))"
 
 # A tap client that never reads (a 4 KiB receive buffer): its lines pile up in the socket.
 python3 - g.sock "$SLUICE" >noread.out 2>&1 <<'PY'
