@@ -2233,13 +2233,17 @@ int sl_pipeline_scale(struct sl_pipeline *p, uint32_t i, int32_t replicas, char 
 	if (i >= p->n_nodes)
 		return -EINVAL;
 	n = &p->nodes[i];
+	if (!n->scaled && n->cfg->role != SL_NODE_STAGE) {
+		/* `scale:` is a stage key: sources and sinks cannot be given one. */
+		snprintf(err, len, "'%s' is a %s: only stages can be scaled", n->cfg->name,
+			 n->cfg->role == SL_NODE_SOURCE ? "source" : "sink");
+		return -ENOTSUP;
+	}
 	if (!n->scaled) {
 		snprintf(err, len,
-			 "'%s' is not autoscaled (it has %s); give it scale: { min, max } in the "
-			 "pipeline file",
-			 n->cfg->name,
-			 n->cfg->role == SL_NODE_STAGE ? "static replicas:"
-						       : "no replicas to scale");
+			 "'%s' is not autoscaled (it has static replicas:); give it scale: { min, "
+			 "max } in the pipeline file",
+			 n->cfg->name);
 		return -ENOTSUP;
 	}
 	if (replicas > (int32_t)n->n_replicas) {

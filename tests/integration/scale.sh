@@ -9,7 +9,8 @@
 #     60 pins cycling 2, 1, 0 while a batch flows (replicas drain, park, leave and rejoin
 #     their task lists) lose and duplicate nothing;
 #     `scale work auto` gives it back to the autoscaler, which returns to 0; pins are
-#     logged with the peer's uid; a static node and a pin above max are refused;
+#     logged with the peer's uid; a source and a sink are refused (only stages can be
+#     scaled, not "give it scale:"), and so is a pin above max;
 #   - one line after idle wakes the stage again (a cold start, counted in the ledger);
 #   - after SIGTERM: every input line is in the output exactly once (lost 0, dup 0,
 #     Python's Counter of both files), and the ledger's final line of the stage has
@@ -22,7 +23,7 @@ set -u
 tap_need_sluice
 SPIN=$SLUICE_BUILD/plugins/testing/spin.so
 [ -f "$SPIN" ] || tap_skip_all "spin plugin not built: $SPIN"
-tap_plan 19
+tap_plan 20
 tap_tmpdir
 cd "$TMP" || exit 1
 PID=
@@ -131,8 +132,13 @@ rep, n, ok = wait(lambda r, n: n >= total, 30)
 out["churn_drained"] = ok
 rep, n, ok = wait(lambda r, n: r == 0, 5)
 out["auto_back_to_zero"] = ok
+# A source and a sink cannot have scale: (a stage key); the message once told to add one.
 r = subprocess.run([S, "scale", "in", "1", "--socket", "s.sock"], capture_output=True, text=True)
-out["static_refused"] = r.returncode != 0 and "not autoscaled" in r.stderr
+out["source_refused"] = (r.returncode != 0 and "'in' is a source: only stages can be scaled"
+                         in r.stderr and "scale: {" not in r.stderr)
+r = subprocess.run([S, "scale", "out", "1", "--socket", "s.sock"], capture_output=True, text=True)
+out["sink_refused"] = (r.returncode != 0 and "'out' is a sink: only stages can be scaled"
+                       in r.stderr and "scale: {" not in r.stderr)
 r = subprocess.run([S, "scale", "work", "3", "--socket", "s.sock"], capture_output=True, text=True)
 out["above_max_refused"] = r.returncode != 0 and "scale: max 2" in r.stderr
 # One line after idle: woken again.
@@ -161,8 +167,9 @@ else
 fi
 tap_is "$(val churn_drained)" True "60 pins (2, 1, 0, ...) while 30,000 lines flow, then auto: all processed"
 tap_is "$(val auto_back_to_zero)" True "sluice scale work auto: back to zero"
-tap_ok "$([ "$(val static_refused)" = True ] && [ "$(val above_max_refused)" = True ] && echo 0 || echo 1)" \
-	"a static node and a pin above max are refused"
+tap_ok "$([ "$(val source_refused)" = True ] && [ "$(val sink_refused)" = True ] && echo 0 || echo 1)" \
+	"a source and a sink are refused: only stages can be scaled"
+tap_is "$(val above_max_refused)" True "a pin above max is refused"
 tap_is "$(val woke)" True "a line after idle wakes the stage"
 grep -q 'command scale from uid=[0-9]' run.err
 tap_ok $? "scale commands are logged with the peer's uid"
