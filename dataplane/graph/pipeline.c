@@ -2251,6 +2251,37 @@ int sl_pipeline_scale(struct sl_pipeline *p, uint32_t i, int32_t replicas, char 
 			 n->n_replicas, (int)replicas);
 		return -ERANGE;
 	}
+	if (p->cfg->cores) {
+		uint32_t others = 0, least = replicas >= 0 ? (uint32_t)replicas : n->cfg->scale_min;
+
+		/* A pin is its stage's minimum in the budget (scale_tick), "auto" gives it back its
+		 * scale: min, and the budget grants every minimum: one that does not fit beside
+		 * the other stages' minimums (their pins or mins) would take the replicas past
+		 * cores:. */
+		for (uint32_t o = 0; o < p->n_nodes; o++) {
+			const struct rt_node *m = &p->nodes[o];
+			int32_t pin;
+
+			if (!m->scaled || o == i)
+				continue;
+			pin = __atomic_load_n(&m->pin, __ATOMIC_RELAXED);
+			others += pin >= 0 ? (uint32_t)pin : m->cfg->scale_min;
+		}
+		if (least + others > p->cfg->cores && replicas >= 0) {
+			snprintf(err, len,
+				 "'%s': cannot pin %d replicas: the core budget is cores: %u, and "
+				 "the other autoscaled stages keep %u of it",
+				 n->cfg->name, (int)replicas, p->cfg->cores, others);
+			return -ERANGE;
+		}
+		if (least + others > p->cfg->cores) {
+			snprintf(err, len,
+				 "'%s': cannot go back to auto (scale: min %u): the core budget is "
+				 "cores: %u, and the other autoscaled stages keep %u of it",
+				 n->cfg->name, least, p->cfg->cores, others);
+			return -ERANGE;
+		}
+	}
 	__atomic_store_n(&n->pin, replicas < 0 ? -1 : replicas, __ATOMIC_RELAXED);
 	sl_worker_wake_all(); /* the controller acts on it at its next tick */
 	return 0;

@@ -17,13 +17,16 @@
 #     in = lines, cold_starts >= 2 and replica_s below 2 x elapsed;
 #   - config errors with file:line (scale with replicas, cores below the mins, scale on
 #     a windowed stage);
-#   - more lcores than CPUs (--lcores '0@0,(1-3)@1', max 3): a finite file arrives whole.
+#   - more lcores than CPUs (--lcores '0@0,(1-3)@1', max 3): a finite file arrives whole;
+#   - with cores: 2, a pin (or an `auto` and its min) that does not fit beside the other
+#     stages' minimums is refused with a sentence naming the budget (a pin was applied,
+#     past the budget).
 set -u
 . "$(dirname "$0")/../lib/tap.sh"
 tap_need_sluice
 SPIN=$SLUICE_BUILD/plugins/testing/spin.so
 [ -f "$SPIN" ] || tap_skip_all "spin plugin not built: $SPIN"
-tap_plan 20
+tap_plan 23
 tap_tmpdir
 cd "$TMP" || exit 1
 PID=
@@ -260,4 +263,37 @@ tap_is "$?" 0 "--lcores '0@0,(1-3)@1' (4 lcores, 2 CPUs) runs to the end"
 cmp -s <(sort fin.log) <(sort lout.log) &&
 	python3 -c "import json; j = json.load(open('l.json')); assert j['lcores'] == 4"
 tap_ok $? "every line arrives once with 4 lcores"
+
+# A pin counts against cores: (it is its stage's minimum, and the budget grants minimums),
+# and so does the min that `auto` gives back: with cores: 2 and another stage's min: 1,
+# pins of 3 and 2 would run 4 and 3 replicas. `more` ends on auto, so the stop drains.
+cat >b.yaml <<YAML
+plugins: [$SPIN]
+cores: 2
+sources:
+  in: { type: gen, count: 0, rate: 200, seed: 3 }
+stages:
+  work: { use: spin, inputs: [in], spin_cycles: 1000, scale: { min: 0, max: 3 } }
+  more: { use: spin, inputs: [work], spin_cycles: 1000, scale: { min: 1, max: 2 } }
+sinks:
+  out: { type: "null", inputs: [more] }
+YAML
+timeout 60 "$SLUICE" run b.yaml -q --socket b.sock >b.out 2>&1 &
+PID=$!
+for _ in $(seq 1 200); do [ -S b.sock ] && break; sleep 0.05; done
+got=
+k=0
+for pin in "work 3" "work 2" "work 1" "more 0" "work 2" "more auto" "work 1" "more auto"; do
+	k=$((k + 1))
+	# shellcheck disable=SC2086
+	timeout 10 "$SLUICE" scale $pin --socket b.sock >"pin$k.out" 2>"pin$k.err"
+	got="$got $?"
+done
+tap_is "$got" " 1 1 0 0 0 1 0 0" "with cores: 2: work 3 and 2 (beside more's min 1) refused; work 1, more 0, work 2 applied; more auto (min 1) refused, then applied after work 1"
+grep -q "'work': cannot pin 3 replicas: the core budget is cores: 2, and the other autoscaled stages keep 1 of it" pin1.err
+tap_ok $? "the refusal names the budget ($(head -1 pin1.err))"
+timeout 10 "$SLUICE" ctl stop --socket b.sock >/dev/null 2>&1
+wait "$PID"
+tap_is "$?" 0 "the budgeted run stops with exit 0"
+PID=
 tap_done
