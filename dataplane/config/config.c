@@ -14,12 +14,15 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fnmatch.h>
+#include <limits.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include <yaml.h>
 
@@ -2045,6 +2048,125 @@ static void config_metrics_sinks(struct loader *ld)
 	}
 }
 
+/*
+ * A path as the running pipeline will name it: absolute (relative paths are relative to the
+ * working directory), its directory resolved when it exists (so ./a and a, or a symlinked
+ * directory, are one path). Into buf (PATH_MAX); false when it cannot be made.
+ */
+static bool config_abs_path(const char *path, char *buf)
+{
+	char dir[PATH_MAX], real[PATH_MAX];
+	const char *slash, *base;
+	int n;
+
+	if (!path || !*path)
+		return false;
+	slash = strrchr(path, '/');
+	base = slash ? slash + 1 : path;
+	n = slash ? snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path)
+		  : snprintf(dir, sizeof(dir), ".");
+	if (n < 0 || (size_t)n >= sizeof(dir))
+		return false;
+	if (slash == path)
+		snprintf(dir, sizeof(dir), "/");
+	if (!realpath(dir, real))
+		return false; /* no such directory: the node's own check says so at run */
+	n = snprintf(buf, PATH_MAX, "%s/%s", strcmp(real, "/") ? real : "", base);
+	return n > 0 && n < PATH_MAX;
+}
+
+/* The file a file or dlq sink writes, or NULL. */
+static const char *config_sink_file(const struct sl_config_node *node)
+{
+	const struct sl_arg *a;
+
+	if (node->role != SL_NODE_SINK || !node->kind ||
+	    (strcmp(node->kind, "file") && strcmp(node->kind, "dlq")))
+		return NULL;
+	a = sl_args_get(&node->args, "path");
+	return a ? a->str : NULL;
+}
+
+/*
+ * Files the nodes would share to their harm, refused at load: two sinks writing one file
+ * (their writes interleave and tear), a sink writing a file a file source reads (`path`,
+ * or a match of its `paths` globs: the source reads its own output, or the sink truncates
+ * the input), and two file sources keeping one checkpoint file (each overwrites the
+ * other's offsets, so every restart reads one of them again).
+ */
+static void config_check_files(struct loader *ld)
+{
+	const struct sl_config *c = ld->c;
+	char a[PATH_MAX], b[PATH_MAX];
+	struct stat st;
+
+	for (uint32_t i = 0; i < c->n_nodes; i++) {
+		const struct sl_config_node *ni = &c->nodes[i];
+		const char *pi = config_sink_file(ni);
+		const struct sl_arg *ck;
+
+		/* Not /dev/null, a FIFO or a terminal: only regular files (or files to be). */
+		if (pi && config_abs_path(pi, a) && (stat(a, &st) < 0 || S_ISREG(st.st_mode))) {
+			for (uint32_t j = 0; j < c->n_nodes; j++) {
+				const struct sl_config_node *nj = &c->nodes[j];
+				const char *pj = config_sink_file(nj);
+				const struct sl_arg *src, *globs;
+
+				if (j < i && pj && config_abs_path(pj, b) && strcmp(a, b) == 0) {
+					config_err_at(
+						ld, ni->line, ni->column,
+						"sink '%s': %s is written by sink '%s' too; give "
+						"each sink a file of its own",
+						ni->name, a, nj->name);
+					break;
+				}
+				if (nj->role != SL_NODE_SOURCE || nj->source != &sl_source_file)
+					continue;
+				src = sl_args_get(&nj->args, "path");
+				if (src && src->str && config_abs_path(src->str, b) &&
+				    strcmp(a, b) == 0)
+					config_err_at(ld, ni->line, ni->column,
+						      "sink '%s': %s is the file source '%s' reads",
+						      ni->name, a, nj->name);
+				globs = sl_args_get(&nj->args, "paths");
+				for (uint32_t k = 0; globs && k < globs->n_list; k++) {
+					if (!config_abs_path(globs->list[k], b) ||
+					    fnmatch(b, a, FNM_PATHNAME) != 0)
+						continue;
+					config_err_at(
+						ld, ni->line, ni->column,
+						"sink '%s': %s matches '%s' of the file source "
+						"'%s', which would read what the sink writes",
+						ni->name, a, globs->list[k], nj->name);
+					break;
+				}
+			}
+		}
+		if (ni->role != SL_NODE_SOURCE || ni->source != &sl_source_file)
+			continue;
+		ck = sl_args_get(&ni->args, "checkpoint");
+		if (!ck || !ck->str || !config_abs_path(ck->str, a))
+			continue;
+		for (uint32_t j = 0; j < i; j++) {
+			const struct sl_config_node *nj = &c->nodes[j];
+			const struct sl_arg *cj;
+
+			if (nj->role != SL_NODE_SOURCE || nj->source != &sl_source_file)
+				continue;
+			cj = sl_args_get(&nj->args, "checkpoint");
+			if (cj && cj->str && config_abs_path(cj->str, b) && strcmp(a, b) == 0) {
+				config_err_at(
+					ld, ck->line ? ck->line : ni->line,
+					ck->line ? ck->column : ni->column,
+					"source '%s': checkpoint %s is kept by source '%s' too; "
+					"give each source a checkpoint file of its own",
+					ni->name, a, nj->name);
+				break;
+			}
+		}
+	}
+}
+
 static void config_isolate_stages(struct loader *ld)
 {
 	for (uint32_t n = 0; n < ld->c->n_nodes; n++) {
@@ -2382,6 +2504,7 @@ static void config_load_document(struct loader *ld)
 	}
 	config_isolate_stages(ld);
 	config_metrics_sinks(ld);
+	config_check_files(ld);
 	config_resolve_inputs(ld);
 	config_find_cycles(ld);
 }

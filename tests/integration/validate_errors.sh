@@ -12,8 +12,8 @@ set -u
 tap_need_sluice
 tap_tmpdir
 
-N_CASES=12
-tap_plan $((4 + N_CASES * 3 + 7 + 2))
+N_CASES=15
+tap_plan $((4 + N_CASES * 3 + 8 + 2))
 
 # A good pipeline as the base every case breaks in one place.
 good() {
@@ -154,6 +154,16 @@ check_col unknown_source_type fiel
 new_case line_too_long 's/path: access.log }/path: access.log, max_line_bytes: 5000 }/'
 check_case line_too_long "max_line_bytes: 5000"
 check_col line_too_long 5000
+
+# Files two nodes would share: two sinks writing one file (as ./out/... and out/...), a
+# sink writing the file a source reads, two sources keeping one checkpoint file.
+new_case same_sink_file 's#path: out/5xx.log#path: ./out/status.jsonl#'
+check_case same_sink_file "server_errors:"
+new_case sink_on_source 's#path: out/5xx.log#path: access.log#'
+check_case sink_on_source "server_errors:"
+new_case shared_checkpoint 's#  access: { type: file, path: access.log }#  access: { type: file, path: access.log, checkpoint: ck }\n  again: { type: file, path: access.log, checkpoint: ./ck }#; s#inputs: \[access\] }#inputs: [access, again] }#'
+check_case shared_checkpoint "checkpoint: ./ck"
+check_col shared_checkpoint "./ck"
 
 new_case missing_required 's/, key: status, window: all//'
 check_case missing_required "by_status:"
