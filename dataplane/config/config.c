@@ -1456,6 +1456,11 @@ static void config_load_section(struct loader *ld, enum sl_node_role role, yaml_
 				   config_show(ld, config_text(k)));
 			continue;
 		}
+		if (strlen(config_text(k)) > SL_CONFIG_NAME_MAX) {
+			config_err(ld, k, "node name '%.16s...' is %zu bytes long; at most %u",
+				   config_text(k), strlen(config_text(k)), SL_CONFIG_NAME_MAX);
+			continue;
+		}
 		for (uint32_t i = 0; i < ld->c->n_nodes && !dup; i++) {
 			const struct sl_config_node *o = &ld->c->nodes[i];
 

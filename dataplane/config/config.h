@@ -28,11 +28,12 @@ struct sl_source_ops;
 struct sl_sink_ops;
 
 /* Limits that keep any input cheap to reject (checked before the document is built). */
-#define SL_CONFIG_MAX_DEPTH	 64	     /**< nesting of YAML collections */
-#define SL_CONFIG_MAX_YAML_NODES 100000	     /**< scalars, sequences and mappings in the file */
-#define SL_CONFIG_MAX_NODES	 1024	     /**< sources + stages + sinks */
-#define SL_CONFIG_MAX_INPUTS	 256	     /**< entries of one node's `inputs:` */
-#define SL_CONFIG_MAX_CONSUMERS	 16	     /**< nodes reading one output (SL_EDGE_DEST_MAX) */
+#define SL_CONFIG_MAX_DEPTH	 64	/**< nesting of YAML collections */
+#define SL_CONFIG_MAX_YAML_NODES 100000 /**< scalars, sequences and mappings in the file */
+#define SL_CONFIG_MAX_NODES	 1024	/**< sources + stages + sinks */
+#define SL_CONFIG_NAME_MAX	 128 /**< bytes of a node name (what a control request carries) */
+#define SL_CONFIG_MAX_INPUTS	 256 /**< entries of one node's `inputs:` */
+#define SL_CONFIG_MAX_CONSUMERS	 16  /**< nodes reading one output (SL_EDGE_DEST_MAX) */
 #define SL_CONFIG_MAX_FILE	 (16u << 20) /**< bytes of a pipeline file */
 #define SL_CONFIG_SCALE_MAX	 64	     /**< `scale: max` of a stage */
 /** Counters a stage node reports: the stage's own (at most SL_COUNTER_MAX, the ABI's limit)

@@ -733,6 +733,25 @@ static void test_err_consumers(void **state)
 		     "input 'p.errors': stage 'p' already feeds 16 nodes from this output");
 }
 
+/* A node name longer than a control request can carry is refused: it ran, and no command
+ * could name it. */
+static void test_err_name_length(void **state)
+{
+	char name[SL_CONFIG_NAME_MAX + 2], yaml[1024], want[128];
+
+	memset(name, 'p', SL_CONFIG_NAME_MAX);
+	name[SL_CONFIG_NAME_MAX] = '\0';
+	snprintf(yaml, sizeof(yaml),
+		 SRC "stages:\n  %s: { use: fixture, inputs: [in] }\n" SINK("%s"), name, name);
+	sl_config_destroy(load_ok(yaml));
+	strcat(name, "p");
+	snprintf(yaml, sizeof(yaml),
+		 SRC "stages:\n  %s: { use: fixture, inputs: [in] }\n" SINK("%s"), name, name);
+	snprintf(want, sizeof(want), "node name 'pppppppppppppppp...' is %u bytes long; at most %u",
+		 SL_CONFIG_NAME_MAX + 1, SL_CONFIG_NAME_MAX);
+	expect_error(yaml, name, 0, want);
+}
+
 static void test_err_inputs(void **state)
 {
 	expect_error(SRC "stages:\n  p: { use: fixture, inputs: [in, ghost] }\n" SINK("p"), "ghost",
@@ -1246,6 +1265,7 @@ int main(void)
 		cmocka_unit_test(test_control_block),
 		cmocka_unit_test(test_err_control_block),
 		cmocka_unit_test(test_err_consumers),
+		cmocka_unit_test(test_err_name_length),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -39,6 +39,8 @@
 #include "message.h"
 #include "reload.h"
 
+_Static_assert(SL_CTL_NAME_MAX >= SL_CONFIG_NAME_MAX, "every node name fits a control request");
+
 #define CTL_TICK_MS	200
 #define CTL_TAP_TICK_MS 20 /* while a tap streams */
 
