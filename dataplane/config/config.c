@@ -1705,6 +1705,10 @@ static void config_load_control(struct loader *ld, yaml_node_t *key, yaml_node_t
 				config_err(ld, v, "control: socket: path longer than 107 bytes");
 				break;
 			}
+			if (!*text) {
+				config_err(ld, v, "control: socket: expected a path, got ''");
+				break;
+			}
 			ctl->socket = config_strdup(ld, text);
 			break;
 		case 1:

@@ -1195,6 +1195,7 @@ static void test_err_control_block(void **state)
 		  "control: socket: expected a path, got a list" },
 		{ "control: { socket: }\n", "socket",
 		  "control: socket: expected a path, got nothing" },
+		{ "control: { socket: '' }\n", "''", "control: socket: expected a path, got ''" },
 		{ "control: { metrics: {} }\n", "{}",
 		  "control: metrics: expected a scalar, got a mapping" },
 		{ "control: { metrics: \"127.0.0.1:99999\" }\n", "\"127",
