@@ -2295,7 +2295,7 @@ static int file_check(const struct sl_args *args, struct sl_error *err)
 	a = sl_args_get(args, "checkpoint");
 	if (a && a->str && !a->str[0]) {
 		err->key = "checkpoint";
-		snprintf(err->msg, sizeof(err->msg), "checkpoint: a file path is required");
+		snprintf(err->msg, sizeof(err->msg), "a file path is required");
 		return -EINVAL;
 	}
 	return 0;
