@@ -18,6 +18,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -220,6 +221,17 @@ static int mx_create(const struct sl_args *args, const struct sl_io_env *env, vo
 	return 0;
 }
 
+/* A number as the text format spells it: printf's nan, -nan and inf are NaN, +Inf and -Inf
+ * there, and Prometheus refuses the whole page over one of them. */
+static int mx_fmt_double(char *buf, size_t cap, double d)
+{
+	if (isnan(d))
+		return snprintf(buf, cap, "NaN");
+	if (isinf(d))
+		return snprintf(buf, cap, "%cInf", d > 0 ? '+' : '-');
+	return snprintf(buf, cap, "%.17g", d);
+}
+
 static bool mx_key_eq(const struct sl_val *k, const char *name)
 {
 	return k->type == SL_VAL_STR && k->s.len == strlen(name) &&
@@ -246,7 +258,7 @@ static bool mx_put_label(char *key, uint32_t *n, const char *name, const struct 
 		len = (size_t)snprintf(num, sizeof(num), "%" PRIu64, v->u);
 		break;
 	case SL_VAL_FLOAT:
-		len = (size_t)snprintf(num, sizeof(num), "%.17g", v->f);
+		len = (size_t)mx_fmt_double(num, sizeof(num), v->f);
 		break;
 	case SL_VAL_BOOL:
 		len = (size_t)snprintf(num, sizeof(num), "%s", v->b ? "true" : "false");
@@ -448,11 +460,13 @@ static void mx_render(struct mx_sink *s, FILE *f)
 		fprintf(f, "# TYPE %s %s\n", s->fam_name[fam], s->counter ? "counter" : "gauge");
 		for (uint32_t i = 0; i < s->n_series; i++) {
 			const struct mx_series *x = &s->series[i];
+			char num[32];
 
 			if (!(x->present >> fam & 1))
 				continue;
-			fprintf(f, "%s%.*s %.17g\n", s->fam_name[fam], (int)x->key_len,
-				s->keys + x->key_off, x->v[fam]);
+			mx_fmt_double(num, sizeof(num), x->v[fam]);
+			fprintf(f, "%s%.*s %s\n", s->fam_name[fam], (int)x->key_len,
+				s->keys + x->key_off, num);
 		}
 	}
 }

@@ -8,12 +8,14 @@
 #     per method equals Python's sum; no other field is exported;
 #   - `promtool check metrics` accepts the whole page;
 #   - a metrics sink without `control: { metrics: ... }` is refused at load with its
-#     file:line, and a bad mode names the parameter.
+#     file:line, and a bad mode names the parameter;
+#   - records that once broke the page keep it valid for a strict Python reader of the
+#     text format (prom_text.py) and promtool: sums that overflow are +Inf, -Inf, NaN.
 set -u
 . "$(dirname "$0")/../lib/tap.sh"
 tap_need_sluice
 command -v curl >/dev/null || tap_skip_all "curl not installed"
-tap_plan 7
+tap_plan 9
 tap_tmpdir
 cd "$TMP" || exit 1
 PID=
@@ -39,18 +41,35 @@ sinks:
   unparsed: { type: "null", inputs: [parse.errors] }
 control: { socket: $TMP/m.sock, metrics: "127.0.0.1:0", linger: 30s }
 EOF
-timeout 60 "$SLUICE" run p.yaml >run.out 2>run.err &
-PID=$!
-state=
-for _ in $(seq 1 200); do
-	state=$("$SLUICE" ctl ping --socket m.sock 2>/dev/null |
-		python3 -c 'import json, sys; print(json.load(sys.stdin)["result"]["state"])' 2>/dev/null)
-	[ "$state" = ended ] && break
-	sleep 0.1
-done
-ADDR=$("$SLUICE" ctl version --socket m.sock 2>/dev/null |
-	python3 -c 'import json, sys; print(json.load(sys.stdin)["result"]["metrics"])' 2>/dev/null)
-curl -s -o metrics.txt "http://$ADDR/metrics"
+# scrape YAML PAGE: run YAML (control socket m.sock, linger) until its pipeline ended, then
+# fetch /metrics into PAGE, stop it and set state to what ping said last.
+scrape() {
+	timeout 60 "$SLUICE" run "$1" >"$1.out" 2>"$1.err" &
+	PID=$!
+	state=
+	for _ in $(seq 1 200); do
+		state=$("$SLUICE" ctl ping --socket m.sock 2>/dev/null |
+			python3 -c 'import json, sys; print(json.load(sys.stdin)["result"]["state"])' 2>/dev/null)
+		[ "$state" = ended ] && break
+		sleep 0.1
+	done
+	ADDR=$("$SLUICE" ctl version --socket m.sock 2>/dev/null |
+		python3 -c 'import json, sys; print(json.load(sys.stdin)["result"]["metrics"])' 2>/dev/null)
+	curl -s -o "$2" "http://$ADDR/metrics"
+	"$SLUICE" ctl stop --socket m.sock >/dev/null 2>&1
+	wait "$PID"
+	PID=
+}
+
+# strict PAGE SAMPLES.json: the strict reader (prom_text.py) and promtool, when installed,
+# accept PAGE; prints what they found wrong.
+strict() {
+	python3 "$SLUICE_SOURCE/tests/integration/prom_text.py" "$1" "$2" || return 1
+	command -v promtool >/dev/null || return 0
+	promtool check metrics <"$1" || return 1
+}
+
+scrape p.yaml metrics.txt
 tap_is "$state/$(grep -c '^http_requests{' metrics.txt)" "ended/$(awk '{print $9}' in.log | sort -u | wc -l)" \
 	"after the run: one http_requests series per status in the log"
 
@@ -92,10 +111,6 @@ if command -v promtool >/dev/null; then
 else
 	tap_skip 1 "promtool (Debian package prometheus) not installed"
 fi
-"$SLUICE" ctl stop --socket m.sock >/dev/null 2>&1
-wait "$PID"
-PID=
-
 sed '/^control:/d' p.yaml >nocontrol.yaml
 "$SLUICE" validate nocontrol.yaml >v.out 2>&1
 rc=$?
@@ -105,3 +120,47 @@ tap_is "$rc/$(grep -c "^nocontrol.yaml:$line:3: sink 'by_status' (type metrics) 
 sed 's/mode: counter/mode: histogram/' p.yaml >badmode.yaml
 "$SLUICE" validate badmode.yaml >v2.out 2>&1
 tap_is "$?/$(grep -c "mode.*must be gauge or counter" v2.out)" "2/1" "a bad mode is refused, naming the parameter"
+
+# Records that break a naive page (each once made Prometheus refuse every scrape until the
+# run ended): sums that overflow to +Inf, -Inf and NaN, which printf spells inf and -nan.
+printf '%s\n' '{"k":"p","v":1.7e308}' '{"k":"p","v":1.7e308}' '{"k":"m","v":-1.7e308}' \
+	'{"k":"m","v":-1.7e308}' >odd.jsonl
+cat >odd.yaml <<EOF2
+sources:
+  lines: { type: file, paths: [odd.jsonl] }
+stages:
+  parse: { use: json_parse, inputs: [lines] }
+  by_k: { use: aggregate, inputs: [parse], group_by: [k], window: all, aggregations: ["{ name: amount, fn: sum, field: v }", "{ name: n, fn: count }"] }
+sinks:
+  sums: { type: metrics, inputs: [parse], name: sums, labels: [k], values: [v], mode: counter }
+  net: { type: metrics, inputs: [by_k], name: net, values: [amount], mode: counter }
+  by_amount: { type: metrics, inputs: [by_k], name: by_amount, labels: [amount], values: [n] }
+  unparsed: { type: "null", inputs: [parse.errors] }
+control: { socket: $TMP/m.sock, metrics: "127.0.0.1:0", linger: 30s }
+EOF2
+scrape odd.yaml odd.txt
+strict odd.txt odd.json >strict.out 2>&1
+tap_ok $? "records with odd values and names leave a valid page (strict reader, promtool) $(head -3 strict.out | tr '\n' ' ')"
+[ -s odd.json ] || echo '[]' >odd.json
+python3 - odd.json >odd.out <<'PY'
+import json, math, sys
+got = {(n, tuple(sorted(l.items()))): v for n, l, v in json.load(open(sys.argv[1]))}
+def spell(x):
+    if math.isnan(x):
+        return "NaN"
+    if math.isinf(x):
+        return "+Inf" if x > 0 else "-Inf"
+    return x
+p, m = 1.7e308 + 1.7e308, -1.7e308 + -1.7e308
+want = {
+    ("sums_v_total", (("k", "p"),)): spell(p),
+    ("sums_v_total", (("k", "m"),)): spell(m),
+    ("net_amount_total", ()): spell(p + m),
+    ("by_amount_n", (("amount", spell(p)),)): 2.0,
+    ("by_amount_n", (("amount", spell(m)),)): 2.0,
+}
+print("values", all(got.get(k) == v for k, v in want.items()))
+PY
+tap_is "$(grep ^values odd.out)" "values True" \
+	"overflowing sums are +Inf, -Inf and NaN as values and as float labels ($(grep -v '^sluice\|^# [A-Z]* sluice' odd.txt | grep -c .) lines)"
+tap_done
