@@ -238,7 +238,75 @@ static bool mx_key_eq(const struct sl_val *k, const char *name)
 	       memcmp(k->s.p, name, k->s.len) == 0;
 }
 
-/* Append a label value, escaped per the text format; false when it does not fit. */
+/*
+ * Length of the valid UTF-8 sequence at p (len bytes left), 0 when p[0] does not start one
+ * (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF).
+ */
+static size_t mx_utf8_len(const uint8_t *p, size_t len)
+{
+	uint8_t lo = 0x80, hi = 0xbf;
+	size_t n;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+		n = 2;
+	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		n = 3;
+		lo = p[0] == 0xe0 ? 0xa0 : 0x80;
+		hi = p[0] == 0xed ? 0x9f : 0xbf;
+	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		n = 4;
+		lo = p[0] == 0xf0 ? 0x90 : 0x80;
+		hi = p[0] == 0xf4 ? 0x8f : 0xbf;
+	} else {
+		return 0;
+	}
+	if (len < n || p[1] < lo || p[1] > hi)
+		return 0;
+	for (size_t i = 2; i < n; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	return n;
+}
+
+/*
+ * Append len bytes of text at out + *n (cap bytes in all) as the text format takes it: valid
+ * UTF-8, where each byte that starts no valid sequence becomes U+FFFD, with backslash and
+ * newline escaped, and the double quote too when quote (label values; HELP text keeps it).
+ * False when it does not fit.
+ */
+static bool mx_put_text(char *out, uint32_t *n, uint32_t cap, const char *p, size_t len, bool quote)
+{
+	for (size_t i = 0; i < len;) {
+		size_t k = mx_utf8_len((const uint8_t *)p + i, len - i), w = k;
+		const char *put = p + i;
+
+		if (k == 0) {
+			put = "\xef\xbf\xbd";
+			w = 3;
+			k = 1;
+		} else if (p[i] == '\\') {
+			put = "\\\\";
+			w = 2;
+		} else if (p[i] == '\n') {
+			put = "\\n";
+			w = 2;
+		} else if (quote && p[i] == '"') {
+			put = "\\\"";
+			w = 2;
+		}
+		if (*n + w >= cap)
+			return false;
+		memcpy(out + *n, put, w);
+		*n += (uint32_t)w;
+		i += k;
+	}
+	return true;
+}
+
+/* Append a label value, valid UTF-8 and escaped per the text format; false when it does not
+ * fit. */
 static bool mx_put_label(char *key, uint32_t *n, const char *name, const struct sl_val *v)
 {
 	char num[40];
@@ -271,20 +339,7 @@ static bool mx_put_label(char *key, uint32_t *n, const char *name, const struct 
 	if (w < 0 || *n + (uint32_t)w >= MX_KEY_BYTES)
 		return false;
 	*n += (uint32_t)w;
-	for (size_t i = 0; i < len; i++) {
-		char c = p[i];
-		const char *esc = c == '\\' ? "\\\\" : c == '"' ? "\\\"" : c == '\n' ? "\\n" : NULL;
-
-		if (*n + 3 >= MX_KEY_BYTES)
-			return false;
-		if (esc) {
-			key[(*n)++] = esc[0];
-			key[(*n)++] = esc[1];
-		} else {
-			key[(*n)++] = c;
-		}
-	}
-	if (*n + 2 >= MX_KEY_BYTES)
+	if (!mx_put_text(key, n, MX_KEY_BYTES, p, len, true) || *n + 2 >= MX_KEY_BYTES)
 		return false;
 	key[(*n)++] = '"';
 	return true;
@@ -465,8 +520,10 @@ static void mx_render(struct mx_sink *s, FILE *f)
 			if (!(x->present >> fam & 1))
 				continue;
 			mx_fmt_double(num, sizeof(num), x->v[fam]);
-			fprintf(f, "%s%.*s %s\n", s->fam_name[fam], (int)x->key_len,
-				s->keys + x->key_off, num);
+			/* fwrite: a label value may hold U+0000, where %.*s would stop. */
+			fputs(s->fam_name[fam], f);
+			fwrite(s->keys + x->key_off, 1, x->key_len, f);
+			fprintf(f, " %s\n", num);
 		}
 	}
 }

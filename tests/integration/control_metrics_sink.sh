@@ -10,12 +10,13 @@
 #   - a metrics sink without `control: { metrics: ... }` is refused at load with its
 #     file:line, and a bad mode names the parameter;
 #   - records that once broke the page keep it valid for a strict Python reader of the
-#     text format (prom_text.py) and promtool: sums that overflow are +Inf, -Inf, NaN.
+#     text format (prom_text.py) and promtool: sums that overflow are +Inf, -Inf, NaN;
+#     label values that are not UTF-8 have each invalid byte replaced by U+FFFD.
 set -u
 . "$(dirname "$0")/../lib/tap.sh"
 tap_need_sluice
 command -v curl >/dev/null || tap_skip_all "curl not installed"
-tap_plan 9
+tap_plan 10
 tap_tmpdir
 cd "$TMP" || exit 1
 PID=
@@ -122,28 +123,35 @@ sed 's/mode: counter/mode: histogram/' p.yaml >badmode.yaml
 tap_is "$?/$(grep -c "mode.*must be gauge or counter" v2.out)" "2/1" "a bad mode is refused, naming the parameter"
 
 # Records that break a naive page (each once made Prometheus refuse every scrape until the
-# run ended): sums that overflow to +Inf, -Inf and NaN, which printf spells inf and -nan.
+# run ended): sums that overflow to +Inf, -Inf and NaN, which printf spells inf and -nan;
+# label values with bytes that are not UTF-8 (invalid starts, a cut sequence, a surrogate,
+# a code point above U+10FFFF, an overlong form), next to valid UTF-8, '\' and '"'.
 printf '%s\n' '{"k":"p","v":1.7e308}' '{"k":"p","v":1.7e308}' '{"k":"m","v":-1.7e308}' \
 	'{"k":"m","v":-1.7e308}' >odd.jsonl
+printf 'k=\377\376 v=1\nk=ok v=2\nk=\303\251\342\202 v=3\nk=a\\b v=4\nk=\355\240\200\364\220\200\200\300\257 v=5\nk="q\\"x" v=6\n' \
+	>odd.log
 cat >odd.yaml <<EOF2
 sources:
   lines: { type: file, paths: [odd.jsonl] }
+  logfmt: { type: file, paths: [odd.log] }
 stages:
   parse: { use: json_parse, inputs: [lines] }
+  pairs: { use: logfmt_parse, inputs: [logfmt] }
   by_k: { use: aggregate, inputs: [parse], group_by: [k], window: all, aggregations: ["{ name: amount, fn: sum, field: v }", "{ name: n, fn: count }"] }
 sinks:
   sums: { type: metrics, inputs: [parse], name: sums, labels: [k], values: [v], mode: counter }
   net: { type: metrics, inputs: [by_k], name: net, values: [amount], mode: counter }
   by_amount: { type: metrics, inputs: [by_k], name: by_amount, labels: [amount], values: [n] }
-  unparsed: { type: "null", inputs: [parse.errors] }
+  labelled: { type: metrics, inputs: [pairs], name: by_k, labels: [k] }
+  unparsed: { type: "null", inputs: [parse.errors, pairs.errors] }
 control: { socket: $TMP/m.sock, metrics: "127.0.0.1:0", linger: 30s }
 EOF2
 scrape odd.yaml odd.txt
 strict odd.txt odd.json >strict.out 2>&1
 tap_ok $? "records with odd values and names leave a valid page (strict reader, promtool) $(head -3 strict.out | tr '\n' ' ')"
 [ -s odd.json ] || echo '[]' >odd.json
-python3 - odd.json >odd.out <<'PY'
-import json, math, sys
+python3 - odd.json odd.log >odd.out <<'PY'
+import codecs, json, math, sys
 got = {(n, tuple(sorted(l.items()))): v for n, l, v in json.load(open(sys.argv[1]))}
 def spell(x):
     if math.isnan(x):
@@ -160,7 +168,18 @@ want = {
     ("by_amount_n", (("amount", spell(m)),)): 2.0,
 }
 print("values", all(got.get(k) == v for k, v in want.items()))
+# Each byte that starts no valid UTF-8 sequence is one U+FFFD.
+codecs.register_error("per_byte", lambda e: ("\ufffd", e.start + 1))
+want = {}
+for line in open(sys.argv[2], "rb"):
+    k, v = line[2:].rstrip(b"\n").rsplit(b" v=", 1)
+    if k.startswith(b'"'):
+        k = k[1:-1].replace(b'\\"', b'"')
+    want[("by_k_v", (("k", k.decode("utf-8", "per_byte")),))] = float(v)
+print("labels", len(want), sum(got.get(k) == v for k, v in want.items()))
 PY
 tap_is "$(grep ^values odd.out)" "values True" \
 	"overflowing sums are +Inf, -Inf and NaN as values and as float labels ($(grep -v '^sluice\|^# [A-Z]* sluice' odd.txt | grep -c .) lines)"
+tap_is "$(grep ^labels odd.out)" "labels 6 6" \
+	"label values are valid UTF-8, each invalid byte as U+FFFD, and escaped"
 tap_done
