@@ -509,8 +509,15 @@ static void mx_summary_line(void *self, char *buf, size_t len)
 static void mx_render(struct mx_sink *s, FILE *f)
 {
 	for (uint32_t fam = 0; fam < s->n_families; fam++) {
+		char field[3 * MX_NAME]; /* each byte at most U+FFFD or a two-byte escape */
+		uint32_t n = 0;
+
+		/* HELP text escapes backslash and newline; a record key may hold either. */
+		mx_put_text(field, &n, sizeof(field), s->fam_field[fam], strlen(s->fam_field[fam]),
+			    false);
+		field[n] = '\0';
 		fprintf(f, "# HELP %s Field %s of the records sink %s received (%s).\n",
-			s->fam_name[fam], s->fam_field[fam], s->node,
+			s->fam_name[fam], field, s->node,
 			s->counter ? "sum of every value" : "last value");
 		fprintf(f, "# TYPE %s %s\n", s->fam_name[fam], s->counter ? "counter" : "gauge");
 		for (uint32_t i = 0; i < s->n_series; i++) {

@@ -11,12 +11,13 @@
 #     file:line, and a bad mode names the parameter;
 #   - records that once broke the page keep it valid for a strict Python reader of the
 #     text format (prom_text.py) and promtool: sums that overflow are +Inf, -Inf, NaN;
-#     label values that are not UTF-8 have each invalid byte replaced by U+FFFD.
+#     label values that are not UTF-8 have each invalid byte replaced by U+FFFD; HELP
+#     text escapes the record keys it names.
 set -u
 . "$(dirname "$0")/../lib/tap.sh"
 tap_need_sluice
 command -v curl >/dev/null || tap_skip_all "curl not installed"
-tap_plan 10
+tap_plan 11
 tap_tmpdir
 cd "$TMP" || exit 1
 PID=
@@ -125,9 +126,10 @@ tap_is "$?/$(grep -c "mode.*must be gauge or counter" v2.out)" "2/1" "a bad mode
 # Records that break a naive page (each once made Prometheus refuse every scrape until the
 # run ended): sums that overflow to +Inf, -Inf and NaN, which printf spells inf and -nan;
 # label values with bytes that are not UTF-8 (invalid starts, a cut sequence, a surrogate,
-# a code point above U+10FFFF, an overlong form), next to valid UTF-8, '\' and '"'.
+# a code point above U+10FFFF, an overlong form), next to valid UTF-8, '\' and '"'; record
+# keys with '\' and a newline, which the HELP text must escape.
 printf '%s\n' '{"k":"p","v":1.7e308}' '{"k":"p","v":1.7e308}' '{"k":"m","v":-1.7e308}' \
-	'{"k":"m","v":-1.7e308}' >odd.jsonl
+	'{"k":"m","v":-1.7e308}' '{"back\\slash":1,"new\nline":2,"quo\"te":3}' >odd.jsonl
 printf 'k=\377\376 v=1\nk=ok v=2\nk=\303\251\342\202 v=3\nk=a\\b v=4\nk=\355\240\200\364\220\200\200\300\257 v=5\nk="q\\"x" v=6\n' \
 	>odd.log
 cat >odd.yaml <<EOF2
@@ -142,6 +144,7 @@ sinks:
   sums: { type: metrics, inputs: [parse], name: sums, labels: [k], values: [v], mode: counter }
   net: { type: metrics, inputs: [by_k], name: net, values: [amount], mode: counter }
   by_amount: { type: metrics, inputs: [by_k], name: by_amount, labels: [amount], values: [n] }
+  keys: { type: metrics, inputs: [parse], name: keys }
   labelled: { type: metrics, inputs: [pairs], name: by_k, labels: [k] }
   unparsed: { type: "null", inputs: [parse.errors, pairs.errors] }
 control: { socket: $TMP/m.sock, metrics: "127.0.0.1:0", linger: 30s }
@@ -182,4 +185,7 @@ tap_is "$(grep ^values odd.out)" "values True" \
 	"overflowing sums are +Inf, -Inf and NaN as values and as float labels ($(grep -v '^sluice\|^# [A-Z]* sluice' odd.txt | grep -c .) lines)"
 tap_is "$(grep ^labels odd.out)" "labels 6 6" \
 	"label values are valid UTF-8, each invalid byte as U+FFFD, and escaped"
+tap_is "$(grep -c -F -e '# HELP keys_back_slash Field back\\slash of' \
+	-e '# HELP keys_new_line Field new\nline of' -e '# HELP keys_quo_te Field quo"te of' odd.txt)" 3 \
+	"HELP text escapes backslash and newline in record keys"
 tap_done
