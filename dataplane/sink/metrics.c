@@ -5,7 +5,9 @@
  * with `mode: counter` NAME_F_total summing every value); the fields named in `labels`
  * are its labels, so `aggregate` results by status become
  * `requests_count{status="200"} 1234`. Which fields count: `values` when given, else every
- * numeric field (int, float, bool as 0/1) that is not a label.
+ * numeric field (int, float, bool as 0/1) that is not a label. Each name is served once:
+ * a field whose name an earlier field of the sink took is counted, not exported, and a
+ * family whose name an earlier sink serves is left off the page.
  *
  * The series table is bounded (`max_series`, key bytes preallocated; more series are
  * counted as overflow and dropped) and shared with the metrics HTTP thread through one
@@ -29,6 +31,7 @@
 #include <sluice/record.h>
 #include <sluice/stage.h>
 
+#include "base/log.h"
 #include "sink.h"
 
 #define MX_FAMILIES	  32  /* numeric fields per sink */
@@ -59,12 +62,17 @@ struct mx_sink {
 	uint32_t n_families;
 	char fam_field[MX_FAMILIES][MX_NAME];
 	char fam_name[MX_FAMILIES][2 * MX_NAME + 8];
+	uint32_t shadowed; /* bit f: family f skipped, an earlier sink renders its name */
+	/* fields not exported: their name sanitises to one a field seen earlier took */
+	uint32_t n_dropped;
+	char dropped_field[MX_FAMILIES][MX_NAME];
 	/* series: open addressing over 2 * max_series slots */
 	struct mx_series *series;
 	uint32_t n_series, max_series, *slots, n_slots;
 	char *keys;
 	uint32_t keys_len, keys_cap;
 	uint64_t n_records, n_not_record, n_overflow, n_busy;
+	uint64_t n_collisions; /* values of fields whose metric name was taken */
 };
 
 static pthread_mutex_t mx_list_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -380,14 +388,36 @@ static struct mx_series *mx_series_get(struct mx_sink *s, const char *key, uint3
 	return x;
 }
 
+/*
+ * A field whose metric name an earlier field took (`user-id` and `user_id` are both
+ * NAME_user_id): its values are counted, not exported, so each name has one family; the
+ * first sight is logged (not per event: at most MX_FAMILIES fields are remembered).
+ */
+static void mx_collide(struct mx_sink *s, const struct sl_val *k, const char *name, uint32_t f)
+{
+	s->n_collisions++;
+	if (s->n_dropped == MX_FAMILIES)
+		return;
+	memcpy(s->dropped_field[s->n_dropped], k->s.p, k->s.len);
+	s->dropped_field[s->n_dropped++][k->s.len] = '\0';
+	SL_WARN(s->node, "field '%s' is not exported: field '%s' has its metric name %s",
+		s->dropped_field[s->n_dropped - 1], s->fam_field[f], name);
+}
+
 /* Family index of a numeric field, made on first sight; -1 when not exported. */
 static int mx_family(struct mx_sink *s, const struct sl_val *k)
 {
+	char field[MX_NAME], name[sizeof(s->fam_name[0])];
 	uint32_t f;
 
 	for (f = 0; f < s->n_families; f++)
 		if (mx_key_eq(k, s->fam_field[f]))
 			return (int)f;
+	for (uint32_t d = 0; d < s->n_dropped; d++)
+		if (mx_key_eq(k, s->dropped_field[d])) {
+			s->n_collisions++;
+			return -1;
+		}
 	for (uint32_t l = 0; l < s->n_labels; l++)
 		if (mx_key_eq(k, s->label_field[l]))
 			return -1;
@@ -402,15 +432,16 @@ static int mx_family(struct mx_sink *s, const struct sl_val *k)
 	}
 	if (k->type != SL_VAL_STR || s->n_families == MX_FAMILIES || k->s.len >= MX_NAME)
 		return -1;
+	mx_sanitize(field, sizeof(field), k->s.p, k->s.len, false);
+	snprintf(name, sizeof(name), "%s_%s%s", s->name, field, s->counter ? "_total" : "");
+	for (uint32_t g = 0; g < s->n_families; g++)
+		if (strcmp(s->fam_name[g], name) == 0) {
+			mx_collide(s, k, name, g);
+			return -1;
+		}
 	memcpy(s->fam_field[f], k->s.p, k->s.len);
 	s->fam_field[f][k->s.len] = '\0';
-	{
-		char field[MX_NAME];
-
-		mx_sanitize(field, sizeof(field), k->s.p, k->s.len, false);
-		snprintf(s->fam_name[f], sizeof(s->fam_name[f]), "%s_%s%s", s->name, field,
-			 s->counter ? "_total" : "");
-	}
+	memcpy(s->fam_name[f], name, sizeof(name));
 	s->n_families++;
 	return (int)f;
 }
@@ -502,15 +533,37 @@ static void mx_summary_line(void *self, char *buf, size_t len)
 
 	snprintf(buf, len,
 		 "records=%" PRIu64 " series=%u families=%u overflow=%" PRIu64
-		 " not_records=%" PRIu64,
-		 s->n_records, s->n_series, s->n_families, s->n_overflow, s->n_not_record);
+		 " not_records=%" PRIu64 " name_collisions=%" PRIu64,
+		 s->n_records, s->n_series, s->n_families, s->n_overflow, s->n_not_record,
+		 s->n_collisions);
 }
 
-static void mx_render(struct mx_sink *s, FILE *f)
+/* Whether an earlier sink on the page (names in seen) renders the name of family fam. */
+static bool mx_shadowed(struct mx_sink *s, uint32_t fam, const char **seen, uint32_t n_seen)
+{
+	for (uint32_t i = 0; i < n_seen; i++) {
+		if (strcmp(seen[i], s->fam_name[fam]) != 0)
+			continue;
+		if (!(s->shadowed >> fam & 1))
+			SL_WARN(s->node,
+				"family %s is not served: an earlier metrics sink serves it",
+				s->fam_name[fam]);
+		s->shadowed |= 1u << fam;
+		return true;
+	}
+	return false;
+}
+
+/* Render one sink's families, skipping those whose name an earlier sink rendered (seen). */
+static void mx_render(struct mx_sink *s, FILE *f, const char **seen, uint32_t *n_seen)
 {
 	for (uint32_t fam = 0; fam < s->n_families; fam++) {
 		char field[3 * MX_NAME]; /* each byte at most U+FFFD or a two-byte escape */
 		uint32_t n = 0;
+
+		if (mx_shadowed(s, fam, seen, *n_seen))
+			continue;
+		seen[(*n_seen)++] = s->fam_name[fam];
 
 		/* HELP text escapes backslash and newline; a record key may hold either. */
 		mx_put_text(field, &n, sizeof(field), s->fam_field[fam], strlen(s->fam_field[fam]),
@@ -537,12 +590,17 @@ static void mx_render(struct mx_sink *s, FILE *f)
 
 void sl_metrics_sinks_render(FILE *f)
 {
+	/* Family names are written once, before n_families counts them, and stay while the
+	 * sink is listed (mx_list_lock held): safe to compare after its lock is released. */
+	const char *seen[MX_SINKS * MX_FAMILIES];
+	uint32_t n_seen = 0;
+
 	pthread_mutex_lock(&mx_list_lock);
 	for (int i = 0; i < MX_SINKS; i++) {
 		if (!mx_list[i])
 			continue;
 		pthread_mutex_lock(&mx_list[i]->lock);
-		mx_render(mx_list[i], f);
+		mx_render(mx_list[i], f, seen, &n_seen);
 		pthread_mutex_unlock(&mx_list[i]->lock);
 	}
 	pthread_mutex_unlock(&mx_list_lock);

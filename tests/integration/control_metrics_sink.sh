@@ -12,12 +12,13 @@
 #   - records that once broke the page keep it valid for a strict Python reader of the
 #     text format (prom_text.py) and promtool: sums that overflow are +Inf, -Inf, NaN;
 #     label values that are not UTF-8 have each invalid byte replaced by U+FFFD; HELP
-#     text escapes the record keys it names.
+#     text escapes the record keys it names; two fields (or two sinks) that make one
+#     metric name give one family, the first's.
 set -u
 . "$(dirname "$0")/../lib/tap.sh"
 tap_need_sluice
 command -v curl >/dev/null || tap_skip_all "curl not installed"
-tap_plan 11
+tap_plan 12
 tap_tmpdir
 cd "$TMP" || exit 1
 PID=
@@ -127,9 +128,12 @@ tap_is "$?/$(grep -c "mode.*must be gauge or counter" v2.out)" "2/1" "a bad mode
 # run ended): sums that overflow to +Inf, -Inf and NaN, which printf spells inf and -nan;
 # label values with bytes that are not UTF-8 (invalid starts, a cut sequence, a surrogate,
 # a code point above U+10FFFF, an overlong form), next to valid UTF-8, '\' and '"'; record
-# keys with '\' and a newline, which the HELP text must escape.
+# keys with '\' and a newline, which the HELP text must escape; two keys that sanitise to
+# one metric name, and two sinks whose prefixes and fields make one name (app + x_y and
+# app_x + y): each name must have one family, the first one's.
 printf '%s\n' '{"k":"p","v":1.7e308}' '{"k":"p","v":1.7e308}' '{"k":"m","v":-1.7e308}' \
-	'{"k":"m","v":-1.7e308}' '{"back\\slash":1,"new\nline":2,"quo\"te":3}' >odd.jsonl
+	'{"k":"m","v":-1.7e308}' '{"back\\slash":1,"new\nline":2,"quo\"te":3}' \
+	'{"user-id":1,"user_id":2,"x_y":3,"y":4}' >odd.jsonl
 printf 'k=\377\376 v=1\nk=ok v=2\nk=\303\251\342\202 v=3\nk=a\\b v=4\nk=\355\240\200\364\220\200\200\300\257 v=5\nk="q\\"x" v=6\n' \
 	>odd.log
 cat >odd.yaml <<EOF2
@@ -145,6 +149,9 @@ sinks:
   net: { type: metrics, inputs: [by_k], name: net, values: [amount], mode: counter }
   by_amount: { type: metrics, inputs: [by_k], name: by_amount, labels: [amount], values: [n] }
   keys: { type: metrics, inputs: [parse], name: keys }
+  users: { type: metrics, inputs: [parse], name: users, values: [user-id, user_id] }
+  app: { type: metrics, inputs: [parse], name: app, values: [x_y] }
+  app_x: { type: metrics, inputs: [parse], name: app_x, values: [y] }
   labelled: { type: metrics, inputs: [pairs], name: by_k, labels: [k] }
   unparsed: { type: "null", inputs: [parse.errors, pairs.errors] }
 control: { socket: $TMP/m.sock, metrics: "127.0.0.1:0", linger: 30s }
@@ -171,6 +178,7 @@ want = {
     ("by_amount_n", (("amount", spell(m)),)): 2.0,
 }
 print("values", all(got.get(k) == v for k, v in want.items()))
+print("names", sorted((k[0], v) for k, v in got.items() if k[0] in ("users_user_id", "app_x_y")))
 # Each byte that starts no valid UTF-8 sequence is one U+FFFD.
 codecs.register_error("per_byte", lambda e: ("\ufffd", e.start + 1))
 want = {}
@@ -188,4 +196,8 @@ tap_is "$(grep ^labels odd.out)" "labels 6 6" \
 tap_is "$(grep -c -F -e '# HELP keys_back_slash Field back\\slash of' \
 	-e '# HELP keys_new_line Field new\nline of' -e '# HELP keys_quo_te Field quo"te of' odd.txt)" 3 \
 	"HELP text escapes backslash and newline in record keys"
+tap_is "$(grep ^names odd.out)/$(grep -c -e "comp=users msg=\"field 'user_id' is not exported" \
+	-e 'comp=app_x msg="family app_x_y is not served' odd.yaml.err)" \
+	"names [('app_x_y', 3.0), ('users_user_id', 1.0)]/2" \
+	"keys or sinks that make one metric name: one family, the first's; the other is logged"
 tap_done
