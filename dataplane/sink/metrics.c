@@ -123,6 +123,12 @@ static int mx_fail(struct sl_error *err, const char *key, int rc, const char *ms
 	return rc;
 }
 
+/* The runtime's own families (control/metrics.c) are all named sluice_*. */
+static bool mx_reserved(const char *prefix)
+{
+	return strcmp(prefix, "sluice") == 0 || strncmp(prefix, "sluice_", 7) == 0;
+}
+
 static int mx_check(const struct sl_args *args, struct sl_error *err)
 {
 	const struct sl_arg *name = sl_args_get(args, "name");
@@ -135,14 +141,33 @@ static int mx_check(const struct sl_args *args, struct sl_error *err)
 	    (strlen(name->str) >= MX_NAME || !mx_valid_name(name->str)))
 		return mx_fail(err, "name", -EINVAL,
 			       "must be a Prometheus metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)");
+	if (name->str && name->str[0] && mx_reserved(name->str))
+		return mx_fail(err, "name", -EINVAL,
+			       "'sluice' and names starting with 'sluice_' are the runtime's own "
+			       "metrics (sluice_node_...): choose another prefix");
 	if (labels->n_list > MX_LABELS)
 		return mx_fail(err, "labels", -EINVAL, "at most 8 label fields");
 	if (values->n_list > MX_FAMILIES)
 		return mx_fail(err, "values", -EINVAL, "at most 32 value fields");
-	for (uint32_t i = 0; i < labels->n_list; i++)
+	for (uint32_t i = 0; i < labels->n_list; i++) {
+		char a[MX_NAME], b[MX_NAME];
+
 		if (!labels->list[i][0] || strlen(labels->list[i]) >= MX_NAME)
 			return mx_fail(err, "labels", -EINVAL,
 				       "label fields are names of 1 to 127 bytes");
+		/* Fields become label names as a metric name does: two may make one. */
+		mx_sanitize(a, sizeof(a), labels->list[i], strlen(labels->list[i]), false);
+		for (uint32_t j = 0; j < i; j++) {
+			mx_sanitize(b, sizeof(b), labels->list[j], strlen(labels->list[j]), false);
+			if (strcmp(a, b) != 0)
+				continue;
+			err->key = "labels";
+			snprintf(err->msg, sizeof(err->msg),
+				 "fields '%s' and '%s' both become label %s: list one of them",
+				 labels->list[j], labels->list[i], a);
+			return -EINVAL;
+		}
+	}
 	for (uint32_t i = 0; i < values->n_list; i++)
 		if (!values->list[i][0] || strlen(values->list[i]) >= MX_NAME)
 			return mx_fail(err, "values", -EINVAL,
@@ -178,7 +203,7 @@ static int mx_create(const struct sl_args *args, const struct sl_io_env *env, vo
 	const struct sl_arg *name = sl_args_get(args, "name");
 	const struct sl_arg *labels = sl_args_get(args, "labels");
 	const struct sl_arg *values = sl_args_get(args, "values");
-	struct mx_sink *s;
+	struct mx_sink *s, *same = NULL;
 	int rc = mx_check(args, err), slot = -1;
 
 	if (rc < 0)
@@ -194,6 +219,13 @@ static int mx_create(const struct sl_args *args, const struct sl_io_env *env, vo
 		snprintf(s->name, sizeof(s->name), "%s", name->str);
 	else
 		mx_sanitize(s->name, sizeof(s->name), env->name, strlen(env->name), true);
+	if (mx_reserved(s->name)) {
+		mx_destroy(s);
+		return mx_fail(err, NULL, -EINVAL,
+			       "the metric prefix (the sink's name when `name:` is not given) may "
+			       "not be 'sluice' or start with 'sluice_', the runtime's own "
+			       "metrics: give the sink a `name:`");
+	}
 	s->n_labels = labels->n_list;
 	for (uint32_t i = 0; i < s->n_labels; i++) {
 		snprintf(s->label_field[i], MX_NAME, "%s", labels->list[i]);
@@ -214,13 +246,29 @@ static int mx_create(const struct sl_args *args, const struct sl_io_env *env, vo
 		return -ENOMEM;
 	}
 	memset(s->slots, 0xff, sizeof(*s->slots) * s->n_slots);
+	/* Two sinks with one prefix would serve the same families: refused here, where the
+	 * sinks of the pipeline meet (check sees one sink), before the run starts. */
 	pthread_mutex_lock(&mx_list_lock);
-	for (int i = 0; i < MX_SINKS && slot < 0; i++)
+	for (int i = 0; i < MX_SINKS; i++) {
 		if (!mx_list[i])
-			slot = i;
-	if (slot >= 0)
+			slot = slot < 0 ? i : slot;
+		else if (strcmp(mx_list[i]->name, s->name) == 0)
+			same = mx_list[i];
+	}
+	if (slot >= 0 && !same)
 		mx_list[slot] = s;
+	if (same) {
+		err->key = name->str && name->str[0] ? "name" : NULL;
+		snprintf(err->msg, sizeof(err->msg),
+			 "metrics sink '%s' already uses the metric prefix '%s': give each "
+			 "metrics sink its own `name:`",
+			 same->node, s->name);
+	}
 	pthread_mutex_unlock(&mx_list_lock);
+	if (same) {
+		mx_destroy(s);
+		return -EEXIST;
+	}
 	if (slot < 0) {
 		mx_destroy(s);
 		return mx_fail(err, NULL, -ENOSPC, "more than 16 metrics sinks");

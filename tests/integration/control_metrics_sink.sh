@@ -13,12 +13,15 @@
 #     text format (prom_text.py) and promtool: sums that overflow are +Inf, -Inf, NaN;
 #     label values that are not UTF-8 have each invalid byte replaced by U+FFFD; HELP
 #     text escapes the record keys it names; two fields (or two sinks) that make one
-#     metric name give one family, the first's.
+#     metric name give one family, the first's;
+#   - names that collide in the configuration are refused before the run: label fields
+#     that make one label name, a prefix in the runtime's sluice_ namespace, two sinks
+#     with one prefix.
 set -u
 . "$(dirname "$0")/../lib/tap.sh"
 tap_need_sluice
 command -v curl >/dev/null || tap_skip_all "curl not installed"
-tap_plan 12
+tap_plan 15
 tap_tmpdir
 cd "$TMP" || exit 1
 PID=
@@ -200,4 +203,40 @@ tap_is "$(grep ^names odd.out)/$(grep -c -e "comp=users msg=\"field 'user_id' is
 	-e 'comp=app_x msg="family app_x_y is not served' odd.yaml.err)" \
 	"names [('app_x_y', 3.0), ('users_user_id', 1.0)]/2" \
 	"keys or sinks that make one metric name: one family, the first's; the other is logged"
+
+# Names that collide in the configuration are refused before the run (each passed
+# `sluice validate` and made the page invalid): two label fields that make one label name,
+# a prefix in the runtime's own sluice_ namespace (given, or the sink's name by default),
+# two sinks with one prefix (the sink check sees one sink: refused where sinks are made).
+collide() {
+	cat <<EOF2
+sources:
+  lines: { type: file, paths: [odd.jsonl] }
+stages:
+  parse: { use: json_parse, inputs: [lines] }
+sinks:
+$1
+  unparsed: { type: "null", inputs: [parse.errors] }
+control: { socket: $TMP/m.sock, metrics: "127.0.0.1:0" }
+EOF2
+}
+collide '  one: { type: metrics, inputs: [parse], name: app, labels: ["a-b", "a_b"] }' >c1.yaml
+"$SLUICE" validate c1.yaml >c1.out 2>&1
+tap_is "$?/$(grep -c "^c1.yaml:6:[0-9]*: sink 'one' (metrics): labels: fields 'a-b' and 'a_b' both become label a_b" c1.out)" \
+	"2/1" "label fields that make one label name are refused at load, at the key"
+collide '  one: { type: metrics, inputs: [parse], name: sluice_node, mode: counter }' >c2.yaml
+"$SLUICE" validate c2.yaml >c2.out 2>&1
+rc=$?
+collide '  sluice_x: { type: metrics, inputs: [parse] }' >c3.yaml
+timeout 20 "$SLUICE" run c3.yaml >c3.out 2>&1
+rc3=$?
+n2=$(grep -c "^c2.yaml:6:[0-9]*: sink 'one' (metrics): name: 'sluice' and names starting with 'sluice_'" c2.out)
+n3=$(grep -c "^c3.yaml:6:3: sluice_x: the metric prefix .* may not be 'sluice' or start with 'sluice_'" c3.out)
+tap_is "$rc/$n2/$rc3/$n3" "2/1/1/1" "a prefix in the runtime's sluice_ namespace is refused (validate; run, for the default)"
+collide '  one: { type: metrics, inputs: [parse], name: app }
+  two: { type: metrics, inputs: [parse], name: app }' >c4.yaml
+timeout 20 "$SLUICE" run c4.yaml >c4.out 2>&1
+rc=$?
+tap_is "$rc/$(grep -c "^c4.yaml:7:[0-9]*: two: metrics sink 'one' already uses the metric prefix 'app'" c4.out)/$(grep -c elapsed c4.out)" \
+	"1/1/0" "two metrics sinks with one prefix: the run fails before it starts, naming both"
 tap_done
