@@ -2,7 +2,8 @@
  * Sluice's commands in DPDK telemetry (docs/control.md), so `dpdk-telemetry.py` shows the
  * stages next to the ethdev stats: /sluice/info, /sluice/nodes, /sluice/stats,NODE and
  * /sluice/edges (every edge with the depth and capacity of the ring it feeds, as
- * FROM/TO/queued and FROM/TO/ring_capacity: telemetry dicts nest arrays, not dicts).
+ * FROM/TO/queued and FROM/TO/ring_capacity: telemetry dicts nest arrays, not dicts; a
+ * suffix keeps apart edges whose names differ only where telemetry keys cannot).
  * Registered once per process by sl_control_start; the callbacks run on DPDK's telemetry
  * thread and read the live counters of the control's pipeline under tel_lock, which
  * sl_control_stop takes to detach it (registrations cannot be undone, so afterwards the
@@ -79,21 +80,47 @@ static int tel_stats(struct sl_control *c, const char *params, struct rte_tel_da
 	return -EINVAL;
 }
 
-/* A telemetry dict key: only letters, digits, '_' and '/' are allowed. */
-static void tel_key(char *key, size_t len, const char *from, const char *to, const char *what)
+/* Edges /sluice/edges can list: each is two dict entries. */
+#define TEL_EDGES (RTE_TEL_MAX_DICT_ENTRIES / 2)
+/* An edge's key without "/ring_capacity", suffix included. */
+#define TEL_EDGE_LEN (RTE_TEL_MAX_STRING_LEN - sizeof("/ring_capacity") + 1)
+
+static bool tel_edge_taken(char (*edge)[TEL_EDGE_LEN], uint32_t n, const char *key)
 {
-	snprintf(key, len, "%s/%s/%s", from, to, what);
+	for (uint32_t i = 0; i < n; i++)
+		if (strcmp(edge[i], key) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * The key of edge n, FROM[/OUTPUT]/TO, in edge[n]. Telemetry keys allow only letters,
+ * digits, '_' and '/', so '-' in a name becomes '_' ('.' before an output: '/') and the
+ * names are cut to fit; when that makes the key of an earlier edge (a-b and a_b), this one
+ * gets the first free suffix _2, _3, ... so every key is unique and stays so between calls.
+ */
+static void tel_edge_key(char (*edge)[TEL_EDGE_LEN], uint32_t n, const char *from, const char *to)
+{
+	char *key = edge[n];
+	size_t len;
+
+	/* Room for a suffix up to _TEL_EDGES. */
+	snprintf(key, TEL_EDGE_LEN - 5, "%s/%s", from, to);
 	for (char *p = key; *p; p++)
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
 		      (*p >= '0' && *p <= '9') || *p == '_' || *p == '/'))
 			*p = *p == '.' ? '/' : '_';
+	len = strlen(key);
+	for (uint32_t k = 2; tel_edge_taken(edge, n, key); k++)
+		snprintf(key + len, TEL_EDGE_LEN - len, "_%u", k);
 }
 
 /* Every edge "from[.output] -> to" as FROM[/OUTPUT]/TO/queued and .../ring_capacity: the
  * depth and size of the consumer's input ring(s), which all its inputs share. */
 static int tel_edges(struct sl_control *c, const char *params, struct rte_tel_data *d)
 {
-	char key[RTE_TEL_MAX_STRING_LEN];
+	char edge[TEL_EDGES][TEL_EDGE_LEN], key[RTE_TEL_MAX_STRING_LEN];
+	uint32_t n = 0;
 
 	rte_tel_data_start_dict(d);
 	for (uint32_t i = 0; i < sl_pipeline_n_nodes(c->p) && i < c->cfg->n_nodes; i++) {
@@ -103,10 +130,11 @@ static int tel_edges(struct sl_control *c, const char *params, struct rte_tel_da
 		if (cn->n_inputs == 0)
 			continue;
 		sl_pipeline_node_stats(c->p, i, &s);
-		for (uint32_t k = 0; k < cn->n_inputs; k++) {
-			tel_key(key, sizeof(key), cn->inputs[k].text, cn->name, "queued");
+		for (uint32_t k = 0; k < cn->n_inputs && n < TEL_EDGES; k++, n++) {
+			tel_edge_key(edge, n, cn->inputs[k].text, cn->name);
+			snprintf(key, sizeof(key), "%s/queued", edge[n]);
 			rte_tel_data_add_dict_u64(d, key, s.queued);
-			tel_key(key, sizeof(key), cn->inputs[k].text, cn->name, "ring_capacity");
+			snprintf(key, sizeof(key), "%s/ring_capacity", edge[n]);
 			rte_tel_data_add_dict_u64(d, key, s.ring_capacity);
 		}
 	}
