@@ -282,6 +282,7 @@ struct sl_pipeline {
 	unsigned n_workers;
 	uint64_t start_tsc, end_tsc;
 	bool forced;
+	bool sink_failed;  /* a sink's final flush failed: the run's output is incomplete */
 	uint32_t stopping; /* sources should stop; relaxed */
 
 	/* delivery: sources with a checkpoint (none: no accounting anywhere) */
@@ -1282,8 +1283,10 @@ take:
 	}
 	if (up_done) {
 		t0 = rte_rdtsc();
-		if (ops->flush(r->io, true) < 0)
+		if (ops->flush(r->io, true) < 0) {
 			SL_ERR(n->cfg->name, "final flush failed");
+			__atomic_store_n(&the_pipeline->sink_failed, true, __ATOMIC_RELAXED);
+		}
 		if (ack)
 			ack_sink_durable(r);
 		r->busy_tsc += rte_rdtsc() - t0;
@@ -2428,6 +2431,10 @@ int sl_pipeline_run(struct sl_pipeline *p)
 					"sinks' errors); a restart reads them again",
 					opened - 1 - as->committed);
 		}
+	}
+	if (__atomic_load_n(&p->sink_failed, __ATOMIC_RELAXED)) {
+		SL_ERR("run", "a sink could not write all it was given (see its errors above)");
+		return -EIO;
 	}
 	return 0;
 }

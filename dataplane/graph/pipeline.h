@@ -20,7 +20,8 @@ struct sl_pipeline;
 int sl_pipeline_create(struct sl_config *cfg, struct sl_pipeline **out);
 
 /** Run until every node is done (finite sources delivered, sinks flushed) or a stop.
- *  Returns 0 after a clean end or a drained stop, -EINTR after a forced stop. */
+ *  Returns 0 after a clean end or a drained stop, -EINTR after a forced stop, -EIO when a
+ *  sink's final flush failed (it could not write all it was given: the run exits 1). */
 int sl_pipeline_run(struct sl_pipeline *p);
 
 /** Ask to stop (async-signal-safe): the first call drains (sources stop, in-flight events

@@ -3,11 +3,12 @@
 # lines (Python) go through a file source into a raw file sink that rotates every 256 KiB,
 # with each fsync mode; the rotated files PATH.1, PATH.2, ... and PATH, concatenated in
 # order, must be the input byte for byte (wc and cmp), every rotated file at least
-# rotate_bytes, and the summary must count the rotations and, except for none, fsyncs.
+# rotate_bytes, and the summary must count the rotations and, except for none, fsyncs. A sink
+# whose writes fail (/dev/full) makes the run exit 1.
 set -u
 . "$(dirname "$0")/../lib/tap.sh"
 tap_need_sluice
-tap_plan 12
+tap_plan 14
 tap_tmpdir
 cd "$TMP" || exit 1
 python3 - <<'PY'
@@ -40,4 +41,18 @@ YAML
 	eval "$want_fs" && [ "$rot" = "$n" ]
 	tap_ok $? "[fsync: $mode] summary counts rotations=$rot and fsyncs=$fs"
 done
+
+# A sink that cannot write what it was given (every write to /dev/full fails) fails the
+# run: it exited 0 with the output lost.
+cat >full.yaml <<'YAML'
+sources:
+  in: { type: file, path: in.log }
+sinks:
+  out: { type: file, inputs: [in], path: /dev/full, format: raw }
+YAML
+timeout 60 "$SLUICE" run full.yaml >full.out 2>full.err
+tap_is "$?" 1 "a sink writing to /dev/full: the run exits 1"
+grep -q 'write failed: No space left on device' full.err &&
+	grep -q 'a sink could not write all it was given' full.err
+tap_ok $? "the error and the reason for the exit status are logged"
 tap_done
