@@ -2106,72 +2106,76 @@ static const char *config_sink_file(const struct sl_config_node *node)
 static void config_check_files(struct loader *ld)
 {
 	const struct sl_config *c = ld->c;
-	char a[PATH_MAX], b[PATH_MAX];
+	/* Each node's absolute sink file, source file and checkpoint, made once (NULL: none). */
+	char **sink = config_alloc(ld, c->n_nodes ? c->n_nodes : 1, sizeof(char *));
+	char **src = config_alloc(ld, c->n_nodes ? c->n_nodes : 1, sizeof(char *));
+	char **ck = config_alloc(ld, c->n_nodes ? c->n_nodes : 1, sizeof(char *));
+	char a[PATH_MAX];
 	struct stat st;
 
+	if (!sink || !src || !ck)
+		return;
 	for (uint32_t i = 0; i < c->n_nodes; i++) {
-		const struct sl_config_node *ni = &c->nodes[i];
-		const char *pi = config_sink_file(ni);
-		const struct sl_arg *ck;
+		const struct sl_config_node *n = &c->nodes[i];
+		const char *p = config_sink_file(n);
+		const struct sl_arg *x;
 
 		/* Not /dev/null, a FIFO or a terminal: only regular files (or files to be). */
-		if (pi && config_abs_path(pi, a) && (stat(a, &st) < 0 || S_ISREG(st.st_mode))) {
-			for (uint32_t j = 0; j < c->n_nodes; j++) {
-				const struct sl_config_node *nj = &c->nodes[j];
-				const char *pj = config_sink_file(nj);
-				const struct sl_arg *src, *globs;
+		if (p && config_abs_path(p, a) && (stat(a, &st) < 0 || S_ISREG(st.st_mode)))
+			sink[i] = config_strdup(ld, a);
+		if (n->role != SL_NODE_SOURCE || n->source != &sl_source_file)
+			continue;
+		x = sl_args_get(&n->args, "path");
+		if (x && x->str && config_abs_path(x->str, a))
+			src[i] = config_strdup(ld, a);
+		x = sl_args_get(&n->args, "checkpoint");
+		if (x && x->str && config_abs_path(x->str, a))
+			ck[i] = config_strdup(ld, a);
+	}
+	for (uint32_t i = 0; i < c->n_nodes; i++) {
+		const struct sl_config_node *ni = &c->nodes[i];
 
-				if (j < i && pj && config_abs_path(pj, b) && strcmp(a, b) == 0) {
-					config_err_at(
-						ld, ni->line, ni->column,
-						"sink '%s': %s is written by sink '%s' too; give "
-						"each sink a file of its own",
-						ni->name, a, nj->name);
-					break;
-				}
-				if (nj->role != SL_NODE_SOURCE || nj->source != &sl_source_file)
-					continue;
-				src = sl_args_get(&nj->args, "path");
-				if (src && src->str && config_abs_path(src->str, b) &&
-				    strcmp(a, b) == 0)
-					config_err_at(ld, ni->line, ni->column,
-						      "sink '%s': %s is the file source '%s' reads",
-						      ni->name, a, nj->name);
-				globs = sl_args_get(&nj->args, "paths");
-				for (uint32_t k = 0; globs && k < globs->n_list; k++) {
-					if (!config_abs_path(globs->list[k], b) ||
-					    fnmatch(b, a, FNM_PATHNAME) != 0)
-						continue;
-					config_err_at(
-						ld, ni->line, ni->column,
-						"sink '%s': %s matches '%s' of the file source "
-						"'%s', which would read what the sink writes",
-						ni->name, a, globs->list[k], nj->name);
-					break;
-				}
-			}
-		}
-		if (ni->role != SL_NODE_SOURCE || ni->source != &sl_source_file)
-			continue;
-		ck = sl_args_get(&ni->args, "checkpoint");
-		if (!ck || !ck->str || !config_abs_path(ck->str, a))
-			continue;
-		for (uint32_t j = 0; j < i; j++) {
+		for (uint32_t j = 0; sink[i] && j < c->n_nodes; j++) {
 			const struct sl_config_node *nj = &c->nodes[j];
-			const struct sl_arg *cj;
+			const struct sl_arg *globs;
 
-			if (nj->role != SL_NODE_SOURCE || nj->source != &sl_source_file)
-				continue;
-			cj = sl_args_get(&nj->args, "checkpoint");
-			if (cj && cj->str && config_abs_path(cj->str, b) && strcmp(a, b) == 0) {
+			if (j < i && sink[j] && strcmp(sink[i], sink[j]) == 0) {
 				config_err_at(
-					ld, ck->line ? ck->line : ni->line,
-					ck->line ? ck->column : ni->column,
-					"source '%s': checkpoint %s is kept by source '%s' too; "
-					"give each source a checkpoint file of its own",
-					ni->name, a, nj->name);
+					ld, ni->line, ni->column,
+					"sink '%s': %s is written by sink '%s' too; give each "
+					"sink a file of its own",
+					ni->name, sink[i], nj->name);
 				break;
 			}
+			if (src[j] && strcmp(sink[i], src[j]) == 0)
+				config_err_at(ld, ni->line, ni->column,
+					      "sink '%s': %s is the file source '%s' reads",
+					      ni->name, sink[i], nj->name);
+			if (nj->role != SL_NODE_SOURCE || nj->source != &sl_source_file)
+				continue;
+			globs = sl_args_get(&nj->args, "paths");
+			for (uint32_t k = 0; globs && k < globs->n_list; k++) {
+				if (!config_abs_path(globs->list[k], a) ||
+				    fnmatch(a, sink[i], FNM_PATHNAME) != 0)
+					continue;
+				config_err_at(ld, ni->line, ni->column,
+					      "sink '%s': %s matches '%s' of the file source '%s', "
+					      "which would read what the sink writes",
+					      ni->name, sink[i], globs->list[k], nj->name);
+				break;
+			}
+		}
+		for (uint32_t j = 0; ck[i] && j < i; j++) {
+			const struct sl_arg *x = sl_args_get(&ni->args, "checkpoint");
+
+			if (!ck[j] || strcmp(ck[i], ck[j]) != 0)
+				continue;
+			config_err_at(ld, x->line ? x->line : ni->line,
+				      x->line ? x->column : ni->column,
+				      "source '%s': checkpoint %s is kept by source '%s' too; give "
+				      "each source a checkpoint file of its own",
+				      ni->name, ck[i], c->nodes[j].name);
+			break;
 		}
 	}
 }
