@@ -74,7 +74,7 @@ static const char *const drop_reason_names[SL_DROP_REASON_MAX] = {
 	[SL_DROP_FILTERED] = "filtered",   [SL_DROP_CONSUMED] = "consumed",
 	[SL_DROP_INVALID] = "invalid",	   [SL_DROP_UNROUTED] = "unrouted",
 	[SL_DROP_RING_FULL] = "ring_full", [SL_DROP_OVERFLOW] = "overflow",
-	[SL_DROP_NOMBUF] = "nombuf",
+	[SL_DROP_NOMBUF] = "nombuf",	   [SL_DROP_LOST] = "lost",
 };
 
 struct rt_node;
@@ -258,6 +258,7 @@ struct rt_node {
 	/* shared between replicas and the controller */
 	uint32_t done;	     /* release-stored once; pairs with upstream_done's acquire */
 	uint32_t n_finished; /* replicas finished; acq_rel */
+	bool lost_logged;    /* stage_lost said so once */
 	uint32_t n_flipped;  /* replicas flipped for the current epoch; acq_rel */
 	uint64_t epoch;	     /* release-stored by the closer; acquire in window_check */
 	uint64_t window_end_tsc;
@@ -859,6 +860,23 @@ static inline void stage_adapt_burst(struct rt_replica *r, uint64_t cycles, uint
 		r->burst_max = (uint16_t)RTE_MIN(r->burst_max * 2, SL_BURST_MAX);
 }
 
+/* A call whose outputs and drops together hold fewer events than it was given: the stage
+ * kept or forgot some (a bug: a stage owns a burst until it emits or drops each event).
+ * Counted as dropped (lost), so in + generated = out + dropped still holds, and logged
+ * once per node; the mbufs cannot be freed (an input the stage replaced by a copy is not
+ * in the lists either, and is not ours to free). */
+static __attribute__((noinline, cold)) void stage_lost(struct rt_replica *r, unsigned n)
+{
+	struct rt_node *nd = r->node;
+
+	r->n_drop[SL_DROP_LOST] += n;
+	if (!__atomic_exchange_n(&nd->lost_logged, true, __ATOMIC_RELAXED))
+		SL_ERR(nd->cfg->name,
+		       "the stage neither emitted nor dropped %u event(s) of a burst (a bug in "
+		       "the stage): counted as dropped (lost); their buffers are not freed",
+		       n);
+}
+
 /* One run of a stage replica's task; given: a burst handed over by a fused producer on
  * this lcore (fuse.h), processed as if dequeued now (stage_fused checked it may be). */
 static __rte_always_inline unsigned stage_run_impl(struct sl_task *t, bool ack,
@@ -956,6 +974,8 @@ process:
 			left += o->n[p];
 		if (left > burst.n)
 			r->n_generated += left - burst.n;
+		if (unlikely(left < burst.n))
+			stage_lost(r, burst.n - left);
 	}
 	replica_account_emit(r, o, ack);
 	if (n->ord)

@@ -1,10 +1,11 @@
 /*
  * garbage_on: a test plugin that returns invalid output the way a buggy stage does. It
- * takes `marker: STRING` and `garbage: count | msgpack | double` and passes every event
+ * takes `marker: STRING` and `garbage: count | msgpack | double | forget` and passes every event
  * through unchanged on its default output, except one whose raw bytes contain the marker:
  *   - count:   it sets its output count far past SL_EMIT_CAP (out-of-range count);
  *   - msgpack: it emits the event as a record whose bytes are not msgpack;
- *   - double:  it emits the same mbuf twice.
+ *   - double:  it emits the same mbuf twice;
+ *   - forget:  it neither emits nor drops it (in process: counted as dropped, `lost`).
  * The runtime must notice each of these and fail the event (`isolation: process`: to the
  * DLQ with reason stage_garbage) or, in process, fail cleanly where it can check
  * (tests/integration/isolation.sh). It declares a `failed` output so `inputs: [x.failed]`
@@ -23,6 +24,7 @@ enum garbage_kind {
 	GARBAGE_COUNT = 0,
 	GARBAGE_MSGPACK,
 	GARBAGE_DOUBLE,
+	GARBAGE_FORGET,
 };
 
 static const char *const garbage_on_counters[] = { "passed", "garbage", NULL };
@@ -33,7 +35,7 @@ static const struct sl_param_desc garbage_on_params[] = {
 	  "return invalid output for an event whose raw bytes contain this string" },
 	{ "garbage", SL_PARAM_STR, false, "count",
 	  "which: count (out-of-range output count), msgpack (invalid record), double (the same "
-	  "event emitted twice)" },
+	  "event emitted twice), forget (neither emitted nor dropped)" },
 	{ NULL },
 };
 
@@ -63,10 +65,12 @@ static int garbage_on_init(const struct sl_host *host, const struct sl_args *arg
 		kind = GARBAGE_MSGPACK;
 	} else if (strcmp(g->str, "double") == 0) {
 		kind = GARBAGE_DOUBLE;
+	} else if (strcmp(g->str, "forget") == 0) {
+		kind = GARBAGE_FORGET;
 	} else {
 		err->key = "garbage";
-		snprintf(err->msg, sizeof(err->msg), "expected count, msgpack or double, got '%s'",
-			 g->str);
+		snprintf(err->msg, sizeof(err->msg),
+			 "expected count, msgpack, double or forget, got '%s'", g->str);
 		return -EINVAL;
 	}
 	c = malloc(sizeof(*c) + n + 1);
@@ -124,6 +128,8 @@ static void garbage_on_process(const void *conf, struct sl_ctx *ctx, struct sl_b
 		case GARBAGE_DOUBLE:
 			sl_emit(out, 0, ev);
 			sl_emit(out, 0, ev);
+			break;
+		case GARBAGE_FORGET:
 			break;
 		}
 	}

@@ -15,7 +15,8 @@
 # 8: an in-process stage's `budget` is counted (budget_exceeded), not enforced. 9: json_parse
 # (13 counters of its own, 23 with the sandbox's) runs in a sandbox; Python judges its output.
 # 10: route with `mode: all` (one event shared among its outputs) in a sandbox. 11: a record
-# event that kills a sandbox keeps its record in its dead letter (record.event).
+# event that kills a sandbox keeps its record in its dead letter (record.event). 12: an
+# in-process stage that forgets events (garbage_on forget): counted as dropped (lost).
 set -u
 . "$(dirname "$0")/../lib/tap.sh"
 tap_need_sluice
@@ -23,7 +24,7 @@ pdir=$SLUICE_BUILD/plugins/testing
 for p in crash_on hang_on garbage_on socket_on scribble_on; do
 	[ -f "$pdir/$p.so" ] || tap_skip_all "test plugin not built: $pdir/$p.so"
 done
-tap_plan 48
+tap_plan 50
 tap_tmpdir
 cd "$TMP" || exit 1
 trap 'pkill -9 -P $$ 2>/dev/null; rm -rf "$TMP"' EXIT
@@ -361,4 +362,20 @@ assert [r["raw"] for r in rows] == [l for l in lines if "BOOM" in l], rows
 assert sum(1 for _ in open("out12/kept.jsonl")) == 298
 EOF
 tap_ok $? "a crashing record's dead letter holds its record as record.event, as Python reads the line $(head -c 300 k.out)"
+
+# 12: a stage that neither emits nor drops the marked events, in process: the runtime once
+# counted nothing, and in = out + dropped + in_flight failed for the node.
+sed -e 's/crash_on/garbage_on/g' -e 's/, isolation: process/, garbage: forget/' \
+	-e 's#out/#out13/#g' p.yaml >f.yaml
+timeout 60 "$SLUICE" run f.yaml --stats-json f.json "${eal[@]}" >out13.txt 2>err13.txt
+tap_is "$?" 0 "garbage_on forget in process: the run ends normally"
+python3 - "$(wc -l <dead.want)" <<'EOF' >f.out 2>&1
+import json, sys
+lost = int(sys.argv[1])
+n = {x["name"]: x for x in json.load(open("f.json"))["nodes"]}["risky"]
+assert n["dropped"].get("lost") == lost, n
+assert n["in"] + n["generated"] == n["out"] + sum(n["dropped"].values()) + n["in_flight"], n
+EOF
+[ $? -eq 0 ] && cmp -s out13/kept.log kept.want && grep -q "neither emitted nor dropped" err13.txt
+tap_ok $? "the forgotten events are counted as dropped (lost), conservation holds, it is logged $(head -c 300 f.out)"
 tap_done

@@ -146,6 +146,8 @@ enum sl_drop_reason {
 	SL_DROP_RING_FULL,    /**< drop_newest edge was full */
 	SL_DROP_OVERFLOW,     /**< emitted more than SL_EMIT_CAP on one output */
 	SL_DROP_NOMBUF,	      /**< no mbuf to copy into */
+	SL_DROP_LOST, /**< neither emitted nor dropped by the stage (its bug): counted by the
+		       *   runtime, which cannot free what it cannot find; not for sl_drop */
 	SL_DROP_REASON_MAX,
 };
 
