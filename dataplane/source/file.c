@@ -864,13 +864,15 @@ static uint16_t file_poll(void *self, struct rte_mbuf **ev, uint16_t max, bool *
  * glob_interval anyway, so a missed event (or a filesystem without inotify) costs at most
  * that much latency.
  */
-#define TAIL_FP_BYTES	1024u	   /* fingerprint: hash of the first bytes, up to this many */
-#define TAIL_FORGET_MAX 64	   /* closed files remembered, to resume if they come back */
-#define TAIL_WARN_MAX	256	   /* non-regular paths warned about (one warning each) */
-#define TAIL_QUANTUM	(4u << 20) /* bytes read from one file while others are dirty */
-#define TAIL_SKIP_READS 32	   /* synchronous reads per poll inside an over-long line */
-#define TAIL_TAG_READ	1
-#define TAIL_TAG_POLL	2
+#define TAIL_FP_BYTES	1024u /* fingerprint: hash of the first bytes, up to this many */
+#define TAIL_FORGET_MAX 64    /* closed files remembered, to resume if they come back */
+/* Read once: files open at a time (the rest wait their turn, struct tail.later). */
+#define TAIL_ONCE_OPEN_MAX 256
+#define TAIL_WARN_MAX	   256	      /* non-regular paths warned about (one warning each) */
+#define TAIL_QUANTUM	   (4u << 20) /* bytes read from one file while others are dirty */
+#define TAIL_SKIP_READS	   32	      /* synchronous reads per poll inside an over-long line */
+#define TAIL_TAG_READ	   1
+#define TAIL_TAG_POLL	   2
 
 struct tail_file {
 	char *path;
@@ -945,6 +947,13 @@ struct tail {
 	char *warned[TAIL_WARN_MAX];
 	uint32_t n_warned;
 	uint64_t n_opened, n_closed, n_truncations, n_nonregular, n_fp_changes;
+	/* Read once: files the first scan found beyond TAIL_ONCE_OPEN_MAX open ones, opened
+	 * as others are closed (a glob of thousands would not fit the open-file limit). */
+	struct tail_later {
+		char *path;
+		uint64_t dev, ino;
+	} * later;
+	uint32_t n_later, later_head, cap_later;
 };
 
 static bool tail_has_magic(const char *s)
@@ -1199,6 +1208,10 @@ static void tail_consider(struct file_source *fs, const char *path)
 			t->n_nonregular++;
 		return;
 	}
+	for (uint32_t i = t->later_head; i < t->n_later; i++)
+		if (t->later[i].dev == (uint64_t)st.st_dev &&
+		    t->later[i].ino == (uint64_t)st.st_ino)
+			return; /* the same file under another name, to be opened later */
 	for (uint32_t i = 0; i < t->n_files; i++) {
 		struct tail_file *f = t->files[i];
 
@@ -1216,6 +1229,27 @@ static void tail_consider(struct file_source *fs, const char *path)
 			f->gone = false;
 			return;
 		}
+	}
+	if (!t->follow && t->n_files >= TAIL_ONCE_OPEN_MAX) {
+		if (t->n_later == t->cap_later) {
+			uint32_t cap = t->cap_later ? t->cap_later * 2 : 64;
+			struct tail_later *nl = realloc(t->later, cap * sizeof(*nl));
+
+			if (!nl) {
+				tail_warn_once(fs, path, strerror(ENOMEM));
+				return;
+			}
+			t->later = nl;
+			t->cap_later = cap;
+		}
+		t->later[t->n_later].path = strdup(path);
+		if (!t->later[t->n_later].path) {
+			tail_warn_once(fs, path, strerror(ENOMEM));
+			return;
+		}
+		t->later[t->n_later].dev = (uint64_t)st.st_dev;
+		t->later[t->n_later++].ino = (uint64_t)st.st_ino;
+		return;
 	}
 	rc = tail_add(fs, path, &st);
 	if (rc == 0)
@@ -1825,7 +1859,15 @@ static uint16_t tail_poll(struct file_source *fs, struct rte_mbuf **ev, uint16_t
 	tail_run(fs, ev, &n, max, now);
 	if (t->act < 0)
 		tail_retire(fs, ev, &n, max, now);
-	*done = !t->follow && t->n_files == 0;
+	/* Read once: the files waiting for an open slot, in the order the scan found them. */
+	while (t->later_head < t->n_later && t->n_files < TAIL_ONCE_OPEN_MAX) {
+		struct tail_later *l = &t->later[t->later_head++];
+
+		tail_consider(fs, l->path);
+		free(l->path);
+		l->path = NULL;
+	}
+	*done = !t->follow && t->n_files == 0 && t->later_head == t->n_later;
 	if (*done && t->ckpt_path && !t->final_closed) {
 		/* This poll's events belong to the current epoch: closing it now counts them
 		 * in, because the runtime adds their counts before the next poll only. The
@@ -2052,6 +2094,9 @@ static void tail_destroy(struct file_source *fs)
 	while (t->n_files)
 		tail_close(fs, t->n_files - 1);
 	free(t->files);
+	for (uint32_t i = t->later_head; i < t->n_later; i++)
+		free(t->later[i].path);
+	free(t->later);
 	if (t->ifd >= 0)
 		close(t->ifd);
 	for (uint32_t i = 0; i < t->n_globs && t->globs; i++)

@@ -4,11 +4,14 @@
 # (the new content once took the old one's ids, so a de-duplicator keyed on the id dropped
 # real lines); 2. a short file deleted and re-created at once, on the same inode number and
 # beginning with the same bytes: the new file is read from its start (it once resumed at the
-# old file's offset, losing its first line). Expected lines come from what the test wrote.
+# old file's offset, losing its first line); 3. read once, a glob of 1,500 files under an
+# open-file limit of 400, with a second glob matching some of them again: every file is
+# read once (all were opened at the first scan, and the run failed with "Too many open
+# files"). Expected lines come from what the test wrote.
 set -u
 . "$(dirname "$0")/../lib/tap.sh"
 tap_need_sluice
-tap_plan 4
+tap_plan 6
 tap_tmpdir
 cd "$TMP" || exit 1
 PID=
@@ -87,4 +90,24 @@ if [ "$same" = 1 ]; then
 else
 	tap_skip 2 "the filesystem gave the new file another inode 5 times ($ino1, $ino2)"
 fi
+
+# 3: more files than the open-file limit, read once.
+mkdir many
+python3 -c '
+for i in range(1500):
+    open("many/f%04d.log" % i, "w").write("file %d\n" % i)'
+cat >many.yaml <<'YAML'
+sources:
+  in: { type: file, paths: ["many/*.log", "many/f1*.log"] }
+sinks:
+  out: { type: file, inputs: [in], path: many.out, format: raw }
+YAML
+(ulimit -n 400 && exec "$SLUICE" run many.yaml -- --no-huge -m 256) >many.stdout 2>many.err
+tap_is "$?" 0 "1,500 files under an open-file limit of 400: exit 0"
+sort many.out | python3 -c '
+import sys
+got = [l.rstrip("\n") for l in sys.stdin]
+want = sorted("file %d" % i for i in range(1500))
+sys.exit(0 if got == want else 1)'
+tap_ok $? "every file's line arrives once ($(wc -l <many.out) lines; $(grep -c "Too many" many.err) 'Too many' errors)"
 tap_done
