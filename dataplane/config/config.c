@@ -30,6 +30,7 @@
 #include "../plugin/registry.h"
 #include "../resilience/plugin_trust.h"
 #include "../resilience/sandbox.h"
+#include "../sink/metrics.h"
 #include "../sink/sink.h"
 #include "../source/source.h"
 
@@ -2044,16 +2045,59 @@ out:
 /* Isolation keys (resilience/sandbox.c): `isolation: process` adds a `failed` output, so
  * this runs before inputs are resolved. */
 /* A `metrics` sink is served by the control block's metrics endpoint: it needs one. */
+/* Whether the pipeline file gives node the parameter key (not a default). */
+static bool config_node_has_arg(const struct sl_config_node *node, const char *key)
+{
+	const struct sl_arg *a = sl_args_get(&node->args, key);
+
+	return a && a->line != 0;
+}
+
+static bool config_is_metrics_sink(const struct sl_config_node *node)
+{
+	return node->role == SL_NODE_SINK && node->sink == &sl_sink_metrics;
+}
+
+/* Metrics sinks: served only with an endpoint; each with a metric prefix of its own, and
+ * not the runtime's (the sink's create says the same at run; here `validate` says it). */
 static void config_metrics_sinks(struct loader *ld)
 {
-	for (uint32_t n = 0; n < ld->c->n_nodes && !ld->c->control.metrics; n++) {
+	char a[128], b[128];
+
+	for (uint32_t n = 0; n < ld->c->n_nodes; n++) {
 		const struct sl_config_node *node = &ld->c->nodes[n];
 
-		if (node->role == SL_NODE_SINK && node->kind && strcmp(node->kind, "metrics") == 0)
+		if (!config_is_metrics_sink(node))
+			continue;
+		if (!ld->c->control.metrics)
 			config_err_at(ld, node->line, node->column,
 				      "sink '%s' (type metrics) is served on the metrics endpoint: "
 				      "add control: { metrics: \"127.0.0.1:PORT\" }",
 				      node->name);
+		sl_metrics_sink_prefix(&node->args, node->name, a, sizeof(a));
+		/* A `name:` in the reserved range is the sink's check's to refuse, at the key. */
+		if (!config_node_has_arg(node, "name") && sl_metrics_prefix_reserved(a)) {
+			config_err_at(ld, node->line, node->column,
+				      "sink '%s': its metric prefix '%s' is the runtime's own "
+				      "(sluice_...): give the sink another `name:`",
+				      node->name, a);
+			continue;
+		}
+		for (uint32_t m = 0; m < n; m++) {
+			const struct sl_config_node *o = &ld->c->nodes[m];
+
+			if (!config_is_metrics_sink(o))
+				continue;
+			sl_metrics_sink_prefix(&o->args, o->name, b, sizeof(b));
+			if (strcmp(a, b) == 0) {
+				config_err_at(
+					ld, node->line, node->column,
+					"sink '%s': metrics sink '%s' already uses the metric "
+					"prefix '%s': give each metrics sink its own `name:`",
+					node->name, o->name, a);
+				break;
+			}
+		}
 	}
 }
 

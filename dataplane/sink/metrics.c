@@ -197,6 +197,21 @@ static void mx_destroy(void *self)
 	free(s);
 }
 
+void sl_metrics_sink_prefix(const struct sl_args *args, const char *node, char *buf, size_t cap)
+{
+	const struct sl_arg *name = sl_args_get(args, "name");
+
+	if (name && name->str && name->str[0])
+		snprintf(buf, cap, "%s", name->str);
+	else
+		mx_sanitize(buf, cap, node, strlen(node), true);
+}
+
+bool sl_metrics_prefix_reserved(const char *prefix)
+{
+	return mx_reserved(prefix);
+}
+
 static int mx_create(const struct sl_args *args, const struct sl_io_env *env, void **self,
 		     struct sl_error *err)
 {
@@ -215,10 +230,7 @@ static int mx_create(const struct sl_args *args, const struct sl_io_env *env, vo
 	s->node = env->name;
 	s->meta_offset = env->meta_offset;
 	s->counter = strcmp(sl_args_get(args, "mode")->str, "counter") == 0;
-	if (name->str && name->str[0])
-		snprintf(s->name, sizeof(s->name), "%s", name->str);
-	else
-		mx_sanitize(s->name, sizeof(s->name), env->name, strlen(env->name), true);
+	sl_metrics_sink_prefix(args, env->name, s->name, sizeof(s->name));
 	if (mx_reserved(s->name)) {
 		mx_destroy(s);
 		return mx_fail(err, NULL, -EINVAL,
