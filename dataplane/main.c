@@ -531,6 +531,19 @@ static int cmd_run(const struct cli *c, struct sl_registry *reg)
 		return 2;
 	}
 	sl_dlq_bind(cfg, reg);
+	/* Now (after the load, which forks any sandbox zygote: it keeps the default actions),
+	 * long before the control socket is served: a `stop` (SIGTERM to ourselves) or a
+	 * signal from whoever saw the process start must drain, not kill, also while the EAL
+	 * starts; one that arrives before the run is seen at its first tick. SIGHUP (a closed
+	 * terminal, a supervisor passing it on) drains too. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	/* A closed stdout (`| head`) is the stdout sink's error to report, not a fatal signal. */
+	signal(SIGPIPE, SIG_IGN);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	/* Before the EAL makes threads, so all of them inherit it (docs/resilience.md). */
 	if (sl_priv_prepare(msg, sizeof(msg)) < 0)
@@ -556,18 +569,6 @@ static int cmd_run(const struct cli *c, struct sl_registry *reg)
 		status = 1;
 		goto out;
 	}
-	/* Before the control socket is served: a `stop` (SIGTERM to ourselves) or a signal
-	 * from whoever saw the socket appear must drain, not kill. One that arrives before the
-	 * run is seen at its first tick. SIGHUP (a closed terminal, a supervisor passing it
-	 * on) drains too. */
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	/* A closed stdout (`| head`) is the stdout sink's error to report, not a fatal signal. */
-	signal(SIGPIPE, SIG_IGN);
 	sl_control_opts_from_config(cfg, c->socket, &co);
 	co.version = SLUICE_VERSION;
 	co.config_file = c->file;

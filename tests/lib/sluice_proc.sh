@@ -29,12 +29,14 @@ sl_stop() { # signal
 	RC=$?
 }
 
-# Wait until FILE stops growing for 0.6 s (sluice caught up).
+# Wait until FILE stops growing for 0.6 s (sluice caught up). A FILE missing or empty is
+# not settled for the first 6 s: on a loaded machine sluice may still be starting (the sink
+# makes the file before the source reads), and a stop sent then finds nothing read.
 sl_settle() { # file
-	local a b=-1
-	for _ in $(seq 100); do
+	local a b=-1 i
+	for i in $(seq 100); do
 		a=$(stat -c %s "$1" 2>/dev/null || echo 0)
-		[ "$a" = "$b" ] && return 0
+		[ "$a" = "$b" ] && { [ "$a" != 0 ] || [ "$i" -gt 10 ]; } && return 0
 		b=$a
 		sleep 0.6
 	done
