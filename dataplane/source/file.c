@@ -1208,10 +1208,6 @@ static void tail_consider(struct file_source *fs, const char *path)
 			t->n_nonregular++;
 		return;
 	}
-	for (uint32_t i = t->later_head; i < t->n_later; i++)
-		if (t->later[i].dev == (uint64_t)st.st_dev &&
-		    t->later[i].ino == (uint64_t)st.st_ino)
-			return; /* the same file under another name, to be opened later */
 	for (uint32_t i = 0; i < t->n_files; i++) {
 		struct tail_file *f = t->files[i];
 
@@ -1258,6 +1254,21 @@ static void tail_consider(struct file_source *fs, const char *path)
 		tail_warn_once(fs, path, strerror(-rc)); /* tried again at every scan */
 }
 
+/* Remember a file no longer open (the newest TAIL_FORGET_MAX), to resume it at off should
+ * it come back unchanged (tail_add). */
+static void tail_remember(struct tail *t, uint64_t dev, uint64_t ino, uint64_t fp, uint32_t fp_len,
+			  uint64_t off, uint16_t slot)
+{
+	t->forgotten[t->forget_next] = (struct tail_forgotten){ .dev = dev,
+								.ino = ino,
+								.fp = fp,
+								.fp_len = fp_len,
+								.off = off,
+								.slot = slot,
+								.used = true };
+	t->forget_next = (t->forget_next + 1) % TAIL_FORGET_MAX;
+}
+
 /* Close file i (read to its end): its parked partial line is emitted by the caller. */
 static void tail_close(struct file_source *fs, uint32_t i)
 {
@@ -1269,16 +1280,8 @@ static void tail_close(struct file_source *fs, uint32_t i)
 	 * (renamed away and back). Not a deleted file: its inode number may be reused at once
 	 * for a new file, whose first bytes may well be the same (a short file begins as the
 	 * old one did), and that file must be read from its start. */
-	if (fstat(f->fd, &st) < 0 || st.st_nlink > 0) {
-		t->forgotten[t->forget_next] = (struct tail_forgotten){ .dev = f->dev,
-									.ino = f->ino,
-									.fp = f->fp,
-									.fp_len = f->fp_len,
-									.off = f->read_off,
-									.slot = f->slot,
-									.used = true };
-		t->forget_next = (t->forget_next + 1) % TAIL_FORGET_MAX;
-	}
+	if (fstat(f->fd, &st) < 0 || st.st_nlink > 0)
+		tail_remember(t, f->dev, f->ino, f->fp, f->fp_len, f->read_off, f->slot);
 	if (f->wd >= 0)
 		inotify_rm_watch(t->ifd, f->wd);
 	close(f->fd);
@@ -1324,6 +1327,39 @@ static void tail_check(struct file_source *fs, struct tail_file *f)
 			f->fp = h;
 		}
 	}
+}
+
+static int tail_later_cmp(const void *a, const void *b)
+{
+	const struct tail_later *x = *(const struct tail_later *const *)a;
+	const struct tail_later *y = *(const struct tail_later *const *)b;
+
+	if (x->dev != y->dev)
+		return x->dev < y->dev ? -1 : 1;
+	if (x->ino != y->ino)
+		return x->ino < y->ino ? -1 : 1;
+	return x < y ? -1 : x > y; /* the earlier entry first */
+}
+
+/* Read once: a file the scan found twice (two globs, hard links) is read once, at its
+ * first place in the list (sorted by identity, not compared pair by pair: a glob may
+ * match many thousands). A file also open now is caught when its entry comes up. */
+static void tail_later_dedupe(struct tail *t)
+{
+	struct tail_later **by_id;
+
+	if (t->n_later < 2 || !(by_id = malloc(t->n_later * sizeof(*by_id))))
+		return;
+	for (uint32_t i = 0; i < t->n_later; i++)
+		by_id[i] = &t->later[i];
+	qsort(by_id, t->n_later, sizeof(*by_id), tail_later_cmp);
+	for (uint32_t i = 1; i < t->n_later; i++) {
+		if (by_id[i]->dev == by_id[i - 1]->dev && by_id[i]->ino == by_id[i - 1]->ino) {
+			free(by_id[i]->path);
+			by_id[i]->path = NULL;
+		}
+	}
+	free(by_id);
 }
 
 static void tail_scan(struct file_source *fs)
@@ -1863,7 +1899,8 @@ static uint16_t tail_poll(struct file_source *fs, struct rte_mbuf **ev, uint16_t
 	while (t->later_head < t->n_later && t->n_files < TAIL_ONCE_OPEN_MAX) {
 		struct tail_later *l = &t->later[t->later_head++];
 
-		tail_consider(fs, l->path);
+		if (l->path) /* NULL: the same file as an earlier entry (tail_later_dedupe) */
+			tail_consider(fs, l->path);
 		free(l->path);
 		l->path = NULL;
 	}
@@ -2055,6 +2092,7 @@ static int tail_create(struct file_source *fs, const struct sl_args *args, bool 
 			return rc;
 	}
 	tail_scan(fs);
+	tail_later_dedupe(t);
 	if (t->ckpt_path && t->n_resume)
 		tail_find_moved(fs);
 	if (t->ckpt_path) {
@@ -2064,14 +2102,7 @@ static int tail_create(struct file_source *fs, const struct sl_args *args, bool 
 		for (uint32_t i = 0; i < t->n_resume; i++) {
 			const struct sl_ckpt_file *r = &t->resume[i];
 
-			t->forgotten[t->forget_next] = (struct tail_forgotten){ .dev = r->dev,
-										.ino = r->ino,
-										.fp = r->fp,
-										.fp_len = r->fp_len,
-										.off = r->off,
-										.slot = r->slot,
-										.used = true };
-			t->forget_next = (t->forget_next + 1) % TAIL_FORGET_MAX;
+			tail_remember(t, r->dev, r->ino, r->fp, r->fp_len, r->off, r->slot);
 		}
 		free(t->resume);
 		t->resume = NULL;
