@@ -181,8 +181,9 @@ sources:
   lines: { type: gen, count: 0, rate: 2000, seed: 5 }
 stages:
   parse: { use: nginx_parse, inputs: [lines] }
+  held: { use: nginx_parse, inputs: [lines] }
 sinks:
-  discard: { type: "null", inputs: [parse, parse.errors] }
+  discard: { type: "null", inputs: [parse, parse.errors, held, held.errors] }
 EOF2
 timeout 120 "$SLUICE" run g.yaml -q --socket g.sock >grun.out 2>grun.err &
 PID=$!
@@ -223,6 +224,31 @@ def tap_ok(lines, limit):
             and lines[limit + 1].get("result", {}).get("done") is True
             and lines[limit + 1]["result"]["events"] == limit)
 PY
+
+# A tap client that never reads (a 4 KiB receive buffer): its lines pile up in the socket.
+# It taps node `held` and waits out the 10 s while the cases below use `parse`.
+python3 - g.sock "$SLUICE" >noread.out 2>&1 <<'PY' &
+import subprocess, sys, time
+sys.path.insert(0, ".")
+from taplib import connect
+s = connect(sys.argv[1], rcvbuf=4096)
+s.sendall(b'{"v":1,"cmd":"tap","node":"held","limit":1000000,"rate":100000}\n')
+def tap_once():
+    return subprocess.run([sys.argv[2], "tap", "held", "--limit", "1", "--socket", sys.argv[1]],
+                          capture_output=True, text=True, timeout=20)
+time.sleep(0.5)
+r = tap_once()
+print("held", "yes" if r.returncode == 1 and "tapped by another client" in r.stderr else "no",
+      r.returncode, r.stderr.strip())
+t0 = time.time()
+while time.time() - t0 < 40:
+    r = tap_once()
+    if r.returncode == 0:
+        break
+    time.sleep(1)
+print("freed", "yes" if r.returncode == 0 else "no", round(time.time() - t0), r.stderr.strip())
+PY
+NOREAD=$!
 
 # Requests behind a running tap, more than the input buffer holds.
 python3 - g.sock "$SPID" >spin.out 2>&1 <<'PY'
@@ -268,28 +294,7 @@ print("half", "yes" if tap_ok(lines, 3) and len(lines) == 6 and lines[5].get("id
 PY
 tap_is "$(grep -c '^half yes' half.out)" 1 "after shutdown(SHUT_WR): the tap's 5 lines, the ping's answer, then the server closes ($(head -c 300 half.out))"
 
-# A tap client that never reads (a 4 KiB receive buffer): its lines pile up in the socket.
-python3 - g.sock "$SLUICE" >noread.out 2>&1 <<'PY'
-import subprocess, sys, time
-sys.path.insert(0, ".")
-from taplib import connect
-s = connect(sys.argv[1], rcvbuf=4096)
-s.sendall(b'{"v":1,"cmd":"tap","node":"parse","limit":1000000,"rate":100000}\n')
-def tap_once():
-    return subprocess.run([sys.argv[2], "tap", "parse", "--limit", "1", "--socket", sys.argv[1]],
-                          capture_output=True, text=True, timeout=20)
-time.sleep(0.5)
-r = tap_once()
-print("held", "yes" if r.returncode == 1 and "tapped by another client" in r.stderr else "no",
-      r.returncode, r.stderr.strip())
-t0 = time.time()
-while time.time() - t0 < 40:
-    r = tap_once()
-    if r.returncode == 0:
-        break
-    time.sleep(1)
-print("freed", "yes" if r.returncode == 0 else "no", round(time.time() - t0), r.stderr.strip())
-PY
+wait "$NOREAD"
 tap_is "$(grep -c '^held yes' noread.out)" 1 "a tap client that does not read holds the node at first ($(grep '^held' noread.out))"
 tap_is "$(grep -c '^freed yes' noread.out)" 1 "it is closed after 10 s without progress: the node can be tapped again ($(grep '^freed' noread.out))"
 
