@@ -47,17 +47,6 @@ print("; ".join(bad)[:600])
 sys.exit(1 if bad else 0)
 EOF
 
-cat >p.yaml <<'EOF'
-plugins: [build/plugins/testing/crash_on.so]
-sources:
-  access: { type: file, path: in.log }
-stages:
-  risky: { use: crash_on, inputs: [access], marker: "BOOM", isolation: process }
-sinks:
-  kept: { type: file, inputs: [risky], path: out/kept.log, format: raw }
-  dead: { type: dlq, inputs: [risky.failed], path: out/dlq.jsonl }
-EOF
-
 # 1: the issue's pipeline.
 "$SLUICE" validate p.yaml >v.out 2>&1
 tap_ok $? "the issue's pipeline validates as written"

@@ -20,17 +20,6 @@ trap 'pkill -9 -P $$ 2>/dev/null; rm -rf "$TMP"' EXIT
 . "$(dirname "$0")/../lib/isolation_fixture.sh"
 isolation_fixture crash_on garbage_on
 eal=(-- --no-huge -m 256)
-cat >p.yaml <<'EOF'
-plugins: [build/plugins/testing/crash_on.so]
-sources:
-  access: { type: file, path: in.log }
-stages:
-  risky: { use: crash_on, inputs: [access], marker: "BOOM", isolation: process }
-sinks:
-  kept: { type: file, inputs: [risky], path: out/kept.log, format: raw }
-  dead: { type: dlq, inputs: [risky.failed], path: out/dlq.jsonl }
-EOF
-
 # 9: a parser in a sandbox. Its counters and the sandbox's once exceeded the 16 a stage may
 # declare, and every parser was refused with `isolation: process`.
 python3 - <<'EOF'

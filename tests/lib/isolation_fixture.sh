@@ -4,7 +4,9 @@
 #     with a mode the loader accepts, whatever the build's umask was);
 #   - in.log, 3000 lines with the marker BOOM on lines 100, 1500 and 2999 (the last: nothing
 #     follows it), kept.want (the others) and dead.want ("offset line" of the marked ones),
-#     all computed here from the lines written, never from sluice.
+#     all computed here from the lines written, never from sluice;
+#   - p.yaml, issue 8's pipeline as written: crash_on with `isolation: process`, its
+#     `failed` output to a dlq sink (the cases edit copies of it).
 isolation_fixture() {
 	mkdir -p build/plugins/testing
 	for p in "$@"; do
@@ -24,4 +26,14 @@ with open("in.log", "wb") as f, open("kept.want", "wb") as k, open("dead.want", 
             k.write(l + b"\n")
         off += len(l) + 1
 PY
+	cat >p.yaml <<'YAML'
+plugins: [build/plugins/testing/crash_on.so]
+sources:
+  access: { type: file, path: in.log }
+stages:
+  risky: { use: crash_on, inputs: [access], marker: "BOOM", isolation: process }
+sinks:
+  kept: { type: file, inputs: [risky], path: out/kept.log, format: raw }
+  dead: { type: dlq, inputs: [risky.failed], path: out/dlq.jsonl }
+YAML
 }
