@@ -81,12 +81,12 @@ struct rt_node;
 struct rt_replica;
 
 /* A fused consumer of an output port (fuse.h): its replica, that replica's input ring,
- * and the call that hands it a burst (stage_fused, sink_fused or their _ack variants),
- * which returns the events it took (all or none). */
+ * and the call that hands it a burst with its facts (stage_fused, sink_fused or their _ack
+ * variants), which returns the events it took (all or none). */
 struct rt_fuse_dest {
 	struct rt_replica *to;
 	struct rte_ring *ring;
-	uint16_t (*call)(struct rt_replica *to, struct rte_mbuf **ev, uint16_t n);
+	uint16_t (*call)(struct rt_replica *to, struct rte_mbuf **ev, uint16_t n, uint16_t facts);
 };
 
 /* An output port with at least one fused consumer: d[i] for the port's consumer i, whose
@@ -376,16 +376,19 @@ static inline void ack_add_runs(struct rt_replica *r, const uint32_t *cell, uint
  * and each fused one takes it straight into its call, in chunks of a burst, while its ring
  * is empty (what is queued there goes first) and it takes them; the rest to its ring.
  * Every fused consumer but the last gets its own copy of the list (a call may reorder
- * what it is given; the events are shared, as on rings).
+ * what it is given; the events are shared, as on rings): facts are the burst's (struct
+ * sl_burst), less SL_FACT_UNSHARED when the port has more than one consumer.
  */
 static __rte_noinline void fuse_send(struct rt_replica *r, uint16_t port, struct rte_mbuf **ev,
-				     uint16_t n)
+				     uint16_t n, uint16_t facts)
 {
 	const struct rt_fuse *f = &r->fuse[port];
 	uint16_t n_dest = r->out.ports[port].n_dest;
 
 	if (!sl_edge_send_prep(&r->out, port, ev, n))
 		return;
+	if (n_dest > 1)
+		facts &= (uint16_t)~SL_FACT_UNSHARED;
 	for (uint16_t d = 0; f->n_fused < n_dest && d < n_dest; d++)
 		if (!f->d[d].call)
 			sl_edge_send_dest(&r->out, port, d, ev, n);
@@ -402,7 +405,7 @@ static __rte_noinline void fuse_send(struct rt_replica *r, uint16_t port, struct
 		}
 		while (k < n && rte_ring_empty(fd->ring)) {
 			c = (uint16_t)RTE_MIN(n - k, SL_BURST_MAX);
-			if (fd->call(fd->to, list + k, c) == 0)
+			if (fd->call(fd->to, list + k, c, facts) == 0)
 				break;
 			k += c;
 		}
@@ -412,17 +415,18 @@ static __rte_noinline void fuse_send(struct rt_replica *r, uint16_t port, struct
 }
 
 static inline void replica_edge_send(struct rt_replica *r, uint16_t port, struct rte_mbuf **ev,
-				     uint16_t n)
+				     uint16_t n, uint16_t facts)
 {
 	if (r->fuse && r->fuse[port].n_fused && n)
-		fuse_send(r, port, ev, n);
+		fuse_send(r, port, ev, n, facts);
 	else
 		sl_edge_send(&r->out, port, ev, n);
 }
 
 /* sl_edge_send, counting each tracked event once per consumer before it is enqueued, and
  * taking back what a drop_newest edge freed. */
-static void ack_send(struct rt_replica *r, uint16_t port, struct rte_mbuf **ev, uint16_t n)
+static void ack_send(struct rt_replica *r, uint16_t port, struct rte_mbuf **ev, uint16_t n,
+		     uint16_t facts)
 {
 	const struct sl_pipeline *p = the_pipeline;
 	const struct sl_edge_port *pt = &r->out.ports[port];
@@ -441,7 +445,7 @@ static void ack_send(struct rt_replica *r, uint16_t port, struct rte_mbuf **ev, 
 		before[d] = r->out.n_full_drop[base + d];
 		lossy |= pt->dest[d].drop_newest;
 	}
-	replica_edge_send(r, port, ev, n);
+	replica_edge_send(r, port, ev, n, facts);
 	for (uint16_t d = 0; lossy && d < pt->n_dest; d++) {
 		/* A drop_newest edge frees the tail of the burst that did not fit. */
 		uint64_t lost = r->out.n_full_drop[base + d] - before[d];
@@ -451,13 +455,14 @@ static void ack_send(struct rt_replica *r, uint16_t port, struct rte_mbuf **ev, 
 	}
 }
 
+/* Send a burst on an output port; facts: what holds for all its events (struct sl_burst). */
 static inline void replica_send(struct rt_replica *r, uint16_t port, struct rte_mbuf **ev,
-				uint16_t n, bool ack)
+				uint16_t n, bool ack, uint16_t facts)
 {
 	if (ack)
-		ack_send(r, port, ev, n);
+		ack_send(r, port, ev, n, facts);
 	else
-		replica_edge_send(r, port, ev, n);
+		replica_edge_send(r, port, ev, n, facts);
 }
 
 /* Sum of one cell over every replica, downstream first (see the file comment). */
@@ -546,7 +551,7 @@ static __rte_always_inline unsigned source_run_impl(struct sl_task *t, bool ack)
 	r->n_calls++;
 	r->n_generated += k;
 	if (k)
-		replica_send(r, 0, ev, k, ack);
+		replica_send(r, 0, ev, k, ack, ops->facts);
 	if (done)
 		r->src_done = true;
 	return k;
@@ -584,12 +589,13 @@ static __rte_always_inline void replica_account_emit(struct rt_replica *r, struc
 	}
 	for (uint16_t p = 0; p < o->n_ports; p++)
 		if (o->n[p])
-			replica_send(r, p, o->port[p], o->n[p], ack);
+			replica_send(r, p, o->port[p], o->n[p], ack, o->facts[p]);
 }
 
 static inline void emit_reset(struct sl_emit *o)
 {
 	memset(o->n, 0, sizeof(o->n[0]) * o->n_ports);
+	memset(o->facts, 0, sizeof(o->facts[0]) * o->n_ports);
 	o->n_drop = 0;
 }
 
@@ -910,6 +916,7 @@ static __rte_always_inline unsigned stage_run_impl(struct sl_task *t, bool ack,
 		 * where the producer's ended (no second clock read). */
 		burst.ev = given->ev;
 		burst.n = given->n;
+		burst.facts = given->facts;
 		t0 = sl_worker_tsc;
 		goto process;
 	}
@@ -1001,9 +1008,9 @@ static unsigned stage_run_ack(struct sl_task *t)
  * closing here, as the replica's own run would start it): then the producer's rest goes
  * to this replica's ring, taken when the closed window has been emitted. */
 static __rte_always_inline uint16_t stage_fused_impl(struct rt_replica *r, struct rte_mbuf **ev,
-						     uint16_t n, bool ack)
+						     uint16_t n, uint16_t facts, bool ack)
 {
-	const struct sl_burst b = { ev, n };
+	const struct sl_burst b = { ev, n, facts };
 
 	if (r->out.n_pending || r->task.finished || r->closing || r->final_flush)
 		return 0;
@@ -1017,14 +1024,16 @@ static __rte_always_inline uint16_t stage_fused_impl(struct rt_replica *r, struc
 	return n;
 }
 
-static uint16_t stage_fused(struct rt_replica *r, struct rte_mbuf **ev, uint16_t n)
+static uint16_t stage_fused(struct rt_replica *r, struct rte_mbuf **ev, uint16_t n,
+			    uint16_t facts)
 {
-	return stage_fused_impl(r, ev, n, false);
+	return stage_fused_impl(r, ev, n, facts, false);
 }
 
-static uint16_t stage_fused_ack(struct rt_replica *r, struct rte_mbuf **ev, uint16_t n)
+static uint16_t stage_fused_ack(struct rt_replica *r, struct rte_mbuf **ev, uint16_t n,
+				uint16_t facts)
 {
-	return stage_fused_impl(r, ev, n, true);
+	return stage_fused_impl(r, ev, n, facts, true);
 }
 
 /* ---- ordered_by: the dispatcher (see struct rt_order) ---- */
@@ -1348,13 +1357,18 @@ static __rte_always_inline uint16_t sink_fused_impl(struct rt_replica *r, struct
 	return n;
 }
 
-static uint16_t sink_fused(struct rt_replica *r, struct rte_mbuf **ev, uint16_t n)
+/* Sinks use no facts (what they write is the event's bytes). */
+static uint16_t sink_fused(struct rt_replica *r, struct rte_mbuf **ev, uint16_t n,
+			   uint16_t facts)
 {
+	(void)facts;
 	return sink_fused_impl(r, ev, n, false);
 }
 
-static uint16_t sink_fused_ack(struct rt_replica *r, struct rte_mbuf **ev, uint16_t n)
+static uint16_t sink_fused_ack(struct rt_replica *r, struct rte_mbuf **ev, uint16_t n,
+			       uint16_t facts)
 {
+	(void)facts;
 	return sink_fused_impl(r, ev, n, true);
 }
 

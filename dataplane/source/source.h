@@ -61,6 +61,8 @@ struct sl_source_ops {
 	const char *type;
 	const char *summary;
 	uint32_t flags;			    /**< SL_SOURCE_F_* */
+	/** SL_FACT_* that hold for every event poll returns (stage.h: burst facts). */
+	uint16_t facts;
 	const struct sl_param_desc *params; /**< ends with { NULL } */
 	/** Open resources. 0 or -errno with err set (err->key names the parameter). */
 	int (*create)(const struct sl_args *args, const struct sl_io_env *env, void **self,

@@ -98,12 +98,17 @@ static void pkt_filter_tree(const struct sl_pkt_expr *e, struct sl_ctx *ctx, str
  * like), whose L2 length fits the frame. Their verdict is the same for every one of them,
  * worked out once per call (plain_verdict), so they cost a few loads and no key. Exactly
  * the frames for which sl_pkt_key succeeds with word 0 zero and reads nothing else of
- * the frame.
+ * the frame. vouched: the burst's facts say every event is a packet pkt_parse parsed, so
+ * only its type is left to test.
  */
-static __rte_always_inline bool pkt_filter_plain(struct rte_mbuf *m, int meta_offset)
+static __rte_always_inline bool pkt_filter_plain(struct rte_mbuf *m, int meta_offset,
+						 bool vouched)
 {
 	uint32_t l2 = (uint32_t)m->tx_offload & ((1u << RTE_MBUF_L2_LEN_BITS) - 1);
 
+	if (vouched)
+		return (m->packet_type & (RTE_PTYPE_L2_MASK | RTE_PTYPE_L3_MASK)) ==
+		       RTE_PTYPE_L2_ETHER;
 	return sl_event_meta(meta_offset, m)->kind == SL_EVENT_PACKET &&
 	       (m->packet_type & (RTE_PTYPE_L2_MASK | RTE_PTYPE_L3_MASK)) == RTE_PTYPE_L2_ETHER &&
 	       l2 >= 14 && l2 <= m->data_len;
@@ -122,10 +127,11 @@ static int pkt_filter_plain_verdict(const struct sl_pkt_kprog *kp)
 }
 
 /* A compiled form of one test; word0: it reads the key's first word (compiled twice, so
- * that this word stays in a register). Returns the new count of the default output. */
+ * that this word stays in a register); vouched: as in pkt_filter_plain. Returns the new
+ * count of the default output. */
 static __rte_always_inline uint32_t pkt_filter_one(const struct sl_pkt_kprog *kp, int meta_offset,
 						   const struct sl_burst *in, struct sl_emit *out,
-						   uint32_t k, bool word0, int plain,
+						   uint32_t k, bool word0, int plain, bool vouched,
 						   uint32_t *n_unparsed, uint32_t *n_rejected)
 {
 	const struct sl_pkt_ktest t = kp->t[kp->start];
@@ -138,7 +144,7 @@ static __rte_always_inline uint32_t pkt_filter_one(const struct sl_pkt_kprog *kp
 		struct rte_mbuf *ev = evs[i];
 		struct sl_pkt_key key;
 
-		if (plain >= 0 && likely(pkt_filter_plain(ev, meta_offset))) {
+		if (plain >= 0 && likely(pkt_filter_plain(ev, meta_offset, vouched))) {
 			if (plain) {
 				*pass++ = ev;
 			} else {
@@ -148,7 +154,8 @@ static __rte_always_inline uint32_t pkt_filter_one(const struct sl_pkt_kprog *kp
 			continue;
 		}
 		/* word0 reads the first word only: no other word to fill in. */
-		if (unlikely(sl_event_meta(meta_offset, ev)->kind != SL_EVENT_PACKET ||
+		if (unlikely((!vouched &&
+			      sl_event_meta(meta_offset, ev)->kind != SL_EVENT_PACKET) ||
 			     !sl_pkt_key(ev, word0 ? 0 : kp->need, &key))) {
 			(*n_unparsed)++;
 			sl_drop(out, ev, SL_DROP_FILTERED);
@@ -168,16 +175,31 @@ static __rte_always_inline uint32_t pkt_filter_one(const struct sl_pkt_kprog *kp
 static __rte_always_inline uint32_t pkt_filter_one_by(const struct sl_pkt_kprog *kp,
 						      int meta_offset, const struct sl_burst *in,
 						      struct sl_emit *out, uint32_t k, bool word0,
-						      int plain, uint32_t *n_unparsed,
+						      int plain, bool vouched, uint32_t *n_unparsed,
 						      uint32_t *n_rejected)
 {
 	if (plain < 0)
-		return pkt_filter_one(kp, meta_offset, in, out, k, word0, -1, n_unparsed,
-				      n_rejected);
+		return pkt_filter_one(kp, meta_offset, in, out, k, word0, -1, vouched,
+				      n_unparsed, n_rejected);
 	if (plain)
-		return pkt_filter_one(kp, meta_offset, in, out, k, word0, 1, n_unparsed,
+		return pkt_filter_one(kp, meta_offset, in, out, k, word0, 1, vouched, n_unparsed,
 				      n_rejected);
-	return pkt_filter_one(kp, meta_offset, in, out, k, word0, 0, n_unparsed, n_rejected);
+	return pkt_filter_one(kp, meta_offset, in, out, k, word0, 0, vouched, n_unparsed,
+			      n_rejected);
+}
+
+/* pkt_filter_one_by with vouched a constant. */
+static __rte_always_inline uint32_t pkt_filter_one_of(const struct sl_pkt_kprog *kp,
+						      int meta_offset, const struct sl_burst *in,
+						      struct sl_emit *out, uint32_t k, bool word0,
+						      int plain, bool vouched, uint32_t *n_unparsed,
+						      uint32_t *n_rejected)
+{
+	if (vouched)
+		return pkt_filter_one_by(kp, meta_offset, in, out, k, word0, plain, true,
+					 n_unparsed, n_rejected);
+	return pkt_filter_one_by(kp, meta_offset, in, out, k, word0, plain, false, n_unparsed,
+				 n_rejected);
 }
 
 static void pkt_filter_process(const void *conf, struct sl_ctx *ctx, struct sl_burst *in,
@@ -188,12 +210,16 @@ static void pkt_filter_process(const void *conf, struct sl_ctx *ctx, struct sl_b
 	struct rte_mbuf **evs = in->ev, **pass;
 	uint32_t n = in->n, k, n_unparsed = 0, n_rejected = 0;
 	int meta_offset = ctx->meta_offset;
+	const uint16_t vouch = SL_FACT_PACKETS | SL_FACT_PARSED;
+	const bool vouched = (in->facts & vouch) == vouch;
 	uint32_t need;
 	int plain;
 
 	/* The compiled form, straight into the output list: a burst always fits it. */
 	if (!kp || out->n_ports == 0 || out->n[0] + n > SL_EMIT_CAP) {
 		pkt_filter_tree(e, ctx, in, out);
+		if (out->n_ports)
+			out->facts[0] = in->facts;
 		return;
 	}
 	need = kp->need;
@@ -204,10 +230,10 @@ static void pkt_filter_process(const void *conf, struct sl_ctx *ctx, struct sl_b
 	    kp->t[kp->start].next[1] >= kp->n) {
 		/* One test decides (`udp and dst_port == 514`, `not (tcp and port == 22)`). */
 		if (kp->t[kp->start].word == 0)
-			k = pkt_filter_one_by(kp, meta_offset, in, out, k, true, plain, &n_unparsed,
-					      &n_rejected);
+			k = pkt_filter_one_of(kp, meta_offset, in, out, k, true, plain, vouched,
+					      &n_unparsed, &n_rejected);
 		else
-			k = pkt_filter_one_by(kp, meta_offset, in, out, k, false, plain,
+			k = pkt_filter_one_of(kp, meta_offset, in, out, k, false, plain, vouched,
 					      &n_unparsed, &n_rejected);
 	} else {
 		for (uint32_t i = 0; i < n; i++) {
@@ -215,7 +241,7 @@ static void pkt_filter_process(const void *conf, struct sl_ctx *ctx, struct sl_b
 			struct sl_pkt_key key;
 			bool v;
 
-			if (plain >= 0 && likely(pkt_filter_plain(ev, meta_offset))) {
+			if (plain >= 0 && likely(pkt_filter_plain(ev, meta_offset, false))) {
 				v = plain;
 			} else if (unlikely(sl_event_meta(meta_offset, ev)->kind !=
 						    SL_EVENT_PACKET ||
@@ -238,6 +264,8 @@ static void pkt_filter_process(const void *conf, struct sl_ctx *ctx, struct sl_b
 	ctx->counters[PKT_FILTER_CNT_REJECTED] += n_rejected;
 	ctx->counters[PKT_FILTER_CNT_UNPARSED] += n_unparsed;
 	out->n[0] = (uint16_t)k;
+	/* What passes is some of the input, unchanged: whatever held for all of it holds. */
+	out->facts[0] = in->facts;
 }
 
 const struct sl_stage_desc sl_stage_pkt_filter = {

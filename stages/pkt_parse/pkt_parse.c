@@ -115,23 +115,25 @@ struct pkt_parse_tally {
 	uint32_t plain, fast, fast_non_ip;
 };
 
-/* One packet event of pkt_parse_process: a well-formed frame is appended at *good. */
+/* One packet event of pkt_parse_process: a well-formed frame is appended at *good.
+ * vouched: the burst's facts say every event is an unshared packet (no test of either). */
 static __rte_always_inline void pkt_parse_one(struct sl_ctx *ctx, struct rte_mbuf *ev,
 					      int meta_offset, struct sl_emit *out,
-					      struct rte_mbuf ***good, struct pkt_parse_tally *t)
+					      struct rte_mbuf ***good, struct pkt_parse_tally *t,
+					      bool vouched)
 {
 	const uint8_t *p = rte_pktmbuf_mtod(ev, const uint8_t *);
 	uint64_t txo;
 	uint32_t ptype;
 	bool ip;
 
-	if (unlikely(sl_event_meta(meta_offset, ev)->kind != SL_EVENT_PACKET)) {
+	if (!vouched && unlikely(sl_event_meta(meta_offset, ev)->kind != SL_EVENT_PACKET)) {
 		sl_drop(out, ev, SL_DROP_INVALID);
 		return;
 	}
 	/* The commonest frame that is not IP, unshared (sl_pkt_plain): what sl_pkt_parse_fast
 	 * gives it, with fewer tests. */
-	if (likely(ev->data_len >= 14 && rte_mbuf_refcnt_read(ev) == 1) &&
+	if (likely(ev->data_len >= 14 && (vouched || rte_mbuf_refcnt_read(ev) == 1)) &&
 	    likely(sl_pkt_plain_type(sl_pkt_be16(p + 12)))) {
 		ev->packet_type = RTE_PTYPE_L2_ETHER;
 		ev->tx_offload = rte_mbuf_tx_offload(14, 0, 0, 0, 0, 0, 0);
@@ -140,7 +142,7 @@ static __rte_always_inline void pkt_parse_one(struct sl_ctx *ctx, struct rte_mbu
 		return;
 	}
 	if (likely(sl_pkt_parse_fast(p, ev->data_len, &ptype, &txo, &ip))) {
-		if (unlikely(rte_mbuf_refcnt_read(ev) > 1)) {
+		if (!vouched && unlikely(rte_mbuf_refcnt_read(ev) > 1)) {
 			ev = ctx->host->event_unshare(ctx, ev);
 			if (!ev)
 				return; /* counted by the host as nombuf */
@@ -157,15 +159,42 @@ static __rte_always_inline void pkt_parse_one(struct sl_ctx *ctx, struct rte_mbu
 		*(*good)++ = ev;
 }
 
+/* Where a frame's first line is, to prefetch: the start of a direct mbuf's data room
+ * with the default headroom (one load, where rte_pktmbuf_mtod takes two; a frame that
+ * starts elsewhere is only prefetched in vain). */
+static __rte_always_inline void pkt_parse_prefetch(const struct rte_mbuf *m)
+{
+	rte_prefetch0((const char *)m->buf_addr + RTE_PKTMBUF_HEADROOM);
+}
+
+/* The burst's frames through pkt_parse_one into the list at *good. */
+static __rte_always_inline void pkt_parse_burst(struct sl_ctx *ctx, struct rte_mbuf **evs,
+						uint32_t n, struct sl_emit *out,
+						struct rte_mbuf ***good, struct pkt_parse_tally *t,
+						bool vouched)
+{
+	int meta_offset = ctx->meta_offset;
+	uint32_t i = 0;
+
+	for (uint32_t j = 0; j < n && j < PKT_PARSE_PREFETCH; j++)
+		pkt_parse_prefetch(evs[j]);
+	/* Two loops, so that only the tail tests whether there is a frame to prefetch. */
+	for (; i + PKT_PARSE_PREFETCH < n; i++) {
+		pkt_parse_prefetch(evs[i + PKT_PARSE_PREFETCH]);
+		pkt_parse_one(ctx, evs[i], meta_offset, out, good, t, vouched);
+	}
+	for (; i < n; i++)
+		pkt_parse_one(ctx, evs[i], meta_offset, out, good, t, vouched);
+}
+
 static void pkt_parse_process(const void *conf, struct sl_ctx *ctx, struct sl_burst *in,
 			      struct sl_emit *out)
 {
+	const uint16_t vouch = SL_FACT_PACKETS | SL_FACT_UNSHARED;
 	uint64_t *cnt = ctx->counters;
-	struct rte_mbuf **evs = in->ev, **good;
+	struct rte_mbuf **good;
 	struct pkt_parse_tally t = { 0, 0, 0 };
 	const uint32_t n = in->n;
-	int meta_offset = ctx->meta_offset;
-	uint32_t i = 0;
 
 	/* Well-formed frames go straight into the default output's list (a burst always
 	 * fits it); the rest through sl_emit / sl_drop. */
@@ -174,18 +203,16 @@ static void pkt_parse_process(const void *conf, struct sl_ctx *ctx, struct sl_bu
 		return;
 	}
 	good = out->port[0] + out->n[0];
-	for (uint32_t j = 0; j < n && j < PKT_PARSE_PREFETCH; j++)
-		rte_prefetch0(rte_pktmbuf_mtod(evs[j], void *));
-	/* Two loops, so that only the tail tests whether there is a frame to prefetch. */
-	for (; i + PKT_PARSE_PREFETCH < n; i++) {
-		rte_prefetch0(rte_pktmbuf_mtod(evs[i + PKT_PARSE_PREFETCH], void *));
-		pkt_parse_one(ctx, evs[i], meta_offset, out, &good, &t);
-	}
-	for (; i < n; i++)
-		pkt_parse_one(ctx, evs[i], meta_offset, out, &good, &t);
+	if ((in->facts & vouch) == vouch)
+		pkt_parse_burst(ctx, in->ev, n, out, &good, &t, true);
+	else
+		pkt_parse_burst(ctx, in->ev, n, out, &good, &t, false);
 	cnt[PKT_CNT_PARSED] += t.fast + t.plain;
 	cnt[PKT_CNT_NON_IP] += t.fast_non_ip + t.plain;
 	out->n[0] = (uint16_t)(good - out->port[0]);
+	/* Every frame on the default output is a packet, parsed, and unshared (a shared one
+	 * was copied before its fields were written). */
+	out->facts[0] = SL_FACT_PACKETS | SL_FACT_UNSHARED | SL_FACT_PARSED;
 }
 
 const struct sl_stage_desc sl_stage_pkt_parse = {

@@ -22,11 +22,14 @@
 #     lcore and in two lanes, both fused, give the counts by status and by method that awk
 #     computes; with a 5 ms processing-time window, several windows close and their counts
 #     add up to awk's (an event that comes while a window closes waits in the ring);
+#   - burst facts along fused edges: a source read by pkt_parse and by a pkt_filter of its
+#     own does not vouch to pkt_parse for unshared frames, so pkt_parse copies before it
+#     writes and the filter finds every frame unparsed;
 #   - `fuse:` takes only a boolean (file:line:column).
 set -u
 . "$(dirname "$0")/../lib/tap.sh"
 tap_need_sluice
-tap_plan 30
+tap_plan 32
 tap_tmpdir
 cd "$TMP" || exit 1
 trap 'pkill -9 -P $$ 2>/dev/null; [ -z "${SLUICE_KEEP_TMP:-}" ] && rm -rf "$TMP"' EXIT
@@ -89,6 +92,33 @@ tap_cmp got1.frames expect.frames "fuse: false: the same frames"
 tap_cmp syslog1.log expect.log "fuse: false: the same lines"
 got=$(fused p.json)
 tap_is "$(echo "$got" | tr ' ' '\n' | grep -vc '=0$')" 0 "fuse: false: no event is handed over by a call ($got)"
+
+# ---- burst facts (stage.h): an output with two consumers vouches for no unshared event ----
+# The frames are shared between parse and raw, a pkt_filter straight on the source that
+# is called after parse: had parse been told they were unshared, it would have written
+# its results into raw's frames, and raw would find parsed frames among its input.
+cat >facts.yaml <<'YAML'
+sources:
+  wire: { type: dpdk, device: "net_pcap2,rx_pcap=in.pcap" }
+stages:
+  parse: { use: pkt_parse, inputs: [wire] }
+  raw:   { use: pkt_filter, inputs: [wire], where: "udp or not udp" }
+sinks:
+  a: { type: "null", inputs: [parse] }
+  e: { type: "null", inputs: [parse.errors] }
+  b: { type: "null", inputs: [raw] }
+YAML
+timeout -k 5 60 "$SLUICE" run facts.yaml --stats-json facts.json -- -l 0 >/dev/null 2>facts.err
+tap_is "$?" 0 "a source with two fused consumers, pkt_parse first"
+python3 - facts.json >facts.check <<'PY'
+import json, sys
+st = {n["name"]: n for n in json.load(open(sys.argv[1]))["nodes"]}
+c = st["raw"]["counters"]
+ok = (st["parse"]["fused_in"] > 0 and st["raw"]["fused_in"] > 0 and st["raw"]["in"] > 0 and
+      c["unparsed"] == st["raw"]["in"] == st["parse"]["in"] and c["matched"] == 0)
+print("yes" if ok else "no: %s %s" % (c, st["raw"]["in"]))
+PY
+tap_is "$(cat facts.check)" yes "shared frames: pkt_parse copies before it writes, the other consumer sees them unparsed"
 
 # ---- delivery (checkpoint) through fused calls ----
 python3 - <<'PY'

@@ -26,7 +26,7 @@
 /* Major 2: SL_BURST_MAX went from 64 to 128, which changes struct sl_emit (docs/plugins.md,
  * Versioning). The minors kept their numbers, so the minor gates read as under major 1. */
 #define SL_ABI_MAJOR 2
-#define SL_ABI_MINOR 2
+#define SL_ABI_MINOR 3
 
 /** Most events one process call receives. */
 #define SL_BURST_MAX 128
@@ -151,10 +151,29 @@ enum sl_drop_reason {
 	SL_DROP_REASON_MAX,
 };
 
+/*
+ * (ABI 2.3) Burst facts: what the producer of a burst vouches for every one of its events,
+ * so that a consumer can leave out its own per-event checks (docs/architecture.md, Burst
+ * facts). Set by sources and by stages on their outputs, carried along fused edges only
+ * (a burst taken from a ring has none). A stage that sets a fact it cannot vouch for
+ * breaks the stages after it, as a stage that lies about an event's kind would.
+ */
+/** Every event is a packet event (its metadata's kind is SL_EVENT_PACKET). */
+#define SL_FACT_PACKETS 0x1
+/** Every event's mbuf has a reference count of 1: the consumer may write it. */
+#define SL_FACT_UNSHARED 0x2
+/** Every event carries a pkt_parse result of its present bytes, as pkt_parse stored it:
+ *  packet_type with an L2 type, l2_len at least 14, l2_len + l3_len + l4_len within
+ *  data_len. */
+#define SL_FACT_PARSED 0x4
+
 /** A burst of events handed to process. The stage owns them until it emits or drops. */
 struct sl_burst {
 	struct rte_mbuf **ev;
 	uint16_t n;
+	/** (ABI 2.3; read only when host->abi_minor >= 3) SL_FACT_* bits that hold for all
+	 *  n events; 0 when nothing is known. */
+	uint16_t facts;
 };
 
 /** Where process puts events: per output, plus a drop list. Filled by the inline helpers. */
@@ -165,6 +184,10 @@ struct sl_emit {
 	uint16_t n_drop;
 	struct rte_mbuf *drop[SL_PORT_MAX * SL_EMIT_CAP + SL_BURST_MAX];
 	uint8_t drop_reason[SL_PORT_MAX * SL_EMIT_CAP + SL_BURST_MAX];
+	/** (ABI 2.3; write only when host->abi_minor >= 3) facts[p]: SL_FACT_* bits that hold
+	 *  for every event this call emitted on output p. Zeroed by the host before each
+	 *  call; a stage sets what it can vouch for (a filter may pass its input's on). */
+	uint16_t facts[SL_PORT_MAX];
 };
 
 /** Hand an event back to the runtime as dropped, for a reason. */
