@@ -1024,8 +1024,7 @@ static __rte_always_inline uint16_t stage_fused_impl(struct rt_replica *r, struc
 	return n;
 }
 
-static uint16_t stage_fused(struct rt_replica *r, struct rte_mbuf **ev, uint16_t n,
-			    uint16_t facts)
+static uint16_t stage_fused(struct rt_replica *r, struct rte_mbuf **ev, uint16_t n, uint16_t facts)
 {
 	return stage_fused_impl(r, ev, n, facts, false);
 }
@@ -1358,8 +1357,7 @@ static __rte_always_inline uint16_t sink_fused_impl(struct rt_replica *r, struct
 }
 
 /* Sinks use no facts (what they write is the event's bytes). */
-static uint16_t sink_fused(struct rt_replica *r, struct rte_mbuf **ev, uint16_t n,
-			   uint16_t facts)
+static uint16_t sink_fused(struct rt_replica *r, struct rte_mbuf **ev, uint16_t n, uint16_t facts)
 {
 	(void)facts;
 	return sink_fused_impl(r, ev, n, false);

@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <rte_byteorder.h>
 #include <rte_mbuf.h>
 #include <rte_mbuf_ptype.h>
 
@@ -315,6 +316,16 @@ static inline bool sl_pkt_parse_fast(const uint8_t *p, uint32_t len, uint32_t *p
 static inline bool sl_pkt_plain_type(uint16_t type)
 {
 	return type < 0x8000 && type != 0x0800;
+}
+
+/** sl_pkt_plain_type of the EtherType at p, tested on its bytes as they lie in memory
+ *  (no byte swap: the constants are swapped instead). */
+static inline bool sl_pkt_plain_type_at(const uint8_t *p)
+{
+	rte_be16_t w;
+
+	memcpy(&w, p, sizeof(w));
+	return !(w & RTE_BE16(0x8000)) && w != RTE_BE16(0x0800);
 }
 
 /** An untagged frame of at least 14 bytes with such an EtherType: it parses to

@@ -134,7 +134,7 @@ static __rte_always_inline void pkt_parse_one(struct sl_ctx *ctx, struct rte_mbu
 	/* The commonest frame that is not IP, unshared (sl_pkt_plain): what sl_pkt_parse_fast
 	 * gives it, with fewer tests. */
 	if (likely(ev->data_len >= 14 && (vouched || rte_mbuf_refcnt_read(ev) == 1)) &&
-	    likely(sl_pkt_plain_type(sl_pkt_be16(p + 12)))) {
+	    likely(sl_pkt_plain_type_at(p + 12))) {
 		ev->packet_type = RTE_PTYPE_L2_ETHER;
 		ev->tx_offload = rte_mbuf_tx_offload(14, 0, 0, 0, 0, 0, 0);
 		t->plain++;
