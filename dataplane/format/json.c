@@ -509,6 +509,43 @@ long sl_json_from_record(struct sl_rec rec, char *out, size_t cap)
 	return sl_json_from_value(rec.p, rec.len, out, cap);
 }
 
+long sl_json_from_record_without(struct sl_rec rec, const char *skip, char *out, size_t cap)
+{
+	struct json_out o = { out, 0, cap, 0 };
+	const uint8_t *p, *end = rec.p + rec.len;
+	size_t skip_len = strlen(skip);
+	uint32_t n, k = 0;
+
+	if (!rec.p || !sl_mp_map_head(rec.p, end, &n, &p))
+		return -1;
+	json_putc(&o, '{');
+	for (uint32_t i = 0; i < n && !o.err; i++) {
+		struct sl_val key, val;
+		const uint8_t *v = sl_mp_read(p, end, &key);
+
+		if (!v)
+			return -1;
+		if (key.type == SL_VAL_STR && key.s.len == skip_len &&
+		    memcmp(key.s.p, skip, skip_len) == 0) {
+			p = sl_mp_read(v, end, &val);
+			if (!p)
+				return -1;
+			continue;
+		}
+		if (k++)
+			json_putc(&o, ',');
+		p = json_key(&o, p, end);
+		if (!p)
+			break;
+		json_putc(&o, ':');
+		p = json_value(&o, p, end, 1);
+		if (!p)
+			break;
+	}
+	json_putc(&o, '}');
+	return o.err ? o.err : (long)o.len;
+}
+
 long sl_json_string(const char *s, size_t len, char *out, size_t cap)
 {
 	struct json_out o = { out, 0, cap, 0 };

@@ -22,6 +22,10 @@
  *  value, always with a '.' or an exponent so they stay floats. */
 long sl_json_from_record(struct sl_rec rec, char *out, size_t cap);
 
+/** sl_json_from_record, leaving out every top-level member whose key is the string skip
+ *  (the file sink's own "event_id" replaces a record's). Same returns. */
+long sl_json_from_record_without(struct sl_rec rec, const char *skip, char *out, size_t cap);
+
 /** Write one msgpack value of any type (the first one at p) as JSON. Same returns. */
 long sl_json_from_value(const uint8_t *p, size_t len, char *out, size_t cap);
 

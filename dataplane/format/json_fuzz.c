@@ -2,7 +2,7 @@
  * Fuzz target for sl_json_from_record and friends: arbitrary bytes are taken as a record.
  * Whatever comes out must be valid JSON (checked by json_check.h), must fit exactly in a
  * buffer of its own size, and must report "too small" one byte short of it. The same
- * bytes are also written as a line event and as a bare value. Replayed over
+ * bytes are also written without a top-level member, as a line event and as a bare value. Replayed over
  * tests/fuzz/corpus/json/ by every build; libFuzzer drives it under -Dfuzz=true.
  */
 #include <stdint.h>
@@ -49,6 +49,14 @@ static long fuzz_record(const uint8_t *data, size_t size, char *out, size_t cap)
 	return sl_json_from_record(rec, out, cap);
 }
 
+/* The record without its top-level "a" members (one-letter keys are common in the corpus). */
+static long fuzz_record_without(const uint8_t *data, size_t size, char *out, size_t cap)
+{
+	struct sl_rec rec = { data, (uint32_t)size };
+
+	return sl_json_from_record_without(rec, "a", out, cap);
+}
+
 static long fuzz_line(const uint8_t *data, size_t size, char *out, size_t cap)
 {
 	return sl_json_from_line((const char *)data, size, out, cap);
@@ -61,6 +69,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size > 65535)
 		return 0;
 	fuzz_check(fuzz_record(data, size, fuzz_out, sizeof(fuzz_out)), fuzz_record, data, size);
+	fuzz_check(fuzz_record_without(data, size, fuzz_out, sizeof(fuzz_out)), fuzz_record_without,
+		   data, size);
 	fuzz_check(sl_json_from_value(data, size, fuzz_out, sizeof(fuzz_out)), sl_json_from_value,
 		   data, size);
 	fuzz_check(fuzz_line(data, size, fuzz_out, sizeof(fuzz_out)), fuzz_line, data, size);

@@ -585,6 +585,77 @@ static void test_capacity(void **state)
 	}
 }
 
+/* sl_json_from_record_without on what was packed: the text, or the error. */
+static long convert_without(const char *skip, size_t cap)
+{
+	struct sl_rec rec = { (const uint8_t *)sbuf.data, (uint32_t)sbuf.size };
+	long n = sl_json_from_record_without(rec, skip, out, cap);
+
+	if (n >= 0 && (size_t)n < cap)
+		out[n] = '\0';
+	return n;
+}
+
+static void test_without(void **state)
+{
+	const char *want = "{\"a\":1,\"b\":{\"event_id\":2},\"event_idx\":[3]}";
+
+	/* Top-level members named skip go, wherever they are and however many; a nested one
+	 * and a longer name stay. */
+	pack_reset();
+	msgpack_pack_map(&pk, 5);
+	pack_str("event_id");
+	pack_str("first");
+	pack_str("a");
+	msgpack_pack_int(&pk, 1);
+	pack_str("b");
+	msgpack_pack_map(&pk, 1);
+	pack_str("event_id");
+	msgpack_pack_int(&pk, 2);
+	pack_str("event_id");
+	msgpack_pack_array(&pk, 2);
+	msgpack_pack_int(&pk, 7);
+	msgpack_pack_map(&pk, 0);
+	pack_str("event_idx");
+	msgpack_pack_array(&pk, 1);
+	msgpack_pack_int(&pk, 3);
+	assert_int_equal(convert_without("event_id", sizeof(out)), (long)strlen(want));
+	assert_string_equal(out, want);
+	assert_true(json_check(out, strlen(out), 64));
+	/* Exact capacity works, every smaller one is "too small" and writes nothing past. */
+	for (size_t cap = 0; cap < strlen(want); cap++) {
+		memset(out, 'Z', sizeof(out));
+		assert_int_equal(convert_without("event_id", cap), -2);
+		assert_int_equal(out[cap], 'Z');
+	}
+	/* Without such a member: what sl_json_from_record writes. */
+	assert_true(convert_without("nope", sizeof(out)) > 0);
+	assert_string_equal(out, "{\"event_id\":\"first\",\"a\":1,\"b\":{\"event_id\":2},"
+				 "\"event_id\":[7,{}],\"event_idx\":[3]}");
+	/* Only that member: an empty object. */
+	pack_reset();
+	msgpack_pack_map(&pk, 1);
+	pack_str("event_id");
+	msgpack_pack_int(&pk, 5);
+	assert_int_equal(convert_without("event_id", sizeof(out)), 2);
+	assert_string_equal(out, "{}");
+	/* Not a map, a value cut short, a container as a key: malformed. */
+	pack_reset();
+	msgpack_pack_array(&pk, 0);
+	assert_int_equal(convert_without("event_id", sizeof(out)), -1);
+	pack_reset();
+	msgpack_pack_map(&pk, 2);
+	pack_str("event_id");
+	msgpack_pack_int(&pk, 5);
+	pack_str("a");
+	assert_int_equal(convert_without("event_id", sizeof(out)), -1);
+	pack_reset();
+	msgpack_pack_map(&pk, 1);
+	msgpack_pack_array(&pk, 0);
+	msgpack_pack_int(&pk, 5);
+	assert_int_equal(convert_without("event_id", sizeof(out)), -1);
+}
+
 static void test_rec_writer_record(void **state)
 {
 	uint8_t buf[256];
@@ -657,6 +728,7 @@ int main(void)
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_prefixes),
 		cmocka_unit_test(test_capacity),
+		cmocka_unit_test(test_without),
 		cmocka_unit_test(test_rec_writer_record),
 		cmocka_unit_test(test_line_and_string),
 		cmocka_unit_test(test_checker_rejects),

@@ -45,8 +45,9 @@ int sl_sink_format_parse(const char *s)
 	return -1;
 }
 
-long sl_sink_format_event(enum sl_sink_format fmt, int meta_offset, struct rte_mbuf *ev, char *out,
-			  size_t cap)
+/* sl_sink_format_event; skip: a top-level record field to leave out of jsonl, or NULL. */
+static long format_event(enum sl_sink_format fmt, int meta_offset, struct rte_mbuf *ev, char *out,
+			 size_t cap, const char *skip)
 {
 	const struct sl_meta *m = sl_event_meta(meta_offset, ev);
 	const char *data = rte_pktmbuf_mtod(ev, const char *);
@@ -65,7 +66,8 @@ long sl_sink_format_event(enum sl_sink_format fmt, int meta_offset, struct rte_m
 		struct sl_rec rec = { (const uint8_t *)data + m->rec_off,
 				      (uint32_t)(ev->data_len - m->rec_off) };
 
-		n = sl_json_from_record(rec, out, cap);
+		n = skip ? sl_json_from_record_without(rec, skip, out, cap)
+			 : sl_json_from_record(rec, out, cap);
 	} else {
 		n = sl_json_from_line(data, raw, out, cap);
 	}
@@ -75,6 +77,12 @@ long sl_sink_format_event(enum sl_sink_format fmt, int meta_offset, struct rte_m
 		return -2;
 	out[n] = '\n';
 	return n + 1;
+}
+
+long sl_sink_format_event(enum sl_sink_format fmt, int meta_offset, struct rte_mbuf *ev, char *out,
+			  size_t cap)
+{
+	return format_event(fmt, meta_offset, ev, out, cap, NULL);
 }
 
 long sl_sink_format_event_id(enum sl_sink_format fmt, int meta_offset, struct rte_mbuf *ev,
@@ -98,11 +106,12 @@ long sl_sink_format_event_id(enum sl_sink_format fmt, int meta_offset, struct rt
 		return n + pl;
 	}
 	/* The object is written one byte before the end of the prefix, so the prefix's
-	 * final ',' replaces its '{'. */
+	 * final ',' replaces its '{'. A record's own top-level event_id is left out: two
+	 * members of one name would leave which one a reader takes to the reader. */
 	pl = snprintf(pre, sizeof(pre), "{\"event_id\":%" PRIu64 ",", m->event_id);
 	if (cap < (size_t)pl + 2)
 		return -2;
-	n = sl_sink_format_event(fmt, meta_offset, ev, out + pl - 1, cap - (size_t)pl + 1);
+	n = format_event(fmt, meta_offset, ev, out + pl - 1, cap - (size_t)pl + 1, "event_id");
 	if (n < 0)
 		return n;
 	if (out[pl] == '}')

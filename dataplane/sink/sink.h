@@ -72,8 +72,8 @@ long sl_sink_format_event(enum sl_sink_format fmt, int meta_offset, struct rte_m
 			  size_t cap);
 
 /** As sl_sink_format_event, with the event's id (meta->event_id, decimal): jsonl objects
- *  get "event_id" as their first field, raw lines a prefix "ID " (so a reader splits at
- *  the first space). */
+ *  get "event_id" as their first field (a record's own top-level event_id is left out),
+ *  raw lines a prefix "ID " (so a reader splits at the first space). */
 long sl_sink_format_event_id(enum sl_sink_format fmt, int meta_offset, struct rte_mbuf *ev,
 			     char *out, size_t cap);
 

@@ -212,7 +212,7 @@ static __rte_always_inline uint16_t dpdk_stamp_one(struct rte_mbuf *m, int meta_
  * second, which a PMD does not write on receive) is not prefetched: freeing an mbuf reads
  * it (rte_pktmbuf_prefree_seg tests next), and the pool's per-lcore cache hands out the
  * most recently freed mbufs first. A loop of prefetches cost 4 instructions a frame
- * (perf/RESULTS.md, "thirteenth session").
+ * (perf/RESULTS.md, "fifteenth session").
  */
 static __rte_always_inline uint16_t dpdk_stamp(struct dpdk_source *s, struct rte_mbuf **ev,
 					       uint16_t n, uint64_t tsc)

@@ -7,11 +7,13 @@
 # old file's offset, losing its first line); 3. read once, a glob of 1,500 files under an
 # open-file limit of 400, with a second glob matching some of them again: every file is
 # read once (all were opened at the first scan, and the run failed with "Too many open
-# files"). Expected lines come from what the test wrote.
+# files"); 4. a file sink writing jsonl with event_id: true, of records that carry an
+# event_id field themselves: each object has one event_id, the sink's (two once, and a
+# reader took the record's). Expected lines come from what the test wrote.
 set -u
 . "$(dirname "$0")/../lib/tap.sh"
 tap_need_sluice
-tap_plan 6
+tap_plan 7
 tap_tmpdir
 cd "$TMP" || exit 1
 PID=
@@ -110,4 +112,37 @@ got = [l.rstrip("\n") for l in sys.stdin]
 want = sorted("file %d" % i for i in range(1500))
 sys.exit(0 if got == want else 1)'
 tap_ok $? "every file's line arrives once ($(wc -l <many.out) lines; $(grep -c "Too many" many.err) 'Too many' errors)"
+
+# 4: jsonl with event_id: true, of records that have an event_id field of their own.
+python3 -c '
+import json
+with open("own.log", "w") as f:
+    for i in range(200):
+        r = {"n": i, "event_id": "theirs-%d" % i} if i % 3 else {"n": i}
+        f.write(json.dumps(r) + "\n")'
+cat >own.yaml <<'YAML'
+sources:
+  in: { type: file, path: own.log }
+stages:
+  p: { use: json_parse, inputs: [in] }
+sinks:
+  out: { type: file, inputs: [p], path: own.out, format: jsonl, event_id: true }
+YAML
+"$SLUICE" run own.yaml -- --no-huge -m 256 >own.stdout 2>own.err
+python3 - <<'PY' >own.check
+import json
+# Read-once path: slot 0, so the id is the byte offset of the line's first byte.
+want, off = [], 0
+for line in open("own.log", "rb"):
+    r = json.loads(line)
+    r.pop("event_id", None)
+    want.append([("event_id", off)] + sorted(r.items()))
+    off += len(line)
+got = []
+for line in open("own.out"):
+    pairs = json.loads(line, object_pairs_hook=lambda p: p)
+    got.append(pairs[:1] + sorted(pairs[1:]))
+print("ok" if got == want else "got %s, want %s" % (got[:3], want[:3]))
+PY
+tap_is "$(cat own.check)" ok "jsonl with event_id: one event_id per object, the line's offset; a record's own is left out"
 tap_done
