@@ -115,7 +115,10 @@ struct file_source {
 	struct rte_mempool *pool;
 	int meta_offset;
 	uint16_t node_id;
-	uint32_t line_max, read_bytes, depth;
+	/* line_keep: max_line_bytes, the longest line kept whole; line_max: the longest line
+	 * framed, one more with strip_cr (its '\r' is not part of the line, so a line of
+	 * line_keep bytes and a '\r' is whole). Buffers' prefix areas hold line_max. */
+	uint32_t line_keep, line_max, read_bytes, depth;
 	uint32_t line_small; /* longest line an event holds before it is enlarged */
 	struct file_buf *bufs;
 	struct file_cursor cur;
@@ -447,22 +450,9 @@ static __rte_always_inline void file_emit(struct file_source *fs, struct rte_mbu
 		file_prefetch_next(fs->stash[fs->n_stash - 1]);
 }
 
-/* A whole line of k bytes at src, already copied into the top stash mbuf: emit it (less a
- * final '\r' with strip_cr), or count it when empty. Both engines frame with this. */
-static __rte_always_inline void file_line_whole(struct file_source *fs, struct rte_mbuf **ev,
-						uint16_t *n, const char *src, uint32_t k,
-						uint64_t off, uint64_t tsc, uint8_t stamp)
-{
-	if (unlikely(fs->strip_cr) && k && src[k - 1] == '\r')
-		k--;
-	if (k)
-		file_emit(fs, ev, n, k, stamp, off, tsc);
-	else
-		fs->n_empty++;
-}
-
-/* No newline within line_max + 1 bytes: keep line_max of them (flagged), or none (skip
- * policy). The caller then drops the rest up to the newline. */
+/* A line longer than line_keep: keep line_keep of its bytes (flagged), or none (skip
+ * policy). When it had no newline within line_max + 1 bytes, the caller then drops the
+ * rest up to the newline. */
 static __rte_always_inline void file_line_long(struct file_source *fs, struct rte_mbuf **ev,
 					       uint16_t *n, uint64_t off, uint64_t tsc,
 					       uint8_t stamp)
@@ -470,9 +460,35 @@ static __rte_always_inline void file_line_long(struct file_source *fs, struct rt
 	if (fs->skip_long) {
 		fs->n_skipped++;
 	} else {
-		file_emit(fs, ev, n, fs->line_max, SL_META_F_TRUNCATED | stamp, off, tsc);
+		file_emit(fs, ev, n, fs->line_keep, SL_META_F_TRUNCATED | stamp, off, tsc);
 		fs->n_truncated++;
 	}
+}
+
+/* A line that ended (a newline, or the end of its file) with k bytes, already copied into
+ * the top stash mbuf: emitted, as a long one when over line_keep (a line_max framing lets
+ * one more byte through with strip_cr), or counted when empty. */
+static __rte_always_inline void file_line_end(struct file_source *fs, struct rte_mbuf **ev,
+					      uint16_t *n, uint32_t k, uint64_t off, uint64_t tsc,
+					      uint8_t stamp)
+{
+	if (unlikely(k > fs->line_keep))
+		file_line_long(fs, ev, n, off, tsc, stamp);
+	else if (k)
+		file_emit(fs, ev, n, k, stamp, off, tsc);
+	else
+		fs->n_empty++;
+}
+
+/* A whole line of k bytes at src (before its newline), already copied into the top stash
+ * mbuf: file_line_end less a final '\r' with strip_cr. Both engines frame with this. */
+static __rte_always_inline void file_line_whole(struct file_source *fs, struct rte_mbuf **ev,
+						uint16_t *n, const char *src, uint32_t k,
+						uint64_t off, uint64_t tsc, uint8_t stamp)
+{
+	if (unlikely(fs->strip_cr) && k && src[k - 1] == '\r')
+		k--;
+	file_line_end(fs, ev, n, k, off, tsc, stamp);
 }
 
 /*
@@ -490,7 +506,7 @@ static __rte_always_inline bool file_run_lines(struct file_source *fs, struct rt
 	const char *p = c->p;
 	const char *const end = c->end;
 	const uint64_t stop = c->stop_off, slot = (uint64_t)c->slot << 48;
-	const uint32_t small = fs->line_small; /* at most line_max (file_create) */
+	const uint32_t small = fs->line_small; /* at most line_keep (file_create) */
 	const int meta_offset = fs->meta_offset;
 	const uint16_t node_id = fs->node_id;
 	const bool strip_cr = fs->strip_cr;
@@ -806,7 +822,7 @@ static __rte_always_inline uint16_t file_once(struct file_source *fs, struct rte
 			}
 			if (b->eof) {
 				/* The last line of the file has no newline. */
-				file_emit(fs, ev, &n, avail, 0, c->p_off, tsc);
+				file_line_end(fs, ev, &n, avail, c->p_off, tsc, 0);
 				c->p_off += avail;
 				c->p = c->end;
 			}
@@ -1497,7 +1513,7 @@ static void tail_emit_pend(struct file_source *fs, struct tail_file *f, struct r
 	if (f->n_pend && (!f->skip || f->orphan)) {
 		memcpy(rte_pktmbuf_mtod(fs->stash[fs->n_stash - 1], char *), f->pend, f->n_pend);
 		fs->cur.slot = f->orphan ? f->orphan_slot : f->slot;
-		file_emit(fs, ev, n, f->n_pend, fs->tail->stamp, off, tsc);
+		file_line_end(fs, ev, n, f->n_pend, off, tsc, fs->tail->stamp);
 	}
 	f->n_pend = 0;
 	f->orphan = false;
@@ -2426,8 +2442,10 @@ static int file_create(const struct sl_args *args, const struct sl_io_env *env, 
 	fs->pool = env->pool;
 	fs->meta_offset = env->meta_offset;
 	fs->node_id = env->node_id;
-	fs->line_max = max_line ? (uint32_t)max_line : room;
-	fs->line_small = RTE_MIN(fs->line_max, sl_event_line_max_small(env->pool));
+	fs->line_keep = max_line ? (uint32_t)max_line : room;
+	a = sl_args_get(args, "strip_cr");
+	fs->line_max = fs->line_keep + (a && a->b ? 1 : 0);
+	fs->line_small = RTE_MIN(fs->line_keep, sl_event_line_max_small(env->pool));
 	fs->read_bytes = (uint32_t)read_bytes;
 	fs->depth = (uint32_t)depth;
 	a = sl_args_get(args, "max_line_policy");

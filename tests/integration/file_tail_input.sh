@@ -11,7 +11,7 @@
 set -u
 . "$(dirname "$0")/../lib/tap.sh"
 tap_need_sluice
-tap_plan 26
+tap_plan 27
 tap_tmpdir
 cd "$TMP" || exit 1
 
@@ -53,6 +53,8 @@ with open("logs/in.log", "ab", buffering=0) as f:
     f.write(b"plain\nnul\x00in\x00the middle\n\xff\xfe invalid \xc3\x28 utf8\n")
     f.write(b"crlf line\r\n\r\nlast-cr\r\n")
     f.write(b"A" * 300 + b"\n")          # over max_line_bytes
+    f.write(b"C" * 200 + b"\r\n")        # max_line_bytes and a CR: whole with strip_cr
+    f.write(b"D" * 201 + b"\n")          # one over, no CR
     f.write(b"B" * (4 << 20))              # 4 MiB, no newline yet
     time.sleep(0.5)
     f.write(b"B tail\nafter the long line\n")
@@ -87,10 +89,42 @@ PY
 bad_input truncate false
 bad_input skip true
 bad_input truncate true SLUICE_NO_URING=1
-grep -q 'skipped_long=2 ' "$TMP/bad-skip-true/stderr"
-tap_ok $? "[skip] both over-long lines counted as skipped_long"
-grep -q 'truncated=2 ' "$TMP/bad-truncate-false/stderr"
-tap_ok $? "[truncate] both over-long lines counted as truncated"
+grep -q 'skipped_long=3 ' "$TMP/bad-skip-true/stderr"
+tap_ok $? "[skip] the three over-long lines counted as skipped_long (not 200 bytes and a CR)"
+grep -q 'truncated=4 ' "$TMP/bad-truncate-false/stderr"
+tap_ok $? "[truncate] the four over-long lines counted as truncated (200 bytes and a CR too)"
+
+# Read once, the same rule: with strip_cr a line of max_line_bytes and a CR is whole (it
+# was taken for a long one, and the skip policy dropped it); the last line has no newline
+# and is one byte over.
+D=$TMP/once
+mkdir -p "$D"
+cd "$D" || exit 1
+python3 -c '
+import sys
+sys.stdout.buffer.write(b"a\r\n" + b"C" * 200 + b"\r\n" + b"D" * 201 + b"\r\n" + b"E" * 201 + b"\r\n" +
+                        b"\r\n" + b"F" * 201)' >in.log
+cat >p.yaml <<'YAML'
+sources:
+  in: { type: file, path: in.log, max_line_bytes: 200, strip_cr: true,
+        max_line_policy: skip }
+sinks:
+  out: { type: file, inputs: [in], path: out.log, format: raw }
+YAML
+"$SLUICE" run p.yaml -- --no-huge -m 256 >stdout 2>stderr
+python3 - >want <<'PY'
+import sys
+out = []
+data = open("in.log", "rb").read()
+for line in data.split(b"\n"):
+    if line.endswith(b"\r"):
+        line = line[:-1]
+    if 0 < len(line) <= 200:
+        out.append(line + b"\n")
+sys.stdout.buffer.write(b"".join(out))
+PY
+tap_cmp out.log want "[read once, strip_cr, skip] 200 bytes and a CR kept, longer lines skipped, the last one too"
+cd "$TMP" || exit 1
 
 # Non-regular files matching the glob, and symlinks.
 D=$TMP/nonreg
