@@ -43,9 +43,10 @@ void sl_control_opts_from_config(const struct sl_config *cfg, const char *socket
 				 struct sl_control_opts *o);
 
 /* Create the socket (0600) and start the control thread, and the metrics server when
- * asked. 0 or -errno (logged). The pipeline and config must outlive the control. */
-int sl_control_start(const struct sl_control_opts *o, struct sl_pipeline *p,
-		     const struct sl_config *cfg, struct sl_control **out);
+ * asked. 0 or -errno (logged). The pipeline and config must outlive the control; a reload
+ * finishes the start-up config's stage conf of a stage it replaces (sl_reload_create). */
+int sl_control_start(const struct sl_control_opts *o, struct sl_pipeline *p, struct sl_config *cfg,
+		     struct sl_control **out);
 /* The pipeline has finished running: counters are final (stats say "ended"). */
 void sl_control_ended(struct sl_control *c);
 /* Stop both servers, close every client, remove the socket file. NULL is fine. */

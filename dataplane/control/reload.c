@@ -38,7 +38,7 @@ struct node_cur {
 
 struct sl_reload {
 	struct sl_pipeline *p;
-	const struct sl_config *cfg; /* start-up: node names, graph, projection in force */
+	struct sl_config *cfg; /* start-up: node names, graph, projection in force */
 	struct sl_reload_opts o;
 	char *file;
 	struct node_cur *cur;
@@ -70,8 +70,27 @@ static void owner_unref(struct owner *o)
 	free(o);
 }
 
-int sl_reload_create(struct sl_pipeline *p, const struct sl_config *cfg,
-		     const struct sl_reload_opts *o, struct sl_reload **out)
+/* Stage i's implementation before a replacement is no longer called (the grace period
+ * passed): let it go. What an owner holds goes with its last reference; the start-up
+ * config's is finished now, not at exit (a sandboxed stage's zygote and children lived on
+ * until then), unless state ops still use it (the pipeline destroys replica states with
+ * the start-up conf). */
+static void cur_release(struct sl_reload *rl, uint32_t i, struct owner *owner)
+{
+	struct sl_config_node *cn = &rl->cfg->nodes[i];
+
+	if (owner) {
+		owner_unref(owner);
+		return;
+	}
+	if (cn->stage_conf && cn->stage && cn->stage->fini && !cn->stage->state)
+		cn->stage->fini(cn->stage_conf);
+	if (cn->stage && !cn->stage->state)
+		cn->stage_conf = NULL;
+}
+
+int sl_reload_create(struct sl_pipeline *p, struct sl_config *cfg, const struct sl_reload_opts *o,
+		     struct sl_reload **out)
 {
 	struct sl_reload *rl = calloc(1, sizeof(*rl));
 
@@ -335,7 +354,7 @@ int sl_reload_swap(struct sl_reload *rl, const char *node, const char *path, cha
 		cur->owner->refs++;
 	snprintf(why, sizeof(why), "%s %s", cur->desc->name, cur->desc->version);
 	if (rc == 0)
-		owner_unref(cur->owner);
+		cur_release(rl, (uint32_t)i, cur->owner);
 	/* else: a replica may still run the old code; it stays loaded (logged). */
 	cur->desc = nd;
 	cur->owner = o;
@@ -464,7 +483,7 @@ int sl_reload_apply(struct sl_reload *rl, const char *path, char *msg, size_t le
 			break;
 		o->refs++;
 		if (rc == 0)
-			owner_unref(cur->owner);
+			cur_release(rl, i, cur->owner);
 		*cur = (struct node_cur){ .args = &nc->nodes[i],
 					  .desc = nc->nodes[i].stage,
 					  .owner = o };

@@ -30,9 +30,12 @@ struct sl_reload_opts {
 	const struct sl_host *host;
 };
 
-/* The pipeline and its start-up config must outlive the result. 0 or -ENOMEM. */
-int sl_reload_create(struct sl_pipeline *p, const struct sl_config *cfg,
-		     const struct sl_reload_opts *o, struct sl_reload **out);
+/* The pipeline and its start-up config must outlive the result. A stage replaced by a swap
+ * or reload has its start-up conf finished then and set to NULL in cfg (a sandboxed
+ * stage's zygote and children go with it), unless its state ops still use it at exit.
+ * 0 or -ENOMEM. */
+int sl_reload_create(struct sl_pipeline *p, struct sl_config *cfg, const struct sl_reload_opts *o,
+		     struct sl_reload **out);
 /* After the workers have stopped: finalise and unload everything swapped or reloaded in. */
 void sl_reload_destroy(struct sl_reload *rl);
 

@@ -974,8 +974,8 @@ void sl_control_opts_from_config(const struct sl_config *cfg, const char *socket
 	o->heartbeat_ms = cfg->control.heartbeat_ms;
 }
 
-int sl_control_start(const struct sl_control_opts *o, struct sl_pipeline *p,
-		     const struct sl_config *cfg, struct sl_control **out)
+int sl_control_start(const struct sl_control_opts *o, struct sl_pipeline *p, struct sl_config *cfg,
+		     struct sl_control **out)
 {
 	struct sl_control *c;
 	sigset_t all, old;

@@ -17,11 +17,13 @@
 #     tag changes at most once per applied change (a clean switch between bursts, never
 #     back and forth); the log records each command with the peer's uid;
 #   - no fd or memory growth: the open fds after the reloads are no more than after the
-#     first ten, and RSS grew less than 16 MB.
+#     first ten, and RSS grew less than 16 MB;
+#   - a stage with isolation: process reloaded three times leaves one zygote (the start-up
+#     conf's lived until exit), and every line still arrives once, in order.
 set -u
 . "$(dirname "$0")/../lib/tap.sh"
 tap_need_sluice
-tap_plan 15
+tap_plan 17
 tap_tmpdir
 cd "$TMP" || exit 1
 PID=
@@ -204,3 +206,47 @@ tap_ok "$(awk '/^changes/ { print ($2 >= 3 && $2 <= $3) ? 0 : 1 }' check.out)" \
 # refused before), 50 + 24 + 4 + 1 reloads.
 tap_is "$(grep -c 'command \(swap\|reload\) from uid=[0-9]' run.err)" 87 \
 	"each swap and reload that reached the server is logged with the peer's uid"
+
+# A stage with isolation: process, reloaded three times while lines flow: after each
+# reload exactly one zygote is left (the start-up one lived on until exit), and every line
+# still arrives once (counted by Python from what was written).
+mkdir iso && cd iso || exit 1
+: >in.log
+cat >p.yaml <<'YAML'
+sources:
+  in: { type: file, path: in.log, follow: true }
+stages:
+  parse: { use: json_parse, inputs: [in], isolation: process }
+sinks:
+  out: { type: file, inputs: [parse], path: out.log, format: raw }
+control: { socket: s.sock }
+YAML
+"$SLUICE" run p.yaml -- --no-huge -m 256 >run.out 2>run.err &
+PID=$!
+for _ in $(seq 500); do [ -S s.sock ] && break; sleep 0.02; done
+zygotes=
+for round in 1 2 3 4; do
+	python3 -c '
+import sys
+r = int(sys.argv[1])
+with open("in.log", "a") as f:
+    for i in range(1000):
+        f.write("{\"round\": %d, \"i\": %d}\n" % (r, i))' "$round"
+	for _ in $(seq 250); do [ "$(wc -l <out.log 2>/dev/null || echo 0)" -ge $((round * 1000)) ] && break; sleep 0.02; done
+	[ "$round" = 4 ] && break
+	timeout 10 "$SLUICE" reload p.yaml --socket s.sock >rl.out 2>rl.err || echo "reload: $(cat rl.out rl.err)" >&2
+	sleep 0.3
+	zygotes="$zygotes$(pgrep -c -P "$PID" -x sluice-zygote) "
+done
+kill -TERM "$PID"
+wait "$PID"
+PID=
+tap_is "$zygotes" "1 1 1 " "isolation: process, reloaded 3 times: one zygote left after each reload"
+python3 - <<'PY' >iso.check
+import json
+got = [json.loads(l) for l in open("out.log")]
+want = [{"round": r, "i": i} for r in (1, 2, 3, 4) for i in range(1000)]
+print("ok" if got == want else "got %d lines, first differences %s" % (len(got), [g for g, w in zip(got, want) if g != w][:2]))
+PY
+tap_is "$(cat iso.check)" ok "isolation: process across the reloads: every line once, in order"
+cd "$TMP" || exit 1
