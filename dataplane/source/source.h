@@ -60,7 +60,7 @@ static inline uint8_t sl_ack_stamp(uint64_t e)
 struct sl_source_ops {
 	const char *type;
 	const char *summary;
-	uint32_t flags;			    /**< SL_SOURCE_F_* */
+	uint32_t flags; /**< SL_SOURCE_F_* */
 	/** SL_FACT_* that hold for every event poll returns (stage.h: burst facts). */
 	uint16_t facts;
 	const struct sl_param_desc *params; /**< ends with { NULL } */
