@@ -19,7 +19,8 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
-#define CKPT_MAGIC "sluice-checkpoint 1\n"
+#define CKPT_MAGIC    "sluice-checkpoint 2\n"
+#define CKPT_MAGIC_V1 "sluice-checkpoint 1\n"
 
 struct ckpt_cur {
 	const char *buf;
@@ -113,9 +114,10 @@ static int ckpt_sep(struct ckpt_cur *c, char ch)
 	return ckpt_fail(c, ch == ' ' ? "expected a space" : "expected the end of the line");
 }
 
-static int ckpt_parse_file(struct ckpt_cur *c, struct sl_ckpt_file *f)
+/* One file line after "file "; v1: the version 1 form, without the birth field. */
+static int ckpt_parse_file(struct ckpt_cur *c, struct sl_ckpt_file *f, bool v1)
 {
-	uint64_t v[7];
+	uint64_t v[8] = { 0 };
 	int rc;
 
 	if ((rc = ckpt_dec(c, UINT64_MAX, &v[0], "device")) || (rc = ckpt_sep(c, ' ')) ||
@@ -124,7 +126,11 @@ static int ckpt_parse_file(struct ckpt_cur *c, struct sl_ckpt_file *f)
 	    (rc = ckpt_hex(c, &v[3], "fingerprint")) || (rc = ckpt_sep(c, ' ')) ||
 	    (rc = ckpt_dec(c, UINT16_MAX, &v[4], "slot")) || (rc = ckpt_sep(c, ' ')) ||
 	    (rc = ckpt_dec(c, (1ull << 48) - 1, &v[5], "offset")) || (rc = ckpt_sep(c, ' ')) ||
-	    (rc = ckpt_dec(c, SL_CKPT_F_ALL, &v[6], "flags")) || (rc = ckpt_sep(c, '\n')))
+	    (rc = ckpt_dec(c, SL_CKPT_F_ALL, &v[6], "flags")))
+		return rc;
+	if (!v1 && ((rc = ckpt_sep(c, ' ')) || (rc = ckpt_dec(c, UINT64_MAX, &v[7], "birth time"))))
+		return rc;
+	if ((rc = ckpt_sep(c, '\n')))
 		return rc;
 	*f = (struct sl_ckpt_file){ .dev = v[0],
 				    .ino = v[1],
@@ -132,7 +138,8 @@ static int ckpt_parse_file(struct ckpt_cur *c, struct sl_ckpt_file *f)
 				    .fp = v[3],
 				    .slot = (uint16_t)v[4],
 				    .off = v[5],
-				    .flags = (uint8_t)v[6] };
+				    .flags = (uint8_t)v[6],
+				    .birth = v[7] };
 	return 0;
 }
 
@@ -144,12 +151,16 @@ int sl_ckpt_parse(const char *buf, size_t len, struct sl_ckpt_file **files, uint
 	uint32_t cnt = 0, cap = 0;
 	uint64_t want_n, want_h;
 	size_t end_at, n_at;
+	bool v1 = false;
 	int rc;
 
 	*files = NULL;
 	*n = 0;
-	if (!ckpt_lit(&c, CKPT_MAGIC))
-		return ckpt_fail(&c, "not a sluice checkpoint (expected \"sluice-checkpoint 1\")");
+	if (ckpt_lit(&c, CKPT_MAGIC_V1))
+		v1 = true;
+	else if (!ckpt_lit(&c, CKPT_MAGIC))
+		return ckpt_fail(&c, "not a sluice checkpoint (expected \"sluice-checkpoint 2\" or "
+				     "\"sluice-checkpoint 1\")");
 	for (;;) {
 		if (c.pos == c.len) {
 			rc = ckpt_fail(&c, "truncated: no end line");
@@ -171,7 +182,7 @@ int sl_ckpt_parse(const char *buf, size_t len, struct sl_ckpt_file **files, uint
 				v = nv;
 				cap = nc;
 			}
-			rc = ckpt_parse_file(&c, &v[cnt]);
+			rc = ckpt_parse_file(&c, &v[cnt], v1);
 			if (rc)
 				goto err;
 			cnt++;
@@ -215,8 +226,8 @@ err:
 
 int sl_ckpt_format(const struct sl_ckpt_file *files, uint32_t n, char **buf, size_t *len)
 {
-	/* "file " + 20 + 1 + 20 + 1 + 7 + 1 + 16 + 1 + 5 + 1 + 15 + 1 + 1 + 1 < 96 */
-	size_t cap = sizeof(CKPT_MAGIC) + (size_t)n * 96 + 64, l;
+	/* "file " + 20 + 1 + 20 + 1 + 7 + 1 + 16 + 1 + 5 + 1 + 15 + 1 + 1 + 1 + 20 + 1 < 128 */
+	size_t cap = sizeof(CKPT_MAGIC) + (size_t)n * 128 + 64, l;
 	char *b = malloc(cap);
 
 	if (!b)
@@ -226,11 +237,12 @@ int sl_ckpt_format(const struct sl_ckpt_file *files, uint32_t n, char **buf, siz
 	for (uint32_t i = 0; i < n; i++) {
 		const struct sl_ckpt_file *f = &files[i];
 
-		l += (size_t)snprintf(
-			b + l, cap - l,
-			"file %" PRIu64 " %" PRIu64 " %u %016" PRIx64 " %u %" PRIu64 " %u\n",
-			f->dev, f->ino, f->fp_len, f->fp, f->slot,
-			(uint64_t)(f->off & ((1ull << 48) - 1)), f->flags & SL_CKPT_F_ALL);
+		l += (size_t)snprintf(b + l, cap - l,
+				      "file %" PRIu64 " %" PRIu64 " %u %016" PRIx64 " %u %" PRIu64
+				      " %u %" PRIu64 "\n",
+				      f->dev, f->ino, f->fp_len, f->fp, f->slot,
+				      (uint64_t)(f->off & ((1ull << 48) - 1)),
+				      f->flags & SL_CKPT_F_ALL, f->birth);
 	}
 	l += (size_t)snprintf(b + l, cap - l, "end %u %016" PRIx64 "\n", n, XXH64(b, l, 0));
 	*buf = b;

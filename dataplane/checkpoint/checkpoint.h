@@ -1,14 +1,18 @@
 /*
  * Checkpoint files: where a source stands in each of its files, kept across restarts.
- * One entry per file: its identity (device, inode, and the fingerprint: length and XXH64
- * of its first bytes), the event-id slot it had, and the committed offset (the first byte
- * whose line was not yet acknowledged by every sink). The file is text, so a person can
- * read it, and strict, so damage is found rather than guessed around:
+ * One entry per file: its identity (device, inode, birth time, and the fingerprint: length
+ * and XXH64 of its first bytes), the event-id slot it had, and the committed offset (the
+ * first byte whose line was not yet acknowledged by every sink). The file is text, so a
+ * person can read it, and strict, so damage is found rather than guessed around:
  *
- *     sluice-checkpoint 1
- *     file <dev> <ino> <fp_len> <fp, 16 hex digits> <slot> <offset> <flags>
+ *     sluice-checkpoint 2
+ *     file <dev> <ino> <fp_len> <fp, 16 hex digits> <slot> <offset> <flags> <birth>
  *     ...
  *     end <number of file lines> <XXH64 of every byte before "end", 16 hex digits>
+ *
+ * birth is the file's birth time in nanoseconds (statx), 0 where the filesystem keeps
+ * none. Version 1 (written before 2026-11-29) has no birth field; it still loads, with
+ * birth 0 for every file. Stores always write version 2.
  *
  * Numbers are decimal without sign or leading zeros (except 0 itself), fields are
  * separated by one space, lines end with '\n', and nothing follows the end line. A store
@@ -37,6 +41,7 @@ struct sl_ckpt_file {
 	uint32_t fp_len; /* bytes the fingerprint covers */
 	uint16_t slot;	 /* top 16 bits of the file's event ids */
 	uint8_t flags;	 /* SL_CKPT_F_* */
+	uint64_t birth;	 /* birth time in ns; 0 unknown (tells files on a reused inode apart) */
 };
 
 /* Why a checkpoint did not parse: the byte offset in the file and what was expected. */

@@ -6,6 +6,7 @@
  * refused (the checksum or the grammar catches it), and the errors name the byte offset.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,6 +21,9 @@
 
 #include "checkpoint/checkpoint.h"
 
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
 static char tmpdir[] = "/tmp/sl_ckpt_test_XXXXXX";
 
 static const struct sl_ckpt_file sample[] = {
@@ -29,14 +33,16 @@ static const struct sl_ckpt_file sample[] = {
 	  .off = 4096,
 	  .fp_len = 1024,
 	  .slot = 17,
-	  .flags = 0 },
+	  .flags = 0,
+	  .birth = 1795966162099585781ull },
 	{ .dev = UINT64_MAX,
 	  .ino = UINT64_MAX,
 	  .fp = UINT64_MAX,
 	  .off = (1ull << 48) - 1,
 	  .fp_len = 0,
 	  .slot = UINT16_MAX,
-	  .flags = SL_CKPT_F_SKIP },
+	  .flags = SL_CKPT_F_SKIP,
+	  .birth = UINT64_MAX },
 	{ .dev = 0, .ino = 0, .fp = 0, .off = 0, .fp_len = 1, .slot = 0, .flags = 0 },
 };
 
@@ -49,6 +55,7 @@ static void assert_file_equal(const struct sl_ckpt_file *a, const struct sl_ckpt
 	assert_int_equal(a->fp_len, b->fp_len);
 	assert_int_equal(a->slot, b->slot);
 	assert_int_equal(a->flags, b->flags);
+	assert_int_equal(a->birth, b->birth);
 }
 
 static void round_trip(const struct sl_ckpt_file *in, uint32_t n)
@@ -90,8 +97,9 @@ static void test_round_trip(void **state)
 
 static void test_text(void **state)
 {
-	static const char want[] = "sluice-checkpoint 1\n"
-				   "file 2049 1234567 1024 0123456789abcdef 17 4096 0\n";
+	static const char want[] = "sluice-checkpoint 2\n"
+				   "file 2049 1234567 1024 0123456789abcdef 17 4096 0 "
+				   "1795966162099585781\n";
 	size_t len;
 	char *buf;
 
@@ -162,7 +170,14 @@ static void test_errors(void **state)
 {
 	(void)state;
 	expect_err("", 0, "not a sluice checkpoint");
-	expect_err("sluice-checkpoint 2\n", 0, "not a sluice checkpoint");
+	expect_err("sluice-checkpoint 3\n", 0, "not a sluice checkpoint");
+	expect_err("sluice-checkpoint 2\nfile 1 2 3 00000000000000ff 4 5 0\n", 53, "a space");
+	expect_err("sluice-checkpoint 2\nfile 1 2 3 00000000000000ff 4 5 0 01\n", 54,
+		   "birth time: leading zero");
+	expect_err("sluice-checkpoint 2\nfile 1 2 3 00000000000000ff 4 5 0 18446744073709551616\n",
+		   54, "larger than");
+	expect_err("sluice-checkpoint 1\nfile 1 2 3 00000000000000ff 4 5 0 7\n", 53,
+		   "end of the line");
 	expect_err("sluice-checkpoint 1\n", 20, "truncated");
 	expect_err("sluice-checkpoint 1\nfile 1 2 3 00000000000000ff 4 5 0", 53, "end of the line");
 	expect_err("sluice-checkpoint 1\nfile 01 2 3 00000000000000ff 4 5 0\n", 25, "leading zero");
@@ -175,6 +190,40 @@ static void test_errors(void **state)
 	expect_err("sluice-checkpoint 1\nfiles\n", 20, "\"file\" or \"end\"");
 	expect_err("sluice-checkpoint 1\nend 1 0000000000000000\n", 24, "counts 1 files");
 	expect_err("sluice-checkpoint 1\nend 0 0000000000000000\n", 26, "checksum mismatch");
+}
+
+/* Version 1 (no birth field) still loads, each file with birth time 0; stored again, it
+ * becomes version 2. */
+static void test_version_1(void **state)
+{
+	const char *body = "sluice-checkpoint 1\n"
+			   "file 2049 1234567 1024 0123456789abcdef 17 4096 0\n"
+			   "file 1 2 3 00000000000000ff 4 5 1\n";
+	struct sl_ckpt_error err = { 0 };
+	struct sl_ckpt_file *out, want[2] = { sample[0],
+					      { .dev = 1,
+						.ino = 2,
+						.fp_len = 3,
+						.fp = 0xff,
+						.slot = 4,
+						.off = 5,
+						.flags = SL_CKPT_F_SKIP } };
+	char text[512], *buf;
+	uint32_t n;
+	size_t len;
+
+	(void)state;
+	want[0].birth = 0;
+	snprintf(text, sizeof(text), "%send 2 %016" PRIx64 "\n", body,
+		 (uint64_t)XXH64(body, strlen(body), 0));
+	assert_int_equal(sl_ckpt_parse(text, strlen(text), &out, &n, &err), 0);
+	assert_int_equal(n, 2);
+	assert_file_equal(&out[0], &want[0]);
+	assert_file_equal(&out[1], &want[1]);
+	assert_int_equal(sl_ckpt_format(out, n, &buf, &len), 0);
+	assert_memory_equal(buf, "sluice-checkpoint 2\n", 20);
+	free(buf);
+	free(out);
 }
 
 static void test_bytes_after_end(void **state)
@@ -267,10 +316,10 @@ static int teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_round_trip),	cmocka_unit_test(test_text),
-		cmocka_unit_test(test_damage),		cmocka_unit_test(test_errors),
-		cmocka_unit_test(test_bytes_after_end), cmocka_unit_test(test_store_load),
-		cmocka_unit_test(test_store_errors),
+		cmocka_unit_test(test_round_trip), cmocka_unit_test(test_text),
+		cmocka_unit_test(test_damage),	   cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_version_1),  cmocka_unit_test(test_bytes_after_end),
+		cmocka_unit_test(test_store_load), cmocka_unit_test(test_store_errors),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

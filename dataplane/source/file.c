@@ -895,6 +895,7 @@ struct tail_file {
 	int fd;
 	int wd; /* inotify watch on the open inode, -1 without */
 	uint64_t dev, ino;
+	uint64_t birth;	      /* birth time in ns (tail_birth), 0 unknown */
 	uint32_t fp_len;      /* bytes the fingerprint covers */
 	uint64_t fp;	      /* XXH64 of the first fp_len bytes */
 	uint16_t slot;	      /* top 16 bits of event_id */
@@ -912,7 +913,7 @@ struct tail_file {
 };
 
 struct tail_forgotten {
-	uint64_t dev, ino, fp, off;
+	uint64_t dev, ino, birth, fp, off;
 	uint32_t fp_len;
 	uint16_t slot;
 	bool used;
@@ -1086,6 +1087,25 @@ static void tail_restart(struct file_source *fs, struct tail_file *f, uint64_t s
 	f->dirty = true;
 }
 
+/* The birth time of the file open at fd, in ns, or 0 where the filesystem keeps none. Two
+ * files on one inode number (the first deleted, the inode reused) have different ones, even
+ * when they begin with the same bytes. */
+static uint64_t tail_birth(int fd)
+{
+	struct statx sx;
+
+	if (statx(fd, "", AT_EMPTY_PATH, STATX_BTIME, &sx) < 0 || !(sx.stx_mask & STATX_BTIME))
+		return 0;
+	return (uint64_t)sx.stx_btime.tv_sec * 1000000000ull + sx.stx_btime.tv_nsec;
+}
+
+/* Whether a file known before by birth time a is the one now open with birth time b (an
+ * unknown time, 0, matches anything: the fingerprint decides alone). */
+static bool tail_same_birth(uint64_t a, uint64_t b)
+{
+	return a == 0 || b == 0 || a == b;
+}
+
 static int tail_add(struct file_source *fs, const char *path, const struct stat *st)
 {
 	struct tail *t = fs->tail;
@@ -1130,12 +1150,14 @@ static int tail_add(struct file_source *fs, const char *path, const struct stat 
 	f->fd = fd;
 	f->dev = (uint64_t)fst.st_dev;
 	f->ino = (uint64_t)fst.st_ino;
+	f->birth = tail_birth(fd);
 	f->fp_len = fst.st_size < TAIL_FP_BYTES ? (uint32_t)fst.st_size : TAIL_FP_BYTES;
 	if (!tail_hash(fd, f->fp_len, &f->fp))
 		f->fp_len = 0, f->fp = XXH64(NULL, 0, 0);
 	f->dirty = true;
 	/* A file in the checkpoint: resume at its committed offset if it is still the
-	 * same file (same first bytes) and still that long. */
+	 * same file (same birth time, where known, and same first bytes) and still that
+	 * long. */
 	for (uint32_t i = 0; i < t->n_resume; i++) {
 		struct sl_ckpt_file r = t->resume[i];
 		uint64_t h;
@@ -1143,7 +1165,8 @@ static int tail_add(struct file_source *fs, const char *path, const struct stat 
 		if (r.dev != f->dev || r.ino != f->ino)
 			continue;
 		t->resume[i] = t->resume[--t->n_resume];
-		if (r.fp_len <= (uint64_t)fst.st_size && tail_hash(fd, r.fp_len, &h) && h == r.fp) {
+		if (tail_same_birth(r.birth, f->birth) && r.fp_len <= (uint64_t)fst.st_size &&
+		    tail_hash(fd, r.fp_len, &h) && h == r.fp) {
 			if (r.off <= (uint64_t)fst.st_size) {
 				f->read_off = r.off;
 				f->skip = r.flags & SL_CKPT_F_SKIP;
@@ -1169,8 +1192,8 @@ static int tail_add(struct file_source *fs, const char *path, const struct stat 
 		if (!g->used || g->dev != f->dev || g->ino != f->ino)
 			continue;
 		g->used = false;
-		if (g->fp_len <= (uint64_t)fst.st_size && tail_hash(fd, g->fp_len, &h) &&
-		    h == g->fp && g->off <= (uint64_t)fst.st_size) {
+		if (tail_same_birth(g->birth, f->birth) && g->fp_len <= (uint64_t)fst.st_size &&
+		    tail_hash(fd, g->fp_len, &h) && h == g->fp && g->off <= (uint64_t)fst.st_size) {
 			f->read_off = g->off;
 			f->slot = g->slot;
 			goto added;
@@ -1272,11 +1295,12 @@ static void tail_consider(struct file_source *fs, const char *path)
 
 /* Remember a file no longer open (the newest TAIL_FORGET_MAX), to resume it at off should
  * it come back unchanged (tail_add). */
-static void tail_remember(struct tail *t, uint64_t dev, uint64_t ino, uint64_t fp, uint32_t fp_len,
-			  uint64_t off, uint16_t slot)
+static void tail_remember(struct tail *t, uint64_t dev, uint64_t ino, uint64_t birth, uint64_t fp,
+			  uint32_t fp_len, uint64_t off, uint16_t slot)
 {
 	t->forgotten[t->forget_next] = (struct tail_forgotten){ .dev = dev,
 								.ino = ino,
+								.birth = birth,
 								.fp = fp,
 								.fp_len = fp_len,
 								.off = off,
@@ -1297,7 +1321,7 @@ static void tail_close(struct file_source *fs, uint32_t i)
 	 * for a new file, whose first bytes may well be the same (a short file begins as the
 	 * old one did), and that file must be read from its start. */
 	if (fstat(f->fd, &st) < 0 || st.st_nlink > 0)
-		tail_remember(t, f->dev, f->ino, f->fp, f->fp_len, f->read_off, f->slot);
+		tail_remember(t, f->dev, f->ino, f->birth, f->fp, f->fp_len, f->read_off, f->slot);
 	if (f->wd >= 0)
 		inotify_rm_watch(t->ifd, f->wd);
 	close(f->fd);
@@ -1807,6 +1831,7 @@ static bool tail_epoch_close(struct file_source *fs, bool final)
 
 		sn->f[n++] = (struct sl_ckpt_file){ .dev = f->dev,
 						    .ino = f->ino,
+						    .birth = f->birth,
 						    .fp = f->fp,
 						    .fp_len = f->fp_len,
 						    .off = tail_emitted_off(t, i, f),
@@ -1819,6 +1844,7 @@ static bool tail_epoch_close(struct file_source *fs, bool final)
 		if (g->used)
 			sn->f[n++] = (struct sl_ckpt_file){ .dev = g->dev,
 							    .ino = g->ino,
+							    .birth = g->birth,
 							    .fp = g->fp,
 							    .fp_len = g->fp_len,
 							    .off = g->off,
@@ -1840,7 +1866,8 @@ static bool tail_snap_same(const struct tail_snap *a, const struct tail_snap *b)
 		const struct sl_ckpt_file *x = &a->f[i], *y = &b->f[i];
 
 		if (x->dev != y->dev || x->ino != y->ino || x->fp != y->fp || x->off != y->off ||
-		    x->fp_len != y->fp_len || x->slot != y->slot || x->flags != y->flags)
+		    x->fp_len != y->fp_len || x->slot != y->slot || x->flags != y->flags ||
+		    x->birth != y->birth)
 			return false;
 	}
 	return true;
@@ -2006,7 +2033,8 @@ static void tail_find_moved(struct file_source *fs)
 			fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 			if (fd < 0)
 				continue;
-			if (!tail_hash(fd, hit->fp_len, &h) || h != hit->fp) {
+			if (!tail_same_birth(hit->birth, tail_birth(fd)) ||
+			    !tail_hash(fd, hit->fp_len, &h) || h != hit->fp) {
 				close(fd);
 				continue;
 			}
@@ -2118,7 +2146,8 @@ static int tail_create(struct file_source *fs, const struct sl_args *args, bool 
 		for (uint32_t i = 0; i < t->n_resume; i++) {
 			const struct sl_ckpt_file *r = &t->resume[i];
 
-			tail_remember(t, r->dev, r->ino, r->fp, r->fp_len, r->off, r->slot);
+			tail_remember(t, r->dev, r->ino, r->birth, r->fp, r->fp_len, r->off,
+				      r->slot);
 		}
 		free(t->resume);
 		t->resume = NULL;

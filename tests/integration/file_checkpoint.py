@@ -73,23 +73,33 @@ def xxh64(data, seed=0):
     return h
 
 
-FILE_RE = re.compile(rb'file (0|[1-9][0-9]*) (0|[1-9][0-9]*) (0|[1-9][0-9]*) ([0-9a-f]{16}) '
-                     rb'(0|[1-9][0-9]*) (0|[1-9][0-9]*) ([01])\n')
+FILE_RE = {
+    1: re.compile(rb'file (0|[1-9][0-9]*) (0|[1-9][0-9]*) (0|[1-9][0-9]*) ([0-9a-f]{16}) '
+                  rb'(0|[1-9][0-9]*) (0|[1-9][0-9]*) ([01])\n'),
+    # Version 2 adds the birth time (ns, 0 unknown).
+    2: re.compile(rb'file (0|[1-9][0-9]*) (0|[1-9][0-9]*) (0|[1-9][0-9]*) ([0-9a-f]{16}) '
+                  rb'(0|[1-9][0-9]*) (0|[1-9][0-9]*) ([01]) (0|[1-9][0-9]*)\n'),
+}
 END_RE = re.compile(rb'end (0|[1-9][0-9]*) ([0-9a-f]{16})\n')
 
 
 def check_ckpt(data):
-    """Return the list of (dev, ino, fp_len, fp, slot, off, flags), or raise ValueError."""
-    magic = b'sluice-checkpoint 1\n'
-    if not data.startswith(magic):
+    """Return the list of (dev, ino, fp_len, fp, slot, off, flags, birth), or raise
+    ValueError. Version 1 has no birth time: 0 there."""
+    for version in (1, 2):
+        magic = b'sluice-checkpoint %d\n' % version
+        if data.startswith(magic):
+            break
+    else:
         raise ValueError('bad magic')
     pos = len(magic)
     files = []
     while True:
-        m = FILE_RE.match(data, pos)
+        m = FILE_RE[version].match(data, pos)
         if not m:
             break
-        files.append(tuple(int(g, 16) if k == 3 else int(g) for k, g in enumerate(m.groups())))
+        f = tuple(int(g, 16) if k == 3 else int(g) for k, g in enumerate(m.groups()))
+        files.append(f if version == 2 else f + (0,))
         pos = m.end()
     m = END_RE.match(data, pos)
     if not m or m.end() != len(data):
@@ -209,7 +219,7 @@ def ckpt(argv):
         print('# checkpoint %s invalid: %s' % (argv[0], e))
         return 1
     if len(argv) > 2 and argv[1] == '--complete':
-        at = {(dev, ino): off for dev, ino, _, _, _, off, _ in files}
+        at = {(dev, ino): off for dev, ino, _, _, _, off, _, _ in files}
         for name in sorted(os.listdir(argv[2])):
             st = os.stat(os.path.join(argv[2], name))
             if at.get((st.st_dev, st.st_ino)) != st.st_size:
@@ -225,8 +235,8 @@ def corpus(argv):
     d = argv[0]
     os.makedirs(d, exist_ok=True)
 
-    def valid(lines):
-        body = b'sluice-checkpoint 1\n' + b''.join(lines)
+    def valid(lines, version=1):
+        body = b'sluice-checkpoint %d\n' % version + b''.join(lines)
         return body + b'end %d %016x\n' % (len(lines), xxh64(body))
 
     seeds = {
@@ -238,6 +248,11 @@ def corpus(argv):
         'bad_sum': b'sluice-checkpoint 1\nend 0 0000000000000000\n',
         'truncated': valid([b'file 1 2 3 00000000000000ff 4 5 0\n'])[:40],
         'nothing': b'',
+        'v2_empty': valid([], 2),
+        'v2_two': valid([b'file 2049 131 1024 0123456789abcdef 17 4096 0 1795966162099585781\n',
+                         b'file 1 2 3 00000000000000ff 4 5 1 0\n'], 2),
+        'v2_no_birth': valid([b'file 1 2 3 00000000000000ff 4 5 1\n'], 2),
+        'v1_with_birth': valid([b'file 1 2 3 00000000000000ff 4 5 1 7\n'], 1),
     }
     for name, data in seeds.items():
         with open(os.path.join(d, name), 'wb') as f:

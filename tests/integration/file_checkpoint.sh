@@ -10,8 +10,9 @@
 # times while sluice is stopped (every rotated name still inside the globs) resume with
 # nothing lost or repeated, and a file rotated out of the globs while stopped is found by
 # its inode and read to its end; a damaged checkpoint stops the start with its path and byte
-# offset; a checkpointed source and an untracked one share a sink; without checkpoint
-# nothing is written.
+# offset; a checkpointed source and an untracked one share a sink; a file deleted while
+# stopped whose inode a new file with the same first bytes took is read from its start
+# (birth time); without checkpoint nothing is written.
 set -u
 . "$(dirname "$0")/../lib/tap.sh"
 tap_need_sluice
@@ -19,7 +20,7 @@ KILLS=${SLUICE_CHECKPOINT_KILLS:-4}
 RATE=8000
 INTERVAL_MS=200
 PY=$SLUICE_SOURCE/tests/integration/file_checkpoint.py
-tap_plan $((KILLS + 17))
+tap_plan $((KILLS + 19))
 tap_tmpdir
 . "$(dirname "$0")/../lib/sluice_proc.sh"
 trap sl_cleanup EXIT
@@ -160,6 +161,45 @@ python3 "$PY" ckpt state/app.ckpt --complete logs >ckpt.out &&
 	[ "$(grep -c '^s=' out/out.log)" = 4000 ] &&
 	[ "$(wc -l <out/out.log)" = 304000 ]
 tap_ok $? "[mixed] every line and generated event written, both files committed in full"
+
+# ---- a file deleted while stopped, its inode reused by a new one that begins the same ----
+# The checkpoint holds the old file at its end; the new file's first bytes hash as the old
+# one's did, but its birth time differs: it is read from its start (it once resumed at the
+# old offset, and its first lines were lost).
+D=$TMP/reuse
+mkdir -p "$D/logs"
+cd "$D" || exit 1
+pipeline "" >p.yaml
+python3 -c '
+with open("logs/a.log", "w") as f:
+    f.write("".join("first %d\n" % i for i in range(50)))'
+ino1=$(stat -c %i logs/a.log)
+start run1.log
+settle
+stop TERM
+n1=$(wc -l <out/out.log)
+same=0
+for try in 1 2 3 4 5; do
+	rm -f logs/a.log
+	python3 -c '
+with open("logs/a.log", "w") as f:
+    f.write("".join("first %d\n" % i for i in range(50)))
+    f.write("".join("then %d\n" % i for i in range(30)))'
+	[ "$(stat -c %i logs/a.log)" = "$ino1" ] && { same=1; break; }
+done
+if [ "$same" = 1 ] && [ "$(stat -c %W logs/a.log)" != 0 ]; then
+	start run2.log
+	settle
+	stop TERM
+	got=$(tail -n +$((n1 + 1)) out/out.log | cut -d' ' -f2- | tr '\n' ' ')
+	want=$(cut -d' ' -f1- logs/a.log | tr '\n' ' ')
+	tap_is "$n1:$got" "50:$want" "[reuse] a new file on the old inode, same first bytes: read from its start (try $try)"
+	grep -q 'inode_reused=1 ' run2.log
+	tap_ok $? "[reuse] counted as inode_reused ($(grep -o 'inode_reused=[0-9]*' run2.log))"
+else
+	tap_skip 2 "the filesystem gave no same inode with a birth time ($ino1, try $try)"
+fi
+cd "$TMP" || exit 1
 
 # ---- no checkpoint: nothing written, nothing stamped ----
 D=$TMP/none
