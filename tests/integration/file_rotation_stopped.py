@@ -136,7 +136,7 @@ def moved(argv):
             files = check_ckpt(f.read())
     except (OSError, ValueError):
         files = []
-    held = {(dev, ino) for dev, ino, _, _, _, _, _ in files}
+    held = {(f[0], f[1]) for f in files}
     n = 0
     for name in os.listdir(d):
         st = os.stat(os.path.join(d, name))
