@@ -83,10 +83,11 @@ static void cur_release(struct sl_reload *rl, uint32_t i, struct owner *owner)
 		owner_unref(owner);
 		return;
 	}
-	if (cn->stage_conf && cn->stage && cn->stage->fini && !cn->stage->state)
+	if (!cn->stage || cn->stage->state)
+		return;
+	if (cn->stage_conf && cn->stage->fini)
 		cn->stage->fini(cn->stage_conf);
-	if (cn->stage && !cn->stage->state)
-		cn->stage_conf = NULL;
+	cn->stage_conf = NULL;
 }
 
 int sl_reload_create(struct sl_pipeline *p, struct sl_config *cfg, const struct sl_reload_opts *o,
