@@ -1103,11 +1103,12 @@ static enum sb_fail sb_call(struct sb_conf *c, struct sl_ctx *ctx, struct sb_rep
 	 * dropped was never the runtime's); each result then takes one. NULL: none left. */
 	for (uint32_t i = 0; i < s->n_res; i++) {
 		struct sb_res res = s->res[i];
-		struct rte_mbuf *m = made[res.slot];
+		struct rte_mbuf *m;
 		uint16_t refs = res.slot < SB_IN_SLOTS ? seen[res.slot] : emits[res.slot];
 
 		if (!done[res.slot]) {
 			done[res.slot] = true;
+			m = NULL; /* a new event that is only dropped: never the runtime's */
 			if (res.slot < SB_IN_SLOTS) {
 				m = ev[res.slot];
 				if (emits[res.slot]) {
@@ -1128,6 +1129,8 @@ static enum sb_fail sb_call(struct sb_conf *c, struct sl_ctx *ctx, struct sb_rep
 			if (m && refs > 1)
 				rte_mbuf_refcnt_update(m, (int16_t)(refs - 1));
 			made[res.slot] = m;
+		} else {
+			m = made[res.slot]; /* set by this slot's first result */
 		}
 		if (!m)
 			continue;
