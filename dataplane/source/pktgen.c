@@ -382,6 +382,8 @@ const struct sl_source_ops sl_source_pktgen = {
 	.summary = "generate UDP packets (rate, size or IMIX, flows; sequence and TSC in the "
 		   "payload)",
 	.flags = SL_SOURCE_F_REPLICAS,
+	/* Each event a packet in a fresh mbuf (rte_pktmbuf_alloc_bulk). */
+	.facts = SL_FACT_PACKETS | SL_FACT_UNSHARED,
 	.params = pktgen_params,
 	.create = pktgen_create,
 	.check = pktgen_check,
