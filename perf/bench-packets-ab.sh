@@ -31,22 +31,7 @@ A=$1
 B=$2
 OUT=$(mktemp -d /tmp/sluice-bench-ab.XXXXXX)
 trap 'rm -rf "$OUT"' EXIT
-case $WHICH in
-chain) stages='  parse: { use: pkt_parse, inputs: [rx] }
-  pick:  { use: pkt_filter, inputs: [parse], where: "not (udp and dst_port == 53)" }'
-	last=pick ;;
-parse) stages='  parse: { use: pkt_parse, inputs: [rx] }'
-	last=parse ;;
-floor) stages=; last=rx ;;
-esac
-{
-	echo "sources:"
-	echo "  rx: { type: dpdk, device: net_null0 }"
-	[ -z "$stages" ] || { echo "stages:"; echo "$stages"; }
-	echo "sinks:"
-	echo "  tx: { type: dpdk, device: net_null1, inputs: [$last] }"
-	[ -z "$stages" ] || echo '  bad: { type: "null", inputs: [parse.errors] }'
-} >"$OUT/p.yaml"
+perf/packet-pipeline.sh "$WHICH" >"$OUT/p.yaml"
 LOCK_HELD=
 for fd in /proc/$$/fd/*; do
 	[ "$(readlink "$fd" 2>/dev/null)" = /tmp/sluice-bench.lock ] && LOCK_HELD=1

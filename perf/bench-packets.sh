@@ -65,33 +65,10 @@ done
 command -v dpdk-testpmd >/dev/null || { echo "bench: dpdk-testpmd missing (scripts/setup)" >&2; exit 1; }
 OUT=$(mktemp -d /tmp/sluice-bench-packets.XXXXXX)
 trap '{ pkill -9 -P $$ 2>/dev/null || true; }; rm -rf "$OUT"' EXIT
-cat >"$OUT/p.yaml" <<'YAML'
-sources:
-  rx: { type: dpdk, device: net_null0 }
-stages:
-  parse: { use: pkt_parse, inputs: [rx] }
-  pick:  { use: pkt_filter, inputs: [parse], where: "not (udp and dst_port == 53)" }
-sinks:
-  tx:  { type: dpdk, device: net_null1, inputs: [pick] }
-  bad: { type: "null", inputs: [parse.errors] }
-YAML
+perf/packet-pipeline.sh chain >"$OUT/p.yaml"
 { cat "$OUT/p.yaml"; echo "fuse: false"; } >"$OUT/unfused.yaml"
-cat >"$OUT/floor.yaml" <<'YAML'
-sources:
-  rx: { type: dpdk, device: net_null0 }
-sinks:
-  tx: { type: dpdk, device: net_null1, inputs: [rx] }
-YAML
-
-cat >"$OUT/parse.yaml" <<'YAML'
-sources:
-  rx: { type: dpdk, device: net_null0 }
-stages:
-  parse: { use: pkt_parse, inputs: [rx] }
-sinks:
-  tx:  { type: dpdk, device: net_null1, inputs: [parse] }
-  bad: { type: "null", inputs: [parse.errors] }
-YAML
+perf/packet-pipeline.sh floor >"$OUT/floor.yaml"
+perf/packet-pipeline.sh parse >"$OUT/parse.yaml"
 
 run_sluice() { # pipeline file (default p.yaml), binary (default $SLUICE)
 	timeout -s INT "$SECONDS_RUN" "${2:-$SLUICE}" run "$OUT/${1:-p.yaml}" -q \

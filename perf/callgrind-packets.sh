@@ -26,22 +26,7 @@ done
 command -v valgrind >/dev/null || { echo "callgrind: valgrind missing" >&2; exit 1; }
 OUT=$(mktemp -d /tmp/sluice-callgrind.XXXXXX)
 trap 'rm -rf "$OUT"' EXIT
-case $WHICH in
-chain) stages='  parse: { use: pkt_parse, inputs: [rx] }
-  pick:  { use: pkt_filter, inputs: [parse], where: "not (udp and dst_port == 53)" }'
-	last=pick ;;
-parse) stages='  parse: { use: pkt_parse, inputs: [rx] }'
-	last=parse ;;
-floor) stages=; last=rx ;;
-esac
-{
-	echo "sources:"
-	echo "  rx: { type: dpdk, device: net_null0 }"
-	[ -z "$stages" ] || { echo "stages:"; echo "$stages"; }
-	echo "sinks:"
-	echo "  tx: { type: dpdk, device: net_null1, inputs: [$last] }"
-	[ -z "$stages" ] || echo '  bad: { type: "null", inputs: [parse.errors] }'
-} >"$OUT/p.yaml"
+perf/packet-pipeline.sh "$WHICH" >"$OUT/p.yaml"
 timeout -s INT "$SECS" valgrind --tool=callgrind --callgrind-out-file="$OUT/cg.out" \
 	--toggle-collect=sl_worker_loop "$SLUICE" run "$OUT/p.yaml" -q \
 	--stats-json "$OUT/s.json" -- -l 1 --no-huge -m 512 >/dev/null 2>"$OUT/err" || true
