@@ -211,8 +211,8 @@ static __rte_always_inline uint16_t dpdk_stamp_one(struct rte_mbuf *m, int meta_
  * ev (a chained frame that cannot be copied is freed). The metadata's line (the mbuf's
  * second, which a PMD does not write on receive) is not prefetched: freeing an mbuf reads
  * it (rte_pktmbuf_prefree_seg tests next), and the pool's per-lcore cache hands out the
- * most recently freed mbufs first. A loop of prefetches cost 4 instructions a frame
- * (perf/RESULTS.md, "fifteenth session").
+ * most recently freed mbufs first. A loop of prefetches was 4 of this path's 25.6
+ * instructions a frame (perf/RESULTS.md, "fifteenth session").
  */
 static __rte_always_inline uint16_t dpdk_stamp(struct dpdk_source *s, struct rte_mbuf **ev,
 					       uint16_t n, uint64_t tsc)
